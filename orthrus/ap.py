@@ -1,0 +1,211 @@
+"""The AP exchange (RFC 4120 §3.2): tickets sealed for a server, authenticators, AP-REP.
+
+:func:`verify_ap_req` is used both by the KDC (a TGT in a TGS-REQ) and by services. Its
+checks follow RFC 4120 §3.2.3, with one deliberate change of order: the replay cache is
+consulted last, after every other check has passed, so that a request refused for any reason
+never enters the cache (and cannot be used to lock a legitimate authenticator out).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from orthrus.b64 import b64u_decode
+from orthrus.codec import decode, encode
+from orthrus.credentials import Credential
+from orthrus.errors import APError, MalformedMessage
+from orthrus.keys import Entropy, Key, KeyUsage
+from orthrus.messages import (
+    APRep,
+    APReq,
+    Authenticator,
+    EncAPRepPart,
+    EncryptionKey,
+    EncTicketPart,
+    Ticket,
+)
+from orthrus.principal import Principal
+from orthrus.realm import select_key
+from orthrus.replay import ReplayCache
+from orthrus.seal import open_sealed, seal
+from orthrus.timecheck import check_skew, check_ticket_times
+
+__all__ = [
+    "APRules",
+    "AuthenticatorFields",
+    "VerifiedAPReq",
+    "make_ap_rep",
+    "make_ap_req",
+    "open_ticket",
+    "read_ap_rep",
+    "seal_ticket",
+    "verify_ap_req",
+]
+
+T = TypeVar("T")
+
+KeysFor = Callable[[Principal], Mapping[int, Key] | None]
+
+
+def seal_ticket(part: EncTicketPart, server: Principal, key: Key, entropy: Entropy) -> Ticket:
+    """Seal a ticket under the server's key; the server's name is bound as context."""
+    sealed = seal(key, KeyUsage.TICKET, encode(part), entropy, context=str(server))
+    return Ticket(server=server, kvno=key.kvno, enc_part=sealed)
+
+
+def open_ticket(ticket: Ticket, key: Key) -> EncTicketPart:
+    """Decrypt a ticket with the server's key (``KRB_AP_ERR_MODIFIED`` if it does not open)."""
+    plaintext = open_sealed(key, KeyUsage.TICKET, ticket.enc_part, context=str(ticket.server))
+    return _decode_sealed(plaintext, EncTicketPart, "ticket")
+
+
+def _decode_sealed(plaintext: bytes, type_: type[T], what: str) -> T:
+    try:
+        return decode(plaintext, type_)
+    except MalformedMessage as exc:
+        raise APError("KRB_AP_ERR_MODIFIED", f"the {what} decrypted to garbage") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticatorFields:
+    """What a client puts in an authenticator besides its name and the time."""
+
+    usage: KeyUsage = KeyUsage.AP_REQ_AUTHENTICATOR
+    checksum: bytes | None = None
+    subkey: Key | None = None
+    seq: int | None = None
+    mutual: bool = False
+
+
+def make_ap_req(
+    credential: Credential, now: float, entropy: Entropy, fields: AuthenticatorFields
+) -> tuple[APReq, Authenticator]:
+    """Build an AP-REQ: the ticket plus "my name and the time", sealed under the session key."""
+    seconds = int(now)
+    authenticator = Authenticator(
+        client=credential.client,
+        ctime=seconds,
+        cusec=min(int((now - seconds) * 1_000_000), 999_999),
+        checksum=fields.checksum,
+        subkey=EncryptionKey.from_key(fields.subkey) if fields.subkey else None,
+        seq=fields.seq,
+    )
+    sealed = seal(credential.session_key, fields.usage, encode(authenticator), entropy)
+    options: list[str] = ["mutual-required"] if fields.mutual else []
+    return APReq(credential.ticket, sealed, options), authenticator  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class APRules:
+    """How a verifier checks an AP-REQ: key usage, skew, replay cache, request binding."""
+
+    replay_cache: ReplayCache
+    usage: KeyUsage = KeyUsage.AP_REQ_AUTHENTICATOR
+    max_skew: int = 300
+    expected_checksum: bytes | None = None
+    where: str = "service"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedAPReq:
+    """An AP-REQ that passed every check."""
+
+    server: Principal
+    ticket: EncTicketPart
+    authenticator: Authenticator
+    session_key: Key
+    mutual_required: bool
+
+
+def verify_ap_req(ap_req: APReq, keys_for: KeysFor, now: float, rules: APRules) -> VerifiedAPReq:
+    """Verify an AP-REQ (RFC 4120 §3.2.3); raise the first failed check's ``KRB_AP_ERR_*``.
+
+    Order: ticket for a server we hold keys for (``NOT_US``), key by kvno (``BADKEYVER``),
+    ticket integrity and authenticator integrity (``MODIFIED``), ticket times (``TKT_NYV``,
+    ``TKT_EXPIRED``), authenticator client = ticket client (``BADMATCH``), clock skew
+    (``SKEW``), request binding (``MODIFIED``), and last the replay cache (``REPEAT``).
+    """
+    server = ap_req.ticket.server
+    keys = keys_for(server)
+    if keys is None:
+        raise APError(
+            "KRB_AP_ERR_NOT_US",
+            f"the ticket is for {server}, which is not served here; "
+            "ask for a ticket for this service",
+        )
+    ticket = open_ticket(ap_req.ticket, select_key(keys, ap_req.ticket.kvno, server))
+    session_key = ticket.key.to_key()
+    authenticator = _decode_sealed(
+        open_sealed(session_key, rules.usage, ap_req.authenticator), Authenticator, "authenticator"
+    )
+    check_ticket_times(ticket.starttime, ticket.endtime, now, rules.max_skew)
+    if authenticator.client != ticket.client:
+        raise APError(
+            "KRB_AP_ERR_BADMATCH",
+            f"the authenticator names {authenticator.client} but the ticket was issued to "
+            f"{ticket.client}; a ticket can only be used by its own client",
+        )
+    check_skew(authenticator.ctime + authenticator.cusec / 1e6, now, rules.max_skew, rules.where)
+    if rules.expected_checksum is not None and (
+        authenticator.checksum is None
+        or not hmac.compare_digest(authenticator.checksum, rules.expected_checksum)
+    ):
+        raise APError(
+            "KRB_AP_ERR_MODIFIED",
+            "the request does not match the checksum in its authenticator: it was changed "
+            "after the client made it",
+        )
+    entry = _replay_entry(server, rules.usage, ap_req.authenticator)
+    if not rules.replay_cache.check_and_store(entry, authenticator.ctime + rules.max_skew + 1, now):
+        raise APError(
+            "KRB_AP_ERR_REPEAT",
+            "this authenticator was already used: a replayed request; send a fresh one",
+        )
+    return VerifiedAPReq(
+        server, ticket, authenticator, session_key, "mutual-required" in ap_req.options
+    )
+
+
+def _replay_entry(server: Principal, usage: KeyUsage, sealed_authenticator: str) -> bytes:
+    # The decoded AEAD tag identifies the ciphertext; the text form would not, because
+    # base64url's unused trailing bits let one ciphertext be written several ways.
+    tag = b64u_decode(sealed_authenticator.rpartition(".")[2])
+    return hashlib.sha256(b"%d|%s|" % (usage, str(server).encode()) + tag).digest()
+
+
+def make_ap_rep(
+    verified: VerifiedAPReq, entropy: Entropy, subkey: Key | None = None, seq: int | None = None
+) -> APRep:
+    """The mutual-authentication reply: the authenticator's time, sealed (RFC 4120 §3.2.4)."""
+    part = EncAPRepPart(
+        ctime=verified.authenticator.ctime,
+        cusec=verified.authenticator.cusec,
+        subkey=EncryptionKey.from_key(subkey) if subkey else None,
+        seq=seq,
+    )
+    return APRep(seal(verified.session_key, KeyUsage.AP_REP_ENC_PART, encode(part), entropy))
+
+
+def read_ap_rep(ap_rep: APRep, session_key: Key, sent: Authenticator) -> EncAPRepPart:
+    """Check the service's reply (RFC 4120 §3.2.5); ``KRB_AP_ERR_MUT_FAIL`` if it is not."""
+    try:
+        part = _decode_sealed(
+            open_sealed(session_key, KeyUsage.AP_REP_ENC_PART, ap_rep.enc_part),
+            EncAPRepPart,
+            "AP reply",
+        )
+    except APError as exc:
+        raise APError(
+            "KRB_AP_ERR_MUT_FAIL",
+            "the service's reply is not sealed under our session key: it may be an impostor",
+        ) from exc
+    if (part.ctime, part.cusec) != (sent.ctime, sent.cusec):
+        raise APError(
+            "KRB_AP_ERR_MUT_FAIL",
+            "the service's reply answers another authenticator: it may be an impostor",
+        )
+    return part

@@ -1,0 +1,158 @@
+"""The Authentication Service exchange (RFC 4120 §3.1): login, for a ticket-granting ticket.
+
+Both sides are here. The KDC side, :func:`handle_as_req`, is a pure function of the request,
+the realm (lookups, replay cache, entropy) and the time. The client side builds the request
+(:func:`make_as_req`) and checks the reply (:func:`read_as_rep`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgspec
+
+from orthrus.codec import decode, encode
+from orthrus.credentials import Credential
+from orthrus.errors import APError, KDCError, MalformedMessage
+from orthrus.kdcrep import (
+    ReplyExpectation,
+    TicketTerms,
+    grant_times,
+    issue_ticket,
+    read_kdc_reply,
+    seal_reply,
+)
+from orthrus.keys import Entropy, Key, KeyUsage
+from orthrus.messages import ASRep, ASReq, KDCReqBody, PAData, PAEncTimestamp
+from orthrus.principal import Principal, krbtgt
+from orthrus.realm import KDCContext, PrincipalEntry, select_key
+from orthrus.seal import open_sealed, peek_header, seal
+from orthrus.timecheck import check_skew
+
+__all__ = ["ASOptions", "handle_as_req", "make_as_req", "preauth_hint", "read_as_rep"]
+
+
+def _lookup_entries(req: ASReq, ctx: KDCContext) -> tuple[PrincipalEntry, PrincipalEntry]:
+    realm = ctx.policy.realm
+    if req.client.realm != realm or req.body.server.realm != realm:
+        raise KDCError(
+            "KDC_ERR_WRONG_REALM",
+            f"this KDC serves realm {realm}; ask the KDC of {req.client.realm} instead",
+        )
+    client = ctx.lookup(req.client)
+    if client is None:
+        raise KDCError(
+            "KDC_ERR_C_PRINCIPAL_UNKNOWN",
+            f"client {req.client} is not in the database; check the name or ask an "
+            "administrator to create it (orthrus-kdc addprinc)",
+        )
+    server = ctx.lookup(req.body.server)
+    if server is None:
+        raise KDCError(
+            "KDC_ERR_S_PRINCIPAL_UNKNOWN",
+            f"server {req.body.server} is not in the database; check the service name",
+        )
+    for entry in (client, server):
+        if not entry.allow_tickets:
+            raise KDCError(
+                "KDC_ERR_POLICY",
+                f"{entry.principal} is not allowed tickets; ask an administrator",
+            )
+    return client, server
+
+
+def preauth_hint(client: PrincipalEntry) -> dict[str, object]:
+    """Public data a client needs to pre-authenticate: current kvno, salt and KDF parameters."""
+    hint: dict[str, object] = {"kvno": client.kvno}
+    if client.kdf is not None:
+        hint["kdf"] = msgspec.to_builtins(client.kdf)
+    return hint
+
+
+def _check_enc_timestamp(req: ASReq, client: PrincipalEntry, ctx: KDCContext, now: float) -> Key:
+    """Check PA-ENC-TIMESTAMP (RFC 4120 §5.2.7.2); return the key it proved."""
+    padata = next((p for p in req.padata if p.type == "enc-timestamp"), None)
+    if padata is None:
+        raise KDCError(
+            "KDC_ERR_PREAUTH_REQUIRED",
+            f"{client.principal} must pre-authenticate: send an encrypted timestamp "
+            "made with the key derived from the password (the data gives salt and KDF)",
+            preauth_hint(client),
+        )
+    failed = KDCError(
+        "KDC_ERR_PREAUTH_FAILED",
+        f"pre-authentication of {client.principal} failed: wrong password or key; "
+        "check it and try again",
+        preauth_hint(client),
+    )
+    try:
+        kid = peek_header(padata.value).get("kid")
+        key = select_key(client.keys, int(kid) if isinstance(kid, str) else -1, client.principal)
+        stamp = decode(
+            open_sealed(key, KeyUsage.AS_REQ_PA_ENC_TIMESTAMP, padata.value), PAEncTimestamp
+        )
+    except (APError, MalformedMessage, ValueError) as exc:
+        raise failed from exc
+    check_skew(stamp.patimestamp + stamp.pausec / 1e6, now, ctx.policy.max_skew, "KDC")
+    return key
+
+
+def handle_as_req(req: ASReq, ctx: KDCContext, now: float) -> ASRep:
+    """Answer an AS-REQ (RFC 4120 §3.1.2-§3.1.3) or raise the ``KDC_ERR_*`` that applies."""
+    client, server = _lookup_entries(req, ctx)
+    flags = ["initial"]
+    reply_key = client.current_key
+    if client.requires_preauth:
+        reply_key = _check_enc_timestamp(req, client, ctx, now)
+        flags.append("pre-authent")
+    start, end, renew_till = grant_times(req.body, now, ctx.policy, (client, server))
+    terms = TicketTerms(
+        client=client.principal,
+        flags=tuple(flags),
+        authtime=start,
+        starttime=start,
+        endtime=end,
+        renew_till=renew_till,
+        groups=client.groups,
+    )
+    ticket, part = issue_ticket(terms, server, req.body.nonce, ctx)
+    sealed = seal_reply(part, reply_key, KeyUsage.AS_REP_ENC_PART, ctx.entropy)
+    return ASRep(client=client.principal, ticket=ticket, enc_part=sealed)
+
+
+@dataclass(frozen=True, slots=True)
+class ASOptions:
+    """What the client asks for: lifetime in seconds (0: the realm's maximum), renewable life."""
+
+    lifetime: int = 0
+    renewable_life: int | None = None
+    server: Principal | None = None
+
+
+def make_as_req(
+    client: Principal, now: float, entropy: Entropy, options: ASOptions, key: Key | None = None
+) -> ASReq:
+    """Build an AS-REQ; with ``key``, include the encrypted timestamp (RFC 4120 §5.2.7.2)."""
+    seconds = int(now)
+    renewable = options.renewable_life is not None
+    body = KDCReqBody(
+        server=options.server or krbtgt(client.realm),
+        nonce=int.from_bytes(entropy(8), "big") >> 1,
+        till=seconds + options.lifetime if options.lifetime else 0,
+        renew_till=seconds + options.renewable_life if options.renewable_life else None,
+        options=["renewable"] if renewable else [],
+    )
+    padata = []
+    if key is not None:
+        stamp = PAEncTimestamp(patimestamp=seconds, pausec=min(int((now - seconds) * 1e6), 999_999))
+        sealed = seal(key, KeyUsage.AS_REQ_PA_ENC_TIMESTAMP, encode(stamp), entropy)
+        padata.append(PAData(type="enc-timestamp", value=sealed))
+    return ASReq(client=client, body=body, padata=padata)
+
+
+def read_as_rep(rep: ASRep, req: ASReq, key: Key, now: float) -> Credential:
+    """Check an AS-REP against the request that asked for it (RFC 4120 §3.1.5)."""
+    expect = ReplyExpectation(req.client, req.body.server, req.body.nonce, now)
+    return read_kdc_reply(
+        rep.client, rep.ticket, rep.enc_part, (key, KeyUsage.AS_REP_ENC_PART), expect
+    )

@@ -1,0 +1,116 @@
+"""KDC-signed authorization data: a JWS (RFC 7515, EdDSA per RFC 8037) inside each ticket.
+
+The KDC signs the client's name, groups and the ticket's times, bound to the service and to
+a hash of the ticket's session key, with a key only the KDC holds. A service checks it with
+the KDC's public keys (a JWKS, RFC 7517). Whoever steals a service's long-term key can then
+decrypt and re-encrypt tickets for that service, but cannot mint one claiming other groups,
+another client or a longer life: the "silver ticket" is refused (RFC 4120 §5.2.6 lets
+authorization data carry such KDC-issued elements; this plays the role of a signed PAC).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from orthrus.b64 import b64u_encode
+from orthrus.errors import APError
+from orthrus.keys import Key
+from orthrus.messages import EncTicketPart
+from orthrus.principal import Principal
+
+__all__ = ["ALGORITHM", "AuthzSigner", "AuthzVerifier", "session_key_hash"]
+
+ALGORITHM = "EdDSA"
+
+
+def session_key_hash(key: Key) -> str:
+    """The value of the ``ckey`` claim: base64url SHA-256 of the session key."""
+    return b64u_encode(hashlib.sha256(b"orthrus/authz/ckey|" + key.material).digest())
+
+
+@dataclass(frozen=True, slots=True)
+class AuthzSigner:
+    """The KDC's signing key (never leaves the KDC) and its key id."""
+
+    private_key: Ed25519PrivateKey
+    kid: str
+    realm: str
+
+    def sign(self, ticket: EncTicketPart, server: Principal, groups: tuple[str, ...]) -> str:
+        """Sign the claims for ``ticket`` issued to ``server``."""
+        claims = {
+            "iss": self.realm,
+            "sub": str(ticket.client),
+            "aud": str(server),
+            "groups": list(groups),
+            "iat": ticket.authtime,
+            "nbf": ticket.starttime,
+            "exp": ticket.endtime,
+            "ckey": session_key_hash(ticket.key.to_key()),
+        }
+        return jwt.encode(claims, self.private_key, algorithm=ALGORITHM, headers={"kid": self.kid})
+
+    def jwks(self) -> dict[str, Any]:
+        """The public half as a JWKS, for services (``/.well-known/orthrus/jwks.json``)."""
+        jwk = jwt.algorithms.OKPAlgorithm.to_jwk(self.private_key.public_key(), as_dict=True)
+        return {"keys": [{**jwk, "kid": self.kid, "alg": ALGORITHM, "use": "sig"}]}
+
+
+class AuthzVerifier:
+    """Checks a ticket's authorization data against the KDC's JWKS (algorithm pinned)."""
+
+    def __init__(self, jwks: Mapping[str, Any], realm: str) -> None:
+        self._keys: dict[str, Ed25519PublicKey] = {}
+        for jwk in jwks.get("keys", []):
+            key = jwt.PyJWK(dict(jwk), algorithm=ALGORITHM).key
+            if isinstance(key, Ed25519PublicKey) and isinstance(jwk.get("kid"), str):
+                self._keys[jwk["kid"]] = key
+        self._realm = realm
+
+    def verify(self, ticket: EncTicketPart, server: Principal, max_skew: int) -> tuple[str, ...]:
+        """The groups the KDC vouched for; ``KRB_AP_ERR_MODIFIED`` if the data is not the KDC's."""
+        token = ticket.authorization_data
+        if token is None:
+            raise _not_signed("the ticket carries no KDC-signed authorization data")
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            key = self._keys.get(kid) if isinstance(kid, str) else None
+            if key is None:
+                raise _not_signed("the authorization data is signed by an unknown KDC key")
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=str(server),
+                issuer=self._realm,
+                leeway=max_skew,
+                options={"require": ["iss", "sub", "aud", "exp", "nbf", "iat"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise _not_signed(f"the authorization data does not verify ({exc})") from exc
+        expected_ckey = session_key_hash(ticket.key.to_key())
+        if (
+            claims.get("sub") != str(ticket.client)
+            or claims.get("exp") != ticket.endtime
+            or not isinstance(claims.get("ckey"), str)
+            or not hmac.compare_digest(claims["ckey"], expected_ckey)
+        ):
+            raise _not_signed("the authorization data belongs to another ticket")
+        groups = claims.get("groups")
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            raise _not_signed("the authorization data has no list of groups")
+        return tuple(groups)
+
+
+def _not_signed(why: str) -> APError:
+    return APError(
+        "KRB_AP_ERR_MODIFIED",
+        f"{why}: the ticket was not issued by the KDC as it stands (forged or altered)",
+    )

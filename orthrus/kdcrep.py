@@ -1,0 +1,170 @@
+"""KDC replies: issuing a ticket and its reply part (RFC 4120 §3.1.3, §3.3.3), and the
+client's checks of a reply (RFC 4120 §3.1.5, §3.3.4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgspec
+
+from orthrus.ap import seal_ticket
+from orthrus.codec import decode, encode
+from orthrus.credentials import Credential
+from orthrus.errors import APError, KDCError, MalformedMessage
+from orthrus.keys import Entropy, Key, KeyUsage
+from orthrus.messages import EncKDCRepPart, EncryptionKey, EncTicketPart, KDCReqBody, Ticket
+from orthrus.principal import Principal
+from orthrus.realm import KDCContext, PrincipalEntry, RealmPolicy
+from orthrus.seal import open_sealed, seal
+
+__all__ = [
+    "ReplyExpectation",
+    "TicketTerms",
+    "grant_times",
+    "issue_ticket",
+    "read_kdc_reply",
+    "seal_reply",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class TicketTerms:
+    """The contents of a ticket about to be issued."""
+
+    client: Principal
+    flags: tuple[str, ...]
+    authtime: int
+    starttime: int
+    endtime: int
+    renew_till: int | None = None
+    groups: tuple[str, ...] = ()
+
+
+def grant_times(
+    body: KDCReqBody,
+    now: float,
+    policy: RealmPolicy,
+    limits: tuple[PrincipalEntry, ...],
+) -> tuple[int, int, int | None]:
+    """Start, end and renew-till for a request, within every limit (RFC 4120 §3.1.3).
+
+    ``till`` 0 asks for the longest allowed life; a renewable ticket is granted only when
+    asked for with a ``renew_till`` beyond the end time.
+    """
+    start = int(now)
+    life = min([policy.max_life] + [e.max_life for e in limits if e.max_life])
+    end = start + life if body.till == 0 else min(body.till, start + life)
+    if end <= start:
+        raise KDCError(
+            "KDC_ERR_NEVER_VALID",
+            "the requested end time is already past; ask for a later end time (-l)",
+        )
+    renew_till = None
+    if "renewable" in body.options and body.renew_till:
+        renew_life = min(
+            [policy.max_renewable_life]
+            + [e.max_renewable_life for e in limits if e.max_renewable_life]
+        )
+        renew_till = min(body.renew_till, start + renew_life)
+        if renew_till <= end:
+            renew_till = None
+    return start, end, renew_till
+
+
+def issue_ticket(
+    terms: TicketTerms, server: PrincipalEntry, nonce: int, ctx: KDCContext
+) -> tuple[Ticket, EncKDCRepPart]:
+    """A new session key, the ticket sealed for ``server``, and the matching reply part.
+
+    With a signer in ``ctx``, the ticket carries KDC-signed authorization data
+    (:mod:`orthrus.authz`) bound to its client, times, server and session key.
+    """
+    session_key = EncryptionKey.from_key(Key.generate(ctx.entropy))
+    flags = sorted(set(terms.flags) | ({"renewable"} if terms.renew_till else set()))
+    part = EncTicketPart(
+        flags=flags,  # type: ignore[arg-type]
+        key=session_key,
+        client=terms.client,
+        authtime=terms.authtime,
+        starttime=terms.starttime,
+        endtime=terms.endtime,
+        renew_till=terms.renew_till,
+    )
+    if ctx.signer is not None:
+        signed = ctx.signer.sign(part, server.principal, terms.groups)
+        part = msgspec.structs.replace(part, authorization_data=signed)
+    ticket = seal_ticket(part, server.principal, server.current_key, ctx.entropy)
+    reply = EncKDCRepPart(
+        key=session_key,
+        nonce=nonce,
+        flags=part.flags,
+        authtime=part.authtime,
+        starttime=part.starttime,
+        endtime=part.endtime,
+        server=server.principal,
+        renew_till=part.renew_till,
+    )
+    return ticket, reply
+
+
+def seal_reply(part: EncKDCRepPart, key: Key, usage: KeyUsage, entropy: Entropy) -> str:
+    """Seal the reply part for the client."""
+    return seal(key, usage, encode(part), entropy)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyExpectation:
+    """What the client asked for, to hold the reply against."""
+
+    client: Principal
+    server: Principal
+    nonce: int
+    now: float
+    max_skew: int = 300
+
+
+def _forged(what: str) -> APError:
+    return APError(
+        "KRB_AP_ERR_MODIFIED",
+        f"the KDC reply {what}: it was not made by the KDC for this request; it was refused",
+    )
+
+
+def read_kdc_reply(
+    reply_client: Principal,
+    ticket: Ticket,
+    sealed_part: str,
+    key_and_usage: tuple[Key, KeyUsage],
+    expect: ReplyExpectation,
+) -> Credential:
+    """Open and check an AS-REP or TGS-REP; return the new credential.
+
+    Checks (RFC 4120 §3.1.5): the part opens under our key, the nonce and the server name
+    are those we sent, the client is us, and the times make sense.
+    """
+    key, usage = key_and_usage
+    plaintext = open_sealed(key, usage, sealed_part)
+    try:
+        part = decode(plaintext, EncKDCRepPart)
+    except MalformedMessage as exc:
+        raise _forged("decrypted to garbage") from exc
+    if part.nonce != expect.nonce:
+        raise _forged("carries another nonce")
+    if part.server != expect.server or ticket.server != expect.server:
+        raise _forged(f"names server {part.server}, not {expect.server}")
+    if reply_client != expect.client:
+        raise _forged(f"is for {reply_client}, not {expect.client}")
+    if part.endtime <= part.starttime or part.endtime + expect.max_skew < expect.now:
+        raise _forged("has impossible ticket times")
+    return Credential(
+        client=expect.client,
+        server=part.server,
+        key=part.key,
+        ticket=ticket,
+        flags=part.flags,
+        authtime=part.authtime,
+        starttime=part.starttime,
+        endtime=part.endtime,
+        renew_till=part.renew_till,
+    )

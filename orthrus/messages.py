@@ -1,0 +1,192 @@
+"""Message models of the three exchanges (RFC 4120 §5.3-§5.5), independent of any encoding.
+
+Clear messages (``ASReq``, ``KDCRep``, ``APReq``...) travel as JSON; the ``*Part`` models and
+:class:`Authenticator` travel only inside sealed parts (:mod:`orthrus.seal`). Times are
+integer seconds since the epoch (KerberosTime, RFC 4120 §5.2.3); authenticators add
+microseconds. Every field the peer controls has a bound, enforced when decoding.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from orthrus.keys import KEY_SIZE, Key
+from orthrus.principal import Principal
+
+__all__ = [
+    "APRep",
+    "APReq",
+    "ASRep",
+    "ASReq",
+    "Authenticator",
+    "EncAPRepPart",
+    "EncKDCRepPart",
+    "EncTicketPart",
+    "EncryptionKey",
+    "KDCReqBody",
+    "PAData",
+    "PAEncTimestamp",
+    "TGSRep",
+    "TGSReq",
+    "Ticket",
+    "TicketFlag",
+]
+
+Time = Annotated[int, msgspec.Meta(ge=0, lt=2**40)]
+Micros = Annotated[int, msgspec.Meta(ge=0, lt=1_000_000)]
+Nonce = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+Kvno = Annotated[int, msgspec.Meta(ge=0, lt=2**31)]
+Sealed = Annotated[str, msgspec.Meta(min_length=1, max_length=48 * 1024)]
+Digest = Annotated[bytes, msgspec.Meta(min_length=32, max_length=32)]
+
+TicketFlag = Literal["forwardable", "renewable", "initial", "pre-authent"]
+KDCOption = Literal["renewable", "renew"]
+APOption = Literal["mutual-required"]
+
+_STRUCT = {"frozen": True, "forbid_unknown_fields": True, "omit_defaults": True}
+
+
+class EncryptionKey(msgspec.Struct, **_STRUCT):
+    """A session key or subkey as carried inside encrypted parts (RFC 4120 §5.2.9)."""
+
+    enctype: Literal["A256GCM"]
+    value: Annotated[bytes, msgspec.Meta(min_length=KEY_SIZE, max_length=KEY_SIZE)]
+
+    @classmethod
+    def from_key(cls, key: Key) -> EncryptionKey:
+        return cls("A256GCM", key.material)
+
+    def to_key(self) -> Key:
+        return Key(self.value, 0, self.enctype)
+
+    def __repr__(self) -> str:
+        return f"EncryptionKey(enctype={self.enctype!r})"
+
+
+class PAData(msgspec.Struct, **_STRUCT):
+    """Pre-authentication data (RFC 4120 §5.2.7); ``value`` is a sealed part."""
+
+    type: Literal["enc-timestamp"]
+    value: Sealed
+
+
+class PAEncTimestamp(msgspec.Struct, **_STRUCT):
+    """PA-ENC-TS-ENC (RFC 4120 §5.2.7.2), sealed under the client's long-term key."""
+
+    patimestamp: Time
+    pausec: Micros
+
+
+class KDCReqBody(msgspec.Struct, **_STRUCT):
+    """KDC-REQ-BODY (RFC 4120 §5.4.1). A TGS authenticator carries a checksum of it."""
+
+    server: Principal
+    nonce: Nonce
+    till: Time
+    renew_till: Time | None = None
+    options: Annotated[list[KDCOption], msgspec.Meta(max_length=4)] = []
+
+
+class ASReq(msgspec.Struct, tag="AS-REQ", **_STRUCT):
+    """AS-REQ (RFC 4120 §5.4.1): a client asks for a ticket, usually a TGT."""
+
+    client: Principal
+    body: KDCReqBody
+    padata: Annotated[list[PAData], msgspec.Meta(max_length=4)] = []
+
+
+class Ticket(msgspec.Struct, **_STRUCT):
+    """Ticket (RFC 4120 §5.3): the clear server name and kvno, and the sealed part."""
+
+    server: Principal
+    kvno: Kvno
+    enc_part: Sealed
+
+
+class EncTicketPart(msgspec.Struct, **_STRUCT):
+    """EncTicketPart (RFC 4120 §5.3), sealed under the server's long-term key."""
+
+    flags: list[TicketFlag]
+    key: EncryptionKey
+    client: Principal
+    authtime: Time
+    starttime: Time
+    endtime: Time
+    renew_till: Time | None = None
+    authorization_data: str | None = None
+
+
+class APReq(msgspec.Struct, tag="AP-REQ", **_STRUCT):
+    """AP-REQ (RFC 4120 §5.5.1): a ticket and an authenticator sealed under its session key."""
+
+    ticket: Ticket
+    authenticator: Sealed
+    options: Annotated[list[APOption], msgspec.Meta(max_length=2)] = []
+
+
+class Authenticator(msgspec.Struct, **_STRUCT):
+    """Authenticator (RFC 4120 §5.5.1): who the client is and when, under the session key.
+
+    ``checksum`` binds the request it travels with (the TGS-REQ body, or an HTTP method and
+    path); ``subkey`` and ``seq`` start a session of messages (RFC 4120 §5.6-§5.7).
+    """
+
+    client: Principal
+    ctime: Time
+    cusec: Micros
+    checksum: Digest | None = None
+    subkey: EncryptionKey | None = None
+    seq: Nonce | None = None
+
+
+class TGSReq(msgspec.Struct, tag="TGS-REQ", **_STRUCT):
+    """TGS-REQ (RFC 4120 §5.4.1): the TGT in an AP-REQ, and the request body it vouches for."""
+
+    ap_req: APReq
+    body: KDCReqBody
+
+
+class EncKDCRepPart(msgspec.Struct, **_STRUCT):
+    """EncKDCRepPart (RFC 4120 §5.4.2): what the KDC tells the client about its new ticket."""
+
+    key: EncryptionKey
+    nonce: Nonce
+    flags: list[TicketFlag]
+    authtime: Time
+    starttime: Time
+    endtime: Time
+    server: Principal
+    renew_till: Time | None = None
+
+
+class ASRep(msgspec.Struct, tag="AS-REP", **_STRUCT):
+    """AS-REP (RFC 4120 §5.4.2); ``enc_part`` is sealed under the client's long-term key."""
+
+    client: Principal
+    ticket: Ticket
+    enc_part: Sealed
+
+
+class TGSRep(msgspec.Struct, tag="TGS-REP", **_STRUCT):
+    """TGS-REP (RFC 4120 §5.4.2); ``enc_part`` is sealed under the TGT session key or subkey."""
+
+    client: Principal
+    ticket: Ticket
+    enc_part: Sealed
+
+
+class EncAPRepPart(msgspec.Struct, **_STRUCT):
+    """EncAPRepPart (RFC 4120 §5.5.2): the service proves it could read the authenticator."""
+
+    ctime: Time
+    cusec: Micros
+    subkey: EncryptionKey | None = None
+    seq: Nonce | None = None
+
+
+class APRep(msgspec.Struct, tag="AP-REP", **_STRUCT):
+    """AP-REP (RFC 4120 §5.5.2), sealed under the ticket's session key."""
+
+    enc_part: Sealed

@@ -1,0 +1,106 @@
+"""The one place that encrypts: JWE compact serialization, ``dir`` + ``A256GCM``.
+
+Implements RFC 7516 §3.1 / §5.1 with direct key agreement (RFC 7518 §4.5) and AES-256-GCM
+(RFC 7518 §5.3). The protected header names the key version (``kid``) and the key usage
+(``usage``, RFC 4120 §7.5.1), and is the AEAD's associated data, so neither can be changed.
+The content key is the usage-derived key of :meth:`orthrus.keys.Key.aead`, so a standard JOSE
+library given that derived key can decrypt any part. Only this module touches AES-GCM.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+
+from orthrus.b64 import b64u_decode, b64u_encode
+from orthrus.errors import APError, MalformedMessage
+from orthrus.keys import ENCTYPE, Entropy, Key, KeyUsage
+
+__all__ = ["MAX_SEALED_LENGTH", "SealedHeader", "open_sealed", "peek_header", "seal"]
+
+MAX_SEALED_LENGTH = 64 * 1024
+_NONCE_SIZE = 12
+_TAG_SIZE = 16
+
+SealedHeader = dict[str, Any]
+
+
+@lru_cache(maxsize=4096)
+def _encoded_header(kvno: int, usage: int, context: str | None) -> bytes:
+    header: dict[str, Any] = {"alg": "dir", "enc": ENCTYPE, "kid": str(kvno), "usage": usage}
+    if context is not None:
+        header["ctx"] = context
+    return b64u_encode(json.dumps(header, separators=(",", ":")).encode()).encode("ascii")
+
+
+def seal(
+    key: Key, usage: KeyUsage, plaintext: bytes, entropy: Entropy, context: str | None = None
+) -> str:
+    """Encrypt ``plaintext`` for ``usage`` under ``key``; ``context`` binds extra public data."""
+    header = _encoded_header(key.kvno, int(usage), context)
+    nonce = entropy(_NONCE_SIZE)
+    sealed = key.aead(usage).encrypt(nonce, plaintext, header)
+    return ".".join(
+        (
+            header.decode("ascii"),
+            "",
+            b64u_encode(nonce),
+            b64u_encode(sealed[:-_TAG_SIZE]),
+            b64u_encode(sealed[-_TAG_SIZE:]),
+        )
+    )
+
+
+def _modified(what: str) -> APError:
+    return APError(
+        "KRB_AP_ERR_MODIFIED",
+        f"{what}: the encrypted part was altered, truncated or made for another key or use",
+    )
+
+
+def peek_header(token: str) -> SealedHeader:
+    """The protected header, unauthenticated: use it only to pick a key by ``kid``."""
+    if not isinstance(token, str) or len(token) > MAX_SEALED_LENGTH:
+        raise MalformedMessage(
+            f"an encrypted part is a string of at most {MAX_SEALED_LENGTH} chars"
+        )
+    parts = token.split(".")
+    if len(parts) != 5:
+        raise _modified("not a JWE compact token")
+    try:
+        header = json.loads(b64u_decode(parts[0]))
+    except (ValueError, MalformedMessage) as exc:
+        raise _modified("unreadable JWE header") from exc
+    if not isinstance(header, dict):
+        raise _modified("unreadable JWE header")
+    return header
+
+
+def open_sealed(key: Key, usage: KeyUsage, token: str, context: str | None = None) -> bytes:
+    """Decrypt a part made by :func:`seal` for exactly this key, usage and context.
+
+    Raises ``KRB_AP_ERR_MODIFIED`` for anything that does not decrypt and authenticate,
+    including a header naming another algorithm (no downgrade) or another usage.
+    """
+    header = peek_header(token)
+    if header.get("alg") != "dir" or header.get("enc") != ENCTYPE:
+        raise _modified(f"only alg=dir, enc={ENCTYPE} is accepted")
+    if header.get("usage") != int(usage) or header.get("ctx") != context:
+        raise _modified(f"this part was made for another use than {usage.name}")
+    header_b64, encrypted_key, nonce_b64, ciphertext_b64, tag_b64 = token.split(".")
+    if encrypted_key:
+        raise _modified("alg=dir carries no encrypted key")
+    try:
+        nonce = b64u_decode(nonce_b64)
+        body = b64u_decode(ciphertext_b64) + b64u_decode(tag_b64)
+    except MalformedMessage as exc:
+        raise _modified("bad base64url in the encrypted part") from exc
+    if len(nonce) != _NONCE_SIZE or len(body) < _TAG_SIZE:
+        raise _modified("wrong nonce or tag size")
+    try:
+        return key.aead(usage).decrypt(nonce, body, header_b64.encode("ascii"))
+    except InvalidTag as exc:
+        raise _modified("authentication tag mismatch") from exc
