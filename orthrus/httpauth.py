@@ -1,0 +1,91 @@
+"""The HTTP authentication scheme ``Ticket`` (RFC 9110 §11, in the manner of RFC 4559).
+
+A client sends ``Authorization: Ticket <token>`` where the token is the base64url of an
+AP-REQ's JSON; a service that wants one answers 401 with ``WWW-Authenticate: Ticket
+realm="R"``; with mutual authentication the service returns its AP-REP as
+``Authentication-Info: Ticket <token>`` (RFC 7615). The authenticator's checksum may bind
+the request's method and path (:func:`http_binding`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import TypeVar
+
+from orthrus.b64 import b64u_decode, b64u_encode
+from orthrus.codec import decode, encode
+from orthrus.errors import MalformedMessage
+from orthrus.messages import APRep, APReq
+
+T = TypeVar("T")
+
+__all__ = [
+    "MAX_TOKEN_LENGTH",
+    "REPLY_HEADER",
+    "SCHEME",
+    "challenge",
+    "decode_ap_rep",
+    "decode_ap_req",
+    "encode_ap_rep",
+    "encode_ap_req",
+    "http_binding",
+    "parse_authorization",
+]
+
+SCHEME = "Ticket"
+REPLY_HEADER = "Authentication-Info"
+MAX_TOKEN_LENGTH = 32 * 1024
+
+_QUOTABLE = re.compile(r"[A-Z0-9.-]{1,128}\Z")
+
+
+def challenge(realm: str) -> str:
+    """The ``WWW-Authenticate`` value of a 401."""
+    if not _QUOTABLE.match(realm):
+        raise ValueError(f"bad realm {realm!r}")
+    return f'{SCHEME} realm="{realm}"'
+
+
+def encode_ap_req(ap_req: APReq) -> str:
+    """The token of an ``Authorization: Ticket`` header."""
+    return b64u_encode(encode(ap_req))
+
+
+def encode_ap_rep(ap_rep: APRep) -> str:
+    """The token of an ``Authentication-Info: Ticket`` header."""
+    return b64u_encode(encode(ap_rep))
+
+
+def _decode_token(token: str, type_: type[T]) -> T:
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise MalformedMessage(f"token longer than {MAX_TOKEN_LENGTH} characters", too_long=True)
+    return decode(b64u_decode(token), type_)
+
+
+def decode_ap_req(token: str) -> APReq:
+    """Decode an AP-REQ token (``MalformedMessage`` for bad base64url or JSON)."""
+    return _decode_token(token, APReq)
+
+
+def decode_ap_rep(token: str) -> APRep:
+    """Decode an AP-REP token."""
+    return _decode_token(token, APRep)
+
+
+def parse_authorization(header: str | None) -> str | None:
+    """The token of an ``Authorization: Ticket <token>`` header, or None for no/other scheme."""
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != SCHEME.lower():
+        return None
+    token = token.strip()
+    if not token:
+        raise MalformedMessage("the Authorization header has the Ticket scheme but no token")
+    return token
+
+
+def http_binding(method: str, path: str) -> bytes:
+    """The authenticator checksum that binds a request to its method and path."""
+    return hashlib.sha256(f"orthrus-http|{method.upper()}|{path}".encode()).digest()
