@@ -37,9 +37,13 @@ from orthrus.timecheck import check_skew, check_ticket_times
 __all__ = [
     "APRules",
     "AuthenticatorFields",
+    "KeysFor",
+    "TicketCheck",
     "VerifiedAPReq",
+    "check_authenticator",
     "make_ap_rep",
     "make_ap_req",
+    "open_ap_ticket",
     "open_ticket",
     "read_ap_rep",
     "seal_ticket",
@@ -48,7 +52,12 @@ __all__ = [
 
 T = TypeVar("T")
 
+#: The verifier's keys: a server's keys by kvno, or None for a server not served here.
 KeysFor = Callable[[Principal], Mapping[int, Key] | None]
+
+#: An extra check of an opened ticket (e.g. its KDC-signed authorization data), run right
+#: after the ticket times; it raises a ``ProtocolError`` to refuse the ticket.
+TicketCheck = Callable[[EncTicketPart, Principal], None]
 
 
 def seal_ticket(part: EncTicketPart, server: Principal, key: Key, entropy: Entropy) -> Ticket:
@@ -108,6 +117,7 @@ class APRules:
     max_skew: int = 300
     expected_checksum: bytes | None = None
     where: str = "service"
+    ticket_check: TicketCheck | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +136,20 @@ def verify_ap_req(ap_req: APReq, keys_for: KeysFor, now: float, rules: APRules) 
 
     Order: ticket for a server we hold keys for (``NOT_US``), key by kvno (``BADKEYVER``),
     ticket integrity and authenticator integrity (``MODIFIED``), ticket times (``TKT_NYV``,
-    ``TKT_EXPIRED``), authenticator client = ticket client (``BADMATCH``), clock skew
-    (``SKEW``), request binding (``MODIFIED``), and last the replay cache (``REPEAT``).
+    ``TKT_EXPIRED``), ``rules.ticket_check`` if any, authenticator client = ticket client
+    (``BADMATCH``), clock skew (``SKEW``), request binding (``MODIFIED``), and last the replay
+    cache (``REPEAT``). It is :func:`open_ap_ticket` followed by :func:`check_authenticator`.
     """
-    server = ap_req.ticket.server
+    return check_authenticator(ap_req, open_ap_ticket(ap_req.ticket, keys_for), now, rules)
+
+
+def open_ap_ticket(ticket: Ticket, keys_for: KeysFor) -> EncTicketPart:
+    """The first checks of RFC 4120 §3.2.3: ``NOT_US``, ``BADKEYVER``, then ticket ``MODIFIED``.
+
+    A service may cache the result keyed by the exact ticket, and give it to
+    :func:`check_authenticator` for later requests with the same ticket.
+    """
+    server = ticket.server
     keys = keys_for(server)
     if keys is None:
         raise APError(
@@ -137,12 +157,25 @@ def verify_ap_req(ap_req: APReq, keys_for: KeysFor, now: float, rules: APRules) 
             f"the ticket is for {server}, which is not served here; "
             "ask for a ticket for this service",
         )
-    ticket = open_ticket(ap_req.ticket, select_key(keys, ap_req.ticket.kvno, server))
+    return open_ticket(ticket, select_key(keys, ticket.kvno, server))
+
+
+def check_authenticator(
+    ap_req: APReq, ticket: EncTicketPart, now: float, rules: APRules
+) -> VerifiedAPReq:
+    """The rest of RFC 4120 §3.2.3 given the opened ``ticket`` of ``ap_req``.
+
+    Authenticator integrity (``MODIFIED``), ticket times, ``rules.ticket_check``,
+    ``BADMATCH``, ``SKEW``, request binding, replay (``REPEAT``, always last).
+    """
+    server = ap_req.ticket.server
     session_key = ticket.key.to_key()
     authenticator = _decode_sealed(
         open_sealed(session_key, rules.usage, ap_req.authenticator), Authenticator, "authenticator"
     )
     check_ticket_times(ticket.starttime, ticket.endtime, now, rules.max_skew)
+    if rules.ticket_check is not None:
+        rules.ticket_check(ticket, server)
     if authenticator.client != ticket.client:
         raise APError(
             "KRB_AP_ERR_BADMATCH",
