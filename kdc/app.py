@@ -1,0 +1,117 @@
+"""The KDC as a Flask application: ``POST /v1/as``, ``POST /v1/tgs`` (RFC 4120 §3.1, §3.3).
+
+Requests and replies are the JSON of :mod:`orthrus.codec`. Every error is a JSON body
+``{"error": {"code", "name", "message"}}`` with a 4xx status: protocol errors from the core
+are translated here, once, and nothing a client sends can produce a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from kdc.config import KDCSettings
+from kdc.store import Store
+from orthrus.as_exchange import handle_as_req
+from orthrus.codec import decode, encode
+from orthrus.errors import ERROR_CODES, MalformedMessage, OrthrusError, ProtocolError
+from orthrus.messages import ASReq, TGSReq
+from orthrus.realm import KDCContext
+from orthrus.replay import MemoryReplayCache, ReplayCache
+from orthrus.tgs_exchange import handle_tgs_req
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("orthrus.kdc")
+
+T = TypeVar("T")
+JSON = "application/json"
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(encode(body), status=status, mimetype=JSON)
+
+
+def _error(name: str, message: str, status: int) -> Response:
+    return _json({"error": {"code": ERROR_CODES[name], "name": name, "message": message}}, status)
+
+
+def create_app(
+    settings: KDCSettings, store: Store, replay_cache: ReplayCache | None = None
+) -> Flask:
+    """Build the KDC app for ``settings`` over ``store``."""
+    app = Flask("orthrus.kdc")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    signer = store.signer()
+    jwks = signer.jwks()
+    ctx = KDCContext(
+        policy=settings.policy,
+        lookup=store.lookup,
+        replay_cache=replay_cache or MemoryReplayCache(),
+        entropy=os.urandom,
+        signer=signer,
+    )
+
+    def exchange(
+        kind: str, type_: type[T], handle: Callable[[T, KDCContext, float], Any]
+    ) -> Response:
+        started = time.perf_counter()
+        try:
+            message = decode(request.get_data(cache=False), type_)
+            reply = handle(message, ctx, time.time())
+        except ProtocolError as exc:
+            log.info("%s refused: %s (%.1f ms)", kind, exc.name, _ms(started))
+            return _json(exc.to_json(), exc.http_status)
+        log.info("%s issued (%.1f ms)", kind, _ms(started))
+        return _json(reply)
+
+    @app.post("/v1/as")
+    def as_exchange() -> Response:
+        return exchange("AS", ASReq, handle_as_req)
+
+    @app.post("/v1/tgs")
+    def tgs_exchange() -> Response:
+        return exchange("TGS", TGSReq, handle_tgs_req)
+
+    @app.get("/.well-known/orthrus/jwks.json")
+    def jwks_document() -> Response:
+        return _json(jwks)
+
+    @app.get("/livez")
+    def livez() -> Response:
+        return _json({"status": "ok"})
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        try:
+            store.ping()
+        except OrthrusError as exc:
+            return _json({"status": "unavailable", "reason": str(exc)}, 503)
+        return _json({"status": "ready", "realm": settings.realm})
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        status = exc.code or 400
+        if status == 413:
+            too_long = MalformedMessage(
+                f"request larger than {settings.max_request_bytes} bytes", too_long=True
+            )
+            return _json(too_long.to_json(), 413)
+        return _error("KRB_ERR_GENERIC", f"{exc.name}: {request.method} {request.path}", status)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        log.exception("internal error on %s", request.path)
+        return _error("KRB_ERR_GENERIC", "internal error in the KDC; see its log", 500)
+
+    return app
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

@@ -1,0 +1,312 @@
+"""``orthrus-kdc``: create a realm, manage its principals, export keytabs, serve it.
+
+Command names and their output follow MIT Kerberos's ``kdb5_util``/``kadmin.local``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from kdc.config import CONFIG_NAME, KDCSettings, kdc_dir, load_settings
+from kdc.masterkey import MasterKey
+from kdc.server import ServeOptions, serve
+from kdc.store import NewPrincipal, PrincipalChanges, Store, make_engine
+from orthrus.duration import format_duration, parse_duration
+from orthrus.errors import ConfigError, MalformedMessage
+from orthrus.keytab import Keytab
+from orthrus.principal import Principal, krbtgt
+from orthrus_io.cli import run
+from orthrus_io.files import read_private, write_private
+from orthrus_io.prompt import read_password
+
+__all__ = ["main"]
+
+
+class _Duration(click.ParamType):
+    name = "duration"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_duration(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+DURATION = _Duration()
+
+
+def _directory(ctx: click.Context) -> Path:
+    return kdc_dir(ctx.obj["dir"])
+
+
+def _store(ctx: click.Context) -> Store:
+    return Store.open(load_settings(_directory(ctx)))
+
+
+def _principal(store: Store, text: str) -> Principal:
+    try:
+        return Principal.parse(text, default_realm=store.settings.realm)
+    except MalformedMessage as exc:
+        raise click.BadParameter(exc.message, param_hint="PRINCIPAL") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--dir",
+    "directory",
+    metavar="DIR",
+    help="KDC directory (kdc.toml, database, master.key); default $ORTHRUS_KDC_DIR.",
+)
+@click.pass_context
+def cli(ctx: click.Context, directory: str | None) -> None:
+    """Administer an Orthrus realm: its principals, keys and the KDC server."""
+    ctx.obj = {"dir": directory}
+
+
+@cli.command()
+@click.option("--realm", "-r", required=True, help="Realm name, upper case (EXAMPLE.TEST).")
+@click.option("--db-url", help="SQLAlchemy database URL; default SQLite in the KDC directory.")
+@click.option("--max-life", type=DURATION, default="10h", show_default=True)
+@click.option("--max-renewable-life", type=DURATION, default="7d", show_default=True)
+@click.option(
+    "--kdf-memory-kib",
+    type=int,
+    default=65536,
+    show_default=True,
+    help="Argon2id memory per password key derivation.",
+)
+@click.option("--kdf-iterations", type=int, default=3, show_default=True)
+@click.pass_context
+def init(
+    ctx: click.Context,
+    realm: str,
+    db_url: str | None,
+    max_life: int,
+    max_renewable_life: int,
+    kdf_memory_kib: int,
+    kdf_iterations: int,
+) -> None:
+    """Create a realm: kdc.toml, master key stash, database and krbtgt/REALM."""
+    directory = _directory(ctx)
+    try:
+        tgs = krbtgt(realm)
+    except MalformedMessage as exc:
+        raise click.BadParameter(exc.message, param_hint="--realm") from None
+    if (directory / CONFIG_NAME).exists():
+        raise ConfigError(f"{directory} already holds a KDC ({CONFIG_NAME}); not touching it")
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    settings = KDCSettings(
+        realm=realm,
+        database_url=db_url or f"sqlite:///{directory / 'principal.db'}",
+        directory=str(directory),
+        max_life=max_life,
+        max_renewable_life=max_renewable_life,
+        kdf_memory_kib=kdf_memory_kib,
+        kdf_iterations=kdf_iterations,
+    )
+    master = MasterKey.create(settings.master_key_path)
+    store = Store(settings, master, make_engine(settings.database_url))
+    store.create_schema()
+    store.add_principal(NewPrincipal(tgs))
+    store.create_signing_key()
+    write_private(directory / CONFIG_NAME, settings.to_toml().encode())
+    click.echo(f"Realm {realm} created in {directory}")
+    click.echo(f"  master key stash: {settings.master_key_path} (mode 0600; back it up apart)")
+    click.echo("Next: orthrus-kdc addprinc USER, then orthrus-kdc serve")
+
+
+@cli.command()
+@click.option("--randkey", is_flag=True, help="A random key (services) instead of a password.")
+@click.option("--group", "groups", multiple=True, metavar="G", help="Add to group G (repeat).")
+@click.option("--requires-preauth/--no-requires-preauth", default=True, show_default=True)
+@click.option("--maxlife", type=DURATION, help="Maximum ticket life for this principal.")
+@click.option("--maxrenewlife", type=DURATION, help="Maximum renewable life.")
+@click.argument("principal")
+@click.pass_context
+def addprinc(
+    ctx: click.Context,
+    randkey: bool,
+    groups: tuple[str, ...],
+    requires_preauth: bool,
+    maxlife: int | None,
+    maxrenewlife: int | None,
+    principal: str,
+) -> None:
+    """Add PRINCIPAL, with a password (asked twice) or --randkey."""
+    store = _store(ctx)
+    name = _principal(store, principal)
+    password = None if randkey else read_password(f'Enter password for principal "{name}"', True)
+    store.add_principal(
+        NewPrincipal(name, password, requires_preauth, groups, maxlife, maxrenewlife)
+    )
+    click.echo(f'Principal "{name}" created.')
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Do not ask for confirmation.")
+@click.argument("principal")
+@click.pass_context
+def delprinc(ctx: click.Context, force: bool, principal: str) -> None:
+    """Delete PRINCIPAL and all its keys."""
+    store = _store(ctx)
+    name = _principal(store, principal)
+    if not force:
+        if not click.get_text_stream("stdin").isatty():
+            raise click.UsageError("not a terminal: pass --force to delete without confirmation")
+        click.confirm(f'Are you sure you want to delete the principal "{name}"?', abort=True)
+    store.delete_principal(name)
+    click.echo(f'Principal "{name}" deleted.')
+
+
+@cli.command()
+@click.option("--add-group", "add_groups", multiple=True, metavar="G")
+@click.option("--remove-group", "remove_groups", multiple=True, metavar="G")
+@click.option("--requires-preauth/--no-requires-preauth", default=None)
+@click.option("--allow-tickets/--disallow-tickets", default=None)
+@click.option("--maxlife", type=DURATION)
+@click.option("--maxrenewlife", type=DURATION)
+@click.argument("principal")
+@click.pass_context
+def modprinc(ctx: click.Context, principal: str, **changes: object) -> None:
+    """Change PRINCIPAL's groups, flags or limits."""
+    store = _store(ctx)
+    name = _principal(store, principal)
+    store.modify(
+        name,
+        PrincipalChanges(
+            add_groups=tuple(changes["add_groups"]),  # type: ignore[arg-type]
+            remove_groups=tuple(changes["remove_groups"]),  # type: ignore[arg-type]
+            requires_preauth=changes["requires_preauth"],  # type: ignore[arg-type]
+            allow_tickets=changes["allow_tickets"],  # type: ignore[arg-type]
+            max_life=changes["maxlife"],  # type: ignore[arg-type]
+            max_renewable_life=changes["maxrenewlife"],  # type: ignore[arg-type]
+        ),
+    )
+    click.echo(f'Principal "{name}" modified.')
+
+
+def _when(value: str | None) -> str:
+    if value is None:
+        return "[never]"
+    moment = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return moment.strftime("%a %b %d %H:%M:%S %Y UTC")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.argument("principal")
+@click.pass_context
+def getprinc(ctx: click.Context, as_json: bool, principal: str) -> None:
+    """Show PRINCIPAL's attributes (never its keys)."""
+    store = _store(ctx)
+    info = store.describe(_principal(store, principal))
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    attributes = [
+        a
+        for a, on in (
+            ("REQUIRES_PRE_AUTH", info["requires_preauth"]),
+            ("DISALLOW_ALL_TIX", not info["allow_tickets"]),
+        )
+        if on
+    ]
+    lines = [
+        f"Principal: {info['principal']}",
+        "Expiration date: [never]",
+        f"Last password change: {_when(info['password_changed'])}",
+        f"Maximum ticket life: {format_duration(info['max_life'])}",
+        f"Maximum renewable life: {format_duration(info['max_renewable_life'])}",
+        f"Created: {_when(info['created'])}",
+        f"Last modified: {_when(info['modified'])}",
+        f"Number of keys: {len(info['keys'])}",
+        *(f"Key: vno {k['kvno']}, {k['enctype']}" for k in info["keys"]),
+        f"Groups: {', '.join(info['groups']) or '[none]'}",
+        f"Attributes: {' '.join(attributes)}",
+    ]
+    click.echo("\n".join(lines))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="A JSON list.")
+@click.pass_context
+def listprincs(ctx: click.Context, as_json: bool) -> None:
+    """List every principal of the realm."""
+    names = _store(ctx).list_names()
+    click.echo(json.dumps(names) if as_json else "\n".join(names))
+
+
+@cli.command()
+@click.option("--randkey", is_flag=True, help="A new random key instead of a password.")
+@click.argument("principal")
+@click.pass_context
+def cpw(ctx: click.Context, randkey: bool, principal: str) -> None:
+    """Change PRINCIPAL's password (or key): a new kvno; older keys stay for issued tickets."""
+    store = _store(ctx)
+    name = _principal(store, principal)
+    password = None if randkey else read_password(f'Enter password for principal "{name}"', True)
+    kvno = store.change_key(name, password)
+    click.echo(f'Key for "{name}" changed (kvno {kvno}).')
+
+
+@cli.command()
+@click.option(
+    "-k",
+    "--keytab",
+    "keytab_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Keytab file to add to (created with mode 0600).",
+)
+@click.argument("principals", nargs=-1, required=True)
+@click.pass_context
+def ktadd(ctx: click.Context, keytab_path: Path, principals: tuple[str, ...]) -> None:
+    """Add the current keys (every kvno still in use) of PRINCIPALS to a keytab.
+
+    Unlike MIT's default this does not change the keys: use cpw --randkey for that.
+    """
+    store = _store(ctx)
+    keytab = Keytab()
+    if keytab_path.exists() or keytab_path.is_symlink():
+        keytab = Keytab.from_bytes(read_private(keytab_path, "keytab"))
+    for text in principals:
+        name = _principal(store, text)
+        entries = store.keytab_entries(name)
+        keytab = keytab.merged(entries, store.signer().jwks())
+        for entry in entries:
+            click.echo(
+                f"Entry for principal {name} with kvno {entry.kvno}, encryption type "
+                f"{entry.enctype} added to keytab FILE:{keytab_path}."
+            )
+    write_private(keytab_path, keytab.to_bytes())
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8088, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256))
+@click.option("--access-log", is_flag=True, help="Log every request to standard error.")
+@click.pass_context
+def serve_command(
+    ctx: click.Context, host: str, port: int, workers: int, threads: int, access_log: bool
+) -> None:
+    """Serve the KDC over HTTP with gunicorn (POST /v1/as, /v1/tgs)."""
+    directory = _directory(ctx)
+    os.environ["ORTHRUS_KDC_DIR"] = str(directory)
+    serve(directory, ServeOptions(host, port, workers, threads, access_log))
+
+
+def main() -> None:
+    """Console script entry point. Everything the KDC creates is private to its user."""
+    os.umask(0o077)
+    run(cli, "orthrus-kdc")

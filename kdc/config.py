@@ -1,0 +1,83 @@
+"""The KDC's settings: ``kdc.toml`` in the KDC directory, environment variables on top."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+
+from orthrus.errors import ConfigError
+from orthrus.realm import RealmPolicy
+from orthrus_io.settings import build_settings, load_toml
+
+__all__ = ["CONFIG_NAME", "ENV_OVERRIDES", "KDCSettings", "kdc_dir", "load_settings"]
+
+CONFIG_NAME = "kdc.toml"
+
+#: Settings an environment variable may override, and the variable's name.
+ENV_OVERRIDES: Mapping[str, str] = {
+    "database_url": "ORTHRUS_DB_URL",
+    "max_skew": "ORTHRUS_MAX_SKEW",
+}
+
+Seconds = Annotated[int, msgspec.Meta(ge=1, le=10 * 365 * 86400)]
+
+
+class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Everything ``kdc.toml`` may hold; ``directory`` is where it was found."""
+
+    realm: str
+    database_url: str
+    directory: str = "."
+    master_key_file: str = "master.key"
+    max_life: Seconds = 10 * 3600
+    max_renewable_life: Seconds = 7 * 86400
+    max_skew: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 300
+    kdf_iterations: Annotated[int, msgspec.Meta(ge=1, le=16)] = 3
+    kdf_memory_kib: Annotated[int, msgspec.Meta(ge=1024, le=1024 * 1024)] = 64 * 1024
+    kdf_lanes: Annotated[int, msgspec.Meta(ge=1, le=16)] = 4
+    max_request_bytes: Annotated[int, msgspec.Meta(ge=1024, le=1024 * 1024)] = 64 * 1024
+
+    @property
+    def policy(self) -> RealmPolicy:
+        return RealmPolicy(self.realm, self.max_life, self.max_renewable_life, self.max_skew)
+
+    @property
+    def master_key_path(self) -> Path:
+        return Path(self.directory) / self.master_key_file
+
+    def to_toml(self) -> str:
+        """The file ``init`` writes (without ``directory``, which is where it lies)."""
+        lines = [
+            "# Orthrus KDC settings; environment variables override: "
+            + ", ".join(f"{v} ({k})" for k, v in ENV_OVERRIDES.items())
+        ]
+        for key, value in msgspec.structs.asdict(self).items():
+            if key == "directory":
+                continue
+            lines.append(f"{key} = {value!r}" if isinstance(value, int) else f'{key} = "{value}"')
+        return "\n".join(lines) + "\n"
+
+
+def kdc_dir(option: str | None, env: Mapping[str, str] = os.environ) -> Path:
+    """The KDC directory: ``--dir``, else ``ORTHRUS_KDC_DIR``."""
+    chosen = option or env.get("ORTHRUS_KDC_DIR")
+    if not chosen:
+        raise ConfigError("no KDC directory: pass --dir DIR or set ORTHRUS_KDC_DIR")
+    return Path(chosen).resolve()
+
+
+def load_settings(directory: Path, env: Mapping[str, str] = os.environ) -> KDCSettings:
+    """Read ``DIR/kdc.toml`` with environment overrides."""
+    path = directory / CONFIG_NAME
+    if not path.exists():
+        raise ConfigError(
+            f"{directory} holds no KDC ({CONFIG_NAME} missing); "
+            "create one with: orthrus-kdc init --realm REALM"
+        )
+    table = load_toml(path)
+    table["directory"] = str(directory)
+    return build_settings(KDCSettings, table, env, ENV_OVERRIDES, str(path))

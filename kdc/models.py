@@ -1,0 +1,95 @@
+"""The principal database schema (SQLAlchemy 2 declarative models)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = ["Base", "GroupRow", "KeyRow", "PrincipalRow", "SigningKeyRow", "utcnow"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class PrincipalRow(Base):
+    """A principal: its name, current kvno, KDF parameters (for password keys) and limits."""
+
+    __tablename__ = "principals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True, index=True)
+    kvno: Mapped[int] = mapped_column(Integer)
+    requires_preauth: Mapped[bool] = mapped_column(Boolean, default=True)
+    allow_tickets: Mapped[bool] = mapped_column(Boolean, default=True)
+    max_life: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_renewable_life: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    kdf_salt: Mapped[bytes | None] = mapped_column(LargeBinary(64), nullable=True)
+    kdf_iterations: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    kdf_memory_kib: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    kdf_lanes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    password_changed_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+
+    keys: Mapped[list[KeyRow]] = relationship(
+        back_populates="principal", cascade="all, delete-orphan", order_by="KeyRow.kvno"
+    )
+    groups: Mapped[list[GroupRow]] = relationship(
+        back_populates="principal", cascade="all, delete-orphan", order_by="GroupRow.name"
+    )
+
+
+class KeyRow(Base):
+    """One version of a principal's long-term key, sealed under the master key."""
+
+    __tablename__ = "keys"
+
+    principal_id: Mapped[int] = mapped_column(
+        ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True
+    )
+    kvno: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enctype: Mapped[str] = mapped_column(String(32))
+    wrapped: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    principal: Mapped[PrincipalRow] = relationship(back_populates="keys")
+
+
+class GroupRow(Base):
+    """A group a principal belongs to; the KDC signs groups into every ticket."""
+
+    __tablename__ = "groups"
+
+    principal_id: Mapped[int] = mapped_column(
+        ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+    principal: Mapped[PrincipalRow] = relationship(back_populates="groups")
+
+
+class SigningKeyRow(Base):
+    """The KDC's Ed25519 key for authorization data, sealed under the master key."""
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wrapped: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,62 @@
+"""Run the KDC under gunicorn (never Flask's development server)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from kdc.app import create_app
+from kdc.config import load_settings
+from kdc.store import Store
+
+__all__ = ["ServeOptions", "serve"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServeOptions:
+    """Where and how wide to serve."""
+
+    host: str = "127.0.0.1"
+    port: int = 8088
+    workers: int = 1
+    threads: int = 4
+    access_log: bool = False
+
+
+class _KDCServer(BaseApplication):  # type: ignore[misc]
+    def __init__(self, directory: Path, options: ServeOptions) -> None:
+        self._directory = directory
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        config: dict[str, Any] = {
+            "bind": f"{self._options.host}:{self._options.port}",
+            "workers": self._options.workers,
+            "threads": self._options.threads,
+            "worker_class": "gthread",
+            "keepalive": 30,
+            "control_socket_disable": True,
+            "accesslog": "-" if self._options.access_log else None,
+            "proc_name": "orthrus-kdc",
+            "limit_request_field_size": 16384,
+        }
+        for key, value in config.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        # Runs in each worker after the fork: every worker opens its own database engine.
+        settings = load_settings(self._directory)
+        return create_app(settings, Store.open(settings))
+
+
+def serve(directory: Path, options: ServeOptions) -> None:
+    """Check the realm opens, then serve it until stopped (SIGTERM/SIGINT)."""
+    settings = load_settings(directory)
+    store = Store.open(settings)
+    store.ping()
+    store.signer()
+    _KDCServer(directory, options).run()

@@ -1,0 +1,307 @@
+"""The principal database: SQLAlchemy 2 over SQLite (default, WAL, durable commits).
+
+Administration (add, delete, change keys, modify, list) goes through the ORM in one
+transaction each. The hot path, :meth:`Store.lookup`, uses two Core queries and a cache of
+unwrapped keys, and is what the AS and TGS exchanges see as their principal lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from kdc.config import KDCSettings
+from kdc.masterkey import MasterKey
+from kdc.models import Base, GroupRow, KeyRow, PrincipalRow, SigningKeyRow, utcnow
+from orthrus.authz import AuthzSigner
+from orthrus.errors import ConfigError, OrthrusError
+from orthrus.keys import Key
+from orthrus.keytab import KeytabEntry
+from orthrus.principal import Principal
+from orthrus.pwkdf import KDFParams, string_to_key
+from orthrus.realm import PrincipalEntry
+
+__all__ = ["AdminError", "NewPrincipal", "PrincipalChanges", "Store", "make_engine"]
+
+_UNWRAP_CACHE_LIMIT = 16384
+
+
+class AdminError(OrthrusError):
+    """An administrative request that cannot be done (principal exists, is missing...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewPrincipal:
+    """What ``addprinc`` creates: a password key (Argon2id) or a random key."""
+
+    principal: Principal
+    password: str | None = field(default=None, repr=False)
+    requires_preauth: bool = True
+    groups: tuple[str, ...] = ()
+    max_life: int | None = None
+    max_renewable_life: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PrincipalChanges:
+    """What ``modprinc`` changes; None leaves a field as it is."""
+
+    add_groups: tuple[str, ...] = ()
+    remove_groups: tuple[str, ...] = ()
+    requires_preauth: bool | None = None
+    allow_tickets: bool | None = None
+    max_life: int | None = None
+    max_renewable_life: int | None = None
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, full sync and foreign keys."""
+    engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class Store:
+    """The principal database of one realm."""
+
+    def __init__(self, settings: KDCSettings, master: MasterKey, engine: Engine) -> None:
+        self.settings = settings
+        self._master = master
+        self._engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._unwrapped: dict[tuple[str, int, str], Key] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, settings: KDCSettings) -> Store:
+        """Open the realm's database with its master key stash."""
+        master = MasterKey.load(settings.master_key_path)
+        return cls(settings, master, make_engine(settings.database_url))
+
+    def create_schema(self) -> None:
+        Base.metadata.create_all(self._engine)
+
+    def ping(self) -> None:
+        """Raise ``ConfigError`` if the database cannot be reached."""
+        try:
+            with self._engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except OperationalError as exc:
+            raise ConfigError(f"database unreachable: {exc.orig}") from None
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def _kdf_params(self) -> KDFParams:
+        s = self.settings
+        return KDFParams(
+            os.urandom(16), "argon2id", s.kdf_iterations, s.kdf_memory_kib, s.kdf_lanes
+        )
+
+    def _new_key(self, row: PrincipalRow, password: str | None, kvno: int) -> KeyRow:
+        if password is None:
+            key = Key.generate(os.urandom, kvno)
+            row.kdf_salt = row.kdf_iterations = row.kdf_memory_kib = row.kdf_lanes = None
+        else:
+            params = self._kdf_params()
+            key = string_to_key(password, params, kvno)
+            row.kdf_salt, row.kdf_iterations = params.salt, params.iterations
+            row.kdf_memory_kib, row.kdf_lanes = params.memory_kib, params.lanes
+            row.password_changed_at = utcnow()
+        wrapped = self._master.wrap(key.material, f"{row.name}#{kvno}")
+        return KeyRow(kvno=kvno, enctype=key.enctype, wrapped=wrapped)
+
+    def _check_realm(self, principal: Principal) -> None:
+        if principal.realm != self.settings.realm:
+            raise AdminError(
+                f"{principal} is not in realm {self.settings.realm}; this KDC serves only it"
+            )
+
+    def add_principal(self, new: NewPrincipal) -> int:
+        """Create a principal with key version 1; returns the kvno."""
+        self._check_realm(new.principal)
+        row = PrincipalRow(
+            name=str(new.principal),
+            kvno=1,
+            requires_preauth=new.requires_preauth,
+            allow_tickets=True,
+            max_life=new.max_life,
+            max_renewable_life=new.max_renewable_life,
+        )
+        row.keys.append(self._new_key(row, new.password, 1))
+        row.groups.extend(GroupRow(name=g) for g in sorted(set(new.groups)))
+        try:
+            with self._session() as session:
+                session.add(row)
+        except IntegrityError:
+            raise AdminError(f"principal {new.principal} already exists") from None
+        return 1
+
+    def _get(self, session: Session, principal: Principal) -> PrincipalRow:
+        row = session.scalars(
+            select(PrincipalRow)
+            .where(PrincipalRow.name == str(principal))
+            .options(selectinload(PrincipalRow.keys), selectinload(PrincipalRow.groups))
+        ).first()
+        if row is None:
+            raise AdminError(f"principal {principal} does not exist")
+        return row
+
+    def delete_principal(self, principal: Principal) -> None:
+        if principal.is_tgs and principal.realm == self.settings.realm:
+            raise AdminError(f"{principal} is the realm's own TGS; it cannot be deleted")
+        with self._session() as session:
+            session.delete(self._get(session, principal))
+
+    def change_key(self, principal: Principal, password: str | None) -> int:
+        """A new key version (password or random); older versions stay for issued tickets."""
+        with self._session() as session:
+            row = self._get(session, principal)
+            kvno = row.kvno + 1
+            row.keys.append(self._new_key(row, password, kvno))
+            row.kvno = kvno
+            row.modified_at = utcnow()
+        return kvno
+
+    def modify(self, principal: Principal, changes: PrincipalChanges) -> None:
+        with self._session() as session:
+            row = self._get(session, principal)
+            kept = {g.name for g in row.groups} - set(changes.remove_groups)
+            wanted = kept | set(changes.add_groups)
+            row.groups = [g for g in row.groups if g.name in wanted]
+            have = {g.name for g in row.groups}
+            row.groups.extend(GroupRow(name=g) for g in sorted(wanted - have))
+            for name in ("requires_preauth", "allow_tickets", "max_life", "max_renewable_life"):
+                value = getattr(changes, name)
+                if value is not None:
+                    setattr(row, name, value)
+            row.modified_at = utcnow()
+
+    def describe(self, principal: Principal) -> dict[str, Any]:
+        """What ``getprinc`` shows: public attributes only, never key material."""
+        with self._session() as session:
+            row = self._get(session, principal)
+            return {
+                "principal": row.name,
+                "kvno": row.kvno,
+                "keys": [{"kvno": k.kvno, "enctype": k.enctype} for k in row.keys],
+                "password_key": row.kdf_salt is not None,
+                "requires_preauth": row.requires_preauth,
+                "allow_tickets": row.allow_tickets,
+                "max_life": row.max_life or self.settings.max_life,
+                "max_renewable_life": row.max_renewable_life or self.settings.max_renewable_life,
+                "groups": [g.name for g in row.groups],
+                "created": _iso(row.created_at),
+                "modified": _iso(row.modified_at),
+                "password_changed": _iso(row.password_changed_at),
+            }
+
+    def list_names(self) -> list[str]:
+        with self._engine.connect() as conn:
+            return list(conn.scalars(select(PrincipalRow.name).order_by(PrincipalRow.name)))
+
+    def keytab_entries(self, principal: Principal) -> list[KeytabEntry]:
+        """Every key version still held for ``principal``, for ``ktadd``."""
+        with self._session() as session:
+            row = self._get(session, principal)
+            return [
+                KeytabEntry(principal, k.kvno, self._unwrap(row.name, k.kvno, k.wrapped).material)
+                for k in row.keys
+            ]
+
+    def _unwrap(self, name: str, kvno: int, wrapped: str) -> Key:
+        cache_key = (name, kvno, wrapped)
+        key = self._unwrapped.get(cache_key)
+        if key is None:
+            key = Key(self._master.unwrap(wrapped, f"{name}#{kvno}"), kvno)
+            with self._lock:
+                if len(self._unwrapped) >= _UNWRAP_CACHE_LIMIT:
+                    self._unwrapped.clear()
+                self._unwrapped[cache_key] = key
+        return key
+
+    def lookup(self, principal: Principal) -> PrincipalEntry | None:
+        """The principal as the exchanges need it, or None if it does not exist."""
+        name = str(principal)
+        with self._engine.connect() as conn:
+            rows: Sequence[Any] = conn.execute(
+                select(PrincipalRow.__table__, KeyRow.kvno.label("key_kvno"), KeyRow.wrapped)
+                .join(KeyRow, KeyRow.principal_id == PrincipalRow.id)
+                .where(PrincipalRow.name == name)
+            ).all()
+            if not rows:
+                return None
+            groups = tuple(
+                conn.scalars(select(GroupRow.name).where(GroupRow.principal_id == rows[0].id))
+            )
+        row = rows[0]
+        keys = {r.key_kvno: self._unwrap(name, r.key_kvno, r.wrapped) for r in rows}
+        kdf = None
+        if row.kdf_salt is not None:
+            kdf = KDFParams(
+                row.kdf_salt, "argon2id", row.kdf_iterations, row.kdf_memory_kib, row.kdf_lanes
+            )
+        return PrincipalEntry(
+            principal=principal,
+            keys=keys,
+            kvno=row.kvno,
+            kdf=kdf,
+            requires_preauth=row.requires_preauth,
+            allow_tickets=row.allow_tickets,
+            max_life=row.max_life,
+            max_renewable_life=row.max_renewable_life,
+            groups=groups,
+        )
+
+    def create_signing_key(self) -> str:
+        """A new Ed25519 key for authorization data; returns its key id."""
+        private = Ed25519PrivateKey.generate()
+        raw = private.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        kid = f"kdc-{utcnow().strftime('%Y%m%d%H%M%S')}-{os.urandom(3).hex()}"
+        with self._session() as session:
+            session.add(SigningKeyRow(kid=kid, wrapped=self._master.wrap(raw, f"signing#{kid}")))
+        return kid
+
+    def signer(self) -> AuthzSigner:
+        """The newest signing key, as an :class:`~orthrus.authz.AuthzSigner`."""
+        with self._session() as session:
+            row = session.scalars(
+                select(SigningKeyRow).order_by(SigningKeyRow.created_at.desc())
+            ).first()
+            if row is None:
+                raise ConfigError("the KDC has no signing key; was 'orthrus-kdc init' completed?")
+            raw = self._master.unwrap(row.wrapped, f"signing#{row.kid}")
+        return AuthzSigner(Ed25519PrivateKey.from_private_bytes(raw), row.kid, self.settings.realm)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
