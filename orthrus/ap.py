@@ -110,7 +110,12 @@ def make_ap_req(
 
 @dataclass(frozen=True, slots=True)
 class APRules:
-    """How a verifier checks an AP-REQ: key usage, skew, replay cache, request binding."""
+    """How a verifier checks an AP-REQ: key usage, skew, replay cache, request binding.
+
+    With ``expected_checksum`` set, an authenticator's checksum must equal it; without a
+    checksum the authenticator is refused unless ``require_checksum`` is False (a service
+    whose clients may or may not bind their requests still refuses a binding that differs).
+    """
 
     replay_cache: ReplayCache
     usage: KeyUsage = KeyUsage.AP_REQ_AUTHENTICATOR
@@ -118,6 +123,7 @@ class APRules:
     expected_checksum: bytes | None = None
     where: str = "service"
     ticket_check: TicketCheck | None = None
+    require_checksum: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,15 +189,7 @@ def check_authenticator(
             f"{ticket.client}; a ticket can only be used by its own client",
         )
     check_skew(authenticator.ctime + authenticator.cusec / 1e6, now, rules.max_skew, rules.where)
-    if rules.expected_checksum is not None and (
-        authenticator.checksum is None
-        or not hmac.compare_digest(authenticator.checksum, rules.expected_checksum)
-    ):
-        raise APError(
-            "KRB_AP_ERR_MODIFIED",
-            "the request does not match the checksum in its authenticator: it was changed "
-            "after the client made it",
-        )
+    _check_binding(authenticator.checksum, rules)
     entry = _replay_entry(server, rules.usage, ap_req.authenticator)
     if not rules.replay_cache.check_and_store(entry, authenticator.ctime + rules.max_skew + 1, now):
         raise APError(
@@ -201,6 +199,24 @@ def check_authenticator(
     return VerifiedAPReq(
         server, ticket, authenticator, session_key, "mutual-required" in ap_req.options
     )
+
+
+def _check_binding(checksum: bytes | None, rules: APRules) -> None:
+    expected = rules.expected_checksum
+    if expected is None or (checksum is None and not rules.require_checksum):
+        return
+    if checksum is None:
+        raise APError(
+            "KRB_AP_ERR_MODIFIED",
+            "the authenticator carries no checksum of the request, and this request must be "
+            "bound to it; the client must put the request's checksum in its authenticator",
+        )
+    if not hmac.compare_digest(checksum, expected):
+        raise APError(
+            "KRB_AP_ERR_MODIFIED",
+            "the request does not match the checksum in its authenticator: it was changed "
+            "after the client made it",
+        )
 
 
 def _replay_entry(server: Principal, usage: KeyUsage, sealed_authenticator: str) -> bytes:
