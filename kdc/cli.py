@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -27,7 +29,7 @@ from orthrus_io.prompt import read_password
 __all__ = ["main"]
 
 
-class _Duration(click.ParamType):
+class _Duration(click.ParamType[int]):
     name = "duration"
 
     def convert(
@@ -160,7 +162,7 @@ def delprinc(ctx: click.Context, force: bool, principal: str) -> None:
     store = _store(ctx)
     name = _principal(store, principal)
     if not force:
-        if not click.get_text_stream("stdin").isatty():
+        if not sys.stdin.isatty():
             raise click.UsageError("not a terminal: pass --force to delete without confirmation")
         click.confirm(f'Are you sure you want to delete the principal "{name}"?', abort=True)
     store.delete_principal(name)
@@ -176,21 +178,13 @@ def delprinc(ctx: click.Context, force: bool, principal: str) -> None:
 @click.option("--maxrenewlife", type=DURATION)
 @click.argument("principal")
 @click.pass_context
-def modprinc(ctx: click.Context, principal: str, **changes: object) -> None:
+def modprinc(ctx: click.Context, /, principal: str, **changes: Any) -> None:
     """Change PRINCIPAL's groups, flags or limits."""
     store = _store(ctx)
     name = _principal(store, principal)
-    store.modify(
-        name,
-        PrincipalChanges(
-            add_groups=tuple(changes["add_groups"]),  # type: ignore[arg-type]
-            remove_groups=tuple(changes["remove_groups"]),  # type: ignore[arg-type]
-            requires_preauth=changes["requires_preauth"],  # type: ignore[arg-type]
-            allow_tickets=changes["allow_tickets"],  # type: ignore[arg-type]
-            max_life=changes["maxlife"],  # type: ignore[arg-type]
-            max_renewable_life=changes["maxrenewlife"],  # type: ignore[arg-type]
-        ),
-    )
+    changes["max_life"] = changes.pop("maxlife")
+    changes["max_renewable_life"] = changes.pop("maxrenewlife")
+    store.modify(name, PrincipalChanges(**changes))
     click.echo(f'Principal "{name}" modified.')
 
 

@@ -57,8 +57,8 @@ class NewPrincipal:
 class PrincipalChanges:
     """What ``modprinc`` changes; None leaves a field as it is."""
 
-    add_groups: tuple[str, ...] = ()
-    remove_groups: tuple[str, ...] = ()
+    add_groups: Sequence[str] = ()
+    remove_groups: Sequence[str] = ()
     requires_preauth: bool | None = None
     allow_tickets: bool | None = None
     max_life: int | None = None

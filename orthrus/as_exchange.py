@@ -117,7 +117,7 @@ def handle_as_req(req: ASReq, ctx: KDCContext, now: float) -> ASRep:
     )
     ticket, part = issue_ticket(terms, server, req.body.nonce, ctx)
     sealed = seal_reply(part, reply_key, KeyUsage.AS_REP_ENC_PART, ctx.entropy)
-    return ASRep(client=client.principal, ticket=ticket, enc_part=sealed)
+    return ASRep(client=client.principal, ticket=ticket, enc_part=sealed, kdf=client.kdf)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ import msgspec
 
 from orthrus.keys import KEY_SIZE, Key
 from orthrus.principal import Principal
+from orthrus.pwkdf import KDFParams
 
 __all__ = [
     "APRep",
@@ -162,11 +163,16 @@ class EncKDCRepPart(msgspec.Struct, **_STRUCT):
 
 
 class ASRep(msgspec.Struct, tag="AS-REP", **_STRUCT):
-    """AS-REP (RFC 4120 §5.4.2); ``enc_part`` is sealed under the client's long-term key."""
+    """AS-REP (RFC 4120 §5.4.2); ``enc_part`` is sealed under the client's long-term key.
+
+    ``kdf`` tells a password client its salt and KDF parameters, as PA-ETYPE-INFO2 does
+    (RFC 4120 §5.2.7.5): needed when no pre-authentication round trip told it already.
+    """
 
     client: Principal
     ticket: Ticket
     enc_part: Sealed
+    kdf: KDFParams | None = None
 
 
 class TGSRep(msgspec.Struct, tag="TGS-REP", **_STRUCT):

@@ -1,0 +1,200 @@
+"""The client library: log in, get service tickets, renew, with a credential cache.
+
+>>> client = Client.from_environment()
+>>> client.login(Principal.parse("alice@EXAMPLE.TEST"), "s3cret-pass")
+>>> ticket = client.get_service_ticket(Principal.parse("HTTP/www@EXAMPLE.TEST"))
+
+Each call runs one exchange of RFC 4120: AS (§3.1) for a login, TGS (§3.3) for a service
+ticket or a renewal; the reply is checked (nonce, server name, times) before it is stored.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+
+from client_lib.ccache import CredentialCache
+from client_lib.config import ClientSettings, load_client_settings
+from client_lib.transport import KDCTransport
+from orthrus.as_exchange import ASOptions, make_as_req, read_as_rep
+from orthrus.credentials import Credential
+from orthrus.errors import ConfigError, KDCError
+from orthrus.keys import Entropy, Key
+from orthrus.keytab import Keytab
+from orthrus.messages import ASRep, KDCReqBody, TGSRep
+from orthrus.principal import Principal, krbtgt
+from orthrus.pwkdf import KDFParams, string_to_key
+from orthrus.tgs_exchange import make_tgs_req, read_tgs_rep
+from orthrus_io.files import read_private
+
+__all__ = ["Client", "LoginOptions"]
+
+#: A ticket this close to its end is not handed out from the cache.
+_EXPIRY_MARGIN = 30
+
+
+@dataclass(frozen=True, slots=True)
+class LoginOptions:
+    """Lifetime and renewable life asked for, in seconds (None: the realm's maximum)."""
+
+    lifetime: int | None = None
+    renewable_life: int | None = 7 * 86400
+
+
+class Client:
+    """An Orthrus client bound to a KDC URL and a credential cache."""
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        clock: Callable[[], float] = time.time,
+        entropy: Entropy = os.urandom,
+    ) -> None:
+        self.settings = settings
+        self.ccache = CredentialCache(settings.ccache_path)
+        self._clock = clock
+        self._entropy = entropy
+        self._transport: KDCTransport | None = None
+
+    @classmethod
+    def from_environment(cls, clock_offset: float = 0.0) -> Client:
+        """A client configured from ``ORTHRUS_CONFIG`` and the environment."""
+        if clock_offset:
+            return cls(load_client_settings(), clock=lambda: time.time() + clock_offset)
+        return cls(load_client_settings())
+
+    @property
+    def transport(self) -> KDCTransport:
+        if self._transport is None:
+            self._transport = KDCTransport(self.settings.kdc_url, self.settings.timeout)
+        return self._transport
+
+    def now(self) -> float:
+        return self._clock()
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def parse_principal(self, text: str) -> Principal:
+        """A principal name; without ``@REALM`` the configured or cached realm is used."""
+        realm = self.settings.realm or None
+        if realm is None and self.ccache.exists():
+            realm = self.ccache.principal().realm
+        return Principal.parse(text, default_realm=realm)
+
+    def login(
+        self, client: Principal, password: str, options: LoginOptions = LoginOptions()
+    ) -> Credential:
+        """Log in with a password.
+
+        The first request carries no pre-authentication: the KDC answers
+        ``KDC_ERR_PREAUTH_REQUIRED`` with the salt and KDF parameters, and the second request
+        carries the encrypted timestamp. (A principal without pre-authentication answers the
+        first request directly, with the parameters in the reply.)
+        """
+        probe = make_as_req(client, self.now(), self._entropy, _as_options(options))
+        try:
+            rep = self.transport.exchange("/v1/as", probe, ASRep)
+        except KDCError as exc:
+            if exc.name != "KDC_ERR_PREAUTH_REQUIRED":
+                raise
+            key = string_to_key(password, _kdf_hint(client, exc.data.get("kdf")), _kvno(exc.data))
+            return self._login_with_key(client, key, options)
+        key = string_to_key(password, _kdf_hint(client, rep.kdf), rep.ticket.kvno)
+        tgt = read_as_rep(rep, probe, key, self.now())
+        self.ccache.initialize(client, tgt)
+        return tgt
+
+    def login_with_keytab(
+        self, client: Principal, keytab_path: Path, options: LoginOptions = LoginOptions()
+    ) -> Credential:
+        """Log in with the newest key of ``client`` in a keytab (one round trip)."""
+        keytab = Keytab.from_bytes(read_private(keytab_path, "keytab"))
+        keys = keytab.keys_by_principal().get(client)
+        if not keys:
+            raise ConfigError(f"keytab {keytab_path} holds no key for {client}")
+        return self._login_with_key(client, keys[max(keys)], options)
+
+    def _login_with_key(self, client: Principal, key: Key, options: LoginOptions) -> Credential:
+        req = make_as_req(client, self.now(), self._entropy, _as_options(options), key)
+        rep = self.transport.exchange("/v1/as", req, ASRep)
+        tgt = read_as_rep(rep, req, key, self.now())
+        self.ccache.initialize(client, tgt)
+        return tgt
+
+    def tgt(self) -> Credential:
+        """The cached TGT, if still valid."""
+        principal = self.ccache.principal()
+        tgt = self.ccache.find(krbtgt(principal.realm))
+        if tgt is None or not tgt.is_valid(self.now()):
+            raise ConfigError(
+                f"no valid ticket-granting ticket for {principal} in {self.ccache.path}; "
+                "run 'orthrus kinit'"
+            )
+        return tgt
+
+    def get_service_ticket(self, server: Principal, use_cache: bool = True) -> Credential:
+        """A ticket for ``server``: from the cache if still good, else from the TGS."""
+        now = self.now()
+        if use_cache:
+            cached = self.ccache.find(server)
+            if cached is not None and cached.is_valid(now + _EXPIRY_MARGIN):
+                return cached
+        request = make_tgs_req(self.tgt(), server, now, self._entropy)
+        rep = self.transport.exchange("/v1/tgs", request.message, TGSRep)
+        credential = read_tgs_rep(rep, request, self.now())
+        self.ccache.store(credential)
+        return credential
+
+    def renew(self) -> Credential:
+        """Renew the cached TGT (``kinit -R``) before its end, within its renewable life."""
+        principal = self.ccache.principal()
+        tgt = self.ccache.find(krbtgt(principal.realm))
+        if tgt is None:
+            raise ConfigError(f"no ticket-granting ticket in {self.ccache.path} to renew")
+        now = self.now()
+        body = KDCReqBody(
+            server=tgt.server,
+            nonce=int.from_bytes(self._entropy(8), "big") >> 1,
+            till=tgt.renew_till or tgt.endtime,
+            options=["renew"],
+        )
+        request = make_tgs_req(tgt, tgt.server, now, self._entropy, body)
+        rep = self.transport.exchange("/v1/tgs", request.message, TGSRep)
+        renewed = read_tgs_rep(rep, request, self.now())
+        self.ccache.initialize(principal, renewed)
+        return renewed
+
+
+def _as_options(options: LoginOptions) -> ASOptions:
+    return ASOptions(lifetime=options.lifetime or 0, renewable_life=options.renewable_life)
+
+
+def _kdf_hint(client: Principal, hint: object) -> KDFParams:
+    """The salt and KDF parameters the KDC sent, checked against sane bounds."""
+    if hint is None:
+        raise ConfigError(
+            f"{client} has a random key, not a password; log in with a keytab: "
+            "orthrus kinit -k -t KEYTAB"
+        )
+    if isinstance(hint, KDFParams):
+        return hint
+    try:
+        return msgspec.convert(hint, KDFParams)
+    except msgspec.ValidationError as exc:
+        raise KDCError(
+            "KDC_ERR_PREAUTH_FAILED", f"the KDC sent unusable KDF parameters ({exc})"
+        ) from None
+
+
+def _kvno(data: dict[str, object]) -> int:
+    kvno = data.get("kvno")
+    if not isinstance(kvno, int):
+        raise KDCError("KDC_ERR_PREAUTH_FAILED", "the KDC did not say which key version to use")
+    return kvno

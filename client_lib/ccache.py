@@ -1,0 +1,89 @@
+"""The credential cache: one file per user (mode 0600, replaced atomically) holding the
+default principal and its tickets with their session keys (RFC 4120 §3.1.5 "store").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import msgspec
+
+from orthrus.codec import decode, encode
+from orthrus.credentials import Credential
+from orthrus.errors import ConfigError, MalformedMessage
+from orthrus.principal import Principal
+from orthrus_io.files import read_private, write_private
+
+__all__ = ["CredentialCache"]
+
+
+class _CacheFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    format: str
+    principal: Principal
+    credentials: list[Credential] = []
+
+
+class CredentialCache:
+    """A credential cache file."""
+
+    FORMAT = "orthrus-ccache/1"
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def _load(self) -> _CacheFile:
+        if not self.path.exists() and not self.path.is_symlink():
+            raise ConfigError(
+                f"no credentials cache found (filename: {self.path}); run 'orthrus kinit'"
+            )
+        try:
+            return decode(read_private(self.path, "credentials cache"), _CacheFile)
+        except MalformedMessage as exc:
+            raise ConfigError(f"credentials cache {self.path} is damaged: {exc.message}") from None
+
+    def principal(self) -> Principal:
+        return self._load().principal
+
+    def credentials(self) -> list[Credential]:
+        return list(self._load().credentials)
+
+    def initialize(self, principal: Principal, tgt: Credential) -> None:
+        """Start the cache afresh for ``principal`` with its TGT (what ``kinit`` does)."""
+        write_private(self.path, encode(_CacheFile(self.FORMAT, principal, [tgt])))
+
+    def store(self, credential: Credential) -> None:
+        """Add or replace the ticket for ``credential.server``."""
+        cache = self._load()
+        if credential.client != cache.principal:
+            raise ConfigError(
+                f"the cache belongs to {cache.principal}, not {credential.client}; "
+                "run 'orthrus kinit' for the other principal with another ORTHRUS_CCACHE"
+            )
+        kept = [c for c in cache.credentials if c.server != credential.server]
+        write_private(
+            self.path, encode(_CacheFile(self.FORMAT, cache.principal, [*kept, credential]))
+        )
+
+    def find(self, server: Principal) -> Credential | None:
+        return next((c for c in self.credentials() if c.server == server), None)
+
+    def destroy(self) -> bool:
+        """Overwrite and delete the cache; False if there was none."""
+        if self.path.is_symlink():
+            self.path.unlink()
+            return True
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return False
+        with contextlib.suppress(OSError), open(self.path, "r+b") as handle:
+            handle.write(b"\0" * size)
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.path.unlink()
+        return True

@@ -1,0 +1,185 @@
+"""``orthrus``: the user's commands, named and laid out as MIT Kerberos's ``kinit``,
+``klist``, ``kdestroy`` and ``kvno`` (never shadowing them: the console script is ``orthrus``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from client_lib.api import Client, LoginOptions
+from orthrus.credentials import Credential
+from orthrus.duration import parse_duration
+from orthrus.errors import ConfigError, MalformedMessage
+from orthrus.principal import Principal
+from orthrus.timecheck import iso
+from orthrus_io.cli import run
+from orthrus_io.prompt import read_password
+
+__all__ = ["main"]
+
+_FLAG_LETTERS = {"forwardable": "F", "renewable": "R", "initial": "I", "pre-authent": "A"}
+
+
+class _Duration(click.ParamType[int]):
+    name = "duration"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int:
+        try:
+            return value if isinstance(value, int) else parse_duration(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+DURATION = _Duration()
+
+
+def _client(ctx: click.Context) -> Client:
+    client = Client.from_environment(clock_offset=ctx.obj["clock_offset"])
+    ctx.call_on_close(client.close)
+    return client
+
+
+def _principal(client: Client, text: str) -> Principal:
+    try:
+        return client.parse_principal(text)
+    except MalformedMessage as exc:
+        raise click.BadParameter(exc.message, param_hint="PRINCIPAL") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--clock-offset",
+    type=float,
+    default=0.0,
+    metavar="SECONDS",
+    help="Shift this client's clock (for clock-skew exercises).",
+)
+@click.pass_context
+def cli(ctx: click.Context, clock_offset: float) -> None:
+    """Orthrus client: log in to a realm, list and use tickets.
+
+    Configured by ORTHRUS_KDC_URL, ORTHRUS_CCACHE, ORTHRUS_KEYTAB and ORTHRUS_CONFIG.
+    """
+    ctx.obj = {"clock_offset": clock_offset}
+
+
+@cli.command()
+@click.option("-k", "use_keytab", is_flag=True, help="Use a key from a keytab, not a password.")
+@click.option("-t", "keytab", type=click.Path(path_type=Path), help="Keytab file (with -k).")
+@click.option("-l", "lifetime", type=DURATION, help="Ticket lifetime, e.g. 10h, 30m.")
+@click.option(
+    "-r", "renewable_life", type=DURATION, default="7d", show_default=True, help="Renewable life."
+)
+@click.option("-R", "renew", is_flag=True, help="Renew the ticket-granting ticket in the cache.")
+@click.argument("principal", required=False)
+@click.pass_context
+def kinit(ctx: click.Context, /, principal: str | None, **options: Any) -> None:
+    """Log in as PRINCIPAL and store a ticket-granting ticket in the cache."""
+    client = _client(ctx)
+    if options["renew"]:
+        tgt = client.renew()
+        click.echo(f"Ticket for {tgt.client} renewed until {_local(tgt.endtime)}")
+        return
+    if principal is None:
+        raise click.UsageError("name the principal to log in as: orthrus kinit alice@REALM")
+    name = _principal(client, principal)
+    login = LoginOptions(options["lifetime"], options["renewable_life"])
+    if options["use_keytab"]:
+        keytab = options["keytab"] or client.settings.keytab
+        if not keytab:
+            raise ConfigError("-k needs a keytab: pass -t KEYTAB or set ORTHRUS_KEYTAB")
+        client.login_with_keytab(name, Path(keytab), login)
+    else:
+        client.login(name, read_password(f"Password for {name}"), login)
+
+
+def _local(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp).strftime("%m/%d/%y %H:%M:%S")
+
+
+def _ticket_json(credential: Credential) -> dict[str, Any]:
+    return {
+        "server": str(credential.server),
+        "starttime": iso(credential.starttime),
+        "endtime": iso(credential.endtime),
+        "renew_till": iso(credential.renew_till) if credential.renew_till else None,
+        "flags": list(credential.flags),
+        "kvno": credential.ticket.kvno,
+    }
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("-f", "show_flags", is_flag=True, help="Show ticket flags.")
+@click.pass_context
+def klist(ctx: click.Context, as_json: bool, show_flags: bool) -> None:
+    """List the tickets in the credential cache."""
+    client = _client(ctx)
+    principal = client.ccache.principal()
+    credentials = client.ccache.credentials()
+    if as_json:
+        tickets = [_ticket_json(c) for c in credentials]
+        document = {
+            "cache": str(client.ccache.path),
+            "principal": str(principal),
+            "tickets": tickets,
+        }
+        click.echo(json.dumps(document, indent=2))
+        return
+    lines = [
+        f"Ticket cache: FILE:{client.ccache.path}",
+        f"Default principal: {principal}",
+        "",
+        "Valid starting       Expires              Service principal",
+    ]
+    now = client.now()
+    for credential in credentials:
+        expired = "  (expired)" if now >= credential.endtime else ""
+        lines.append(
+            f"{_local(credential.starttime)}  {_local(credential.endtime)}  "
+            f"{credential.server}{expired}"
+        )
+        if credential.renew_till:
+            lines.append(f"\trenew until {_local(credential.renew_till)}")
+        if show_flags:
+            letters = "".join(_FLAG_LETTERS[f] for f in credential.flags if f in _FLAG_LETTERS)
+            lines.append(f"\tFlags: {letters}")
+    click.echo("\n".join(lines))
+
+
+@cli.command()
+@click.pass_context
+def kdestroy(ctx: click.Context) -> None:
+    """Destroy the credential cache (overwritten, then deleted)."""
+    client = _client(ctx)
+    if not client.ccache.destroy():
+        raise ConfigError(f"no credentials cache found (filename: {client.ccache.path})")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.argument("services", nargs=-1, required=True)
+@click.pass_context
+def kvno(ctx: click.Context, as_json: bool, services: tuple[str, ...]) -> None:
+    """Get (and cache) a ticket for each SERVICE and print its key version number."""
+    client = _client(ctx)
+    results = []
+    for text in services:
+        credential = client.get_service_ticket(_principal(client, text))
+        results.append({"service": str(credential.server), "kvno": credential.ticket.kvno})
+        if not as_json:
+            click.echo(f"{credential.server}: kvno = {credential.ticket.kvno}")
+    if as_json:
+        click.echo(json.dumps(results))
+
+
+def main() -> None:
+    """Console script entry point."""
+    run(cli, "orthrus")

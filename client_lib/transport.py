@@ -1,0 +1,59 @@
+"""Talking to the KDC over HTTP: ``POST /v1/as`` and ``/v1/tgs`` with JSON bodies."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import httpx
+import msgspec
+
+from orthrus.codec import decode, encode
+from orthrus.errors import ERROR_CODES, MalformedMessage, TransportError, error_class_for
+
+__all__ = ["KDCTransport"]
+
+T = TypeVar("T")
+
+
+class _ErrorBody(msgspec.Struct):
+    code: int
+    name: str
+    message: str
+    data: dict[str, Any] = {}
+
+
+class _ErrorReply(msgspec.Struct):
+    error: _ErrorBody
+
+
+class KDCTransport:
+    """An HTTP connection to one KDC, kept alive between requests."""
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self._client = httpx.Client(timeout=timeout, headers={"Content-Type": "application/json"})
+
+    def close(self) -> None:
+        self._client.close()
+
+    def exchange(self, path: str, message: Any, reply_type: type[T]) -> T:
+        """Send ``message``; return the decoded reply or raise the KDC's ``ProtocolError``."""
+        try:
+            response = self._client.post(f"{self.url}{path}", content=encode(message))
+        except httpx.HTTPError as exc:
+            raise TransportError(
+                f"cannot reach the KDC at {self.url} ({exc.__class__.__name__}); "
+                "check ORTHRUS_KDC_URL and that 'orthrus-kdc serve' is running"
+            ) from None
+        if response.status_code == 200:
+            return decode(response.content, reply_type)
+        try:
+            body = decode(response.content, _ErrorReply).error
+        except MalformedMessage:
+            raise TransportError(
+                f"{self.url} answered HTTP {response.status_code} without an Orthrus error; "
+                "is ORTHRUS_KDC_URL the KDC?"
+            ) from None
+        if body.name not in ERROR_CODES:
+            raise TransportError(f"the KDC answered an unknown error {body.name!r}")
+        raise error_class_for(body.name)(body.name, body.message, body.data)
