@@ -1,0 +1,39 @@
+# Orthrus: `make install`, `make test`, `make demo`. Everything lands in .venv; nothing is
+# installed system-wide except what the browser tests need (Debian's chromium, when root).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: install lint typecheck test test-slow demo walkthrough clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	@touch $(STAMP)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+test: install lint typecheck
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+test-slow: install
+	$(BIN)/pytest -q -m slow $(PYTEST_ARGS)
+
+demo: install
+	$(BIN)/python scripts/demo.py
+
+walkthrough: install
+	bash scripts/walkthrough.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var

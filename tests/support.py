@@ -1,0 +1,162 @@
+"""Helpers for tests over real processes: throwaway realms, a KDC on a free port, the CLIs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+REALM = "EXAMPLE.TEST"
+#: Argon2id parameters cheap enough for tests (the default costs ~0.2 s per derivation).
+FAST_KDF = ("--kdf-memory-kib", "8192", "--kdf-iterations", "1")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without any ORTHRUS_* setting of the developer's, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORTHRUS_")}
+    env["ORTHRUS_CONFIG"] = os.devnull
+    env.update(extra)
+    return env
+
+
+def wait_http(url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited early with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it lingers."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+@dataclass
+class Realm:
+    """A realm created with ``orthrus-kdc init`` in a directory, administered by the CLI."""
+
+    directory: Path
+    name: str = REALM
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def admin(
+        self, *args: str, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [str(BIN / "orthrus-kdc"), "--dir", str(self.directory), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+            timeout=60,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"orthrus-kdc {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    @classmethod
+    def create(cls, directory: Path, *init_args: str) -> Realm:
+        realm = cls(directory)
+        realm.admin("init", "--realm", REALM, *FAST_KDF, *init_args)
+        return realm
+
+    def add_user(self, name: str, password: str, *extra: str) -> None:
+        self.admin("addprinc", *extra, name, input=f"{password}\n")
+
+    def add_service(self, name: str, keytab: Path | None = None) -> None:
+        self.admin("addprinc", "--randkey", name)
+        if keytab is not None:
+            self.admin("ktadd", "-k", str(keytab), name)
+
+    def serve(self, workers: int = 1, extra_env: dict[str, str] | None = None) -> str:
+        """Start ``orthrus-kdc serve`` on a free port; return its URL."""
+        port = free_port()
+        log = open(self.directory / f"kdc-{port}.log", "wb")  # noqa: SIM115 - closed with the process
+        process = subprocess.Popen(
+            [str(BIN / "orthrus-kdc"), "--dir", str(self.directory), "serve",
+             "--port", str(port), "--workers", str(workers)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=clean_env(**(extra_env or {})),
+        )
+        self.processes.append(process)
+        url = f"http://127.0.0.1:{port}"
+        wait_http(f"{url}/livez", process)
+        return url
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            stop(process)
+        self.processes.clear()
+
+
+@dataclass
+class User:
+    """Runs the ``orthrus`` CLI with its own credential cache, as a user would."""
+
+    kdc_url: str
+    ccache: Path
+    keytab: Path | None = None
+
+    def env(self) -> dict[str, str]:
+        extra = {"ORTHRUS_KDC_URL": self.kdc_url, "ORTHRUS_CCACHE": str(self.ccache)}
+        if self.keytab:
+            extra["ORTHRUS_KEYTAB"] = str(self.keytab)
+        return clean_env(**extra)
+
+    def run(
+        self, *args: str, input: str | None = None, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [str(BIN / "orthrus"), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env=self.env(),
+            timeout=60,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"orthrus {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    def kinit(self, principal: str, password: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        return self.run("kinit", *extra, principal, input=f"{password}\n")
+
+
+def assert_one_sentence_error(result: subprocess.CompletedProcess[str], name: str) -> None:
+    """A CLI failure: non-zero exit, the error's name, no traceback."""
+    assert result.returncode != 0, result.stdout
+    assert name in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def names(values: Sequence[object]) -> list[str]:
+    return [str(v) for v in values]
