@@ -31,7 +31,6 @@ class ClientSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     keytab: str = ""
     realm: str = ""
     timeout: Annotated[float, msgspec.Meta(gt=0, le=300)] = 10.0
-    max_skew: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 300
 
     @property
     def ccache_path(self) -> Path:
