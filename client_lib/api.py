@@ -77,6 +77,10 @@ class Client:
     def now(self) -> float:
         return self._clock()
 
+    @property
+    def entropy(self) -> Entropy:
+        return self._entropy
+
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import click
+import httpx
 
 from client_lib.api import Client, LoginOptions
+from client_lib.http_auth import HttpxTicketAuth, TicketAuthenticator
 from orthrus.credentials import Credential
 from orthrus.duration import parse_duration
-from orthrus.errors import ConfigError, MalformedMessage
+from orthrus.errors import ConfigError, MalformedMessage, TransportError
 from orthrus.principal import Principal
 from orthrus.timecheck import iso
 from orthrus_io.cli import run
@@ -178,6 +180,78 @@ def kvno(ctx: click.Context, as_json: bool, services: tuple[str, ...]) -> None:
             click.echo(f"{credential.server}: kvno = {credential.ticket.kvno}")
     if as_json:
         click.echo(json.dumps(results))
+
+
+@cli.command()
+@click.option("--mutual", is_flag=True, help="Ask the service for mutual authentication.")
+@click.option("--method", help="Bind the token to this HTTP method (with --path).")
+@click.option("--path", help="Bind the token to this request target, e.g. /whoami.")
+@click.argument("service")
+@click.pass_context
+def token(
+    ctx: click.Context, mutual: bool, method: str | None, path: str | None, service: str
+) -> None:
+    """Print a fresh one-use AP-REQ for SERVICE, for `Authorization: Ticket <token>`."""
+    client = _client(ctx)
+    if (method is None) != (path is None):
+        raise click.UsageError("--method and --path go together")
+    authenticator = TicketAuthenticator(
+        client, _principal(client, service), mutual=mutual, bind=method is not None
+    )
+    url = f"http://unused{path or '/'}"
+    header, _ = authenticator.authorization(method or "GET", url, None)
+    click.echo(header.partition(" ")[2])
+
+
+@cli.command()
+@click.option(
+    "-X", "--request", "method", default=None, help="HTTP method (default GET, or POST with -d)."
+)
+@click.option("-d", "--data", help="Request body (JSON is sent as application/json).")
+@click.option("-H", "--header", "headers", multiple=True, metavar="'NAME: VALUE'")
+@click.option("--mutual", is_flag=True, help="Require and check the service's AP reply.")
+@click.option("--service", help="Service principal (default HTTP/<host>@<realm>).")
+@click.option("-i", "--include", is_flag=True, help="Print the status line and headers too.")
+@click.argument("url")
+@click.pass_context
+def fetch(ctx: click.Context, /, url: str, **options: Any) -> None:
+    """Fetch URL like curl, answering the service's Ticket challenge with a ticket."""
+    client = _client(ctx)
+    service = _principal(client, options["service"]) if options["service"] else None
+    auth = HttpxTicketAuth(TicketAuthenticator(client, service, mutual=options["mutual"]))
+    data = options["data"]
+    method = (options["method"] or ("POST" if data is not None else "GET")).upper()
+    headers = dict(_header(h) for h in options["headers"])
+    if data is not None and "content-type" not in {k.lower() for k in headers}:
+        headers["Content-Type"] = "application/json" if _is_json(data) else "text/plain"
+    try:
+        with httpx.Client(timeout=client.settings.timeout) as http:
+            response = http.request(method, url, content=data, headers=headers, auth=auth)
+    except httpx.HTTPError as exc:
+        raise TransportError(f"cannot fetch {url}: {exc}") from None
+    if options["include"]:
+        click.echo(f"HTTP/1.1 {response.status_code} {response.reason_phrase}")
+        click.echo("".join(f"{k}: {v}\n" for k, v in response.headers.items()))
+    if options["mutual"] and auth.last_reply is not None:
+        click.echo("orthrus: mutual authentication: the service proved its identity", err=True)
+    click.echo(response.text, nl=not response.text.endswith("\n"))
+    if response.status_code >= 400:
+        ctx.exit(1 if response.status_code < 500 else 2)
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, colon, value = text.partition(":")
+    if not colon or not name.strip():
+        raise click.BadParameter(f"{text!r} is not 'Name: value'", param_hint="-H")
+    return name.strip(), value.strip()
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def main() -> None:
