@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -25,6 +26,7 @@ from orthrus.messages import ASReq, TGSReq
 from orthrus.realm import KDCContext
 from orthrus.replay import MemoryReplayCache, ReplayCache
 from orthrus.tgs_exchange import handle_tgs_req
+from orthrus_io.events import EventSink, Exchange, ExchangeEvent, LoggingSink
 
 __all__ = ["create_app"]
 
@@ -43,13 +45,22 @@ def _error(name: str, message: str, status: int) -> Response:
 
 
 def create_app(
-    settings: KDCSettings, store: Store, replay_cache: ReplayCache | None = None
+    settings: KDCSettings,
+    store: Store,
+    replay_cache: ReplayCache | None = None,
+    events: EventSink | None = None,
 ) -> Flask:
-    """Build the KDC app for ``settings`` over ``store``."""
+    """Build the KDC app for ``settings`` over ``store``.
+
+    ``events`` receives one :class:`~orthrus_io.events.ExchangeEvent` per AS and TGS
+    exchange (default: a line in the ``orthrus.kdc`` log). In a lab realm the events also
+    carry the request and reply as sent, for traces.
+    """
     app = Flask("orthrus.kdc")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     signer = store.signer()
     jwks = signer.jwks()
+    sink = events or LoggingSink(log)
     ctx = KDCContext(
         policy=settings.policy,
         lookup=store.lookup,
@@ -59,17 +70,41 @@ def create_app(
     )
 
     def exchange(
-        kind: str, type_: type[T], handle: Callable[[T, KDCContext, float], Any]
+        kind: Exchange, type_: type[T], handle: Callable[[T, KDCContext, float], Any]
     ) -> Response:
-        started = time.perf_counter()
+        started, now = time.perf_counter(), time.time()
+        body = request.get_data(cache=False)
+        request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+        names: dict[str, str | None] = {"client": None, "server": None}
         try:
-            message = decode(request.get_data(cache=False), type_)
-            reply = handle(message, ctx, time.time())
+            message = decode(body, type_)
+            names = _names(message)
+            reply = handle(message, ctx, now)
+            names["client"] = str(reply.client)
         except ProtocolError as exc:
-            log.info("%s refused: %s (%.1f ms)", kind, exc.name, _ms(started))
-            return _json(exc.to_json(), exc.http_status)
-        log.info("%s issued (%.1f ms)", kind, _ms(started))
-        return _json(reply)
+            response = _json(exc.to_json(), exc.http_status)
+            error: ProtocolError | None = exc
+        else:
+            response, error = _json(reply), None
+        response.headers["X-Request-Id"] = request_id
+        sink.emit(
+            ExchangeEvent(
+                exchange=kind,
+                ok=error is None,
+                time=now,
+                duration=time.perf_counter() - started,
+                error=error.name if error else None,
+                message=error.message if error else None,
+                client_address=request.remote_addr,
+                request_id=request_id,
+                realm=settings.realm,
+                request=body if settings.lab else None,
+                reply=response.get_data() if settings.lab else None,
+                client=names["client"],
+                server=names["server"],
+            )
+        )
+        return response
 
     @app.post("/v1/as")
     def as_exchange() -> Response:
@@ -113,5 +148,6 @@ def create_app(
     return app
 
 
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000
+def _names(message: ASReq | TGSReq | Any) -> dict[str, str | None]:
+    client = getattr(message, "client", None)
+    return {"client": str(client) if client else None, "server": str(message.body.server)}

@@ -40,6 +40,8 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     kdf_memory_kib: Annotated[int, msgspec.Meta(ge=1024, le=1024 * 1024)] = 64 * 1024
     kdf_lanes: Annotated[int, msgspec.Meta(ge=1, le=16)] = 4
     max_request_bytes: Annotated[int, msgspec.Meta(ge=1024, le=1024 * 1024)] = 64 * 1024
+    #: A lab realm (``orthrus-lab up``): traces keep the wire messages, lab switches work.
+    lab: bool = False
 
     @property
     def policy(self) -> RealmPolicy:
@@ -58,7 +60,12 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         for key, value in msgspec.structs.asdict(self).items():
             if key == "directory":
                 continue
-            lines.append(f"{key} = {value!r}" if isinstance(value, int) else f'{key} = "{value}"')
+            if isinstance(value, bool):
+                lines.append(f"{key} = {str(value).lower()}")
+            elif isinstance(value, int):
+                lines.append(f"{key} = {value}")
+            else:
+                lines.append(f'{key} = "{value}"')
         return "\n".join(lines) + "\n"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,9 @@ class _KDCServer(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         # Runs in each worker after the fork: every worker opens its own database engine.
+        logging.basicConfig(
+            level=logging.INFO, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s"
+        )
         settings = load_settings(self._directory)
         return create_app(settings, Store.open(settings))
 
