@@ -18,7 +18,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from kdc.config import KDCSettings
-from kdc.store import Store
+from kdc.store import DatabaseUnavailable, Store
 from orthrus.as_exchange import handle_as_req
 from orthrus.codec import decode, encode
 from orthrus.errors import ERROR_CODES, MalformedMessage, OrthrusError, ProtocolError
@@ -129,6 +129,11 @@ def create_app(
         except OrthrusError as exc:
             return _json({"status": "unavailable", "reason": str(exc)}, 503)
         return _json({"status": "ready", "realm": settings.realm})
+
+    @app.errorhandler(DatabaseUnavailable)
+    def database_down(exc: DatabaseUnavailable) -> Response:
+        log.error("%s", exc)
+        return _error("KRB_ERR_GENERIC", "the KDC's database is unavailable; try again soon", 503)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:

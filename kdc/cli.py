@@ -17,7 +17,7 @@ import click
 from kdc.config import CONFIG_NAME, KDCSettings, kdc_dir, load_settings
 from kdc.masterkey import MasterKey
 from kdc.server import ServeOptions, serve
-from kdc.store import NewPrincipal, PrincipalChanges, Store, make_engine
+from kdc.store import NewPrincipal, PrincipalChanges, Store, make_engine, ping
 from orthrus.duration import format_duration, parse_duration
 from orthrus.errors import ConfigError, MalformedMessage
 from orthrus.keytab import Keytab
@@ -115,9 +115,11 @@ def init(
         kdf_memory_kib=kdf_memory_kib,
         kdf_iterations=kdf_iterations,
     )
+    engine = make_engine(settings.database_url)
+    ping(engine)
     master = MasterKey.create(settings.master_key_path)
-    store = Store(settings, master, make_engine(settings.database_url))
-    store.create_schema()
+    store = Store(settings, master, engine)
+    store.migrate()
     store.add_principal(NewPrincipal(tgs))
     store.create_signing_key()
     write_private(directory / CONFIG_NAME, settings.to_toml().encode())

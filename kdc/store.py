@@ -10,20 +10,23 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from alembic import command as alembic_command
+from alembic.config import Config as AlembicConfig
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, create_engine, event, select, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from kdc.config import KDCSettings
 from kdc.masterkey import MasterKey
-from kdc.models import Base, GroupRow, KeyRow, PrincipalRow, SigningKeyRow, utcnow
+from kdc.models import GroupRow, KeyRow, PrincipalRow, SigningKeyRow, utcnow
 from orthrus.authz import AuthzSigner
 from orthrus.errors import ConfigError, OrthrusError
 from orthrus.keys import Key
@@ -32,13 +35,24 @@ from orthrus.principal import Principal
 from orthrus.pwkdf import KDFParams, string_to_key
 from orthrus.realm import PrincipalEntry
 
-__all__ = ["AdminError", "NewPrincipal", "PrincipalChanges", "Store", "make_engine"]
+__all__ = [
+    "AdminError",
+    "DatabaseUnavailable",
+    "NewPrincipal",
+    "PrincipalChanges",
+    "Store",
+    "make_engine",
+]
 
 _UNWRAP_CACHE_LIMIT = 16384
 
 
 class AdminError(OrthrusError):
     """An administrative request that cannot be done (principal exists, is missing...)."""
+
+
+class DatabaseUnavailable(OrthrusError):
+    """The database cannot be reached or answered with an error; the URL hides its password."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +96,23 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+@contextmanager
+def database_errors(engine: Engine) -> Iterator[None]:
+    """Turn a lost or refused database connection into :class:`DatabaseUnavailable`."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        url = engine.url.render_as_string(hide_password=True)
+        first_line = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        raise DatabaseUnavailable(f"database {url} is unavailable: {first_line}") from None
+
+
+def ping(engine: Engine) -> None:
+    """Raise :class:`DatabaseUnavailable` if the database cannot be reached."""
+    with database_errors(engine), engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
 class Store:
     """The principal database of one realm."""
 
@@ -99,20 +130,24 @@ class Store:
         master = MasterKey.load(settings.master_key_path)
         return cls(settings, master, make_engine(settings.database_url))
 
-    def create_schema(self) -> None:
-        Base.metadata.create_all(self._engine)
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the newest alembic revision (kdc/migrations)."""
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self._database_errors(), self._engine.begin() as connection:
+            config.attributes["connection"] = connection
+            alembic_command.upgrade(config, "head")
 
     def ping(self) -> None:
-        """Raise ``ConfigError`` if the database cannot be reached."""
-        try:
-            with self._engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except OperationalError as exc:
-            raise ConfigError(f"database unreachable: {exc.orig}") from None
+        """Raise :class:`DatabaseUnavailable` if the database cannot be reached."""
+        ping(self._engine)
+
+    def _database_errors(self) -> AbstractContextManager[None]:
+        return database_errors(self._engine)
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
+        with self._database_errors(), self._sessions() as session, session.begin():
             yield session
 
     def _kdf_params(self) -> KDFParams:
@@ -220,7 +255,7 @@ class Store:
             }
 
     def list_names(self) -> list[str]:
-        with self._engine.connect() as conn:
+        with self._database_errors(), self._engine.connect() as conn:
             return list(conn.scalars(select(PrincipalRow.name).order_by(PrincipalRow.name)))
 
     def keytab_entries(self, principal: Principal) -> list[KeytabEntry]:
@@ -246,7 +281,7 @@ class Store:
     def lookup(self, principal: Principal) -> PrincipalEntry | None:
         """The principal as the exchanges need it, or None if it does not exist."""
         name = str(principal)
-        with self._engine.connect() as conn:
+        with self._database_errors(), self._engine.connect() as conn:
             rows: Sequence[Any] = conn.execute(
                 select(PrincipalRow.__table__, KeyRow.kvno.label("key_kvno"), KeyRow.wrapped)
                 .join(KeyRow, KeyRow.principal_id == PrincipalRow.id)
