@@ -72,7 +72,7 @@ def peek_header(token: str) -> SealedHeader:
         raise _modified("not a JWE compact token")
     try:
         header = json.loads(b64u_decode(parts[0]))
-    except (ValueError, MalformedMessage) as exc:
+    except (ValueError, RecursionError, MalformedMessage) as exc:  # Recursion: deep nesting
         raise _modified("unreadable JWE header") from exc
     if not isinstance(header, dict):
         raise _modified("unreadable JWE header")
