@@ -16,9 +16,16 @@ def b64u_encode(data: bytes) -> str:
 
 
 def b64u_decode(text: str) -> bytes:
-    """Decode unpadded base64url; any other character or a bad length is malformed."""
+    """Decode unpadded base64url; any other character or a bad length is malformed.
+
+    Only the canonical text is accepted (no ``+``, ``/`` or ``=``, zero trailing bits), so
+    each byte string has exactly one encoding.
+    """
     try:
         raw = text.encode("ascii")
-        return base64.b64decode(raw + b"=" * (-len(raw) % 4), altchars=b"-_", validate=True)
+        data = base64.b64decode(raw + b"=" * (-len(raw) % 4), altchars=b"-_", validate=True)
     except (UnicodeEncodeError, binascii.Error, ValueError) as exc:
         raise MalformedMessage("not valid unpadded base64url") from exc
+    if b64u_encode(data) != text:
+        raise MalformedMessage("not valid unpadded base64url (not in canonical form)")
+    return data
