@@ -1,0 +1,203 @@
+"""Flask integration: ``TicketAuth`` and ``@auth.required`` (the Flask extension pattern).
+
+::
+
+    auth = TicketAuth(verifier=Verifier.from_settings(settings))   # or TicketAuth(app, ...)
+    auth.init_app(app)
+
+    @app.get("/notes")
+    @auth.required
+    def notes(): ...                       # flask.g.orthrus_identity is the Identity
+
+    @app.get("/admin")
+    @auth.required(groups=["admins"])     # 403 for a client outside the group
+    def admin(): ...
+
+A request carrying ``Authorization: Ticket <AP-REQ>`` is verified (RFC 4120 §3.2.3) with
+the request's method and path as the binding; when the AP-REQ asks for mutual
+authentication (``mutual-required``) the response carries ``Authentication-Info: Ticket
+<AP-REP>`` (RFC 4120 §3.2.4, RFC 7615). With ``sessions=True`` a successful AP exchange also
+hands out a session (:mod:`service_lib.sessions`) that later requests may present instead.
+Refusals are JSON errors (:mod:`service_lib.http`): 400, 401 with a challenge, or 403.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
+
+from flask import Flask, Response, current_app, g, request
+
+from orthrus.errors import MalformedMessage, ProtocolError
+from service_lib.http import (
+    REPLY_HEADER,
+    SESSION_COOKIE,
+    SESSION_HEADER,
+    error_response,
+    forbidden,
+    no_credentials,
+    reply_header_value,
+    request_target,
+    ticket_token,
+)
+from service_lib.identity import Identity
+from service_lib.sessions import SessionTokens
+from service_lib.verifier import Verifier
+
+__all__ = ["G_IDENTITY", "TicketAuth", "current_identity"]
+
+log = logging.getLogger("orthrus.service")
+
+#: The attribute of ``flask.g`` holding the request's :class:`Identity`.
+G_IDENTITY = "orthrus_identity"
+_G_REPLY = "_orthrus_ap_rep"
+_G_SESSION = "_orthrus_new_session"
+_EXTENSION = "orthrus"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def current_identity() -> Identity | None:
+    """The identity of the current request, once ``@auth.required`` let it through."""
+    identity: Identity | None = g.get(G_IDENTITY)
+    return identity
+
+
+@dataclass(frozen=True, slots=True)
+class _AppState:
+    verifier: Verifier
+    sessions: SessionTokens | None
+
+
+class TicketAuth:
+    """Protects Flask views with Orthrus tickets; see the module docstring."""
+
+    def __init__(
+        self,
+        app: Flask | None = None,
+        verifier: Verifier | None = None,
+        *,
+        sessions: bool = False,
+        session_lifetime: int | None = None,
+    ) -> None:
+        self._verifier = verifier
+        self._sessions = sessions
+        self._session_lifetime = session_lifetime
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask, verifier: Verifier | None = None) -> None:
+        """Attach to ``app``: its verifier, error handler and response headers."""
+        verifier = verifier or self._verifier
+        if verifier is None:
+            raise ValueError("TicketAuth needs a Verifier (TicketAuth(verifier=...))")
+        sessions = None
+        if self._sessions:
+            lifetime = self._session_lifetime or 3600
+            sessions = SessionTokens(
+                verifier.keytab, lifetime, verifier.options.max_skew, verifier.clock
+            )
+        app.extensions[_EXTENSION] = _AppState(verifier, sessions)
+        app.register_error_handler(ProtocolError, _error_handler)
+        app.after_request(_after_request)
+
+    @staticmethod
+    def _state() -> _AppState:
+        state: _AppState = current_app.extensions[_EXTENSION]
+        return state
+
+    def authenticate(self) -> Identity:
+        """Verify the current request's credential and return its identity.
+
+        Raises the :class:`~orthrus.errors.ProtocolError` that refuses it; the extension's
+        error handler turns it into a 400 or 401.
+        """
+        existing = current_identity()
+        if existing is not None:
+            return existing
+        state = self._state()
+        header = request.headers.get("Authorization")
+        token = ticket_token(header)
+        if token is not None:
+            identity = self._verify_ticket(state, token)
+        elif state.sessions is not None and (session := _session_token()) is not None:
+            identity = state.sessions.verify(session)
+        else:
+            raise no_credentials(header, state.verifier.realm)
+        setattr(g, G_IDENTITY, identity)
+        return identity
+
+    def _verify_ticket(self, state: _AppState, token: str) -> Identity:
+        target = request_target(
+            request.script_root + request.path, request.query_string.decode("latin-1")
+        )
+        identity = state.verifier.verify(token, request.method, target)
+        if identity.mutual_required:
+            setattr(g, _G_REPLY, state.verifier.reply_token(identity))
+        if state.sessions is not None:
+            setattr(g, _G_SESSION, state.sessions.issue(identity))
+        return identity
+
+    @overload
+    def required(self, view: F) -> F: ...
+
+    @overload
+    def required(self, *, groups: Iterable[str] | None = None) -> Callable[[F], F]: ...
+
+    def required(
+        self, view: F | None = None, *, groups: Iterable[str] | None = None
+    ) -> F | Callable[[F], F]:
+        """Decorate a view so it runs only for an authenticated client (in ``groups``)."""
+        needed = tuple(groups or ())
+
+        def decorate(func: F) -> F:
+            @functools.wraps(func)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                identity = self.authenticate()
+                if needed and not identity.in_groups(needed):
+                    raise forbidden(identity, needed)
+                return func(*args, **kwargs)
+
+            return wrapper  # type: ignore[return-value]
+
+        return decorate(view) if view is not None else decorate
+
+
+def _session_token() -> str | None:
+    return request.headers.get(SESSION_HEADER) or request.cookies.get(SESSION_COOKIE) or None
+
+
+def _error_handler(error: ProtocolError) -> Response:
+    state: _AppState | None = current_app.extensions.get(_EXTENSION)
+    realm = state.verifier.realm if state else "UNKNOWN"
+    answer = error_response(error, realm)
+    if not isinstance(error, MalformedMessage):
+        log.info("refused %s %s: %s", request.method, request.path, error.name)
+    response = Response(answer.body, answer.status)
+    for name, value in answer.headers:
+        response.headers[name] = value
+    return response
+
+
+def _after_request(response: Response) -> Response:
+    reply = g.pop(_G_REPLY, None)
+    if reply is not None and response.status_code < 400:
+        response.headers[REPLY_HEADER] = reply_header_value(reply)
+    session = g.pop(_G_SESSION, None)
+    if session is not None and response.status_code < 400:
+        token, max_age = session
+        response.headers[SESSION_HEADER] = token
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            max_age=max_age,
+            httponly=True,
+            secure=request.is_secure,
+            samesite="Strict",
+        )
+    if (reply is not None or session is not None) and "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "private"
+    return response

@@ -1,0 +1,131 @@
+"""The HTTP edge of the verifier: names on the wire, and errors turned into responses.
+
+Requests carry ``Authorization: Ticket <AP-REQ>`` (RFC 9110 §11.6.2; the scheme is
+:mod:`orthrus.httpauth`'s). Refusals are answered once, here, for every framework:
+
+- 401 with ``WWW-Authenticate: Ticket realm="R"`` for a missing, expired, replayed, forged
+  or otherwise refused credential (RFC 9110 §15.5.2);
+- 400 for a header or token that does not parse (no challenge: the client is broken);
+- 403 when the client is known but lacks a group (RFC 9110 §15.5.4).
+
+The body is always JSON ``{"error": {"code", "name", "message"}}`` with the Kerberos error's
+number and name (RFC 4120 §7.5.9), never a traceback; ``Cache-Control: no-store``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from orthrus.errors import MalformedMessage, ProtocolError
+from orthrus.httpauth import REPLY_HEADER, SCHEME, challenge, parse_authorization
+from service_lib.identity import Identity
+
+__all__ = [
+    "ENVIRON_IDENTITY",
+    "PRIV_CONTENT_TYPE",
+    "REPLY_HEADER",
+    "SESSION_COOKIE",
+    "SESSION_HEADER",
+    "ErrorResponse",
+    "error_response",
+    "forbidden",
+    "no_credentials",
+    "reply_header_value",
+    "request_target",
+    "ticket_token",
+]
+
+#: Content type of a body that is one KRB-PRIV message (:mod:`orthrus.priv`).
+PRIV_CONTENT_TYPE = "application/orthrus-priv"
+#: Cookie carrying a session token for browsers.
+SESSION_COOKIE = "orthrus_session"
+#: Response header handing a session token to scripts, and request header returning it.
+SESSION_HEADER = "Orthrus-Session"
+#: Where the WSGI middleware puts the :class:`Identity` in the environ.
+ENVIRON_IDENTITY = "orthrus.identity"
+
+_FORBIDDEN = "KDC_ERR_POLICY"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorResponse:
+    """Status, headers and JSON body of a refusal."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    error: ProtocolError
+
+    @property
+    def status_line(self) -> str:
+        reasons = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"}
+        return f"{self.status} {reasons.get(self.status, 'Error')}"
+
+    def json(self) -> dict[str, Any]:
+        return self.error.to_json()
+
+
+def status_for(error: ProtocolError) -> int:
+    """400 for what does not parse, 403 for a missing group, 401 for any other refusal."""
+    if isinstance(error, MalformedMessage):
+        return 400
+    if error.name == _FORBIDDEN:
+        return 403
+    return 401
+
+
+def error_response(error: ProtocolError, realm: str) -> ErrorResponse:
+    """The response for ``error``: its status, a challenge on 401, a JSON body."""
+    status = status_for(error)
+    headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+    if status == 401:
+        headers.append(("WWW-Authenticate", challenge(realm)))
+    body = json.dumps(error.to_json(), separators=(",", ":")).encode()
+    return ErrorResponse(status, headers, body, error)
+
+
+def no_credentials(header: str | None, realm: str) -> ProtocolError:
+    """The error for a request without a usable ``Authorization: Ticket`` header."""
+    if header:
+        scheme = header.strip().partition(" ")[0][:32]
+        return ProtocolError(
+            "KRB_AP_ERR_MSG_TYPE",
+            f"the Authorization header uses the {scheme!r} scheme; this service takes "
+            f"'{SCHEME}' (a service ticket for realm {realm})",
+        )
+    return ProtocolError(
+        "KRB_ERR_GENERIC",
+        f"authentication required: send 'Authorization: {SCHEME} <AP-REQ>' with a service "
+        f"ticket of realm {realm} (orthrus kinit, then orthrus fetch)",
+    )
+
+
+def forbidden(identity: Identity, groups: Iterable[str]) -> ProtocolError:
+    """The 403 error for a client outside ``groups``."""
+    missing = sorted(set(groups) - set(identity.groups))
+    return ProtocolError(
+        _FORBIDDEN,
+        f"{identity.principal} is not in group(s) {', '.join(missing)}; ask an administrator "
+        "to add you, then get a new ticket (orthrus kinit)",
+        {"missing_groups": missing},
+    )
+
+
+def ticket_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Ticket`` header value; None for none or another
+    scheme; ``MalformedMessage`` for ``Ticket`` without a token."""
+    return parse_authorization(authorization)
+
+
+def request_target(path: str, query: str = "") -> str:
+    """What :func:`orthrus.httpauth.http_binding` binds: the percent-decoded path as the
+    server sees it (script root included), then ``?`` and the raw query if there is one."""
+    return f"{path}?{query}" if query else path
+
+
+def reply_header_value(token: str) -> str:
+    """The ``Authentication-Info`` value for an AP-REP token (RFC 7615)."""
+    return f"{SCHEME} {token}"

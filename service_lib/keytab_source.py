@@ -1,0 +1,171 @@
+"""A service's keys from its keytab file, reloaded when the file changes (key rotation).
+
+RFC 4120 §7.5.8 / §3.2.3: a service picks the key for a ticket by its version number, so a
+keytab holds several versions; when the KDC rotates the service key and the new keytab is
+written (atomically, mode 0600), the next look-up after the file changed uses it, with no
+restart. The file is looked at (one ``stat``) at most every ``check_interval`` seconds; a
+broken new file is ignored (the previous keys stay) and logged, without any key material.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from orthrus.authz import AuthzVerifier
+from orthrus.errors import ConfigError, ProtocolError
+from orthrus.keys import Key
+from orthrus.keytab import Keytab
+from orthrus.principal import Principal
+from orthrus_io.files import read_private
+
+__all__ = ["KeySnapshot", "KeytabSource"]
+
+log = logging.getLogger("orthrus.service.keytab")
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class KeySnapshot:
+    """The keys and KDC public keys of one version of the keytab file."""
+
+    keys: Mapping[Principal, Mapping[int, Key]] = field(repr=False)
+    kdc_jwks: Mapping[str, Any] | None
+    generation: int
+    _authz: dict[str, AuthzVerifier] = field(default_factory=dict, repr=False)
+
+    def keys_for(self, principal: Principal) -> Mapping[int, Key] | None:
+        """``principal``'s keys by kvno, or None if it is not served here."""
+        return self.keys.get(principal)
+
+    def current_key(self, principal: Principal) -> Key | None:
+        """The newest key (highest kvno) of ``principal``."""
+        keys = self.keys.get(principal)
+        return keys[max(keys)] if keys else None
+
+    def authz_verifier(self, realm: str) -> AuthzVerifier | None:
+        """The checker of KDC-signed authorization data for ``realm`` (None: no JWKS)."""
+        if self.kdc_jwks is None:
+            return None
+        verifier = self._authz.get(realm)
+        if verifier is None:
+            verifier = self._authz[realm] = AuthzVerifier(self.kdc_jwks, realm)
+        return verifier
+
+    @property
+    def principals(self) -> frozenset[Principal]:
+        return frozenset(self.keys)
+
+
+def _snapshot(keytab: Keytab, accepted: Collection[Principal], generation: int) -> KeySnapshot:
+    table = keytab.keys_by_principal()
+    if accepted:
+        missing = sorted(str(p) for p in accepted if p not in table)
+        if missing:
+            raise ConfigError(f"the keytab holds no key for {', '.join(missing)}")
+        table = {p: k for p, k in table.items() if p in accepted}
+    if not table:
+        raise ConfigError("the keytab holds no keys")
+    if keytab.kdc_jwks is not None:
+        try:  # refuse a broken JWKS now rather than on the first request
+            AuthzVerifier(keytab.kdc_jwks, "CHECK")
+        except (jwt.PyJWTError, ValueError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"the keytab's kdc_jwks is not a valid JWKS: {exc}") from None
+    return KeySnapshot(table, keytab.kdc_jwks, generation)
+
+
+class KeytabSource:
+    """The current :class:`KeySnapshot` of a keytab file, reloaded when the file changes.
+
+    ``accepted`` limits the principals served (empty: all in the keytab). Safe to share
+    between threads. :attr:`generation` grows by one at each reload, so caches built on the
+    keys know when to start afresh.
+    """
+
+    def __init__(
+        self,
+        path: Path | None,
+        accepted: Collection[Principal] = (),
+        check_interval: float = 1.0,
+        clock: Clock = time.monotonic,
+        keytab: Keytab | None = None,
+    ) -> None:
+        if (path is None) == (keytab is None):
+            raise ValueError("give either a keytab file path or a keytab")
+        self._path = None if path is None else Path(path)
+        self._accepted = frozenset(accepted)
+        self._interval = check_interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._stamp = self._stat()
+        self._snapshot = _snapshot(keytab or self._read(), self._accepted, 1)
+        self._checked_at = clock()
+
+    @classmethod
+    def from_keytab(cls, keytab: Keytab, accepted: Collection[Principal] = ()) -> KeytabSource:
+        """A fixed source from a keytab in memory (tests, or keys obtained elsewhere)."""
+        return cls(None, accepted, keytab=keytab)
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    @property
+    def generation(self) -> int:
+        return self._snapshot.generation
+
+    def snapshot(self) -> KeySnapshot:
+        """The keys now; looks at the file first if ``check_interval`` has passed."""
+        if self._path is not None and self._clock() - self._checked_at >= self._interval:
+            self.refresh()
+        return self._snapshot
+
+    def refresh(self, force: bool = False) -> bool:
+        """Reload the file if it changed (or ``force``); True if new keys were loaded."""
+        if self._path is None:
+            return False
+        with self._lock:
+            self._checked_at = self._clock()
+            stamp = self._stat()
+            if stamp == self._stamp and not force:
+                return False
+            try:
+                snapshot = _snapshot(self._read(), self._accepted, self.generation + 1)
+            except (ConfigError, ProtocolError) as exc:
+                # Keep serving with the keys we have; say why the new file was refused.
+                log.warning("keytab %s changed but was not loaded: %s", self._path, exc)
+                self._stamp = stamp
+                return False
+            self._stamp, self._snapshot = stamp, snapshot
+        log.info(
+            "keytab %s reloaded: %s",
+            self._path,
+            "; ".join(f"{p} kvno {sorted(k)}" for p, k in sorted(snapshot.keys.items())),
+        )
+        return True
+
+    def _stat(self) -> tuple[int, int, int, int] | None:
+        if self._path is None:
+            return None
+        try:
+            info = os.stat(self._path)
+        except OSError:
+            return None
+        return (info.st_ino, info.st_mtime_ns, info.st_size, info.st_ctime_ns)
+
+    def _read(self) -> Keytab:
+        assert self._path is not None
+        data = read_private(self._path, "keytab")
+        try:
+            return Keytab.from_bytes(data)
+        except ProtocolError as exc:
+            raise ConfigError(f"keytab {self._path} is not a valid keytab: {exc.message}") from None

@@ -1,0 +1,72 @@
+"""Tickets already opened and checked, so each ticket's signature is verified once.
+
+Decrypting a ticket and verifying the KDC's signature on its authorization data (RFC 4120
+§3.2.3, §5.2.6) are the costly steps of an AP-REQ; a client sends the same ticket with every
+request until it expires. Entries are keyed by a hash of the exact ticket as sent (server,
+kvno, ciphertext), expire when the ticket does, are bounded in number (least recently used
+goes first) and are all dropped when the keytab is reloaded. The authenticator is still
+checked on every request: only the ticket's own checks are skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from orthrus.messages import EncTicketPart, Ticket
+
+__all__ = ["CachedTicket", "TicketCache", "ticket_cache_key"]
+
+
+def ticket_cache_key(ticket: Ticket) -> bytes:
+    """The cache key of a ticket as sent: SHA-256 of server, kvno and ciphertext."""
+    return hashlib.sha256(
+        b"%s|%d|%s" % (str(ticket.server).encode(), ticket.kvno, ticket.enc_part.encode())
+    ).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class CachedTicket:
+    """An opened ticket whose authorization data checked out, with its groups."""
+
+    part: EncTicketPart = field(repr=False)
+    groups: tuple[str, ...]
+    expires_at: float
+
+
+class TicketCache:
+    """A bounded LRU map from :func:`ticket_cache_key` to :class:`CachedTicket`."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._max = max_entries
+        self._entries: OrderedDict[bytes, CachedTicket] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes, now: float) -> CachedTicket | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry.expires_at < now:
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: bytes, entry: CachedTicket) -> None:
+        if self._max <= 0:
+            return
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -1,0 +1,198 @@
+"""The service verifier: an ``Authorization: Ticket`` token in, an :class:`Identity` out.
+
+Checks follow RFC 4120 §3.2.3, each failure with its Kerberos error:
+
+1. the ticket is for a principal served here (``KRB_AP_ERR_NOT_US``);
+2. the keytab holds the ticket's key version (``KRB_AP_ERR_BADKEYVER``, naming both);
+3. the ticket decrypts and authenticates (``KRB_AP_ERR_MODIFIED``);
+4. the authenticator decrypts under the session key, for the AP usage (``MODIFIED``);
+5. the ticket's times (``KRB_AP_ERR_TKT_NYV``, ``KRB_AP_ERR_TKT_EXPIRED``);
+6. the KDC-signed authorization data is present and belongs to this ticket (``MODIFIED``;
+   RFC 4120 §5.2.6, see :mod:`orthrus.authz`) — a stolen service key cannot add groups;
+7. the authenticator names the ticket's client (``KRB_AP_ERR_BADMATCH``);
+8. its time is within the allowed skew (``KRB_AP_ERR_SKEW``, giving both clocks);
+9. its checksum binds the HTTP method and path (``MODIFIED``);
+10. it was not seen before (``KRB_AP_ERR_REPEAT``) — last, so a refused request never
+    enters the replay cache.
+
+Steps 1-3 and 6 are done once per ticket: the opened ticket and its groups are cached
+(:mod:`service_lib.ticket_cache`) until the ticket expires or the keytab is reloaded.
+The mutual-authentication reply (RFC 4120 §3.2.4) is :meth:`Verifier.reply_token`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from orthrus.ap import APRules, check_authenticator, make_ap_rep, open_ap_ticket
+from orthrus.errors import APError, ConfigError
+from orthrus.httpauth import decode_ap_req, encode_ap_rep, http_binding
+from orthrus.keys import Entropy
+from orthrus.messages import EncTicketPart
+from orthrus.principal import Principal
+from orthrus.replay import ReplayCache
+from orthrus.session_token import ticket_id
+from service_lib.identity import Identity
+from service_lib.keytab_source import KeySnapshot, KeytabSource
+from service_lib.replay import open_replay_cache
+from service_lib.settings import VerifierSettings
+from service_lib.ticket_cache import CachedTicket, TicketCache, ticket_cache_key
+
+__all__ = ["Verifier", "VerifierOptions"]
+
+log = logging.getLogger("orthrus.service")
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierOptions:
+    """The checks a :class:`Verifier` makes (a subset of :class:`VerifierSettings`)."""
+
+    max_skew: int = 300
+    require_authz: bool = True
+    bind_requests: bool = False
+    ticket_cache_size: int = 10_000
+    realm: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: VerifierSettings) -> VerifierOptions:
+        return cls(
+            max_skew=settings.max_skew,
+            require_authz=settings.require_authz,
+            bind_requests=settings.bind_requests,
+            ticket_cache_size=settings.ticket_cache_size,
+            realm=settings.realm,
+        )
+
+
+class Verifier:
+    """Verifies AP-REQ tokens for the principals of a keytab.
+
+    ``clock`` and ``entropy`` default to the system's (``time.time``, ``os.urandom``);
+    tests pass their own. Safe to share between threads.
+    """
+
+    def __init__(
+        self,
+        keytab: KeytabSource,
+        replay_cache: ReplayCache,
+        options: VerifierOptions | None = None,
+        clock: Clock = time.time,
+        entropy: Entropy = os.urandom,
+    ) -> None:
+        self.keytab = keytab
+        self.replay_cache = replay_cache
+        self.options = options or VerifierOptions()
+        self.clock = clock
+        self.entropy = entropy
+        self._tickets = TicketCache(self.options.ticket_cache_size)
+        self._generation = keytab.generation
+        snapshot = keytab.snapshot()
+        if self.options.require_authz and snapshot.kdc_jwks is None:
+            raise ConfigError(
+                "the keytab has no kdc_jwks (the KDC's public keys), so KDC-signed "
+                "authorization data cannot be checked; export it again with "
+                "'orthrus-kdc ktadd', or set require_authz = false"
+            )
+        realms = sorted({p.realm for p in snapshot.principals})
+        self.realm = self.options.realm or realms[0]
+
+    @classmethod
+    def from_settings(cls, settings: VerifierSettings) -> Verifier:
+        """A verifier with the keytab file and the replay cache ``settings`` name."""
+        source = KeytabSource(
+            settings.keytab_path,
+            settings.accepted_principals(),
+            check_interval=settings.reload_interval,
+        )
+        return cls(source, open_replay_cache(settings), VerifierOptions.from_settings(settings))
+
+    @property
+    def ticket_cache(self) -> TicketCache:
+        return self._tickets
+
+    def _snapshot(self) -> KeySnapshot:
+        snapshot = self.keytab.snapshot()
+        if snapshot.generation != self._generation:
+            # New keys: tickets opened with the old ones are checked again from scratch.
+            self._tickets.clear()
+            self._generation = snapshot.generation
+        return snapshot
+
+    def verify(self, token: str, method: str | None = None, path: str | None = None) -> Identity:
+        """Check an ``Authorization: Ticket`` token; raise the failed check's error.
+
+        With ``method`` and ``path`` (the percent-decoded path, plus ``?query`` when there
+        is one), an authenticator checksum must equal :func:`orthrus.httpauth.http_binding`
+        of them; ``bind_requests`` makes the checksum mandatory. Raises
+        :class:`~orthrus.errors.MalformedMessage` for a token that does not decode and
+        :class:`~orthrus.errors.APError` for a refused one.
+        """
+        if self.options.bind_requests and (method is None or path is None):
+            raise TypeError("bind_requests is on: verify() needs the method and path")
+        ap_req = decode_ap_req(token)
+        now = self.clock()
+        snapshot = self._snapshot()
+        cache_key = ticket_cache_key(ap_req.ticket)
+        cached = self._tickets.get(cache_key, now)
+        groups: list[tuple[str, ...]] = [cached.groups] if cached else []
+
+        def check_ticket(part: EncTicketPart, server: Principal) -> None:
+            if cached is None:
+                groups.append(self._check_authz(snapshot, part, server))
+                expires_at = part.endtime + self.options.max_skew
+                self._tickets.put(cache_key, CachedTicket(part, groups[0], expires_at))
+
+        part = cached.part if cached else open_ap_ticket(ap_req.ticket, snapshot.keys_for)
+        binding = http_binding(method, path) if method is not None and path is not None else None
+        rules = APRules(
+            self.replay_cache,
+            max_skew=self.options.max_skew,
+            expected_checksum=binding,
+            ticket_check=check_ticket,
+            require_checksum=self.options.bind_requests,
+        )
+        verified = check_authenticator(ap_req, part, now, rules)
+        auth = verified.authenticator
+        return Identity(
+            principal=part.client,
+            groups=groups[0],
+            service=verified.server,
+            authtime=part.authtime,
+            starttime=part.starttime,
+            endtime=part.endtime,
+            auth_method="ticket",
+            ticket_id=ticket_id(ap_req.ticket.enc_part),
+            session_key=verified.session_key,
+            subkey=auth.subkey.to_key() if auth.subkey else None,
+            seq=auth.seq,
+            mutual_required=verified.mutual_required,
+            ap=verified,
+        )
+
+    def _check_authz(
+        self, snapshot: KeySnapshot, part: EncTicketPart, server: Principal
+    ) -> tuple[str, ...]:
+        if part.authorization_data is None and not self.options.require_authz:
+            return ()
+        authz = snapshot.authz_verifier(server.realm)
+        if authz is None:
+            raise APError(
+                "KRB_AP_ERR_MODIFIED",
+                "the ticket's authorization data cannot be checked: the keytab has no KDC "
+                "public keys (kdc_jwks); the service administrator must export it again",
+            )
+        return authz.verify(part, server, self.options.max_skew)
+
+    def reply_token(self, identity: Identity, seq: int | None = None) -> str:
+        """The ``Authentication-Info: Ticket <token>`` value proving this service read the
+        authenticator (RFC 4120 §3.2.4); ``seq`` is the service's initial sequence number
+        for KRB-PRIV messages, if it wants its own."""
+        if identity.ap is None:
+            raise ValueError("mutual authentication needs an identity from an AP exchange")
+        return encode_ap_rep(make_ap_rep(identity.ap, self.entropy, seq=seq))
