@@ -1,0 +1,145 @@
+"""A realm in memory, minting real tickets with the core exchanges (no KDC process).
+
+Users and services get random keys (no Argon2), so minting a ticket costs microseconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from orthrus.ap import AuthenticatorFields, make_ap_req, open_ticket, seal_ticket
+from orthrus.as_exchange import ASOptions, handle_as_req, make_as_req, read_as_rep
+from orthrus.authz import AuthzSigner
+from orthrus.credentials import Credential
+from orthrus.httpauth import encode_ap_req, http_binding
+from orthrus.keys import Key
+from orthrus.keytab import Keytab, KeytabEntry
+from orthrus.messages import Authenticator, EncTicketPart
+from orthrus.principal import Principal, krbtgt
+from orthrus.priv import PrivChannel
+from orthrus.realm import KDCContext, PrincipalEntry, RealmPolicy
+from orthrus.replay import MemoryReplayCache
+from orthrus.tgs_exchange import handle_tgs_req, make_tgs_req, read_tgs_rep
+from orthrus_io.files import write_private
+
+REALM = "SVC.TEST"
+SERVICE = f"HTTP/localhost@{REALM}"
+
+
+@dataclass
+class MiniRealm:
+    """A realm with a krbtgt, users and services, whose KDC signs authorization data."""
+
+    name: str = REALM
+    entries: dict[Principal, PrincipalEntry] = field(default_factory=dict)
+    signer: AuthzSigner = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.signer = AuthzSigner(Ed25519PrivateKey.generate(), "kdc-1", self.name)
+        self._add(krbtgt(self.name), Key.generate(os.urandom, 1))
+
+    def _add(self, principal: Principal, key: Key, groups: tuple[str, ...] = ()) -> None:
+        self.entries[principal] = PrincipalEntry(
+            principal, {key.kvno: key}, key.kvno, requires_preauth=False, groups=groups
+        )
+
+    def context(self, signer: AuthzSigner | None = None) -> KDCContext:
+        return KDCContext(
+            RealmPolicy(self.name),
+            self.entries.get,
+            MemoryReplayCache(),
+            os.urandom,
+            signer=signer or self.signer,
+        )
+
+    def add_user(self, name: str, groups: tuple[str, ...] = ()) -> Principal:
+        principal = Principal.parse(name, self.name)
+        self._add(principal, Key.generate(os.urandom, 1), groups)
+        return principal
+
+    def add_service(self, name: str = SERVICE, kvno: int = 1) -> Principal:
+        principal = Principal.parse(name, self.name)
+        self._add(principal, Key.generate(os.urandom, kvno))
+        return principal
+
+    def rotate(self, name: str = SERVICE, keep_old: bool = True) -> Key:
+        """A new key for a service, with the next kvno; older kvnos kept (or dropped)."""
+        entry = self.entries[Principal.parse(name)]
+        key = Key.generate(os.urandom, entry.kvno + 1)
+        keys = {**entry.keys, key.kvno: key} if keep_old else {key.kvno: key}
+        self.entries[entry.principal] = dataclasses.replace(entry, keys=keys, kvno=key.kvno)
+        return key
+
+    def key(self, name: str = SERVICE) -> Key:
+        return self.entries[Principal.parse(name)].current_key
+
+    def credential(
+        self,
+        user: str,
+        service: str = SERVICE,
+        now: float | None = None,
+        signer: AuthzSigner | None = None,
+    ) -> Credential:
+        """A service ticket for ``user``, through an AS and a TGS exchange."""
+        now = time.time() if now is None else now
+        client = Principal.parse(user, self.name)
+        ctx = self.context(signer)
+        req = make_as_req(client, now, os.urandom, ASOptions())
+        tgt = read_as_rep(handle_as_req(req, ctx, now), req, self.entries[client].current_key, now)
+        tgs_req = make_tgs_req(tgt, Principal.parse(service), now, os.urandom)
+        return read_tgs_rep(handle_tgs_req(tgs_req.message, ctx, now), tgs_req, now)
+
+    def keytab(self, service: str = SERVICE, jwks: bool = True) -> Keytab:
+        entry = self.entries[Principal.parse(service)]
+        entries = [
+            KeytabEntry(entry.principal, kvno, key.material) for kvno, key in entry.keys.items()
+        ]
+        return Keytab(entries=entries, kdc_jwks=self.signer.jwks() if jwks else None)
+
+    def write_keytab(self, path: Path, service: str = SERVICE, jwks: bool = True) -> Path:
+        write_private(path, self.keytab(service, jwks).to_bytes())
+        return path
+
+
+def token(
+    cred: Credential,
+    now: float | None = None,
+    binding: tuple[str, str] | None = None,
+    mutual: bool = False,
+    channel: PrivChannel | None = None,
+) -> str:
+    """An ``Authorization: Ticket`` token for ``cred``."""
+    return ap_token(cred, now, binding, mutual, channel)[0]
+
+
+def ap_token(
+    cred: Credential,
+    now: float | None = None,
+    binding: tuple[str, str] | None = None,
+    mutual: bool = False,
+    channel: PrivChannel | None = None,
+) -> tuple[str, Authenticator]:
+    now = time.time() if now is None else now
+    fields = AuthenticatorFields(
+        checksum=http_binding(*binding) if binding else None,
+        subkey=channel.key if channel else None,
+        seq=channel.initial_seq if channel else None,
+        mutual=mutual,
+    )
+    ap_req, authenticator = make_ap_req(cred, now, os.urandom, fields)
+    return encode_ap_req(ap_req), authenticator
+
+
+def reseal(cred: Credential, service_key: Key, **changes: object) -> Credential:
+    """The "silver ticket": open a ticket with the service key, change it, seal it again."""
+    part = open_ticket(cred.ticket, service_key)
+    forged: EncTicketPart = msgspec.structs.replace(part, **changes)
+    ticket = seal_ticket(forged, cred.ticket.server, service_key, os.urandom)
+    return msgspec.structs.replace(cred, ticket=ticket)

@@ -1,0 +1,451 @@
+"""The Flask extension and the WSGI middleware: statuses, headers, bodies, sessions."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from typing import Any
+
+import msgspec
+import pytest
+from conftest import Clock, MakeVerifier
+from flask import Flask, g, jsonify
+from realm_helpers import MiniRealm, ap_token, token
+from werkzeug.test import Client
+
+from orthrus.ap import read_ap_rep
+from orthrus.httpauth import decode_ap_rep, decode_ap_req, encode_ap_req
+from orthrus.keys import Key
+from orthrus.priv import PrivChannel, decode_priv, encode_priv
+from orthrus.session_token import SessionClaims, issue_session_token
+from service_lib import (
+    PRIV_CONTENT_TYPE,
+    SESSION_COOKIE,
+    SESSION_HEADER,
+    TicketAuth,
+    TicketAuthMiddleware,
+    Verifier,
+    current_identity,
+    is_sealed_request,
+    read_sealed_request,
+    sealed_response,
+)
+
+
+def make_app(verifier: Verifier, sessions: bool = False) -> Flask:
+    app = Flask(__name__)
+    auth = TicketAuth(verifier=verifier, sessions=sessions)
+    auth.init_app(app)
+
+    @app.get("/whoami")
+    @auth.required
+    def whoami() -> Any:
+        identity = g.orthrus_identity
+        assert identity is current_identity()
+        return jsonify(
+            name=identity.name, groups=list(identity.groups), method=identity.auth_method
+        )
+
+    @app.get("/admin")
+    @auth.required(groups=["admins"])
+    def admin() -> Any:
+        return jsonify(ok=True)
+
+    @app.post("/echo")
+    @auth.required
+    def echo() -> Any:
+        if is_sealed_request():
+            return sealed_response(read_sealed_request().upper(), 201)
+        return jsonify(plain=True)
+
+    @app.get("/public")
+    def public() -> Any:
+        return jsonify(public=True)
+
+    return app
+
+
+@pytest.fixture
+def client(verifier: Verifier) -> Any:
+    return make_app(verifier).test_client()
+
+
+def auth(tok: str) -> dict[str, str]:
+    return {"Authorization": f"Ticket {tok}"}
+
+
+def assert_error(response: Any, status: int, name: str) -> None:
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["error"]["name"] == name
+    assert set(body["error"]) >= {"code", "name", "message"}
+    assert isinstance(body["error"]["code"], int)
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert response.headers["Cache-Control"] == "no-store"
+    if status == 401:
+        assert response.headers["WWW-Authenticate"] == 'Ticket realm="SVC.TEST"'
+    else:
+        assert "WWW-Authenticate" not in response.headers
+
+
+def test_ok(realm: MiniRealm, client: Any) -> None:
+    response = client.get(
+        "/whoami", headers=auth(token(realm.credential("alice"), binding=("GET", "/whoami")))
+    )
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "name": "alice@SVC.TEST",
+        "groups": ["admins", "staff"],
+        "method": "ticket",
+    }
+    assert "Authentication-Info" not in response.headers
+
+
+def test_mutual_authentication_header(realm: MiniRealm, client: Any) -> None:
+    cred = realm.credential("alice")
+    tok, sent = ap_token(cred, mutual=True)
+    response = client.get("/whoami", headers=auth(tok))
+    scheme, _, reply = response.headers["Authentication-Info"].partition(" ")
+    assert scheme == "Ticket"
+    read_ap_rep(decode_ap_rep(reply), cred.session_key, sent)
+
+
+def test_group_required(realm: MiniRealm, client: Any) -> None:
+    assert client.get("/admin", headers=auth(token(realm.credential("alice")))).status_code == 200
+    response = client.get("/admin", headers=auth(token(realm.credential("bob"))))
+    assert_error(response, 403, "KDC_ERR_POLICY")
+    assert response.get_json()["error"]["data"] == {"missing_groups": ["admins"]}
+
+
+def test_no_header(client: Any) -> None:
+    assert_error(client.get("/whoami"), 401, "KRB_ERR_GENERIC")
+    assert client.get("/public").status_code == 200
+
+
+@pytest.mark.parametrize("header", ["Basic YWxpY2U6cHc=", "Negotiate YII=", "Bearer x.y.z"])
+def test_wrong_scheme(client: Any, header: str) -> None:
+    assert_error(
+        client.get("/whoami", headers={"Authorization": header}), 401, "KRB_AP_ERR_MSG_TYPE"
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Ticket",
+        "Ticket    ",
+        "Ticket !!!not-base64!!!",
+        "Ticket " + base64.urlsafe_b64encode(b"{not json").decode().rstrip("="),
+        "Ticket " + base64.urlsafe_b64encode(b'{"type":"AP-REQ"}').decode().rstrip("="),
+        "Ticket " + base64.urlsafe_b64encode(b"[1,2,3]").decode().rstrip("="),
+        "Ticket " + base64.urlsafe_b64encode(b'{"type":"AS-REQ","x":1}').decode().rstrip("="),
+        "Ticket \u00e9\u00e9\u00e9",
+        "Ticket " + "A" * 40_000,
+    ],
+)
+def test_malformed_tokens_are_400(client: Any, value: str) -> None:
+    response = client.get("/whoami", headers={"Authorization": value})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["name"] in {"KRB_ERR_GENERIC", "KRB_ERR_FIELD_TOOLONG"}
+
+
+def test_truncated_tokens(realm: MiniRealm, verifier: Verifier, client: Any) -> None:
+    tok = token(realm.credential("alice"))
+    for cut in (1, 2, 3, 10, 100, len(tok) // 2, len(tok) - 1):
+        response = client.get("/whoami", headers=auth(tok[:cut]))
+        assert response.status_code in {400, 401}, cut
+        assert "error" in response.get_json()
+    assert len(verifier.replay_cache) == 0  # type: ignore[arg-type]
+    assert client.get("/whoami", headers=auth(tok)).status_code == 200
+
+
+def test_every_refusal_is_401_with_its_name(realm: MiniRealm, client: Any, clock: Clock) -> None:
+    cred = realm.credential("alice")
+    tok = token(cred)
+    assert client.get("/whoami", headers=auth(tok)).status_code == 200
+    assert_error(client.get("/whoami", headers=auth(tok)), 401, "KRB_AP_ERR_REPEAT")
+    assert_error(
+        client.get("/whoami", headers=auth(token(cred, now=clock.now + 999))),
+        401,
+        "KRB_AP_ERR_SKEW",
+    )
+    other = realm.credential("alice", "HTTP/other@SVC.TEST")
+    assert_error(client.get("/whoami", headers=auth(token(other))), 401, "KRB_AP_ERR_NOT_US")
+    bound = token(cred, binding=("GET", "/admin"))
+    assert_error(client.get("/whoami", headers=auth(bound)), 401, "KRB_AP_ERR_MODIFIED")
+
+
+def test_binding_uses_path_and_query(realm: MiniRealm, client: Any) -> None:
+    cred = realm.credential("alice")
+    ok = token(cred, binding=("GET", "/whoami?x=1"))
+    assert client.get("/whoami?x=1", headers=auth(ok)).status_code == 200
+    moved = token(cred, binding=("GET", "/whoami?x=1"))
+    assert_error(client.get("/whoami?x=2", headers=auth(moved)), 401, "KRB_AP_ERR_MODIFIED")
+
+
+def test_rejected_request_leaves_replay_cache_unchanged(
+    realm: MiniRealm, verifier: Verifier, client: Any
+) -> None:
+    cred = realm.credential("bob")
+    client.get("/admin", headers=auth(token(cred)))  # 403, but the AP-REQ itself was fine
+    before = len(verifier.replay_cache)  # type: ignore[arg-type]
+    ap_req = decode_ap_req(token(cred))
+    broken = msgspec.structs.replace(ap_req, authenticator=ap_req.authenticator[:-3] + "AAA")
+    client.get("/whoami", headers=auth(encode_ap_req(broken)))
+    client.get("/whoami", headers={"Authorization": "Ticket junk"})
+    assert len(verifier.replay_cache) == before  # type: ignore[arg-type]
+
+
+# Sealed bodies (KRB-PRIV over HTTP)
+
+
+def sealed_post(
+    client: Any, realm: MiniRealm, data: bytes, clock: Clock
+) -> tuple[Any, PrivChannel]:
+    channel = PrivChannel.initiator(os.urandom)
+    tok = token(realm.credential("alice"), binding=("POST", "/echo"), channel=channel)
+    body = encode_priv(channel.seal(data, clock.now, os.urandom))
+    response = client.post(
+        "/echo", data=body, headers={**auth(tok), "Content-Type": PRIV_CONTENT_TYPE}
+    )
+    return response, channel
+
+
+def test_sealed_request_and_reply(realm: MiniRealm, client: Any, clock: Clock) -> None:
+    response, channel = sealed_post(client, realm, b"secret note", clock)
+    assert response.status_code == 201
+    assert response.mimetype == PRIV_CONTENT_TYPE
+    assert b"secret" not in response.data
+    assert channel.open(decode_priv(response.data), clock.now) == b"SECRET NOTE"
+
+
+def test_sealed_body_tampered(realm: MiniRealm, client: Any, clock: Clock) -> None:
+    channel = PrivChannel.initiator(os.urandom)
+    tok = token(realm.credential("alice"), channel=channel)
+    message = channel.seal(b"note", clock.now, os.urandom)
+    parts = message.enc_part.split(".")
+    parts[3] = parts[3][:-1] + ("A" if parts[3][-1] != "A" else "B")
+    body = json.dumps({"type": "KRB-PRIV", "enc_part": ".".join(parts)})
+    response = client.post(
+        "/echo", data=body, headers={**auth(tok), "Content-Type": PRIV_CONTENT_TYPE}
+    )
+    assert_error(response, 401, "KRB_AP_ERR_MODIFIED")
+
+
+def test_sealed_body_under_another_key(realm: MiniRealm, client: Any, clock: Clock) -> None:
+    channel = PrivChannel.initiator(os.urandom)
+    other = PrivChannel(
+        Key.generate(os.urandom), "initiator", (channel.initial_seq, channel.initial_seq)
+    )
+    tok = token(realm.credential("alice"), channel=channel)
+    body = encode_priv(other.seal(b"note", clock.now, os.urandom))
+    response = client.post(
+        "/echo", data=body, headers={**auth(tok), "Content-Type": PRIV_CONTENT_TYPE}
+    )
+    assert_error(response, 401, "KRB_AP_ERR_MODIFIED")
+
+
+def test_sealed_body_needs_a_subkey(realm: MiniRealm, client: Any, clock: Clock) -> None:
+    channel = PrivChannel.initiator(os.urandom)
+    tok = token(realm.credential("alice"))  # no subkey in the authenticator
+    body = encode_priv(channel.seal(b"note", clock.now, os.urandom))
+    response = client.post(
+        "/echo", data=body, headers={**auth(tok), "Content-Type": PRIV_CONTENT_TYPE}
+    )
+    assert_error(response, 401, "KRB_AP_ERR_NOKEY")
+
+
+def test_sealed_body_junk(realm: MiniRealm, client: Any) -> None:
+    channel = PrivChannel.initiator(os.urandom)
+    tok = token(realm.credential("alice"), channel=channel)
+    response = client.post(
+        "/echo", data=b"\x00junk", headers={**auth(tok), "Content-Type": PRIV_CONTENT_TYPE}
+    )
+    assert response.status_code == 400
+
+
+def test_sealed_body_too_large(realm: MiniRealm, client: Any) -> None:
+    channel = PrivChannel.initiator(os.urandom)
+    tok = token(realm.credential("alice"), channel=channel)
+    response = client.post(
+        "/echo", data=b"x" * 200_000, headers={**auth(tok), "Content-Type": PRIV_CONTENT_TYPE}
+    )
+    assert_error(response, 400, "KRB_ERR_FIELD_TOOLONG")
+
+
+# Sessions
+
+
+@pytest.fixture
+def session_client(verifier: Verifier) -> Any:
+    return make_app(verifier, sessions=True).test_client()
+
+
+def test_session_cookie_and_header(
+    realm: MiniRealm, session_client: Any, verifier: Verifier
+) -> None:
+    response = session_client.get("/whoami", headers=auth(token(realm.credential("alice"))))
+    assert response.status_code == 200
+    session = response.headers[SESSION_HEADER]
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}={session};")
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Max-Age=3600" in cookie
+    # A script sends the header back; no AP exchange, nothing enters the replay cache.
+    before = len(verifier.replay_cache)  # type: ignore[arg-type]
+    fresh = make_app(verifier, sessions=True).test_client()
+    again = fresh.get("/whoami", headers={SESSION_HEADER: session})
+    assert again.get_json() == {
+        "name": "alice@SVC.TEST",
+        "groups": ["admins", "staff"],
+        "method": "session",
+    }
+    assert len(verifier.replay_cache) == before  # type: ignore[arg-type]
+    # A browser sends the cookie back.
+    assert session_client.get("/whoami").get_json()["method"] == "session"
+    assert session_client.get("/admin").status_code == 200
+
+
+def test_session_never_outlives_the_ticket(
+    realm: MiniRealm, session_client: Any, clock: Clock
+) -> None:
+    cred = realm.credential("alice", now=clock.now - 10 * 3600 + 60)
+    response = session_client.get("/whoami", headers=auth(token(cred)))
+    assert response.status_code == 200
+    assert (
+        "Max-Age=60" in response.headers["Set-Cookie"]
+        or "Max-Age=59" in response.headers["Set-Cookie"]
+    )
+
+
+def test_session_expires(realm: MiniRealm, session_client: Any, clock: Clock) -> None:
+    response = session_client.get("/whoami", headers=auth(token(realm.credential("alice"))))
+    session = response.headers[SESSION_HEADER]
+    clock.now += 3601
+    fresh = session_client.application.test_client()
+    assert_error(
+        fresh.get("/whoami", headers={SESSION_HEADER: session}), 401, "KRB_AP_ERR_TKT_EXPIRED"
+    )
+
+
+def test_forged_session_is_refused(realm: MiniRealm, session_client: Any, clock: Clock) -> None:
+    response = session_client.get("/whoami", headers=auth(token(realm.credential("bob"))))
+    session = response.headers[SESSION_HEADER]
+    header, payload, signature = session.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["groups"] = ["admins"]
+    forged_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    forged = f"{header}.{forged_payload}.{signature}"
+    fresh = session_client.application.test_client()
+    assert_error(fresh.get("/admin", headers={SESSION_HEADER: forged}), 401, "KRB_AP_ERR_MODIFIED")
+    # Signed with the wrong key (the raw service key rather than the derived one).
+    claims_obj = SessionClaims(
+        client=realm.entries[next(p for p in realm.entries if p.name == "bob")].principal,
+        server=next(p for p in realm.entries if p.name == "HTTP/localhost"),
+        groups=("admins",),
+        ticket="x",
+        authtime=int(clock.now),
+        starttime=int(clock.now),
+        endtime=int(clock.now) + 600,
+        issued_at=int(clock.now),
+        expires_at=int(clock.now) + 600,
+    )
+    wrong = issue_session_token(claims_obj, Key.generate(os.urandom, realm.key().kvno))
+    assert_error(fresh.get("/admin", headers={SESSION_HEADER: wrong}), 401, "KRB_AP_ERR_MODIFIED")
+    for junk in ("x", "a.b.c", "e30.e30.", "\u00e9"):
+        response = fresh.get("/admin", headers={SESSION_HEADER: junk})
+        assert response.status_code in {400, 401}
+
+
+def test_session_alg_none_is_refused(realm: MiniRealm, session_client: Any) -> None:
+    response = session_client.get("/whoami", headers=auth(token(realm.credential("bob"))))
+    _, payload, _ = response.headers[SESSION_HEADER].split(".")
+    none_header = base64.urlsafe_b64encode(b'{"alg":"none","kid":"1"}').decode().rstrip("=")
+    fresh = session_client.application.test_client()
+    assert_error(
+        fresh.get("/whoami", headers={SESSION_HEADER: f"{none_header}.{payload}."}),
+        401,
+        "KRB_AP_ERR_MODIFIED",
+    )
+
+
+def test_sessions_off_ignore_session_tokens(
+    realm: MiniRealm, session_client: Any, client: Any
+) -> None:
+    session = session_client.get("/whoami", headers=auth(token(realm.credential("alice")))).headers[
+        SESSION_HEADER
+    ]
+    assert_error(client.get("/whoami", headers={SESSION_HEADER: session}), 401, "KRB_ERR_GENERIC")
+
+
+# Plain WSGI
+
+
+def wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    identity = environ.get("orthrus.identity")
+    body = json.dumps(
+        {
+            "user": environ.get("REMOTE_USER"),
+            "type": environ.get("AUTH_TYPE"),
+            "groups": list(identity.groups) if identity else None,
+        }
+    ).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+
+
+def test_wsgi_middleware(realm: MiniRealm, verifier: Verifier) -> None:
+    client = Client(TicketAuthMiddleware(wsgi_app, verifier, public_paths={"/livez"}))
+    cred = realm.credential("alice")
+    tok, sent = ap_token(cred, binding=("GET", "/x/y?z=1"), mutual=True)
+    response = client.get("/x/y?z=1", headers=auth(tok))
+    assert response.status_code == 200
+    assert response.json == {
+        "user": "alice@SVC.TEST",
+        "type": "Ticket",
+        "groups": ["admins", "staff"],
+    }
+    reply = response.headers["Authentication-Info"].split(" ", 1)[1]
+    read_ap_rep(decode_ap_rep(reply), cred.session_key, sent)
+    assert client.get("/livez").json == {"user": None, "type": None, "groups": None}
+    for headers, status, name in [
+        ({}, 401, "KRB_ERR_GENERIC"),
+        ({"Authorization": "Basic eDp5"}, 401, "KRB_AP_ERR_MSG_TYPE"),
+        ({"Authorization": "Ticket %%%"}, 400, "KRB_ERR_GENERIC"),
+        (auth(tok), 401, "KRB_AP_ERR_REPEAT"),
+    ]:
+        response = client.get("/x/y?z=1", headers=headers)
+        assert response.status_code == status
+        assert response.json["error"]["name"] == name
+        assert ("WWW-Authenticate" in response.headers) == (status == 401)
+
+
+def test_wsgi_middleware_optional(verifier: Verifier) -> None:
+    client = Client(TicketAuthMiddleware(wsgi_app, verifier, required=False))
+    assert client.get("/").json["user"] is None
+
+
+def test_verifier_settings_from_toml(
+    tmp_path: Any, keytab_file: Any, make_verifier: MakeVerifier
+) -> None:
+    from orthrus.errors import ConfigError
+    from service_lib import load_verifier_settings
+
+    config = tmp_path / "service.toml"
+    config.write_text(
+        f'[service]\nkeytab = "{keytab_file}"\nmax_skew = 120\nbind_requests = true\n'
+    )
+    settings = load_verifier_settings(config, env={})
+    assert (settings.max_skew, settings.bind_requests, settings.require_authz) == (120, True, True)
+    assert load_verifier_settings(config, env={"ORTHRUS_MAX_SKEW": "60"}).max_skew == 60
+    with pytest.raises(ConfigError, match="ORTHRUS_MAX_SKEW"):
+        load_verifier_settings(config, env={"ORTHRUS_MAX_SKEW": "abc"})
+    with pytest.raises(ConfigError, match="replay_cache_path"):
+        load_verifier_settings(config, env={"ORTHRUS_REPLAY_CACHE": "sqlite"})
+    config.write_text('[service]\nkeytab = "x"\nmax_skw = 1\n')
+    with pytest.raises(ConfigError, match="max_skw"):
+        load_verifier_settings(config, env={})
+    verifier = Verifier.from_settings(
+        load_verifier_settings(None, env={"ORTHRUS_KEYTAB": str(keytab_file)})
+    )
+    assert verifier.realm == "SVC.TEST"
