@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from kdc.config import CONFIG_NAME, KDCSettings, kdc_dir, load_settings
+from kdc.dump import dump_realm, load_realm
 from kdc.masterkey import MasterKey
 from kdc.server import ServeOptions, serve
 from kdc.store import NewPrincipal, PrincipalChanges, Store, make_engine, ping
@@ -87,16 +88,14 @@ def cli(ctx: click.Context, directory: str | None) -> None:
     help="Argon2id memory per password key derivation.",
 )
 @click.option("--kdf-iterations", type=int, default=3, show_default=True)
+@click.option(
+    "--master-key",
+    "master_key_file",
+    type=click.Path(path_type=Path),
+    help="Adopt this existing master key stash (to restore a dump on a new host).",
+)
 @click.pass_context
-def init(
-    ctx: click.Context,
-    realm: str,
-    db_url: str | None,
-    max_life: int,
-    max_renewable_life: int,
-    kdf_memory_kib: int,
-    kdf_iterations: int,
-) -> None:
+def init(ctx: click.Context, /, realm: str, db_url: str | None, **options: Any) -> None:
     """Create a realm: kdc.toml, master key stash, database and krbtgt/REALM."""
     directory = _directory(ctx)
     try:
@@ -110,14 +109,18 @@ def init(
         realm=realm,
         database_url=db_url or f"sqlite:///{directory / 'principal.db'}",
         directory=str(directory),
-        max_life=max_life,
-        max_renewable_life=max_renewable_life,
-        kdf_memory_kib=kdf_memory_kib,
-        kdf_iterations=kdf_iterations,
+        max_life=options["max_life"],
+        max_renewable_life=options["max_renewable_life"],
+        kdf_memory_kib=options["kdf_memory_kib"],
+        kdf_iterations=options["kdf_iterations"],
     )
     engine = make_engine(settings.database_url)
     ping(engine)
-    master = MasterKey.create(settings.master_key_path)
+    if options["master_key_file"]:
+        master = MasterKey.load(options["master_key_file"])
+        master.stash(settings.master_key_path)
+    else:
+        master = MasterKey.create(settings.master_key_path)
     store = Store(settings, master, engine)
     store.migrate()
     store.add_principal(NewPrincipal(tgs))
@@ -284,6 +287,62 @@ def ktadd(ctx: click.Context, keytab_path: Path, principals: tuple[str, ...]) ->
                 f"{entry.enctype} added to keytab FILE:{keytab_path}."
             )
     write_private(keytab_path, keytab.to_bytes())
+
+
+@cli.command()
+@click.argument("principal")
+@click.pass_context
+def rotate(ctx: click.Context, principal: str) -> None:
+    """Give a service (or krbtgt) a new random key version.
+
+    Tickets already issued keep working: older versions stay until every ticket under them
+    has expired, then are pruned. Run ktadd afterwards so the service gets the new key.
+    """
+    store = _store(ctx)
+    name = _principal(store, principal)
+    kvno = store.rotate(name, datetime.now(UTC))
+    click.echo(f'Key for "{name}" rotated to kvno {kvno}; older versions kept until unused.')
+
+
+@cli.command()
+@click.pass_context
+def prune(ctx: click.Context) -> None:
+    """Delete superseded key versions no ticket can still be under (safe to run from cron)."""
+    for name, kvno in _store(ctx).prune_keys(datetime.now(UTC)):
+        click.echo(f"Pruned kvno {kvno} of {name}")
+
+
+@cli.command("rotate-master-key")
+@click.pass_context
+def rotate_master_key(ctx: click.Context) -> None:
+    """Re-encrypt every stored key under a new master key (atomic; back up the new stash)."""
+    kvno = _store(ctx).rotate_master_key()
+    click.echo(f"Master key rotated to version {kvno}; every key re-encrypted.")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.pass_context
+def dump(ctx: click.Context, file: Path) -> None:
+    """Write the whole realm to FILE (keys stay sealed under the master key)."""
+    write_private(file, dump_realm(_store(ctx)))
+    click.echo(f"Realm dumped to {file}")
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Replace a realm that already has principals.")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.pass_context
+def load(ctx: click.Context, force: bool, file: Path) -> None:
+    """Replace the realm's database with the dump in FILE (checked before anything changes)."""
+    store = _store(ctx)
+    existing = [n for n in store.list_names() if not Principal.parse(n).is_tgs]
+    if existing and not force:
+        raise ConfigError(
+            f"the realm already has {len(existing)} principal(s); pass --force to replace them"
+        )
+    count = load_realm(store, read_private(file, "dump"))
+    click.echo(f"Loaded {count} principals from {file}")
 
 
 @cli.command("serve")

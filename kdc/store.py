@@ -7,12 +7,13 @@ unwrapped keys, and is what the AS and TGS exchanges see as their principal look
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -146,9 +147,14 @@ class Store:
         return database_errors(self._engine)
 
     @contextmanager
-    def _session(self) -> Iterator[Session]:
+    def transaction(self) -> Iterator[Session]:
+        """One ORM session in one transaction: committed on success, rolled back on error."""
         with self._database_errors(), self._sessions() as session, session.begin():
             yield session
+
+    @property
+    def master(self) -> MasterKey:
+        return self._master
 
     def _kdf_params(self) -> KDFParams:
         s = self.settings
@@ -189,7 +195,7 @@ class Store:
         row.keys.append(self._new_key(row, new.password, 1))
         row.groups.extend(GroupRow(name=g) for g in sorted(set(new.groups)))
         try:
-            with self._session() as session:
+            with self.transaction() as session:
                 session.add(row)
         except IntegrityError:
             raise AdminError(f"principal {new.principal} already exists") from None
@@ -208,12 +214,12 @@ class Store:
     def delete_principal(self, principal: Principal) -> None:
         if principal.is_tgs and principal.realm == self.settings.realm:
             raise AdminError(f"{principal} is the realm's own TGS; it cannot be deleted")
-        with self._session() as session:
+        with self.transaction() as session:
             session.delete(self._get(session, principal))
 
     def change_key(self, principal: Principal, password: str | None) -> int:
         """A new key version (password or random); older versions stay for issued tickets."""
-        with self._session() as session:
+        with self.transaction() as session:
             row = self._get(session, principal)
             kvno = row.kvno + 1
             row.keys.append(self._new_key(row, password, kvno))
@@ -221,8 +227,64 @@ class Store:
             row.modified_at = utcnow()
         return kvno
 
+    def rotate(self, principal: Principal, now: datetime) -> int:
+        """A new random key version for a service or krbtgt; older ones stay until every
+        ticket under them has expired (see :meth:`prune_keys`)."""
+        with self.transaction() as session:
+            if self._get(session, principal).kdf_salt is not None:
+                raise AdminError(
+                    f"{principal} has a password key; change it with: orthrus-kdc cpw {principal}"
+                )
+        kvno = self.change_key(principal, None)
+        self.prune_keys(now)
+        return kvno
+
+    def prune_keys(self, now: datetime) -> list[tuple[str, int]]:
+        """Delete superseded key versions no ticket can still be under.
+
+        A ticket lives at most ``max_life``; every ticket is sealed with the newest key, so
+        version *k* is unused once version *k+1* is older than ``max_life`` plus the skew.
+        Renewal re-seals with the newest key, so renewable life does not extend this.
+        """
+        horizon = timedelta(seconds=self.settings.max_life + self.settings.max_skew)
+        pruned: list[tuple[str, int]] = []
+        with self.transaction() as session:
+            for row in session.scalars(
+                select(PrincipalRow).options(selectinload(PrincipalRow.keys))
+            ):
+                versions = sorted(row.keys, key=lambda k: k.kvno)
+                for older, newer in itertools.pairwise(versions):
+                    if _utc(newer.created_at) + horizon < now:
+                        row.keys.remove(older)
+                        pruned.append((row.name, older.kvno))
+        return pruned
+
+    def rotate_master_key(self) -> int:
+        """Re-encrypt every stored key under a new master key version, atomically.
+
+        1. the stash gets the new version beside the old (both can unwrap);
+        2. one transaction re-wraps every key; a crash leaves the old wrapping intact;
+        3. the stash drops the old version.
+        A crash between steps leaves a stash that opens whatever the database holds.
+        """
+        path = self.settings.master_key_path
+        old, new = self._master, self._master.with_new_version()
+        new.stash(path)
+        self._master = new
+        with self.transaction() as session:
+            for key_row in session.scalars(select(KeyRow)):
+                owner = f"{key_row.principal.name}#{key_row.kvno}"
+                key_row.wrapped = new.wrap(old.unwrap(key_row.wrapped, owner), owner)
+            for signing in session.scalars(select(SigningKeyRow)):
+                owner = f"signing#{signing.kid}"
+                signing.wrapped = new.wrap(old.unwrap(signing.wrapped, owner), owner)
+        self._master = new.only_current()
+        self._master.stash(path)
+        self._unwrapped.clear()
+        return self._master.kvno
+
     def modify(self, principal: Principal, changes: PrincipalChanges) -> None:
-        with self._session() as session:
+        with self.transaction() as session:
             row = self._get(session, principal)
             kept = {g.name for g in row.groups} - set(changes.remove_groups)
             wanted = kept | set(changes.add_groups)
@@ -237,7 +299,7 @@ class Store:
 
     def describe(self, principal: Principal) -> dict[str, Any]:
         """What ``getprinc`` shows: public attributes only, never key material."""
-        with self._session() as session:
+        with self.transaction() as session:
             row = self._get(session, principal)
             return {
                 "principal": row.name,
@@ -260,7 +322,7 @@ class Store:
 
     def keytab_entries(self, principal: Principal) -> list[KeytabEntry]:
         """Every key version still held for ``principal``, for ``ktadd``."""
-        with self._session() as session:
+        with self.transaction() as session:
             row = self._get(session, principal)
             return [
                 KeytabEntry(principal, k.kvno, self._unwrap(row.name, k.kvno, k.wrapped).material)
@@ -271,6 +333,9 @@ class Store:
         cache_key = (name, kvno, wrapped)
         key = self._unwrapped.get(cache_key)
         if key is None:
+            if self._master.wrapped_with(wrapped) not in self._master.kvnos:
+                # Another process rotated the master key: its new version is in the stash.
+                self._master = MasterKey.load(self.settings.master_key_path)
             key = Key(self._master.unwrap(wrapped, f"{name}#{kvno}"), kvno)
             with self._lock:
                 if len(self._unwrapped) >= _UNWRAP_CACHE_LIMIT:
@@ -320,13 +385,13 @@ class Store:
             serialization.NoEncryption(),
         )
         kid = f"kdc-{utcnow().strftime('%Y%m%d%H%M%S')}-{os.urandom(3).hex()}"
-        with self._session() as session:
+        with self.transaction() as session:
             session.add(SigningKeyRow(kid=kid, wrapped=self._master.wrap(raw, f"signing#{kid}")))
         return kid
 
     def signer(self) -> AuthzSigner:
         """The newest signing key, as an :class:`~orthrus.authz.AuthzSigner`."""
-        with self._session() as session:
+        with self.transaction() as session:
             row = session.scalars(
                 select(SigningKeyRow).order_by(SigningKeyRow.created_at.desc())
             ).first()
@@ -336,7 +401,12 @@ class Store:
         return AuthzSigner(Ed25519PrivateKey.from_private_bytes(raw), row.kid, self.settings.realm)
 
 
+def _utc(moment: datetime) -> datetime:
+    """SQLite gives naive datetimes (stored as UTC), PostgreSQL aware ones: make both aware."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def _iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
