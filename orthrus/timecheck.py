@@ -16,8 +16,15 @@ DEFAULT_MAX_SKEW = 300
 
 
 def iso(timestamp: float) -> str:
-    """ISO-8601 UTC, to the second (``2026-11-27T08:23:49Z``)."""
-    return datetime.fromtimestamp(int(timestamp), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """ISO-8601 UTC, to the second (``2026-11-27T08:23:49Z``).
+
+    A time past year 9999 (a peer's clock may say anything up to 2**40) is written as
+    seconds since the epoch rather than raising from :mod:`datetime`.
+    """
+    try:
+        return datetime.fromtimestamp(int(timestamp), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError, OSError):
+        return f"{int(timestamp)} s after the epoch"
 
 
 def check_skew(client_time: float, now: float, max_skew: int, where: str) -> None:
