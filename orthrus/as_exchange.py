@@ -79,20 +79,33 @@ def _check_enc_timestamp(req: ASReq, client: PrincipalEntry, ctx: KDCContext, no
             "made with the key derived from the password (the data gives salt and KDF)",
             preauth_hint(client),
         )
-    failed = KDCError(
-        "KDC_ERR_PREAUTH_FAILED",
-        f"pre-authentication of {client.principal} failed: wrong password or key; "
-        "check it and try again",
-        preauth_hint(client),
-    )
+    guard = ctx.guard
+    if guard is not None and not guard.admit(client.principal, now):
+        raise KDCError(
+            "KDC_ERR_CLIENT_REVOKED",
+            f"{client.principal} is locked out after too many failed logins; wait for the "
+            "lockout to end or ask an administrator (orthrus-kdc modprinc --unlock)",
+        )
     try:
         kid = peek_header(padata.value).get("kid")
-        key = select_key(client.keys, int(kid) if isinstance(kid, str) else -1, client.principal)
+        # Only the current key logs in: older versions stay for the tickets issued under
+        # them, not so that an old password keeps working after a change.
+        current = {client.kvno: client.current_key}
+        key = select_key(current, int(kid) if isinstance(kid, str) else -1, client.principal)
         stamp = decode(
             open_sealed(key, KeyUsage.AS_REQ_PA_ENC_TIMESTAMP, padata.value), PAEncTimestamp
         )
     except (APError, MalformedMessage, ValueError) as exc:
-        raise failed from exc
+        if guard is not None:
+            guard.failed(client.principal, now)
+        raise KDCError(
+            "KDC_ERR_PREAUTH_FAILED",
+            f"pre-authentication of {client.principal} failed: wrong password or key; "
+            "check it and try again",
+            preauth_hint(client),
+        ) from exc
+    if guard is not None:
+        guard.succeeded(client.principal)
     check_skew(stamp.patimestamp + stamp.pausec / 1e6, now, ctx.policy.max_skew, "KDC")
     return key
 
