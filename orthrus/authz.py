@@ -74,8 +74,14 @@ class AuthzVerifier:
                 self._keys[jwk["kid"]] = key
         self._realm = realm
 
-    def verify(self, ticket: EncTicketPart, server: Principal, max_skew: int) -> tuple[str, ...]:
-        """The groups the KDC vouched for; ``KRB_AP_ERR_MODIFIED`` if the data is not the KDC's."""
+    def verify(
+        self, ticket: EncTicketPart, server: Principal, max_skew: int, now: float | None = None
+    ) -> tuple[str, ...]:
+        """The groups the KDC vouched for; ``KRB_AP_ERR_MODIFIED`` if the data is not the KDC's.
+
+        ``now`` is the verifier's clock, as everywhere in the core; without it (older callers)
+        pyjwt checks ``exp``/``nbf``/``iat`` against the wall clock.
+        """
         token = ticket.authorization_data
         if token is None:
             raise _not_signed("the ticket carries no KDC-signed authorization data")
@@ -91,7 +97,12 @@ class AuthzVerifier:
                 audience=str(server),
                 issuer=self._realm,
                 leeway=max_skew,
-                options={"require": ["iss", "sub", "aud", "exp", "nbf", "iat"]},
+                options={
+                    "require": ["iss", "sub", "aud", "exp", "nbf", "iat"],
+                    "verify_exp": now is None,
+                    "verify_nbf": now is None,
+                    "verify_iat": now is None,
+                },
             )
         except jwt.PyJWTError as exc:
             raise _not_signed(f"the authorization data does not verify ({exc})") from exc
@@ -103,6 +114,11 @@ class AuthzVerifier:
             or not hmac.compare_digest(claims["ckey"], expected_ckey)
         ):
             raise _not_signed("the authorization data belongs to another ticket")
+        nbf = claims.get("nbf")
+        if now is not None and (
+            not isinstance(nbf, int) or nbf - max_skew > now or now > ticket.endtime + max_skew
+        ):
+            raise _not_signed("the authorization data is not valid at this time")
         groups = claims.get("groups")
         if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
             raise _not_signed("the authorization data has no list of groups")
