@@ -1,0 +1,141 @@
+"""The demo service's routes, through Flask's test client."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from realm_helpers import MiniRealm, token
+
+from orthrus.priv import PrivChannel, decode_priv, encode_priv
+from service_demo import DemoSettings, create_app
+from service_lib import PRIV_CONTENT_TYPE, SESSION_HEADER
+
+
+@pytest.fixture
+def client(demo_realm: MiniRealm, tmp_path: Path) -> Any:
+    keytab = demo_realm.write_keytab(tmp_path / "http.keytab")
+    settings = DemoSettings(keytab=str(keytab), db=str(tmp_path / "notes.sqlite"))
+    return create_app(settings).test_client()
+
+
+def auth(realm: MiniRealm, user: str, method: str = "GET", path: str = "/whoami") -> dict[str, str]:
+    return {"Authorization": f"Ticket {token(realm.credential(user), binding=(method, path))}"}
+
+
+def test_livez_needs_nothing(client: Any) -> None:
+    assert client.get("/livez").get_json() == {"status": "ok"}
+
+
+def test_whoami(demo_realm: MiniRealm, client: Any) -> None:
+    body = client.get("/whoami", headers=auth(demo_realm, "alice")).get_json()
+    assert body["principal"] == "alice@SVC.TEST"
+    assert body["groups"] == ["admins"]
+    assert body["auth_method"] == "ticket"
+    assert body["service"] == "HTTP/localhost@SVC.TEST"
+    ticket = body["ticket"]
+    assert ticket["authtime"] <= ticket["starttime"] < ticket["endtime"]
+
+
+def test_notes_are_private(demo_realm: MiniRealm, client: Any) -> None:
+    for user, text in [("alice", "alice's"), ("bob", "bob's"), ("alice", "alice again")]:
+        response = client.post(
+            "/notes", json={"text": text}, headers=auth(demo_realm, user, "POST", "/notes")
+        )
+        assert response.status_code == 201
+        assert response.get_json()["text"] == text
+    alice = client.get("/notes", headers=auth(demo_realm, "alice", "GET", "/notes")).get_json()
+    assert [n["text"] for n in alice["notes"]] == ["alice's", "alice again"]
+    bob = client.get("/notes", headers=auth(demo_realm, "bob", "GET", "/notes")).get_json()
+    assert [n["text"] for n in bob["notes"]] == ["bob's"]
+
+
+def test_sealed_note(demo_realm: MiniRealm, client: Any) -> None:
+    channel = PrivChannel.initiator(os.urandom)
+    tok = token(demo_realm.credential("alice"), binding=("POST", "/notes"), channel=channel)
+
+    body = encode_priv(
+        channel.seal(json.dumps({"text": "sealed note"}).encode(), time.time(), os.urandom)
+    )
+    assert b"sealed note" not in body
+    response = client.post(
+        "/notes",
+        data=body,
+        headers={"Authorization": f"Ticket {tok}", "Content-Type": PRIV_CONTENT_TYPE},
+    )
+    assert response.status_code == 201
+    assert response.mimetype == PRIV_CONTENT_TYPE
+    reply = json.loads(channel.open(decode_priv(response.data), time.time()))
+    assert reply["text"] == "sealed note"
+    notes = client.get("/notes", headers=auth(demo_realm, "alice", "GET", "/notes")).get_json()[
+        "notes"
+    ]
+    assert [n["text"] for n in notes] == ["sealed note"]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"not json", "application/json"),
+        (b'{"text": ""}', "application/json"),
+        (b'{"text": 5}', "application/json"),
+        (b'{"txt": "x"}', "application/json"),
+        (json.dumps({"text": "x" * 5000}).encode(), "application/json"),
+        (b"text=x", "application/x-www-form-urlencoded"),
+    ],
+)
+def test_bad_notes_are_400(
+    demo_realm: MiniRealm, client: Any, body: bytes, content_type: str
+) -> None:
+    headers = {**auth(demo_realm, "alice", "POST", "/notes"), "Content-Type": content_type}
+    response = client.post("/notes", data=body, headers=headers)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["name"] == "KRB_ERR_GENERIC"
+
+
+def test_huge_body_is_413(demo_realm: MiniRealm, client: Any) -> None:
+    headers = {**auth(demo_realm, "alice", "POST", "/notes"), "Content-Type": "application/json"}
+    response = client.post("/notes", data=b"x" * 300_000, headers=headers)
+    assert response.status_code == 413
+    assert "error" in response.get_json()
+
+
+def test_admin_stats(demo_realm: MiniRealm, client: Any) -> None:
+    client.post("/notes", json={"text": "x"}, headers=auth(demo_realm, "bob", "POST", "/notes"))
+    assert client.get(
+        "/admin/stats", headers=auth(demo_realm, "alice", "GET", "/admin/stats")
+    ).get_json() == {
+        "notes": 1,
+        "users": 1,
+    }
+    response = client.get("/admin/stats", headers=auth(demo_realm, "bob", "GET", "/admin/stats"))
+    assert response.status_code == 403
+    assert response.get_json()["error"]["name"] == "KDC_ERR_POLICY"
+
+
+def test_errors_are_json(demo_realm: MiniRealm, client: Any) -> None:
+    assert client.get("/nope").get_json()["error"]["name"] == "NOT_FOUND"
+    assert client.delete("/notes").status_code == 405
+    assert client.get("/whoami").status_code == 401
+
+
+def test_session_then_no_ticket(demo_realm: MiniRealm, client: Any) -> None:
+    session = client.get("/whoami", headers=auth(demo_realm, "alice")).headers[SESSION_HEADER]
+    fresh = client.application.test_client()
+    body = fresh.get("/whoami", headers={SESSION_HEADER: session}).get_json()
+    assert body["auth_method"] == "session"
+    assert body["principal"] == "alice@SVC.TEST"
+
+
+def test_realm_must_match_the_keytab(demo_realm: MiniRealm, tmp_path: Path) -> None:
+    from orthrus.errors import ConfigError
+
+    keytab = demo_realm.write_keytab(tmp_path / "http.keytab")
+    with pytest.raises(ConfigError, match=r"OTHER\.TEST"):
+        create_app(
+            DemoSettings(keytab=str(keytab), db=str(tmp_path / "n.sqlite"), realm="OTHER.TEST")
+        )
