@@ -17,15 +17,16 @@ from typing import Any, TypeVar
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from kdc.backends import Backends, make_backends
 from kdc.config import KDCSettings
-from kdc.store import DatabaseUnavailable, Store
+from kdc.store import Store
 from orthrus.as_exchange import handle_as_req
 from orthrus.codec import decode, encode
 from orthrus.errors import ERROR_CODES, MalformedMessage, OrthrusError, ProtocolError
 from orthrus.messages import ASReq, TGSReq
 from orthrus.realm import KDCContext
-from orthrus.replay import MemoryReplayCache, ReplayCache
 from orthrus.tgs_exchange import handle_tgs_req
+from orthrus_io.errors import Unavailable
 from orthrus_io.events import EventSink, Exchange, ExchangeEvent, LoggingSink
 
 __all__ = ["create_app"]
@@ -47,10 +48,13 @@ def _error(name: str, message: str, status: int) -> Response:
 def create_app(
     settings: KDCSettings,
     store: Store,
-    replay_cache: ReplayCache | None = None,
+    backends: Backends | None = None,
     events: EventSink | None = None,
 ) -> Flask:
     """Build the KDC app for ``settings`` over ``store``.
+
+    ``backends`` holds the TGS replay cache and the lockout counters (default: what
+    ``settings`` ask for, for one process).
 
     ``events`` receives one :class:`~orthrus_io.events.ExchangeEvent` per AS and TGS
     exchange (default: a line in the ``orthrus.kdc`` log). In a lab realm the events also
@@ -61,12 +65,14 @@ def create_app(
     signer = store.signer()
     jwks = signer.jwks()
     sink = events or LoggingSink(log)
+    backends = backends or make_backends(settings)
     ctx = KDCContext(
         policy=settings.policy,
         lookup=store.lookup,
-        replay_cache=replay_cache or MemoryReplayCache(),
+        replay_cache=backends.replay_cache,
         entropy=os.urandom,
         signer=signer,
+        guard=backends.guard,
     )
 
     def exchange(
@@ -130,10 +136,10 @@ def create_app(
             return _json({"status": "unavailable", "reason": str(exc)}, 503)
         return _json({"status": "ready", "realm": settings.realm})
 
-    @app.errorhandler(DatabaseUnavailable)
-    def database_down(exc: DatabaseUnavailable) -> Response:
+    @app.errorhandler(Unavailable)
+    def backend_down(exc: Unavailable) -> Response:
         log.error("%s", exc)
-        return _error("KRB_ERR_GENERIC", "the KDC's database is unavailable; try again soon", 503)
+        return _error("KRB_ERR_GENERIC", f"the KDC cannot serve now ({exc}); try again soon", 503)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:

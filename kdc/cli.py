@@ -14,8 +14,10 @@ from typing import Any
 
 import click
 
+from kdc.backends import make_backends
 from kdc.config import CONFIG_NAME, KDCSettings, kdc_dir, load_settings
 from kdc.dump import dump_realm, load_realm
+from kdc.lockout import RedisLockout
 from kdc.masterkey import MasterKey
 from kdc.server import ServeOptions, serve
 from kdc.store import NewPrincipal, PrincipalChanges, Store, make_engine, ping
@@ -181,16 +183,27 @@ def delprinc(ctx: click.Context, force: bool, principal: str) -> None:
 @click.option("--allow-tickets/--disallow-tickets", default=None)
 @click.option("--maxlife", type=DURATION)
 @click.option("--maxrenewlife", type=DURATION)
+@click.option("--unlock", is_flag=True, help="Clear failed-login counters and any lockout.")
 @click.argument("principal")
 @click.pass_context
-def modprinc(ctx: click.Context, /, principal: str, **changes: Any) -> None:
-    """Change PRINCIPAL's groups, flags or limits."""
+def modprinc(ctx: click.Context, /, principal: str, unlock: bool, **changes: Any) -> None:
+    """Change PRINCIPAL's groups, flags or limits, or unlock it."""
     store = _store(ctx)
     name = _principal(store, principal)
+    if unlock:
+        guard = make_backends(store.settings).guard
+        if not isinstance(guard, RedisLockout):
+            raise ConfigError(
+                "lockout counters live in each KDC process (no redis_url): they clear when the "
+                "lockout ends or the KDC restarts; set ORTHRUS_REDIS_URL to share and unlock them"
+            )
+        guard.unlock(name)
+        click.echo(f'Principal "{name}" unlocked.')
     changes["max_life"] = changes.pop("maxlife")
     changes["max_renewable_life"] = changes.pop("maxrenewlife")
-    store.modify(name, PrincipalChanges(**changes))
-    click.echo(f'Principal "{name}" modified.')
+    if any(value not in (None, ()) for value in changes.values()):
+        store.modify(name, PrincipalChanges(**changes))
+        click.echo(f'Principal "{name}" modified.')
 
 
 def _when(value: str | None) -> str:

@@ -20,6 +20,8 @@ CONFIG_NAME = "kdc.toml"
 #: Settings an environment variable may override, and the variable's name.
 ENV_OVERRIDES: Mapping[str, str] = {
     "database_url": "ORTHRUS_DB_URL",
+    "redis_url": "ORTHRUS_REDIS_URL",
+    "redis_prefix": "ORTHRUS_REDIS_PREFIX",
     "max_skew": "ORTHRUS_MAX_SKEW",
 }
 
@@ -40,6 +42,17 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     kdf_memory_kib: Annotated[int, msgspec.Meta(ge=1024, le=1024 * 1024)] = 64 * 1024
     kdf_lanes: Annotated[int, msgspec.Meta(ge=1, le=16)] = 4
     max_request_bytes: Annotated[int, msgspec.Meta(ge=1024, le=1024 * 1024)] = 64 * 1024
+    #: Password policy: minimum length, and how many previous passwords cannot be reused.
+    min_password_length: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 8
+    password_history: Annotated[int, msgspec.Meta(ge=0, le=24)] = 3
+    #: Lockout: this many failed pre-authentications within the window lock for the duration
+    #: (0 attempts: no lockout). Counters are per process unless redis_url is set.
+    lockout_attempts: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 5
+    lockout_window: Seconds = 600
+    lockout_duration: Seconds = 900
+    #: Redis for lockout counters and the TGS replay cache shared by every KDC process.
+    redis_url: str = ""
+    redis_prefix: str = "orthrus"
     #: A lab realm (``orthrus-lab up``): traces keep the wire messages, lab switches work.
     lab: bool = False
 

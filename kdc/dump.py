@@ -17,7 +17,7 @@ import msgspec
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
-from kdc.models import GroupRow, KeyRow, PrincipalRow, SigningKeyRow
+from kdc.models import GroupRow, KeyRow, PasswordHistoryRow, PrincipalRow, SigningKeyRow
 from kdc.store import Store
 from orthrus.errors import ConfigError
 from orthrus.principal import Principal
@@ -44,6 +44,12 @@ class DumpKDF(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     lanes: int
 
 
+class DumpHistory(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    kdf: DumpKDF
+    wrapped: str
+    created_at: Stamp
+
+
 class DumpPrincipal(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: str
     kvno: int
@@ -57,6 +63,7 @@ class DumpPrincipal(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     password_changed_at: Stamp | None
     groups: list[str]
     keys: list[DumpKey]
+    password_history: list[DumpHistory] = []
 
 
 class DumpSigningKey(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -87,7 +94,11 @@ def dump_realm(store: Store) -> bytes:
     with store.transaction() as session:
         rows = session.scalars(
             select(PrincipalRow)
-            .options(selectinload(PrincipalRow.keys), selectinload(PrincipalRow.groups))
+            .options(
+                selectinload(PrincipalRow.keys),
+                selectinload(PrincipalRow.groups),
+                selectinload(PrincipalRow.history),
+            )
             .order_by(PrincipalRow.name)
         ).all()
         principals = [_dump_principal(row) for row in rows]
@@ -123,6 +134,14 @@ def _dump_principal(row: PrincipalRow) -> DumpPrincipal:
             DumpKey(k.kvno, k.enctype, k.wrapped, _stamp(k.created_at))
             for k in sorted(row.keys, key=lambda k: k.kvno)
         ],
+        password_history=[
+            DumpHistory(
+                DumpKDF(h.kdf_salt, h.kdf_iterations, h.kdf_memory_kib, h.kdf_lanes),
+                h.wrapped,
+                _stamp(h.created_at),
+            )
+            for h in row.history
+        ],
     )
 
 
@@ -146,6 +165,8 @@ def _check(store: Store, document: DumpFile) -> None:
             raise ConfigError(f"the dump has no current key for {principal.name}")
         for key in principal.keys:
             store.master.unwrap(key.wrapped, f"{principal.name}#{key.kvno}")
+        for old in principal.password_history:
+            store.master.unwrap(old.wrapped, f"{principal.name}#history")
     for signing in document.signing_keys:
         store.master.unwrap(signing.wrapped, f"signing#{signing.kid}")
     if not document.signing_keys:
@@ -160,7 +181,7 @@ def load_realm(store: Store, data: bytes) -> int:
         raise ConfigError(f"the dump is damaged or not an Orthrus dump: {exc}") from None
     _check(store, document)
     with store.transaction() as session:
-        for table in (GroupRow, KeyRow, PrincipalRow, SigningKeyRow):
+        for table in (PasswordHistoryRow, GroupRow, KeyRow, PrincipalRow, SigningKeyRow):
             session.execute(delete(table))
         for item in document.principals:
             session.add(_principal_row(item))
@@ -193,4 +214,15 @@ def _principal_row(item: DumpPrincipal) -> PrincipalRow:
         for k in item.keys
     ]
     row.groups = [GroupRow(name=g) for g in item.groups]
+    row.history = [
+        PasswordHistoryRow(
+            kdf_salt=h.kdf.salt,
+            kdf_iterations=h.kdf.iterations,
+            kdf_memory_kib=h.kdf.memory_kib,
+            kdf_lanes=h.kdf.lanes,
+            wrapped=h.wrapped,
+            created_at=_moment(h.created_at),
+        )
+        for h in item.password_history
+    ]
     return row

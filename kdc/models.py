@@ -15,7 +15,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "GroupRow", "KeyRow", "PrincipalRow", "SigningKeyRow", "utcnow"]
+__all__ = [
+    "Base",
+    "GroupRow",
+    "KeyRow",
+    "PasswordHistoryRow",
+    "PrincipalRow",
+    "SigningKeyRow",
+    "utcnow",
+]
 
 
 def utcnow() -> datetime:
@@ -54,6 +62,11 @@ class PrincipalRow(Base):
     groups: Mapped[list[GroupRow]] = relationship(
         back_populates="principal", cascade="all, delete-orphan", order_by="GroupRow.name"
     )
+    history: Mapped[list[PasswordHistoryRow]] = relationship(
+        back_populates="principal",
+        cascade="all, delete-orphan",
+        order_by="PasswordHistoryRow.id",
+    )
 
 
 class KeyRow(Base):
@@ -83,6 +96,25 @@ class GroupRow(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
 
     principal: Mapped[PrincipalRow] = relationship(back_populates="groups")
+
+
+class PasswordHistoryRow(Base):
+    """A recent password's key and KDF parameters, to refuse its reuse (sealed at rest)."""
+
+    __tablename__ = "password_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    principal_id: Mapped[int] = mapped_column(
+        ForeignKey("principals.id", ondelete="CASCADE"), index=True
+    )
+    kdf_salt: Mapped[bytes] = mapped_column(LargeBinary(64))
+    kdf_iterations: Mapped[int] = mapped_column(Integer)
+    kdf_memory_kib: Mapped[int] = mapped_column(Integer)
+    kdf_lanes: Mapped[int] = mapped_column(Integer)
+    wrapped: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    principal: Mapped[PrincipalRow] = relationship(back_populates="history")
 
 
 class SigningKeyRow(Base):

@@ -10,6 +10,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from kdc.app import create_app
+from kdc.backends import make_backends
 from kdc.config import load_settings
 from kdc.store import Store
 
@@ -54,7 +55,8 @@ class _KDCServer(BaseApplication):  # type: ignore[misc]
             level=logging.INFO, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s"
         )
         settings = load_settings(self._directory)
-        return create_app(settings, Store.open(settings))
+        backends = make_backends(settings, self._options.workers)
+        return create_app(settings, Store.open(settings), backends)
 
 
 def serve(directory: Path, options: ServeOptions) -> None:
@@ -63,4 +65,5 @@ def serve(directory: Path, options: ServeOptions) -> None:
     store = Store.open(settings)
     store.ping()
     store.signer()
+    make_backends(settings, options.workers)
     _KDCServer(directory, options).run()

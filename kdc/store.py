@@ -7,6 +7,7 @@ unwrapped keys, and is what the AS and TGS exchanges see as their principal look
 
 from __future__ import annotations
 
+import hmac
 import itertools
 import os
 import threading
@@ -27,7 +28,14 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from kdc.config import KDCSettings
 from kdc.masterkey import MasterKey
-from kdc.models import GroupRow, KeyRow, PrincipalRow, SigningKeyRow, utcnow
+from kdc.models import (
+    GroupRow,
+    KeyRow,
+    PasswordHistoryRow,
+    PrincipalRow,
+    SigningKeyRow,
+    utcnow,
+)
 from orthrus.authz import AuthzSigner
 from orthrus.errors import ConfigError, OrthrusError
 from orthrus.keys import Key
@@ -35,6 +43,7 @@ from orthrus.keytab import KeytabEntry
 from orthrus.principal import Principal
 from orthrus.pwkdf import KDFParams, string_to_key
 from orthrus.realm import PrincipalEntry
+from orthrus_io.errors import Unavailable
 
 __all__ = [
     "AdminError",
@@ -52,7 +61,11 @@ class AdminError(OrthrusError):
     """An administrative request that cannot be done (principal exists, is missing...)."""
 
 
-class DatabaseUnavailable(OrthrusError):
+class PasswordRejected(AdminError):
+    """A new password the realm's policy refuses (too short, used recently)."""
+
+
+class DatabaseUnavailable(Unavailable):
     """The database cannot be reached or answered with an error; the URL hides its password."""
 
 
@@ -167,13 +180,48 @@ class Store:
             key = Key.generate(os.urandom, kvno)
             row.kdf_salt = row.kdf_iterations = row.kdf_memory_kib = row.kdf_lanes = None
         else:
+            self._check_password_policy(row, password)
             params = self._kdf_params()
             key = string_to_key(password, params, kvno)
             row.kdf_salt, row.kdf_iterations = params.salt, params.iterations
             row.kdf_memory_kib, row.kdf_lanes = params.memory_kib, params.lanes
             row.password_changed_at = utcnow()
+            self._remember_password(row, params, key)
         wrapped = self._master.wrap(key.material, f"{row.name}#{kvno}")
         return KeyRow(kvno=kvno, enctype=key.enctype, wrapped=wrapped)
+
+    def _check_password_policy(self, row: PrincipalRow, password: str) -> None:
+        """The realm's password policy: minimum length, no reuse of recent passwords."""
+        minimum = self.settings.min_password_length
+        if len(password) < minimum:
+            raise PasswordRejected(f"the password is too short: use at least {minimum} characters")
+        for old in row.history:
+            params = KDFParams(
+                old.kdf_salt, "argon2id", old.kdf_iterations, old.kdf_memory_kib, old.kdf_lanes
+            )
+            candidate = string_to_key(password, params, 0).material
+            if hmac.compare_digest(
+                candidate, self._master.unwrap(old.wrapped, f"{row.name}#history")
+            ):
+                raise PasswordRejected(
+                    f"this password was used recently; the last {self.settings.password_history} "
+                    "passwords cannot be reused"
+                )
+
+    def _remember_password(self, row: PrincipalRow, params: KDFParams, key: Key) -> None:
+        keep = self.settings.password_history
+        if keep == 0:
+            return
+        row.history.append(
+            PasswordHistoryRow(
+                kdf_salt=params.salt,
+                kdf_iterations=params.iterations,
+                kdf_memory_kib=params.memory_kib,
+                kdf_lanes=params.lanes,
+                wrapped=self._master.wrap(key.material, f"{row.name}#history"),
+            )
+        )
+        del row.history[:-keep]
 
     def _check_realm(self, principal: Principal) -> None:
         if principal.realm != self.settings.realm:
@@ -205,7 +253,11 @@ class Store:
         row = session.scalars(
             select(PrincipalRow)
             .where(PrincipalRow.name == str(principal))
-            .options(selectinload(PrincipalRow.keys), selectinload(PrincipalRow.groups))
+            .options(
+                selectinload(PrincipalRow.keys),
+                selectinload(PrincipalRow.groups),
+                selectinload(PrincipalRow.history),
+            )
         ).first()
         if row is None:
             raise AdminError(f"principal {principal} does not exist")
@@ -278,6 +330,9 @@ class Store:
             for signing in session.scalars(select(SigningKeyRow)):
                 owner = f"signing#{signing.kid}"
                 signing.wrapped = new.wrap(old.unwrap(signing.wrapped, owner), owner)
+            for history in session.scalars(select(PasswordHistoryRow)):
+                owner = f"{history.principal.name}#history"
+                history.wrapped = new.wrap(old.unwrap(history.wrapped, owner), owner)
         self._master = new.only_current()
         self._master.stash(path)
         self._unwrapped.clear()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from orthrus.authz import AuthzSigner
 from orthrus.errors import APError
@@ -17,7 +18,14 @@ from orthrus.pwkdf import KDFParams
 from orthrus.replay import ReplayCache
 from orthrus.timecheck import DEFAULT_MAX_SKEW
 
-__all__ = ["KDCContext", "PrincipalEntry", "PrincipalLookup", "RealmPolicy", "select_key"]
+__all__ = [
+    "KDCContext",
+    "PreauthGuard",
+    "PrincipalEntry",
+    "PrincipalLookup",
+    "RealmPolicy",
+    "select_key",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +60,26 @@ class PrincipalEntry:
 PrincipalLookup = Callable[[Principal], PrincipalEntry | None]
 
 
+class PreauthGuard(Protocol):
+    """Counts pre-authentication attempts to lock a principal out after too many failures.
+
+    ``admit`` reserves one attempt before the password is checked, atomically, so that with
+    a limit of N at most N guesses are ever checked in a window, however many arrive at once.
+    """
+
+    def admit(self, principal: Principal, now: float) -> bool:
+        """Reserve an attempt; False if the principal is locked out."""
+        ...
+
+    def failed(self, principal: Principal, now: float) -> None:
+        """The reserved attempt was a wrong password or key."""
+        ...
+
+    def succeeded(self, principal: Principal) -> None:
+        """The reserved attempt proved the key: failures are forgotten."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class KDCContext:
     """Everything the AS and TGS exchanges take besides the request and the time."""
@@ -61,6 +89,7 @@ class KDCContext:
     replay_cache: ReplayCache
     entropy: Entropy
     signer: AuthzSigner | None = None
+    guard: PreauthGuard | None = None
 
 
 def select_key(keys: Mapping[int, Key], kvno: int, owner: Principal) -> Key:

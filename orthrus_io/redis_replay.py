@@ -1,0 +1,51 @@
+"""A replay cache in Redis, shared by every process and host (RFC 4120 §3.2.3).
+
+Storing is one ``SET entry 1 NX PXAT expiry`` — atomic set-if-absent with expiry — so of N
+simultaneous copies of one authenticator exactly one is accepted. When Redis cannot be
+reached the cache raises :class:`~orthrus_io.errors.Unavailable`: the caller answers 503 and
+never accepts a request unchecked.
+"""
+
+from __future__ import annotations
+
+import redis
+
+from orthrus.b64 import b64u_encode
+from orthrus_io.errors import Unavailable
+
+__all__ = ["RedisReplayCache", "connect_redis"]
+
+
+def connect_redis(url: str) -> redis.Redis:
+    """A client for ``url``, checked now; ``Unavailable`` names the URL without its password."""
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise Unavailable(f"Redis at {_safe_url(url)} is unavailable: {exc}") from None
+    return client
+
+
+def _safe_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = credentials.partition(":")[0]
+    return f"{scheme}{sep}{user}:***@{host}"
+
+
+class RedisReplayCache:
+    """Replay entries as Redis keys ``PREFIX:rc:<entry>`` that expire with the skew window."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self._redis = client
+        self._prefix = f"{prefix}:rc:"
+
+    def check_and_store(self, entry: bytes, expires_at: float, now: float) -> bool:
+        key = self._prefix + b64u_encode(entry)
+        try:
+            stored = self._redis.set(key, b"1", nx=True, pxat=max(int(expires_at * 1000), 1))
+        except redis.RedisError as exc:
+            raise Unavailable(f"Redis is unavailable for the replay cache: {exc}") from None
+        return bool(stored)
