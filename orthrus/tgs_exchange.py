@@ -119,11 +119,24 @@ def _service_terms(
     return terms, server
 
 
+class _DeferredReplay:
+    """Takes the replay entry :func:`verify_ap_req` would store, so that the KDC stores it
+    only after its own checks (service, client, options) pass too: a refused request never
+    enters the replay cache (no state change, as for the AP checks themselves)."""
+
+    entry: tuple[bytes, float, float] | None = None
+
+    def check_and_store(self, entry: bytes, expires_at: float, now: float) -> bool:
+        self.entry = (entry, expires_at, now)
+        return True
+
+
 def handle_tgs_req(req: TGSReq, ctx: KDCContext, now: float) -> TGSRep:
     """Answer a TGS-REQ (RFC 4120 §3.3.2-§3.3.3) or raise the error that applies."""
     tgs = _tgs_entry(req, ctx)
+    replay = _DeferredReplay()
     rules = APRules(
-        replay_cache=ctx.replay_cache,
+        replay_cache=replay,
         usage=KeyUsage.TGS_REQ_AUTHENTICATOR,
         max_skew=ctx.policy.max_skew,
         expected_checksum=body_checksum(req.body),
@@ -138,6 +151,11 @@ def handle_tgs_req(req: TGSReq, ctx: KDCContext, now: float) -> TGSRep:
         terms, server = _renewal_terms(req.body, tgt, client, tgs.principal, now), tgs
     else:
         terms, server = _service_terms(req.body, tgt, client, ctx, now)
+    if replay.entry is None or not ctx.replay_cache.check_and_store(*replay.entry):
+        raise APError(
+            "KRB_AP_ERR_REPEAT",
+            "this authenticator was already used: a replayed request; send a fresh one",
+        )
     ticket, part = issue_ticket(terms, server, req.body.nonce, ctx)
     subkey = verified.authenticator.subkey
     reply_key, usage = (
