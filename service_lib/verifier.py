@@ -144,7 +144,7 @@ class Verifier:
 
         def check_ticket(part: EncTicketPart, server: Principal) -> None:
             if cached is None:
-                groups.append(self._check_authz(snapshot, part, server))
+                groups.append(self._check_authz(snapshot, part, server, now))
                 expires_at = part.endtime + self.options.max_skew
                 self._tickets.put(cache_key, CachedTicket(part, groups[0], expires_at))
 
@@ -176,7 +176,7 @@ class Verifier:
         )
 
     def _check_authz(
-        self, snapshot: KeySnapshot, part: EncTicketPart, server: Principal
+        self, snapshot: KeySnapshot, part: EncTicketPart, server: Principal, now: float
     ) -> tuple[str, ...]:
         if part.authorization_data is None and not self.options.require_authz:
             return ()
@@ -187,7 +187,7 @@ class Verifier:
                 "the ticket's authorization data cannot be checked: the keytab has no KDC "
                 "public keys (kdc_jwks); the service administrator must export it again",
             )
-        return authz.verify(part, server, self.options.max_skew)
+        return authz.verify(part, server, self.options.max_skew, now=now)
 
     def reply_token(self, identity: Identity, seq: int | None = None) -> str:
         """The ``Authentication-Info: Ticket <token>`` value proving this service read the

@@ -341,9 +341,9 @@ def test_signature_checked_once_per_ticket(
     calls = []
     original = AuthzVerifier.verify
 
-    def counting(self: AuthzVerifier, *args: object) -> tuple[str, ...]:
+    def counting(self: AuthzVerifier, *args: object, **kwargs: object) -> tuple[str, ...]:
         calls.append(1)
-        return original(self, *args)  # type: ignore[arg-type]
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(AuthzVerifier, "verify", counting)
     cred = realm.credential("alice")
@@ -383,3 +383,13 @@ def test_rejected_bad_authz_is_not_cached(realm: MiniRealm, verifier: Verifier) 
     refused(verifier, token(stripped), "KRB_AP_ERR_MODIFIED")
     refused(verifier, token(stripped), "KRB_AP_ERR_MODIFIED")
     assert len(verifier.ticket_cache) == 0
+
+
+def test_the_verifier_clock_is_the_only_clock(
+    realm: MiniRealm, verifier: Verifier, clock: Clock
+) -> None:
+    """A service whose clock is a year ahead of this machine's (a lab, a test) still works:
+    the signed authorization data is checked against the verifier's clock too."""
+    clock.now += 365 * 86400
+    cred = realm.credential("alice", now=clock.now)
+    assert verifier.verify(token(cred, now=clock.now)).groups == ("admins", "staff")
