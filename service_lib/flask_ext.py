@@ -15,9 +15,10 @@
 
 A request carrying ``Authorization: Ticket <AP-REQ>`` is verified (RFC 4120 §3.2.3) with
 the request's method and path as the binding; when the AP-REQ asks for mutual
-authentication (``mutual-required``) the response carries ``Authentication-Info: Ticket
-<AP-REP>`` (RFC 4120 §3.2.4, RFC 7615). With ``sessions=True`` a successful AP exchange also
-hands out a session (:mod:`service_lib.sessions`) that later requests may present instead.
+authentication (``mutual-required``) the response, whatever the view answers (a 403
+included), carries ``Authentication-Info: Ticket <AP-REP>`` (RFC 4120 §3.2.4, RFC 7615).
+With ``sessions=True`` a successful AP exchange also hands out a session
+(:mod:`service_lib.sessions`) that later requests may present instead.
 Refusals are JSON errors (:mod:`service_lib.http`): 400, 401 with a challenge, or 403.
 """
 
@@ -184,7 +185,9 @@ def _error_handler(error: ProtocolError) -> Response:
 
 def _after_request(response: Response) -> Response:
     reply = g.pop(_G_REPLY, None)
-    if reply is not None and response.status_code < 400:
+    if reply is not None:
+        # Whatever the view answered (even 403 or 404), the AP exchange succeeded and the
+        # client asked the service to prove itself: it gets the proof with the answer.
         response.headers[REPLY_HEADER] = reply_header_value(reply)
     session = g.pop(_G_SESSION, None)
     if session is not None and response.status_code < 400:

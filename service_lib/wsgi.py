@@ -9,10 +9,10 @@ An accepted one reaches it with:
 - ``environ["REMOTE_USER"]``: the client principal (``alice@EXAMPLE.COM``);
 - ``environ["AUTH_TYPE"]``: ``"Ticket"``;
 
-and, when the client asked for mutual authentication, the response gets
-``Authentication-Info: Ticket <AP-REP>``. Paths in ``public_paths`` pass through unchecked
-(e.g. ``/livez``). With ``required=False`` a request without the header passes through too,
-with no identity, and the application decides.
+and, when the client asked for mutual authentication, the application's response (whatever
+its status) gets ``Authentication-Info: Ticket <AP-REP>``. Paths in ``public_paths`` pass
+through unchecked (e.g. ``/livez``). With ``required=False`` a request without the header
+passes through too, with no identity, and the application decides.
 """
 
 from __future__ import annotations
@@ -96,9 +96,7 @@ class TicketAuthMiddleware:
         def start_with_reply(
             status: str, headers: list[tuple[str, str]], exc_info: Any = None
         ) -> Callable[[bytes], object]:
-            if int(status.split(" ", 1)[0]) < 400:
-                headers = [*headers, reply]
-            return start_response(status, headers, exc_info)
+            return start_response(status, [*headers, reply], exc_info)
 
         return self.app(environ, start_with_reply)
 

@@ -449,3 +449,13 @@ def test_verifier_settings_from_toml(
         load_verifier_settings(None, env={"ORTHRUS_KEYTAB": str(keytab_file)})
     )
     assert verifier.realm == "SVC.TEST"
+
+
+def test_mutual_reply_comes_with_a_403_too(realm: MiniRealm, client: Any) -> None:
+    """The AP exchange succeeded; the client can trust the 403 came from the service."""
+    cred = realm.credential("bob")
+    tok, sent = ap_token(cred, mutual=True)
+    response = client.get("/admin", headers=auth(tok))
+    assert response.status_code == 403
+    reply = response.headers["Authentication-Info"].split(" ", 1)[1]
+    read_ap_rep(decode_ap_rep(reply), cred.session_key, sent)
