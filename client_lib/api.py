@@ -26,6 +26,13 @@ from orthrus.credentials import Credential
 from orthrus.errors import ConfigError, KDCError
 from orthrus.keys import Entropy, Key
 from orthrus.keytab import Keytab
+from orthrus.kpasswd import (
+    KpasswdRep,
+    KpasswdResult,
+    changepw_service,
+    make_kpasswd_req,
+    read_kpasswd_rep,
+)
 from orthrus.messages import ASRep, KDCReqBody, TGSRep
 from orthrus.principal import Principal, krbtgt
 from orthrus.pwkdf import KDFParams, string_to_key
@@ -95,25 +102,35 @@ class Client:
     def login(
         self, client: Principal, password: str, options: LoginOptions = LoginOptions()
     ) -> Credential:
-        """Log in with a password.
+        """Log in with a password and store the TGT in the credential cache."""
+        tgt = self.initial_ticket(client, password, options)
+        self.ccache.initialize(client, tgt)
+        return tgt
+
+    def initial_ticket(
+        self,
+        client: Principal,
+        password: str,
+        options: LoginOptions = LoginOptions(),
+        server: Principal | None = None,
+    ) -> Credential:
+        """An AS exchange with a password, for a TGT or ``server``; returned, not stored.
 
         The first request carries no pre-authentication: the KDC answers
         ``KDC_ERR_PREAUTH_REQUIRED`` with the salt and KDF parameters, and the second request
         carries the encrypted timestamp. (A principal without pre-authentication answers the
         first request directly, with the parameters in the reply.)
         """
-        probe = make_as_req(client, self.now(), self._entropy, _as_options(options))
+        probe = make_as_req(client, self.now(), self._entropy, _as_options(options, server))
         try:
             rep = self.transport.exchange("/v1/as", probe, ASRep)
         except KDCError as exc:
             if exc.name != "KDC_ERR_PREAUTH_REQUIRED":
                 raise
             key = string_to_key(password, _kdf_hint(client, exc.data.get("kdf")), _kvno(exc.data))
-            return self._login_with_key(client, key, options)
-        key = string_to_key(password, _kdf_hint(client, rep.kdf), rep.ticket.kvno)
-        tgt = read_as_rep(rep, probe, key, self.now())
-        self.ccache.initialize(client, tgt)
-        return tgt
+            return self._as_with_key(client, key, options, server)
+        key = string_to_key(password, _kdf_hint(client, rep.kdf), 0)
+        return read_as_rep(rep, probe, key, self.now())
 
     def login_with_keytab(
         self, client: Principal, keytab_path: Path, options: LoginOptions = LoginOptions()
@@ -123,14 +140,31 @@ class Client:
         keys = keytab.keys_by_principal().get(client)
         if not keys:
             raise ConfigError(f"keytab {keytab_path} holds no key for {client}")
-        return self._login_with_key(client, keys[max(keys)], options)
-
-    def _login_with_key(self, client: Principal, key: Key, options: LoginOptions) -> Credential:
-        req = make_as_req(client, self.now(), self._entropy, _as_options(options), key)
-        rep = self.transport.exchange("/v1/as", req, ASRep)
-        tgt = read_as_rep(rep, req, key, self.now())
+        tgt = self._as_with_key(client, keys[max(keys)], options)
         self.ccache.initialize(client, tgt)
         return tgt
+
+    def _as_with_key(
+        self, client: Principal, key: Key, options: LoginOptions, server: Principal | None = None
+    ) -> Credential:
+        req = make_as_req(client, self.now(), self._entropy, _as_options(options, server), key)
+        rep = self.transport.exchange("/v1/as", req, ASRep)
+        return read_as_rep(rep, req, key, self.now())
+
+    def change_password(
+        self, client: Principal, old_password: str, new_password: str
+    ) -> KpasswdResult:
+        """Change ``client``'s password through ``/v1/kpasswd`` (RFC 3244).
+
+        The old password buys a short initial ticket for ``kadmin/changepw``; the new one
+        travels sealed under a fresh subkey; the KDC's reply is checked (mutual).
+        """
+        ticket = self.initial_ticket(
+            client, old_password, LoginOptions(300, None), changepw_service(client.realm)
+        )
+        request, state = make_kpasswd_req(ticket, new_password, self.now(), self._entropy)
+        reply = self.transport.exchange("/v1/kpasswd", request, KpasswdRep)
+        return read_kpasswd_rep(reply, state, self.now())
 
     def tgt(self) -> Credential:
         """The cached TGT, if still valid."""
@@ -176,8 +210,8 @@ class Client:
         return renewed
 
 
-def _as_options(options: LoginOptions) -> ASOptions:
-    return ASOptions(lifetime=options.lifetime or 0, renewable_life=options.renewable_life)
+def _as_options(options: LoginOptions, server: Principal | None = None) -> ASOptions:
+    return ASOptions(options.lifetime or 0, options.renewable_life, server)
 
 
 def _kdf_hint(client: Principal, hint: object) -> KDFParams:

@@ -102,6 +102,19 @@ def kinit(ctx: click.Context, /, principal: str | None, **options: Any) -> None:
         client.login(name, read_password(f"Password for {name}"), login)
 
 
+@cli.command()
+@click.argument("principal", required=False)
+@click.pass_context
+def kpasswd(ctx: click.Context, principal: str | None) -> None:
+    """Change PRINCIPAL's password (default: the cache's principal)."""
+    client = _client(ctx)
+    name = _principal(client, principal) if principal else client.ccache.principal()
+    old = read_password(f"Password for {name}")
+    new = read_password("Enter new password", confirm=True)
+    result = client.change_password(name, old, new)
+    click.echo(f"Password changed (kvno {result.kvno}).")
+
+
 def _local(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp).strftime("%m/%d/%y %H:%M:%S")
 

@@ -11,7 +11,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from flask import Flask, Response, request
@@ -19,11 +19,15 @@ from werkzeug.exceptions import HTTPException
 
 from kdc.backends import Backends, make_backends
 from kdc.config import KDCSettings
-from kdc.store import Store
+from kdc.store import AdminError, PasswordRejected, Store
+from orthrus.ap import APRules
 from orthrus.as_exchange import handle_as_req
 from orthrus.codec import decode, encode
-from orthrus.errors import ERROR_CODES, MalformedMessage, OrthrusError, ProtocolError
+from orthrus.errors import ERROR_CODES, KDCError, MalformedMessage, OrthrusError, ProtocolError
+from orthrus.keys import Key
+from orthrus.kpasswd import KpasswdRep, KpasswdReq, changepw_service, handle_kpasswd_req
 from orthrus.messages import ASReq, TGSReq
+from orthrus.principal import Principal
 from orthrus.realm import KDCContext
 from orthrus.tgs_exchange import handle_tgs_req
 from orthrus_io.errors import Unavailable
@@ -86,7 +90,7 @@ def create_app(
             message = decode(body, type_)
             names = _names(message)
             reply = handle(message, ctx, now)
-            names["client"] = str(reply.client)
+            names["client"] = str(getattr(reply, "client", "")) or names["client"]
         except ProtocolError as exc:
             response = _json(exc.to_json(), exc.http_status)
             error: ProtocolError | None = exc
@@ -119,6 +123,32 @@ def create_app(
     @app.post("/v1/tgs")
     def tgs_exchange() -> Response:
         return exchange("TGS", TGSReq, handle_tgs_req)
+
+    changepw = changepw_service(settings.realm)
+    kpasswd_rules = APRules(
+        replay_cache=backends.replay_cache, max_skew=settings.max_skew, where="KDC"
+    )
+
+    def change_password(principal: Principal, password: str) -> int:
+        try:
+            return store.change_key(principal, password)
+        except PasswordRejected as exc:
+            raise KDCError("KDC_ERR_POLICY", f"{exc}; nothing was changed") from None
+        except AdminError as exc:
+            raise KDCError("KDC_ERR_C_PRINCIPAL_UNKNOWN", str(exc)) from None
+
+    def keys_for_changepw(principal: Principal) -> Mapping[int, Key] | None:
+        entry = store.lookup(principal) if principal == changepw else None
+        return entry.keys if entry else None
+
+    def handle_kpasswd(req: KpasswdReq, _ctx: KDCContext, now: float) -> KpasswdRep:
+        return handle_kpasswd_req(
+            req, keys_for_changepw, kpasswd_rules, now, change_password, os.urandom
+        )
+
+    @app.post("/v1/kpasswd")
+    def kpasswd_exchange() -> Response:
+        return exchange("KPASSWD", KpasswdReq, handle_kpasswd)
 
     @app.get("/.well-known/orthrus/jwks.json")
     def jwks_document() -> Response:
@@ -159,6 +189,11 @@ def create_app(
     return app
 
 
-def _names(message: ASReq | TGSReq | Any) -> dict[str, str | None]:
-    client = getattr(message, "client", None)
-    return {"client": str(client) if client else None, "server": str(message.body.server)}
+def _names(message: object) -> dict[str, str | None]:
+    if isinstance(message, KpasswdReq):
+        return {"client": None, "server": str(message.ap_req.ticket.server)}
+    if isinstance(message, ASReq):
+        return {"client": str(message.client), "server": str(message.body.server)}
+    if isinstance(message, TGSReq):
+        return {"client": None, "server": str(message.body.server)}
+    return {"client": None, "server": None}

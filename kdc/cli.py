@@ -24,6 +24,7 @@ from kdc.store import NewPrincipal, PrincipalChanges, Store, make_engine, ping
 from orthrus.duration import format_duration, parse_duration
 from orthrus.errors import ConfigError, MalformedMessage
 from orthrus.keytab import Keytab
+from orthrus.kpasswd import changepw_service
 from orthrus.principal import Principal, krbtgt
 from orthrus_io.cli import run
 from orthrus_io.files import read_private, write_private
@@ -126,6 +127,7 @@ def init(ctx: click.Context, /, realm: str, db_url: str | None, **options: Any) 
     store = Store(settings, master, engine)
     store.migrate()
     store.add_principal(NewPrincipal(tgs))
+    store.add_principal(NewPrincipal(changepw_service(realm)))
     store.create_signing_key()
     write_private(directory / CONFIG_NAME, settings.to_toml().encode())
     click.echo(f"Realm {realm} created in {directory}")
