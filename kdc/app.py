@@ -30,10 +30,12 @@ from orthrus.messages import ASReq, TGSReq
 from orthrus.principal import Principal
 from orthrus.realm import KDCContext
 from orthrus.tgs_exchange import handle_tgs_req
+from orthrus_io.audit import AuditSink, open_audit_log
 from orthrus_io.errors import Unavailable
-from orthrus_io.events import EventSink, Exchange, ExchangeEvent, LoggingSink
+from orthrus_io.events import EventSink, Exchange, ExchangeEvent, LoggingSink, fan_out
+from orthrus_io.metrics import CONTENT_TYPE_LATEST, MetricsSink, render_metrics
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "default_events"]
 
 log = logging.getLogger("orthrus.kdc")
 
@@ -68,7 +70,7 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     signer = store.signer()
     jwks = signer.jwks()
-    sink = events or LoggingSink(log)
+    sink = events or default_events(settings)
     backends = backends or make_backends(settings)
     ctx = KDCContext(
         policy=settings.policy,
@@ -154,6 +156,10 @@ def create_app(
     def jwks_document() -> Response:
         return _json(jwks)
 
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(render_metrics(), mimetype=CONTENT_TYPE_LATEST)
+
     @app.get("/livez")
     def livez() -> Response:
         return _json({"status": "ok"})
@@ -187,6 +193,14 @@ def create_app(
         return _error("KRB_ERR_GENERIC", "internal error in the KDC; see its log", 500)
 
     return app
+
+
+def default_events(settings: KDCSettings) -> EventSink:
+    """Log line, Prometheus metrics and (unless turned off) the audit log."""
+    sinks: list[EventSink] = [LoggingSink(log), MetricsSink("kdc")]
+    if settings.audit_log_path is not None:
+        sinks.append(AuditSink(open_audit_log(settings.audit_log_path), "kdc"))
+    return fan_out(sinks)
 
 
 def _names(message: object) -> dict[str, str | None]:

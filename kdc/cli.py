@@ -5,9 +5,11 @@ Command names and their output follow MIT Kerberos's ``kdb5_util``/``kadmin.loca
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,9 @@ from orthrus.errors import ConfigError, MalformedMessage
 from orthrus.keytab import Keytab
 from orthrus.kpasswd import changepw_service
 from orthrus.principal import Principal, krbtgt
+from orthrus_io.audit import AuditSink, open_audit_log
 from orthrus_io.cli import run
+from orthrus_io.events import ExchangeEvent
 from orthrus_io.files import read_private, write_private
 from orthrus_io.prompt import read_password
 
@@ -56,6 +60,25 @@ def _directory(ctx: click.Context) -> Path:
 
 def _store(ctx: click.Context) -> Store:
     return Store.open(load_settings(_directory(ctx)))
+
+
+def _audit(settings: KDCSettings, action: str, target: object = None) -> None:
+    """One audit line per administrative action: who (the OS user), what, on which principal."""
+    path = settings.audit_log_path
+    if path is None:
+        return
+    with open_audit_log(path) as stream:
+        AuditSink(stream, "kdc-admin").emit(
+            ExchangeEvent(
+                exchange="ADMIN",
+                ok=True,
+                time=time.time(),
+                action=action,
+                client=str(target) if target is not None else None,
+                realm=settings.realm,
+                extra={"admin": getpass.getuser()},
+            )
+        )
 
 
 def _principal(store: Store, text: str) -> Principal:
@@ -130,6 +153,7 @@ def init(ctx: click.Context, /, realm: str, db_url: str | None, **options: Any) 
     store.add_principal(NewPrincipal(changepw_service(realm)))
     store.create_signing_key()
     write_private(directory / CONFIG_NAME, settings.to_toml().encode())
+    _audit(settings, "init", tgs)
     click.echo(f"Realm {realm} created in {directory}")
     click.echo(f"  master key stash: {settings.master_key_path} (mode 0600; back it up apart)")
     click.echo("Next: orthrus-kdc addprinc USER, then orthrus-kdc serve")
@@ -159,6 +183,7 @@ def addprinc(
     store.add_principal(
         NewPrincipal(name, password, requires_preauth, groups, maxlife, maxrenewlife)
     )
+    _audit(store.settings, "addprinc", name)
     click.echo(f'Principal "{name}" created.')
 
 
@@ -175,6 +200,7 @@ def delprinc(ctx: click.Context, force: bool, principal: str) -> None:
             raise click.UsageError("not a terminal: pass --force to delete without confirmation")
         click.confirm(f'Are you sure you want to delete the principal "{name}"?', abort=True)
     store.delete_principal(name)
+    _audit(store.settings, "delprinc", name)
     click.echo(f'Principal "{name}" deleted.')
 
 
@@ -200,11 +226,13 @@ def modprinc(ctx: click.Context, /, principal: str, unlock: bool, **changes: Any
                 "lockout ends or the KDC restarts; set ORTHRUS_REDIS_URL to share and unlock them"
             )
         guard.unlock(name)
+        _audit(store.settings, "unlock", name)
         click.echo(f'Principal "{name}" unlocked.')
     changes["max_life"] = changes.pop("maxlife")
     changes["max_renewable_life"] = changes.pop("maxrenewlife")
     if any(value not in (None, ()) for value in changes.values()):
         store.modify(name, PrincipalChanges(**changes))
+        _audit(store.settings, "modprinc", name)
         click.echo(f'Principal "{name}" modified.')
 
 
@@ -269,6 +297,7 @@ def cpw(ctx: click.Context, randkey: bool, principal: str) -> None:
     name = _principal(store, principal)
     password = None if randkey else read_password(f'Enter password for principal "{name}"', True)
     kvno = store.change_key(name, password)
+    _audit(store.settings, "cpw", name)
     click.echo(f'Key for "{name}" changed (kvno {kvno}).')
 
 
@@ -302,6 +331,8 @@ def ktadd(ctx: click.Context, keytab_path: Path, principals: tuple[str, ...]) ->
                 f"{entry.enctype} added to keytab FILE:{keytab_path}."
             )
     write_private(keytab_path, keytab.to_bytes())
+    for text in principals:
+        _audit(store.settings, "ktadd", text)
 
 
 @cli.command()
@@ -316,6 +347,7 @@ def rotate(ctx: click.Context, principal: str) -> None:
     store = _store(ctx)
     name = _principal(store, principal)
     kvno = store.rotate(name, datetime.now(UTC))
+    _audit(store.settings, "rotate", name)
     click.echo(f'Key for "{name}" rotated to kvno {kvno}; older versions kept until unused.')
 
 
@@ -323,7 +355,9 @@ def rotate(ctx: click.Context, principal: str) -> None:
 @click.pass_context
 def prune(ctx: click.Context) -> None:
     """Delete superseded key versions no ticket can still be under (safe to run from cron)."""
-    for name, kvno in _store(ctx).prune_keys(datetime.now(UTC)):
+    store = _store(ctx)
+    for name, kvno in store.prune_keys(datetime.now(UTC)):
+        _audit(store.settings, f"prune kvno {kvno}", name)
         click.echo(f"Pruned kvno {kvno} of {name}")
 
 
@@ -331,7 +365,9 @@ def prune(ctx: click.Context) -> None:
 @click.pass_context
 def rotate_master_key(ctx: click.Context) -> None:
     """Re-encrypt every stored key under a new master key (atomic; back up the new stash)."""
-    kvno = _store(ctx).rotate_master_key()
+    store = _store(ctx)
+    kvno = store.rotate_master_key()
+    _audit(store.settings, "rotate-master-key")
     click.echo(f"Master key rotated to version {kvno}; every key re-encrypted.")
 
 
@@ -340,7 +376,9 @@ def rotate_master_key(ctx: click.Context) -> None:
 @click.pass_context
 def dump(ctx: click.Context, file: Path) -> None:
     """Write the whole realm to FILE (keys stay sealed under the master key)."""
-    write_private(file, dump_realm(_store(ctx)))
+    store = _store(ctx)
+    write_private(file, dump_realm(store))
+    _audit(store.settings, "dump")
     click.echo(f"Realm dumped to {file}")
 
 
@@ -357,6 +395,7 @@ def load(ctx: click.Context, force: bool, file: Path) -> None:
             f"the realm already has {len(existing)} principal(s); pass --force to replace them"
         )
     count = load_realm(store, read_private(file, "dump"))
+    _audit(store.settings, "load")
     click.echo(f"Loaded {count} principals from {file}")
 
 

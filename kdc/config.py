@@ -53,6 +53,8 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: Redis for lockout counters and the TGS replay cache shared by every KDC process.
     redis_url: str = ""
     redis_prefix: str = "orthrus"
+    #: The audit log (JSON lines), relative to the KDC directory; "" turns it off.
+    audit_log: str = "audit.log"
     #: A lab realm (``orthrus-lab up``): traces keep the wire messages, lab switches work.
     lab: bool = False
 
@@ -63,6 +65,10 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     @property
     def master_key_path(self) -> Path:
         return Path(self.directory) / self.master_key_file
+
+    @property
+    def audit_log_path(self) -> Path | None:
+        return Path(self.directory) / self.audit_log if self.audit_log else None
 
     def to_toml(self) -> str:
         """The file ``init`` writes (without ``directory``, which is where it lies)."""

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from kdc.app import create_app
 from kdc.backends import make_backends
 from kdc.config import load_settings
 from kdc.store import Store
@@ -45,12 +46,17 @@ class _KDCServer(BaseApplication):  # type: ignore[misc]
             "accesslog": "-" if self._options.access_log else None,
             "proc_name": "orthrus-kdc",
             "limit_request_field_size": 16384,
+            "child_exit": _child_exit,
         }
         for key, value in config.items():
             self.cfg.set(key, value)
 
     def load(self) -> Any:
         # Runs in each worker after the fork: every worker opens its own database engine.
+        # kdc.app (and so prometheus_client) is imported only here, after serve() has set
+        # PROMETHEUS_MULTIPROC_DIR: the client picks its multiprocess mode at import time.
+        from kdc.app import create_app
+
         logging.basicConfig(
             level=logging.INFO, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s"
         )
@@ -59,8 +65,23 @@ class _KDCServer(BaseApplication):  # type: ignore[misc]
         return create_app(settings, Store.open(settings), backends)
 
 
+def _child_exit(_server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def _metrics_dir(directory: Path) -> Path:
+    """A fresh directory for the workers' metric files (prometheus-client multiprocess)."""
+    metrics = directory / "metrics"
+    shutil.rmtree(metrics, ignore_errors=True)
+    metrics.mkdir(mode=0o700)
+    return metrics
+
+
 def serve(directory: Path, options: ServeOptions) -> None:
     """Check the realm opens, then serve it until stopped (SIGTERM/SIGINT)."""
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir(directory))
     settings = load_settings(directory)
     store = Store.open(settings)
     store.ping()
