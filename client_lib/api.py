@@ -78,7 +78,8 @@ class Client:
     @property
     def transport(self) -> KDCTransport:
         if self._transport is None:
-            self._transport = KDCTransport(self.settings.kdc_url, self.settings.timeout)
+            url = self.settings.kdc_url
+            self._transport = KDCTransport(url, self.settings.http_client(url, "the KDC URL"))
         return self._transport
 
     def now(self) -> float:

@@ -238,7 +238,7 @@ def fetch(ctx: click.Context, /, url: str, **options: Any) -> None:
     if data is not None and "content-type" not in {k.lower() for k in headers}:
         headers["Content-Type"] = "application/json" if _is_json(data) else "text/plain"
     try:
-        with httpx.Client(timeout=client.settings.timeout) as http:
+        with client.settings.http_client(url, "the URL") as http:
             response = http.request(method, url, content=data, headers=headers, auth=auth)
     except httpx.HTTPError as exc:
         raise TransportError(f"cannot fetch {url}: {exc}") from None

@@ -9,9 +9,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import msgspec
 
 from orthrus_io.settings import build_settings, load_toml
+from orthrus_io.tls import check_url, client_ssl_context
 
 __all__ = ["ENV_OVERRIDES", "ClientSettings", "default_ccache", "load_client_settings"]
 
@@ -20,6 +22,8 @@ ENV_OVERRIDES: Mapping[str, str] = {
     "ccache": "ORTHRUS_CCACHE",
     "keytab": "ORTHRUS_KEYTAB",
     "realm": "ORTHRUS_REALM",
+    "ca_file": "ORTHRUS_CA_FILE",
+    "allow_plain_http": "ORTHRUS_ALLOW_PLAIN_HTTP",
 }
 
 
@@ -31,6 +35,17 @@ class ClientSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     keytab: str = ""
     realm: str = ""
     timeout: Annotated[float, msgspec.Meta(gt=0, le=300)] = 10.0
+    #: CA certificates to trust for https (default: the system store).
+    ca_file: str = ""
+    #: Allow http:// to hosts other than loopback (behind a TLS-terminating proxy).
+    allow_plain_http: bool = False
+
+    def http_client(self, url: str, what: str, **options: Any) -> httpx.Client:
+        """An httpx client for ``url``: certificates verified, plain HTTP only to loopback."""
+        check_url(url, self.allow_plain_http, what)
+        return httpx.Client(
+            timeout=self.timeout, verify=client_ssl_context(self.ca_file), **options
+        )
 
     @property
     def ccache_path(self) -> Path:

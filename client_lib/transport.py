@@ -29,9 +29,10 @@ class _ErrorReply(msgspec.Struct):
 class KDCTransport:
     """An HTTP connection to one KDC, kept alive between requests."""
 
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, client: httpx.Client) -> None:
         self.url = url.rstrip("/")
-        self._client = httpx.Client(timeout=timeout, headers={"Content-Type": "application/json"})
+        self._client = client
+        self._client.headers["Content-Type"] = "application/json"
 
     def close(self) -> None:
         self._client.close()
@@ -41,10 +42,13 @@ class KDCTransport:
         try:
             response = self._client.post(f"{self.url}{path}", content=encode(message))
         except httpx.HTTPError as exc:
-            raise TransportError(
-                f"cannot reach the KDC at {self.url} ({exc.__class__.__name__}); "
-                "check ORTHRUS_KDC_URL and that 'orthrus-kdc serve' is running"
-            ) from None
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            hint = (
+                "trust its certificate with ORTHRUS_CA_FILE"
+                if "CERTIFICATE" in detail.upper()
+                else "check ORTHRUS_KDC_URL and that 'orthrus-kdc serve' is running"
+            )
+            raise TransportError(f"cannot reach the KDC at {self.url} ({detail}); {hint}") from None
         if response.status_code == 200:
             return decode(response.content, reply_type)
         try:

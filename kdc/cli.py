@@ -405,14 +405,24 @@ def load(ctx: click.Context, force: bool, file: Path) -> None:
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256))
 @click.option("--access-log", is_flag=True, help="Log every request to standard error.")
+@click.option(
+    "--certfile",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Serve HTTPS with this certificate (PEM).",
+)
+@click.option(
+    "--keyfile",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The certificate's private key (PEM).",
+)
 @click.pass_context
-def serve_command(
-    ctx: click.Context, host: str, port: int, workers: int, threads: int, access_log: bool
-) -> None:
-    """Serve the KDC over HTTP with gunicorn (POST /v1/as, /v1/tgs)."""
+def serve_command(ctx: click.Context, /, **options: Any) -> None:
+    """Serve the KDC with gunicorn: POST /v1/as, /v1/tgs, /v1/kpasswd; /metrics, /livez, /readyz."""
     directory = _directory(ctx)
+    if bool(options["certfile"]) != bool(options["keyfile"]):
+        raise click.UsageError("--certfile and --keyfile go together")
     os.environ["ORTHRUS_KDC_DIR"] = str(directory)
-    serve(directory, ServeOptions(host, port, workers, threads, access_log))
+    serve(directory, ServeOptions(**options))
 
 
 def main() -> None:

@@ -27,6 +27,8 @@ class ServeOptions:
     workers: int = 1
     threads: int = 4
     access_log: bool = False
+    certfile: str | None = None
+    keyfile: str | None = None
 
 
 class _KDCServer(BaseApplication):  # type: ignore[misc]
@@ -48,6 +50,9 @@ class _KDCServer(BaseApplication):  # type: ignore[misc]
             "limit_request_field_size": 16384,
             "child_exit": _child_exit,
         }
+        if self._options.certfile:
+            config["certfile"] = self._options.certfile
+            config["keyfile"] = self._options.keyfile
         for key, value in config.items():
             self.cfg.set(key, value)
 
