@@ -33,16 +33,19 @@ from typing import Any, TypeVar, overload
 from flask import Flask, Response, current_app, g, request
 
 from orthrus.errors import MalformedMessage, ProtocolError
+from orthrus_io.errors import Unavailable
 from service_lib.http import (
     REPLY_HEADER,
     SESSION_COOKIE,
     SESSION_HEADER,
+    ErrorResponse,
     error_response,
     forbidden,
     no_credentials,
     reply_header_value,
     request_target,
     ticket_token,
+    unavailable_response,
 )
 from service_lib.identity import Identity
 from service_lib.sessions import SessionTokens
@@ -103,6 +106,7 @@ class TicketAuth:
             )
         app.extensions[_EXTENSION] = _AppState(verifier, sessions)
         app.register_error_handler(ProtocolError, _error_handler)
+        app.register_error_handler(Unavailable, _unavailable_handler)
         app.after_request(_after_request)
 
     @staticmethod
@@ -177,6 +181,15 @@ def _error_handler(error: ProtocolError) -> Response:
     answer = error_response(error, realm)
     if not isinstance(error, MalformedMessage):
         log.info("refused %s %s: %s", request.method, request.path, error.name)
+    return _response(answer)
+
+
+def _unavailable_handler(error: Unavailable) -> Response:
+    log.warning("refused %s %s: %s", request.method, request.path, error)
+    return _response(unavailable_response(error))
+
+
+def _response(answer: ErrorResponse) -> Response:
     response = Response(answer.body, answer.status)
     for name, value in answer.headers:
         response.headers[name] = value

@@ -6,7 +6,8 @@ Requests carry ``Authorization: Ticket <AP-REQ>`` (RFC 9110 §11.6.2; the scheme
 - 401 with ``WWW-Authenticate: Ticket realm="R"`` for a missing, expired, replayed, forged
   or otherwise refused credential (RFC 9110 §15.5.2);
 - 400 for a header or token that does not parse (no challenge: the client is broken);
-- 403 when the client is known but lacks a group (RFC 9110 §15.5.4).
+- 403 when the client is known but lacks a group (RFC 9110 §15.5.4);
+- 503 when the replay cache cannot be reached (the request is not accepted unchecked).
 
 The body is always JSON ``{"error": {"code", "name", "message"}}`` with the Kerberos error's
 number and name (RFC 4120 §7.5.9), never a traceback; ``Cache-Control: no-store``.
@@ -21,6 +22,7 @@ from typing import Any
 
 from orthrus.errors import MalformedMessage, ProtocolError
 from orthrus.httpauth import REPLY_HEADER, SCHEME, challenge, parse_authorization
+from orthrus_io.errors import Unavailable
 from service_lib.identity import Identity
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "reply_header_value",
     "request_target",
     "ticket_token",
+    "unavailable_response",
 ]
 
 #: Content type of a body that is one KRB-PRIV message (:mod:`orthrus.priv`).
@@ -57,15 +60,11 @@ class ErrorResponse:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
-    error: ProtocolError
 
     @property
     def status_line(self) -> str:
-        reasons = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"}
+        reasons = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 503: "Unavailable"}
         return f"{self.status} {reasons.get(self.status, 'Error')}"
-
-    def json(self) -> dict[str, Any]:
-        return self.error.to_json()
 
 
 def status_for(error: ProtocolError) -> int:
@@ -83,8 +82,23 @@ def error_response(error: ProtocolError, realm: str) -> ErrorResponse:
     headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
     if status == 401:
         headers.append(("WWW-Authenticate", challenge(realm)))
-    body = json.dumps(error.to_json(), separators=(",", ":")).encode()
-    return ErrorResponse(status, headers, body, error)
+    return ErrorResponse(status, headers, _json(error.to_json()))
+
+
+def unavailable_response(error: Unavailable) -> ErrorResponse:
+    """503 when a back end the check needs (the replay cache in Redis) cannot be reached:
+    the request is refused, never accepted unchecked; the client may retry."""
+    body = {"error": {"code": 503, "name": "SERVICE_UNAVAILABLE", "message": str(error)}}
+    headers = [
+        ("Content-Type", "application/json"),
+        ("Cache-Control", "no-store"),
+        ("Retry-After", "1"),
+    ]
+    return ErrorResponse(503, headers, _json(body))
+
+
+def _json(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def no_credentials(header: str | None, realm: str) -> ProtocolError:

@@ -2,7 +2,8 @@
 
 Settings come from the ``[service]`` table of a TOML file, with environment variables on
 top (``ORTHRUS_KEYTAB``, ``ORTHRUS_REPLAY_CACHE``, ``ORTHRUS_REPLAY_CACHE_PATH``,
-``ORTHRUS_MAX_SKEW``); a bad value is a ``ConfigError`` naming the key or variable.
+``ORTHRUS_MAX_SKEW``, ``ORTHRUS_REDIS_URL``); a bad value is a ``ConfigError`` naming the key
+or variable.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ ENV_NAMES: Mapping[str, str] = {
     "replay_cache": "ORTHRUS_REPLAY_CACHE",
     "replay_cache_path": "ORTHRUS_REPLAY_CACHE_PATH",
     "max_skew": "ORTHRUS_MAX_SKEW",
+    "redis_url": "ORTHRUS_REDIS_URL",
 }
 
 
@@ -41,8 +43,9 @@ class VerifierSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
     - ``require_authz``: refuse tickets without KDC-signed authorization data (default True);
     - ``bind_requests``: require the authenticator's checksum to bind the HTTP method and path
       (default False: a binding is still checked whenever the client sends one);
-    - ``replay_cache``: ``memory`` (one process) or ``sqlite`` (processes of one host share
-      ``replay_cache_path``);
+    - ``replay_cache``: ``memory`` (one process), ``sqlite`` (processes of one host share
+      ``replay_cache_path``) or ``redis`` (every host shares ``redis_url``, keys under
+      ``redis_prefix``);
     - ``ticket_cache_size``: tickets kept decrypted and checked, so a ticket's signature is
       verified once, not on every request;
     - ``reload_interval``: at most how often (s) the keytab file is looked at;
@@ -55,8 +58,10 @@ class VerifierSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
     max_skew: Annotated[int, msgspec.Meta(ge=1, le=3600)] = DEFAULT_MAX_SKEW
     require_authz: bool = True
     bind_requests: bool = False
-    replay_cache: Literal["memory", "sqlite"] = "memory"
+    replay_cache: Literal["memory", "sqlite", "redis"] = "memory"
     replay_cache_path: str | None = None
+    redis_url: str = ""
+    redis_prefix: str = "orthrus-service"
     ticket_cache_size: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 10_000
     reload_interval: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 1.0
     session_lifetime: Annotated[int, msgspec.Meta(ge=1, le=86_400)] = 3600
@@ -64,6 +69,8 @@ class VerifierSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
     def __post_init__(self) -> None:
         if self.replay_cache == "sqlite" and not self.replay_cache_path:
             raise ConfigError("replay_cache = 'sqlite' needs replay_cache_path (a file path)")
+        if self.replay_cache == "redis" and not self.redis_url:
+            raise ConfigError("replay_cache = 'redis' needs redis_url (or ORTHRUS_REDIS_URL)")
 
     @property
     def keytab_path(self) -> Path:

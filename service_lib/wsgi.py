@@ -21,16 +21,19 @@ import logging
 from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
-from orthrus.errors import MalformedMessage, ProtocolError
+from orthrus.errors import ProtocolError
 from orthrus.httpauth import SCHEME
+from orthrus_io.errors import Unavailable
 from service_lib.http import (
     ENVIRON_IDENTITY,
     REPLY_HEADER,
+    ErrorResponse,
     error_response,
     no_credentials,
     reply_header_value,
     request_target,
     ticket_token,
+    unavailable_response,
 )
 from service_lib.verifier import Verifier
 
@@ -72,7 +75,8 @@ class TicketAuthMiddleware:
         self.required = required
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO", "") in self.public_paths:
+        path = environ.get("PATH_INFO", "")
+        if path in self.public_paths:
             return self.app(environ, start_response)
         header = environ.get("HTTP_AUTHORIZATION")
         try:
@@ -85,7 +89,11 @@ class TicketAuthMiddleware:
                 token, environ.get("REQUEST_METHOD", "GET"), environ_target(environ)
             )
         except ProtocolError as error:
-            return self._refuse(error, environ, start_response)
+            log.info("refused %s %s: %s", environ.get("REQUEST_METHOD"), path, error.name)
+            return _refuse(error_response(error, self.verifier.realm), start_response)
+        except Unavailable as error:
+            log.warning("refused %s %s: %s", environ.get("REQUEST_METHOD"), path, error)
+            return _refuse(unavailable_response(error), start_response)
         environ[ENVIRON_IDENTITY] = identity
         environ["REMOTE_USER"] = identity.name
         environ["AUTH_TYPE"] = SCHEME
@@ -100,17 +108,8 @@ class TicketAuthMiddleware:
 
         return self.app(environ, start_with_reply)
 
-    def _refuse(
-        self, error: ProtocolError, environ: WSGIEnvironment, start_response: StartResponse
-    ) -> Iterable[bytes]:
-        answer = error_response(error, self.verifier.realm)
-        if not isinstance(error, MalformedMessage):
-            log.info(
-                "refused %s %s: %s",
-                environ.get("REQUEST_METHOD"),
-                environ.get("PATH_INFO"),
-                error.name,
-            )
-        headers = [*answer.headers, ("Content-Length", str(len(answer.body)))]
-        start_response(answer.status_line, headers)
-        return [answer.body]
+
+def _refuse(answer: ErrorResponse, start_response: StartResponse) -> Iterable[bytes]:
+    headers = [*answer.headers, ("Content-Length", str(len(answer.body)))]
+    start_response(answer.status_line, headers)
+    return [answer.body]
