@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from realm_helpers import MiniRealm
+from realm_helpers import Clock, MakeVerifier, MiniRealm
 
 from orthrus.replay import MemoryReplayCache
 from service_lib import KeytabSource, Verifier, VerifierOptions
-
-
-class Clock:
-    """A clock tests set by hand."""
-
-    def __init__(self, now: float | None = None) -> None:
-        self.now = time.time() if now is None else now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -42,9 +30,6 @@ def clock() -> Clock:
 @pytest.fixture
 def keytab_file(realm: MiniRealm, tmp_path: Path) -> Path:
     return realm.write_keytab(tmp_path / "http.keytab")
-
-
-MakeVerifier = Callable[..., Verifier]
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from orthrus.realm import KDCContext, PrincipalEntry, RealmPolicy
 from orthrus.replay import MemoryReplayCache
 from orthrus.tgs_exchange import handle_tgs_req, make_tgs_req, read_tgs_rep
 from orthrus_io.files import write_private
+from service_lib import Verifier
 
 REALM = "SVC.TEST"
 SERVICE = f"HTTP/localhost@{REALM}"
@@ -143,3 +145,17 @@ def reseal(cred: Credential, service_key: Key, **changes: object) -> Credential:
     forged: EncTicketPart = msgspec.structs.replace(part, **changes)
     ticket = seal_ticket(forged, cred.ticket.server, service_key, os.urandom)
     return msgspec.structs.replace(cred, ticket=ticket)
+
+
+class Clock:
+    """A clock tests set by hand."""
+
+    def __init__(self, now: float | None = None) -> None:
+        self.now = time.time() if now is None else now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+#: The ``make_verifier`` fixture: a Verifier of HTTP/localhost with VerifierOptions(**kwargs).
+MakeVerifier = Callable[..., Verifier]

@@ -9,9 +9,8 @@ from typing import Any
 
 import msgspec
 import pytest
-from conftest import Clock, MakeVerifier
 from flask import Flask, g, jsonify
-from realm_helpers import MiniRealm, ap_token, token
+from realm_helpers import Clock, MakeVerifier, MiniRealm, ap_token, token
 from werkzeug.test import Client
 
 from orthrus.ap import read_ap_rep

@@ -11,9 +11,8 @@ import string
 
 import msgspec
 import pytest
-from conftest import Clock, MakeVerifier
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from realm_helpers import SERVICE, MiniRealm, ap_token, reseal, token
+from realm_helpers import SERVICE, Clock, MakeVerifier, MiniRealm, ap_token, reseal, token
 
 from orthrus.ap import open_ticket, read_ap_rep
 from orthrus.authz import AuthzSigner
