@@ -429,3 +429,7 @@ def main() -> None:
     """Console script entry point. Everything the KDC creates is private to its user."""
     os.umask(0o077)
     run(cli, "orthrus-kdc")
+
+
+if __name__ == "__main__":
+    main()

@@ -18,8 +18,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from alembic import command as alembic_command
-from alembic.config import Config as AlembicConfig
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, create_engine, event, select, text
@@ -146,6 +144,10 @@ class Store:
 
     def migrate(self) -> None:
         """Create or upgrade the schema to the newest alembic revision (kdc/migrations)."""
+        # Imported here: alembic takes ~0.6 s to import, and only init/upgrade need it.
+        from alembic import command as alembic_command
+        from alembic.config import Config as AlembicConfig
+
         config = AlembicConfig()
         config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with self._database_errors(), self._engine.begin() as connection:
