@@ -76,6 +76,12 @@ def verify(directory: Path, acked: dict[str, int], fresh: set[str]) -> None:
             assert key == entry.current_key, f"the key of {name} kvno {kvno} is not its password's"
 
 
+def _collect(stream: IO[str], lines: list[str], first: threading.Event) -> None:
+    for line in stream:
+        lines.append(line)
+        first.set()
+
+
 def run_cycles(cycles: int, directory: Path, seed: int = 1) -> int:
     """Run ``cycles`` kill -9 cycles; return the number of acknowledged changes checked."""
     rng = random.Random(seed)
@@ -100,13 +106,7 @@ def run_cycles(cycles: int, directory: Path, seed: int = 1) -> int:
         assert process.stdout is not None
         lines: list[str] = []
         first = threading.Event()
-
-        def read(stream: IO[str] = process.stdout) -> None:
-            for line in stream:
-                lines.append(line)
-                first.set()
-
-        reader = threading.Thread(target=read)
+        reader = threading.Thread(target=_collect, args=(process.stdout, lines, first))
         reader.start()
         first.wait(30)  # the writer has started writing: kill it somewhere in the stream
         time.sleep(rng.uniform(0.0, 0.25))
