@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from kdc.backends import Backends, make_backends
 from kdc.config import KDCSettings
@@ -86,6 +86,10 @@ def create_app(
     ) -> Response:
         started, now = time.perf_counter(), time.time()
         body = request.get_data(cache=False)
+        if len(body) >= settings.max_request_bytes and request.environ["wsgi.input"].read(1):
+            # Werkzeug cuts a chunked body (no Content-Length) at the limit instead of
+            # refusing it: one byte more in the server's stream means it was too large.
+            raise RequestEntityTooLarge()
         request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
         names: dict[str, str | None] = {"client": None, "server": None}
         try:
