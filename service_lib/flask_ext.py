@@ -49,7 +49,7 @@ from service_lib.http import (
 )
 from service_lib.identity import Identity
 from service_lib.sessions import SessionTokens
-from service_lib.verifier import Verifier
+from service_lib.verifier import RequestOrigin, Verifier
 
 __all__ = ["G_IDENTITY", "TicketAuth", "current_identity"]
 
@@ -139,7 +139,8 @@ class TicketAuth:
         target = request_target(
             request.script_root + request.path, request.query_string.decode("latin-1")
         )
-        identity = state.verifier.verify(token, request.method, target)
+        origin = RequestOrigin(request.remote_addr, request.headers.get("X-Request-Id"))
+        identity = state.verifier.verify(token, request.method, target, origin)
         if identity.mutual_required:
             setattr(g, _G_REPLY, state.verifier.reply_token(identity))
         if state.sessions is not None:

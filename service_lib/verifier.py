@@ -22,6 +22,7 @@ The mutual-authentication reply (RFC 4120 §3.2.4) is :meth:`Verifier.reply_toke
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -29,24 +30,33 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from orthrus.ap import APRules, check_authenticator, make_ap_rep, open_ap_ticket
-from orthrus.errors import APError, ConfigError
+from orthrus.errors import APError, ConfigError, ProtocolError
 from orthrus.httpauth import decode_ap_req, encode_ap_rep, http_binding
 from orthrus.keys import Entropy
 from orthrus.messages import EncTicketPart
 from orthrus.principal import Principal
 from orthrus.replay import ReplayCache
 from orthrus.session_token import ticket_id
+from orthrus_io.events import EventSink, ExchangeEvent
 from service_lib.identity import Identity
 from service_lib.keytab_source import KeySnapshot, KeytabSource
 from service_lib.replay import open_replay_cache
 from service_lib.settings import VerifierSettings
 from service_lib.ticket_cache import CachedTicket, TicketCache, ticket_cache_key
 
-__all__ = ["Verifier", "VerifierOptions"]
+__all__ = ["RequestOrigin", "Verifier", "VerifierOptions"]
 
 log = logging.getLogger("orthrus.service")
 
 Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestOrigin:
+    """Where a request came from, for the audit log."""
+
+    address: str | None = None
+    request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +68,8 @@ class VerifierOptions:
     bind_requests: bool = False
     ticket_cache_size: int = 10_000
     realm: str | None = None
+    #: Keep the token in events (lab realms, for traces); never in production.
+    record_messages: bool = False
 
     @classmethod
     def from_settings(cls, settings: VerifierSettings) -> VerifierOptions:
@@ -84,8 +96,10 @@ class Verifier:
         options: VerifierOptions | None = None,
         clock: Clock = time.time,
         entropy: Entropy = os.urandom,
+        events: EventSink | None = None,
     ) -> None:
         self.keytab = keytab
+        self.events = events
         self.replay_cache = replay_cache
         self.options = options or VerifierOptions()
         self.clock = clock
@@ -103,14 +117,15 @@ class Verifier:
         self.realm = self.options.realm or realms[0]
 
     @classmethod
-    def from_settings(cls, settings: VerifierSettings) -> Verifier:
+    def from_settings(cls, settings: VerifierSettings, events: EventSink | None = None) -> Verifier:
         """A verifier with the keytab file and the replay cache ``settings`` name."""
         source = KeytabSource(
             settings.keytab_path,
             settings.accepted_principals(),
             check_interval=settings.reload_interval,
         )
-        return cls(source, open_replay_cache(settings), VerifierOptions.from_settings(settings))
+        options = VerifierOptions.from_settings(settings)
+        return cls(source, open_replay_cache(settings), options, events=events)
 
     @property
     def ticket_cache(self) -> TicketCache:
@@ -124,8 +139,17 @@ class Verifier:
             self._generation = snapshot.generation
         return snapshot
 
-    def verify(self, token: str, method: str | None = None, path: str | None = None) -> Identity:
+    def verify(
+        self,
+        token: str,
+        method: str | None = None,
+        path: str | None = None,
+        origin: RequestOrigin | None = None,
+    ) -> Identity:
         """Check an ``Authorization: Ticket`` token; raise the failed check's error.
+
+        Every verification, accepted or refused, is one ``AP`` event for the verifier's
+        ``events`` sink (audit log, metrics, lab traces); ``origin`` says where it came from.
 
         With ``method`` and ``path`` (the percent-decoded path, plus ``?query`` when there
         is one), an authenticator checksum must equal :func:`orthrus.httpauth.http_binding`
@@ -135,6 +159,41 @@ class Verifier:
         """
         if self.options.bind_requests and (method is None or path is None):
             raise TypeError("bind_requests is on: verify() needs the method and path")
+        if self.events is None:
+            return self._verify(token, method, path)
+        started, wall = time.perf_counter(), time.time()
+        try:
+            identity = self._verify(token, method, path)
+        except ProtocolError as exc:
+            self._emit(
+                ExchangeEvent("AP", False, wall, error=exc.name, message=exc.message),
+                token,
+                started,
+                origin,
+            )
+            raise
+        event = ExchangeEvent(
+            "AP", True, wall, client=str(identity.principal), server=str(identity.service)
+        )
+        self._emit(event, token, started, origin)
+        return identity
+
+    def _emit(
+        self, event: ExchangeEvent, token: str, started: float, origin: RequestOrigin | None
+    ) -> None:
+        assert self.events is not None
+        self.events.emit(
+            dataclasses.replace(
+                event,
+                duration=time.perf_counter() - started,
+                realm=self.realm,
+                client_address=origin.address if origin else None,
+                request_id=origin.request_id if origin else None,
+                request=token.encode() if self.options.record_messages else None,
+            )
+        )
+
+    def _verify(self, token: str, method: str | None, path: str | None) -> Identity:
         ap_req = decode_ap_req(token)
         now = self.clock()
         snapshot = self._snapshot()

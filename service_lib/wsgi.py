@@ -35,7 +35,7 @@ from service_lib.http import (
     ticket_token,
     unavailable_response,
 )
-from service_lib.verifier import Verifier
+from service_lib.verifier import RequestOrigin, Verifier
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -85,8 +85,9 @@ class TicketAuthMiddleware:
                 if not self.required:
                     return self.app(environ, start_response)
                 raise no_credentials(header, self.verifier.realm)
+            origin = RequestOrigin(environ.get("REMOTE_ADDR"), environ.get("HTTP_X_REQUEST_ID"))
             identity = self.verifier.verify(
-                token, environ.get("REQUEST_METHOD", "GET"), environ_target(environ)
+                token, environ.get("REQUEST_METHOD", "GET"), environ_target(environ), origin
             )
         except ProtocolError as error:
             log.info("refused %s %s: %s", environ.get("REQUEST_METHOD"), path, error.name)
