@@ -13,7 +13,12 @@ import click
 import httpx
 
 from client_lib.api import Client, LoginOptions
-from client_lib.http_auth import HttpxTicketAuth, TicketAuthenticator
+from client_lib.http_auth import (
+    HttpxTicketAuth,
+    PlainRequest,
+    TicketAuthenticator,
+    fetch_sealed,
+)
 from orthrus.credentials import Credential
 from orthrus.duration import parse_duration
 from orthrus.errors import ConfigError, MalformedMessage, TransportError
@@ -223,6 +228,9 @@ def token(
 @click.option("-d", "--data", help="Request body (JSON is sent as application/json).")
 @click.option("-H", "--header", "headers", multiple=True, metavar="'NAME: VALUE'")
 @click.option("--mutual", is_flag=True, help="Require and check the service's AP reply.")
+@click.option(
+    "--encrypt", is_flag=True, help="Seal the body (-d) and the reply under a fresh subkey."
+)
 @click.option("--service", help="Service principal (default HTTP/<host>@<realm>).")
 @click.option("-i", "--include", is_flag=True, help="Print the status line and headers too.")
 @click.argument("url")
@@ -231,23 +239,37 @@ def fetch(ctx: click.Context, /, url: str, **options: Any) -> None:
     """Fetch URL like curl, answering the service's Ticket challenge with a ticket."""
     client = _client(ctx)
     service = _principal(client, options["service"]) if options["service"] else None
-    auth = HttpxTicketAuth(TicketAuthenticator(client, service, mutual=options["mutual"]))
+    encrypt = options["encrypt"]
+    authenticator = TicketAuthenticator(client, service, mutual=options["mutual"] or encrypt)
+    auth = HttpxTicketAuth(authenticator)
     data = options["data"]
+    if encrypt and data is None:
+        raise click.UsageError("--encrypt seals the request body: give it with -d DATA")
     method = (options["method"] or ("POST" if data is not None else "GET")).upper()
     headers = dict(_header(h) for h in options["headers"])
     if data is not None and "content-type" not in {k.lower() for k in headers}:
         headers["Content-Type"] = "application/json" if _is_json(data) else "text/plain"
     try:
         with client.settings.http_client(url, "the URL") as http:
-            response = http.request(method, url, content=data, headers=headers, auth=auth)
+            if encrypt:
+                plain = PlainRequest(method, url, data.encode(), headers)
+                sealed = fetch_sealed(http, authenticator, plain)
+                response, text = sealed.response, sealed.body.decode("utf-8", "replace")
+            else:
+                response = http.request(method, url, content=data, headers=headers, auth=auth)
+                text = response.text
     except httpx.HTTPError as exc:
         raise TransportError(f"cannot fetch {url}: {exc}") from None
     if options["include"]:
         click.echo(f"HTTP/1.1 {response.status_code} {response.reason_phrase}")
         click.echo("".join(f"{k}: {v}\n" for k, v in response.headers.items()))
-    if options["mutual"] and auth.last_reply is not None:
+    if options["mutual"] and (auth.last_reply is not None or encrypt) and response.is_success:
         click.echo("orthrus: mutual authentication: the service proved its identity", err=True)
-    click.echo(response.text, nl=not response.text.endswith("\n"))
+    if encrypt and response.is_success:
+        click.echo(
+            "orthrus: the request and the reply travelled sealed under a fresh subkey", err=True
+        )
+    click.echo(text, nl=not text.endswith("\n"))
     if response.status_code >= 400:
         ctx.exit(1 if response.status_code < 500 else 2)
 

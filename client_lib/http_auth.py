@@ -34,9 +34,17 @@ from orthrus.httpauth import (
 from orthrus.keys import Key
 from orthrus.messages import Authenticator, EncAPRepPart
 from orthrus.principal import Principal
-from orthrus.priv import PrivChannel
+from orthrus.priv import PrivChannel, decode_priv, encode_priv
 
-__all__ = ["HttpxTicketAuth", "RequestsTicketAuth", "TicketAuthenticator", "challenge_realm"]
+__all__ = [
+    "HttpxTicketAuth",
+    "PlainRequest",
+    "RequestsTicketAuth",
+    "SealedReply",
+    "TicketAuthenticator",
+    "challenge_realm",
+    "fetch_sealed",
+]
 
 _REALM = re.compile(r'realm="([^"]{1,128})"')
 
@@ -116,6 +124,52 @@ class TicketAuthenticator:
                 "KRB_AP_ERR_MUT_FAIL",
                 f"the service did not prove its identity ({exc.message}); it may be an impostor",
             ) from None
+
+
+PRIV_CONTENT_TYPE = "application/orthrus-priv"
+
+
+@dataclass(frozen=True, slots=True)
+class SealedReply:
+    """A response to a sealed request, with its body opened when the service sealed it."""
+
+    response: httpx.Response
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PlainRequest:
+    """What to send sealed: method, URL, body and extra headers."""
+
+    method: str
+    url: str
+    data: bytes
+    headers: Mapping[str, str]
+
+
+def fetch_sealed(
+    http: httpx.Client, authenticator: TicketAuthenticator, plain: PlainRequest
+) -> SealedReply:
+    """Send ``data`` sealed under a fresh subkey (KRB-PRIV, RFC 4120 §5.7.1; docs/http.md §5).
+
+    The ticket goes with the first request (a challenge round trip would send the body in
+    clear); the reply is opened with the same channel. Errors come back unsealed.
+    """
+    client = authenticator.client
+    channel = PrivChannel.initiator(client.entropy)
+    header, pending = authenticator.authorization(plain.method, plain.url, None, channel)
+    sealed = encode_priv(channel.seal(plain.data, client.now(), client.entropy))
+    headers = {**plain.headers, "Authorization": header, "Content-Type": PRIV_CONTENT_TYPE}
+    response = http.request(plain.method, plain.url, content=sealed, headers=headers)
+    if response.status_code >= 400:
+        return SealedReply(response, response.content)
+    authenticator.check_response(response.headers, pending)
+    if not response.headers.get("Content-Type", "").startswith(PRIV_CONTENT_TYPE):
+        raise APError(
+            "KRB_AP_ERR_MODIFIED",
+            "the service answered a sealed request in clear; its reply cannot be trusted",
+        )
+    return SealedReply(response, channel.open(decode_priv(response.content), client.now()))
 
 
 class HttpxTicketAuth(httpx.Auth):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
@@ -31,4 +32,13 @@ def run(command: Callable[..., object], prog: str) -> None:
     except KeyboardInterrupt:
         click.echo(f"{prog}: interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("ORTHRUS_DEBUG"):
+            raise
+        click.echo(
+            f"{prog}: internal error ({type(exc).__name__}: {exc}); please report it, with the "
+            "traceback that ORTHRUS_DEBUG=1 shows",
+            err=True,
+        )
+        sys.exit(70)
     sys.exit(status if isinstance(status, int) else 0)
