@@ -138,9 +138,15 @@ class Store:
 
     @classmethod
     def open(cls, settings: KDCSettings) -> Store:
-        """Open the realm's database with its master key stash."""
+        """Open the realm's database with its master key stash.
+
+        The stash must open what the database holds (its newest signing key is tried), so a
+        wrong stash is refused before anything is written under it.
+        """
         master = MasterKey.load(settings.master_key_path)
-        return cls(settings, master, make_engine(settings.database_url))
+        store = cls(settings, master, make_engine(settings.database_url))
+        store.signer()
+        return store
 
     def migrate(self) -> None:
         """Create or upgrade the schema to the newest alembic revision (kdc/migrations)."""
