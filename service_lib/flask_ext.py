@@ -49,6 +49,7 @@ from service_lib.http import (
 )
 from service_lib.identity import Identity
 from service_lib.sessions import SessionTokens
+from service_lib.settings import load_verifier_settings
 from service_lib.verifier import RequestOrigin, Verifier
 
 __all__ = ["G_IDENTITY", "TicketAuth", "current_identity"]
@@ -97,7 +98,8 @@ class TicketAuth:
         """Attach to ``app``: its verifier, error handler and response headers."""
         verifier = verifier or self._verifier
         if verifier is None:
-            raise ValueError("TicketAuth needs a Verifier (TicketAuth(verifier=...))")
+            # The keytab and options from ORTHRUS_KEYTAB / the [service] table of ORTHRUS_CONFIG.
+            verifier = Verifier.from_settings(load_verifier_settings())
         sessions = None
         if self._sessions:
             lifetime = self._session_lifetime or 3600
