@@ -49,3 +49,10 @@ class RedisReplayCache:
         except redis.RedisError as exc:
             raise Unavailable(f"Redis is unavailable for the replay cache: {exc}") from None
         return bool(stored)
+
+    def ping(self) -> None:
+        """Raise :class:`~orthrus_io.errors.Unavailable` if Redis cannot be reached (readiness)."""
+        try:
+            self._redis.ping()
+        except redis.RedisError as exc:
+            raise Unavailable(f"Redis is unavailable for the replay cache: {exc}") from None

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 from orthrus.errors import ConfigError
+from orthrus_io.errors import Unavailable
 
 __all__ = ["SQLiteReplayCache"]
 
@@ -94,6 +95,13 @@ class SQLiteReplayCache:
     def prune(self, now: float) -> int:
         """Delete expired entries; return how many."""
         return self._connect().execute(_PRUNE, (now,)).rowcount
+
+    def ping(self) -> None:
+        """Raise :class:`~orthrus_io.errors.Unavailable` if the file cannot be read (readiness)."""
+        try:
+            self._connect().execute("SELECT 1 FROM replay LIMIT 1").fetchall()
+        except (ConfigError, sqlite3.Error) as exc:
+            raise Unavailable(f"the replay cache {self._path} is unavailable: {exc}") from None
 
     def __len__(self) -> int:
         row = self._connect().execute("SELECT count(*) FROM replay").fetchone()

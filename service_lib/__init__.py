@@ -6,7 +6,9 @@
 - :class:`SQLiteReplayCache` / :class:`MemoryReplayCache` — replay caches;
 - :class:`TicketAuth` — the Flask extension (``@auth.required``); identity on
   ``flask.g.orthrus_identity``; :mod:`service_lib.flask_priv` for sealed bodies;
-- :class:`TicketAuthMiddleware` — plain WSGI middleware (``REMOTE_USER``).
+- :class:`TicketAuthMiddleware` — plain WSGI middleware (``REMOTE_USER``);
+- :func:`service_events` — audit log and Prometheus metrics for ``Verifier(events=)``;
+  :func:`register_ops_routes` — ``/readyz`` and ``/metrics`` for a Flask app.
 """
 
 from service_lib.flask_ext import G_IDENTITY, TicketAuth, current_identity
@@ -19,6 +21,7 @@ from service_lib.http import (
 )
 from service_lib.identity import Identity
 from service_lib.keytab_source import KeySnapshot, KeytabSource
+from service_lib.ops import readiness_problems, register_ops_routes, service_events
 from service_lib.replay import MemoryReplayCache, SQLiteReplayCache, open_replay_cache
 from service_lib.sessions import SessionTokens
 from service_lib.settings import VerifierSettings, load_verifier_settings
@@ -47,5 +50,8 @@ __all__ = [
     "load_verifier_settings",
     "open_replay_cache",
     "read_sealed_request",
+    "readiness_problems",
+    "register_ops_routes",
     "sealed_response",
+    "service_events",
 ]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
@@ -60,6 +61,8 @@ log = logging.getLogger("orthrus.service")
 G_IDENTITY = "orthrus_identity"
 _G_REPLY = "_orthrus_ap_rep"
 _G_SESSION = "_orthrus_new_session"
+_G_REQUEST_ID = "_orthrus_request_id"
+REQUEST_ID_HEADER = "X-Request-Id"
 _EXTENSION = "orthrus"
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -141,7 +144,7 @@ class TicketAuth:
         target = request_target(
             request.script_root + request.path, request.query_string.decode("latin-1")
         )
-        origin = RequestOrigin(request.remote_addr, request.headers.get("X-Request-Id"))
+        origin = RequestOrigin(request.remote_addr, _request_id())
         identity = state.verifier.verify(token, request.method, target, origin)
         if identity.mutual_required:
             setattr(g, _G_REPLY, state.verifier.reply_token(identity))
@@ -174,6 +177,16 @@ class TicketAuth:
         return decorate(view) if view is not None else decorate
 
 
+def _request_id() -> str:
+    """The proxy's ``X-Request-Id`` (at most 64 characters), else a new one; it goes into
+    the audit log and back to the client in the response's ``X-Request-Id``."""
+    request_id: str | None = g.get(_G_REQUEST_ID)
+    if request_id is None:
+        request_id = request.headers.get(REQUEST_ID_HEADER, "")[:64] or uuid.uuid4().hex
+        setattr(g, _G_REQUEST_ID, request_id)
+    return request_id
+
+
 def _session_token() -> str | None:
     return request.headers.get(SESSION_HEADER) or request.cookies.get(SESSION_COOKIE) or None
 
@@ -200,6 +213,9 @@ def _response(answer: ErrorResponse) -> Response:
 
 
 def _after_request(response: Response) -> Response:
+    request_id = g.pop(_G_REQUEST_ID, None)
+    if request_id is not None:
+        response.headers[REQUEST_ID_HEADER] = request_id
     reply = g.pop(_G_REPLY, None)
     if reply is not None:
         # Whatever the view answered (even 403 or 404), the AP exchange succeeded and the

@@ -26,8 +26,9 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from orthrus.ap import APRules, check_authenticator, make_ap_rep, open_ap_ticket
 from orthrus.errors import APError, ConfigError, ProtocolError
@@ -37,6 +38,7 @@ from orthrus.messages import EncTicketPart
 from orthrus.principal import Principal
 from orthrus.replay import ReplayCache
 from orthrus.session_token import ticket_id
+from orthrus_io.errors import Unavailable
 from orthrus_io.events import EventSink, ExchangeEvent
 from service_lib.identity import Identity
 from service_lib.keytab_source import KeySnapshot, KeytabSource
@@ -44,9 +46,12 @@ from service_lib.replay import open_replay_cache
 from service_lib.settings import VerifierSettings
 from service_lib.ticket_cache import CachedTicket, TicketCache, ticket_cache_key
 
-__all__ = ["RequestOrigin", "Verifier", "VerifierOptions"]
+__all__ = ["UNAVAILABLE", "RequestOrigin", "Verifier", "VerifierOptions"]
 
 log = logging.getLogger("orthrus.service")
+
+#: The error name of events (and 503 answers) when a back end the check needs is down.
+UNAVAILABLE = "SERVICE_UNAVAILABLE"
 
 Clock = Callable[[], float]
 
@@ -150,6 +155,8 @@ class Verifier:
 
         Every verification, accepted or refused, is one ``AP`` event for the verifier's
         ``events`` sink (audit log, metrics, lab traces); ``origin`` says where it came from.
+        One that could not be made (the replay cache is unreachable:
+        :class:`~orthrus_io.errors.Unavailable`) is an event with error ``SERVICE_UNAVAILABLE``.
 
         With ``method`` and ``path`` (the percent-decoded path, plus ``?query`` when there
         is one), an authenticator checksum must equal :func:`orthrus.httpauth.http_binding`
@@ -162,11 +169,27 @@ class Verifier:
         if self.events is None:
             return self._verify(token, method, path)
         started, wall = time.perf_counter(), time.time()
+        # What a refusal's event can name: the ticket's server (clear text) once the token
+        # decodes, its client once the ticket opened with our key.
+        seen: dict[str, str] = {}
         try:
-            identity = self._verify(token, method, path)
+            identity = self._verify(token, method, path, seen)
         except ProtocolError as exc:
             self._emit(
-                ExchangeEvent("AP", False, wall, error=exc.name, message=exc.message),
+                ExchangeEvent(
+                    "AP", False, wall, error=exc.name, message=exc.message, **_names(seen)
+                ),
+                token,
+                started,
+                origin,
+            )
+            raise
+        except Unavailable as exc:
+            # Not a verdict on the client: the check could not be made (answered 503).
+            self._emit(
+                ExchangeEvent(
+                    "AP", False, wall, error=UNAVAILABLE, message=str(exc), **_names(seen)
+                ),
                 token,
                 started,
                 origin,
@@ -193,8 +216,12 @@ class Verifier:
             )
         )
 
-    def _verify(self, token: str, method: str | None, path: str | None) -> Identity:
+    def _verify(
+        self, token: str, method: str | None, path: str | None, seen: dict[str, str] | None = None
+    ) -> Identity:
+        seen = {} if seen is None else seen
         ap_req = decode_ap_req(token)
+        seen["server"] = str(ap_req.ticket.server)
         now = self.clock()
         snapshot = self._snapshot()
         cache_key = ticket_cache_key(ap_req.ticket)
@@ -208,6 +235,7 @@ class Verifier:
                 self._tickets.put(cache_key, CachedTicket(part, groups[0], expires_at))
 
         part = cached.part if cached else open_ap_ticket(ap_req.ticket, snapshot.keys_for)
+        seen["client"] = str(part.client)
         binding = http_binding(method, path) if method is not None and path is not None else None
         rules = APRules(
             self.replay_cache,
@@ -255,3 +283,8 @@ class Verifier:
         if identity.ap is None:
             raise ValueError("mutual authentication needs an identity from an AP exchange")
         return encode_ap_rep(make_ap_rep(identity.ap, self.entropy, seq=seq))
+
+
+def _names(seen: Mapping[str, str]) -> dict[str, Any]:
+    """The ``client`` and ``server`` of an event, from what a refused verification saw."""
+    return {"client": seen.get("client"), "server": seen.get("server")}

@@ -18,6 +18,7 @@ passes through too, with no identity, and the application decides.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -85,7 +86,8 @@ class TicketAuthMiddleware:
                 if not self.required:
                     return self.app(environ, start_response)
                 raise no_credentials(header, self.verifier.realm)
-            origin = RequestOrigin(environ.get("REMOTE_ADDR"), environ.get("HTTP_X_REQUEST_ID"))
+            request_id = environ.get("HTTP_X_REQUEST_ID", "")[:64] or uuid.uuid4().hex
+            origin = RequestOrigin(environ.get("REMOTE_ADDR"), request_id)
             identity = self.verifier.verify(
                 token, environ.get("REQUEST_METHOD", "GET"), environ_target(environ), origin
             )
