@@ -1,8 +1,9 @@
 """A small real service protected by Orthrus tickets: per-user notes.
 
-Routes (docs/service_demo.md): ``GET /livez``; with a ticket or session ``GET /whoami``,
-``GET /notes``, ``POST /notes`` (JSON, or sealed as KRB-PRIV, RFC 4120 §5.7); for group
-``admins`` ``GET /admin/stats``. Tickets are checked by :mod:`service_lib` (RFC 4120 §3.2.3).
+Routes (docs/service_demo.md): ``GET /livez``, ``GET /readyz``, ``GET /metrics``; with a
+ticket or session ``GET /whoami``, ``GET /notes``, ``POST /notes`` (JSON, or sealed as
+KRB-PRIV, RFC 4120 §5.7); for group ``admins`` ``GET /admin/stats``. Tickets are checked
+by :mod:`service_lib` (RFC 4120 §3.2.3).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from orthrus.errors import ConfigError
 from service_demo.models import NoteStore
 from service_demo.settings import DemoSettings
 from service_demo.views import json_error, make_blueprint
-from service_lib import TicketAuth, Verifier
+from service_lib import TicketAuth, Verifier, register_ops_routes, service_events
 
 __all__ = ["DemoSettings", "create_app"]
 
@@ -28,7 +29,9 @@ log = logging.getLogger("service_demo")
 
 def create_app(settings: DemoSettings, verifier: Verifier | None = None) -> Flask:
     """The demo app for ``settings``; ``verifier`` replaces the one built from them (tests)."""
-    verifier = verifier or Verifier.from_settings(settings.verifier_settings())
+    if verifier is None:
+        events = service_events(settings.audit_log_path)
+        verifier = Verifier.from_settings(settings.verifier_settings(), events=events)
     if settings.realm and settings.realm not in {
         p.realm for p in verifier.keytab.snapshot().principals
     }:
@@ -41,6 +44,7 @@ def create_app(settings: DemoSettings, verifier: Verifier | None = None) -> Flas
     app.extensions["service_demo"] = store
     auth = TicketAuth(app, verifier, sessions=settings.sessions)
     app.register_blueprint(make_blueprint(auth))
+    register_ops_routes(app, verifier, {"notes_db": store.ping})
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     return app

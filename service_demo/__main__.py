@@ -1,21 +1,27 @@
 """``python -m service_demo --keytab FILE [--host H] [--port P] [--workers N] [--db PATH]
-[--realm R]``: the demo service under gunicorn.
+[--realm R] [--redis-url URL] [--audit-log PATH] [--certfile PEM --keyfile PEM]``: the demo
+service under gunicorn.
 
 With more than one worker the workers share an SQLite replay cache (``--replay-cache``,
-default next to the database) so a request replayed to another worker is still refused
-(RFC 4120 §3.2.3).
+default next to the database), or Redis (``--redis-url``, also shared with replicas on other
+hosts), so a request replayed to another worker is still refused (RFC 4120 §3.2.3). A keytab,
+database or Redis that cannot be used is one line on standard error and exit status 2,
+before any worker starts.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import msgspec
 
 from orthrus.errors import ConfigError
+from orthrus_io.errors import Unavailable
 from service_demo.models import NoteStore
 from service_demo.server import serve
 from service_demo.settings import DemoSettings
@@ -41,10 +47,32 @@ def parse_args(argv: Sequence[str] | None = None) -> DemoSettings:
     parser.add_argument("--no-sessions", action="store_true", help="hand out no sessions")
     parser.add_argument("--bind-requests", action="store_true", help="require method+path binding")
     parser.add_argument("--max-skew", type=int, default=300, help="allowed clock skew (s)")
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("ORTHRUS_REDIS_URL", ""),
+        help="Redis replay cache shared by every worker and replica (default $ORTHRUS_REDIS_URL)",
+    )
+    parser.add_argument(
+        "--redis-prefix",
+        default=os.environ.get("ORTHRUS_REDIS_PREFIX", "orthrus-service"),
+        help="key prefix in Redis (default $ORTHRUS_REDIS_PREFIX or orthrus-service)",
+    )
+    parser.add_argument(
+        "--audit-log",
+        help="JSON-lines audit log, one line per verification (default: audit.log beside "
+        "the database; '' for none)",
+    )
+    parser.add_argument("--certfile", help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--keyfile", help="the certificate's private key (PEM)")
     args = parser.parse_args(argv)
+    if bool(args.certfile) != bool(args.keyfile):
+        parser.error("--certfile and --keyfile go together")
     replay = args.replay_cache
-    if replay is None and args.workers > 1:
+    if replay is None and args.workers > 1 and not args.redis_url:
         replay = f"{args.db}.replay"
+    audit_log = args.audit_log
+    if audit_log is None:
+        audit_log = str(Path(args.db).parent / "audit.log")
     values = {
         "keytab": args.keytab,
         "db": args.db,
@@ -56,6 +84,11 @@ def parse_args(argv: Sequence[str] | None = None) -> DemoSettings:
         "sessions": not args.no_sessions,
         "bind_requests": args.bind_requests,
         "max_skew": args.max_skew,
+        "redis_url": args.redis_url,
+        "redis_prefix": args.redis_prefix,
+        "audit_log": audit_log,
+        "certfile": args.certfile,
+        "keyfile": args.keyfile,
     }
     try:
         return msgspec.convert(values, DemoSettings)
@@ -71,7 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Fail before forking: a bad keytab or database is one clear message, not N workers dying.
         Verifier.from_settings(settings.verifier_settings())
         NoteStore(settings.db_path).create_schema()
-    except ConfigError as exc:
+        for pem in (settings.certfile, settings.keyfile):
+            if pem and not os.access(pem, os.R_OK):
+                raise ConfigError(f"cannot read {pem} (--certfile/--keyfile)")
+    except (ConfigError, Unavailable) as exc:
         print(f"service_demo: {exc}", file=sys.stderr)
         return 2
     serve(settings)

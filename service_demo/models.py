@@ -50,6 +50,11 @@ class NoteStore:
     def create_schema(self) -> None:
         Base.metadata.create_all(self.engine)
 
+    def ping(self) -> None:
+        """Raise if the database cannot be read (readiness)."""
+        with self.engine.connect() as connection:
+            connection.execute(select(func.count(Note.id)).where(Note.id == 0))
+
     def session(self) -> Session:
         return self._sessions()
 

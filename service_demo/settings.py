@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -17,7 +17,8 @@ class DemoSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
 
     ``replay_cache`` is the SQLite file the workers share; None means an in-process cache,
     which is only right with one worker (the command line picks a file next to the
-    database when ``workers`` > 1). ``realm`` defaults to the keytab principal's realm.
+    database when ``workers`` > 1); ``redis_url`` replaces it with Redis, shared by replicas
+    on other hosts too. ``realm`` defaults to the keytab principal's realm.
     """
 
     keytab: str
@@ -30,16 +31,34 @@ class DemoSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     sessions: bool = True
     bind_requests: bool = False
     max_skew: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 300
+    #: Redis replay cache shared by every worker and replica (wins over ``replay_cache``).
+    redis_url: str = ""
+    redis_prefix: str = "orthrus-service"
+    #: JSON-lines audit log, one line per verification ("": none).
+    audit_log: str = ""
+    #: Serve HTTPS with this certificate and key (PEM).
+    certfile: str | None = None
+    keyfile: str | None = None
 
     def verifier_settings(self) -> VerifierSettings:
+        if self.redis_url:
+            cache: Literal["memory", "sqlite", "redis"] = "redis"
+        else:
+            cache = "sqlite" if self.replay_cache else "memory"
         return VerifierSettings(
             keytab=self.keytab,
             realm=self.realm,
             max_skew=self.max_skew,
             bind_requests=self.bind_requests,
-            replay_cache="sqlite" if self.replay_cache else "memory",
+            replay_cache=cache,
             replay_cache_path=self.replay_cache,
+            redis_url=self.redis_url,
+            redis_prefix=self.redis_prefix,
         )
+
+    @property
+    def audit_log_path(self) -> Path | None:
+        return Path(self.audit_log) if self.audit_log else None
 
     @property
     def db_path(self) -> Path:
