@@ -12,6 +12,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import Flask, Response, request
@@ -34,6 +35,7 @@ from orthrus_io.audit import AuditSink, open_audit_log
 from orthrus_io.errors import Unavailable
 from orthrus_io.events import EventSink, Exchange, ExchangeEvent, LoggingSink, fan_out
 from orthrus_io.metrics import CONTENT_TYPE_LATEST, MetricsSink, render_metrics
+from orthrus_io.trace import TRACE_NAME, TraceSink
 
 __all__ = ["create_app", "default_events"]
 
@@ -164,6 +166,12 @@ def create_app(
     def metrics() -> Response:
         return Response(render_metrics(), mimetype=CONTENT_TYPE_LATEST)
 
+    @app.get("/v1/realm")
+    def realm_document() -> Response:
+        # Public and read-only: lets clients and services refuse a lab switch (a large
+        # --clock-offset, a service's replay cache off) unless this realm is a lab realm.
+        return _json({"realm": settings.realm, "lab": settings.lab, "max_skew": settings.max_skew})
+
     @app.get("/livez")
     def livez() -> Response:
         return _json({"status": "ok"})
@@ -200,10 +208,13 @@ def create_app(
 
 
 def default_events(settings: KDCSettings) -> EventSink:
-    """Log line, Prometheus metrics and (unless turned off) the audit log."""
+    """Log line, Prometheus metrics, (unless turned off) the audit log, and in a lab realm
+    the lab trace (``DIR/trace.jsonl``, :mod:`orthrus_io.trace`)."""
     sinks: list[EventSink] = [LoggingSink(log), MetricsSink("kdc")]
     if settings.audit_log_path is not None:
         sinks.append(AuditSink(open_audit_log(settings.audit_log_path), "kdc"))
+    if settings.lab:
+        sinks.append(TraceSink(Path(settings.directory) / TRACE_NAME, "kdc"))
     return fan_out(sinks)
 
 
