@@ -77,11 +77,32 @@ def _child_exit(_server: Any, worker: Any) -> None:
 
 
 def _metrics_dir(directory: Path) -> Path:
-    """A fresh directory for the workers' metric files (prometheus-client multiprocess)."""
-    metrics = directory / "metrics"
+    """A fresh directory for this server's workers' metric files (prometheus-client
+    multiprocess): ``metrics/<pid>``, one per ``serve`` process, so that several servers of
+    one KDC directory neither delete nor add up each other's samples. Directories left by
+    servers that no longer run are removed."""
+    parent = directory / "metrics"
+    parent.mkdir(mode=0o700, exist_ok=True)
+    for old in parent.iterdir():
+        if not (old.name.isdigit() and _running(int(old.name))):
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
+    metrics = parent / str(os.getpid())
     shutil.rmtree(metrics, ignore_errors=True)
     metrics.mkdir(mode=0o700)
     return metrics
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def serve(directory: Path, options: ServeOptions) -> None:
