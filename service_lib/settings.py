@@ -49,7 +49,9 @@ class VerifierSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
     - ``ticket_cache_size``: tickets kept decrypted and checked, so a ticket's signature is
       verified once, not on every request;
     - ``reload_interval``: at most how often (s) the keytab file is looked at;
-    - ``session_lifetime``: the longest life (s) of a session token (never past the ticket).
+    - ``session_lifetime``: the longest life (s) of a session token (never past the ticket);
+    - ``record_messages``, ``lab_replay_cache_off``, ``lab_unsigned_authz``: lab switches,
+      refused unless the KDC at ``kdc_url`` serves the realm as a lab (:mod:`service_lib.lab`).
     """
 
     keytab: str
@@ -65,6 +67,12 @@ class VerifierSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
     ticket_cache_size: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 10_000
     reload_interval: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 1.0
     session_lifetime: Annotated[int, msgspec.Meta(ge=1, le=86_400)] = 3600
+    #: Lab switches (service_lib.lab), refused unless the KDC at ``kdc_url`` says the realm
+    #: is a lab realm: keep tokens in events, no replay cache, unchecked authorization data.
+    record_messages: bool = False
+    lab_replay_cache_off: bool = False
+    lab_unsigned_authz: bool = False
+    kdc_url: str = ""
 
     def __post_init__(self) -> None:
         if self.replay_cache == "sqlite" and not self.replay_cache_path:

@@ -42,6 +42,7 @@ from orthrus_io.errors import Unavailable
 from orthrus_io.events import EventSink, ExchangeEvent
 from service_lib.identity import Identity
 from service_lib.keytab_source import KeySnapshot, KeytabSource
+from service_lib.lab import NoReplayCache, confirm_lab_realm, unverified_groups
 from service_lib.replay import open_replay_cache
 from service_lib.settings import VerifierSettings
 from service_lib.ticket_cache import CachedTicket, TicketCache, ticket_cache_key
@@ -73,8 +74,16 @@ class VerifierOptions:
     bind_requests: bool = False
     ticket_cache_size: int = 10_000
     realm: str | None = None
-    #: Keep the token in events (lab realms, for traces); never in production.
+    #: Keep the token, method and path in events (lab realms, for traces); never in
+    #: production. This and the ``lab_*`` switches are refused unless the KDC at ``kdc_url``
+    #: serves the realm as a lab realm (:mod:`service_lib.lab`).
     record_messages: bool = False
+    #: Lab switch: no replay cache (a replayed AP-REQ is accepted).
+    lab_replay_cache_off: bool = False
+    #: Lab switch: believe the groups of the authorization data without checking its signature.
+    lab_unsigned_authz: bool = False
+    #: The realm's KDC, asked whether the realm is a lab when a lab switch is on.
+    kdc_url: str = ""
 
     @classmethod
     def from_settings(cls, settings: VerifierSettings) -> VerifierOptions:
@@ -84,7 +93,24 @@ class VerifierOptions:
             bind_requests=settings.bind_requests,
             ticket_cache_size=settings.ticket_cache_size,
             realm=settings.realm,
+            record_messages=settings.record_messages,
+            lab_replay_cache_off=settings.lab_replay_cache_off,
+            lab_unsigned_authz=settings.lab_unsigned_authz,
+            kdc_url=settings.kdc_url,
         )
+
+    @property
+    def lab_switches(self) -> list[str]:
+        """The lab switches that are on, by name."""
+        return [
+            name
+            for name, on in (
+                ("record_messages", self.record_messages),
+                ("lab_replay_cache_off", self.lab_replay_cache_off),
+                ("lab_unsigned_authz", self.lab_unsigned_authz),
+            )
+            if on
+        ]
 
 
 class Verifier:
@@ -120,6 +146,10 @@ class Verifier:
             )
         realms = sorted({p.realm for p in snapshot.principals})
         self.realm = self.options.realm or realms[0]
+        if self.options.lab_switches:
+            confirm_lab_realm(self.options.kdc_url, self.realm, self.options.lab_switches)
+        if self.options.lab_replay_cache_off:
+            self.replay_cache = NoReplayCache()
 
     @classmethod
     def from_settings(cls, settings: VerifierSettings, events: EventSink | None = None) -> Verifier:
@@ -182,6 +212,7 @@ class Verifier:
                 token,
                 started,
                 origin,
+                {"method": method, "path": path},
             )
             raise
         except Unavailable as exc:
@@ -193,18 +224,25 @@ class Verifier:
                 token,
                 started,
                 origin,
+                {"method": method, "path": path},
             )
             raise
         event = ExchangeEvent(
             "AP", True, wall, client=str(identity.principal), server=str(identity.service)
         )
-        self._emit(event, token, started, origin)
+        self._emit(event, token, started, origin, {"method": method, "path": path})
         return identity
 
     def _emit(
-        self, event: ExchangeEvent, token: str, started: float, origin: RequestOrigin | None
+        self,
+        event: ExchangeEvent,
+        token: str,
+        started: float,
+        origin: RequestOrigin | None,
+        recorded: dict[str, str | None] | None = None,
     ) -> None:
         assert self.events is not None
+        recorded = recorded if self.options.record_messages and recorded else {}
         self.events.emit(
             dataclasses.replace(
                 event,
@@ -213,6 +251,7 @@ class Verifier:
                 client_address=origin.address if origin else None,
                 request_id=origin.request_id if origin else None,
                 request=token.encode() if self.options.record_messages else None,
+                extra={**event.extra, **recorded},
             )
         )
 
@@ -265,6 +304,8 @@ class Verifier:
     def _check_authz(
         self, snapshot: KeySnapshot, part: EncTicketPart, server: Principal, now: float
     ) -> tuple[str, ...]:
+        if self.options.lab_unsigned_authz:
+            return unverified_groups(part)  # lab switch: the silver-ticket mistake
         if part.authorization_data is None and not self.options.require_authz:
             return ()
         authz = snapshot.authz_verifier(server.realm)
