@@ -47,10 +47,40 @@ class _Duration(click.ParamType[int]):
 DURATION = _Duration()
 
 
+#: A clock offset larger than this (seconds) is a lab switch: only a lab realm allows it.
+LAB_CLOCK_OFFSET = 60
+
+
 def _client(ctx: click.Context) -> Client:
-    client = Client.from_environment(clock_offset=ctx.obj["clock_offset"])
+    offset = ctx.obj["clock_offset"]
+    client = Client.from_environment(clock_offset=offset)
     ctx.call_on_close(client.close)
+    if abs(offset) > LAB_CLOCK_OFFSET:
+        _require_lab_realm(client, offset)
     return client
+
+
+def _require_lab_realm(client: Client, offset: float) -> None:
+    """Refuse a large ``--clock-offset`` unless the KDC says its realm is a lab realm.
+
+    Shifting the clock past the allowed skew (RFC 4120 §1.6) is for the clock-skew lab
+    exercise; elsewhere the fix for a wrong clock is NTP, not this flag.
+    """
+    url = client.settings.kdc_url.rstrip("/")
+    try:
+        with client.settings.http_client(url, "the KDC URL") as http:
+            response = http.get(f"{url}/v1/realm")
+        document = response.json() if response.status_code == 200 else {}
+    except (httpx.HTTPError, ValueError):
+        raise TransportError(
+            f"cannot ask the KDC at {url} whether its realm is a lab (needed for "
+            f"--clock-offset {offset:g}); check ORTHRUS_KDC_URL"
+        ) from None
+    if not isinstance(document, dict) or document.get("lab") is not True:
+        raise ConfigError(
+            f"--clock-offset {offset:g}: offsets over {LAB_CLOCK_OFFSET} s are a lab switch, and "
+            f"the realm at {url} is not a lab realm; set the clock right (NTP) instead"
+        )
 
 
 def _principal(client: Client, text: str) -> Principal:
@@ -66,7 +96,8 @@ def _principal(client: Client, text: str) -> Principal:
     type=float,
     default=0.0,
     metavar="SECONDS",
-    help="Shift this client's clock (for clock-skew exercises).",
+    help=f"Shift this client's clock (clock-skew exercises; over {LAB_CLOCK_OFFSET} s only "
+    "in a lab realm).",
 )
 @click.pass_context
 def cli(ctx: click.Context, clock_offset: float) -> None:
