@@ -9,12 +9,15 @@ by :mod:`service_lib` (RFC 4120 §3.2.3).
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from werkzeug.exceptions import HTTPException
 
 from orthrus.errors import ConfigError
+from orthrus_io.events import fan_out
+from orthrus_io.trace import TraceSink
 from service_demo.models import NoteStore
 from service_demo.settings import DemoSettings
 from service_demo.views import json_error, make_blueprint
@@ -31,6 +34,9 @@ def create_app(settings: DemoSettings, verifier: Verifier | None = None) -> Flas
     """The demo app for ``settings``; ``verifier`` replaces the one built from them (tests)."""
     if verifier is None:
         events = service_events(settings.audit_log_path)
+        if settings.trace:
+            trace = TraceSink(Path(settings.trace), "notes", settings.trace_labels())
+            events = fan_out([events, trace])
         verifier = Verifier.from_settings(settings.verifier_settings(), events=events)
     if settings.realm and settings.realm not in {
         p.realm for p in verifier.keytab.snapshot().principals

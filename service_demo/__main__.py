@@ -1,12 +1,14 @@
 """``python -m service_demo --keytab FILE [--host H] [--port P] [--workers N] [--db PATH]
-[--realm R] [--redis-url URL] [--audit-log PATH] [--certfile PEM --keyfile PEM]``: the demo
+[--realm R] [--redis-url URL] [--audit-log PATH] [--certfile PEM --keyfile PEM]
+[--trace FILE] [--lab-no-replay-cache] [--lab-unsigned-authz] [--kdc-url URL]``: the demo
 service under gunicorn.
 
 With more than one worker the workers share an SQLite replay cache (``--replay-cache``,
 default next to the database), or Redis (``--redis-url``, also shared with replicas on other
 hosts), so a request replayed to another worker is still refused (RFC 4120 §3.2.3). A keytab,
 database or Redis that cannot be used is one line on standard error and exit status 2,
-before any worker starts.
+before any worker starts. The lab switches (``orthrus-lab``) are refused, the same way,
+unless the KDC at ``--kdc-url`` says the realm is a lab realm (:mod:`service_lib.lab`).
 """
 
 from __future__ import annotations
@@ -64,6 +66,23 @@ def parse_args(argv: Sequence[str] | None = None) -> DemoSettings:
     )
     parser.add_argument("--certfile", help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--keyfile", help="the certificate's private key (PEM)")
+    lab = parser.add_argument_group(
+        "lab switches", "for lab realms only (orthrus-lab): refused unless the KDC says so"
+    )
+    lab.add_argument("--trace", help="append every verification, token included, to this file")
+    lab.add_argument(
+        "--lab-no-replay-cache", action="store_true", help="accept replayed AP-REQs (no cache)"
+    )
+    lab.add_argument(
+        "--lab-unsigned-authz",
+        action="store_true",
+        help="believe the ticket's groups without checking the KDC's signature",
+    )
+    lab.add_argument(
+        "--kdc-url",
+        default=os.environ.get("ORTHRUS_KDC_URL", ""),
+        help="the realm's KDC, asked whether the realm is a lab (default $ORTHRUS_KDC_URL)",
+    )
     args = parser.parse_args(argv)
     if bool(args.certfile) != bool(args.keyfile):
         parser.error("--certfile and --keyfile go together")
@@ -89,6 +108,10 @@ def parse_args(argv: Sequence[str] | None = None) -> DemoSettings:
         "audit_log": audit_log,
         "certfile": args.certfile,
         "keyfile": args.keyfile,
+        "trace": args.trace,
+        "lab_replay_cache_off": args.lab_no_replay_cache,
+        "lab_unsigned_authz": args.lab_unsigned_authz,
+        "kdc_url": args.kdc_url,
     }
     try:
         return msgspec.convert(values, DemoSettings)

@@ -39,6 +39,13 @@ class DemoSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     #: Serve HTTPS with this certificate and key (PEM).
     certfile: str | None = None
     keyfile: str | None = None
+    #: Lab realms only (``orthrus-lab``), each refused unless the KDC at ``kdc_url`` says the
+    #: realm is a lab: append every verification, token included, to this trace file...
+    trace: str | None = None
+    #: ...and turn a defence off: the replay cache, or the check of the KDC's signature.
+    lab_replay_cache_off: bool = False
+    lab_unsigned_authz: bool = False
+    kdc_url: str = ""
 
     def verifier_settings(self) -> VerifierSettings:
         if self.redis_url:
@@ -54,7 +61,18 @@ class DemoSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
             replay_cache_path=self.replay_cache,
             redis_url=self.redis_url,
             redis_prefix=self.redis_prefix,
+            record_messages=self.trace is not None,
+            lab_replay_cache_off=self.lab_replay_cache_off,
+            lab_unsigned_authz=self.lab_unsigned_authz,
+            kdc_url=self.kdc_url,
         )
+
+    def trace_labels(self) -> dict[str, str]:
+        """The defences this service runs with, recorded in each lab trace line."""
+        return {
+            "replay_cache": "off" if self.lab_replay_cache_off else "on",
+            "authz": "off" if self.lab_unsigned_authz else "on",
+        }
 
     @property
     def audit_log_path(self) -> Path | None:
