@@ -62,6 +62,10 @@ def decode(data: bytes | str, type_: type[T]) -> T:
         raise MalformedMessage(f"invalid message: {exc}") from None
     except msgspec.DecodeError as exc:
         raise MalformedMessage(f"not valid JSON: {exc}") from None
+    except UnicodeDecodeError:
+        # msgspec raises this (not DecodeError) for invalid UTF-8 inside a string (RFC 8259
+        # §8.1): without this clause a peer's bad byte became an uncaught exception (a 500).
+        raise MalformedMessage("not valid JSON: a string is not valid UTF-8") from None
 
 
 def body_checksum(message: Any) -> bytes:
