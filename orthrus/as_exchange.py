@@ -20,6 +20,7 @@ from orthrus.kdcrep import (
     grant_times,
     issue_ticket,
     read_kdc_reply,
+    reply_checksum,
     seal_reply,
 )
 from orthrus.keys import Entropy, Key, KeyUsage
@@ -129,8 +130,14 @@ def handle_as_req(req: ASReq, ctx: KDCContext, now: float) -> ASRep:
         groups=client.groups,
     )
     ticket, part = issue_ticket(terms, server, req.body.nonce, ctx)
+    # A client that pre-authenticated has its KDF parameters already (from the
+    # KDC_ERR_PREAUTH_REQUIRED data); only a reply without pre-authentication carries them.
+    kdf = None if client.requires_preauth else client.kdf
+    part = msgspec.structs.replace(
+        part, checksum=reply_checksum(req, client.principal, ticket, kdf)
+    )
     sealed = seal_reply(part, reply_key, KeyUsage.AS_REP_ENC_PART, ctx.entropy)
-    return ASRep(client=client.principal, ticket=ticket, enc_part=sealed, kdf=client.kdf)
+    return ASRep(client=client.principal, ticket=ticket, enc_part=sealed, kdf=kdf)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +171,10 @@ def make_as_req(
 
 
 def read_as_rep(rep: ASRep, req: ASReq, key: Key, now: float) -> Credential:
-    """Check an AS-REP against the request that asked for it (RFC 4120 §3.1.5)."""
-    expect = ReplyExpectation(req.client, req.body.server, req.body.nonce, now)
+    """Check an AS-REP against the request that asked for it (RFC 4120 §3.1.5), including
+    the checksum that binds that request and the reply's clear parts (RFC 6806 §11)."""
+    checksum = reply_checksum(req, rep.client, rep.ticket, rep.kdf)
+    expect = ReplyExpectation(req.client, req.body.server, req.body.nonce, now, checksum=checksum)
     return read_kdc_reply(
         rep.client, rep.ticket, rep.enc_part, (key, KeyUsage.AS_REP_ENC_PART), expect
     )

@@ -4,6 +4,8 @@ client's checks of a reply (RFC 4120 §3.1.5, §3.3.4).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 import msgspec
@@ -24,6 +26,7 @@ __all__ = [
     "grant_times",
     "issue_ticket",
     "read_kdc_reply",
+    "reply_checksum",
     "seal_reply",
 ]
 
@@ -108,6 +111,19 @@ def issue_ticket(
     return ticket, reply
 
 
+def reply_checksum(request: object, client: Principal, ticket: Ticket, kdf: object = None) -> bytes:
+    """The ``checksum`` of :class:`~orthrus.messages.EncKDCRepPart`: SHA-256 of the request
+    (an ``ASReq`` or ``TGSReq``) and of the reply's clear parts, in their canonical encoding.
+
+    The KDC computes it over the request as it read it; the client over the request it sent.
+    They differ if anything in clear was changed in transit: the AS-REQ body (lifetimes,
+    options), which nothing else protects (RFC 6806 §11 fixes the same gap in Kerberos with
+    PA-REQ-ENC-PA-REP), or the reply's ticket, client or KDF hint, which the client cannot
+    decrypt (RFC 4120 §3.1.5 leaves a swapped ticket to be found only when it is used).
+    """
+    return hashlib.sha256(encode(["orthrus-kdc-rep/1", request, client, ticket, kdf])).digest()
+
+
 def seal_reply(part: EncKDCRepPart, key: Key, usage: KeyUsage, entropy: Entropy) -> str:
     """Seal the reply part for the client."""
     return seal(key, usage, encode(part), entropy)
@@ -115,13 +131,19 @@ def seal_reply(part: EncKDCRepPart, key: Key, usage: KeyUsage, entropy: Entropy)
 
 @dataclass(frozen=True, slots=True)
 class ReplyExpectation:
-    """What the client asked for, to hold the reply against."""
+    """What the client asked for, to hold the reply against.
+
+    ``checksum`` is :func:`reply_checksum` of the request sent and the reply's clear parts;
+    :func:`~orthrus.as_exchange.read_as_rep` and :func:`~orthrus.tgs_exchange.read_tgs_rep`
+    always give it. None skips that check: only for a caller that binds the reply itself.
+    """
 
     client: Principal
     server: Principal
     nonce: int
     now: float
     max_skew: int = 300
+    checksum: bytes | None = None
 
 
 def _forged(what: str) -> APError:
@@ -141,7 +163,8 @@ def read_kdc_reply(
     """Open and check an AS-REP or TGS-REP; return the new credential.
 
     Checks (RFC 4120 §3.1.5): the part opens under our key, the nonce and the server name
-    are those we sent, the client is us, and the times make sense.
+    are those we sent, the client is us, the times make sense, and (last) the part's
+    checksum binds the request we sent and the reply's clear parts (RFC 6806 §11).
     """
     key, usage = key_and_usage
     plaintext = open_sealed(key, usage, sealed_part)
@@ -157,6 +180,12 @@ def read_kdc_reply(
         raise _forged(f"is for {reply_client}, not {expect.client}")
     if part.endtime <= part.starttime or part.endtime + expect.max_skew < expect.now:
         raise _forged("has impossible ticket times")
+    if expect.checksum is not None and (
+        part.checksum is None or not hmac.compare_digest(part.checksum, expect.checksum)
+    ):
+        raise _forged(
+            "does not match the request sent, or its ticket or names were changed in transit"
+        )
     return Credential(
         client=expect.client,
         server=part.server,

@@ -160,6 +160,11 @@ class EncKDCRepPart(msgspec.Struct, **_STRUCT):
     endtime: Time
     server: Principal
     renew_till: Time | None = None
+    #: SHA-256 binding the request as the KDC read it and the reply's clear parts (client,
+    #: ticket, KDF hint): :func:`orthrus.kdcrep.reply_checksum`. RFC 6806 §11 has the KDC
+    #: return a checksum of the AS-REQ for the same reason: the request body and the ticket
+    #: travel in clear, and without it a change to them in transit went unnoticed.
+    checksum: Digest | None = None
 
 
 class ASRep(msgspec.Struct, tag="AS-REP", **_STRUCT):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import msgspec
+
 from orthrus.ap import APRules, AuthenticatorFields, make_ap_req, verify_ap_req
 from orthrus.codec import body_checksum
 from orthrus.credentials import Credential
@@ -20,6 +22,7 @@ from orthrus.kdcrep import (
     grant_times,
     issue_ticket,
     read_kdc_reply,
+    reply_checksum,
     seal_reply,
 )
 from orthrus.keys import Entropy, Key, KeyUsage
@@ -157,6 +160,7 @@ def handle_tgs_req(req: TGSReq, ctx: KDCContext, now: float) -> TGSRep:
             "this authenticator was already used: a replayed request; send a fresh one",
         )
     ticket, part = issue_ticket(terms, server, req.body.nonce, ctx)
+    part = msgspec.structs.replace(part, checksum=reply_checksum(req, tgt.client, ticket))
     subkey = verified.authenticator.subkey
     reply_key, usage = (
         (subkey.to_key(), KeyUsage.TGS_REP_ENC_PART_SUBKEY)
@@ -196,9 +200,11 @@ def make_tgs_req(
 
 
 def read_tgs_rep(rep: TGSRep, request: TGSRequest, now: float) -> Credential:
-    """Check a TGS-REP against its request (RFC 4120 §3.3.4)."""
+    """Check a TGS-REP against its request (RFC 4120 §3.3.4), including the checksum that
+    binds the request and the reply's clear ticket (see :func:`orthrus.kdcrep.reply_checksum`)."""
     body = request.message.body
-    expect = ReplyExpectation(request.client, body.server, body.nonce, now)
+    checksum = reply_checksum(request.message, rep.client, rep.ticket)
+    expect = ReplyExpectation(request.client, body.server, body.nonce, now, checksum=checksum)
     return read_kdc_reply(
         rep.client,
         rep.ticket,

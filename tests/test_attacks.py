@@ -13,6 +13,7 @@ huge headers, several processes) run ``orthrus-kdc serve`` under gunicorn on 127
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,18 +26,20 @@ from flask.testing import FlaskClient
 from support import FAST_KDF, REALM, Realm
 
 sys.path.insert(0, str(Path(__file__).with_name("core")))
-from core_realm import T0, CoreRealm
+from core_realm import T0, CoreRealm  # noqa: E402
 
-from kdc.app import create_app
-from kdc.backends import Backends, make_backends
-from kdc.config import KDCSettings, load_settings
-from kdc.store import Store
-from orthrus import codec
-from orthrus.credentials import Credential
-from orthrus.errors import ProtocolError
-from orthrus.keys import Key
-from orthrus.messages import ASRep, ASReq, TGSRep
-from orthrus.principal import Principal
+from kdc.app import create_app  # noqa: E402
+from kdc.backends import Backends, make_backends  # noqa: E402
+from kdc.config import KDCSettings, load_settings  # noqa: E402
+from kdc.store import Store  # noqa: E402
+from orthrus import codec  # noqa: E402
+from orthrus.as_exchange import read_as_rep  # noqa: E402
+from orthrus.credentials import Credential  # noqa: E402
+from orthrus.errors import ProtocolError  # noqa: E402
+from orthrus.keys import Key  # noqa: E402
+from orthrus.messages import ASRep, ASReq, TGSRep  # noqa: E402
+from orthrus.principal import Principal  # noqa: E402
+from orthrus.tgs_exchange import make_tgs_req, read_tgs_rep  # noqa: E402
 
 ALICE_PASS = "alice-attack-pass"
 BOB_PASS = "bob-attack-pass"
@@ -168,6 +171,44 @@ def test_invalid_utf8_in_a_string_is_generic_error_not_500(kdc: KDC) -> None:
         assert error_of(answer, 400)["name"] == "KRB_ERR_GENERIC"
     assert refused(codec.decode, b'"\xc3\x28"', str).name == "KRB_ERR_GENERIC"
     assert db_snapshot(kdc.db) == before
+
+
+# == Forged or altered KDC replies (RFC 4120 §3.1.5, RFC 6806 §11) ==========================
+
+
+def test_as_req_body_changed_in_transit_is_noticed_by_the_client(
+    core: CoreRealm, alice: Principal, alice_key: Key
+) -> None:
+    """The AS-REQ body travels in clear and unprotected (RFC 4120 §5.4.1): a man in the
+    middle changes the renewable life; the KDC answers the changed request; the client must
+    refuse the reply, whose checksum binds the request the KDC read (RFC 6806 §11)."""
+    req = core.as_req(alice, alice_key, T0, renewable_life=3600)
+    longer = msgspec.structs.replace(
+        req, body=msgspec.structs.replace(req.body, renew_till=int(T0) + 7 * 86400)
+    )
+    rep = core.as_exchange(longer, T0)
+    error = refused(read_as_rep, rep, req, alice_key, T0)
+    assert error.name == "KRB_AP_ERR_MODIFIED"
+    assert "does not match the request" in error.message
+
+
+def test_ticket_swapped_in_a_kdc_reply_is_noticed_by_the_client(
+    core: CoreRealm, alice: Principal, alice_key: Key, tgt: Credential, http: Principal
+) -> None:
+    """Cut and paste between replies: the client cannot open the ticket, so a MITM swaps
+    it for another ticket of the same server (RFC 4120 §3.1.5 checks only the names). The
+    reply's checksum covers the ticket, so both AS-REP and TGS-REP are refused."""
+    req = core.as_req(alice, alice_key, T0)
+    rep, other = core.as_exchange(req, T0), core.as_exchange(core.as_req(alice, alice_key, T0))
+    swapped = msgspec.structs.replace(rep, ticket=other.ticket)
+    assert refused(read_as_rep, swapped, req, alice_key, T0).name == "KRB_AP_ERR_MODIFIED"
+
+    request = make_tgs_req(tgt, http, T0, os.urandom)
+    tgs_rep = core.tgs_exchange(request, T0)
+    another = core.tgs_exchange(make_tgs_req(tgt, http, T0, os.urandom), T0)
+    swapped_tgs = msgspec.structs.replace(tgs_rep, ticket=another.ticket)
+    assert refused(read_tgs_rep, swapped_tgs, request, T0).name == "KRB_AP_ERR_MODIFIED"
+    assert read_tgs_rep(tgs_rep, request, T0).server == http  # the genuine one still reads
 
 
 _ = (ASRep, ASReq, TGSRep, FAST_KDF)
