@@ -8,11 +8,18 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from kdc.store import Store
+    from orthrus.credentials import Credential
+    from orthrus.keys import Key
 
 BIN = Path(sys.executable).parent
 REALM = "EXAMPLE.TEST"
@@ -34,7 +41,9 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def wait_http(url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 20) -> None:
+def wait_http(
+    url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 20
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -101,8 +110,16 @@ class Realm:
         port = free_port()
         log = open(self.directory / f"kdc-{port}.log", "wb")  # noqa: SIM115 - closed with the process
         process = subprocess.Popen(
-            [str(BIN / "orthrus-kdc"), "--dir", str(self.directory), "serve",
-             "--port", str(port), "--workers", str(workers)],
+            [
+                str(BIN / "orthrus-kdc"),
+                "--dir",
+                str(self.directory),
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=clean_env(**(extra_env or {})),
@@ -160,3 +177,84 @@ def assert_one_sentence_error(result: subprocess.CompletedProcess[str], name: st
 
 def names(values: Sequence[object]) -> list[str]:
     return [str(v) for v in values]
+
+
+# -- In-process protocol over real HTTP (tests/kdc, tests/client) ------------------------------
+
+
+def kdc_post(
+    url: str, path: str, body: object, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    """POST to the KDC: ``body`` as raw bytes/str, or a message model encoded by the codec."""
+    from orthrus import codec
+
+    content = body if isinstance(body, bytes | str) else codec.encode(body)
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    return httpx.post(f"{url}{path}", content=content, headers=all_headers, timeout=10)
+
+
+def http_login(
+    url: str, client: str, password: str, now: float | None = None, **options: Any
+) -> tuple[Credential, Key]:
+    """Log ``client`` in over HTTP with the core, as the client library does.
+
+    Returns the TGT and the long-term key derived from ``password``; ``options`` go to
+    :class:`orthrus.as_exchange.ASOptions`; ``now`` (default: the clock) is the client's time.
+    """
+    import msgspec
+
+    from orthrus import codec
+    from orthrus.as_exchange import ASOptions, make_as_req, read_as_rep
+    from orthrus.messages import ASRep
+    from orthrus.principal import Principal
+    from orthrus.pwkdf import KDFParams, string_to_key
+
+    now = time.time() if now is None else now
+    principal = Principal.parse(client)
+    probe = make_as_req(principal, now, os.urandom, ASOptions(**options))
+    hint = kdc_post(url, "/v1/as", probe).json()["error"]
+    assert hint["name"] == "KDC_ERR_PREAUTH_REQUIRED", hint
+    params = msgspec.convert(hint["data"]["kdf"], KDFParams)
+    key = string_to_key(password, params, hint["data"]["kvno"])
+    req = make_as_req(principal, now, os.urandom, ASOptions(**options), key)
+    response = kdc_post(url, "/v1/as", req)
+    assert response.status_code == 200, response.text
+    return read_as_rep(codec.decode(response.content, ASRep), req, key, now), key
+
+
+def sqlite_snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table of a SQLite database, read-only (for before/after checks)."""
+    import sqlite3
+
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            )
+        ]
+        return {
+            table: sorted(connection.execute(f'SELECT * FROM "{table}"'), key=repr)
+            for table in tables
+        }
+    finally:
+        connection.close()
+
+
+@contextmanager
+def open_store(directory: Path) -> Iterator[Store]:
+    """The realm's principal database opened in-process, closed (engine disposed) after.
+
+    Close it before this process reads or copies the database files by other means: closing
+    any descriptor of a file drops every POSIX lock the process holds on it, and another
+    process then takes SQLite's WAL and shared-memory files away from under open connections.
+    """
+    from kdc.config import load_settings
+    from kdc.store import Store
+
+    store = Store.open(load_settings(directory, env={}))
+    try:
+        yield store
+    finally:
+        store._engine.dispose()
