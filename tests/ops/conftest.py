@@ -1,0 +1,95 @@
+"""Fixtures of the operations tests, shared so that each process starts once per session.
+
+- ``cluster``: one realm in its own PostgreSQL schema, served by two ``orthrus-kdc serve``
+  processes of two workers each, sharing lockout counters and the TGS replay cache in Redis
+  under a prefix of their own; with a service principal and its keytab.
+- ``redis_service``: ``python -m service_demo`` with two workers and the Redis replay cache,
+  for the cluster's service principal, writing an audit log and per-worker metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from ops_support import (
+    PG_URL,
+    REDIS_URL,
+    SERVICE,
+    USERS,
+    Cluster,
+    Service,
+    pg_schema,
+    redis_cleanup,
+    redis_prefix,
+    start_kdc,
+    start_service,
+    wait_all,
+)
+from support import Realm
+
+
+def require_backends() -> None:
+    if not PG_URL:
+        pytest.skip("ORTHRUS_TEST_PG_URL is not set (PostgreSQL; .ci/run sets it)")
+    if not REDIS_URL:
+        pytest.skip("ORTHRUS_TEST_REDIS_URL is not set (Redis; .ci/run sets it)")
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    require_backends()
+    base = tmp_path_factory.mktemp("cluster")
+    with pg_schema("cluster") as db_url:
+        directory = base / "kdc"
+        Realm.create(directory, "--db-url", db_url)
+        prefix = redis_prefix("cluster")
+        keytab = base / "http.keytab"
+        cluster = Cluster(directory, db_url, prefix, [], keytab)
+        cluster.kdcs = [start_kdc(directory, 2, cluster.env) for _ in range(2)]
+        try:
+            with ThreadPoolExecutor(4) as pool:
+                jobs = [
+                    pool.submit(cluster.admin, "addprinc", name, input=f"{password}\n")
+                    for name, password in USERS.items()
+                ]
+                jobs.append(
+                    pool.submit(
+                        lambda: (
+                            cluster.admin("addprinc", "--randkey", SERVICE),
+                            cluster.admin("ktadd", "-k", str(keytab), SERVICE),
+                        )
+                    )
+                )
+                for job in jobs:
+                    job.result()
+            wait_all(cluster.kdcs)
+            yield cluster
+        finally:
+            for server in cluster.kdcs:
+                server.stop()
+            redis_cleanup(REDIS_URL, prefix)
+        for server in cluster.kdcs:
+            assert "Traceback" not in server.log_text(), server.log_text()
+
+
+@pytest.fixture(scope="session")
+def redis_service(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    directory = tmp_path_factory.mktemp("service")
+    metrics_dir = directory / "metrics"
+    metrics_dir.mkdir()
+    prefix = redis_prefix("service")
+    server = start_service(
+        directory,
+        cluster.keytab,
+        workers=2,
+        args=["--redis-url", REDIS_URL, "--redis-prefix", prefix],
+        env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
+    ).wait()
+    try:
+        yield Service(server, directory, metrics_dir, prefix)
+    finally:
+        server.stop()
+        redis_cleanup(REDIS_URL, prefix)
+    assert "Traceback" not in server.log_text(), server.log_text()

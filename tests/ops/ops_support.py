@@ -1,0 +1,623 @@
+"""Helpers for the operations tests: real PostgreSQL schemas, Redis prefixes and servers, KDC
+and service processes, a TCP proxy to cut the database off, certificates, metrics, secrets.
+
+PostgreSQL and Redis come from ``ORTHRUS_TEST_PG_URL`` and ``ORTHRUS_TEST_REDIS_URL``
+(``.ci/run`` sets both); tests that need them skip, saying so, when they are unset. Every
+test uses a schema or key prefix of its own and removes it afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime
+import ipaddress
+import os
+import selectors
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from support import BIN, REALM, clean_env, free_port, kdc_post, stop
+
+from orthrus.credentials import Credential
+from orthrus.httpauth import encode_ap_req, http_binding
+from orthrus.messages import TGSRep
+from orthrus.principal import Principal
+
+PG_URL = os.environ.get("ORTHRUS_TEST_PG_URL", "")
+REDIS_URL = os.environ.get("ORTHRUS_TEST_REDIS_URL", "")
+
+needs_pg = pytest.mark.skipif(
+    not PG_URL,
+    reason="ORTHRUS_TEST_PG_URL is not set (a PostgreSQL database, e.g. "
+    "postgresql+psycopg://postgres@127.0.0.1:5432/test; .ci/run sets it)",
+)
+needs_redis = pytest.mark.skipif(
+    not REDIS_URL,
+    reason="ORTHRUS_TEST_REDIS_URL is not set (a Redis server, e.g. redis://127.0.0.1:6379/0; "
+    ".ci/run sets it)",
+)
+needs_redis_server = pytest.mark.skipif(
+    shutil.which("redis-server") is None,
+    reason="redis-server is not installed (needed to stop and restart a Redis of our own)",
+)
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------
+
+
+def libpq_url(url: str) -> str:
+    """The SQLAlchemy URL ``postgresql+psycopg://...`` as psycopg itself takes it."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def with_schema(url: str, schema: str) -> str:
+    """``url`` with every connection's ``search_path`` set to ``schema``."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{schema}"
+
+
+def with_port(url: str, port: int) -> str:
+    """``url`` pointing at 127.0.0.1:``port`` instead of its host (for the proxy)."""
+    scheme, _, rest = url.partition("://")
+    credentials, at, hostpart = rest.rpartition("@")
+    _, slash, path = hostpart.partition("/")
+    return f"{scheme}://{credentials}{at}127.0.0.1:{port}{slash}{path}"
+
+
+def pg_execute(sql: str, *params: object) -> list[tuple[object, ...]]:
+    import psycopg
+
+    with psycopg.connect(libpq_url(PG_URL), autocommit=True) as conn:
+        cursor = conn.execute(sql, params)  # type: ignore[arg-type]
+        return list(cursor.fetchall()) if cursor.description else []
+
+
+@contextlib.contextmanager
+def pg_schema(label: str) -> Iterator[str]:
+    """A new schema ``orthrus_<label>_<random>``; yields the SQLAlchemy URL using it."""
+    schema = f"orthrus_{label}_{uuid.uuid4().hex[:8]}"
+    pg_execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield with_schema(PG_URL, schema)
+    finally:
+        pg_execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def pg_snapshot(url: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table of the schema ``url`` uses (for before/after checks)."""
+    import psycopg
+
+    with psycopg.connect(libpq_url(url).replace("+psycopg", "")) as conn:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema() ORDER BY table_name"
+            )
+        ]
+        return {t: sorted(conn.execute(f'SELECT * FROM "{t}"'), key=repr) for t in tables}
+
+
+# -- Redis -----------------------------------------------------------------------------------
+
+
+def redis_prefix(label: str) -> str:
+    return f"orthrus-test-{label}-{uuid.uuid4().hex[:8]}"
+
+
+def redis_keys(url: str, prefix: str) -> list[bytes]:
+    import redis
+
+    return list(redis.Redis.from_url(url).scan_iter(match=f"{prefix}*", count=1000))
+
+
+def redis_cleanup(url: str, prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = redis_keys(url, prefix)
+    if keys:
+        client.delete(*keys)
+
+
+class RedisServer:
+    """A ``redis-server`` of our own on a free port, to stop and start again."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        import redis
+
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis.from_url(self.url, socket_connect_timeout=0.5).ping()
+                return
+            except redis.RedisError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+
+
+# -- A TCP proxy we can cut ------------------------------------------------------------------
+
+
+class TCPProxy:
+    """Forwards 127.0.0.1:``port`` to ``target``; :meth:`stop` closes the listener and every
+    connection at once (the database "goes away"), :meth:`start` opens the same port again."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = free_port()
+        self._thread: threading.Thread | None = None
+        self._running = threading.Event()
+        self._sockets: list[socket.socket] = []
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._sockets = [listener]
+        self._running.set()
+        self._thread = threading.Thread(target=self._loop, args=(listener,), daemon=True)
+        self._thread.start()
+
+    def _loop(self, listener: socket.socket) -> None:
+        selector = selectors.DefaultSelector()
+        selector.register(listener, selectors.EVENT_READ)
+        peers: dict[socket.socket, socket.socket] = {}
+        while self._running.is_set():
+            for key, _ in selector.select(timeout=0.05):
+                sock: socket.socket = key.fileobj  # type: ignore[assignment]
+                if sock is listener:
+                    client, _ = listener.accept()
+                    try:
+                        upstream = socket.create_connection(self.target, timeout=2)
+                    except OSError:
+                        client.close()
+                        continue
+                    for one, other in ((client, upstream), (upstream, client)):
+                        peers[one] = other
+                        selector.register(one, selectors.EVENT_READ)
+                        self._sockets.append(one)
+                    continue
+                try:
+                    data = sock.recv(65536)
+                except OSError:
+                    data = b""
+                other = peers.get(sock)
+                if not data or other is None:
+                    for end in (sock, other):
+                        if end is not None and end in peers:
+                            selector.unregister(end)
+                            peers.pop(end, None)
+                            end.close()
+                    continue
+                with contextlib.suppress(OSError):
+                    other.sendall(data)
+        selector.close()
+
+    def stop(self) -> None:
+        self._running.clear()
+        if self._thread is not None:
+            self._thread.join(5)
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        self._sockets = []
+
+
+# -- Processes -------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """A server process on a free 127.0.0.1 port, with its log file."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+    ready_path: str = "/livez"
+    verify: object = True
+
+    def wait(self, timeout: float = 30) -> Server:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.url} exited early:\n{self.log.read_text()[-3000:]}")
+            try:
+                reply = httpx.get(self.url + self.ready_path, timeout=1, verify=self.verify)  # type: ignore[arg-type]
+                if reply.status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"{self.url} did not start:\n{self.log_text()}"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        stop(self.process)
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_kdc(
+    directory: Path,
+    workers: int = 2,
+    env: dict[str, str] | None = None,
+    args: Iterable[str] = (),
+    scheme: str = "http",
+) -> Server:
+    """``orthrus-kdc serve`` on a free port (not yet waited for: call :meth:`Server.wait`)."""
+    port = free_port()
+    log = directory.parent / f"kdc-{directory.name}-{port}.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [
+                str(BIN / "orthrus-kdc"),
+                "--dir",
+                str(directory),
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--threads",
+                "4",
+                *args,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=clean_env(**(env or {})),
+        )
+    return Server(process, f"{scheme}://127.0.0.1:{port}", log)
+
+
+def start_service(
+    directory: Path,
+    keytab: Path,
+    workers: int = 2,
+    args: Iterable[str] = (),
+    env: dict[str, str] | None = None,
+    scheme: str = "http",
+) -> Server:
+    """``python -m service_demo`` on a free port (call :meth:`Server.wait`)."""
+    port = free_port()
+    directory.mkdir(parents=True, exist_ok=True)
+    log = directory / f"service-{port}.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "service_demo",
+                "--keytab",
+                str(keytab),
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--db",
+                str(directory / "notes.sqlite"),
+                *args,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=clean_env(**(env or {})),
+            cwd=directory,
+        )
+    return Server(process, f"{scheme}://127.0.0.1:{port}", log)
+
+
+def wait_all(servers: Iterable[Server]) -> None:
+    for server in servers:
+        server.wait()
+
+
+def admin(
+    directory: Path, *args: str, input: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``orthrus-kdc --dir DIRECTORY ARGS`` (not checked: the caller asserts)."""
+    return subprocess.run(
+        [str(BIN / "orthrus-kdc"), "--dir", str(directory), *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        env=clean_env(**(env or {})),
+        timeout=60,
+    )
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == 0, f"{result.args}: {result.stderr}"
+    assert "Traceback" not in result.stderr
+    return result
+
+
+def set_config(directory: Path, **values: object) -> None:
+    """Change keys of ``DIRECTORY/kdc.toml`` (as an operator would with an editor)."""
+    path = directory / "kdc.toml"
+    lines = path.read_text().splitlines()
+    for key, value in values.items():
+        text = f'"{value}"' if isinstance(value, str) else str(value).lower()
+        lines = [line for line in lines if not line.startswith(f"{key} =")]
+        lines.append(f"{key} = {text}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+# -- Metrics ---------------------------------------------------------------------------------
+
+
+def metric(url: str, name: str, verify: object = True, **labels: str) -> float:
+    """The sum of samples ``name`` whose labels include ``labels``, scraped from URL/metrics
+    over a new connection (so any worker may answer)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(url + "/metrics", timeout=10, verify=verify).text  # type: ignore[arg-type]
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
+
+
+def metric_files(directory: Path, kind: str = "counter") -> list[Path]:
+    """The per-worker files of prometheus-client's multiprocess mode in ``directory``."""
+    return sorted(directory.glob(f"**/{kind}_*.db"))
+
+
+# -- TLS -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Certificates:
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def make_certificates(
+    directory: Path, hosts: Iterable[str] = ("localhost", "127.0.0.1")
+) -> Certificates:
+    """A self-signed CA and a server certificate it signs for ``hosts`` (made with cryptography)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Orthrus test CA")])
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    names: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = Certificates(directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    paths.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    paths.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths.key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    paths.key.chmod(0o600)
+    return paths
+
+
+# -- Secrets ---------------------------------------------------------------------------------
+
+
+def encodings(secret: bytes) -> set[str]:
+    """The ways a secret could be written into a log: base64, base64url, hex."""
+    return {
+        base64.b64encode(secret).decode().rstrip("="),
+        base64.urlsafe_b64encode(secret).decode().rstrip("="),
+        secret.hex(),
+        secret.hex().upper(),
+    }
+
+
+@dataclass
+class Secrets:
+    """Every secret a test used, to be looked for in logs."""
+
+    values: set[str] = field(default_factory=set)
+
+    def add_text(self, *texts: str) -> None:
+        self.values.update(t for t in texts if t)
+
+    def add_bytes(self, *secrets: bytes) -> None:
+        for secret in secrets:
+            self.values.update(encodings(secret))
+
+    def add_keytab(self, path: Path) -> None:
+        from orthrus.keytab import Keytab
+
+        for entry in Keytab.from_bytes(path.read_bytes()).entries:
+            self.add_bytes(entry.key)
+
+    def add_ccache(self, path: Path) -> None:
+        from client_lib.ccache import CredentialCache
+
+        for credential in CredentialCache(path).credentials():
+            self.add_bytes(credential.session_key.material)
+            self.add_text(credential.ticket.enc_part)
+
+    def add_master_key(self, path: Path) -> None:
+        import json
+
+        for entry in json.loads(path.read_text())["keys"]:
+            self.add_text(entry["key"])
+            self.add_bytes(base64.b64decode(entry["key"]))
+
+    def found_in(self, text: str) -> list[str]:
+        return sorted(s[:12] + "…" for s in self.values if s in text)
+
+
+# -- The shared cluster and service (fixtures in conftest.py) -----------------------------
+
+SERVICE = f"HTTP/localhost@{REALM}"
+#: Users of the cluster and their passwords (each test uses its own user).
+USERS = {
+    "carol": "carol-s3cret-pass",
+    "mallory": "mallory-s3cret-pass",
+    "trent": "trent-s3cret-pass",
+    "zed": "zed-s3cret-pass",
+}
+
+
+@dataclass
+class Cluster:
+    directory: Path
+    db_url: str
+    prefix: str
+    kdcs: list[Server]
+    keytab: Path
+    secrets: set[str] = field(default_factory=set)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What every process of the cluster is started with."""
+        return {"ORTHRUS_REDIS_URL": REDIS_URL, "ORTHRUS_REDIS_PREFIX": self.prefix}
+
+    def admin(self, *args: str, input: str | None = None) -> str:
+        return ok(admin(self.directory, *args, input=input, env=self.env)).stdout
+
+
+@dataclass
+class Service:
+    server: Server
+    directory: Path
+    metrics_dir: Path
+    prefix: str
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def audit_log(self) -> Path:
+        return self.directory / "audit.log"
+
+
+# -- Tickets through the real KDC, with the core ---------------------------------------------
+
+
+def service_ticket(kdc_url: str, tgt: Credential, service: str = SERVICE) -> Credential:
+    """A service ticket from the KDC at ``kdc_url`` (a TGS exchange over HTTP)."""
+    from orthrus import codec
+    from orthrus.tgs_exchange import make_tgs_req, read_tgs_rep
+
+    request = make_tgs_req(tgt, Principal.parse(service), time.time(), os.urandom)
+    reply = kdc_post(kdc_url, "/v1/tgs", request.message)
+    assert reply.status_code == 200, reply.text
+    return read_tgs_rep(codec.decode(reply.content, TGSRep), request, time.time())
+
+
+def ap_token(credential: Credential, method: str = "GET", path: str = "/whoami") -> str:
+    """A fresh ``Authorization: Ticket`` token bound to ``method`` and ``path``."""
+    from orthrus.ap import AuthenticatorFields, make_ap_req
+
+    fields = AuthenticatorFields(checksum=http_binding(method, path))
+    ap_req, _ = make_ap_req(credential, time.time(), os.urandom, fields)
+    return encode_ap_req(ap_req)
+
+
+def whoami(url: str, token: str, **options: object) -> httpx.Response:
+    return httpx.get(
+        url + "/whoami",
+        headers={"Authorization": f"Ticket {token}"},
+        timeout=10,
+        **options,  # type: ignore[arg-type]
+    )
