@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from kdc.backends import Backends, make_backends
@@ -42,6 +42,8 @@ __all__ = ["create_app", "default_events"]
 log = logging.getLogger("orthrus.kdc")
 
 T = TypeVar("T")
+#: Where a password change leaves its principal's name for the exchange's event.
+_G_CLIENT = "orthrus_kpasswd_client"
 JSON = "application/json"
 
 
@@ -104,6 +106,8 @@ def create_app(
             error: ProtocolError | None = exc
         else:
             response, error = _json(reply), None
+        # A password change names its principal only inside the sealed request.
+        names["client"] = names["client"] or g.pop(_G_CLIENT, None)
         response.headers["X-Request-Id"] = request_id
         sink.emit(
             ExchangeEvent(
@@ -138,6 +142,7 @@ def create_app(
     )
 
     def change_password(principal: Principal, password: str) -> int:
+        setattr(g, _G_CLIENT, str(principal))  # for the audit line, accepted or refused
         try:
             return store.change_key(principal, password)
         except PasswordRejected as exc:
