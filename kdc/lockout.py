@@ -30,16 +30,30 @@ class LockoutPolicy:
 
 
 class MemoryLockout:
-    """Counters in this process only."""
+    """Counters in this process only.
 
-    def __init__(self, policy: LockoutPolicy) -> None:
+    Counters whose window and lock are over are pruned once there are ``prune_at`` of them:
+    with ``hide_unknown_principals`` names nobody has are counted too (kdc.enumeration), and
+    a client choosing fresh names must not grow this process's memory without end.
+    """
+
+    def __init__(self, policy: LockoutPolicy, prune_at: int = 10_000) -> None:
         self._policy = policy
         self._attempts: dict[Principal, tuple[int, float]] = {}
         self._locked_until: dict[Principal, float] = {}
         self._lock = threading.Lock()
+        self._prune_at = self._initial_prune_at = prune_at
+
+    def _prune(self, now: float) -> None:
+        window = self._policy.window
+        self._attempts = {p: v for p, v in self._attempts.items() if now - v[1] <= window}
+        self._locked_until = {p: t for p, t in self._locked_until.items() if t > now}
+        self._prune_at = max(self._initial_prune_at, 2 * len(self._attempts))
 
     def admit(self, principal: Principal, now: float) -> bool:
         with self._lock:
+            if len(self._attempts) >= self._prune_at:
+                self._prune(now)
             if self._locked_until.get(principal, 0.0) > now:
                 return False
             count, started = self._attempts.get(principal, (0, now))

@@ -1,0 +1,103 @@
+"""Per-client rate limits on the KDC's exchanges (``POST /v1/*``), with Flask-Limiter.
+
+Lockout (:mod:`kdc.lockout`) bounds the guesses against one principal; a rate limit bounds
+what one client address may send in all: password spraying across many principals, and
+floods (RFC 4120 §1.5.2 leaves denial of service to the implementation). Counters are in
+Redis when ``redis_url`` is set, so every KDC process and host shares them (fixed windows,
+keys under ``<redis_prefix>:<realm>:ratelimit``), else in this process. A refused request
+gets ``429`` with ``Retry-After`` and the KDC's JSON error body; it never reaches the
+exchange, so it changes no replay cache, lockout counter or database row.
+
+Addresses in ``rate_limit_exempt`` are never limited: by default loopback, because a
+reverse proxy on the same host carries every client under its own address and must limit
+them itself (nginx ``limit_req``), and local tools and tests come from there.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+import limits
+from flask import Flask, Response, request
+from flask_limiter import Limiter, RateLimitExceeded, RequestLimit
+
+from orthrus.codec import encode
+from orthrus.errors import ERROR_CODES, ConfigError
+
+if TYPE_CHECKING:
+    from kdc.config import KDCSettings
+
+__all__ = ["check_rate_limit", "install_rate_limits"]
+
+_NAME = "KRB_ERR_GENERIC"
+JSON = "application/json"
+
+
+def check_rate_limit(value: str) -> None:
+    """``ConfigError`` naming the key if ``value`` is not a Flask-Limiter rate string."""
+    if not value:
+        return
+    try:
+        limits.parse_many(value)
+    except ValueError:
+        raise ConfigError(
+            f"key 'rate_limit': {value!r} is not a rate limit; write e.g. '20/second;600/minute'"
+        ) from None
+
+
+def _body(message: str) -> dict[str, Any]:
+    return {"error": {"code": ERROR_CODES[_NAME], "name": _NAME, "message": message}}
+
+
+def _client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def install_rate_limits(app: Flask, settings: KDCSettings) -> Limiter | None:
+    """Limit ``POST /v1/*`` per client address to ``settings.rate_limit`` (None when "")."""
+    rate_limit = settings.rate_limit
+    check_rate_limit(rate_limit)
+    if not rate_limit:
+        return None
+    exempt = settings.rate_limit_exempt.split(",")
+    exempt_addresses = frozenset(a.strip() for a in exempt if a.strip())
+    prefix = f"{settings.redis_prefix}:{settings.realm}:ratelimit"
+
+    def on_breach(limit: RequestLimit) -> Response:
+        retry_after = max(1, math.ceil(limit.reset_at - time.time()))
+        message = (
+            f"too many requests from {_client_address()} (limit {limit.limit}); "
+            f"retry in {retry_after} s"
+        )
+        response = Response(encode(_body(message)), status=429, mimetype=JSON)
+        response.headers["Retry-After"] = str(retry_after)
+        return response
+
+    limiter = Limiter(
+        _client_address,
+        app=app,
+        default_limits=[rate_limit],
+        storage_uri=settings.redis_url or "memory://",
+        key_prefix=prefix,
+        strategy="fixed-window",
+        # Redis down: count in this process rather than fail requests (lockout and the
+        # replay cache still refuse, with 503, what they cannot check).
+        swallow_errors=True,
+        in_memory_fallback_enabled=True,
+        on_breach=on_breach,
+    )
+
+    @limiter.request_filter
+    def not_limited() -> bool:
+        return not request.path.startswith("/v1/") or _client_address() in exempt_addresses
+
+    @app.errorhandler(RateLimitExceeded)
+    def too_many(exc: RateLimitExceeded) -> Response:
+        # More specific than the app's HTTPException handler: the answer on_breach built.
+        if isinstance(exc.response, Response):
+            return exc.response
+        return Response(encode(_body(str(exc.description))), status=429, mimetype=JSON)
+
+    return limiter
