@@ -23,6 +23,7 @@ ENV_OVERRIDES: Mapping[str, str] = {
     "redis_url": "ORTHRUS_REDIS_URL",
     "redis_prefix": "ORTHRUS_REDIS_PREFIX",
     "max_skew": "ORTHRUS_MAX_SKEW",
+    "rate_limit": "ORTHRUS_RATE_LIMIT",
 }
 
 Seconds = Annotated[int, msgspec.Meta(ge=1, le=10 * 365 * 86400)]
@@ -57,6 +58,22 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     audit_log: str = "audit.log"
     #: A lab realm (``orthrus-lab up``): traces keep the wire messages, lab switches work.
     lab: bool = False
+    #: User enumeration: an unknown client gets what a known one would (KDC_ERR_PREAUTH_REQUIRED
+    #: with a stable made-up salt, then KDC_ERR_PREAUTH_FAILED), not C_PRINCIPAL_UNKNOWN.
+    hide_unknown_principals: bool = False
+    #: Requests per client address to /v1/* (Flask-Limiter syntax; "" turns it off), counted
+    #: in Redis when redis_url is set; addresses in rate_limit_exempt (comma-separated) are
+    #: never limited: loopback by default, where a local proxy must limit for its clients.
+    rate_limit: str = "20/second;600/minute"
+    rate_limit_exempt: str = "127.0.0.1,::1"
+    #: A request (headers, body and answer) taking longer than this many seconds is cut off,
+    #: so slow clients cannot hold the server's threads (gunicorn ``timeout``).
+    request_timeout: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 30
+
+    def __post_init__(self) -> None:
+        from kdc.ratelimit import check_rate_limit
+
+        check_rate_limit(self.rate_limit)
 
     @property
     def policy(self) -> RealmPolicy:
