@@ -20,9 +20,11 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from kdc.backends import Backends, make_backends
 from kdc.config import KDCSettings
+from kdc.enumeration import as_handler
+from kdc.openapi import register_openapi
+from kdc.ratelimit import install_rate_limits
 from kdc.store import AdminError, PasswordRejected, Store
 from orthrus.ap import APRules
-from orthrus.as_exchange import handle_as_req
 from orthrus.codec import decode, encode
 from orthrus.errors import ERROR_CODES, KDCError, MalformedMessage, OrthrusError, ProtocolError
 from orthrus.keys import Key
@@ -128,9 +130,15 @@ def create_app(
         )
         return response
 
+    # Hardening (docs/security.md): decoys for unknown clients if configured, per-client
+    # rate limits on /v1/*, and the OpenAPI description the fuzzers generate requests from.
+    handle_as = as_handler(settings, signer)
+    install_rate_limits(app, settings)
+    register_openapi(app)
+
     @app.post("/v1/as")
     def as_exchange() -> Response:
-        return exchange("AS", ASReq, handle_as_req)
+        return exchange("AS", ASReq, handle_as)
 
     @app.post("/v1/tgs")
     def tgs_exchange() -> Response:
