@@ -1,0 +1,737 @@
+"""The exercises and their grading: judged from the trace and the realm, not the student's word.
+
+Each check looks for evidence that each step happened: exchanges in the trace (decoded with
+every key of the realm, as the KDC could), the lab tools' activity log (whose claims are
+verified — a cracked password must really derive the key), and the KDC's database (a
+rotated key). A step passes only when its evidence is there; the check passes when every
+step does. ``since`` limits the evidence to what happened from that time on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from labs.decode import Decoder, StoreKeys
+from labs.lab import Lab
+from labs.tracefile import Activity, TraceEvent, read_activity, read_trace
+from orthrus.ap import open_ticket
+from orthrus.codec import decode
+from orthrus.errors import ProtocolError
+from orthrus.keys import KeyUsage
+from orthrus.messages import Ticket
+from orthrus.principal import Principal
+from orthrus.pwkdf import KDFParams, string_to_key
+from orthrus.seal import open_sealed, peek_header
+from orthrus.session_token import ticket_id
+
+__all__ = ["EXERCISES", "CheckResult", "Evidence", "Exercise", "Step", "grade"]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of an exercise, done or not, with what showed it (or what is missing)."""
+
+    text: str
+    done: bool
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"step": self.text, "done": self.done, "detail": self.detail}
+
+
+@dataclass
+class CheckResult:
+    number: int
+    slug: str
+    title: str
+    steps: list[Step]
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.steps) and all(step.done for step in self.steps)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "exercise": self.number,
+            "slug": self.slug,
+            "title": self.title,
+            "passed": self.passed,
+            "steps": [s.to_json() for s in self.steps],
+        }
+
+
+@dataclass
+class Evidence:
+    """What the grader looks at: the trace, the activity log, every key, the realm."""
+
+    lab: Lab
+    events: list[TraceEvent]
+    activity: list[Activity]
+    decoder: Decoder
+    warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def gather(cls, lab: Lab, since: float | None = None) -> Evidence:
+        warnings: list[str] = []
+        events = read_trace(lab.paths.trace, warnings.append)
+        activity = read_activity(lab.paths.activity, warnings.append, since)
+        decoder = Decoder(StoreKeys(lab.store()), "the grader")
+        decoder.feed(events)  # all of them: keys learned before ``since`` still open parts
+        if since is not None:
+            events = [e for e in events if e.time >= since]
+        return cls(lab, events, activity, decoder, warnings)
+
+    @property
+    def realm(self) -> str:
+        return self.lab.state.realm
+
+    def users(self, preauth: bool | None = None) -> set[str]:
+        return {
+            u.principal(self.realm)
+            for u in self.lab.state.users
+            if preauth is None or u.preauth == preauth
+        }
+
+    def service_names(self) -> set[str]:
+        return {s.name for s in self.lab.state.services}
+
+    def principal_of(self, component: str) -> str | None:
+        return next((s.principal for s in self.lab.state.services if s.name == component), None)
+
+    def where(self, **conditions: Any) -> list[TraceEvent]:
+        """Events matching every ``attribute=value`` (a value may be a set of choices)."""
+        out = []
+        for event in self.events:
+            for name, wanted in conditions.items():
+                value = getattr(event, name)
+                if isinstance(wanted, set | frozenset):
+                    if value not in wanted:
+                        break
+                elif value != wanted:
+                    break
+            else:
+                out.append(event)
+        return out
+
+    def at_services(self) -> list[TraceEvent]:
+        names = self.service_names()
+        return [e for e in self.events if e.exchange == "AP" and e.component in names]
+
+    def issued_tickets(self) -> set[str]:
+        """Ids of every ticket the KDC handed out (in an AS or TGS reply)."""
+        out = set()
+        for event in self.events:
+            sealed = event.get("reply.ticket.enc_part")
+            if isinstance(sealed, str):
+                out.add(ticket_id(sealed))
+        return out
+
+    def authenticator_time(self, event: TraceEvent) -> float | None:
+        """The client's clock in the event's authenticator, as the grader reads it."""
+        where = (
+            "request.authenticator" if event.exchange == "AP" else "request.ap_req.authenticator"
+        )
+        part = self.decoder.part(event, where)
+        if part is None or not part.opened or part.fields is None:
+            return None
+        ctime, cusec = part.fields.get("ctime"), part.fields.get("cusec", 0)
+        if not isinstance(ctime, int) or not isinstance(cusec, int):
+            return None
+        return ctime + cusec / 1e6
+
+    def ticket_claims(self, event: TraceEvent) -> dict[str, Any] | None:
+        part = self.decoder.part(event, "request.ticket.enc_part")
+        if part is None or not part.opened or part.fields is None:
+            return None
+        decoded = part.fields.get("authorization_data (decoded, not verified)")
+        return decoded.get("claims") if isinstance(decoded, dict) else {}
+
+    def acts(self, action: str, **conditions: Any) -> list[Activity]:
+        return [
+            a
+            for a in self.activity
+            if a.action == action and all(a.data.get(k) == v for k, v in conditions.items())
+        ]
+
+
+def _step(text: str, found: Any, detail: str, missing: str) -> Step:
+    return Step(text, bool(found), detail if found else missing)
+
+
+def _first(events: list[TraceEvent]) -> TraceEvent | None:
+    return events[0] if events else None
+
+
+# -- 1. First login (AS) -------------------------------------------------------------------
+
+
+def check_first_login(ev: Evidence) -> list[Step]:
+    users = ev.users(preauth=True)
+    probes = ev.where(exchange="AS", error="KDC_ERR_PREAUTH_REQUIRED", client=users)
+    logins = [
+        e
+        for e in ev.where(exchange="AS", ok=True, client=users)
+        if e.request.get("padata") and any(p.id < e.id and p.client == e.client for p in probes)
+    ]
+    probe, login = _first(probes), _first(logins)
+    return [
+        _step(
+            "ask the KDC for a TGT and be told to pre-authenticate",
+            probe,
+            f"event #{probe.id}: KDC_ERR_PREAUTH_REQUIRED for {probe.client}" if probe else "",
+            "no AS exchange answered KDC_ERR_PREAUTH_REQUIRED: run orthrus kinit",
+        ),
+        _step(
+            "log in with the timestamp sealed under the password key, and get a TGT",
+            login,
+            f"event #{login.id}: AS-REP for {login.client}" if login else "",
+            "no successful AS exchange with an encrypted timestamp: run orthrus kinit",
+        ),
+    ]
+
+
+# -- 2. Service tickets (TGS) ---------------------------------------------------------------
+
+
+def check_service_ticket(ev: Evidence) -> list[Step]:
+    users = ev.users()
+    tgts: dict[str, TraceEvent] = {}
+    for event in ev.where(exchange="AS", ok=True, client=users):
+        sealed = event.get("reply.ticket.enc_part")
+        if isinstance(sealed, str):
+            tgts[ticket_id(sealed)] = event
+    services = {s.principal for s in ev.lab.state.services}
+    by_tgt: dict[str, dict[str, TraceEvent]] = {}
+    for event in ev.where(exchange="TGS", ok=True):
+        sealed = event.ticket_sealed
+        server = event.get("request.body.server")
+        if sealed and ticket_id(sealed) in tgts and server in services:
+            by_tgt.setdefault(ticket_id(sealed), {}).setdefault(str(server), event)
+    one = next(iter(by_tgt.values()), None)
+    both = next((t for t, s in by_tgt.items() if set(s) >= services), None)
+    login = tgts.get(both or next(iter(by_tgt), ""), _first(list(tgts.values())))
+    return [
+        _step(
+            "log in once (a TGT)",
+            tgts,
+            f"event #{login.id}: a TGT for {login.client}" if login else "",
+            "no TGT issued to a lab user in this period: run orthrus kinit",
+        ),
+        _step(
+            "get a service ticket with that TGT (TGS), without the password",
+            one,
+            "events " + ", ".join(f"#{e.id}" for e in one.values()) if one else "",
+            "no TGS exchange used a TGT from this period: run orthrus kvno HTTP/notes",
+        ),
+        _step(
+            "get tickets for both services with the same TGT",
+            both,
+            f"TGT {both}: tickets for {', '.join(sorted(by_tgt[both]))}" if both else "",
+            "no single TGT was used for both HTTP/notes and HTTP/legacy: "
+            "run orthrus kvno HTTP/notes HTTP/legacy",
+        ),
+    ]
+
+
+# -- 3. The authenticator (AP) -------------------------------------------------------------
+
+
+def check_authenticator(ev: Evidence) -> list[Step]:
+    accepted = [e for e in ev.at_services() if e.ok and e.client in ev.users()]
+    decoded = {
+        (str(a.data.get("as")), int(event_id))
+        for a in ev.acts("decode")
+        for event_id in a.data.get("events") or []
+        if isinstance(event_id, int)
+    }
+    seen = next((e for e in accepted if (e.client, e.id) in decoded), None)
+    used = _first(accepted)
+    return [
+        _step(
+            "use a service ticket at a service (AP exchange)",
+            used,
+            f"event #{used.id}: {used.client} accepted by {used.component}" if used else "",
+            "no lab user was accepted by a lab service: run orthrus fetch ... /whoami",
+        ),
+        _step(
+            "decode your own authenticator with your keys and read your name and timestamp",
+            seen,
+            f"{seen.client} decoded the authenticator of event #{seen.id}" if seen else "",
+            "no accepted authenticator was decoded by its own user: "
+            "run orthrus-lab trace --as USER (or pick your user on the web page)",
+        ),
+    ]
+
+
+# -- 4. Clock skew -------------------------------------------------------------------------
+
+
+def check_clock_skew(ev: Evidence) -> list[Step]:
+    refused = _first(ev.where(error="KRB_AP_ERR_SKEW"))
+    max_skew = ev.lab.store().settings.max_skew
+    tolerated = None
+    for event in ev.events:
+        if event.ok and event.exchange in ("TGS", "AP") and event.component != "impostor":
+            client_time = ev.authenticator_time(event)
+            if client_time is not None and 60 < abs(client_time - event.time) <= max_skew:
+                tolerated = (event, client_time - event.time)
+                break
+    return [
+        _step(
+            "send an authenticator from a clock too far off, and see it refused",
+            refused,
+            f"event #{refused.id}: KRB_AP_ERR_SKEW at {refused.component}" if refused else "",
+            "no exchange was refused with KRB_AP_ERR_SKEW: try orthrus --clock-offset 600 ...",
+        ),
+        _step(
+            "send one from a clock off by more than a minute but within the allowed skew",
+            tolerated,
+            f"event #{tolerated[0].id}: accepted with the clock {tolerated[1]:+.0f} s off"
+            if tolerated
+            else "",
+            f"no accepted authenticator was between 60 and {max_skew} s off: "
+            "try orthrus --clock-offset 120 ...",
+        ),
+    ]
+
+
+# -- 5. Replay -----------------------------------------------------------------------------
+
+
+def check_replay(ev: Evidence) -> list[Step]:
+    by_token: dict[str, list[TraceEvent]] = {}
+    for event in ev.at_services():
+        if event.token:
+            by_token.setdefault(event.token, []).append(event)
+    refused = accepted_twice = None
+    for events in by_token.values():
+        on = [e for e in events if e.labels.get("replay_cache") == "on"]
+        first_ok = next((e for e in on if e.ok), None)
+        if first_ok and refused is None:
+            refused = next(
+                (e for e in on if e.id > first_ok.id and e.error == "KRB_AP_ERR_REPEAT"), None
+            )
+        off_ok = [e for e in events if e.ok and e.labels.get("replay_cache") == "off"]
+        if len(off_ok) >= 2 and accepted_twice is None:
+            accepted_twice = off_ok
+    return [
+        _step(
+            "replay a captured AP-REQ while the replay cache is on: refused",
+            refused,
+            f"event #{refused.id}: KRB_AP_ERR_REPEAT at {refused.component}" if refused else "",
+            "no AP-REQ was accepted and then refused as a replay (replay cache on): "
+            "orthrus-lab replay EVENT",
+        ),
+        _step(
+            "replay it with the replay cache off: accepted twice",
+            accepted_twice,
+            "events " + ", ".join(f"#{e.id}" for e in accepted_twice) if accepted_twice else "",
+            "no AP-REQ was accepted twice with the replay cache off: "
+            "orthrus-lab switch notes replay-cache off, then replay",
+        ),
+    ]
+
+
+# -- 6. Tampering --------------------------------------------------------------------------
+
+
+def check_tampering(ev: Evidence) -> list[Step]:
+    earlier_tickets: set[str] = set()
+    earlier_authenticators: set[str] = set()
+    ticket_hit = authenticator_hit = None
+    for event in ev.at_services():
+        ticket, authenticator = event.ticket_sealed, event.authenticator_sealed
+        if event.error == "KRB_AP_ERR_MODIFIED":
+            ticket_part = ev.decoder.part(event, "request.ticket.enc_part")
+            auth_part = ev.decoder.part(event, "request.authenticator")
+            if (
+                ticket_hit is None
+                and authenticator in earlier_authenticators
+                and ticket_part is not None
+                and ticket_part.altered
+            ):
+                ticket_hit = event
+            if (
+                authenticator_hit is None
+                and ticket in earlier_tickets
+                and ticket_part is not None
+                and ticket_part.opened
+                and auth_part is not None
+                and auth_part.altered
+            ):
+                authenticator_hit = event
+        if ticket:
+            earlier_tickets.add(ticket)
+        if authenticator:
+            earlier_authenticators.add(authenticator)
+    return [
+        _step(
+            "alter the ticket of a captured AP-REQ: refused",
+            ticket_hit,
+            f"event #{ticket_hit.id}: KRB_AP_ERR_MODIFIED" if ticket_hit else "",
+            "no captured AP-REQ with an altered ticket was refused: "
+            "orthrus-lab tamper EVENT --part ticket",
+        ),
+        _step(
+            "alter its authenticator: refused",
+            authenticator_hit,
+            f"event #{authenticator_hit.id}: KRB_AP_ERR_MODIFIED" if authenticator_hit else "",
+            "no captured AP-REQ with an altered authenticator was refused: "
+            "orthrus-lab tamper EVENT --part authenticator",
+        ),
+    ]
+
+
+# -- 7. Offline password guessing against an AS reply -------------------------------------------
+
+
+def _cracked_as_rep(ev: Evidence, act: Activity) -> TraceEvent | None:
+    """The AS-REP the crack ran against, if ``act``'s password truly opens its part."""
+    event = next((e for e in ev.events if e.id == act.data.get("event")), None)
+    password = act.data.get("password")
+    if event is None or not isinstance(password, str) or not event.ok:
+        return None
+    reply = event.reply
+    try:
+        params = msgspec.convert(reply.get("kdf"), KDFParams)
+        kid = peek_header(reply["enc_part"]).get("kid")
+        key = string_to_key(password, params, int(str(kid)))
+        open_sealed(key, KeyUsage.AS_REP_ENC_PART, reply["enc_part"])
+    except (msgspec.ValidationError, ProtocolError, KeyError, ValueError):
+        return None
+    return event
+
+
+def check_password_guessing(ev: Evidence) -> list[Step]:
+    exposed = [
+        e
+        for e in ev.where(exchange="AS", ok=True, client=ev.users(preauth=False))
+        if not e.request.get("padata")
+    ]
+    cracked = next(
+        (
+            (a, e)
+            for a in ev.acts("crack", mode="as-rep", result="found")
+            if (e := _cracked_as_rep(ev, a)) is not None
+        ),
+        None,
+    )
+    refused_ids = {e.id for e in ev.where(exchange="AS", error="KDC_ERR_PREAUTH_REQUIRED")}
+    nothing = next(
+        (
+            a
+            for a in ev.acts("crack", mode="as-rep", result="nothing-to-crack")
+            if a.data.get("event") in refused_ids and a.data.get("target") in ev.users(True)
+        ),
+        None,
+    )
+    first = _first(exposed)
+    return [
+        _step(
+            "get an AS reply for a user without pre-authentication",
+            first,
+            f"event #{first.id}: an AS-REP for {first.client}, asked without a password"
+            if first
+            else "",
+            "no AS-REP for a user without pre-authentication: orthrus-lab crack carol",
+        ),
+        _step(
+            "recover the password offline from it",
+            cracked,
+            f"{cracked[0].data.get('target')}'s password found in {cracked[0].data.get('guesses')} "
+            f"guesses, and it opens event #{cracked[1].id}"
+            if cracked
+            else "",
+            "no password was recovered (and verified) from an AS reply: orthrus-lab crack carol",
+        ),
+        _step(
+            "try the same against a user with pre-authentication: nothing to crack",
+            nothing,
+            f"{nothing.data.get('target')}: KDC_ERR_PREAUTH_REQUIRED, event #"
+            f"{nothing.data.get('event')}"
+            if nothing
+            else "",
+            "no attempt against a user with pre-authentication: orthrus-lab crack alice",
+        ),
+    ]
+
+
+# -- 8. Silver ticket ----------------------------------------------------------------------
+
+
+def check_silver_ticket(ev: Evidence) -> list[Step]:
+    issued = ev.issued_tickets()
+    refused = accepted = None
+    for event in ev.at_services():
+        sealed = event.ticket_sealed
+        if not sealed or ticket_id(sealed) in issued:
+            continue
+        claims = ev.ticket_claims(event)  # None: not sealed under the service's key
+        if claims is None or "admins" not in (claims.get("groups") or []):
+            continue
+        if (
+            refused is None
+            and event.error == "KRB_AP_ERR_MODIFIED"
+            and event.labels.get("authz") == "on"
+        ):
+            refused = event
+        if accepted is None and event.ok and event.labels.get("authz") == "off":
+            accepted = event
+    return [
+        _step(
+            "present a ticket forged with the leaked key, claiming group admins, "
+            "while the service checks the KDC's signature: refused",
+            refused,
+            f"event #{refused.id}: KRB_AP_ERR_MODIFIED at {refused.component}" if refused else "",
+            "no forged ticket claiming admins was refused: orthrus-lab forge ..., "
+            "then orthrus fetch with its cache",
+        ),
+        _step(
+            "present it while the service believes unsigned groups: accepted as admins",
+            accepted,
+            f"event #{accepted.id}: accepted at {accepted.component}" if accepted else "",
+            "no forged ticket was accepted with the check off: "
+            "orthrus-lab switch notes authz off, then fetch again",
+        ),
+    ]
+
+
+# -- 9. Key rotation -----------------------------------------------------------------------
+
+
+def check_key_rotation(ev: Evidence) -> list[Step]:
+    store = ev.lab.store()
+    rotated: tuple[str, int] | None = None
+    for service in ev.lab.state.services:
+        if service.password is None:
+            kvno = int(store.describe(Principal.parse(service.principal))["kvno"])
+            if kvno >= 2:
+                rotated = (service.name, kvno)
+                break
+    badkey = new_ok = old_ok = None
+    if rotated:
+        name, _ = rotated
+        events = ev.where(exchange="AP", component=name)
+        badkey = next((e for e in events if e.error == "KRB_AP_ERR_BADKEYVER"), None)
+        if badkey is not None and badkey.ticket_kvno is not None:
+            newer = badkey.ticket_kvno
+            later = [e for e in events if e.id > badkey.id and e.ok]
+            new_ok = next((e for e in later if e.ticket_kvno == newer), None)
+            old_ok = next(
+                (e for e in later if e.ticket_kvno is not None and e.ticket_kvno < newer), None
+            )
+    return [
+        _step(
+            "rotate a service's key (a new kvno in the KDC)",
+            rotated,
+            f"{rotated[0]} is at kvno {rotated[1]}" if rotated else "",
+            "no random-key service has a kvno above 1: orthrus-kdc --dir lab/kdc rotate HTTP/notes",
+        ),
+        _step(
+            "present a ticket of the new kvno before the keytab has it: KRB_AP_ERR_BADKEYVER",
+            badkey,
+            f"event #{badkey.id}: kvno {badkey.ticket_kvno} refused" if badkey else "",
+            "no ticket was refused with KRB_AP_ERR_BADKEYVER at the rotated service",
+        ),
+        _step(
+            "export the new key to the keytab: the new ticket is accepted",
+            new_ok,
+            f"event #{new_ok.id}: kvno {new_ok.ticket_kvno} accepted" if new_ok else "",
+            "no ticket of the new kvno was accepted after that: orthrus-kdc ... ktadd",
+        ),
+        _step(
+            "an old ticket (older kvno) still works",
+            old_ok,
+            f"event #{old_ok.id}: kvno {old_ok.ticket_kvno} accepted" if old_ok else "",
+            "no ticket of an older kvno was accepted after the rotation",
+        ),
+    ]
+
+
+# -- 10. Mutual authentication -------------------------------------------------------------
+
+
+def check_mutual_auth(ev: Evidence) -> list[Step]:
+    impostor = ev.where(exchange="AP", component="impostor")
+    fooled = next((e for e in impostor if not e.extra.get("mutual_required")), None)
+    caught = next((e for e in impostor if e.extra.get("mutual_required")), None)
+    proved = next(
+        (
+            e
+            for e in ev.at_services()
+            if e.ok and "mutual-required" in (e.request.get("options") or [])
+        ),
+        None,
+    )
+    return [
+        _step(
+            "send a ticket to the impostor without mutual authentication (and believe it)",
+            fooled,
+            f"event #{fooled.id}: the impostor answered 200 without proving anything"
+            if fooled
+            else "",
+            "the impostor got no request without mutual authentication: orthrus fetch ... "
+            "$LAB_IMPOSTOR/notes",
+        ),
+        _step(
+            "ask the impostor for mutual authentication: it cannot prove itself",
+            caught,
+            f"event #{caught.id}: mutual-required; its AP-REP could not be sealed under the "
+            "session key (your client said KRB_AP_ERR_MUT_FAIL)"
+            if caught
+            else "",
+            "the impostor got no request with mutual authentication: orthrus fetch --mutual ...",
+        ),
+        _step(
+            "ask the real service for mutual authentication: it proves itself",
+            proved,
+            f"event #{proved.id}: {proved.component} accepted a mutual-required AP-REQ"
+            if proved
+            else "",
+            "no real service answered a mutual-required AP-REQ: orthrus fetch --mutual "
+            "--service HTTP/notes $LAB_NOTES/whoami",
+        ),
+    ]
+
+
+# -- 11. Roasting service tickets ----------------------------------------------------------
+
+
+def _ticket_from_trace(ev: Evidence, wanted: str) -> Ticket | None:
+    for event in ev.events:
+        ticket = event.get("reply.ticket")
+        if isinstance(ticket, dict) and ticket_id(str(ticket.get("enc_part"))) == wanted:
+            with contextlib.suppress(ProtocolError):
+                import json
+
+                return decode(json.dumps(ticket).encode(), Ticket)
+    return None
+
+
+def _roasted(ev: Evidence, act: Activity) -> bool:
+    """``act``'s password truly derives the key of the ticket it names."""
+    password, wanted = act.data.get("password"), act.data.get("ticket")
+    if not isinstance(password, str) or not isinstance(wanted, str):
+        return False
+    ticket = _ticket_from_trace(ev, wanted)
+    entry = ev.lab.store().lookup(ticket.server) if ticket is not None else None
+    if ticket is None or entry is None or entry.kdf is None:
+        return False
+    try:
+        open_ticket(ticket, string_to_key(password, entry.kdf, ticket.kvno))
+    except ProtocolError:
+        return False
+    return True
+
+
+def check_roasting(ev: Evidence) -> list[Step]:
+    weak = {s.principal for s in ev.lab.state.services if s.password is not None}
+    strong = {s.principal for s in ev.lab.state.services if s.password is None}
+    ticket = next(
+        (e for e in ev.where(exchange="TGS", ok=True) if e.get("request.body.server") in weak),
+        None,
+    )
+    roasted = next(
+        (
+            a
+            for a in ev.acts("crack", mode="ticket", result="found")
+            if a.data.get("target") in weak and _roasted(ev, a)
+        ),
+        None,
+    )
+    random_key = next(
+        (
+            a
+            for a in ev.acts("crack", mode="ticket", result="random-key")
+            if a.data.get("target") in strong
+        ),
+        None,
+    )
+    return [
+        _step(
+            "get a service ticket for the legacy service (any user may)",
+            ticket,
+            f"event #{ticket.id}: a ticket for {ticket.get('request.body.server')}"
+            if ticket
+            else "",
+            "no ticket for HTTP/legacy was issued: orthrus kvno HTTP/legacy",
+        ),
+        _step(
+            "guess the service's password offline from the ticket",
+            roasted,
+            f"{roasted.data.get('target')}: password found in {roasted.data.get('guesses')} "
+            "guesses, and it opens the ticket"
+            if roasted
+            else "",
+            "no service password was recovered (and verified): orthrus-lab crack --ticket "
+            "HTTP/legacy",
+        ),
+        _step(
+            "try the same on a service with a random key: nothing to guess",
+            random_key,
+            f"{random_key.data.get('target')}: a random key" if random_key else "",
+            "no attempt on a random-key service: orthrus-lab crack --ticket HTTP/notes",
+        ),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Exercise:
+    number: int
+    slug: str
+    title: str
+    check: Callable[[Evidence], list[Step]]
+
+    @property
+    def doc_name(self) -> str:
+        return f"{self.number:02d}-{self.slug}.md"
+
+
+EXERCISES: tuple[Exercise, ...] = (
+    Exercise(1, "first-login", "First login: the AS exchange", check_first_login),
+    Exercise(2, "service-ticket", "Service tickets: the TGS exchange", check_service_ticket),
+    Exercise(
+        3, "authenticator", "The authenticator, decoded: the AP exchange", check_authenticator
+    ),
+    Exercise(4, "clock-skew", "Clock skew", check_clock_skew),
+    Exercise(5, "replay", "Replay, and the replay cache", check_replay),
+    Exercise(6, "tampering", "Tampering, and authenticated encryption", check_tampering),
+    Exercise(
+        7,
+        "password-guessing",
+        "Offline password guessing and pre-authentication",
+        check_password_guessing,
+    ),
+    Exercise(8, "silver-ticket", "A silver ticket, and KDC-signed groups", check_silver_ticket),
+    Exercise(9, "key-rotation", "Key rotation and key version numbers", check_key_rotation),
+    Exercise(10, "mutual-auth", "Mutual authentication and an impostor", check_mutual_auth),
+    Exercise(11, "roasting", "Roasting service tickets: weak vs random keys", check_roasting),
+)
+
+
+def exercise(number: int) -> Exercise:
+    for item in EXERCISES:
+        if item.number == number:
+            return item
+    from orthrus.errors import ConfigError
+
+    raise ConfigError(f"there is no exercise {number}; they are 1 to {len(EXERCISES)}")
+
+
+def grade(evidence: Evidence, numbers: list[int]) -> list[CheckResult]:
+    """Run the checks of ``numbers`` against ``evidence``."""
+    out = []
+    for number in numbers:
+        item = exercise(number)
+        out.append(CheckResult(item.number, item.slug, item.title, item.check(evidence)))
+    return out
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,675 @@
+"""``orthrus-lab``: run a lab realm on 127.0.0.1, watch and decode its exchanges, attack it,
+and grade exercises (docs/labs/).
+
+Every command takes ``--dir DIR`` (default ``$ORTHRUS_LAB_DIR``, else ``./lab``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.table import Table
+
+from labs.state import DEFAULT_DIR, SERVICE_NAMES, SWITCHES, LabPaths, NotALab
+from orthrus.errors import ConfigError, MalformedMessage
+from orthrus_io.cli import run
+
+__all__ = ["main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+console = Console(highlight=False, soft_wrap=True)
+errors = Console(stderr=True, highlight=False, soft_wrap=True)
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "labs"
+
+
+def _warn(message: str) -> None:
+    errors.print(f"[yellow]warning:[/] {message}")
+
+
+def _say(message: str) -> None:
+    console.print(message)
+
+
+def dir_option(func: F) -> F:
+    """``--dir DIR`` on every command."""
+    return click.option(
+        "--dir",
+        "directory",
+        default=lambda: os.environ.get("ORTHRUS_LAB_DIR", DEFAULT_DIR),
+        show_default="$ORTHRUS_LAB_DIR or ./lab",
+        metavar="DIR",
+        help="The lab directory.",
+    )(func)
+
+
+def _paths(directory: str) -> LabPaths:
+    return LabPaths.of(directory)
+
+
+def _lab(directory: str, up: bool = False) -> Any:
+    from labs.lab import Lab
+
+    lab = Lab.open(_paths(directory))
+    if up:
+        lab.require_up()
+    return lab
+
+
+def _lab_or_warn(directory: str) -> Any:
+    """The lab, with a warning when its processes are not running (read-only commands)."""
+    lab = _lab(directory)
+    try:
+        lab.require_up()
+    except NotALab as exc:
+        _warn(str(exc))
+    return lab
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Orthrus labs: a lab realm on 127.0.0.1 to learn ticket authentication.
+
+    \b
+    Start:       orthrus-lab up, then orthrus-lab list and orthrus-lab show 1
+    Watch:       orthrus-lab trace --follow --as alice, orthrus-lab web
+    Attack:      orthrus-lab replay|tamper|crack|forge, orthrus-lab switch
+    Grade:       orthrus-lab check N (or --all --json)
+    Stop:        orthrus-lab down (reset starts over)
+    """
+
+
+# -- up, down, reset, status, env -----------------------------------------------------------
+
+
+def _next_steps(lab: Any) -> None:
+    status = lab.status_json()
+    table = Table(title=f"Lab realm {lab.state.realm} in {lab.paths.root}", title_justify="left")
+    for column in ("process", "url", "what"):
+        table.add_column(column)
+    notes = {s.name: f"{s.principal} — {s.note}" for s in lab.state.services}
+    notes["kdc"] = "the KDC (AS, TGS): traces to kdc/trace.jsonl"
+    notes["impostor"] = "pretends to be HTTP/notes, without its key (exercise 10)"
+    notes["web"] = "the sequence-diagram page (orthrus-lab web)"
+    for name, proc in status["processes"].items():
+        if proc["running"]:
+            table.add_row(name, proc["url"], notes.get(name, ""))
+    console.print(table)
+    users = Table(title="Users (lab passwords, shown on purpose)", title_justify="left")
+    for column in ("user", "password", "note"):
+        users.add_column(column)
+    for user in lab.state.users:
+        users.add_row(user.principal(lab.state.realm), user.password, user.note)
+    console.print(users)
+    console.print(
+        "Next:\n"
+        f'  eval "$(orthrus-lab env alice --dir {lab.paths.root})"   '
+        "# be alice in this shell\n"
+        "  orthrus-lab list                   # the exercises\n"
+        "  orthrus-lab show 1                 # the first one\n"
+        "  orthrus-lab trace --follow         # watch every exchange (another terminal)\n"
+        "  orthrus-lab web                    # the sequence diagram in a browser"
+    )
+
+
+@cli.command()
+@dir_option
+@click.option(
+    "--port-base",
+    type=click.IntRange(0, 65530),
+    default=8800,
+    show_default=True,
+    help="KDC on this port, notes +1, legacy +2, impostor +3, web +4 (0: any free ports).",
+)
+def up(directory: str, port_base: int) -> None:
+    """Create the lab realm (once) and start its KDC, services and impostor."""
+    from labs.lab import start_lab
+
+    lab = start_lab(_paths(directory), _say, port_base)
+    _next_steps(lab)
+
+
+@cli.command()
+@dir_option
+def down(directory: str) -> None:
+    """Stop every process the lab started (and clean up stale pid files)."""
+    from labs.lab import stop_lab
+
+    paths = _paths(directory)
+    if not paths.state.exists() and not paths.run.exists():
+        raise NotALab(f"no lab in {paths.root}: nothing to stop")
+    stop_lab(paths, _say)
+    console.print(f"The lab in {paths.root} is down; start it again with: orthrus-lab up")
+
+
+@cli.command()
+@dir_option
+@click.option("--port-base", type=click.IntRange(0, 65530), default=8800, show_default=True)
+def reset(directory: str, port_base: int) -> None:
+    """Stop the lab, delete it (realm, traces, caches) and start a fresh one."""
+    from labs.lab import start_lab, stop_lab
+
+    paths = _paths(directory)
+    if paths.root.exists():
+        if not paths.state.exists() and any(paths.root.iterdir()):
+            raise NotALab(f"{paths.root} is not a lab directory (no lab.json): not deleting it")
+        stop_lab(paths, _say)
+        shutil.rmtree(paths.root)
+        console.print(f"Deleted the lab in {paths.root}")
+    lab = start_lab(paths, _say, port_base)
+    _next_steps(lab)
+
+
+@cli.command()
+@dir_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable, with URLs and ports.")
+def status(directory: str, as_json: bool) -> None:
+    """Whether the lab is up, its URLs, ports, services, switches and users."""
+    lab = _lab(directory)
+    if as_json:
+        click.echo(json.dumps(lab.status_json(), indent=2))
+        return
+    _next_steps(lab)
+    if not lab.is_up():
+        console.print(
+            f"[red]The lab is not up.[/] Start it with: orthrus-lab up --dir {lab.paths.root}"
+        )
+    for service in lab.state.services:
+        switches = ", ".join(f"{s} {lab.state.switch(service.name, s)}" for s in SWITCHES)
+        console.print(f"{service.name}: {switches}")
+
+
+@cli.command()
+@dir_option
+@click.argument("user")
+def env(directory: str, user: str) -> None:
+    """Print the shell settings to act as USER: eval "$(orthrus-lab env alice)"."""
+    lab = _lab(directory)
+    person = lab.state.user(user)
+    status = lab.status_json()["processes"]
+    values = {
+        "ORTHRUS_KDC_URL": f"http://127.0.0.1:{lab.state.ports.get('kdc', 0)}",
+        "ORTHRUS_CCACHE": str(lab.paths.ccache(person.name)),
+        "ORTHRUS_REALM": lab.state.realm,
+        "ORTHRUS_CONFIG": os.devnull,
+        "ORTHRUS_LAB_DIR": str(lab.paths.root),
+        "ORTHRUS_LAB_USER": person.name,
+        "LAB_KDC_DIR": str(lab.paths.kdc),
+        "LAB_NOTES": status["notes"]["url"] or "",
+        "LAB_LEGACY": status["legacy"]["url"] or "",
+        "LAB_IMPOSTOR": status["impostor"]["url"] or "",
+    }
+    for name, value in values.items():
+        click.echo(f"export {name}={_quote(value)}")
+    click.echo(f"# you are {person.principal(lab.state.realm)}; password: {person.password}")
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+# -- exercises: list, show, check -----------------------------------------------------------
+
+
+def _doc(number: int) -> Path:
+    from labs.checks import exercise
+
+    path = DOCS / exercise(number).doc_name
+    if not path.exists():
+        raise ConfigError(f"the exercise text {path} is missing; is this a full checkout?")
+    return path
+
+
+@cli.command("list")
+@dir_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable.")
+def list_command(directory: str, as_json: bool) -> None:
+    """The exercises, done or not done (graded from what you did)."""
+    from labs.checks import EXERCISES, Evidence, grade
+
+    paths = _paths(directory)
+    results = None
+    if paths.state.exists():
+        evidence = Evidence.gather(_lab_or_warn(directory))
+        for warning in evidence.warnings:
+            _warn(warning)
+        results = {r.number: r for r in grade(evidence, [e.number for e in EXERCISES])}
+    elif not as_json:
+        _warn(f"no lab in {paths.root} yet: start one with: orthrus-lab up --dir {directory}")
+    rows = [
+        {
+            "number": item.number,
+            "slug": item.slug,
+            "title": item.title,
+            "doc": f"docs/labs/{item.doc_name}",
+            "done": bool(results and results[item.number].passed),
+        }
+        for item in EXERCISES
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="Orthrus lab exercises", title_justify="left")
+    for column in ("#", "exercise", "status", "read it"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            str(row["number"]),
+            str(row["title"]),
+            "[green]done[/]" if row["done"] else "not done",
+            f"orthrus-lab show {row['number']}",
+        )
+    console.print(table)
+
+
+@cli.command()
+@click.argument("number", type=int)
+@dir_option
+def show(number: int, directory: str) -> None:
+    """Show exercise NUMBER's instructions."""
+    console.print(Markdown(_doc(number).read_text(encoding="utf-8")))
+
+
+def _since(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        raise click.BadParameter(
+            "give a Unix time or an ISO date (2026-11-27T09:00)", param_hint="--since"
+        ) from None
+
+
+@cli.command()
+@click.argument("number", type=int, required=False)
+@dir_option
+@click.option("--all", "everything", is_flag=True, help="Grade every exercise.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable (for instructors).")
+@click.option("--since", metavar="TIME", help="Only evidence from TIME on (Unix time or ISO).")
+def check(
+    number: int | None, directory: str, everything: bool, as_json: bool, since: str | None
+) -> None:
+    """Grade exercise NUMBER (or --all) from the trace and the realm's state.
+
+    Exits 0 when every exercise graded passed, 1 otherwise.
+    """
+    from labs.checks import EXERCISES, Evidence, grade
+
+    if (number is None) == (not everything):
+        raise click.UsageError("give an exercise NUMBER or --all")
+    numbers = [e.number for e in EXERCISES] if everything else [number or 0]
+    lab = _lab_or_warn(directory)
+    evidence = Evidence.gather(lab, _since(since))
+    for warning in evidence.warnings:
+        _warn(warning)
+    results = grade(evidence, numbers)
+    if as_json:
+        document: Any = [r.to_json() for r in results]
+        click.echo(json.dumps(document if everything else document[0], indent=2))
+    else:
+        from labs.render import grade_table
+
+        console.print(grade_table(results))
+    if not all(r.passed for r in results):
+        sys.exit(1)
+
+
+# -- trace, web -----------------------------------------------------------------------------
+
+
+def _student_decoder(lab: Any, user: str | None, keytabs: tuple[Path, ...]) -> Any:
+    from labs.decode import Decoder, KeytabKeys, PasswordKeys, StoreKeys, chain
+
+    if user is None and not keytabs:
+        return None
+    if user == "instructor":
+        return Decoder(StoreKeys(lab.store()), "the instructor (every key)")
+    sources: list[Any] = []
+    holder = "you"
+    if user is not None:
+        person = lab.state.user(user)
+        principal = person.principal(lab.state.realm)
+        sources.append(PasswordKeys({principal: person.password}))
+        holder = principal
+    if keytabs:
+        sources.append(KeytabKeys(list(keytabs)))
+    return Decoder(chain(sources), holder)
+
+
+def _record_decodes(lab: Any, decoder: Any, events: list[Any]) -> None:
+    """Note which of its own AP authenticators a user opened (graded by exercise 3)."""
+    from labs.tracefile import record_activity
+
+    holder = decoder.holder
+    opened = [
+        e.id
+        for e in events
+        if e.exchange == "AP"
+        and e.client == holder
+        and any(p.opened and p.where == "request.authenticator" for p in decoder.parts(e))
+    ]
+    if opened:
+        record_activity(lab.paths.activity, "decode", events=opened, via="trace", **{"as": holder})
+
+
+@cli.command()
+@dir_option
+@click.option(
+    "--follow", "-f", is_flag=True, help="Keep watching: show each exchange as it happens."
+)
+@click.option(
+    "--as",
+    "user",
+    default=lambda: os.environ.get("ORTHRUS_LAB_USER") or None,
+    metavar="USER",
+    help="Decode with USER's keys: their password, then their session keys "
+    "(default $ORTHRUS_LAB_USER; 'instructor' holds every key).",
+)
+@click.option(
+    "--keytab",
+    "keytabs",
+    multiple=True,
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Also decode with the keys of this keytab (say, one that leaked).",
+)
+@click.option("--last", type=int, metavar="N", help="Only the last N exchanges.")
+@click.option("--brief", is_flag=True, help="One line per exchange.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines of the decoded events.")
+def trace(
+    directory: str,
+    follow: bool,
+    user: str | None,
+    keytabs: tuple[Path, ...],
+    last: int | None,
+    brief: bool,
+    as_json: bool,
+) -> None:
+    """Every AS, TGS and AP exchange, decoded with the keys you hold."""
+    from labs.render import event_line, event_tree
+    from labs.tracefile import follow_trace, read_trace
+    from labs.view import event_view
+
+    lab = _lab_or_warn(directory)
+    decoder = _student_decoder(lab, user, keytabs)
+    events = read_trace(lab.paths.trace, _warn)
+
+    def show_event(event: Any) -> None:
+        parts = decoder.parts(event) if decoder else None
+        view = event_view(event, parts)
+        if as_json:
+            click.echo(json.dumps(view))
+        elif brief:
+            console.print(event_line(view))
+        else:
+            console.print(event_tree(view))
+
+    if decoder:
+        decoder.feed(events)
+        _record_decodes(lab, decoder, events)
+    shown = events[-last:] if last else events
+    if not shown and not follow:
+        console.print(
+            "The trace is empty: nothing has happened yet. Log in with orthrus kinit "
+            "(see orthrus-lab show 1)."
+        )
+    for event in shown:
+        show_event(event)
+    if follow:
+        if not as_json:
+            console.print("[dim]watching the trace; Ctrl-C to stop[/]")
+        after = events[-1].id if events else 0
+        for event in follow_trace(lab.paths.trace, _warn, after):
+            show_event(event)
+            if decoder:
+                _record_decodes(lab, decoder, [event])
+
+
+@cli.command()
+@dir_option
+@click.option("--foreground", is_flag=True, help="Serve in this terminal until Ctrl-C.")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port (default: the lab's KDC + 4).")
+def web(directory: str, foreground: bool, port: int | None) -> None:
+    """Serve the live sequence-diagram page and print its URL."""
+    from labs.lab import DEFAULT_PORT_BASE, start_one
+    from labs.procs import choose_port, read_proc, running
+
+    lab = _lab_or_warn(directory)
+    info = read_proc(lab.paths, "web")
+    if foreground:
+        from labs.web import serve
+
+        chosen = choose_port(port or lab.state.ports.get("kdc", 8800) + 4, set(), _say)
+        console.print(f"The lab's page: http://127.0.0.1:{chosen}/  (Ctrl-C to stop)")
+        serve(lab.paths.root, "127.0.0.1", chosen)
+        return
+    if info is not None and running(info):
+        console.print(f"The lab's page is served at {info.url}/")
+        return
+    if port is not None:
+        lab.state.ports["web"] = port
+    info = start_one(lab, "web", lab.state.ports.get("kdc", DEFAULT_PORT_BASE), _say)
+    console.print(f"The lab's page is served at {info.url}/  (orthrus-lab down stops it)")
+
+
+# -- attacks and switches -------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("principal", required=False)
+@dir_option
+@click.option("--ticket", "service", metavar="SERVICE", help="Crack SERVICE's key from a ticket.")
+@click.option(
+    "--wordlist",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="One guess per line (default: the lab's list of common passwords).",
+)
+def crack(
+    principal: str | None, directory: str, service: str | None, wordlist: Path | None
+) -> None:
+    """Guess a password offline: PRINCIPAL's from an AS reply, or --ticket SERVICE's.
+
+    \b
+    orthrus-lab crack carol                 # AS reply asked without pre-authentication
+    orthrus-lab crack --ticket HTTP/legacy  # a service ticket from your credential cache
+    """
+    from labs.attacks import crack_as_rep, crack_ticket, default_cost, load_wordlist
+
+    if (principal is None) == (service is None):
+        raise click.UsageError("give a PRINCIPAL, or --ticket SERVICE")
+    lab = _lab(directory, up=True)
+    words = load_wordlist(wordlist)
+    if principal is not None:
+        name = _parse(principal, lab.state.realm)
+        console.print(f"Asking the KDC for {name}'s AS reply, without any password...")
+        result = crack_as_rep(lab, name, words)
+    else:
+        ticket = _service_ticket(lab, _parse(str(service), lab.state.realm))
+        console.print(
+            f"Guessing {ticket.server}'s password from a ticket (kvno {ticket.kvno}) "
+            "sealed under its key..."
+        )
+        result = crack_ticket(lab, ticket, words)
+    _report_crack(result, len(words), default_cost())
+
+
+def _parse(text: str, realm: str) -> Any:
+    from orthrus.principal import Principal
+
+    try:
+        return Principal.parse(text, default_realm=realm)
+    except MalformedMessage as exc:
+        raise click.BadParameter(exc.message) from None
+
+
+def _service_ticket(lab: Any, service: Any) -> Any:
+    """A ticket for ``service`` from the user's credential cache (or a new one from the TGS)."""
+    from client_lib.api import Client
+    from client_lib.config import ClientSettings
+
+    ccache = os.environ.get("ORTHRUS_CCACHE")
+    if not ccache:
+        raise ConfigError(
+            "no credential cache: log in first, as a lab user: "
+            'eval "$(orthrus-lab env alice)"; orthrus kinit alice'
+        )
+    client = Client(ClientSettings(kdc_url=lab.url("kdc"), ccache=ccache, realm=lab.state.realm))
+    try:
+        return client.get_service_ticket(service).ticket
+    finally:
+        client.close()
+
+
+def _report_crack(result: Any, words: int, cost: float) -> None:
+    if result.result in ("nothing-to-crack", "random-key"):
+        console.print(f"[yellow]Nothing to crack:[/] {result.reason}.")
+        return
+    if result.result == "found":
+        console.print(
+            f"[bold red]Found[/] the password of {result.target}: [bold]{result.password}[/] "
+            f"after {result.guesses} guesses in {result.seconds:.2f} s."
+        )
+    else:
+        console.print(f"Not found in {result.guesses} guesses ({result.seconds:.2f} s).")
+    kdf = result.kdf
+    console.print(
+        f"Each guess costs one Argon2id derivation ({kdf.get('memory_kib')} KiB, "
+        f"{kdf.get('iterations')} pass(es)): {result.per_guess * 1000:.1f} ms here, "
+        "with nobody counting — it all happens offline."
+    )
+    console.print(
+        f"At Orthrus's default cost (64 MiB, 3 passes) one guess takes {cost * 1000:.0f} ms: "
+        f"this list of {words} words would take {words * cost:.0f} s, and a billion guesses "
+        f"{1e9 * cost / 86400 / 365:.0f} years on one core — slow, but a weak password is still "
+        "near the top of every list."
+    )
+
+
+@cli.command()
+@dir_option
+@click.option(
+    "--keytab",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    required=True,
+    help="The leaked keytab (e.g. lab/keytabs/notes.keytab).",
+)
+@click.option("--service", default="HTTP/notes", show_default=True, help="The service.")
+@click.option("--client", "client_name", default="mallory", show_default=True)
+@click.option("--group", "groups", multiple=True, default=("admins",), show_default=True)
+@click.option(
+    "--ccache",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to put the forged ticket (default: lab/users/CLIENT.ccache).",
+)
+def forge(
+    directory: str,
+    keytab: Path,
+    service: str,
+    client_name: str,
+    groups: tuple[str, ...],
+    ccache: Path | None,
+) -> None:
+    """Forge a service ticket (a "silver ticket") with a leaked service key."""
+    from labs.attacks import forge_ticket
+
+    lab = _lab(directory)
+    server = _parse(service, lab.state.realm)
+    client = _parse(client_name, lab.state.realm)
+    target = ccache or lab.paths.ccache(client.components[0])
+    credential = forge_ticket(lab, keytab, server, client, tuple(groups), target)
+    console.print(
+        f"Forged a ticket for [bold]{server}[/] (kvno {credential.ticket.kvno}) claiming "
+        f"client [bold]{client}[/] in groups [bold]{', '.join(groups)}[/], no KDC involved.\n"
+        f"It is in {target}. Use it:\n"
+        f"  ORTHRUS_CCACHE={target} orthrus fetch --service {server} "
+        f'"$LAB_NOTES/admin/stats"'
+    )
+
+
+@cli.command()
+@click.argument("event", type=int)
+@dir_option
+@click.option("--times", type=click.IntRange(1, 10), default=1, show_default=True)
+def replay(event: int, directory: str, times: int) -> None:
+    """Send the AP-REQ captured in trace EVENT to its service again, unchanged."""
+    from labs.attacks import replay as send_again
+
+    lab = _lab(directory, up=True)
+    for number, sent in enumerate(send_again(lab, event, times), 1):
+        _report_sent(f"replay {number}", sent)
+
+
+@cli.command()
+@click.argument("event", type=int)
+@dir_option
+@click.option(
+    "--part",
+    type=click.Choice(["ticket", "authenticator"]),
+    default="authenticator",
+    show_default=True,
+    help="Which sealed part gets one bit flipped.",
+)
+def tamper(event: int, directory: str, part: str) -> None:
+    """Send the AP-REQ of trace EVENT with one bit of its ticket or authenticator flipped."""
+    from labs.attacks import tamper as send_altered
+
+    lab = _lab(directory, up=True)
+    sent, _ = send_altered(lab, event, part)
+    _report_sent(f"{part} altered", sent)
+
+
+def _report_sent(what: str, sent: Any) -> None:
+    if sent.status < 400:
+        console.print(f"{what}: [bold red]accepted[/] (HTTP {sent.status}): {sent.body.strip()}")
+    else:
+        console.print(
+            f"{what}: [green]refused[/] (HTTP {sent.status}) {sent.error}: {sent.message}"
+        )
+
+
+@cli.command()
+@click.argument("service", type=click.Choice(SERVICE_NAMES))
+@click.argument("switch", type=click.Choice(SWITCHES))
+@click.argument("state", type=click.Choice(["on", "off"]))
+@dir_option
+def switch(service: str, switch: str, state: str, directory: str) -> None:
+    """Turn a service's defence on or off (lab realms only) and restart it.
+
+    \b
+    replay-cache: remember accepted authenticators and refuse them again
+    authz:        check the KDC's signature on the ticket's groups
+    """
+    from labs.lab import restart_service
+
+    lab = _lab(directory, up=True)
+    lab.state.switches.setdefault(service, {})[switch] = state
+    lab.state.save(lab.paths)
+    info = restart_service(lab, service, _say)
+    color = "green" if state == "on" else "bold red"
+    console.print(f"{service}: {switch} [{color}]{state}[/] (restarted, pid {info.pid})")
+
+
+def main() -> None:
+    """Console script entry point; everything the lab writes is private to its user."""
+    os.umask(0o077)
+    run(cli, "orthrus-lab")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+// The Orthrus lab's sequence diagram: polls /api/events and draws each exchange as a request
+// arrow and a reply arrow between lanes (client, KDC, services). No build step, no library.
+"use strict";
+
+const TIME_FIELDS = new Set(["ctime", "patimestamp", "authtime", "starttime", "endtime",
+  "renew_till", "till", "iat", "nbf", "exp", "timestamp"]);
+const BASE_LANES = ["client", "kdc", "notes", "legacy", "impostor"];
+const LANE_NAMES = { client: "Client", kdc: "KDC", notes: "notes (HTTP/notes)",
+  legacy: "legacy (HTTP/legacy)", impostor: "impostor" };
+
+const state = { after: 0, viewer: "", lanes: BASE_LANES.slice(), open: new Set(), timer: null };
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") node.className = v; else node.setAttribute(k, v);
+  }
+  for (const child of children) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function svg(tag, attrs, text) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function when(seconds) {
+  return new Date(seconds * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+}
+
+function formatValue(name, value) {
+  if (TIME_FIELDS.has(name) && typeof value === "number") return `${value}  (${when(value)})`;
+  if (value !== null && typeof value === "object") return JSON.stringify(value, null, 1);
+  return String(value);
+}
+
+function fieldTable(fields) {
+  const table = el("table");
+  for (const [name, value] of Object.entries(fields || {})) {
+    table.append(el("tr", {}, el("td", {}, name), el("td", {}, formatValue(name, value))));
+  }
+  return table;
+}
+
+function laneX(lane) {
+  const index = Math.max(0, state.lanes.indexOf(lane));
+  return ((index + 0.5) / state.lanes.length) * 100;
+}
+
+function drawLanes() {
+  const header = document.getElementById("lanes");
+  header.style.gridTemplateColumns = `90px repeat(${state.lanes.length}, 1fr)`;
+  header.replaceChildren(el("div", {}, ""),
+    ...state.lanes.map((lane) => el("div", {}, LANE_NAMES[lane] || lane)));
+}
+
+function arrow(kind, view, from, to, y, label) {
+  const tone = kind === "request" ? "request" : `reply ${view.ok ? "ok" : "refused"}`;
+  const head = kind === "request" ? "plain" : (view.ok ? "ok" : "bad");
+  const group = svg("g", {
+    class: `arrow ${tone}`, "data-event": view.id, "data-kind": kind, role: "button", tabindex: "0",
+  });
+  group.append(svg("line", { x1: `${laneX(from)}%`, y1: y, x2: `${laneX(to)}%`, y2: y,
+    "marker-end": `url(#head-${head})` }));
+  group.append(svg("text", { x: `${(laneX(from) + laneX(to)) / 2}%`, y: y - 6,
+    "text-anchor": "middle" }, label));
+  group.append(svg("title", {}, kind === "request" ? view.summary : (view.error || "accepted")));
+  return group;
+}
+
+function partBox(part, decoded) {
+  const cls = ["part"];
+  if (part.opened) cls.push("opened");
+  if (part.altered) cls.push("altered");
+  const box = el("div", { class: cls.join(" ") },
+    el("div", {}, el("span", { class: "badge" }, part.opened ? "opened" : (part.altered ? "altered" : "sealed")),
+      el("strong", {}, part.where),
+      `  ${part.part} — key usage ${part.usage} (${part.usage_name})`),
+    el("div", { class: "key" }, `sealed under the ${part.key}`));
+  if (part.opened) {
+    box.append(el("div", {}, `opened with ${part.by}`), fieldTable(part.fields));
+  } else if (decoded && part.reason) {
+    box.append(el("div", { class: "why" }, part.reason));
+  } else if (!decoded) {
+    box.append(el("div", { class: "why" }, "ciphertext: pick a user in “Decode as” to open what they hold"));
+  }
+  return box;
+}
+
+function details(view) {
+  const box = el("div", { class: `details${view.ok ? "" : " refused"}`, id: `details-${view.id}` },
+    el("h3", {}, `#${view.id} ${view.exchange}: ${view.request_label} → ${view.reply_label}`),
+    el("div", {}, view.summary),
+    el("div", { class: "when" }, view.at));
+  const switches = Object.entries(view.labels || {}).filter(([, v]) => v === "off");
+  if (switches.length) {
+    box.append(el("div", { class: "labels" },
+      "lab switches: " + switches.map(([k, v]) => `${k} ${v}`).join(", ")));
+  }
+  if (!view.ok && view.error) {
+    box.append(el("div", { class: "error" }, el("strong", {}, view.error),
+      view.message || "", el("div", {}, view.explanation || "")));
+  }
+  if (Object.keys(view.clear || {}).length) {
+    box.append(el("div", {}, el("strong", {}, "In clear"), " (anyone on the wire sees this)"),
+      fieldTable(view.clear));
+  }
+  if (view.parts.length) box.append(el("div", {}, el("strong", {}, "Sealed parts")));
+  for (const part of view.parts) box.append(partBox(part, view.decoded));
+  if (state.open.has(view.id)) box.classList.add("open");
+  return box;
+}
+
+function toggle(id) {
+  const box = document.getElementById(`details-${id}`);
+  if (!box) return;
+  box.classList.toggle("open");
+  if (box.classList.contains("open")) state.open.add(id); else state.open.delete(id);
+}
+
+function row(view) {
+  const lane = state.lanes.includes(view.lane) ? view.lane : "client";
+  const picture = svg("svg", { "aria-label": view.summary });
+  for (const l of state.lanes) {
+    picture.append(svg("line", { class: "lifeline", x1: `${laneX(l)}%`, y1: 0,
+      x2: `${laneX(l)}%`, y2: 66 }));
+  }
+  const who = view.client ? view.client.split("@")[0] : "?";
+  picture.append(arrow("request", view, "client", lane, 24, `${view.request_label} (${who})`));
+  picture.append(arrow("reply", view, lane, "client", 54, view.reply_label));
+  picture.addEventListener("click", () => toggle(view.id));
+  picture.addEventListener("keydown", (e) => { if (e.key === "Enter") toggle(view.id); });
+  const wrapper = el("div", { class: "event", "data-id": view.id, "data-ok": view.ok },
+    el("div", { class: "row" }, el("div", { class: "when" }, `#${view.id} ${view.at.slice(11, 19)}`),
+      picture),
+    details(view));
+  return wrapper;
+}
+
+async function poll() {
+  const live = document.getElementById("live");
+  try {
+    const url = `/api/events?after=${state.after}&as=${encodeURIComponent(state.viewer)}`;
+    const response = await fetch(url);
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.error || response.statusText);
+    const diagram = document.getElementById("diagram");
+    for (const view of body.events) {
+      if (!state.lanes.includes(view.lane)) { state.lanes.push(view.lane); drawLanes(); }
+      diagram.append(row(view));
+      state.after = Math.max(state.after, view.id);
+    }
+    document.getElementById("empty").style.display = diagram.children.length ? "none" : "";
+    document.getElementById("warnings").textContent = (body.warnings || []).join(" · ");
+    live.textContent = "live"; live.classList.remove("off");
+  } catch (err) {
+    live.textContent = `not live: ${err.message}`; live.classList.add("off");
+  }
+}
+
+async function loadStatus() {
+  const response = await fetch("/api/status");
+  const status = await response.json();
+  document.getElementById("realm").textContent = status.realm;
+  const processes = document.getElementById("processes");
+  processes.replaceChildren(...Object.entries(status.processes).map(([name, p]) =>
+    el("span", { class: p.running ? "up" : "", title: p.url || "not running" }, name)));
+  const select = document.getElementById("viewer");
+  if (select.options.length === 1) {
+    for (const user of status.users) {
+      select.append(el("option", { value: user.name }, `${user.principal} (${user.note})`));
+    }
+    select.append(el("option", { value: "instructor" }, "instructor (every key)"));
+  }
+}
+
+function restart() {
+  state.after = 0;
+  document.getElementById("diagram").replaceChildren();
+  poll();
+}
+
+document.getElementById("viewer").addEventListener("change", (e) => {
+  state.viewer = e.target.value;
+  restart();
+});
+
+drawLanes();
+loadStatus().catch(() => {});
+poll();
+state.timer = setInterval(() => { poll(); }, 1000);
+setInterval(() => { loadStatus().catch(() => {}); }, 5000);

@@ -1,0 +1,154 @@
+"""One trace event as shown to a student: arrows, clear fields, sealed parts and their keys.
+
+The same view feeds the terminal (``orthrus-lab trace``, rendered with rich) and the web page
+(``orthrus-lab web``, as JSON): who sent what to whom (RFC 4120 §3's AS, TGS and AP
+exchanges), the result or the error with its explanation, and each sealed part with the key
+that protects it — opened, when the viewer holds that key.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from labs.decode import OpenedPart
+from labs.explain import explain
+from labs.tracefile import TraceEvent
+
+__all__ = ["TIME_FIELDS", "event_view", "format_time"]
+
+TIME_FIELDS = {
+    "ctime",
+    "patimestamp",
+    "authtime",
+    "starttime",
+    "endtime",
+    "renew_till",
+    "till",
+    "iat",
+    "nbf",
+    "exp",
+    "timestamp",
+}
+
+_MESSAGES = {
+    "AS": ("AS-REQ", "AS-REP"),
+    "TGS": ("TGS-REQ", "TGS-REP"),
+    "AP": ("AP-REQ", "accepted"),
+    "KPASSWD": ("KPASSWD-REQ", "KPASSWD-REP"),
+}
+
+
+def format_time(value: Any) -> str:
+    """An epoch time as ``2026-11-27 08:44:25 UTC``."""
+    try:
+        return datetime.fromtimestamp(float(value), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (TypeError, ValueError, OverflowError, OSError):
+        return str(value)
+
+
+def _summary(event: TraceEvent) -> str:
+    client = event.client or "a client"
+    server = event.server or "?"
+    request = event.request
+    if event.exchange == "AS":
+        how = (
+            "with its timestamp sealed under its password key (pre-authentication)"
+            if request.get("padata")
+            else "without pre-authentication"
+        )
+        return f"{client} asks the KDC for a ticket for {server}, {how}"
+    if event.exchange == "TGS":
+        return f"{client} shows its TGT and an authenticator, and asks for a ticket for {server}"
+    if event.exchange == "AP":
+        mutual = "mutual-required" in (request.get("options") or [])
+        whom = "an impostor" if event.component == "impostor" else f"service {event.component}"
+        ask = ", asking it to prove itself (mutual authentication)" if mutual else ""
+        return f"{client} presents a ticket for {server} to {whom}{ask}"
+    return f"{client}: {event.exchange}"
+
+
+def _clear(event: TraceEvent) -> dict[str, Any]:
+    """What travels in clear: anyone on the wire sees this."""
+    request, reply = event.request, event.reply
+    clear: dict[str, Any] = {}
+    kind = request.get("type")
+    if kind == "AS-REQ":
+        body = request.get("body") or {}
+        clear.update(
+            client=request.get("client"),
+            server=body.get("server"),
+            nonce=body.get("nonce"),
+            options=body.get("options"),
+            padata=[p.get("type") for p in request.get("padata") or [] if isinstance(p, dict)],
+        )
+    elif kind in ("TGS-REQ", "KPASSWD-REQ"):
+        body = request.get("body") or {}
+        ticket = (request.get("ap_req") or {}).get("ticket") or {}
+        clear.update(
+            server=body.get("server"),
+            nonce=body.get("nonce"),
+            options=body.get("options"),
+            ticket=f"{ticket.get('server')} (kvno {ticket.get('kvno')})",
+        )
+    elif kind == "AP-REQ":
+        ticket = request.get("ticket") or {}
+        clear.update(
+            ticket=f"{ticket.get('server')} (kvno {ticket.get('kvno')})",
+            options=request.get("options") or [],
+        )
+        if event.extra.get("method"):
+            clear["request"] = f"{event.extra.get('method')} {event.extra.get('path')}"
+    if reply.get("type") in ("AS-REP", "TGS-REP"):
+        ticket = reply.get("ticket") or {}
+        clear["reply"] = f"{reply.get('type')} for {reply.get('client')}"
+        clear["new ticket"] = f"{ticket.get('server')} (kvno {ticket.get('kvno')})"
+        if reply.get("kdf"):
+            clear["kdf"] = reply.get("kdf")
+    error = reply.get("error")
+    if isinstance(error, dict) and error.get("data"):
+        clear["error data"] = error.get("data")
+    return {k: v for k, v in clear.items() if v not in (None, [], {})}
+
+
+def event_view(event: TraceEvent, parts: list[OpenedPart] | None) -> dict[str, Any]:
+    """The view of ``event``; ``parts`` are its sealed parts as decoded for the viewer."""
+    request_label, reply_label = _MESSAGES.get(event.exchange, (event.exchange, "reply"))
+    if not event.ok:
+        reply_label = event.error or "refused"
+    elif event.component == "impostor":
+        reply_label = "200 OK (fake)"
+    shown_parts = parts
+    if shown_parts is None:
+        shown_parts = [
+            OpenedPart(
+                where=str(p.get("where")),
+                part=str(p.get("part")),
+                usage=p.get("usage"),
+                usage_name=p.get("usage_name"),
+                kvno=p.get("kvno"),
+                key=str(p.get("key")),
+            )
+            for p in event.parts
+        ]
+    return {
+        "id": event.id,
+        "time": event.time,
+        "at": format_time(event.time),
+        "component": event.component,
+        "lane": event.component,
+        "exchange": event.exchange,
+        "ok": event.ok,
+        "client": event.client,
+        "server": event.server,
+        "error": event.error,
+        "message": event.record.get("message"),
+        "explanation": explain(event.error),
+        "request_label": request_label,
+        "reply_label": reply_label,
+        "summary": _summary(event),
+        "labels": event.labels,
+        "clear": _clear(event),
+        "parts": [p.to_json() for p in shown_parts],
+        "decoded": parts is not None,
+    }

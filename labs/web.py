@@ -1,0 +1,163 @@
+"""``orthrus-lab web``: the lab's exchanges as a live sequence diagram in a browser.
+
+Plain HTML and JavaScript (``labs/static/``), no build step, served by Flask under gunicorn.
+The page polls ``GET /api/events?after=N&as=USER`` and draws each AS, TGS and AP exchange
+(RFC 4120 §3) as a request arrow and a reply arrow between the client, the KDC and the
+services; a click opens an arrow's decoded fields and the key that protects each sealed
+part; refusals are red, with the error explained.
+
+``python -m labs.web --dir LAB --port P``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, jsonify, request, send_from_directory
+
+from labs.decode import Decoder, PasswordKeys, StoreKeys
+from labs.lab import Lab
+from labs.state import LabPaths
+from labs.tracefile import TraceEvent, read_trace, record_activity
+from labs.view import event_view
+
+__all__ = ["create_app", "main", "serve"]
+
+STATIC = Path(__file__).parent / "static"
+INSTRUCTOR = "instructor"
+
+
+class _Viewers:
+    """One decoder per viewer, fed as the trace grows (rebuilt if the trace is reset)."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.lock = threading.Lock()
+        self.decoders: dict[str, Decoder] = {}
+        self.recorded: dict[str, set[int]] = {}
+        self.seen = 0
+
+    def decoder(self, viewer: str) -> Decoder | None:
+        if viewer in ("", "none"):
+            return None
+        found = self.decoders.get(viewer)
+        if found is None:
+            if viewer == INSTRUCTOR:
+                found = Decoder(StoreKeys(self.lab.store()), "the instructor (every key)")
+            else:
+                user = self.lab.state.user(viewer)
+                principal = user.principal(self.lab.state.realm)
+                found = Decoder(PasswordKeys({principal: user.password}), principal)
+            self.decoders[viewer] = found
+        return found
+
+    def views(self, viewer: str, after: int) -> tuple[list[dict[str, Any]], list[str]]:
+        warnings: list[str] = []
+        events = read_trace(self.lab.paths.trace, warnings.append)
+        with self.lock:
+            last = events[-1].id if events else 0
+            if last < self.seen:  # the lab was reset
+                self.decoders.clear()
+                self.recorded.clear()
+            self.seen = last
+            decoder = self.decoder(viewer)
+            if decoder is not None:
+                decoder.feed(events)
+                self._record(viewer, decoder, events)
+            shown = [e for e in events if e.id > after]
+            return [event_view(e, decoder.parts(e) if decoder else None) for e in shown], warnings
+
+    def _record(self, viewer: str, decoder: Decoder, events: list[TraceEvent]) -> None:
+        """A user who opened their own AP authenticator did exercise 3's decoding step."""
+        done = self.recorded.setdefault(viewer, set())
+        opened = [
+            e.id
+            for e in events
+            if e.id not in done
+            and e.exchange == "AP"
+            and e.client == decoder.holder
+            and any(p.opened and p.where == "request.authenticator" for p in decoder.parts(e))
+        ]
+        if opened and viewer != INSTRUCTOR:
+            record_activity(
+                self.lab.paths.activity,
+                "decode",
+                events=opened,
+                via="web",
+                **{"as": decoder.holder},
+            )
+        done.update(opened)
+
+
+def create_app(root: Path) -> Flask:
+    """The page's app for the lab in ``root``."""
+    lab = Lab.open(LabPaths.of(root))
+    viewers = _Viewers(lab)
+    app = Flask("labs.web", static_folder=None)
+
+    @app.get("/")
+    def index() -> Response:
+        return send_from_directory(STATIC, "index.html", max_age=0)
+
+    @app.get("/static/<path:name>")
+    def static_file(name: str) -> Response:
+        return send_from_directory(STATIC, name, max_age=0)
+
+    @app.get("/livez")
+    def livez() -> Any:
+        return jsonify(status="ok")
+
+    @app.get("/api/status")
+    def status() -> Any:
+        document = lab.status_json()
+        return jsonify(
+            realm=document["realm"],
+            up=document["up"],
+            processes=document["processes"],
+            users=[
+                {"name": name, "principal": u["principal"], "note": u["note"]}
+                for name, u in document["users"].items()
+            ],
+            services={n: s["principal"] for n, s in document["services"].items()},
+        )
+
+    @app.get("/api/events")
+    def events() -> Any:
+        try:
+            after = int(request.args.get("after", "0"))
+        except ValueError:
+            after = 0
+        viewer = request.args.get("as", "")
+        try:
+            views, warnings = viewers.views(viewer, after)
+        except Exception as exc:  # a bad viewer name or an unreadable realm: say so
+            return jsonify(error=str(exc)), 400
+        return jsonify(events=views, warnings=warnings, viewer=viewer or "none")
+
+    return app
+
+
+def serve(root: Path, host: str, port: int) -> None:
+    from labs.serve import serve_app
+
+    Lab.open(LabPaths.of(root))  # refuse a directory that is not a lab, before forking
+    serve_app(lambda: create_app(root), host, port, "orthrus-lab-web")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m labs.web", description=__doc__)
+    parser.add_argument("--dir", required=True, help="the lab directory")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8804)
+    args = parser.parse_args(argv)
+    serve(Path(args.dir), args.host, args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
