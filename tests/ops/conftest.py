@@ -25,6 +25,7 @@ from ops_support import (
     redis_prefix,
     start_kdc,
     start_service,
+    stop_all,
     wait_all,
 )
 from support import Realm
@@ -67,8 +68,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             wait_all(cluster.kdcs)
             yield cluster
         finally:
-            for server in cluster.kdcs:
-                server.stop()
+            stop_all(cluster.kdcs)
             redis_cleanup(REDIS_URL, prefix)
         for server in cluster.kdcs:
             assert "Traceback" not in server.log_text(), server.log_text()

@@ -15,6 +15,7 @@ import ipaddress
 import os
 import selectors
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -278,6 +279,10 @@ class Server:
             time.sleep(0.05)
 
     def stop(self) -> None:
+        """Gunicorn's quick shutdown (SIGINT; a graceful SIGTERM waits ~2 s for idle
+        workers), then SIGKILL if it lingers."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
         stop(self.process)
 
     def log_text(self) -> str:
@@ -355,6 +360,15 @@ def start_service(
 def wait_all(servers: Iterable[Server]) -> None:
     for server in servers:
         server.wait()
+
+
+def stop_all(servers: Iterable[Server]) -> None:
+    """Stop servers together: SIGINT to each, then wait for each."""
+    running = [s for s in servers if s.process.poll() is None]
+    for server in running:
+        server.process.send_signal(signal.SIGINT)
+    for server in running:
+        server.stop()
 
 
 def admin(
@@ -614,10 +628,9 @@ def ap_token(credential: Credential, method: str = "GET", path: str = "/whoami")
     return encode_ap_req(ap_req)
 
 
-def whoami(url: str, token: str, **options: object) -> httpx.Response:
-    return httpx.get(
-        url + "/whoami",
-        headers={"Authorization": f"Ticket {token}"},
-        timeout=10,
-        **options,  # type: ignore[arg-type]
-    )
+def whoami(
+    url: str, token: str, headers: dict[str, str] | None = None, verify: object = True
+) -> httpx.Response:
+    """``GET URL/whoami`` with the token (and ``headers``) over a new connection."""
+    all_headers = {"Authorization": f"Ticket {token}", **(headers or {})}
+    return httpx.get(url + "/whoami", headers=all_headers, timeout=10, verify=verify)  # type: ignore[arg-type]
