@@ -152,7 +152,7 @@ def kpasswd(ctx: click.Context, principal: str | None) -> None:
 
 
 def _local(timestamp: int) -> str:
-    return datetime.fromtimestamp(timestamp).strftime("%m/%d/%y %H:%M:%S")
+    return datetime.fromtimestamp(timestamp).strftime("%m/%d/%Y %H:%M:%S")
 
 
 def _ticket_json(credential: Credential) -> dict[str, Any]:

@@ -127,11 +127,6 @@ def test_kinit_klist_kvno_kdestroy(user: User) -> None:
         assert len(result.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="client_lib.cli._local writes 2-digit years (17 chars) under MIT's 19-char "
-    "headings; %m/%d/%Y lines them up (reported, client_lib is being edited elsewhere)",
-)
 def test_klist_columns_line_up_with_the_header(user: User) -> None:
     """As MIT's klist: each column starts under its heading."""
     logged_in(user)
