@@ -42,7 +42,10 @@ class _KDCServer(BaseApplication):  # type: ignore[misc]
             "bind": f"{self._options.host}:{self._options.port}",
             "workers": self._options.workers,
             "threads": self._options.threads,
-            "worker_class": "gthread",
+            # gthread with a deadline per request (headers, body, answer): slow clients
+            # cannot hold the threads (orthrus_io.deadlines; request_timeout in kdc.toml).
+            "worker_class": "orthrus_io.deadlines.DeadlineThreadWorker",
+            "timeout": load_settings(self._directory).request_timeout,
             "keepalive": 30,
             "control_socket_disable": True,
             "accesslog": "-" if self._options.access_log else None,
