@@ -13,33 +13,40 @@ huge headers, several processes) run ``orthrus-kdc serve`` under gunicorn on 127
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import socket
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import msgspec
 import pytest
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from support import FAST_KDF, REALM, Realm
 
 sys.path.insert(0, str(Path(__file__).with_name("core")))
-from core_realm import T0, CoreRealm  # noqa: E402
+from core_realm import T0, CoreRealm
 
-from kdc.app import create_app  # noqa: E402
-from kdc.backends import Backends, make_backends  # noqa: E402
-from kdc.config import KDCSettings, load_settings  # noqa: E402
-from kdc.store import Store  # noqa: E402
-from orthrus import codec  # noqa: E402
-from orthrus.as_exchange import read_as_rep  # noqa: E402
-from orthrus.credentials import Credential  # noqa: E402
-from orthrus.errors import ProtocolError  # noqa: E402
-from orthrus.keys import Key  # noqa: E402
-from orthrus.messages import ASRep, ASReq, TGSRep  # noqa: E402
-from orthrus.principal import Principal  # noqa: E402
-from orthrus.tgs_exchange import make_tgs_req, read_tgs_rep  # noqa: E402
+from kdc.app import create_app
+from kdc.backends import Backends, make_backends
+from kdc.cli import cli as kdc_cli
+from kdc.config import KDCSettings, load_settings
+from kdc.store import Store
+from orthrus import codec
+from orthrus.as_exchange import read_as_rep
+from orthrus.credentials import Credential
+from orthrus.errors import ProtocolError
+from orthrus.keys import Key
+from orthrus.principal import Principal
+from orthrus.tgs_exchange import make_tgs_req, read_tgs_rep
 
 ALICE_PASS = "alice-attack-pass"
 BOB_PASS = "bob-attack-pass"
@@ -86,6 +93,17 @@ def db_snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
         connection.close()
 
 
+def set_toml(realm: Realm, **values: object) -> None:
+    """Set keys of the realm's ``kdc.toml`` (each written by ``init``)."""
+    path = realm.directory / "kdc.toml"
+    text = path.read_text()
+    for key, value in values.items():
+        line = f"{key} = {str(value).lower() if isinstance(value, bool) else repr(value)}"
+        text, count = re.subn(rf"(?m)^{key} = .*$", line.replace("'", '"'), text)
+        assert count == 1, key
+    path.write_text(text)
+
+
 # -- the in-memory realm of the core (fake clock) --------------------------------------------
 
 
@@ -125,14 +143,27 @@ def tgt(core: CoreRealm, alice: Principal, alice_key: Key) -> Credential:
 # -- a KDC realm on disk, served in-process (Flask test client) ------------------------------
 
 
+def admin(directory: Path, *args: str, input: str | None = None) -> str:
+    """``orthrus-kdc --dir DIR ARGS`` in-process (click's runner: no Python start per call)."""
+    result = CliRunner().invoke(kdc_cli, ["--dir", str(directory), *args], input=input)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def make_realm(directory: Path) -> Realm:
+    """EXAMPLE.TEST made by ``orthrus-kdc init``: alice (admins), bob, HTTP/localhost."""
+    admin(directory, "init", "--realm", REALM, *FAST_KDF)
+    admin(directory, "addprinc", f"alice@{REALM}", "--group", "admins", input=f"{ALICE_PASS}\n")
+    admin(directory, "addprinc", f"bob@{REALM}", input=f"{BOB_PASS}\n")
+    admin(directory, "addprinc", "--randkey", HTTP_NAME)
+    admin(directory, "ktadd", "-k", str(directory.parent / "http.keytab"), HTTP_NAME)
+    return Realm(directory)
+
+
 @pytest.fixture(scope="module")
 def kdc_realm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Realm]:
-    """EXAMPLE.TEST made by ``orthrus-kdc init``: alice (admins), bob, HTTP/localhost."""
-    directory = tmp_path_factory.mktemp("attacks") / "kdc"
-    realm = Realm.create(directory)
-    realm.add_user(f"alice@{REALM}", ALICE_PASS, "--group", "admins")
-    realm.add_user(f"bob@{REALM}", BOB_PASS)
-    realm.add_service(HTTP_NAME, directory.parent / "http.keytab")
+    """The module's realm on disk (tests that change it make their own)."""
+    realm = make_realm(tmp_path_factory.mktemp("attacks") / "kdc")
     yield realm
     realm.stop_all()
 
@@ -211,4 +242,60 @@ def test_ticket_swapped_in_a_kdc_reply_is_noticed_by_the_client(
     assert read_tgs_rep(tgs_rep, request, T0).server == http  # the genuine one still reads
 
 
-_ = (ASRep, ASReq, TGSRep, FAST_KDF)
+# == Slow clients, huge headers: the real server (gunicorn) =================================
+
+REQUEST_TIMEOUT = 2
+
+
+@pytest.fixture(scope="module")
+def served_kdc(kdc_realm: Realm) -> Iterator[str]:
+    """``orthrus-kdc serve`` (1 worker, 4 threads) on the module's realm, 2 s per request."""
+    set_toml(kdc_realm, request_timeout=REQUEST_TIMEOUT)
+    url = kdc_realm.serve()
+    yield url
+    kdc_realm.stop_all()
+
+
+def _dribble(sockets: list[socket.socket], stop: threading.Event) -> None:
+    """Send one more byte on each connection every 0.2 s (a slowloris that never stops)."""
+    while not stop.wait(0.2):
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.sendall(b"x")
+
+
+def test_slowloris_slow_headers_and_bodies_cannot_hold_the_kdc(
+    served_kdc: str, kdc_realm: Realm
+) -> None:
+    """Slowloris: more connections than the KDC has threads, each sending its headers or its
+    body a byte at a time. gunicorn's gthread worker read them with no time limit, so the KDC
+    answered nobody; each request now gets ``request_timeout`` seconds in all."""
+    before = db_snapshot(kdc_realm.directory / "principal.db")
+    host, port = served_kdc.removeprefix("http://").split(":")
+    slow: list[socket.socket] = []
+    for i in range(6):
+        sock = socket.create_connection((host, int(port)), timeout=REQUEST_TIMEOUT + 5)
+        head = b"POST /v1/as HTTP/1.1\r\nHost: kdc\r\n"
+        if i % 2:
+            head += b"Content-Type: application/json\r\nContent-Length: 60000\r\n\r\n{"
+        sock.sendall(head)
+        slow.append(sock)
+    stop = threading.Event()
+    dribbler = threading.Thread(target=_dribble, args=(slow, stop), daemon=True)
+    dribbler.start()
+    try:
+        time.sleep(0.5)
+        started = time.monotonic()
+        answer = httpx.get(f"{served_kdc}/livez", timeout=REQUEST_TIMEOUT + 5)
+        assert answer.status_code == 200
+        assert time.monotonic() - started < REQUEST_TIMEOUT + 2
+        for sock in slow:  # each slow connection was cut: the server closed it
+            with contextlib.suppress(ConnectionError):
+                while sock.recv(4096):
+                    pass
+    finally:
+        stop.set()
+        dribbler.join()
+        for sock in slow:
+            sock.close()
+    assert db_snapshot(kdc_realm.directory / "principal.db") == before
