@@ -1,8 +1,13 @@
 """The principal database: SQLAlchemy 2 over SQLite (default, WAL, durable commits).
 
 Administration (add, delete, change keys, modify, list) goes through the ORM in one
-transaction each. The hot path, :meth:`Store.lookup`, uses two Core queries and a cache of
-unwrapped keys, and is what the AS and TGS exchanges see as their principal lookup.
+transaction each. The hot path, :meth:`Store.lookup`, is what the AS and TGS exchanges see
+as their principal lookup: two Core queries (statements built once) and a cache of unwrapped
+keys. On SQLite it also keeps the principals it has read, for as long as the database has
+not changed: every lookup first asks SQLite whether any connection — of this process or any
+other — committed since (``PRAGMA data_version``, a few microseconds, no disk read), and any
+commit at all empties the cache. So a principal added, deleted, disabled or re-keyed through
+any process is seen by the very next lookup, exactly as without the cache.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import hmac
 import itertools
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -20,7 +26,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Engine, bindparam, create_engine, event, select, text
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -53,6 +59,16 @@ __all__ = [
 ]
 
 _UNWRAP_CACHE_LIMIT = 16384
+_LOOKUP_CACHE_LIMIT = 16384
+
+# The lookup's statements, built once: building a SQLAlchemy expression costs more than
+# running it on SQLite.
+_PRINCIPAL_AND_KEYS = (
+    select(PrincipalRow.__table__, KeyRow.kvno.label("key_kvno"), KeyRow.wrapped)
+    .join(KeyRow, KeyRow.principal_id == PrincipalRow.id)
+    .where(PrincipalRow.name == bindparam("name"))
+)
+_GROUPS = select(GroupRow.name).where(GroupRow.principal_id == bindparam("principal_id"))
 
 
 class AdminError(OrthrusError):
@@ -119,6 +135,55 @@ def database_errors(engine: Engine) -> Iterator[None]:
         raise DatabaseUnavailable(f"database {url} is unavailable: {first_line}") from None
 
 
+class _SQLiteChanges:
+    """Whether any connection committed to an SQLite file since: ``PRAGMA data_version``.
+
+    SQLite changes the value a connection reads whenever another connection, in this process
+    or another, has committed in the meantime (https://sqlite.org/pragma.html#pragma_data_version);
+    in WAL mode reading it touches only the shared-memory index. The values of one
+    connection are comparable only with each other, so one connection (per process, opened
+    lazily, never crossing a fork) serves every thread, under a lock. It never writes.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def version(self) -> int:
+        with self._lock:
+            if self._conn is None or self._pid != os.getpid():
+                # A connection opened before a fork is left alone (never used or closed).
+                self._conn = sqlite3.connect(
+                    self._path, isolation_level=None, check_same_thread=False
+                )
+                self._pid = os.getpid()
+            row = self._conn.execute("PRAGMA data_version").fetchone()
+        return int(row[0])
+
+    def close(self) -> None:
+        """Close this process's connection (with the engine: see :func:`_sqlite_changes`)."""
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+
+def _sqlite_changes(engine: Engine) -> _SQLiteChanges | None:
+    """A change detector for an SQLite file database, else None (no lookup cache)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    path = engine.url.database
+    if not path or path == ":memory:" or path.startswith("file:") or not Path(path).is_file():
+        return None
+    changes = _SQLiteChanges(path)
+    # Disposing of the engine closes every connection to the file; this one too, so that
+    # nothing of this process holds it open (and its POSIX locks) after that.
+    event.listen(engine, "engine_disposed", lambda _engine: changes.close())
+    return changes
+
+
 def ping(engine: Engine) -> None:
     """Raise :class:`DatabaseUnavailable` if the database cannot be reached."""
     with database_errors(engine), engine.connect() as conn:
@@ -135,6 +200,8 @@ class Store:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._unwrapped: dict[tuple[str, int, str], Key] = {}
         self._lock = threading.Lock()
+        self._changes = _sqlite_changes(engine)
+        self._entries: dict[str, tuple[int, PrincipalEntry | None]] = {}
 
     @classmethod
     def open(cls, settings: KDCSettings) -> Store:
@@ -407,19 +474,38 @@ class Store:
         return key
 
     def lookup(self, principal: Principal) -> PrincipalEntry | None:
-        """The principal as the exchanges need it, or None if it does not exist."""
+        """The principal as the exchanges need it, or None if it does not exist.
+
+        On SQLite, an entry read since the last commit to the database (by any connection
+        of any process) is returned again without querying; see the module's docstring.
+        """
+        if self._changes is None:
+            return self._read_entry(principal)
+        name = str(principal)
+        try:
+            # Read before querying: a commit landing in between makes the entry look old
+            # (read again next time), never a stale entry look current.
+            version = self._changes.version()
+        except sqlite3.Error as exc:
+            url = self._engine.url.render_as_string(hide_password=True)
+            raise DatabaseUnavailable(f"database {url} is unavailable: {exc}") from None
+        cached = self._entries.get(name)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        entry = self._read_entry(principal)
+        with self._lock:
+            if len(self._entries) >= _LOOKUP_CACHE_LIMIT:
+                self._entries.clear()
+            self._entries[name] = (version, entry)
+        return entry
+
+    def _read_entry(self, principal: Principal) -> PrincipalEntry | None:
         name = str(principal)
         with self._database_errors(), self._engine.connect() as conn:
-            rows: Sequence[Any] = conn.execute(
-                select(PrincipalRow.__table__, KeyRow.kvno.label("key_kvno"), KeyRow.wrapped)
-                .join(KeyRow, KeyRow.principal_id == PrincipalRow.id)
-                .where(PrincipalRow.name == name)
-            ).all()
+            rows: Sequence[Any] = conn.execute(_PRINCIPAL_AND_KEYS, {"name": name}).all()
             if not rows:
                 return None
-            groups = tuple(
-                conn.scalars(select(GroupRow.name).where(GroupRow.principal_id == rows[0].id))
-            )
+            groups = tuple(conn.scalars(_GROUPS, {"principal_id": rows[0].id}))
         row = rows[0]
         keys = {r.key_kvno: self._unwrap(name, r.key_kvno, r.wrapped) for r in rows}
         kdf = None
