@@ -17,6 +17,7 @@ from ops_support import (
     PG_URL,
     REDIS_URL,
     SERVICE,
+    SQLITE_USERS,
     USERS,
     Cluster,
     Service,
@@ -28,7 +29,7 @@ from ops_support import (
     stop_all,
     wait_all,
 )
-from support import Realm
+from support import REALM, Realm
 
 
 def require_backends() -> None:
@@ -93,3 +94,21 @@ def redis_service(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) ->
         server.stop()
         redis_cleanup(REDIS_URL, prefix)
     assert "Traceback" not in server.log_text(), server.log_text()
+
+
+@pytest.fixture(scope="session")
+def sqlite_realm(tmp_path_factory: pytest.TempPathFactory) -> Realm:
+    """EXAMPLE.TEST in SQLite (the embedded default) with the users of ``SQLITE_USERS``
+    and HTTP/localhost in ``DIR/../http.keytab``; no server (each module starts its own)."""
+    directory = tmp_path_factory.mktemp("sqlite") / "kdc"
+    realm = Realm.create(directory)
+    keytab = directory.parent / "http.keytab"
+    with ThreadPoolExecutor(4) as pool:
+        jobs = [
+            pool.submit(realm.add_user, f"{name}@{REALM}", password)
+            for name, password in SQLITE_USERS.items()
+        ]
+        jobs.append(pool.submit(realm.add_service, SERVICE, keytab))
+        for job in jobs:
+            job.result()
+    return realm

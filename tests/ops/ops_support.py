@@ -570,6 +570,9 @@ USERS = {
     "zed": "zed-s3cret-pass",
 }
 
+#: Users of the SQLite realm.
+SQLITE_USERS = {"kim": "kim-s3cret-pass", "pat": "pat-first-pass1", "tess": "tess-s3cret-pass"}
+
 
 @dataclass
 class Cluster:

@@ -1,0 +1,221 @@
+"""Keys: a service key rotated without breaking issued tickets (BADKEYVER at the service until
+``ktadd``), old versions pruned after the horizon, krbtgt rotated without logging anyone out,
+the master key rotated (every key re-encrypted, a running KDC keeps serving), and
+``orthrus kpasswd`` end to end with the realm's password policy."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+import pytest
+from ops_support import (
+    SERVICE,
+    SQLITE_USERS,
+    Server,
+    admin,
+    ap_token,
+    ok,
+    service_ticket,
+    set_config,
+    start_kdc,
+    start_service,
+    stop_all,
+    whoami,
+)
+from support import FAST_KDF, REALM, Realm, User, http_login, kdc_post, sqlite_snapshot
+
+from orthrus.as_exchange import ASOptions, make_as_req
+from orthrus.keytab import Keytab
+from orthrus.kpasswd import make_kpasswd_req
+from orthrus.principal import Principal
+from orthrus.pwkdf import KDFParams, string_to_key
+from orthrus.seal import peek_header
+
+KRBTGT = f"krbtgt/{REALM}@{REALM}"
+CHANGEPW = f"kadmin/changepw@{REALM}"
+
+
+@dataclass
+class Running:
+    realm: Realm
+    kdc: Server
+    service: Server
+    keytab: Path
+    prune_dir: Path
+
+    def admin(self, *args: str, input: str | None = None) -> str:
+        return ok(admin(self.realm.directory, *args, input=input)).stdout
+
+
+@pytest.fixture(scope="module")
+def running(sqlite_realm: Realm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """The SQLite realm served by a KDC (2 workers) and a 1-worker service; meanwhile a
+    second small realm, whose kdc.toml says tickets live 2 s, gets a rotated service key."""
+    base = tmp_path_factory.mktemp("keys")
+    keytab = sqlite_realm.directory.parent / "http.keytab"
+    kdc = start_kdc(sqlite_realm.directory, 2)
+    service = start_service(base / "svc", keytab, 1)
+    prune_dir = base / "prune"
+
+    def prepare_prune_realm() -> None:
+        ok(admin(prune_dir, "init", "--realm", REALM, "--max-life", "2s", *FAST_KDF))
+        set_config(prune_dir, max_skew=1)
+        ok(admin(prune_dir, "addprinc", "--randkey", SERVICE))
+
+    with ThreadPoolExecutor(1) as pool:
+        prepared = pool.submit(prepare_prune_realm)
+        kdc.wait()
+        service.wait()
+        prepared.result()
+    running = Running(sqlite_realm, kdc, service, keytab, prune_dir)
+    try:
+        yield running
+    finally:
+        stop_all([kdc, service])
+    for server in (kdc, service):
+        assert "Traceback" not in server.log_text()
+
+
+def kvnos(info: str) -> list[int]:
+    return [key["kvno"] for key in json.loads(info)["keys"]]
+
+
+def test_service_key_rotation(running: Running) -> None:
+    tgt, _ = http_login(running.kdc.url, f"kim@{REALM}", SQLITE_USERS["kim"])
+    old = service_ticket(running.kdc.url, tgt)
+    assert old.ticket.kvno == 1
+    assert whoami(running.service.url, ap_token(old)).status_code == 200
+
+    assert "rotated to kvno 2" in running.admin("rotate", SERVICE)
+    new = service_ticket(running.kdc.url, tgt)
+    assert new.ticket.kvno == 2
+    refused = whoami(running.service.url, ap_token(new))
+    assert refused.status_code == 401
+    error = refused.json()["error"]
+    assert error["name"] == "KRB_AP_ERR_BADKEYVER"
+    assert error["data"] == {"ticket_kvno": 2, "available_kvnos": [1]}
+    assert whoami(running.service.url, ap_token(old)).status_code == 200  # issued: still good
+
+    running.admin("ktadd", "-k", str(running.keytab), SERVICE)
+    assert {e.kvno for e in Keytab.from_bytes(running.keytab.read_bytes()).entries} == {1, 2}
+    deadline = time.monotonic() + 10
+    while whoami(running.service.url, ap_token(new)).status_code != 200:
+        assert time.monotonic() < deadline, "the service did not load the new keytab"
+        time.sleep(0.2)
+    assert whoami(running.service.url, ap_token(old)).status_code == 200
+    assert kvnos(running.admin("getprinc", "--json", SERVICE)) == [1, 2]
+
+
+def test_old_versions_are_pruned_after_the_horizon(running: Running) -> None:
+    """A realm whose kdc.toml says max_life 2 s, max_skew 1 s: after a rotation kvno 1 is
+    kept until 3 s after kvno 2 appeared, then ``prune`` deletes it."""
+    started = time.time()
+    assert "rotated to kvno 2" in ok(admin(running.prune_dir, "rotate", SERVICE)).stdout
+    ended = asked = time.time()
+    early = ok(admin(running.prune_dir, "prune")).stdout
+    if asked < started + 3:  # certainly within the horizon: nothing may go
+        assert early == ""
+    time.sleep(max(0.0, ended + 3.2 - time.time()))  # certainly past it
+    late = ok(admin(running.prune_dir, "prune")).stdout
+    assert (early + late).strip() == f"Pruned kvno 1 of {SERVICE}"
+    assert kvnos(ok(admin(running.prune_dir, "getprinc", "--json", SERVICE)).stdout) == [2]
+    assert ok(admin(running.prune_dir, "prune")).stdout == ""  # nothing more to do
+
+
+def test_krbtgt_rotation_logs_nobody_out(running: Running, tmp_path: Path) -> None:
+    user = User(running.kdc.url, tmp_path / "ccache")
+    assert user.kinit(f"kim@{REALM}", SQLITE_USERS["kim"]).returncode == 0
+    tgt, _ = http_login(running.kdc.url, f"kim@{REALM}", SQLITE_USERS["kim"])
+    assert tgt.ticket.kvno == 1
+
+    assert "rotated to kvno 2" in running.admin("rotate", KRBTGT)
+    assert service_ticket(running.kdc.url, tgt).ticket.kvno >= 1  # the old TGT still works
+    kvno = user.run("kvno", "--json", SERVICE)  # so does the cached one of `orthrus kinit`
+    assert kvno.returncode == 0, kvno.stderr
+    fresh, _ = http_login(running.kdc.url, f"kim@{REALM}", SQLITE_USERS["kim"])
+    assert fresh.ticket.kvno == 2
+    fresh_ticket = service_ticket(running.kdc.url, fresh)
+    assert whoami(running.service.url, ap_token(fresh_ticket)).status_code == 200
+    assert kvnos(running.admin("getprinc", "--json", KRBTGT)) == [1, 2]
+
+
+def login_error(url: str, name: str, password: str) -> str:
+    """The error name of a password login that the KDC refuses."""
+    principal = Principal.parse(name)
+    probe = make_as_req(principal, time.time(), os.urandom, ASOptions())
+    hint = kdc_post(url, "/v1/as", probe).json()["error"]["data"]
+    key = string_to_key(password, msgspec.convert(hint["kdf"], KDFParams), hint["kvno"])
+    request = make_as_req(principal, time.time(), os.urandom, ASOptions(), key)
+    reply = kdc_post(url, "/v1/as", request)
+    assert reply.status_code != 200
+    return str(reply.json()["error"]["name"])
+
+
+def test_kpasswd_end_to_end_with_the_password_policy(running: Running, tmp_path: Path) -> None:
+    name, first, second = f"pat@{REALM}", SQLITE_USERS["pat"], "pat-second-pass2"
+    user = User(running.kdc.url, tmp_path / "ccache")
+
+    short = user.run("kpasswd", name, input=f"{first}\nshort\n")
+    assert short.returncode != 0
+    assert "KDC_ERR_POLICY" in short.stderr and "too short" in short.stderr
+    changed = user.run("kpasswd", name, input=f"{first}\n{second}\n")
+    assert changed.returncode == 0, changed.stderr
+    assert "Password changed (kvno 2)" in changed.stdout
+    http_login(running.kdc.url, name, second)
+    assert login_error(running.kdc.url, name, first) == "KDC_ERR_PREAUTH_FAILED"
+
+    back = user.run("kpasswd", name, input=f"{second}\n{first}\n")
+    assert back.returncode != 0
+    assert "KDC_ERR_POLICY" in back.stderr and "used recently" in back.stderr
+    wrong = user.run("kpasswd", name, input=f"not-my-password\n{first}x\n")
+    assert wrong.returncode != 0 and "KDC_ERR_PREAUTH_FAILED" in wrong.stderr
+
+    # A ticket for kadmin/changepw obtained with a TGT (not from the password) is refused.
+    tgt, _ = http_login(running.kdc.url, name, second)
+    from_tgt = service_ticket(running.kdc.url, tgt, CHANGEPW)
+    assert "initial" not in from_tgt.flags
+    request, _ = make_kpasswd_req(from_tgt, "stolen-tgt-pass", time.time(), os.urandom)
+    reply = kdc_post(running.kdc.url, "/v1/kpasswd", request)
+    assert reply.status_code == 403
+    assert reply.json()["error"]["name"] == "KDC_ERR_POLICY"
+    assert "initial ticket" in reply.json()["error"]["message"]
+    # Of all these attempts only the one accepted change made a key version.
+    assert kvnos(running.admin("getprinc", "--json", name)) == [1, 2]
+    http_login(running.kdc.url, name, second)
+
+
+def test_master_key_rotation(running: Running) -> None:
+    """Every stored key re-encrypted under the new version in one go; the running KDC picks
+    the new stash up; the keys themselves (and so every keytab and password) unchanged."""
+    before = Keytab.from_bytes(running.keytab.read_bytes())
+    tgt, _ = http_login(running.kdc.url, f"kim@{REALM}", SQLITE_USERS["kim"])
+
+    assert "rotated to version 2" in running.admin("rotate-master-key")
+    stash = json.loads((running.realm.directory / "master.key").read_text())
+    assert [k["kvno"] for k in stash["keys"]] == [2]
+    tables = sqlite_snapshot(running.realm.directory / "principal.db")
+    wrapped = [row[3] for row in tables["keys"]] + [row[1] for row in tables["signing_keys"]]
+    assert wrapped and {peek_header(w)["kid"] for w in wrapped} == {"2"}
+
+    # The KDC started under version 1 serves on: logins, tickets, a principal added now.
+    http_login(running.kdc.url, f"kim@{REALM}", SQLITE_USERS["kim"])
+    credential = service_ticket(running.kdc.url, tgt)
+    assert whoami(running.service.url, ap_token(credential)).status_code == 200
+    running.admin("addprinc", f"newcomer@{REALM}", input="newcomer-pass-1\n")
+    http_login(running.kdc.url, f"newcomer@{REALM}", "newcomer-pass-1")
+    # Same keys, newly wrapped: a keytab exported now holds the very same material.
+    running.admin("ktadd", "-k", str(running.keytab), SERVICE)
+    after = Keytab.from_bytes(running.keytab.read_bytes())
+    assert {(e.kvno, e.key) for e in after.entries} == {(e.kvno, e.key) for e in before.entries}
+    # Password history is re-encrypted too: an old password is still recognised.
+    user = User(running.kdc.url, running.realm.directory.parent / "pat.cc")
+    old_password = SQLITE_USERS["pat"]
+    again = user.run("kpasswd", f"pat@{REALM}", input=f"pat-second-pass2\n{old_password}\n")
+    assert again.returncode != 0 and "used recently" in again.stderr
