@@ -244,10 +244,15 @@ def _command(lab: Lab, name: str, port: int) -> list[str]:
         str(paths.trace),
         *switches,
     )
+    # A replay cache in a file survives the restarts that lab switches cause, as a real
+    # service's must (an in-memory one would forget what it accepted before a restart).
+    replay = ("--replay-cache", str(paths.service_dir() / f"{name}.replay"))
     if service.app == "service_demo":
         db = paths.service_dir() / f"{name}.sqlite"
-        return python_command("service_demo", *common, "--db", str(db), "--realm", state.realm)
-    return python_command(service.app, *common)
+        return python_command(
+            "service_demo", *common, *replay, "--db", str(db), "--realm", state.realm
+        )
+    return python_command(service.app, *common, *replay)
 
 
 def _launch(lab: Lab, name: str, port_base: int, say: Say) -> tuple[ProcInfo, Any]:

@@ -1,0 +1,277 @@
+"""Each exercise played through on the shared lab: ``check`` fails while a step is missing,
+and passes once the student has done it. Run in file order (exercise 9 rotates a key)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from datetime import UTC, datetime
+
+import pytest
+from conftest import Student, check, lab_cli, last, missing, orthrus_lab
+from support import BIN, clean_env
+
+from labs import attacks
+from labs.lab import Lab
+from orthrus.errors import APError
+from orthrus.principal import Principal
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_exercise_1_first_login(lab: Lab) -> None:
+    since = time.time()
+    result = check(lab, 1, since)
+    assert not result.passed and len(missing(result)) == 2
+    env = clean_env(
+        ORTHRUS_KDC_URL=lab.url("kdc"),
+        ORTHRUS_CCACHE=str(lab.paths.ccache("alice")),
+        ORTHRUS_REALM=lab.state.realm,
+    )
+    kinit = subprocess.run(
+        [str(BIN / "orthrus"), "kinit", "alice"],
+        input="alice-lab-pass\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert kinit.returncode == 0, kinit.stderr
+    graded = orthrus_lab(
+        "check", "1", "--since", str(since), "--json", "--dir", str(lab.paths.root)
+    )
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    document = json.loads(graded.stdout)
+    assert document["passed"] is True
+    assert [s["done"] for s in document["steps"]] == [True, True]
+
+
+def test_exercise_1_fails_without_the_encrypted_timestamp(lab: Lab) -> None:
+    since = time.time()
+    # Only the probe without pre-authentication, as a client that gives up at the hint.
+    attacks.crack_as_rep(lab, Principal.parse("bob@LAB.TEST"), [])
+    result = check(lab, 1, since)
+    assert missing(result) == [
+        "log in with the timestamp sealed under the password key, and get a TGT"
+    ]
+
+
+def test_exercise_2_service_tickets(lab: Lab, bob: Student) -> None:
+    since = time.time()
+    bob.kinit()
+    bob.kvno("HTTP/notes")
+    result = check(lab, 2, since)
+    assert missing(result) == ["get tickets for both services with the same TGT"]
+    bob.kvno("HTTP/legacy")
+    assert check(lab, 2, since).passed
+
+
+def test_exercise_3_authenticator(lab: Lab, alice: Student) -> None:
+    since = time.time()
+    alice.kinit()
+    assert alice.fetch("notes").status_code == 200
+    result = check(lab, 3, since)
+    assert missing(result) == [
+        "decode your own authenticator with your keys and read your name and timestamp"
+    ]
+    # bob decoding alice's exchange opens nothing of it and counts for nothing.
+    shown = lab_cli(lab, "trace", "--as", "bob", "--last", "1")
+    assert "does not hold the session key" in shown.stdout
+    assert not check(lab, 3, since).passed
+    shown = lab_cli(lab, "trace", "--as", "alice", "--last", "1")
+    assert shown.exit_code == 0
+    assert "client: alice@LAB.TEST" in shown.stdout and "ctime:" in shown.stdout
+    assert check(lab, 3, since).passed
+
+
+def test_exercise_4_clock_skew(lab: Lab, alice: Student) -> None:
+    since = time.time()
+    alice.kinit()
+    assert alice.fetch("notes").status_code == 200  # the service ticket is now cached
+    too_far = alice.fetch("notes", offset=600)
+    assert too_far.status_code == 401
+    assert too_far.json()["error"]["name"] == "KRB_AP_ERR_SKEW"
+    result = check(lab, 4, since)
+    assert missing(result) == [
+        "send one from a clock off by more than a minute but within the allowed skew"
+    ]
+    assert alice.fetch("notes", offset=120).status_code == 200
+    assert check(lab, 4, since).passed
+
+
+def test_exercise_5_replay(lab: Lab, alice: Student) -> None:
+    since = time.time()
+    alice.kinit()
+    assert alice.fetch("notes").status_code == 200
+    first = last(lab, component="notes", ok=True)
+    [again] = attacks.replay(lab, first.id)
+    assert (again.status, again.error) == (401, "KRB_AP_ERR_REPEAT")
+    result = check(lab, 5, since)
+    assert missing(result) == ["replay it with the replay cache off: accepted twice"]
+    assert lab_cli(lab, "switch", "notes", "replay-cache", "off").exit_code == 0
+    try:
+        assert alice.fetch("notes").status_code == 200
+        captured = last(lab, component="notes", ok=True)
+        assert captured.labels["replay_cache"] == "off"
+        assert [s.status for s in attacks.replay(lab, captured.id, times=2)] == [200, 200]
+    finally:
+        assert lab_cli(lab, "switch", "notes", "replay-cache", "on").exit_code == 0
+    assert check(lab, 5, since).passed
+    # On again, after a restart: the cache (a file) still remembers the first request.
+    [refused] = attacks.replay(lab, first.id)
+    assert refused.error == "KRB_AP_ERR_REPEAT"
+
+
+def test_exercise_6_tampering(lab: Lab, alice: Student) -> None:
+    since = time.time()
+    alice.kinit()
+    assert alice.fetch("notes").status_code == 200
+    captured = last(lab, component="notes", ok=True)
+    sent, _ = attacks.tamper(lab, captured.id, "ticket")
+    assert (sent.status, sent.error) == (401, "KRB_AP_ERR_MODIFIED")
+    result = check(lab, 6, since)
+    assert missing(result) == ["alter its authenticator: refused"]
+    sent, _ = attacks.tamper(lab, captured.id, "authenticator")
+    assert sent.error == "KRB_AP_ERR_MODIFIED"
+    assert check(lab, 6, since).passed
+
+
+def test_exercise_7_password_guessing(lab: Lab) -> None:
+    since = time.time()
+    words = attacks.load_wordlist(None)
+    cracked = attacks.crack_as_rep(lab, Principal.parse("carol@LAB.TEST"), words)
+    assert (cracked.result, cracked.password) == ("found", "sunshine")
+    assert cracked.guesses == words.index("sunshine") + 1
+    result = check(lab, 7, since)
+    assert missing(result) == [
+        "try the same against a user with pre-authentication: nothing to crack"
+    ]
+    nothing = attacks.crack_as_rep(lab, Principal.parse("alice@LAB.TEST"), words)
+    assert nothing.result == "nothing-to-crack" and nothing.guesses == 0
+    assert check(lab, 7, since).passed
+
+
+def test_exercise_7_a_wrong_claim_is_not_believed(lab: Lab) -> None:
+    """The grader checks a cracked password really opens the reply: a list without it fails."""
+    since = time.time()
+    words = ["not-it", "nor-this"]
+    result = attacks.crack_as_rep(lab, Principal.parse("carol@LAB.TEST"), words)
+    assert result.result == "not-found"
+    from labs.tracefile import record_activity
+
+    record_activity(
+        lab.paths.activity,
+        "crack",
+        mode="as-rep",
+        target="carol@LAB.TEST",
+        result="found",
+        password="guessed-wrong",
+        event=result.event,
+    )
+    assert "recover the password offline from it" in missing(check(lab, 7, since))
+
+
+def test_exercise_8_silver_ticket(lab: Lab, alice: Student) -> None:
+    since = time.time()
+    alice.kinit()
+    assert alice.fetch("notes", "/admin/stats").status_code == 403
+    mallory = Student(lab, "alice", ccache=lab.paths.ccache("mallory"))
+    forged = lab_cli(lab, "forge", "--keytab", str(lab.paths.keytab("notes")))
+    assert forged.exit_code == 0, forged.output
+    refused = mallory.fetch("notes", "/admin/stats")
+    assert refused.json()["error"]["name"] == "KRB_AP_ERR_MODIFIED"
+    result = check(lab, 8, since)
+    assert missing(result) == [
+        "present it while the service believes unsigned groups: accepted as admins"
+    ]
+    assert lab_cli(lab, "switch", "notes", "authz", "off").exit_code == 0
+    try:
+        accepted = mallory.fetch("notes", "/admin/stats")
+        assert accepted.status_code == 200, accepted.text
+        whoami = mallory.fetch("notes", "/whoami").json()
+        assert (whoami["principal"], whoami["groups"]) == ("mallory@LAB.TEST", ["admins"])
+    finally:
+        assert lab_cli(lab, "switch", "notes", "authz", "on").exit_code == 0
+    assert check(lab, 8, since).passed
+
+
+def test_exercise_9_key_rotation(lab: Lab, alice: Student, bob: Student) -> None:
+    since = time.time()
+    alice.kinit()
+    assert alice.fetch("notes").status_code == 200  # alice holds a kvno 1 ticket
+    assert "rotate a service's key (a new kvno in the KDC)" in missing(check(lab, 9, since))
+    lab.store().rotate(Principal.parse("HTTP/notes@LAB.TEST"), datetime.now(UTC))
+    bob.kinit()
+    refused = bob.fetch("notes")
+    assert refused.json()["error"]["name"] == "KRB_AP_ERR_BADKEYVER"
+    assert alice.fetch("notes").status_code == 200  # the old kvno still works
+    result = check(lab, 9, since)
+    assert missing(result) == ["export the new key to the keytab: the new ticket is accepted"]
+    exported = subprocess.run(
+        [
+            str(BIN / "orthrus-kdc"),
+            "--dir",
+            str(lab.paths.kdc),
+            "ktadd",
+            "-k",
+            str(lab.paths.keytab("notes")),
+            "HTTP/notes",
+        ],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=60,
+    )
+    assert exported.returncode == 0, exported.stderr
+    deadline = time.monotonic() + 10
+    while bob.fetch("notes").status_code != 200:  # the service re-reads its keytab
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    assert check(lab, 9, since).passed
+
+
+def test_exercise_10_mutual_auth(lab: Lab, alice: Student) -> None:
+    since = time.time()
+    alice.kinit()
+    fooled = alice.fetch("impostor", "/notes")
+    assert fooled.status_code == 200 and "it-support" in fooled.text
+    with pytest.raises(APError) as caught:
+        alice.fetch("impostor", "/notes", mutual=True)
+    assert caught.value.name == "KRB_AP_ERR_MUT_FAIL"
+    result = check(lab, 10, since)
+    assert missing(result) == ["ask the real service for mutual authentication: it proves itself"]
+    assert alice.fetch("notes", mutual=True).status_code == 200
+    assert check(lab, 10, since).passed
+
+
+def test_exercise_11_roasting(lab: Lab, alice: Student) -> None:
+    since = time.time()
+    alice.kinit()
+    words = attacks.load_wordlist(None)
+    client = alice.client()
+    try:
+        legacy = client.get_service_ticket(Principal.parse("HTTP/legacy@LAB.TEST")).ticket
+        notes = client.get_service_ticket(Principal.parse("HTTP/notes@LAB.TEST")).ticket
+    finally:
+        client.close()
+    roasted = attacks.crack_ticket(lab, legacy, words)
+    assert (roasted.result, roasted.password) == ("found", "baseball1")
+    result = check(lab, 11, since)
+    assert missing(result) == ["try the same on a service with a random key: nothing to guess"]
+    random_key = attacks.crack_ticket(lab, notes, words)
+    assert random_key.result == "random-key" and random_key.guesses == 0
+    assert check(lab, 11, since).passed
+
+
+def test_list_and_check_all_agree_with_each_check(lab: Lab) -> None:
+    listed = json.loads(lab_cli(lab, "list", "--json").stdout)
+    assert [r["number"] for r in listed] == list(range(1, 12))
+    assert all(r["doc"].startswith("docs/labs/") for r in listed)
+    graded = lab_cli(lab, "check", "--all", "--json")
+    results = json.loads(graded.stdout)
+    assert [r["passed"] for r in results] == [r["done"] for r in listed]
+    assert graded.exit_code == (0 if all(r["passed"] for r in results) else 1)
+    nothing_yet = lab_cli(lab, "check", "--all", "--json", "--since", str(time.time() + 60))
+    assert nothing_yet.exit_code == 1
+    assert not any(g["passed"] for g in json.loads(nothing_yet.stdout))
