@@ -389,7 +389,11 @@ def dump(ctx: click.Context, file: Path) -> None:
 def load(ctx: click.Context, force: bool, file: Path) -> None:
     """Replace the realm's database with the dump in FILE (checked before anything changes)."""
     store = _store(ctx)
-    existing = [n for n in store.list_names() if not Principal.parse(n).is_tgs]
+    # What init creates (krbtgt, kadmin/changepw) does not make a realm non-empty.
+    made_by_init = {str(changepw_service(store.settings.realm))}
+    existing = [
+        n for n in store.list_names() if not Principal.parse(n).is_tgs and n not in made_by_init
+    ]
     if existing and not force:
         raise ConfigError(
             f"the realm already has {len(existing)} principal(s); pass --force to replace them"
