@@ -1,7 +1,10 @@
 """A replay cache in Redis, shared by every process and host (RFC 4120 §3.2.3).
 
-Storing is one ``SET entry 1 NX PXAT expiry`` — atomic set-if-absent with expiry — so of N
-simultaneous copies of one authenticator exactly one is accepted. When Redis cannot be
+Storing is one ``SET entry 1 NX PX ttl`` — atomic set-if-absent with expiry — so of N
+simultaneous copies of one authenticator exactly one is accepted. The time to live is
+relative (``expires_at - now``, both by the verifier's clock): an absolute ``PXAT`` would be
+read by Redis's clock, and a verifier whose clock is behind Redis's by more than the skew
+window would store entries that expire at once, accepting every replay. When Redis cannot be
 reached the cache raises :class:`~orthrus_io.errors.Unavailable`: the caller answers 503 and
 never accepts a request unchecked.
 """
@@ -45,7 +48,8 @@ class RedisReplayCache:
     def check_and_store(self, entry: bytes, expires_at: float, now: float) -> bool:
         key = self._prefix + b64u_encode(entry)
         try:
-            stored = self._redis.set(key, b"1", nx=True, pxat=max(int(expires_at * 1000), 1))
+            ttl_ms = max(int((expires_at - now) * 1000), 1)
+            stored = self._redis.set(key, b"1", nx=True, px=ttl_ms)
         except redis.RedisError as exc:
             raise Unavailable(f"Redis is unavailable for the replay cache: {exc}") from None
         return bool(stored)
