@@ -14,9 +14,12 @@ huge headers, several processes) run ``orthrus-kdc serve`` under gunicorn on 127
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import os
 import re
 import socket
+import sqlite3
 import sys
 import threading
 import time
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import msgspec
 import pytest
 from click.testing import CliRunner
@@ -33,7 +37,8 @@ from flask.testing import FlaskClient
 from support import FAST_KDF, REALM, Realm
 
 sys.path.insert(0, str(Path(__file__).with_name("core")))
-from core_realm import T0, CoreRealm
+from core_realm import T0, CoreRealm, wire
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kdc.app import create_app
 from kdc.backends import Backends, make_backends
@@ -41,12 +46,34 @@ from kdc.cli import cli as kdc_cli
 from kdc.config import KDCSettings, load_settings
 from kdc.store import Store
 from orthrus import codec
+from orthrus.ap import (
+    APRules,
+    AuthenticatorFields,
+    make_ap_rep,
+    make_ap_req,
+    open_ticket,
+    read_ap_rep,
+    seal_ticket,
+    verify_ap_req,
+)
 from orthrus.as_exchange import read_as_rep
+from orthrus.authz import AuthzSigner
+from orthrus.b64 import b64u_decode, b64u_encode
+from orthrus.codec import body_checksum
 from orthrus.credentials import Credential
 from orthrus.errors import ProtocolError
-from orthrus.keys import Key
+from orthrus.httpauth import decode_ap_req, encode_ap_req, http_binding
+from orthrus.keys import Key, KeyUsage
+from orthrus.keytab import Keytab, KeytabEntry
+from orthrus.messages import APRep, PAData, TGSReq
 from orthrus.principal import Principal
-from orthrus.tgs_exchange import make_tgs_req, read_tgs_rep
+from orthrus.priv import KrbPriv, PrivChannel
+from orthrus.replay import MemoryReplayCache, ReplayCache
+from orthrus.seal import open_sealed, seal
+from orthrus.tgs_exchange import handle_tgs_req, make_tgs_req, read_tgs_rep
+from orthrus_io.redis_replay import RedisReplayCache
+from orthrus_io.replay import SQLiteReplayCache
+from service_lib import KeytabSource, Verifier, VerifierOptions
 
 ALICE_PASS = "alice-attack-pass"
 BOB_PASS = "bob-attack-pass"
@@ -299,3 +326,558 @@ def test_slowloris_slow_headers_and_bodies_cannot_hold_the_kdc(
         for sock in slow:
             sock.close()
     assert db_snapshot(kdc_realm.directory / "principal.db") == before
+
+
+# -- a service verifier over the core realm's keys (fake clock) ------------------------------
+
+
+class Clock:
+    """A clock the test sets."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0)
+
+
+def service_keytab(core: CoreRealm, *names: str) -> Keytab:
+    """A keytab of ``names`` (default HTTP/web) with the KDC's public signing keys."""
+    entries = []
+    for name in names or ("HTTP/web",):
+        entry = core.entries[core.principal(name)]
+        entries += [KeytabEntry(entry.principal, v, k.material) for v, k in entry.keys.items()]
+    return Keytab(entries=entries, kdc_jwks=core.signer.jwks())
+
+
+def make_verifier(
+    core: CoreRealm,
+    clock: Clock,
+    cache: ReplayCache | None = None,
+    names: tuple[str, ...] = (),
+    **options: Any,
+) -> Verifier:
+    source = KeytabSource.from_keytab(service_keytab(core, *names))
+    cache = MemoryReplayCache() if cache is None else cache
+    return Verifier(source, cache, VerifierOptions(**options), clock=clock)
+
+
+def ap_token(
+    cred: Credential,
+    now: float,
+    binding: tuple[str, str] | None = ("GET", "/notes"),
+    **fields: Any,
+) -> str:
+    """An ``Authorization: Ticket`` token made at ``now``, bound to ``binding``."""
+    checksum = http_binding(*binding) if binding else None
+    ap_req, _ = make_ap_req(cred, now, os.urandom, AuthenticatorFields(checksum=checksum, **fields))
+    return encode_ap_req(ap_req)
+
+
+def cache_size(cache: ReplayCache) -> int:
+    return len(cache)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def service_cred(core: CoreRealm, tgt: Credential, http: Principal) -> Credential:
+    """Alice's ticket for HTTP/web, issued at T0."""
+    return core.service_ticket(tgt, http, T0)
+
+
+def plain_offset(plaintext: bytes, field: str) -> int:
+    """Where the first digit of ``"field":<number>`` sits in a sealed part's plaintext."""
+    return plaintext.index(f'"{field}":'.encode()) + len(field) + 3
+
+
+def flip_ciphertext(token: str, offset: int, mask: int = 0x01) -> str:
+    """Flip bits of the ciphertext byte that encrypts plaintext byte ``offset``: with a
+    stream cipher (GCM is CTR underneath) that flips exactly those plaintext bits."""
+    parts = token.split(".")
+    body = bytearray(b64u_decode(parts[3]))
+    body[offset] ^= mask
+    parts[3] = b64u_encode(bytes(body))
+    return ".".join(parts)
+
+
+def with_header(token: str, **changes: Any) -> str:
+    """The JWE with its protected header changed (the rest as it was)."""
+    parts = token.split(".")
+    header = json.loads(b64u_decode(parts[0]))
+    header.update(changes)
+    parts[0] = b64u_encode(json.dumps(header, separators=(",", ":")).encode())
+    return ".".join(parts)
+
+
+def with_ticket(cred: Credential, **changes: Any) -> Credential:
+    return msgspec.structs.replace(cred, ticket=msgspec.structs.replace(cred.ticket, **changes))
+
+
+# == Replay (RFC 4120 §3.2.3 "replay cache") ================================================
+
+
+def test_replay_to_the_same_service_is_repeat(
+    core: CoreRealm, service_cred: Credential, clock: Clock
+) -> None:
+    """The same AP-REQ sent twice to one service process: the second is a replay."""
+    verifier = make_verifier(core, clock)
+    token = ap_token(service_cred, T0)
+    verifier.verify(token, "GET", "/notes")
+    size = cache_size(verifier.replay_cache)
+    assert refused(verifier.verify, token, "GET", "/notes").name == "KRB_AP_ERR_REPEAT"
+    assert cache_size(verifier.replay_cache) == size == 1
+
+
+def test_replay_to_another_worker_is_repeat(
+    core: CoreRealm, service_cred: Credential, clock: Clock, tmp_path: Path
+) -> None:
+    """The same AP-REQ sent to a second worker process of the service: the workers share one
+    SQLite replay cache, so the replay is refused there too (an in-process cache would not)."""
+    path = tmp_path / "replay.sqlite"
+    first = make_verifier(core, clock, SQLiteReplayCache(path))
+    second = make_verifier(core, clock, SQLiteReplayCache(path))
+    token = ap_token(service_cred, T0)
+    first.verify(token, "GET", "/notes")
+    rows = sqlite3.connect(path).execute("SELECT count(*) FROM replay").fetchone()
+    assert refused(second.verify, token, "GET", "/notes").name == "KRB_AP_ERR_REPEAT"
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM replay").fetchone() == rows
+
+
+def test_tgs_request_replayed_to_another_kdc_worker_is_repeat(
+    core: CoreRealm, tgt: Credential, http: Principal, tmp_path: Path
+) -> None:
+    """A TGS-REQ replayed to another KDC worker (they share the SQLite replay cache)."""
+    path = tmp_path / "tgs-replay.sqlite"
+    workers = [dataclasses.replace(core.ctx, replay_cache=SQLiteReplayCache(path)) for _ in "ab"]
+    request = make_tgs_req(tgt, http, T0, os.urandom).message
+    handle_tgs_req(wire(request, TGSReq), workers[0], T0)
+    error = refused(handle_tgs_req, wire(request, TGSReq), workers[1], T0)
+    assert error.name == "KRB_AP_ERR_REPEAT"
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM replay").fetchone() == (1,)
+
+
+@pytest.fixture
+def redis_client() -> Iterator[Any]:
+    url = os.environ.get("ORTHRUS_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("ORTHRUS_TEST_REDIS_URL is not set (redis://127.0.0.1:6379/0 locally)")
+    import redis
+
+    client = redis.Redis.from_url(url)
+    prefix = f"orthrus-attacks-{os.getpid()}-{time.monotonic_ns()}"
+    client.prefix = prefix  # type: ignore[attr-defined]
+    yield client
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+
+
+def test_replay_to_another_host_through_redis_is_repeat(
+    core: CoreRealm, service_cred: Credential, clock: Clock, redis_client: Any
+) -> None:
+    """Service replicas on several hosts share the replay cache in Redis. The verifiers'
+    clock (T0, 2025) is far behind Redis's: entries stored with an absolute expiry (PXAT, by
+    Redis's clock) expired at once and every replay was accepted; the TTL is now relative."""
+    prefix = redis_client.prefix
+    hosts = [make_verifier(core, clock, RedisReplayCache(redis_client, prefix)) for _ in "ab"]
+    token = ap_token(service_cred, T0)
+    hosts[0].verify(token, "GET", "/notes")
+    keys = sorted(redis_client.scan_iter(f"{prefix}*"))
+    assert refused(hosts[1].verify, token, "GET", "/notes").name == "KRB_AP_ERR_REPEAT"
+    assert sorted(redis_client.scan_iter(f"{prefix}*")) == keys and len(keys) == 1
+
+
+def test_refused_request_never_enters_the_replay_cache(
+    core: CoreRealm, service_cred: Credential, clock: Clock
+) -> None:
+    """Replay-cache poisoning: an eavesdropper races the genuine request to another path.
+    It is refused (binding) and must not be remembered, or the genuine one would be a
+    "replay"; checks run before the cache, which is consulted last (RFC 4120 §3.2.3)."""
+    verifier = make_verifier(core, clock)
+    token = ap_token(service_cred, T0, ("GET", "/notes"))
+    assert refused(verifier.verify, token, "POST", "/notes").name == "KRB_AP_ERR_MODIFIED"
+    assert cache_size(verifier.replay_cache) == 0
+    assert verifier.verify(token, "GET", "/notes").name == f"alice@{core.name}"
+
+
+def test_authenticator_reused_with_another_ticket_is_modified(
+    core: CoreRealm, tgt: Credential, http: Principal, clock: Clock
+) -> None:
+    """An authenticator lifted from one AP-REQ and pasted onto another ticket of the same
+    client: it is sealed under the first ticket's session key, so it does not open."""
+    verifier = make_verifier(core, clock)
+    first, second = core.service_ticket(tgt, http, T0), core.service_ticket(tgt, http, T0)
+    lifted = decode_ap_req(ap_token(first, T0)).authenticator
+    pasted = msgspec.structs.replace(decode_ap_req(ap_token(second, T0)), authenticator=lifted)
+    error = refused(verifier.verify, encode_ap_req(pasted), "GET", "/notes")
+    assert error.name == "KRB_AP_ERR_MODIFIED"
+    assert cache_size(verifier.replay_cache) == 0
+
+
+# == Clock skew (RFC 4120 §1.6, §3.2.3): ±300 s accepted, ±301 s refused =====================
+
+
+@pytest.mark.parametrize("offset", [300, -300])
+def test_authenticator_exactly_300_s_off_is_accepted(
+    core: CoreRealm, service_cred: Credential, clock: Clock, offset: int
+) -> None:
+    """The boundary itself: a clock exactly max_skew (300 s) ahead or behind is allowed."""
+    verifier = make_verifier(core, clock)
+    clock.now = T0 + 1000
+    identity = verifier.verify(ap_token(service_cred, clock.now + offset), "GET", "/notes")
+    assert identity.name == f"alice@{core.name}"
+
+
+@pytest.mark.parametrize("offset", [301, -301])
+def test_authenticator_301_s_off_is_skew(
+    core: CoreRealm, service_cred: Credential, clock: Clock, offset: int
+) -> None:
+    """One second past the boundary, ahead (a pre-made authenticator for later use) or
+    behind (a captured one replayed after the cache forgot it): KRB_AP_ERR_SKEW."""
+    verifier = make_verifier(core, clock)
+    clock.now = T0 + 1000
+    error = refused(verifier.verify, ap_token(service_cred, clock.now + offset), "GET", "/notes")
+    assert error.name == "KRB_AP_ERR_SKEW"
+    assert error.data["max_skew"] == 300
+    assert cache_size(verifier.replay_cache) == 0
+
+
+def test_tgs_authenticator_skew_boundary(core: CoreRealm, tgt: Credential, http: Principal) -> None:
+    """At the KDC: a TGS authenticator 300 s off either way is accepted, 301 s is SKEW."""
+    now = T0 + 1000
+    for offset in (300, -300):
+        request = make_tgs_req(tgt, http, now + offset, os.urandom)
+        assert handle_tgs_req(wire(request.message, TGSReq), core.ctx, now).ticket.server == http
+    size = len(core.replay)
+    for offset in (301, -301):
+        request = make_tgs_req(tgt, http, now + offset, os.urandom)
+        error = refused(handle_tgs_req, wire(request.message, TGSReq), core.ctx, now)
+        assert error.name == "KRB_AP_ERR_SKEW"
+    assert len(core.replay) == size
+
+
+def test_preauth_timestamp_skew_boundary(core: CoreRealm, alice: Principal, alice_key: Key) -> None:
+    """PA-ENC-TIMESTAMP (RFC 4120 §5.2.7.2) 300 s off is accepted, 301 s is SKEW."""
+    now = T0 + 1000
+    for offset in (300, -300):
+        assert core.as_exchange(core.as_req(alice, alice_key, now + offset), now).client == alice
+    for offset in (301, -301):
+        error = refused(core.as_exchange, core.as_req(alice, alice_key, now + offset), now)
+        assert error.name == "KRB_AP_ERR_SKEW"
+
+
+# == Tampering with encrypted parts and clear fields ========================================
+
+
+def test_bit_flip_extending_a_ticket_endtime_is_modified(
+    core: CoreRealm, service_cred: Credential, clock: Clock
+) -> None:
+    """The stream-cipher attack: GCM encrypts by XOR, so flipping a ciphertext bit flips the
+    same plaintext bit — here a digit of the ticket's endtime. The tag refuses it."""
+    plain = open_sealed(
+        core.key_of(core.principal("HTTP/web")),
+        KeyUsage.TICKET,
+        service_cred.ticket.enc_part,
+        "HTTP/web@EX.TEST",
+    )
+    forged = flip_ciphertext(service_cred.ticket.enc_part, plain_offset(plain, "endtime"), 0x02)
+    verifier = make_verifier(core, clock)
+    token = ap_token(with_ticket(service_cred, enc_part=forged), T0)
+    assert refused(verifier.verify, token, "GET", "/notes").name == "KRB_AP_ERR_MODIFIED"
+    assert cache_size(verifier.replay_cache) == 0
+
+
+def test_bit_flip_moving_an_authenticator_time_is_modified(
+    core: CoreRealm, service_cred: Credential, clock: Clock
+) -> None:
+    """Flipping ciphertext bits under a digit of the authenticator's ctime (to reuse a
+    captured authenticator later): refused by the tag."""
+    ap_req = decode_ap_req(ap_token(service_cred, T0))
+    plain = open_sealed(
+        service_cred.session_key, KeyUsage.AP_REQ_AUTHENTICATOR, ap_req.authenticator
+    )
+    forged = flip_ciphertext(ap_req.authenticator, plain_offset(plain, "ctime") + 8, 0x01)
+    verifier = make_verifier(core, clock)
+    token = encode_ap_req(msgspec.structs.replace(ap_req, authenticator=forged))
+    assert refused(verifier.verify, token, "GET", "/notes").name == "KRB_AP_ERR_MODIFIED"
+    assert cache_size(verifier.replay_cache) == 0
+
+
+def test_bit_flips_in_every_encrypted_part_are_refused(
+    core: CoreRealm, alice: Principal, alice_key: Key, tgt: Credential, http: Principal
+) -> None:
+    """A digit flipped under the ciphertext of each kind of sealed part: PA-ENC-TIMESTAMP,
+    ticket, AS reply part, TGS authenticator, TGS reply part, AP reply, KRB-PRIV."""
+    web_key = core.key_of(http)
+    # PA-ENC-TIMESTAMP (usage 1): the KDC refuses it.
+    req = core.as_req(alice, alice_key, T0)
+    stamp = req.padata[0].value
+    plain = open_sealed(alice_key, KeyUsage.AS_REQ_PA_ENC_TIMESTAMP, stamp)
+    forged = flip_ciphertext(stamp, plain_offset(plain, "patimestamp") + 9)
+    bad = msgspec.structs.replace(req, padata=[PAData("enc-timestamp", forged)])
+    assert refused(core.as_exchange, bad, T0).name == "KDC_ERR_PREAUTH_FAILED"
+    # AS reply part (usage 3): the client refuses it.
+    rep = core.as_exchange(req, T0)
+    plain = open_sealed(alice_key, KeyUsage.AS_REP_ENC_PART, rep.enc_part)
+    forged = flip_ciphertext(rep.enc_part, plain_offset(plain, "endtime") + 9)
+    bad_rep = msgspec.structs.replace(rep, enc_part=forged)
+    assert refused(read_as_rep, bad_rep, req, alice_key, T0).name == "KRB_AP_ERR_MODIFIED"
+    # TGS authenticator (usage 7) and ticket (usage 2): the KDC refuses them.
+    request = make_tgs_req(tgt, http, T0, os.urandom)
+    ap_req = request.message.ap_req
+    plain = open_sealed(tgt.session_key, KeyUsage.TGS_REQ_AUTHENTICATOR, ap_req.authenticator)
+    forged = flip_ciphertext(ap_req.authenticator, plain_offset(plain, "ctime") + 9)
+    bad_tgs = msgspec.structs.replace(
+        request.message, ap_req=msgspec.structs.replace(ap_req, authenticator=forged)
+    )
+    assert refused(core.tgs_exchange, bad_tgs, T0).name == "KRB_AP_ERR_MODIFIED"
+    tgs_key = core.key_of(core.tgs)
+    plain = open_sealed(tgs_key, KeyUsage.TICKET, tgt.ticket.enc_part, str(core.tgs))
+    forged = flip_ciphertext(tgt.ticket.enc_part, plain_offset(plain, "endtime") + 9)
+    bad_tgs = msgspec.structs.replace(
+        request.message,
+        ap_req=msgspec.structs.replace(
+            ap_req, ticket=msgspec.structs.replace(ap_req.ticket, enc_part=forged)
+        ),
+    )
+    assert refused(core.tgs_exchange, bad_tgs, T0).name == "KRB_AP_ERR_MODIFIED"
+    # TGS reply part (usage 9): the client refuses it.
+    tgs_rep = core.tgs_exchange(request, T0)
+    plain = open_sealed(request.subkey, KeyUsage.TGS_REP_ENC_PART_SUBKEY, tgs_rep.enc_part)
+    forged = flip_ciphertext(tgs_rep.enc_part, plain_offset(plain, "endtime") + 9)
+    bad_tgs_rep = msgspec.structs.replace(tgs_rep, enc_part=forged)
+    assert refused(read_tgs_rep, bad_tgs_rep, request, T0).name == "KRB_AP_ERR_MODIFIED"
+    # AP reply (usage 12): the client refuses it (mutual authentication fails).
+    cred = read_tgs_rep(tgs_rep, request, T0)
+    ap_req2, sent = make_ap_req(cred, T0, os.urandom, AuthenticatorFields(mutual=True))
+    rules = APRules(replay_cache=MemoryReplayCache())
+    verified = verify_ap_req(ap_req2, lambda p: {1: web_key} if p == http else None, T0, rules)
+    ap_rep = make_ap_rep(verified, os.urandom)
+    plain = open_sealed(cred.session_key, KeyUsage.AP_REP_ENC_PART, ap_rep.enc_part)
+    forged = flip_ciphertext(ap_rep.enc_part, plain_offset(plain, "cusec"))
+    bad_ap_rep = APRep(forged)
+    assert refused(read_ap_rep, bad_ap_rep, cred.session_key, sent).name == "KRB_AP_ERR_MUT_FAIL"
+    # KRB-PRIV (usage 13): the peer refuses it and its channel does not advance.
+    client = PrivChannel.initiator(os.urandom)
+    service = PrivChannel.acceptor(client.key, client.initial_seq)
+    message = client.seal(b'{"amount": 100}', T0, os.urandom)
+    plain = open_sealed(client.key, KeyUsage.KRB_PRIV_ENC_PART, message.enc_part)
+    forged = flip_ciphertext(message.enc_part, plain_offset(plain, "timestamp") + 9)
+    assert refused(service.open, KrbPriv(forged), T0).name == "KRB_AP_ERR_MODIFIED"
+    assert service.open(message, T0) == b'{"amount": 100}'
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"kid": "2"}, {"usage": 11}, {"ctx": "HTTP/other@EX.TEST"}, {"zip": "DEF"}, {"cty": "JWT"}],
+    ids=["kid", "usage", "ctx", "zip", "cty"],
+)
+def test_clear_jwe_header_field_changed_is_modified(
+    core: CoreRealm, service_cred: Credential, clock: Clock, change: dict[str, Any]
+) -> None:
+    """Each field of a ticket's protected JWE header (RFC 7516 §4) changed or added: the
+    header is the AEAD's associated data, so nothing in it can change."""
+    verifier = make_verifier(core, clock)
+    forged = with_header(service_cred.ticket.enc_part, **change)
+    token = ap_token(with_ticket(service_cred, enc_part=forged), T0)
+    assert refused(verifier.verify, token, "GET", "/notes").name == "KRB_AP_ERR_MODIFIED"
+    assert cache_size(verifier.replay_cache) == 0
+
+
+def test_ticket_relabelled_for_a_service_sharing_its_key_is_modified(
+    core: CoreRealm, tgt: Credential, clock: Clock
+) -> None:
+    """A ticket's clear server name changed to another service holding the same key (an
+    alias exported into one keytab): the name is bound as the JWE's ``ctx``."""
+    web = core.principal("HTTP/web")
+    alias = core.principal("HTTP/alias")
+    core.entries[alias] = dataclasses.replace(core.entries[web], principal=alias)
+    cred = core.service_ticket(tgt, web, T0)
+    verifier = make_verifier(core, clock, names=("HTTP/web", "HTTP/alias"))
+    token = ap_token(with_ticket(cred, server=alias), T0)
+    assert refused(verifier.verify, token, "GET", "/notes").name == "KRB_AP_ERR_MODIFIED"
+    assert cache_size(verifier.replay_cache) == 0
+
+
+def test_ticket_kvno_changed_is_badkeyver(
+    core: CoreRealm, service_cred: Credential, clock: Clock
+) -> None:
+    """The clear key version number changed: the service names both versions and refuses."""
+    verifier = make_verifier(core, clock)
+    token = ap_token(with_ticket(service_cred, kvno=7), T0)
+    error = refused(verifier.verify, token, "GET", "/notes")
+    assert error.name == "KRB_AP_ERR_BADKEYVER"
+    assert error.data == {"ticket_kvno": 7, "available_kvnos": [1]}
+    assert cache_size(verifier.replay_cache) == 0
+
+
+def test_tgs_request_body_changed_in_transit_is_modified(
+    core: CoreRealm, tgt: Credential, http: Principal
+) -> None:
+    """The TGS-REQ body (the service asked for) changed in transit: the authenticator's
+    checksum of the body no longer matches (RFC 4120 §3.3.2); the original still works."""
+    request = make_tgs_req(tgt, http, T0, os.urandom)
+    other = core.principal("HTTP/other")
+    changed = msgspec.structs.replace(
+        request.message, body=msgspec.structs.replace(request.message.body, server=other)
+    )
+    assert refused(core.tgs_exchange, changed, T0).name == "KRB_AP_ERR_MODIFIED"
+    assert len(core.replay) == 0
+    assert core.tgs_exchange(request, T0).ticket.server == http
+
+
+def test_ap_req_moved_to_another_method_or_path_is_modified(
+    core: CoreRealm, service_cred: Credential, clock: Clock
+) -> None:
+    """An AP-REQ captured on ``GET /notes`` used for ``POST /notes`` or ``GET /admin``: its
+    checksum binds the method and path (docs/http.md)."""
+    verifier = make_verifier(core, clock)
+    token = ap_token(service_cred, T0, ("GET", "/notes"))
+    for method, path in (("POST", "/notes"), ("GET", "/admin/stats"), ("GET", "/notes?all=1")):
+        assert refused(verifier.verify, token, method, path).name == "KRB_AP_ERR_MODIFIED"
+    assert cache_size(verifier.replay_cache) == 0
+
+
+# == Key usage confusion and cut-and-paste (RFC 4120 §7.5.1) ================================
+
+USAGES = [u for u in KeyUsage if u not in (KeyUsage.MASTER_KEY_WRAP, KeyUsage.SESSION_TOKEN)]
+
+
+def test_key_usage_confusion_every_usage_refused_at_every_other_place() -> None:
+    """Each usage's ciphertext offered at every other place, under the same key, with its
+    header as made and relabelled: per-usage keys (HKDF) and the authenticated header."""
+    key = Key.generate(os.urandom, 1)
+    accepted = []
+    for made in USAGES:
+        sealed = seal(key, made, b'{"ctime": 1}', os.urandom)
+        for place in USAGES:
+            if place == made:
+                continue
+            for token in (sealed, with_header(sealed, usage=int(place))):
+                try:
+                    open_sealed(key, place, token)
+                    accepted.append((made.name, place.name))
+                except ProtocolError as exc:
+                    assert exc.name == "KRB_AP_ERR_MODIFIED"
+    assert accepted == []
+
+
+def test_ap_authenticator_offered_to_the_kdc_and_tgs_one_to_a_service_are_modified(
+    core: CoreRealm, tgt: Credential, http: Principal, service_cred: Credential, clock: Clock
+) -> None:
+    """The same session key, two places: an AP authenticator (usage 11) in a TGS-REQ, and a
+    TGS authenticator (usage 7) sent to a service."""
+    kdc_cache_size = len(core.replay)
+    request = make_tgs_req(tgt, http, T0, os.urandom)
+    ap_fields = AuthenticatorFields(checksum=body_checksum(request.message.body))
+    ap_style, _ = make_ap_req(tgt, T0, os.urandom, ap_fields)
+    confused = msgspec.structs.replace(request.message, ap_req=ap_style)
+    assert refused(core.tgs_exchange, confused, T0).name == "KRB_AP_ERR_MODIFIED"
+    verifier = make_verifier(core, clock)
+    fields = AuthenticatorFields(usage=KeyUsage.TGS_REQ_AUTHENTICATOR)
+    tgs_style, _ = make_ap_req(service_cred, T0, os.urandom, fields)
+    error = refused(verifier.verify, encode_ap_req(tgs_style), "GET", "/notes")
+    assert error.name == "KRB_AP_ERR_MODIFIED"
+    assert len(core.replay) == kdc_cache_size and cache_size(verifier.replay_cache) == 0
+
+
+def test_cut_and_paste_of_jwe_segments_between_tickets_is_modified(
+    core: CoreRealm, tgt: Credential, http: Principal, clock: Clock
+) -> None:
+    """Segments of two tickets for the same service spliced: header of one with the nonce,
+    ciphertext and tag of the other, or the nonce of one with the body of the other."""
+    mine = core.service_ticket(tgt, http, T0)
+    bob = core.principal("bob")
+    theirs = core.service_ticket(core.login(bob, core.user_key(bob, "bob-pass"), T0), http, T0)
+    a, b = mine.ticket.enc_part.split("."), theirs.ticket.enc_part.split(".")
+    verifier = make_verifier(core, clock)
+    splices = [
+        [*a[:2], *b[2:]],  # my header (kid, usage, ctx) on bob's body
+        [*a[:3], *b[3:]],  # my header and nonce, bob's ciphertext and tag
+        [*b[:4], a[4]],  # bob's ticket with my tag
+    ]
+    for parts in splices:
+        token = ap_token(with_ticket(mine, enc_part=".".join(parts)), T0)
+        assert refused(verifier.verify, token, "GET", "/notes").name == "KRB_AP_ERR_MODIFIED"
+    assert cache_size(verifier.replay_cache) == 0
+
+
+def reseal(cred: Credential, key: Key, **changes: Any) -> Credential:
+    """The silver ticket: open a ticket with the stolen service key, change it, seal it."""
+    part = open_ticket(cred.ticket, key)
+    forged = msgspec.structs.replace(part, **changes)
+    return msgspec.structs.replace(
+        cred, ticket=seal_ticket(forged, cred.ticket.server, key, os.urandom)
+    )
+
+
+def test_silver_ticket_with_a_stolen_service_key_is_modified(
+    core: CoreRealm, tgt: Credential, http: Principal, clock: Clock
+) -> None:
+    """With the service's key an attacker mints tickets (the "silver ticket"): claiming
+    another client, dropping the KDC's signature, signing with a key of its own, or moving
+    another ticket's signed authorization data in. The KDC's Ed25519 signature, bound to the
+    client, times, service and session key, refuses every one (RFC 4120 §5.2.6)."""
+    key = core.key_of(http)
+    bob = core.principal("bob")
+    bobs = core.service_ticket(core.login(bob, core.user_key(bob, "bob-pass"), T0), http, T0)
+    alices = core.service_ticket(tgt, http, T0)
+    alice_part = open_ticket(alices.ticket, key)
+    rogue = AuthzSigner(Ed25519PrivateKey.generate(), core.signer.kid, core.name)
+    bob_part = open_ticket(bobs.ticket, key)
+    forgeries = [
+        reseal(bobs, key, client=alice_part.client),  # bob's ticket now says alice
+        reseal(alices, key, authorization_data=None),  # signature removed
+        reseal(bobs, key, authorization_data=rogue.sign(bob_part, http, ("admins",))),
+        reseal(bobs, key, authorization_data=alice_part.authorization_data),
+    ]
+    verifier = make_verifier(core, clock)
+    for forged in forgeries:
+        token = ap_token(forged, T0)
+        assert refused(verifier.verify, token, "GET", "/notes").name == "KRB_AP_ERR_MODIFIED"
+    assert cache_size(verifier.replay_cache) == 0
+
+
+def test_downgrade_of_the_signed_authorization_data_is_modified(
+    core: CoreRealm, service_cred: Credential, clock: Clock
+) -> None:
+    """The KDC's signature downgraded: ``alg: none``, or HS256 keyed with the KDC's public
+    key (algorithm confusion, CVE-2015-9235 style). The algorithm is pinned to EdDSA."""
+    key = core.key_of(core.principal("HTTP/web"))
+    part = open_ticket(service_cred.ticket, key)
+    claims = jwt.decode(part.authorization_data or "", options={"verify_signature": False})
+    claims["groups"] = ["admins", "root"]
+    header = {"kid": core.signer.kid}
+    public = core.signer.jwks()["keys"][0]["x"].encode()
+    unsigned = jwt.encode(claims, None, algorithm="none", headers=header)
+    hmac_signed = jwt.api_jws.PyJWS(algorithms=["HS256"]).encode(
+        json.dumps(claims).encode(), public, algorithm="HS256", headers=header
+    )
+    verifier = make_verifier(core, clock)
+    for token in (unsigned, hmac_signed):
+        forged = reseal(service_cred, key, authorization_data=token)
+        error = refused(verifier.verify, ap_token(forged, T0), "GET", "/notes")
+        assert error.name == "KRB_AP_ERR_MODIFIED"
+    assert cache_size(verifier.replay_cache) == 0
+
+
+@pytest.mark.parametrize(
+    "header",
+    [{"alg": "none"}, {"alg": "A128KW"}, {"enc": "A128GCM"}, {"enc": "A128CBC-HS256"}],
+    ids=["alg-none", "alg-A128KW", "enc-A128GCM", "enc-CBC-HS256"],
+)
+def test_downgrade_to_a_weaker_jwe_algorithm_is_modified(
+    core: CoreRealm, service_cred: Credential, clock: Clock, header: dict[str, str]
+) -> None:
+    """A sealed part relabelled with a weaker or unauthenticated algorithm: only
+    ``dir`` + ``A256GCM`` is accepted, whatever the header says (RFC 7516 §5.2 step 6)."""
+    verifier = make_verifier(core, clock)
+    forged = with_header(service_cred.ticket.enc_part, **header)
+    token = ap_token(with_ticket(service_cred, enc_part=forged), T0)
+    error = refused(verifier.verify, token, "GET", "/notes")
+    assert error.name == "KRB_AP_ERR_MODIFIED"
+    assert "only alg=dir, enc=A256GCM is accepted" in error.message
+    assert cache_size(verifier.replay_cache) == 0
