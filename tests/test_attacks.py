@@ -65,7 +65,8 @@ from orthrus.errors import ProtocolError
 from orthrus.httpauth import decode_ap_req, encode_ap_req, http_binding
 from orthrus.keys import Key, KeyUsage
 from orthrus.keytab import Keytab, KeytabEntry
-from orthrus.messages import APRep, PAData, TGSReq
+from orthrus.kpasswd import handle_kpasswd_req, make_kpasswd_req
+from orthrus.messages import APRep, KDCReqBody, PAData, TGSReq
 from orthrus.principal import Principal
 from orthrus.priv import KrbPriv, PrivChannel
 from orthrus.replay import MemoryReplayCache, ReplayCache
@@ -881,3 +882,268 @@ def test_downgrade_to_a_weaker_jwe_algorithm_is_modified(
     assert error.name == "KRB_AP_ERR_MODIFIED"
     assert "only alg=dir, enc=A256GCM is accepted" in error.message
     assert cache_size(verifier.replay_cache) == 0
+
+
+# == Ticket times, renewal, the wrong kind of ticket (RFC 4120 §3.2.3, §3.3.3) ==============
+
+
+def test_expired_service_ticket_is_tkt_expired(
+    core: CoreRealm, service_cred: Credential, clock: Clock
+) -> None:
+    """A captured ticket used after its end time (plus the skew): refused."""
+    verifier = make_verifier(core, clock)
+    clock.now = service_cred.endtime + 301
+    token = ap_token(service_cred, clock.now)
+    assert refused(verifier.verify, token, "GET", "/notes").name == "KRB_AP_ERR_TKT_EXPIRED"
+    assert cache_size(verifier.replay_cache) == 0
+
+
+def test_ticket_not_yet_valid_is_tkt_nyv(
+    core: CoreRealm, service_cred: Credential, clock: Clock
+) -> None:
+    """A ticket presented before its start time (minus the skew): KRB_AP_ERR_TKT_NYV."""
+    verifier = make_verifier(core, clock)
+    clock.now = service_cred.starttime - 301
+    token = ap_token(service_cred, clock.now)
+    assert refused(verifier.verify, token, "GET", "/notes").name == "KRB_AP_ERR_TKT_NYV"
+    assert cache_size(verifier.replay_cache) == 0
+
+
+def _renewable_tgt(core: CoreRealm, alice: Principal, alice_key: Key) -> Credential:
+    """Alice's TGT: 1 h life, renewable until T0 + 1.5 h; renewed at T0 + 50 min, so its end
+    time reaches its renew-till."""
+    tgt = core.login(alice, alice_key, T0, lifetime=3600, renewable_life=5400)
+    body = KDCReqBody(server=core.tgs, nonce=7, till=0, options=["renew"])
+    request = make_tgs_req(tgt, core.tgs, T0 + 3000, os.urandom, body)
+    return read_tgs_rep(core.tgs_exchange(request, T0 + 3000), request, T0 + 3000)
+
+
+def test_renewal_past_renew_till_is_tkt_expired(
+    core: CoreRealm, alice: Principal, alice_key: Key
+) -> None:
+    """Renewing after renew-till (still within the skew of the end time): refused."""
+    tgt = _renewable_tgt(core, alice, alice_key)
+    assert tgt.renew_till is not None and tgt.endtime == tgt.renew_till
+    now = tgt.renew_till + 100
+    body = KDCReqBody(server=core.tgs, nonce=8, till=0, options=["renew"])
+    request = make_tgs_req(tgt, core.tgs, now, os.urandom, body)
+    size = len(core.replay)
+    assert refused(core.tgs_exchange, request, now).name == "KRB_AP_ERR_TKT_EXPIRED"
+    assert len(core.replay) == size
+
+
+def test_renewal_never_extends_past_renew_till(
+    core: CoreRealm, alice: Principal, alice_key: Key
+) -> None:
+    """Renewal gives the same life again but is cut at renew-till (RFC 4120 §3.3.3.1)."""
+    tgt = _renewable_tgt(core, alice, alice_key)
+    assert tgt.endtime == int(T0) + 5400 < int(T0) + 3000 + 3600
+
+
+def test_tgt_offered_to_a_service_is_not_us(core: CoreRealm, tgt: Credential, clock: Clock) -> None:
+    """A TGT sent to a service as if it were a service ticket."""
+    verifier = make_verifier(core, clock)
+    error = refused(verifier.verify, ap_token(tgt, T0), "GET", "/notes")
+    assert error.name == "KRB_AP_ERR_NOT_US"
+    assert cache_size(verifier.replay_cache) == 0
+
+
+def test_service_ticket_offered_as_a_tgt_is_not_us(
+    core: CoreRealm, service_cred: Credential, http: Principal
+) -> None:
+    """A service ticket sent to the TGS as if it were a TGT."""
+    body = KDCReqBody(server=http, nonce=9, till=0)
+    request = make_tgs_req(service_cred, http, T0, os.urandom, body)
+    size = len(core.replay)
+    assert refused(core.tgs_exchange, request, T0).name == "KRB_AP_ERR_NOT_US"
+    assert len(core.replay) == size
+
+
+def test_ticket_for_service_a_offered_to_service_b_is_not_us(
+    core: CoreRealm, service_cred: Credential, clock: Clock
+) -> None:
+    """A ticket for HTTP/web presented to HTTP/other (which does not hold HTTP/web's key)."""
+    verifier = make_verifier(core, clock, names=("HTTP/other",))
+    error = refused(verifier.verify, ap_token(service_cred, T0), "GET", "/notes")
+    assert error.name == "KRB_AP_ERR_NOT_US"
+    assert cache_size(verifier.replay_cache) == 0
+
+
+def test_disabled_client_cannot_use_its_tgt(
+    core: CoreRealm, tgt: Credential, alice: Principal, http: Principal
+) -> None:
+    """A TGT of a client disabled since it was issued: KDC_ERR_CLIENT_REVOKED."""
+    core.change(alice, allow_tickets=False)
+    size = len(core.replay)
+    request = make_tgs_req(tgt, http, T0, os.urandom)
+    assert refused(core.tgs_exchange, request, T0).name == "KDC_ERR_CLIENT_REVOKED"
+    assert len(core.replay) == size
+
+
+# == Cross-realm names (RFC 4120 §1.2: no cross-realm trust is configured) ==================
+
+
+def test_client_of_another_realm_is_wrong_realm(core: CoreRealm, alice_key: Key) -> None:
+    """An AS-REQ naming a client of another realm."""
+    stranger = Principal.parse("alice@OTHER.TEST")
+    error = refused(core.as_exchange, core.as_req(stranger, alice_key, T0), T0)
+    assert error.name == "KDC_ERR_WRONG_REALM"
+
+
+def test_tgt_of_another_realm_is_wrong_realm(
+    core: CoreRealm, tgt: Credential, http: Principal
+) -> None:
+    """A TGT labelled for another realm's TGS (a cross-realm TGT no trust exists for)."""
+    foreign = with_ticket(tgt, server=Principal.parse("krbtgt/OTHER.TEST@EX.TEST"))
+    request = make_tgs_req(foreign, http, T0, os.urandom)
+    size = len(core.replay)
+    assert refused(core.tgs_exchange, request, T0).name == "KDC_ERR_WRONG_REALM"
+    assert len(core.replay) == size
+
+
+def test_authenticator_naming_a_client_of_another_realm_is_badmatch(
+    core: CoreRealm, service_cred: Credential, clock: Clock
+) -> None:
+    """The ticket's holder writes an authenticator claiming to be alice of another realm."""
+    claimed = msgspec.structs.replace(service_cred, client=Principal.parse("alice@OTHER.TEST"))
+    verifier = make_verifier(core, clock)
+    error = refused(verifier.verify, ap_token(claimed, T0), "GET", "/notes")
+    assert error.name == "KRB_AP_ERR_BADMATCH"
+    assert cache_size(verifier.replay_cache) == 0
+
+
+def test_service_of_another_realm_is_not_issued(
+    core: CoreRealm, tgt: Credential, http: Principal
+) -> None:
+    """A service ticket for a service of another realm, even one the database somehow holds."""
+    foreign = Principal.parse("HTTP/web@OTHER.TEST")
+    core.entries[foreign] = dataclasses.replace(core.entries[http], principal=foreign)
+    request = make_tgs_req(tgt, foreign, T0, os.urandom)
+    size = len(core.replay)
+    assert refused(core.tgs_exchange, request, T0).name == "KDC_ERR_S_PRINCIPAL_UNKNOWN"
+    assert len(core.replay) == size
+
+
+# == AS-REP roasting, forged KDC replies, mutual authentication =============================
+
+
+def test_as_rep_roasting_gets_nothing_without_preauth(core: CoreRealm, alice: Principal) -> None:
+    """AS-REP roasting: ask for a TGT without pre-authentication and crack the reply part
+    (sealed under the user's key) offline. Refused unless the principal is configured
+    without pre-authentication (carol here), as an administrator must choose explicitly."""
+    error = refused(core.as_exchange, core.as_req(alice, None, T0), T0)
+    assert error.name == "KDC_ERR_PREAUTH_REQUIRED"
+    assert set(error.data) == {"kvno", "kdf"}  # salt and costs only: nothing sealed
+    carol = core.principal("carol")
+    assert core.as_exchange(core.as_req(carol, None, T0), T0).client == carol
+
+
+def test_forged_kdc_reply_with_another_nonce_is_modified(
+    core: CoreRealm, alice: Principal, alice_key: Key
+) -> None:
+    """A genuine but older AS-REP replayed to the client for its new request."""
+    old = core.as_req(alice, alice_key, T0)
+    old_rep = core.as_exchange(old, T0)
+    new = core.as_req(alice, alice_key, T0 + 10)
+    error = refused(read_as_rep, old_rep, new, alice_key, T0 + 10)
+    assert error.name == "KRB_AP_ERR_MODIFIED"
+    assert "another nonce" in error.message
+
+
+def test_forged_kdc_reply_for_another_server_is_modified(
+    core: CoreRealm, tgt: Credential, http: Principal
+) -> None:
+    """A TGS-REP for another service (same nonce) handed to a client that asked for HTTP/web:
+    it would send its requests to the wrong service."""
+    request = make_tgs_req(tgt, http, T0, os.urandom)
+    other = core.principal("HTTP/other")
+    body = msgspec.structs.replace(request.message.body, server=other)
+    decoy = make_tgs_req(tgt, other, T0, os.urandom, body)
+    rep = core.tgs_exchange(decoy, T0)
+    redirected = dataclasses.replace(decoy, message=request.message)
+    error = refused(read_tgs_rep, rep, redirected, T0)
+    assert error.name == "KRB_AP_ERR_MODIFIED"
+    assert "names server" in error.message
+
+
+def test_mutual_authentication_reply_replayed_from_another_exchange_is_mut_fail(
+    core: CoreRealm, service_cred: Credential, http: Principal
+) -> None:
+    """An impostor service replays the AP-REP it saw for an earlier request of the same
+    ticket: it answers another authenticator (RFC 4120 §3.2.5)."""
+    keys = {1: core.key_of(http)}
+    rules = APRules(replay_cache=MemoryReplayCache())
+    first, _ = make_ap_req(service_cred, T0, os.urandom, AuthenticatorFields(mutual=True))
+    seen = make_ap_rep(verify_ap_req(first, lambda p: keys, T0, rules), os.urandom)
+    _, sent = make_ap_req(service_cred, T0 + 1, os.urandom, AuthenticatorFields(mutual=True))
+    error = refused(read_ap_rep, seen, service_cred.session_key, sent)
+    assert error.name == "KRB_AP_ERR_MUT_FAIL"
+
+
+# == Password change (RFC 3244), KRB-PRIV (RFC 4120 §3.5) ===================================
+
+
+def _changepw(core: CoreRealm) -> Principal:
+    return core.add_service("kadmin/changepw")
+
+
+def test_password_change_with_a_ticket_from_the_tgs_is_policy(
+    core: CoreRealm, tgt: Credential
+) -> None:
+    """A stolen TGT used to change the victim's password: the change needs an initial
+    ticket (the current password just proven), not one obtained from the TGS."""
+    changepw = _changepw(core)
+    ticket = core.service_ticket(tgt, changepw, T0)
+    req, _ = make_kpasswd_req(ticket, "hijacked-pass", T0, os.urandom)
+    changed: list[str] = []
+    keys = {1: core.key_of(changepw)}
+    rules = APRules(replay_cache=MemoryReplayCache())
+
+    def change(principal: Principal, password: str) -> int:
+        changed.append(password)
+        return 2
+
+    error = refused(handle_kpasswd_req, req, lambda p: keys, rules, T0, change, os.urandom)
+    assert error.name == "KDC_ERR_POLICY"
+    assert changed == []
+
+
+def test_password_change_replayed_is_repeat(
+    core: CoreRealm, alice: Principal, alice_key: Key
+) -> None:
+    """A captured password change replayed (to set the password back after the user changed
+    it again): refused by the replay cache; the password changed once."""
+    changepw = _changepw(core)
+    req = core.as_req(alice, alice_key, T0, server=changepw)
+    ticket = read_as_rep(core.as_exchange(req, T0), req, alice_key, T0)
+    message, _ = make_kpasswd_req(ticket, "new-pass-1234", T0, os.urandom)
+    changed: list[str] = []
+    keys = {1: core.key_of(changepw)}
+    rules = APRules(replay_cache=MemoryReplayCache())
+
+    def change(principal: Principal, password: str) -> int:
+        changed.append(password)
+        return 2
+
+    handle_kpasswd_req(message, lambda p: keys, rules, T0, change, os.urandom)
+    error = refused(handle_kpasswd_req, message, lambda p: keys, rules, T0, change, os.urandom)
+    assert error.name == "KRB_AP_ERR_REPEAT"
+    assert changed == ["new-pass-1234"]
+
+
+def test_krb_priv_reflected_to_its_sender_is_baddirection() -> None:
+    """A sealed message sent back to the side that sealed it (reflection)."""
+    client = PrivChannel.initiator(os.urandom)
+    message = client.seal(b"pay 100", T0, os.urandom)
+    assert refused(client.open, message, T0).name == "KRB_AP_ERR_BADDIRECTION"
+
+
+def test_krb_priv_replayed_within_its_channel_is_repeat() -> None:
+    """The same sealed message delivered twice: the second is a replay; the channel holds."""
+    client = PrivChannel.initiator(os.urandom)
+    service = PrivChannel.acceptor(client.key, client.initial_seq)
+    message = client.seal(b"pay 100", T0, os.urandom)
+    assert service.open(message, T0) == b"pay 100"
+    assert refused(service.open, message, T0).name == "KRB_AP_ERR_REPEAT"
+    following = client.seal(b"pay 5", T0, os.urandom)
+    assert service.open(following, T0) == b"pay 5"
