@@ -20,6 +20,8 @@ import os
 import re
 import socket
 import sqlite3
+import stat
+import statistics
 import sys
 import threading
 import time
@@ -40,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).with_name("core")))
 from core_realm import T0, CoreRealm, wire
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from client_lib.ccache import CredentialCache
 from kdc.app import create_app
 from kdc.backends import Backends, make_backends
 from kdc.cli import cli as kdc_cli
@@ -56,22 +59,24 @@ from orthrus.ap import (
     seal_ticket,
     verify_ap_req,
 )
-from orthrus.as_exchange import read_as_rep
+from orthrus.as_exchange import ASOptions, make_as_req, read_as_rep
 from orthrus.authz import AuthzSigner
 from orthrus.b64 import b64u_decode, b64u_encode
 from orthrus.codec import body_checksum
 from orthrus.credentials import Credential
-from orthrus.errors import ProtocolError
+from orthrus.errors import ConfigError, ProtocolError
 from orthrus.httpauth import decode_ap_req, encode_ap_req, http_binding
 from orthrus.keys import Key, KeyUsage
 from orthrus.keytab import Keytab, KeytabEntry
 from orthrus.kpasswd import handle_kpasswd_req, make_kpasswd_req
-from orthrus.messages import APRep, KDCReqBody, PAData, TGSReq
+from orthrus.messages import APRep, ASReq, KDCReqBody, PAData, TGSReq
 from orthrus.principal import Principal
 from orthrus.priv import KrbPriv, PrivChannel
+from orthrus.pwkdf import KDFParams, string_to_key
 from orthrus.replay import MemoryReplayCache, ReplayCache
 from orthrus.seal import open_sealed, seal
 from orthrus.tgs_exchange import handle_tgs_req, make_tgs_req, read_tgs_rep
+from orthrus_io.files import read_private, write_private
 from orthrus_io.redis_replay import RedisReplayCache
 from orthrus_io.replay import SQLiteReplayCache
 from service_lib import KeytabSource, Verifier, VerifierOptions
@@ -1147,3 +1152,282 @@ def test_krb_priv_replayed_within_its_channel_is_repeat() -> None:
     assert refused(service.open, message, T0).name == "KRB_AP_ERR_REPEAT"
     following = client.seal(b"pay 5", T0, os.urandom)
     assert service.open(following, T0) == b"pay 5"
+
+
+# == The KDC over HTTP (in-process): enumeration, lockout, limits, names ====================
+
+
+def as_req(name: str, key: Key | None = None, now: float | None = None) -> ASReq:
+    options = ASOptions()
+    return make_as_req(Principal.parse(name), now or time.time(), os.urandom, options, key)
+
+
+def hint_of(kdc: KDC, name: str) -> dict[str, Any]:
+    """The PREAUTH_REQUIRED error for ``name`` (the answer to a request without padata)."""
+    error = error_of(kdc.post("/v1/as", as_req(name)), 401)
+    assert error["name"] == "KDC_ERR_PREAUTH_REQUIRED", error
+    return error
+
+
+def key_from(hint: dict[str, Any], password: str) -> Key:
+    params = msgspec.convert(hint["data"]["kdf"], KDFParams)
+    return string_to_key(password, params, hint["data"]["kvno"])
+
+
+def wrong_guess(kdc: KDC, name: str, key: Key) -> dict[str, Any]:
+    answer = kdc.post("/v1/as", as_req(name, key))
+    return error_of(answer, answer.status_code)
+
+
+def test_user_enumeration_unknown_and_known_clients_get_the_same_answers(
+    kdc_realm: Realm,
+) -> None:
+    """User enumeration: with hide_unknown_principals, an unknown name gets what a real user
+    gets: PREAUTH_REQUIRED with a salt that is stable across probes, then PREAUTH_FAILED."""
+    kdc = KDC(kdc_realm, hide_unknown_principals=True)
+    before = db_snapshot(kdc.db)
+    known, unknown = f"alice@{REALM}", f"mallory@{REALM}"
+    hints = {name: hint_of(kdc, name) for name in (known, unknown)}
+    assert hint_of(kdc, unknown) == hints[unknown]  # the same salt every time
+    assert hint_of(kdc, f"eve@{REALM}")["data"]["kdf"]["salt"] != hints[unknown]["data"]["kdf"]
+    shape = {n: (h["data"].keys(), h["data"]["kdf"].keys()) for n, h in hints.items()}
+    assert shape[known] == shape[unknown]
+    assert hints[unknown]["message"] == hints[known]["message"].replace(known, unknown)
+    failed = {name: wrong_guess(kdc, name, key_from(hints[name], "guess-1")) for name in hints}
+    assert {e["name"] for e in failed.values()} == {"KDC_ERR_PREAUTH_FAILED"}
+    assert failed[unknown]["message"] == failed[known]["message"].replace(known, unknown)
+    assert db_snapshot(kdc.db) == before
+
+
+def test_user_enumeration_by_timing_sees_no_difference(kdc_realm: Realm) -> None:
+    """The same probes timed: an unknown name runs the same code as a real user (a decoy
+    principal), so a wrong password costs the same for both (medians within 2x)."""
+    kdc = KDC(kdc_realm, hide_unknown_principals=True, lockout_attempts=0)
+    names = (f"alice@{REALM}", f"mallory@{REALM}")
+    keys = {name: key_from(hint_of(kdc, name), "guess-2") for name in names}
+    timings: dict[str, list[float]] = {name: [] for name in names}
+    for _ in range(40):
+        for name in names:
+            body = codec.encode(as_req(name, keys[name]))
+            started = time.perf_counter()
+            answer = kdc.post("/v1/as", body)
+            timings[name].append(time.perf_counter() - started)
+            assert error_of(answer, 401)["name"] == "KDC_ERR_PREAUTH_FAILED"
+    known, unknown = (statistics.median(timings[name]) for name in names)
+    assert 0.5 < unknown / known < 2.0, (known, unknown)
+
+
+def test_user_enumeration_through_the_lockout_is_hidden(kdc_realm: Realm) -> None:
+    """Counting failures until CLIENT_REVOKED would tell real names apart: decoys are
+    locked out after the same number of wrong guesses."""
+    kdc = KDC(kdc_realm, hide_unknown_principals=True, lockout_attempts=2)
+    for name in (f"alice@{REALM}", f"mallory@{REALM}"):
+        key = key_from(hint_of(kdc, name), "guess-3")
+        answers = [wrong_guess(kdc, name, key)["name"] for _ in range(3)]
+        assert answers == ["KDC_ERR_PREAUTH_FAILED"] * 2 + ["KDC_ERR_CLIENT_REVOKED"], name
+
+
+def test_lockout_cannot_be_bypassed_across_kdc_processes(tmp_path: Path, redis_client: Any) -> None:
+    """Password guessing spread over two KDC processes (a load balancer in front): with
+    Redis the failures are counted together, so the limit holds across processes; after
+    it even the right password is refused until the lock ends."""
+    realm = make_realm(tmp_path / "kdc")
+    set_toml(realm, lockout_attempts=3)
+    env = {"ORTHRUS_REDIS_URL": os.environ["ORTHRUS_TEST_REDIS_URL"]}
+    env["ORTHRUS_REDIS_PREFIX"] = redis_client.prefix
+    try:
+        urls = [realm.serve(extra_env=env), realm.serve(extra_env=env)]
+        name = f"bob@{REALM}"
+        probe = httpx.post(f"{urls[0]}/v1/as", content=codec.encode(as_req(name)))
+        hint = probe.json()["error"]
+        wrong, right = key_from(hint, "not-bobs-pass"), key_from(hint, BOB_PASS)
+        answers = [
+            httpx.post(f"{urls[i % 2]}/v1/as", content=codec.encode(as_req(name, wrong)))
+            for i in range(3)
+        ]
+        assert [a.json()["error"]["name"] for a in answers] == ["KDC_ERR_PREAUTH_FAILED"] * 3
+        for url in urls:
+            answer = httpx.post(f"{url}/v1/as", content=codec.encode(as_req(name, right)))
+            assert answer.json()["error"]["name"] == "KDC_ERR_CLIENT_REVOKED"
+    finally:
+        realm.stop_all()
+
+
+def test_request_flood_from_one_address_is_429(kdc_realm: Realm) -> None:
+    """A flood (or password spraying over many names) from one client address: past the
+    rate limit the KDC answers 429 with Retry-After, before any exchange runs."""
+    kdc = KDC(kdc_realm, rate_limit="3/minute", rate_limit_exempt="")
+    before = db_snapshot(kdc.db)
+    for name in ("alice", "bob", "carol"):
+        assert kdc.post("/v1/as", as_req(f"{name}@{REALM}")).status_code in (401, 404)
+    answer = kdc.post("/v1/as", as_req(f"dave@{REALM}"))
+    error = error_of(answer, 429)
+    assert error["name"] == "KRB_ERR_GENERIC" and "too many requests" in error["message"]
+    assert int(answer.headers["Retry-After"]) >= 1
+    assert kdc.client.get("/livez").status_code == 200  # only /v1/* is limited
+    assert db_snapshot(kdc.db) == before
+
+
+def test_oversized_request_is_413_field_toolong(kdc_realm: Realm) -> None:
+    """A body over max_request_bytes is refused before it is decoded."""
+    kdc = KDC(kdc_realm, max_request_bytes=4096)
+    before = db_snapshot(kdc.db)
+    body = b'{"type":"AS-REQ","client":"alice@EXAMPLE.TEST","x":"' + b"a" * 8192 + b'"}'
+    assert error_of(kdc.post("/v1/as", body), 413)["name"] == "KRB_ERR_FIELD_TOOLONG"
+    assert db_snapshot(kdc.db) == before
+
+
+def test_deeply_nested_json_is_generic_error_not_500(kdc: KDC) -> None:
+    """JSON nested 30 000 deep (the parser's recursion as a weapon): in the request, and in
+    the protected header of the pre-authentication JWE, which is plain JSON."""
+    before = db_snapshot(kdc.db)
+    nested = b"[" * 30000 + b"]" * 30000
+    body = b'{"type":"AS-REQ","client":"alice@EXAMPLE.TEST","body":' + nested + b"}"
+    assert error_of(kdc.post("/v1/as", body), 400)["name"] == "KRB_ERR_GENERIC"
+    header = b64u_encode(b"[" * 5000 + b"]" * 5000)
+    stamp = f"{header}..{b64u_encode(bytes(12))}.{b64u_encode(b'x')}.{b64u_encode(bytes(16))}"
+    req = msgspec.structs.replace(as_req(f"alice@{REALM}"), padata=[PAData("enc-timestamp", stamp)])
+    assert error_of(kdc.post("/v1/as", req), 401)["name"] == "KDC_ERR_PREAUTH_FAILED"
+    assert db_snapshot(kdc.db) == before
+
+
+def test_too_many_items_is_generic_error(kdc: KDC) -> None:
+    """Lists longer than the protocol needs (5 padata, 50 options) are refused outright."""
+    before = db_snapshot(kdc.db)
+    req = as_req(f"alice@{REALM}")
+    many = msgspec.structs.replace(req, padata=[PAData("enc-timestamp", "x.y")] * 5)
+    assert error_of(kdc.post("/v1/as", many), 400)["name"] == "KRB_ERR_GENERIC"
+    body = codec.encode(req).replace(
+        b'"till":0', b'"till":0,"options":' + b'["renewable"' + b',"renewable"' * 49 + b"]"
+    )
+    assert error_of(kdc.post("/v1/as", body), 400)["name"] == "KRB_ERR_GENERIC"
+    assert db_snapshot(kdc.db) == before
+
+
+def test_huge_headers_are_refused_and_the_kdc_still_answers(served_kdc: str) -> None:
+    """A 20 KiB header field, 150 header fields, an 8 KiB request line: the server refuses
+    them (4xx) before the app, and keeps answering."""
+    for extra in (
+        {"X-Big": "a" * 20000},
+        {f"X-Field-{i}": "v" for i in range(150)},
+    ):
+        answer = httpx.post(f"{served_kdc}/v1/as", content=b"{}", headers=extra, timeout=10)
+        assert 400 <= answer.status_code < 500, answer.status_code
+    long_line = httpx.get(f"{served_kdc}/livez?{'q' * 8192}", timeout=10)
+    assert 400 <= long_line.status_code < 500
+    assert httpx.get(f"{served_kdc}/livez", timeout=10).status_code == 200
+
+
+def test_oversized_ticket_token_at_a_service_is_field_toolong(
+    core: CoreRealm, clock: Clock
+) -> None:
+    """An ``Authorization: Ticket`` token over 32 KiB: refused before it is decoded."""
+    verifier = make_verifier(core, clock)
+    error = refused(verifier.verify, "A" * (40 * 1024), "GET", "/notes")
+    assert error.name == "KRB_ERR_FIELD_TOOLONG"
+    assert cache_size(verifier.replay_cache) == 0
+
+
+CONFUSABLES = [
+    "\u0430lice@EXAMPLE.TEST",  # Cyrillic a
+    "alice@EXAMPLE.T\u0415ST",  # Cyrillic E in the realm
+    "\uff41lice@EXAMPLE.TEST",  # fullwidth a (NFKC folds it to "a")
+    "ali\u200bce@EXAMPLE.TEST",  # zero-width space
+    "alice\u202e@EXAMPLE.TEST",  # right-to-left override
+    "al\u0131ce@EXAMPLE.TEST",  # dotless i
+    "alice@EXAMPLE.TEST\u0000",  # NUL
+    "K\u212aalice@EXAMPLE.TEST",  # Kelvin sign (case-folds to k)
+]
+
+
+def test_unicode_confusables_in_principal_names_are_refused(kdc: KDC) -> None:
+    """Names that look like alice but are other code points: the name alphabet is narrow
+    ASCII (RFC 4120 §6.2 leaves it to the realm), so none can stand for alice."""
+    before = db_snapshot(kdc.db)
+    for name in CONFUSABLES:
+        body = codec.encode(as_req(f"alice@{REALM}")).replace(
+            b'"alice@EXAMPLE.TEST"', json.dumps(name).encode()
+        )
+        assert error_of(kdc.post("/v1/as", body), 400)["name"] == "KRB_ERR_GENERIC", name
+    assert db_snapshot(kdc.db) == before
+
+
+def test_case_tricks_in_principal_names_do_not_reach_the_principal(kdc: KDC) -> None:
+    """``ALICE`` is not ``alice`` (names are case-sensitive, as in MIT Kerberos), a realm
+    is upper-case, and padded or dotted variants are refused."""
+    before = db_snapshot(kdc.db)
+    answer = kdc.post("/v1/as", as_req(f"ALICE@{REALM}"))
+    assert error_of(answer, 404)["name"] == "KDC_ERR_C_PRINCIPAL_UNKNOWN"
+    for name in (
+        "alice@example.test",
+        " alice@EXAMPLE.TEST",
+        "alice@EXAMPLE.TEST.",
+        "alice/@EXAMPLE.TEST",
+    ):
+        body = codec.encode(as_req(f"alice@{REALM}")).replace(
+            b'"alice@EXAMPLE.TEST"', json.dumps(name).encode()
+        )
+        assert error_of(kdc.post("/v1/as", body), 400)["name"] == "KRB_ERR_GENERIC", name
+    assert db_snapshot(kdc.db) == before
+
+
+# == Credential files: symlinks, permissions, owners ========================================
+
+
+def _ccache_with_tgt(path: Path, core: CoreRealm, tgt: Credential) -> CredentialCache:
+    cache = CredentialCache(path)
+    cache.initialize(tgt.client, tgt)
+    return cache
+
+
+def test_ccache_that_is_a_symlink_is_refused(
+    tmp_path: Path, core: CoreRealm, tgt: Credential
+) -> None:
+    """ORTHRUS_CCACHE pointed (by another user, in a shared /tmp) at a symlink to a cache
+    of their choosing: refused, not followed."""
+    real = _ccache_with_tgt(tmp_path / "planted", core, tgt)
+    link = tmp_path / "ccache"
+    link.symlink_to(real.path)
+    with pytest.raises(ConfigError, match="symbolic link"):
+        CredentialCache(link).credentials()
+
+
+def test_group_or_world_accessible_credential_files_are_refused(
+    tmp_path: Path, core: CoreRealm, tgt: Credential
+) -> None:
+    """A ccache or keytab another user can read or write (mode 0620, 0604...): refused."""
+    cache = _ccache_with_tgt(tmp_path / "ccache", core, tgt)
+    keytab = tmp_path / "http.keytab"
+    write_private(keytab, service_keytab(core).to_bytes())
+    for mode in (0o620, 0o640, 0o604, 0o602):
+        for path, what in ((cache.path, "credentials cache"), (keytab, "keytab")):
+            path.chmod(mode)
+            with pytest.raises(ConfigError, match="open to other users"):
+                read_private(path, what)
+            path.chmod(0o600)
+    assert CredentialCache(cache.path).credentials()[0].client == tgt.client
+
+
+def test_ccache_written_through_a_planted_symlink_leaves_its_target_alone(
+    tmp_path: Path, core: CoreRealm, tgt: Credential
+) -> None:
+    """An attacker plants the victim's cache path as a symlink to a file of the victim's
+    (a symlink attack on a predictable /tmp name): writing the cache replaces the link, and
+    the file it pointed to is untouched."""
+    victim = tmp_path / "victim-file"
+    victim.write_bytes(b"important")
+    link = tmp_path / "ccache"
+    link.symlink_to(victim)
+    _ccache_with_tgt(link, core, tgt)
+    assert victim.read_bytes() == b"important"
+    assert not link.is_symlink() and stat.S_IMODE(link.stat().st_mode) == 0o600
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a file to another user")
+def test_keytab_owned_by_another_user_is_refused(tmp_path: Path, core: CoreRealm) -> None:
+    """A keytab (mode 0600) that belongs to another user: refused, whoever wrote it."""
+    keytab = tmp_path / "http.keytab"
+    write_private(keytab, service_keytab(core).to_bytes())
+    os.chown(keytab, 65534, 65534)
+    with pytest.raises(ConfigError, match="belongs to another user"):
+        read_private(keytab, "keytab")
