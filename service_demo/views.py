@@ -43,7 +43,8 @@ def _note_in(data: bytes) -> NoteIn:
         return msgspec.json.decode(data, type=NoteIn)
     except msgspec.ValidationError as exc:
         raise MalformedMessage(f'a note is JSON {{"text": ...}}: {exc}') from None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        # msgspec raises UnicodeDecodeError for invalid UTF-8 in a string: a 400, not a 500.
         raise MalformedMessage('a note is JSON {"text": ...}') from None
 
 

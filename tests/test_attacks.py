@@ -1431,3 +1431,25 @@ def test_keytab_owned_by_another_user_is_refused(tmp_path: Path, core: CoreRealm
     os.chown(keytab, 65534, 65534)
     with pytest.raises(ConfigError, match="belongs to another user"):
         read_private(keytab, "keytab")
+
+
+def test_invalid_utf8_in_a_note_is_400_not_500(
+    core: CoreRealm, service_cred: Credential, clock: Clock, tmp_path: Path
+) -> None:
+    """The same malformed UTF-8, in the body of an authenticated POST /notes of the demo
+    service: its JSON decoder raised UnicodeDecodeError, a 500."""
+    from service_demo import DemoSettings
+    from service_demo import create_app as create_demo
+
+    keytab = tmp_path / "http.keytab"
+    write_private(keytab, service_keytab(core).to_bytes())
+    settings = DemoSettings(keytab=str(keytab), db=str(tmp_path / "notes.sqlite"))
+    demo = create_demo(settings, make_verifier(core, clock)).test_client()
+    headers = {"Authorization": f"Ticket {ap_token(service_cred, T0, ('POST', '/notes'))}"}
+    answer = demo.post(
+        "/notes", data=b'{"text": "\xff"}', headers=headers, content_type="application/json"
+    )
+    assert error_of(answer, 400)["name"] == "KRB_ERR_GENERIC"
+    assert sqlite3.connect(tmp_path / "notes.sqlite").execute(
+        "SELECT count(*) FROM notes"
+    ).fetchone() == (0,)
