@@ -19,6 +19,7 @@ from orthrus.errors import ConfigError
 from orthrus_io.events import fan_out
 from orthrus_io.trace import TraceSink
 from service_demo.models import NoteStore
+from service_demo.openapi import register_openapi
 from service_demo.settings import DemoSettings
 from service_demo.views import json_error, make_blueprint
 from service_lib import TicketAuth, Verifier, register_ops_routes, service_events
@@ -51,6 +52,7 @@ def create_app(settings: DemoSettings, verifier: Verifier | None = None) -> Flas
     auth = TicketAuth(app, verifier, sessions=settings.sessions)
     app.register_blueprint(make_blueprint(auth))
     register_ops_routes(app, verifier, {"notes_db": store.ping})
+    register_openapi(app)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     return app
