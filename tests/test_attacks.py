@@ -13,9 +13,11 @@ huge headers, several processes) run ``orthrus-kdc serve`` under gunicorn on 127
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import re
 import socket
@@ -69,7 +71,7 @@ from orthrus.httpauth import decode_ap_req, encode_ap_req, http_binding
 from orthrus.keys import Key, KeyUsage
 from orthrus.keytab import Keytab, KeytabEntry
 from orthrus.kpasswd import handle_kpasswd_req, make_kpasswd_req
-from orthrus.messages import APRep, ASReq, KDCReqBody, PAData, TGSReq
+from orthrus.messages import APRep, ASRep, ASReq, KDCReqBody, PAData, TGSReq
 from orthrus.principal import Principal
 from orthrus.priv import KrbPriv, PrivChannel
 from orthrus.pwkdf import KDFParams, string_to_key
@@ -1453,3 +1455,48 @@ def test_invalid_utf8_in_a_note_is_400_not_500(
     assert sqlite3.connect(tmp_path / "notes.sqlite").execute(
         "SELECT count(*) FROM notes"
     ).fetchone() == (0,)
+
+
+def test_secrets_never_reach_the_logs_the_audit_log_or_errors(
+    kdc_realm: Realm, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A login, a service ticket, a wrong password and a malformed request at the KDC: no
+    password, key, session key, ticket or authenticator in any log line, the audit log or
+    an error body (a log is read by more people than a key should be)."""
+    kdc = KDC(kdc_realm)
+    audit = kdc.settings.audit_log_path
+    assert audit is not None
+    audit_before = audit.read_bytes() if audit.exists() else b""
+    caplog.set_level(logging.DEBUG)
+    name = f"alice@{REALM}"
+    hint = hint_of(kdc, name)
+    key = key_from(hint, ALICE_PASS)
+    req = as_req(name, key)
+    answer = kdc.post("/v1/as", req)
+    tgt = read_as_rep(codec.decode(answer.get_data(), ASRep), req, key, time.time())
+    request = make_tgs_req(tgt, Principal.parse(HTTP_NAME), time.time(), os.urandom)
+    service = kdc.post("/v1/tgs", request.message)
+    assert service.status_code == 200
+    bodies = [
+        wrong_guess(kdc, name, key_from(hint, "wrong-password-9")),
+        error_of(kdc.post("/v1/as", b'{"type":"AS-REQ","client":"x'), 400),
+    ]
+    secrets = {
+        ALICE_PASS,
+        "wrong-password-9",
+        b64u_encode(key.material),
+        base64.b64encode(key.material).decode(),
+        b64u_encode(tgt.session_key.material),
+        base64.b64encode(tgt.session_key.material).decode(),
+        tgt.ticket.enc_part.split(".")[3][:40],
+        req.padata[0].value.split(".")[3],
+        request.message.ap_req.authenticator.split(".")[3],
+        base64.b64encode(request.subkey.material).decode(),
+    }
+    assert audit.exists()
+    seen = "\n".join(
+        [caplog.text, (audit.read_bytes()[len(audit_before) :]).decode(), json.dumps(bodies)]
+    )
+    assert "alice@EXAMPLE.TEST" in seen  # names are logged...
+    leaked = sorted(secret for secret in secrets if secret in seen)
+    assert leaked == []  # ...secrets are not
