@@ -355,13 +355,20 @@ def _student_decoder(lab: Any, user: str | None, keytabs: tuple[Path, ...]) -> A
 
 def _record_decodes(lab: Any, decoder: Any, events: list[Any]) -> None:
     """Note which of its own AP authenticators a user opened (graded by exercise 3)."""
-    from labs.tracefile import record_activity
+    from labs.tracefile import read_activity, record_activity
 
     holder = decoder.holder
+    already = {
+        event_id
+        for entry in read_activity(lab.paths.activity, _warn)
+        if entry.action == "decode" and entry.data.get("as") == holder
+        for event_id in entry.data.get("events") or []
+    }
     opened = [
         e.id
         for e in events
-        if e.exchange == "AP"
+        if e.id not in already
+        and e.exchange == "AP"
         and e.client == holder
         and any(p.opened and p.where == "request.authenticator" for p in decoder.parts(e))
     ]

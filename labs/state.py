@@ -269,6 +269,7 @@ def require_lab_realm(paths: LabPaths) -> None:
 
 def _shown(paths: LabPaths) -> str:
     try:
-        return os.path.relpath(paths.root)
+        relative = os.path.relpath(paths.root)
     except ValueError:
         return str(paths.root)
+    return str(paths.root) if relative.startswith("..") else relative

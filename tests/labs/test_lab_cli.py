@@ -19,7 +19,7 @@ from labs.cli import cli
 from labs.lab import Lab, create_lab
 from labs.procs import choose_port, read_proc, running
 from labs.state import LabPaths
-from labs.tracefile import read_trace
+from labs.tracefile import follow_trace, read_trace
 from orthrus_io.events import ExchangeEvent
 from orthrus_io.trace import trace_record
 
@@ -163,3 +163,25 @@ def test_env_and_status_json(lab: Lab) -> None:
     assert status["processes"]["kdc"]["url"] == lab.url("kdc")
     assert {"notes", "legacy"} <= set(status["services"])
     assert status["users"]["carol"]["preauth"] is False
+
+
+def test_follow_yields_events_as_they_are_appended(tmp_path: Path) -> None:
+    trace = tmp_path / "trace.jsonl"
+    line = json.dumps(trace_record(ExchangeEvent("AS", True, 1795770000.0), "kdc"))
+    trace.write_text(line + "\n")
+    warnings: list[str] = []
+    follow = follow_trace(trace, warnings.append, after=0, poll=0.01)
+    assert next(follow).id == 1
+    with trace.open("a") as handle:
+        handle.write("garbage\n" + line[:30])  # then the rest of the line, in a second write
+        handle.flush()
+        handle.write(line[30:] + "\n")
+    assert next(follow).id == 3
+    assert warnings == ["trace line 2 is not valid JSON; skipped"]
+
+
+def test_reset_refuses_a_directory_that_is_not_a_lab(tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("keep me")
+    result = invoke("reset", "--dir", str(tmp_path))
+    assert "not a lab directory" in str(result.exception)
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
