@@ -9,6 +9,15 @@ from orthrus.errors import MalformedMessage
 
 __all__ = ["b64u_decode", "b64u_encode"]
 
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_PADDING = (b"", b"", b"==", b"=")
+#: The value of each base64url character, to check the unused bits of the last one.
+_VALUE = {
+    c: i for i, c in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+}
+#: Bits of the last character that encode no data, by the text's length modulo 4.
+_UNUSED_BITS = (0, 0, 0x0F, 0x03)
+
 
 def b64u_encode(data: bytes) -> str:
     """Encode without padding."""
@@ -23,9 +32,16 @@ def b64u_decode(text: str) -> bytes:
     """
     try:
         raw = text.encode("ascii")
-        data = base64.b64decode(raw + b"=" * (-len(raw) % 4), altchars=b"-_", validate=True)
-    except (UnicodeEncodeError, binascii.Error, ValueError) as exc:
+    except (UnicodeEncodeError, AttributeError) as exc:
         raise MalformedMessage("not valid unpadded base64url") from exc
-    if b64u_encode(data) != text:
+    rest = len(raw) & 3
+    if rest == 1 or b"+" in raw or b"/" in raw or b"=" in raw:
+        raise MalformedMessage("not valid unpadded base64url")
+    try:
+        # strict_mode: any character outside the alphabet (whitespace too) is an error.
+        data = binascii.a2b_base64(raw.translate(_TO_STANDARD) + _PADDING[rest], strict_mode=True)
+    except binascii.Error as exc:
+        raise MalformedMessage("not valid unpadded base64url") from exc
+    if rest and _VALUE[raw[-1]] & _UNUSED_BITS[rest]:
         raise MalformedMessage("not valid unpadded base64url (not in canonical form)")
     return data

@@ -9,6 +9,7 @@ decoded message equals the checksum the sender computed.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import msgspec
@@ -29,12 +30,19 @@ def _enc_hook(obj: Any) -> Any:
     raise NotImplementedError(f"cannot encode {type(obj).__name__}")
 
 
+@lru_cache(maxsize=4096)
+def _principal(text: str) -> Principal:
+    # Principals are immutable: the few names a KDC or service sees again and again are
+    # parsed (and checked) once. A name that does not parse raises and is not cached.
+    return Principal.parse(text)
+
+
 def _dec_hook(type_: type, obj: Any) -> Any:
     if type_ is Principal:
         if not isinstance(obj, str):
             raise ValueError("a principal is a string name/instance@REALM")
         try:
-            return Principal.parse(obj)
+            return _principal(obj)
         except MalformedMessage as exc:
             raise ValueError(exc.message) from None
     raise NotImplementedError(f"cannot decode {type_.__name__}")

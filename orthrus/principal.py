@@ -27,10 +27,12 @@ class Principal:
     On the wire (see :mod:`orthrus.codec`) a principal is that text form.
     """
 
-    __slots__ = ("components", "realm")
+    __slots__ = ("_hash", "_text", "components", "realm")
 
     components: tuple[str, ...]
     realm: str
+    _text: str
+    _hash: int
 
     def __init__(self, components: tuple[str, ...], realm: str) -> None:
         object.__setattr__(self, "components", tuple(components))
@@ -46,6 +48,10 @@ class Principal:
             raise MalformedMessage(
                 f"realm {self.realm!r} must be upper-case letters, digits, dots and hyphens"
             )
+        # Immutable, so the text form and the hash are computed once (both are on every
+        # hot path: dictionary keys, encoding, comparisons).
+        object.__setattr__(self, "_text", f"{'/'.join(self.components)}@{self.realm}")
+        object.__setattr__(self, "_hash", hash((self.components, self.realm)))
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Principal is immutable")
@@ -54,13 +60,13 @@ class Principal:
         return (self.components, self.realm)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Principal) and self._key() == other._key()
+        return self is other or (isinstance(other, Principal) and self._text == other._text)
 
     def __lt__(self, other: Principal) -> bool:
         return self._key() < other._key()
 
     def __hash__(self) -> int:
-        return hash(self._key())
+        return self._hash
 
     def __repr__(self) -> str:
         return f"Principal({str(self)!r})"
@@ -90,7 +96,7 @@ class Principal:
         return len(self.components) == 2 and self.components[0] == "krbtgt"
 
     def __str__(self) -> str:
-        return f"{self.name}@{self.realm}"
+        return self._text
 
 
 def krbtgt(realm: str) -> Principal:

@@ -23,6 +23,8 @@ __all__ = ["MAX_SEALED_LENGTH", "SealedHeader", "open_sealed", "peek_header", "s
 
 MAX_SEALED_LENGTH = 64 * 1024
 _NONCE_SIZE = 12
+#: Longer header segments are not cached (an attacker could fill the cache with big ones).
+_CACHED_HEADER_LENGTH = 512
 _TAG_SIZE = 16
 
 SealedHeader = dict[str, Any]
@@ -63,6 +65,10 @@ def _modified(what: str) -> APError:
 
 def peek_header(token: str) -> SealedHeader:
     """The protected header, unauthenticated: use it only to pick a key by ``kid``."""
+    return dict(_header(_segments(token)[0]))
+
+
+def _segments(token: str) -> list[str]:
     if not isinstance(token, str) or len(token) > MAX_SEALED_LENGTH:
         raise MalformedMessage(
             f"an encrypted part is a string of at most {MAX_SEALED_LENGTH} chars"
@@ -70,13 +76,28 @@ def peek_header(token: str) -> SealedHeader:
     parts = token.split(".")
     if len(parts) != 5:
         raise _modified("not a JWE compact token")
+    return parts
+
+
+def _header(segment: str) -> SealedHeader:
+    """The decoded header segment. The same few headers (kvno, usage, context) come back on
+    every request, so each short one is decoded once; callers must not change the dict."""
+    if len(segment) > _CACHED_HEADER_LENGTH:
+        return _decode_header(segment)
+    return _cached_header(segment)
+
+
+def _decode_header(segment: str) -> SealedHeader:
     try:
-        header = json.loads(b64u_decode(parts[0]))
+        header = json.loads(b64u_decode(segment))
     except (ValueError, RecursionError, MalformedMessage) as exc:  # Recursion: deep nesting
         raise _modified("unreadable JWE header") from exc
     if not isinstance(header, dict):
         raise _modified("unreadable JWE header")
     return header
+
+
+_cached_header = lru_cache(maxsize=1024)(_decode_header)
 
 
 def open_sealed(key: Key, usage: KeyUsage, token: str, context: str | None = None) -> bytes:
@@ -85,12 +106,12 @@ def open_sealed(key: Key, usage: KeyUsage, token: str, context: str | None = Non
     Raises ``KRB_AP_ERR_MODIFIED`` for anything that does not decrypt and authenticate,
     including a header naming another algorithm (no downgrade) or another usage.
     """
-    header = peek_header(token)
+    header_b64, encrypted_key, nonce_b64, ciphertext_b64, tag_b64 = _segments(token)
+    header = _header(header_b64)
     if header.get("alg") != "dir" or header.get("enc") != ENCTYPE:
         raise _modified(f"only alg=dir, enc={ENCTYPE} is accepted")
     if header.get("usage") != int(usage) or header.get("ctx") != context:
         raise _modified(f"this part was made for another use than {usage.name}")
-    header_b64, encrypted_key, nonce_b64, ciphertext_b64, tag_b64 = token.split(".")
     if encrypted_key:
         raise _modified("alg=dir carries no encrypted key")
     try:
