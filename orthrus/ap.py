@@ -175,7 +175,7 @@ def check_authenticator(
     ``BADMATCH``, ``SKEW``, request binding, replay (``REPEAT``, always last).
     """
     server = ap_req.ticket.server
-    session_key = ticket.key.to_key()
+    session_key = _session_key(ticket.key)
     authenticator = _decode_sealed(
         open_sealed(session_key, rules.usage, ap_req.authenticator), Authenticator, "authenticator"
     )
@@ -199,6 +199,21 @@ def check_authenticator(
     return VerifiedAPReq(
         server, ticket, authenticator, session_key, "mutual-required" in ap_req.options
     )
+
+
+#: Session keys of tickets seen recently, as :class:`Key` objects: a client sends the same
+#: ticket with many authenticators, and each Key derives its per-usage AEAD once (HKDF).
+_SESSION_KEYS: dict[bytes, Key] = {}
+_SESSION_KEYS_LIMIT = 4096
+
+
+def _session_key(key: EncryptionKey) -> Key:
+    cached = _SESSION_KEYS.get(key.value)
+    if cached is None:
+        if len(_SESSION_KEYS) >= _SESSION_KEYS_LIMIT:
+            _SESSION_KEYS.clear()
+        cached = _SESSION_KEYS[key.value] = key.to_key()
+    return cached
 
 
 def _check_binding(checksum: bytes | None, rules: APRules) -> None:
