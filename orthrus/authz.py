@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -32,7 +33,11 @@ ALGORITHM = "EdDSA"
 
 def session_key_hash(key: Key) -> str:
     """The value of the ``ckey`` claim: base64url SHA-256 of the session key."""
-    return b64u_encode(hashlib.sha256(b"orthrus/authz/ckey|" + key.material).digest())
+    return _ckey(key.material)
+
+
+def _ckey(material: bytes) -> str:
+    return b64u_encode(hashlib.sha256(b"orthrus/authz/ckey|" + material).digest())
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +47,19 @@ class AuthzSigner:
     private_key: Ed25519PrivateKey
     kid: str
     realm: str
+    _header: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # The protected header pyjwt would write (sorted keys, compact), encoded once.
+        header = {"alg": ALGORITHM, "kid": self.kid, "typ": "JWT"}
+        encoded = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
+        object.__setattr__(self, "_header", b64u_encode(encoded).encode("ascii"))
 
     def sign(self, ticket: EncTicketPart, server: Principal, groups: tuple[str, ...]) -> str:
-        """Sign the claims for ``ticket`` issued to ``server``."""
+        """Sign the claims for ``ticket`` issued to ``server``: a compact JWS (RFC 7515),
+        EdDSA (RFC 8037), byte for byte what ``jwt.encode(claims, key, "EdDSA",
+        headers={"kid": kid})`` gives (Ed25519 signatures are deterministic) without
+        pyjwt's per-call key and header checks, which cost a third of the signature."""
         claims = {
             "iss": self.realm,
             "sub": str(ticket.client),
@@ -53,9 +68,12 @@ class AuthzSigner:
             "iat": ticket.authtime,
             "nbf": ticket.starttime,
             "exp": ticket.endtime,
-            "ckey": session_key_hash(ticket.key.to_key()),
+            "ckey": _ckey(ticket.key.value),
         }
-        return jwt.encode(claims, self.private_key, algorithm=ALGORITHM, headers={"kid": self.kid})
+        payload = b64u_encode(json.dumps(claims, separators=(",", ":")).encode())
+        signing_input = self._header + b"." + payload.encode("ascii")
+        signature = b64u_encode(self.private_key.sign(signing_input))
+        return f"{signing_input.decode('ascii')}.{signature}"
 
     def jwks(self) -> dict[str, Any]:
         """The public half as a JWKS, for services (``/.well-known/orthrus/jwks.json``)."""
@@ -106,7 +124,7 @@ class AuthzVerifier:
             )
         except jwt.PyJWTError as exc:
             raise _not_signed(f"the authorization data does not verify ({exc})") from exc
-        expected_ckey = session_key_hash(ticket.key.to_key())
+        expected_ckey = _ckey(ticket.key.value)
         if (
             claims.get("sub") != str(ticket.client)
             or claims.get("exp") != ticket.endtime
