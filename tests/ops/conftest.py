@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from ops_support import (
@@ -22,6 +21,7 @@ from ops_support import (
     Cluster,
     Service,
     pg_schema,
+    populate,
     redis_cleanup,
     redis_prefix,
     start_kdc,
@@ -29,7 +29,7 @@ from ops_support import (
     stop_all,
     wait_all,
 )
-from support import REALM, Realm
+from support import Realm
 
 
 def require_backends() -> None:
@@ -51,21 +51,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         cluster = Cluster(directory, db_url, prefix, [], keytab)
         cluster.kdcs = [start_kdc(directory, 2, cluster.env) for _ in range(2)]
         try:
-            with ThreadPoolExecutor(4) as pool:
-                jobs = [
-                    pool.submit(cluster.admin, "addprinc", name, input=f"{password}\n")
-                    for name, password in USERS.items()
-                ]
-                jobs.append(
-                    pool.submit(
-                        lambda: (
-                            cluster.admin("addprinc", "--randkey", SERVICE),
-                            cluster.admin("ktadd", "-k", str(keytab), SERVICE),
-                        )
-                    )
-                )
-                for job in jobs:
-                    job.result()
+            populate(directory, USERS, SERVICE, keytab)
             wait_all(cluster.kdcs)
             yield cluster
         finally:
@@ -102,13 +88,5 @@ def sqlite_realm(tmp_path_factory: pytest.TempPathFactory) -> Realm:
     and HTTP/localhost in ``DIR/../http.keytab``; no server (each module starts its own)."""
     directory = tmp_path_factory.mktemp("sqlite") / "kdc"
     realm = Realm.create(directory)
-    keytab = directory.parent / "http.keytab"
-    with ThreadPoolExecutor(4) as pool:
-        jobs = [
-            pool.submit(realm.add_user, f"{name}@{REALM}", password)
-            for name, password in SQLITE_USERS.items()
-        ]
-        jobs.append(pool.submit(realm.add_service, SERVICE, keytab))
-        for job in jobs:
-            job.result()
+    populate(directory, SQLITE_USERS, SERVICE, directory.parent / "http.keytab")
     return realm

@@ -402,6 +402,30 @@ def set_config(directory: Path, **values: object) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def populate(
+    directory: Path,
+    users: dict[str, str],
+    service: str,
+    keytab: Path,
+    env: dict[str, str] | None = None,
+) -> None:
+    """Fixture set-up, in this process through :class:`kdc.store.Store` (each CLI call costs a
+    Python start): ``users`` with their passwords, a random-key ``service`` and its keytab,
+    exactly as ``addprinc`` and ``ktadd`` make them. The CLI is tested where it is the subject."""
+    from kdc.config import load_settings
+    from kdc.store import NewPrincipal, Store
+    from orthrus.keytab import Keytab
+    from orthrus_io.files import write_private
+
+    store = Store.open(load_settings(directory, clean_env(**(env or {}))))
+    for name, password in users.items():
+        store.add_principal(NewPrincipal(Principal.parse(f"{name}@{REALM}"), password))
+    principal = Principal.parse(service)
+    store.add_principal(NewPrincipal(principal))
+    table = Keytab().merged(store.keytab_entries(principal), store.signer().jwks())
+    write_private(keytab, table.to_bytes())
+
+
 # -- Metrics ---------------------------------------------------------------------------------
 
 

@@ -56,11 +56,11 @@ class Running:
 
 @pytest.fixture(scope="module")
 def running(sqlite_realm: Realm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    """The SQLite realm served by a KDC (2 workers) and a 1-worker service; meanwhile a
+    """The SQLite realm served by a KDC and a service (one worker each); meanwhile a
     second small realm, whose kdc.toml says tickets live 2 s, gets a rotated service key."""
     base = tmp_path_factory.mktemp("keys")
     keytab = sqlite_realm.directory.parent / "http.keytab"
-    kdc = start_kdc(sqlite_realm.directory, 2)
+    kdc = start_kdc(sqlite_realm.directory, 1)
     service = start_service(base / "svc", keytab, 1)
     prune_dir = base / "prune"
 
@@ -126,7 +126,6 @@ def test_old_versions_are_pruned_after_the_horizon(running: Running) -> None:
     late = ok(admin(running.prune_dir, "prune")).stdout
     assert (early + late).strip() == f"Pruned kvno 1 of {SERVICE}"
     assert kvnos(ok(admin(running.prune_dir, "getprinc", "--json", SERVICE)).stdout) == [2]
-    assert ok(admin(running.prune_dir, "prune")).stdout == ""  # nothing more to do
 
 
 def test_krbtgt_rotation_logs_nobody_out(running: Running, tmp_path: Path) -> None:

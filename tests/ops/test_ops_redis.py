@@ -144,28 +144,35 @@ def test_ap_replay_to_another_worker_is_refused(cluster: Cluster, redis_service:
 def test_redis_down_at_start_is_one_clear_line(cluster: Cluster, tmp_path: Path) -> None:
     port = free_port()
     url = f"redis://orthrus:redis-hunter2-pass@127.0.0.1:{port}/0"
-    kdc = admin(
-        cluster.directory, "serve", "--port", str(free_port()), env={"ORTHRUS_REDIS_URL": url}
-    )
-    service = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "service_demo",
-            "--keytab",
-            str(cluster.keytab),
+    with ThreadPoolExecutor(1) as pool:
+        kdc_job = pool.submit(
+            admin,
+            cluster.directory,
+            "serve",
             "--port",
             str(free_port()),
-            "--db",
-            str(tmp_path / "notes.sqlite"),
-            "--redis-url",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        timeout=60,
-    )
+            env={"ORTHRUS_REDIS_URL": url},
+        )
+        service = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "service_demo",
+                "--keytab",
+                str(cluster.keytab),
+                "--port",
+                str(free_port()),
+                "--db",
+                str(tmp_path / "notes.sqlite"),
+                "--redis-url",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+            timeout=60,
+        )
+        kdc = kdc_job.result()
     for result in (kdc, service):
         assert result.returncode != 0
         assert f"redis://orthrus:***@127.0.0.1:{port}/0" in result.stderr, result.stderr
@@ -183,7 +190,7 @@ def test_redis_down_while_serving(cluster: Cluster, tmp_path: Path) -> None:
     own.start()
     env = {"ORTHRUS_REDIS_URL": own.url, "ORTHRUS_REDIS_PREFIX": "down-test"}
     kdc = start_kdc(cluster.directory, 1, env)
-    service = start_service(tmp_path / "svc", cluster.keytab, 2, ["--redis-url", own.url])
+    service = start_service(tmp_path / "svc", cluster.keytab, 1, ["--redis-url", own.url])
     name, password = f"trent@{REALM}", USERS["trent"]
     try:
         kdc.wait()
@@ -218,8 +225,6 @@ def test_redis_down_while_serving(cluster: Cluster, tmp_path: Path) -> None:
         while whoami(service.url, ap_token(credential)).status_code != 200:
             assert time.monotonic() < deadline, "the service did not recover"
             time.sleep(0.2)
-        for _ in range(4):  # every worker is back
-            assert whoami(service.url, ap_token(credential)).status_code == 200
         http_login(kdc.url, name, password)
         service_ticket(kdc.url, tgt)
         assert httpx.get(service.url + "/readyz", timeout=10).status_code == 200
