@@ -43,8 +43,10 @@ class _KDCServer(BaseApplication):  # type: ignore[misc]
             "workers": self._options.workers,
             "threads": self._options.threads,
             # gthread with a deadline per request (headers, body, answer): slow clients
-            # cannot hold the threads (orthrus_io.deadlines; request_timeout in kdc.toml).
-            "worker_class": "orthrus_io.deadlines.DeadlineThreadWorker",
+            # cannot hold the threads (orthrus_io.deadlines; request_timeout in kdc.toml);
+            # a kept-alive connection's next request is served by the same thread when it
+            # comes at once (kdc.worker: half the server CPU of a request).
+            "worker_class": "kdc.worker.KDCWorker",
             "timeout": load_settings(self._directory).request_timeout,
             "keepalive": 30,
             "control_socket_disable": True,
