@@ -45,10 +45,10 @@ from orthrus.principal import MAX_NAME_LENGTH, Principal
 from orthrus.priv import EncKrbPrivPart, KrbPriv
 
 settings.register_profile(
-    "short", max_examples=60, deadline=None, suppress_health_check=list(HealthCheck)
+    "short", max_examples=40, deadline=None, suppress_health_check=list(HealthCheck)
 )
 settings.register_profile(
-    "long", max_examples=20_000, deadline=None, suppress_health_check=list(HealthCheck)
+    "long", max_examples=2_000, deadline=None, suppress_health_check=list(HealthCheck)
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "short"))
 
