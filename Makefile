@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?= -n 2 --dist loadscope
 
-.PHONY: install lint typecheck test test-slow demo walkthrough clean browser
+.PHONY: install lint typecheck test test-slow fuzz demo walkthrough clean browser
 
 install: $(STAMP)
 
@@ -37,6 +37,10 @@ browser:
 
 test-slow: install
 	$(BIN)/pytest -q -m slow $(PYTEST_ARGS)
+
+# The long fuzz (docs/security.md): 10^6 inputs per endpoint, schemathesis, bit flips.
+fuzz: install
+	bash scripts/fuzz.sh
 
 demo: install
 	$(BIN)/python scripts/demo.py
