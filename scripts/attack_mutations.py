@@ -58,7 +58,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "test_slowloris_slow_headers_and_bodies_cannot_hold_the_kdc",
         "kdc/server.py",
-        '"worker_class": "orthrus_io.deadlines.DeadlineThreadWorker",',
+        '"worker_class": "kdc.worker.KDCWorker",',
         '"worker_class": "gthread",',
     ),
     Mutation(
