@@ -177,7 +177,7 @@ def load_realm(store: Store, data: bytes) -> int:
     """Replace the realm's database with a dump; return the number of principals loaded."""
     try:
         document = msgspec.json.decode(data, type=DumpFile)
-    except msgspec.MsgspecError as exc:
+    except (msgspec.MsgspecError, UnicodeDecodeError) as exc:
         raise ConfigError(f"the dump is damaged or not an Orthrus dump: {exc}") from None
     _check(store, document)
     with store.transaction() as session:
