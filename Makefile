@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?= -n 2 --dist loadscope
 
-.PHONY: install lint typecheck test test-slow fuzz demo walkthrough clean browser
+.PHONY: install lint typecheck test test-slow fuzz demo walkthrough clean browser bench
 
 install: $(STAMP)
 
@@ -44,6 +44,11 @@ fuzz: install
 
 demo: install
 	$(BIN)/python scripts/demo.py
+
+# Orthrus beside MIT Kerberos on this machine (docs/performance.md): installs MIT's Debian
+# packages when missing and root, else runs Orthrus alone and says why. Not part of `test`.
+bench: install
+	$(BIN)/python -m bench.run
 
 walkthrough: install
 	bash scripts/walkthrough.sh

@@ -1,0 +1,1 @@
+"""The benchmark: Orthrus beside MIT Kerberos (make bench; docs/performance.md)."""

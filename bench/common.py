@@ -1,0 +1,166 @@
+"""What every part of the benchmark shares: processes started and stopped by pid, CPU time
+from /proc, free ports on 127.0.0.1, summaries (median, min, max) and the results folder.
+
+Every process the benchmark starts is recorded here and stopped by its pid (SIGTERM, then
+SIGKILL after a grace period); nothing is ever stopped by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+HOST = "127.0.0.1"
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+VENV_BIN = Path(sys.executable).parent
+TICK = os.sysconf("SC_CLK_TCK")
+
+_started: list[subprocess.Popen[Any]] = []
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 20.0, proc: subprocess.Popen[Any] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with status {proc.returncode} before listening")
+        try:
+            socket.create_connection((HOST, port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {HOST}:{port} after {timeout} s")
+
+
+def start(argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
+    """Start a process and remember its pid, so that :func:`stop_all` can stop it."""
+    kwargs.setdefault("stdin", subprocess.DEVNULL)
+    proc = subprocess.Popen(list(argv), **kwargs)
+    _started.append(proc)
+    return proc
+
+
+def stop(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
+    """SIGTERM the process by its pid, SIGKILL it after ``grace`` seconds."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+    if proc in _started:
+        _started.remove(proc)
+
+
+def stop_all() -> None:
+    for proc in reversed(list(_started)):
+        stop(proc)
+
+
+@contextlib.contextmanager
+def stopping_all() -> Iterator[None]:
+    """Stop every process started here on the way out, even on an error or Ctrl-C."""
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        yield
+    finally:
+        stop_all()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stat(pid: int) -> tuple[int, int] | None:
+    """(ppid, utime+stime in ticks) of a pid, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), int(fields[11]) + int(fields[12])
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime+stime of ``pid`` and its direct children (gunicorn or krb5kdc workers), as the
+    anchor harness measures it."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        stat = _stat(int(entry))
+        if stat is not None and (int(entry) == pid or stat[0] == pid):
+            total += stat[1]
+    return total / TICK
+
+
+def system_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of every CPU since boot, from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def summarize(values: Sequence[float]) -> dict[str, Any]:
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "runs": list(values),
+    }
+
+
+def percentile(sorted_values: Sequence[float], fraction: float) -> float:
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * fraction))]
+
+
+def write_results(name: str, data: dict[str, Any]) -> Path:
+    """``bench/results/NAME-<UTC time>.json`` and ``NAME-latest.json``."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    text = json.dumps(data, indent=1, sort_keys=True) + "\n"
+    path = RESULTS / f"{name}-{stamp}.json"
+    path.write_text(text)
+    (RESULTS / f"{name}-latest.json").write_text(text)
+    return path
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    model = ""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "python": sys.version.split()[0],
+        "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
+    }

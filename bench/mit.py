@@ -1,0 +1,186 @@
+"""A throwaway MIT Kerberos realm for the side-by-side runs, adapted from the anchors
+(../shared/anchors/setup_krb5.sh, run_krb5.py): realm BENCH.TEST in a temporary directory,
+``krb5kdc`` on 127.0.0.1 (a free port, UDP and TCP), db2 back end, aes256/aes128-cts, the KDC
+logging to a file, and the C load generator ``krb5bench`` (libkrb5) built there.
+
+Nothing under /etc is used (``KRB5_CONFIG``/``KRB5_KDC_PROFILE``); the packages come from
+Debian when missing and the benchmark runs as root (:func:`ensure_installed`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import BENCH, HOST, free_port, log, start, stop
+
+REALM = "BENCH.TEST"
+SERVICE = f"host/bench.test@{REALM}"
+PACKAGES = ["krb5-kdc", "krb5-admin-server", "krb5-user", "libkrb5-dev"]
+TOOLS = ["krb5kdc", "kdb5_util", "kadmin.local", "krb5-config"]
+
+_KRB5_CONF = """[libdefaults]
+    default_realm = {realm}
+    dns_lookup_kdc = false
+    dns_lookup_realm = false
+    rdns = false
+    udp_preference_limit = 1465
+    kdc_timesync = 0
+[realms]
+    {realm} = {{
+        kdc = {host}:{port}
+    }}
+[domain_realm]
+    bench.test = {realm}
+"""
+
+_KDC_CONF = """[kdcdefaults]
+    kdc_listen = {host}:{port}
+    kdc_tcp_listen = {host}:{port}
+[realms]
+    {realm} = {{
+        database_name = {dir}/principal
+        key_stash_file = {dir}/stash
+        acl_file = {dir}/kadm5.acl
+        kdc_listen = {host}:{port}
+        kdc_tcp_listen = {host}:{port}
+        kadmind_listen = {host}:0
+        max_life = 10h 0m 0s
+        max_renewable_life = 7d 0h 0m 0s
+        supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal
+    }}
+[logging]
+    kdc = FILE:{dir}/kdc.log
+    default = FILE:{dir}/krb5lib.log
+"""
+
+
+def missing_tools() -> list[str]:
+    return [tool for tool in TOOLS if shutil.which(tool) is None]
+
+
+def ensure_installed() -> str | None:
+    """Install MIT's packages from Debian if needed; None when ready, else why not."""
+    if not missing_tools() and shutil.which("gcc"):
+        return None
+    if os.geteuid() != 0:
+        return (
+            f"MIT Kerberos is not installed ({', '.join(missing_tools())} missing) and the "
+            f"benchmark is not root; install {' '.join(PACKAGES)} gcc to compare"
+        )
+    if shutil.which("apt-get") is None:
+        return "MIT Kerberos is not installed and there is no apt-get to install it"
+    log(f"installing {' '.join(PACKAGES)} from Debian (apt-get)...")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for argv in (
+        ["apt-get", "update", "-q"],
+        ["apt-get", "install", "-y", "-q", *PACKAGES, "gcc"],
+    ):
+        result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900)
+        if result.returncode != 0:
+            tail = (result.stderr or result.stdout).strip().splitlines()[-1:]
+            return f"apt-get failed ({' '.join(argv[:2])}): {' '.join(tail)}"
+    if missing_tools():
+        return f"still missing after apt-get: {', '.join(missing_tools())}"
+    return None
+
+
+def version() -> str:
+    result = subprocess.run(
+        ["krb5-config", "--version"], capture_output=True, text=True, timeout=10
+    )
+    return result.stdout.strip()
+
+
+class MITRealm:
+    """The realm's files, its KDC process (started and stopped by pid) and the client."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory / "mit"
+        self.port = free_port()
+        self.bin = self.dir / "krb5bench"
+        self.env = dict(
+            os.environ,
+            KRB5_CONFIG=str(self.dir / "krb5.conf"),
+            KRB5_KDC_PROFILE=str(self.dir / "kdc.conf"),
+            KRB5RCACHEDIR=str(self.dir / "rcache"),
+            KRB5CCNAME=f"FILE:{self.dir / 'ccache'}",
+            KRB5BENCH_SVC_KEYTAB=f"FILE:{self.dir / 'host.keytab'}",
+        )
+        self.kdc: subprocess.Popen[Any] | None = None
+
+    def keytab(self, name: str) -> str:
+        return str(self.dir / f"{name}.keytab")
+
+    def setup(self) -> None:
+        """kdb5_util create, the principals of the anchors, keytabs, and the C client."""
+        (self.dir / "rcache").mkdir(parents=True, exist_ok=True)
+        fields = {"realm": REALM, "host": HOST, "port": self.port, "dir": self.dir}
+        (self.dir / "krb5.conf").write_text(_KRB5_CONF.format(**fields))
+        (self.dir / "kdc.conf").write_text(_KDC_CONF.format(**fields))
+        (self.dir / "kadm5.acl").write_text("")
+        run = self._run
+        run(["kdb5_util", "create", "-s", "-r", REALM, "-P", "MasterPw-123"])
+        run(["kadmin.local", "-q", "addprinc -pw UserPw-123 -requires_preauth alice"])
+        run(["kadmin.local", "-q", "addprinc -pw UserPw-123 +requires_preauth bob"])
+        run(["kadmin.local", "-q", "addprinc -randkey host/bench.test"])
+        run(["kadmin.local", "-q", f"ktadd -k {self.keytab('host')} host/bench.test"])
+        run(["kadmin.local", "-q", f"ktadd -norandkey -k {self.keytab('alice')} alice"])
+        run(["kadmin.local", "-q", f"ktadd -norandkey -k {self.keytab('bob')} bob"])
+        flags = subprocess.run(
+            ["krb5-config", "--cflags", "--libs", "krb5"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.split()
+        run(
+            ["gcc", "-O2", "-Wall", "-o", str(self.bin), str(BENCH / "mit" / "krb5bench.c"), *flags]
+        )
+
+    def _run(self, argv: list[str]) -> None:
+        result = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv[:2])} failed: {result.stderr.strip()[-300:]}")
+
+    def start_kdc(self, workers: int = 1) -> int:
+        """``krb5kdc -n`` (foreground), one process unless ``workers`` > 1; returns its pid."""
+        (self.dir / "kdc.log").write_text("")
+        argv = ["krb5kdc", "-n"] + (["-w", str(workers)] if workers > 1 else [])
+        self.kdc = start(argv, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
+        if self.kdc.poll() is not None:
+            raise RuntimeError(f"krb5kdc exited at start; see {self.dir / 'kdc.log'}")
+        return self.kdc.pid
+
+    def stop_kdc(self) -> None:
+        if self.kdc is not None:
+            stop(self.kdc)
+            self.kdc = None
+
+    def client_argv(self, load: str, count: int, secs: float) -> list[str]:
+        """The krb5bench command line of one client for ``load``."""
+        b = str(self.bin)
+        if load == "as_preauth":
+            return [b, "as_kt", "bob", self.keytab("bob"), str(count), str(secs)]
+        if load == "as_nopreauth":
+            return [b, "as_kt", "alice", self.keytab("alice"), str(count), str(secs)]
+        if load == "tgs":
+            return [b, "tgs", "alice", self.keytab("alice"), SERVICE, str(count), str(secs)]
+        if load == "ap":
+            kt = f"FILE:{self.keytab('host')}"
+            return [b, "aprd", "alice", self.keytab("alice"), SERVICE, kt, str(count), str(secs)]
+        raise ValueError(load)
+
+
+def parse_line(line: str) -> dict[str, str]:
+    return dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+
+
+def log_failure(what: str, err: str) -> None:
+    if err.strip():
+        log(f"  {what}: {err.strip()[:300]}")

@@ -1,0 +1,186 @@
+"""``make bench``: Orthrus and MIT Kerberos side by side, same machine, same run.
+
+For each load — AS with pre-authentication (keys from a keytab), TGS, in-process AP
+verification with a replay cache — with 1 and 2 client processes, MIT's run and Orthrus's
+alternate, ``--reps`` times each (after one unmeasured warm-up run of each), and one table
+gives requests per second (median [min-max]), p50/p99 latency, the KDC's CPU time per
+request (utime+stime of the KDC and its workers from /proc, as the anchors measure it) and
+the ratio Orthrus/MIT. Results go to ``bench/results/kdc-*.json``.
+
+Every load is bounded by a request count and a time limit; only 127.0.0.1 is used; every
+process started is stopped by its pid. Without MIT Kerberos (not installed and not root),
+Orthrus runs alone and the table says why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import mit as mitmod
+from bench import verify as verifymod
+from bench.common import (
+    log,
+    machine,
+    stopping_all,
+    summarize,
+    write_results,
+)
+from bench.orthrus_realm import SERVICE, OrthrusRealm
+from bench.report import render_table, targets
+from bench.runner import run_clients
+
+#: (key, label, Orthrus load-generator mode, MIT krb5bench load)
+KDC_LOADS = [
+    ("as_preauth", "AS pre-auth, keys from keytab", "as_preauth", "as_preauth"),
+    ("as_preauth2", "AS pre-auth, 2 round trips as MIT", "as_preauth2", "as_preauth"),
+    ("tgs", "TGS", "tgs", "tgs"),
+]
+#: Requests each Orthrus client prepares: a bound on the run besides its time limit.
+PREPARE = {"as_preauth": 30_000, "as_preauth2": 15_000, "tgs": 30_000}
+
+
+def orthrus_argv(realm: OrthrusRealm, mode: str, count: int, secs: float) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "bench.loadgen",
+        mode,
+        "--port",
+        str(realm.port),
+        "--realm-dir",
+        str(realm.dir),
+        "--service",
+        SERVICE,
+        "--count",
+        str(count),
+        "--secs",
+        str(secs),
+    ]
+
+
+def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    cpu = [r["kdc_cpu_us_per_op"] for r in runs if r.get("kdc_cpu_us_per_op") is not None]
+    return {
+        "ops_per_s": summarize([r["ops_per_s"] for r in runs]),
+        "p50_us": summarize([r["p50_us"] for r in runs])["median"],
+        "p99_us": summarize([r["p99_us"] for r in runs])["median"],
+        "kdc_cpu_us_per_op": summarize(cpu) if cpu else None,
+        "errors": sum(r["errors"] for r in runs),
+        "other_cpu_pct": summarize([r["other_cpu_pct"] for r in runs]),
+        "runs": runs,
+    }
+
+
+def measure_kdc(
+    args: argparse.Namespace, orealm: OrthrusRealm, mrealm: mitmod.MITRealm | None
+) -> list[dict[str, Any]]:
+    rows = []
+    opid = orealm.kdc.pid if orealm.kdc else None
+    mpid = mrealm.kdc.pid if mrealm and mrealm.kdc else None
+    for key, label, mode, mit_load in KDC_LOADS:
+        if args.only and key not in args.only:
+            continue
+        for nclients in (1, 2):
+            row: dict[str, Any] = {"load": key, "label": label, "clients": nclients}
+            count = min(PREPARE[mode], int(args.max_rate * args.secs))
+            oargv = [orthrus_argv(orealm, mode, count, args.secs)] * nclients
+            margv = (
+                [mrealm.client_argv(mit_load, 10_000_000, args.secs)] * nclients if mrealm else []
+            )
+            log(f"{label}, {nclients} client(s): warm-up")
+            run_clients(oargv, opid, args.secs, synced=True)
+            oruns, mruns = [], []
+            for rep in range(args.reps):
+                if mrealm:
+                    r = run_clients(margv, mpid, args.secs, synced=False, env=mrealm.env)
+                    mruns.append(r)
+                    log(
+                        f"  MIT     run {rep + 1}: {r['ops_per_s']:8.0f}/s"
+                        f"  kdc {r['kdc_cpu_us_per_op']} us/op  other {r['other_cpu_pct']}%"
+                    )
+                r = run_clients(oargv, opid, args.secs, synced=True)
+                oruns.append(r)
+                log(
+                    f"  Orthrus run {rep + 1}: {r['ops_per_s']:8.0f}/s"
+                    f"  kdc {r['kdc_cpu_us_per_op']} us/op  other {r['other_cpu_pct']}%"
+                )
+            row["orthrus"] = _summary(oruns)
+            row["mit"] = _summary(mruns) if mruns else None
+            rows.append(row)
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reps", type=int, default=int(os.environ.get("BENCH_REPS", 3)))
+    parser.add_argument("--secs", type=float, default=float(os.environ.get("BENCH_SECS", 4)))
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 2)))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)))
+    parser.add_argument(
+        "--max-rate",
+        type=float,
+        default=7500.0,
+        help="requests/s per client to prepare for (a count bound)",
+    )
+    parser.add_argument("--only", nargs="*", help="loads to run (as_preauth, tgs, ap, service)")
+    parser.add_argument("--no-mit", action="store_true", help="run Orthrus alone")
+    parser.add_argument("--service-workers", type=int, default=2)
+    parser.add_argument("--service-clients", type=int, default=2)
+    args = parser.parse_args()
+    if args.reps < 1:
+        parser.error("--reps must be at least 1")
+
+    os.chdir(Path(__file__).resolve().parent.parent)
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "reps": args.reps,
+        "secs_per_run": args.secs,
+        "orthrus_kdc": {"workers": args.workers, "threads": args.threads},
+    }
+    mit_reason = "--no-mit given" if args.no_mit else mitmod.ensure_installed()
+    results["mit_version"] = None if mit_reason else mitmod.version()
+    results["mit_missing_reason"] = mit_reason
+    if mit_reason:
+        log(f"MIT Kerberos will not run: {mit_reason}")
+    with tempfile.TemporaryDirectory(prefix="orthrus-bench-") as tmp, stopping_all():
+        directory = Path(tmp)
+        orealm = OrthrusRealm(directory)
+        log("setting up the Orthrus realm...")
+        orealm.setup()
+        mrealm = None
+        if not mit_reason:
+            log("setting up the MIT realm...")
+            mrealm = mitmod.MITRealm(directory)
+            mrealm.setup()
+            mrealm.start_kdc(1)
+        orealm.start_kdc(args.workers, args.threads)
+        try:
+            results["kdc"] = measure_kdc(args, orealm, mrealm)
+            if not args.only or "ap" in args.only:
+                results["ap"] = verifymod.measure_ap(args, orealm, mrealm)
+            if mrealm:
+                mrealm.stop_kdc()
+            if not args.only or "service" in args.only:
+                results["service"] = verifymod.measure_service(args, orealm, directory)
+        finally:
+            orealm.stop_kdc()
+            if mrealm:
+                mrealm.stop_kdc()
+    results["targets"] = targets(results)
+    path = write_results("kdc", results)
+    print(render_table(results))
+    print(verifymod.render_service(results))
+    print(f"\nresults: {path.relative_to(Path.cwd())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,361 @@
+"""AP verification, in-process and behind HTTP (issue 4): ``python -m bench.verify``.
+
+1. In-process verifications per second: a :class:`service_lib.Verifier` over the service's
+   keytab with the in-process replay cache (``MemoryReplayCache``), each call a fresh AP-REQ
+   (new authenticator, bound to ``GET /whoami``) for one ticket from the KDC — beside MIT's
+   ``krb5_rd_req`` with its default replay cache (``dfl`` file) and a FILE keytab, measured on
+   the same machine in the same run with the anchors' C client. 1 and 2 processes.
+2. ``service_demo`` under gunicorn (2 sync workers, SQLite replay cache shared by them):
+   ``GET /whoami`` with a fresh ticket per request against the same view unprotected
+   (``GET /open/whoami``, see :mod:`bench.service_app`), 2 client processes.
+
+A replayed AP-REQ is refused by both (checked and reported). Every loop is bounded by a
+count and a time limit; results go to ``bench/results/verify-*.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import mit as mitmod
+from bench.common import (
+    HOST,
+    free_port,
+    log,
+    machine,
+    start,
+    stop,
+    stopping_all,
+    summarize,
+    wait_port,
+    write_results,
+)
+from bench.orthrus_realm import SERVICE, OrthrusRealm
+from bench.runner import run_clients
+
+PATH = "/whoami"
+
+
+def _worker(args: argparse.Namespace) -> None:
+    """One verifying process: prepare tokens, wait for go, verify them, print JSON."""
+    from bench.loadgen import _service_ticket
+    from orthrus.ap import AuthenticatorFields, make_ap_req
+    from orthrus.errors import APError
+    from orthrus.httpauth import encode_ap_req, http_binding
+    from orthrus.replay import MemoryReplayCache
+    from service_lib.keytab_source import KeytabSource
+    from service_lib.verifier import Verifier, VerifierOptions
+
+    args.service = SERVICE
+    cred = _service_ticket(args)
+    fields = AuthenticatorFields(checksum=http_binding("GET", PATH))
+    tokens = [
+        encode_ap_req(make_ap_req(cred, time.time(), os.urandom, fields)[0])
+        for _ in range(args.count)
+    ]
+    verifier = Verifier(
+        KeytabSource(Path(args.realm_dir) / "service.keytab"),
+        MemoryReplayCache(),
+        VerifierOptions(),
+    )
+    print(json.dumps({"ready": True}), flush=True)
+    if not sys.stdin.readline():
+        return
+    verify = verifier.verify
+    clock = time.perf_counter
+    lat = []
+    errors = 0
+    first_error = ""
+    cpu0 = time.process_time()
+    t0 = clock()
+    deadline = t0 + args.secs
+    for token in tokens:
+        s = clock()
+        try:
+            verify(token, "GET", PATH)
+        except APError as exc:
+            errors += 1
+            first_error = first_error or exc.name
+        e = clock()
+        lat.append(e - s)
+        if e >= deadline:
+            break
+    elapsed = clock() - t0
+    cpu = time.process_time() - cpu0
+    try:
+        verify(tokens[0], "GET", PATH)
+        replay = "ACCEPTED"
+    except APError as exc:
+        replay = exc.name
+    lat.sort()
+    n = len(lat)
+    print(
+        json.dumps(
+            {
+                "ops": n,
+                "secs": elapsed,
+                "ops_per_s": n / elapsed,
+                "p50_us": lat[n // 2] * 1e6,
+                "p99_us": lat[min(n - 1, int(n * 0.99))] * 1e6,
+                "errors": errors,
+                "first_error": first_error,
+                "replay_of_first": replay,
+                "cpu_s": cpu,
+            }
+        ),
+        flush=True,
+    )
+
+
+def _worker_argv(realm: OrthrusRealm, count: int, secs: float) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "bench.verify",
+        "--worker",
+        "--realm-dir",
+        str(realm.dir),
+        "--kdc-port",
+        str(realm.port),
+        "--count",
+        str(count),
+        "--secs",
+        str(secs),
+    ]
+
+
+def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "ops_per_s": summarize([r["ops_per_s"] for r in runs]),
+        "p50_us": summarize([r["p50_us"] for r in runs])["median"],
+        "p99_us": summarize([r["p99_us"] for r in runs])["median"],
+        "kdc_cpu_us_per_op": None,
+        "errors": sum(r["errors"] for r in runs),
+        "other_cpu_pct": summarize([r["other_cpu_pct"] for r in runs]),
+        "runs": runs,
+    }
+
+
+def measure_ap(
+    args: argparse.Namespace, orealm: OrthrusRealm, mrealm: mitmod.MITRealm | None
+) -> list[dict[str, Any]]:
+    """In-process AP verification with a replay cache, Orthrus beside MIT's krb5_rd_req."""
+    rows = []
+    count = 200_000
+    mit_count = 60_000  # as the anchors: krb5bench keeps every AP-REQ in memory
+    for nprocs in (1, 2):
+        label = "AP verify in-process, replay cache"
+        log(f"{label}, {nprocs} process(es)")
+        oargv = [_worker_argv(orealm, count, args.secs)] * nprocs
+        run_clients(oargv, None, args.secs, synced=True)  # warm-up
+        oruns, mruns = [], []
+        for rep in range(args.reps):
+            if mrealm:
+                margv = [mrealm.client_argv("ap", mit_count, args.secs)] * nprocs
+                r = run_clients(margv, None, args.secs, synced=False, env=mrealm.env, result_line=1)
+                mruns.append(r)
+                log(f"  MIT rd_req run {rep + 1}: {r['ops_per_s']:9.0f}/s")
+            r = run_clients(oargv, None, args.secs, synced=True)
+            oruns.append(r)
+            replay = r["clients"][0]["replay_of_first"]
+            log(f"  Orthrus    run {rep + 1}: {r['ops_per_s']:9.0f}/s  (replay -> {replay})")
+            if replay != "KRB_AP_ERR_REPEAT":
+                raise RuntimeError(f"a replayed AP-REQ was not refused: {replay}")
+        rows.append(
+            {
+                "load": "ap",
+                "label": label,
+                "clients": nprocs,
+                "orthrus": _summary(oruns),
+                "mit": _summary(mruns) if mruns else None,
+            }
+        )
+    return rows
+
+
+def measure_service(
+    args: argparse.Namespace, orealm: OrthrusRealm, directory: Path
+) -> dict[str, Any]:
+    """service_demo: a protected endpoint against the same view unprotected."""
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.service_app",
+        "--keytab",
+        str(orealm.keytab("service")),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        str(args.service_workers),
+        "--db",
+        str(directory / "notes.sqlite"),
+    ]
+    logfile = open(directory / "service.log", "ab")  # noqa: SIM115
+    proc = start(argv, stdout=logfile, stderr=subprocess.STDOUT)
+    logfile.close()
+    out: dict[str, Any] = {"workers": args.service_workers, "clients": args.service_clients}
+    try:
+        wait_port(port, proc=proc)
+        time.sleep(1.0)
+        count = int(args.secs * 6000)
+        for name, extra in (("protected", []), ("unprotected", ["--open"])):
+            path = PATH if name == "protected" else "/open" + PATH
+            loadgen = [
+                sys.executable,
+                "-m",
+                "bench.loadgen",
+                "http_get",
+                "--port",
+                str(port),
+                "--kdc-port",
+                str(orealm.port),
+                "--realm-dir",
+                str(orealm.dir),
+                "--service",
+                SERVICE,
+                "--path",
+                path,
+                "--count",
+                str(count),
+                "--secs",
+                str(args.secs),
+                *extra,
+            ]
+            argvs = [loadgen] * args.service_clients
+            run_clients(argvs, proc.pid, args.secs, synced=True)  # warm-up
+            runs = []
+            for rep in range(args.reps):
+                r = run_clients(argvs, proc.pid, args.secs, synced=True)
+                runs.append(r)
+                log(
+                    f"  service_demo {name:11s} run {rep + 1}: {r['ops_per_s']:7.0f}/s"
+                    f"  errors {r['errors']}"
+                )
+            out[name] = _summary(runs)
+    finally:
+        stop(proc)
+    p = out["protected"]["ops_per_s"]["median"]
+    u = out["unprotected"]["ops_per_s"]["median"]
+    out["ratio"] = round(p / u, 3) if u else None
+    return out
+
+
+def render(results: dict[str, Any]) -> str:
+    return render_ap(results) + render_service(results)
+
+
+def render_ap(results: dict[str, Any]) -> str:
+    lines = ["", "In-process AP verification with a replay cache (fresh AP-REQ per call)", ""]
+    lines.append(
+        "| procs | Orthrus verify/s median [min-max] | p50/p99 µs | MIT krb5_rd_req/s "
+        "median [min-max] | p50/p99 µs | Orthrus/MIT |"
+    )
+    lines.append("|---|---|---|---|---|---|")
+    for row in results["ap"]:
+        o, m = row["orthrus"], row["mit"]
+        ratio = f"{o['ops_per_s']['median'] / m['ops_per_s']['median']:.2f}x" if m else "—"
+        mtxt = (
+            f"{m['ops_per_s']['median']:,.0f} [{m['ops_per_s']['min']:,.0f}-"
+            f"{m['ops_per_s']['max']:,.0f}] | {m['p50_us']:.0f} / {m['p99_us']:.0f}"
+            if m
+            else "not run | —"
+        )
+        lines.append(
+            f"| {row['clients']} | {o['ops_per_s']['median']:,.0f} [{o['ops_per_s']['min']:,.0f}-"
+            f"{o['ops_per_s']['max']:,.0f}] | {o['p50_us']:.0f} / {o['p99_us']:.0f} | {mtxt} "
+            f"| {ratio} |"
+        )
+    lines.append("\ntarget: Orthrus >= 2x MIT krb5_rd_req with its replay cache")
+    return "\n".join(lines)
+
+
+def render_service(results: dict[str, Any]) -> str:
+    svc = results.get("service")
+    if not svc:
+        return ""
+    lines = [
+        "",
+        f"service_demo under gunicorn ({svc['workers']} sync workers, SQLite replay "
+        f"cache shared by them), {svc['clients']} client processes",
+        "",
+        "| endpoint | req/s median [min-max] | p50/p99 µs |",
+        "|---|---|---|",
+    ]
+    for name in ("protected", "unprotected"):
+        s = svc[name]
+        what = "/whoami, a fresh AP-REQ each" if name == "protected" else "/open/whoami"
+        lines.append(
+            f"| GET {what} | {s['ops_per_s']['median']:,.0f} [{s['ops_per_s']['min']:,.0f}-"
+            f"{s['ops_per_s']['max']:,.0f}] | {s['p50_us']:.0f} / {s['p99_us']:.0f} |"
+        )
+    lines.append(f"\nprotected/unprotected: {svc['ratio']:.2f}x (target >= 0.8x)")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--realm-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--kdc-port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--realm", default="BENCH.TEST", help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, default=200_000)
+    parser.add_argument("--reps", type=int, default=int(os.environ.get("BENCH_REPS", 3)))
+    parser.add_argument("--secs", type=float, default=float(os.environ.get("BENCH_SECS", 4)))
+    parser.add_argument("--service-workers", type=int, default=2)
+    parser.add_argument("--service-clients", type=int, default=2)
+    parser.add_argument("--no-mit", action="store_true")
+    parser.add_argument("--no-service", action="store_true")
+    args = parser.parse_args()
+    if args.worker:
+        _worker(args)
+        return 0
+    os.chdir(Path(__file__).resolve().parent.parent)
+    results: dict[str, Any] = {"machine": machine(), "reps": args.reps, "secs_per_run": args.secs}
+    reason = "--no-mit given" if args.no_mit else mitmod.ensure_installed()
+    results["mit_missing_reason"] = reason
+    if reason:
+        log(f"MIT Kerberos will not run: {reason}")
+    with tempfile.TemporaryDirectory(prefix="orthrus-verify-") as tmp, stopping_all():
+        directory = Path(tmp)
+        orealm = OrthrusRealm(directory)
+        orealm.setup()
+        mrealm = None
+        if not reason:
+            mrealm = mitmod.MITRealm(directory)
+            mrealm.setup()
+            mrealm.start_kdc(1)
+        orealm.start_kdc(1, 4)
+        try:
+            results["ap"] = measure_ap(args, orealm, mrealm)
+            if mrealm:
+                mrealm.stop_kdc()
+            if not args.no_service:
+                results["service"] = measure_service(args, orealm, directory)
+        finally:
+            orealm.stop_kdc()
+            if mrealm:
+                mrealm.stop_kdc()
+    path = write_results("verify", results)
+    print(render(results))
+    if reason:
+        print(f"\nMIT Kerberos not measured: {reason}")
+    print(f"\nresults: {path.relative_to(Path.cwd())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
