@@ -30,7 +30,7 @@ LINGER = 0.002
 MAX_LINGERED = 256
 
 
-class KDCWorker(DeadlineThreadWorker):  # type: ignore[misc]
+class KDCWorker(DeadlineThreadWorker):
     """``gthread`` + deadlines + a short wait for the next request on the same connection."""
 
     def handle(self, conn: Any) -> Any:
