@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from ops_support import (
@@ -20,16 +21,19 @@ from ops_support import (
     USERS,
     Cluster,
     Service,
+    admin,
+    ok,
     pg_schema,
     populate,
     redis_cleanup,
     redis_prefix,
+    set_config,
     start_kdc,
     start_service,
     stop_all,
     wait_all,
 )
-from support import Realm
+from support import FAST_KDF, REALM, Realm
 
 
 def require_backends() -> None:
@@ -90,3 +94,15 @@ def sqlite_realm(tmp_path_factory: pytest.TempPathFactory) -> Realm:
     realm = Realm.create(directory)
     populate(directory, SQLITE_USERS, SERVICE, directory.parent / "http.keytab")
     return realm
+
+
+@pytest.fixture(scope="session")
+def short_realm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another EXAMPLE.TEST (SQLite, a master key of its own) whose kdc.toml says tickets
+    live 2 s with 1 s of skew, holding HTTP/localhost: for pruning after the horizon, and as
+    a dump sealed under another master key."""
+    directory = tmp_path_factory.mktemp("short") / "kdc"
+    ok(admin(directory, "init", "--realm", REALM, "--max-life", "2s", *FAST_KDF))
+    set_config(directory, max_skew=1)
+    populate(directory, {}, SERVICE, directory.parent / "http.keytab")
+    return directory

@@ -51,21 +51,19 @@ def keytab_of(directory: Path, where: Path) -> set[tuple[str, int, bytes]]:
 
 
 @pytest.fixture(scope="module")
-def backup(sqlite_realm: Realm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backup]:
-    """A dump of the SQLite realm restored into a new one (the stash adopted); meanwhile a
-    realm of the same name with a master key of its own is dumped too."""
+def backup(
+    sqlite_realm: Realm, short_realm: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backup]:
+    """A dump of the SQLite realm restored into a new one (the stash adopted); meanwhile
+    another realm of the same name, with a master key of its own, is dumped too."""
     base = tmp_path_factory.mktemp("backup")
     dump, foreign_dump = base / "realm.json", base / "foreign.json"
-    restored, foreign = base / "restored", base / "foreign"
+    restored = base / "restored"
     stash = sqlite_realm.directory / "master.key"
-
-    def make_foreign() -> None:
-        init(foreign)
-        ok(admin(foreign, "dump", str(foreign_dump)))
 
     with ThreadPoolExecutor(3) as pool:
         jobs = [
-            pool.submit(make_foreign),
+            pool.submit(lambda: ok(admin(short_realm, "dump", str(foreign_dump)))),
             pool.submit(init, restored, "--master-key", str(stash)),
             pool.submit(lambda: ok(admin(sqlite_realm.directory, "dump", str(dump)))),
         ]
@@ -85,10 +83,10 @@ def test_dump_load_dump_gives_the_same_file(backup: Backup, tmp_path: Path) -> N
     # Keys stay sealed: the dump holds wrapped keys, never the stash's key.
     stash_key = json.loads(backup.stash().read_text())["keys"][0]["key"]
     assert stash_key not in again.read_text()
-    # The restored realm opens every key: its keytab equals the original's.
-    assert keytab_of(backup.restored, tmp_path / "restored.keytab") == keytab_of(
-        backup.source.directory, tmp_path / "source.keytab"
-    )
+    # The restored realm opens every key: it exports the very keys the original did.
+    original = Keytab.from_bytes((backup.source.directory.parent / "http.keytab").read_bytes())
+    exported = {(str(e.principal), e.kvno, e.key) for e in original.entries}
+    assert exported <= keytab_of(backup.restored, tmp_path / "restored.keytab")
 
 
 @needs_pg

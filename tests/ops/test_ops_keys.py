@@ -9,7 +9,6 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,13 +22,12 @@ from ops_support import (
     ap_token,
     ok,
     service_ticket,
-    set_config,
     start_kdc,
     start_service,
     stop_all,
     whoami,
 )
-from support import FAST_KDF, REALM, Realm, User, http_login, kdc_post, sqlite_snapshot
+from support import REALM, Realm, User, http_login, kdc_post, sqlite_snapshot
 
 from orthrus.as_exchange import ASOptions, make_as_req
 from orthrus.keytab import Keytab
@@ -48,33 +46,24 @@ class Running:
     kdc: Server
     service: Server
     keytab: Path
-    prune_dir: Path
+    short: Path
 
     def admin(self, *args: str, input: str | None = None) -> str:
         return ok(admin(self.realm.directory, *args, input=input)).stdout
 
 
 @pytest.fixture(scope="module")
-def running(sqlite_realm: Realm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    """The SQLite realm served by a KDC and a service (one worker each); meanwhile a
-    second small realm, whose kdc.toml says tickets live 2 s, gets a rotated service key."""
+def running(
+    sqlite_realm: Realm, short_realm: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Running]:
+    """The SQLite realm served by a KDC and a service (one worker each)."""
     base = tmp_path_factory.mktemp("keys")
     keytab = sqlite_realm.directory.parent / "http.keytab"
     kdc = start_kdc(sqlite_realm.directory, 1)
     service = start_service(base / "svc", keytab, 1)
-    prune_dir = base / "prune"
-
-    def prepare_prune_realm() -> None:
-        ok(admin(prune_dir, "init", "--realm", REALM, "--max-life", "2s", *FAST_KDF))
-        set_config(prune_dir, max_skew=1)
-        ok(admin(prune_dir, "addprinc", "--randkey", SERVICE))
-
-    with ThreadPoolExecutor(1) as pool:
-        prepared = pool.submit(prepare_prune_realm)
-        kdc.wait()
-        service.wait()
-        prepared.result()
-    running = Running(sqlite_realm, kdc, service, keytab, prune_dir)
+    kdc.wait()
+    service.wait()
+    running = Running(sqlite_realm, kdc, service, keytab, short_realm)
     try:
         yield running
     finally:
@@ -110,34 +99,30 @@ def test_service_key_rotation(running: Running) -> None:
         assert time.monotonic() < deadline, "the service did not load the new keytab"
         time.sleep(0.2)
     assert whoami(running.service.url, ap_token(old)).status_code == 200
-    assert kvnos(running.admin("getprinc", "--json", SERVICE)) == [1, 2]
 
 
 def test_old_versions_are_pruned_after_the_horizon(running: Running) -> None:
     """A realm whose kdc.toml says max_life 2 s, max_skew 1 s: after a rotation kvno 1 is
     kept until 3 s after kvno 2 appeared, then ``prune`` deletes it."""
     started = time.time()
-    assert "rotated to kvno 2" in ok(admin(running.prune_dir, "rotate", SERVICE)).stdout
+    assert "rotated to kvno 2" in ok(admin(running.short, "rotate", SERVICE)).stdout
     ended = asked = time.time()
-    early = ok(admin(running.prune_dir, "prune")).stdout
+    early = ok(admin(running.short, "prune")).stdout
     if asked < started + 3:  # certainly within the horizon: nothing may go
         assert early == ""
     time.sleep(max(0.0, ended + 3.2 - time.time()))  # certainly past it
-    late = ok(admin(running.prune_dir, "prune")).stdout
+    late = ok(admin(running.short, "prune")).stdout
     assert (early + late).strip() == f"Pruned kvno 1 of {SERVICE}"
-    assert kvnos(ok(admin(running.prune_dir, "getprinc", "--json", SERVICE)).stdout) == [2]
+    assert kvnos(ok(admin(running.short, "getprinc", "--json", SERVICE)).stdout) == [2]
 
 
-def test_krbtgt_rotation_logs_nobody_out(running: Running, tmp_path: Path) -> None:
-    user = User(running.kdc.url, tmp_path / "ccache")
-    assert user.kinit(f"kim@{REALM}", SQLITE_USERS["kim"]).returncode == 0
+def test_krbtgt_rotation_logs_nobody_out(running: Running) -> None:
     tgt, _ = http_login(running.kdc.url, f"kim@{REALM}", SQLITE_USERS["kim"])
     assert tgt.ticket.kvno == 1
 
     assert "rotated to kvno 2" in running.admin("rotate", KRBTGT)
-    assert service_ticket(running.kdc.url, tgt).ticket.kvno >= 1  # the old TGT still works
-    kvno = user.run("kvno", "--json", SERVICE)  # so does the cached one of `orthrus kinit`
-    assert kvno.returncode == 0, kvno.stderr
+    old_tgt_ticket = service_ticket(running.kdc.url, tgt)  # the TGT issued before still works
+    assert whoami(running.service.url, ap_token(old_tgt_ticket)).status_code == 200
     fresh, _ = http_login(running.kdc.url, f"kim@{REALM}", SQLITE_USERS["kim"])
     assert fresh.ticket.kvno == 2
     fresh_ticket = service_ticket(running.kdc.url, fresh)
@@ -173,8 +158,6 @@ def test_kpasswd_end_to_end_with_the_password_policy(running: Running, tmp_path:
     back = user.run("kpasswd", name, input=f"{second}\n{first}\n")
     assert back.returncode != 0
     assert "KDC_ERR_POLICY" in back.stderr and "used recently" in back.stderr
-    wrong = user.run("kpasswd", name, input=f"not-my-password\n{first}x\n")
-    assert wrong.returncode != 0 and "KDC_ERR_PREAUTH_FAILED" in wrong.stderr
 
     # A ticket for kadmin/changepw obtained with a TGT (not from the password) is refused.
     tgt, _ = http_login(running.kdc.url, name, second)

@@ -119,6 +119,9 @@ def test_ap_replay_to_another_worker_is_refused(cluster: Cluster, redis_service:
     tgt, _ = http_login(cluster.kdcs[0].url, f"trent@{REALM}", USERS["trent"])
     credential = service_ticket(cluster.kdcs[1].url, tgt)
     token = ap_token(credential)
+    replays_before = metric(
+        redis_service.url, "orthrus_replay_rejections_total", component="service"
+    )
     assert whoami(redis_service.url, token).status_code == 200
     with ThreadPoolExecutor(8) as pool:
         replays = list(pool.map(lambda _: whoami(redis_service.url, token), range(16)))
@@ -130,6 +133,8 @@ def test_ap_replay_to_another_worker_is_refused(cluster: Cluster, redis_service:
         with ThreadPoolExecutor(8) as pool:
             replies = list(pool.map(lambda _, t=fresh: whoami(redis_service.url, t), range(8)))
         assert sorted(r.status_code for r in replies) == [200] + [401] * 7
+    replays = metric(redis_service.url, "orthrus_replay_rejections_total", component="service")
+    assert replays == replays_before + 16 + 3 * 7
     # Both workers took part, through one Redis cache whose entries expire with the window.
     files = {p.name for p in redis_service.metrics_dir.glob("counter_*.db")}
     assert len(files) >= 2, files
