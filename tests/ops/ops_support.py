@@ -95,6 +95,12 @@ def pg_schema(label: str) -> Iterator[str]:
         pg_execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+def newest_migration() -> str:
+    """The head revision of kdc/migrations (what ``init`` must have applied)."""
+    versions = Path(__file__).resolve().parents[2] / "kdc" / "migrations" / "versions"
+    return sorted(p.name for p in versions.glob("[0-9]*.py"))[-1].partition("_")[0]
+
+
 def pg_snapshot(url: str) -> dict[str, list[tuple[object, ...]]]:
     """Every row of every table of the schema ``url`` uses (for before/after checks)."""
     import psycopg

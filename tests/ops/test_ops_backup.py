@@ -16,6 +16,7 @@ from ops_support import (
     SERVICE,
     admin,
     needs_pg,
+    newest_migration,
     ok,
     pg_schema,
     pg_snapshot,
@@ -79,6 +80,10 @@ def test_dump_load_dump_gives_the_same_file(backup: Backup, tmp_path: Path) -> N
     ok(admin(backup.restored, "dump", str(again)))
     assert again.read_bytes() == backup.dump.read_bytes()
     document = json.loads(again.read_text())
+    # The SQLite schema is alembic's too.
+    assert sqlite_snapshot(backup.restored / "principal.db")["alembic_version"] == [
+        (newest_migration(),)
+    ]
     assert document["realm"] == REALM and len(document["principals"]) >= 5
     # Keys stay sealed: the dump holds wrapped keys, never the stash's key.
     stash_key = json.loads(backup.stash().read_text())["keys"][0]["key"]
