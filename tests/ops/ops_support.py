@@ -432,6 +432,40 @@ def populate(
     write_private(keytab, table.to_bytes())
 
 
+def key_versions(directory: Path, name: str) -> list[int]:
+    """The key versions the realm's database holds for ``name`` (read in this process)."""
+    from kdc.config import load_settings
+    from kdc.store import Store
+
+    store = Store.open(load_settings(directory, clean_env()))
+    return [key["kvno"] for key in store.describe(Principal.parse(name))["keys"]]
+
+
+def exported_keys(directory: Path, *names: str) -> set[tuple[str, int, bytes]]:
+    """What ``ktadd`` would export for ``names``: every key as the realm opens it now."""
+    from kdc.config import load_settings
+    from kdc.store import Store
+
+    store = Store.open(load_settings(directory, clean_env()))
+    return {
+        (str(e.principal), e.kvno, e.key)
+        for name in names
+        for e in store.keytab_entries(Principal.parse(name))
+    }
+
+
+def change_password(kdc_url: str, name: str, old: str, new: str) -> int:
+    """``orthrus kpasswd`` through the client library in this process; the new kvno."""
+    from client_lib.api import Client
+    from client_lib.config import ClientSettings
+
+    client = Client(ClientSettings(kdc_url=kdc_url, ccache=os.devnull))
+    try:
+        return client.change_password(Principal.parse(name), old, new).kvno
+    finally:
+        client.close()
+
+
 # -- Metrics ---------------------------------------------------------------------------------
 
 
