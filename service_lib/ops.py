@@ -89,7 +89,8 @@ def readiness_problems(
         try:
             check()
         except Exception as exc:  # any failure means not ready; the reason is reported
-            problems[name] = str(exc) or type(exc).__name__
+            lines = str(exc).strip().splitlines()
+            problems[name] = lines[0][:300] if lines else type(exc).__name__
     return problems
 
 
