@@ -74,7 +74,8 @@ def test_a_change_through_one_process_is_seen_by_the_other_at_once(
     cluster.admin("cpw", name, input=f"{new_password}\n")
     http_login(first, name, new_password)
     http_login(second, name, new_password)
-    assert user.kinit(name, password).returncode != 0  # the old password is gone everywhere
+    old = user.kinit(name, password)  # the old password is gone everywhere
+    assert old.returncode != 0 and "KDC_ERR_PREAUTH_FAILED" in old.stderr
 
     cluster.admin("delprinc", "--force", name)
     for url in (first, second):
