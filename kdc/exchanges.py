@@ -153,7 +153,15 @@ def rate_limit_exempt(settings: KDCSettings) -> frozenset[str] | None:
 
 def _status_line(status: int) -> str:
     """As Werkzeug writes it (``400 BAD REQUEST``), so both paths answer alike."""
-    return f"{status} {HTTP_STATUS_CODES.get(status, 'UNKNOWN').upper()}"
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        line = _STATUS_LINES[status] = (
+            f"{status} {HTTP_STATUS_CODES.get(status, 'UNKNOWN').upper()}"
+        )
+    return line
+
+
+_STATUS_LINES: dict[int, str] = {}
 
 
 class LeanExchanges:
@@ -173,26 +181,43 @@ class LeanExchanges:
         self._max = max_request_bytes
         self._exempt = exempt
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        route = self._routes.get(environ.get("PATH_INFO", ""))
-        if route is None or environ.get("REQUEST_METHOD") != "POST":
-            return self.app(environ, start_response)
-        length_text = environ.get("CONTENT_LENGTH") or ""
-        address = environ.get("REMOTE_ADDR")
+    def route(
+        self,
+        method: str | None,
+        path: str | None,
+        content_length: str | None,
+        transfer_encoding: str | None,
+        address: str | None,
+    ) -> Route | None:
+        """The route that answers this request here, or None: Flask answers it."""
+        route = self._routes.get(path or "")
+        if route is None or method != "POST":
+            return None
+        length = content_length or ""
         if (
-            not length_text.isascii()
-            or not length_text.isdigit()
-            or int(length_text) >= self._max
-            or environ.get("HTTP_TRANSFER_ENCODING")
+            not length.isascii()
+            or not length.isdigit()
+            or int(length) >= self._max
+            or transfer_encoding
             or (self._exempt is not None and address not in self._exempt)
         ):
-            return self.app(environ, start_response)
-        started, now = time.perf_counter(), time.time()
-        body = _read(environ["wsgi.input"], int(length_text))
-        request_id = environ.get("HTTP_X_REQUEST_ID", "")[:64] or uuid.uuid4().hex
+            return None
+        return route
+
+    def answer(
+        self,
+        route: Route,
+        path: str,
+        body: bytes | None,
+        address: str | None,
+        request_id: str,
+        started: float,
+        now: float,
+    ) -> tuple[str, list[tuple[str, str]], bytes]:
+        """Status line, headers and body of the answer (``body`` None: cut short)."""
+        request_id = request_id[:64] or uuid.uuid4().hex
         if body is None:  # the client went away mid-body (as Flask: 400)
-            status = 400
-            payload = error_body("KRB_ERR_GENERIC", f"Bad Request: POST {environ['PATH_INFO']}")
+            status, payload = 400, error_body("KRB_ERR_GENERIC", f"Bad Request: POST {path}")
         else:
             try:
                 status, payload = self._runner.run(
@@ -202,16 +227,33 @@ class LeanExchanges:
                 log.error("%s", exc)
                 status, payload = 503, error_body("KRB_ERR_GENERIC", unavailable_message(exc))
             except Exception:
-                log.exception("internal error on %s", environ["PATH_INFO"])
+                log.exception("internal error on %s", path)
                 status, payload = 500, error_body("KRB_ERR_GENERIC", INTERNAL_ERROR)
-        start_response(
-            _status_line(status),
-            [
-                ("Content-Type", JSON),
-                ("Content-Length", str(len(payload))),
-                ("X-Request-Id", request_id),
-            ],
+        headers = [
+            ("Content-Type", JSON),
+            ("Content-Length", str(len(payload))),
+            ("X-Request-Id", request_id),
+        ]
+        return _status_line(status), headers, payload
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        path = environ.get("PATH_INFO", "")
+        address = environ.get("REMOTE_ADDR")
+        length = environ.get("CONTENT_LENGTH")
+        route = self.route(
+            environ.get("REQUEST_METHOD"),
+            path,
+            length,
+            environ.get("HTTP_TRANSFER_ENCODING"),
+            address,
         )
+        if route is None:
+            return self.app(environ, start_response)
+        started, now = time.perf_counter(), time.time()
+        body = _read(environ["wsgi.input"], int(length or 0))
+        request_id = environ.get("HTTP_X_REQUEST_ID", "")
+        status, headers, payload = self.answer(route, path, body, address, request_id, started, now)
+        start_response(status, headers)
         return [payload]
 
 

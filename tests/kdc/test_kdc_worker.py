@@ -1,22 +1,36 @@
 """The KDC's gunicorn worker (kdc.worker): a thread serves a kept-alive connection's next
-request directly, yet never keeps other connections waiting, even with a single thread."""
+request directly, yet never keeps other connections waiting, even with a single thread; plain
+AS and TGS requests read without gunicorn's parser are answered exactly as with it, and
+anything not plain is left to gunicorn, which accepts or refuses it as before."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from support import BIN, FAST_KDF, REALM, clean_env, free_port, stop, wait_http
 
+from kdc.worker import read_plain_request
+from orthrus import codec
+from orthrus.as_exchange import ASOptions, make_as_req, read_as_rep
+from orthrus.keytab import Keytab
+from orthrus.messages import ASRep, TGSRep
+from orthrus.principal import Principal
+from orthrus.tgs_exchange import make_tgs_req, read_tgs_rep
+
 LIVEZ = b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+ALICE = Principal.parse(f"alice@{REALM}")
+SERVICE = Principal.parse(f"HTTP/worker.example.test@{REALM}")
 
 
 @pytest.fixture(scope="module")
-def one_thread_kdc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+def one_thread_kdc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
     directory = tmp_path_factory.mktemp("worker") / "kdc"
     init = subprocess.run(
         [str(BIN / "orthrus-kdc"), "--dir", str(directory), "init", "--realm", REALM, *FAST_KDF],
@@ -25,6 +39,19 @@ def one_thread_kdc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         timeout=60,
     )
     assert init.returncode == 0, init.stderr
+    for args, stdin in (
+        (["addprinc", str(ALICE)], "alice-s3cret-pw\n"),
+        (["addprinc", "--randkey", str(SERVICE)], ""),
+        (["ktadd", "-k", str(directory.parent / "alice.keytab"), str(ALICE)], ""),
+    ):
+        done = subprocess.run(
+            [str(BIN / "orthrus-kdc"), "--dir", str(directory), *args],
+            input=stdin.encode(),
+            capture_output=True,
+            env=clean_env(),
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
     port = free_port()
     log = open(Path(directory) / "serve.log", "wb")  # noqa: SIM115 - closed below
     serve = ["serve", "--port", str(port), "--workers", "1", "--threads", "1"]
@@ -36,14 +63,15 @@ def one_thread_kdc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     )
     try:
         wait_http(f"http://127.0.0.1:{port}/livez", process)
-        yield port
+        yield port, directory.parent
     finally:
         stop(process)
         log.close()
 
 
-def _answer(sock: socket.socket, buffer: bytearray) -> bytes:
-    """Read one HTTP answer (with Content-Length) from ``sock``; keep what follows."""
+def _answer(sock: socket.socket, buffer: bytearray) -> tuple[bytes, bytes]:
+    """Read one HTTP answer (with Content-Length) from ``sock``: its status line and body;
+    keep what follows in ``buffer``."""
     while b"\r\n\r\n" not in buffer:
         chunk = sock.recv(65536)
         assert chunk, "the KDC closed the connection"
@@ -59,27 +87,27 @@ def _answer(sock: socket.socket, buffer: bytearray) -> bytes:
         assert chunk, "the KDC closed the connection"
         rest += chunk
     buffer[:] = rest[length:]
-    return head.split(b"\r\n", 1)[0]
+    return head.split(b"\r\n", 1)[0], rest[:length]
 
 
-def test_many_requests_on_one_connection_and_pipelined(one_thread_kdc: int) -> None:
-    with socket.create_connection(("127.0.0.1", one_thread_kdc), timeout=10) as sock:
+def test_many_requests_on_one_connection_and_pipelined(one_thread_kdc: tuple[int, Path]) -> None:
+    with socket.create_connection(("127.0.0.1", one_thread_kdc[0]), timeout=10) as sock:
         buffer = bytearray()
         for _ in range(300):  # more than a thread serves in a row (MAX_LINGERED)
             sock.sendall(LIVEZ)
-            assert _answer(sock, buffer) == b"HTTP/1.1 200 OK"
+            assert _answer(sock, buffer)[0] == b"HTTP/1.1 200 OK"
         sock.sendall(LIVEZ * 3)
-        assert [_answer(sock, buffer) for _ in range(3)] == [b"HTTP/1.1 200 OK"] * 3
+        assert [_answer(sock, buffer)[0] for _ in range(3)] == [b"HTTP/1.1 200 OK"] * 3
 
 
-def test_a_busy_connection_does_not_starve_another(one_thread_kdc: int) -> None:
+def test_a_busy_connection_does_not_starve_another(one_thread_kdc: tuple[int, Path]) -> None:
     """One client sends request after request on its connection; another, on a second
     connection, is still answered (the only thread stops waiting on the first one)."""
     stop_busy = threading.Event()
     busy_count = [0]
 
     def busy() -> None:
-        with socket.create_connection(("127.0.0.1", one_thread_kdc), timeout=10) as sock:
+        with socket.create_connection(("127.0.0.1", one_thread_kdc[0]), timeout=10) as sock:
             buffer = bytearray()
             while not stop_busy.is_set():
                 sock.sendall(LIVEZ)
@@ -92,10 +120,103 @@ def test_a_busy_connection_does_not_starve_another(one_thread_kdc: int) -> None:
         while busy_count[0] < 20:
             threading.Event().wait(0.01)
         for _ in range(20):
-            with socket.create_connection(("127.0.0.1", one_thread_kdc), timeout=10) as other:
+            with socket.create_connection(("127.0.0.1", one_thread_kdc[0]), timeout=10) as other:
                 other.sendall(LIVEZ)
-                assert _answer(other, bytearray()) == b"HTTP/1.1 200 OK"
+                assert _answer(other, bytearray())[0] == b"HTTP/1.1 200 OK"
     finally:
         stop_busy.set()
         thread.join(15)
     assert not thread.is_alive()
+
+
+# -- plain requests: read without gunicorn's parser ------------------------------------------
+
+
+def _post(path: str, body: bytes, *headers: str) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", *headers]
+    if not any(h.lower().startswith(("content-length", "transfer-encoding")) for h in headers):
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def test_plain_requests_are_recognised_strictly() -> None:
+    plain = _post("/v1/tgs", b"{}", "X-Request-Id: abc", "Content-Type: application/json")
+    assert read_plain_request(plain) == ("/v1/tgs", 2, "abc", len(plain) - 2)
+    assert read_plain_request(_post("/v1/as", b"")) == ("/v1/as", 0, "", len(_post("/v1/as", b"")))
+    not_plain = [
+        _post("/v1/tgs", b"{}")[:-6],  # head not complete
+        _post("/v1/tgs", b"{}").replace(b"HTTP/1.1", b"HTTP/1.0", 1),
+        _post("/v1/tgs?x=1", b"{}"),
+        _post("/v1/kpasswd", b"{}"),
+        _post("/v1/tgs", b"{}").replace(b"POST", b"PUT", 1),
+        _post("/v1/tgs", b"{}", "Transfer-Encoding: chunked"),
+        _post("/v1/tgs", b"{}", "Content-Length: 2", "Content-Length: 2"),
+        _post("/v1/tgs", b"{}", "Content-Length: +2"),
+        _post("/v1/tgs", b"{}", "Content-Length: 0x2"),
+        _post("/v1/tgs", b"{}", "Expect: 100-continue"),
+        _post("/v1/tgs", b"{}", "Connection: close"),
+        _post("/v1/tgs", b"{}", "Upgrade: h2c"),
+        _post("/v1/tgs", b"{}", "X-Forwarded-For: 10.0.0.1"),
+        _post("/v1/tgs", b"{}", "Forwarded: for=10.0.0.1"),
+        _post("/v1/tgs", b"{}", "X-Request-Id: a", "x-request-id: b"),
+        _post("/v1/tgs", b"{}", "X_Request_Id: a"),
+        _post("/v1/tgs", b"{}", "Bad Name: a"),
+        _post("/v1/tgs", b"{}", " folded: a"),
+        _post("/v1/tgs", b"{}", "X-Request-Id: caf\u00e9".encode().decode("latin-1")),
+        _post("/v1/tgs", b"{}", "X-Request-Id: a\x01b"),
+        _post("/v1/tgs", b"{}", *(f"X-H{i}: v" for i in range(70))),
+    ]
+    for request in not_plain:
+        assert read_plain_request(request) is None, request
+
+
+def test_plain_and_other_requests_interleaved_on_one_connection(
+    one_thread_kdc: tuple[int, Path],
+) -> None:
+    """Plain requests (read by kdc.worker) between requests only gunicorn reads, one at a
+    time and pipelined: every answer is right and in order."""
+    port, directory = one_thread_kdc
+    keytab = Keytab.from_bytes((directory / "alice.keytab").read_bytes())
+    keys = keytab.keys_by_principal()[ALICE]
+    key = keys[max(keys)]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        buffer = bytearray()
+
+        def exchange(request: bytes) -> tuple[bytes, bytes]:
+            sock.sendall(request)
+            return _answer(sock, buffer)
+
+        login = make_as_req(ALICE, time.time(), os.urandom, ASOptions(), key)
+        status, body = exchange(_post("/v1/as", codec.encode(login)))  # gunicorn: first
+        assert status == b"HTTP/1.1 200 OK"
+        tgt = read_as_rep(codec.decode(body, ASRep), login, key, time.time())
+        for headers in ([], ["X-Request-Id: one"], ["Connection: keep-alive"], ["TE: trailers"]):
+            tgs = make_tgs_req(tgt, SERVICE, time.time(), os.urandom)
+            status, body = exchange(_post("/v1/tgs", codec.encode(tgs.message), *headers))
+            assert status == b"HTTP/1.1 200 OK", body
+            assert read_tgs_rep(codec.decode(body, TGSRep), tgs, time.time()).server == SERVICE
+        assert exchange(_post("/v1/tgs", b"{}"))[0] == b"HTTP/1.1 400 BAD REQUEST"
+        # A replayed TGS request is refused, whoever reads it.
+        tgs = make_tgs_req(tgt, SERVICE, time.time(), os.urandom)
+        first = exchange(_post("/v1/tgs", codec.encode(tgs.message)))
+        again = exchange(_post("/v1/tgs", codec.encode(tgs.message), "Connection: keep-alive"))
+        assert first[0] == b"HTTP/1.1 200 OK" and b"KRB_AP_ERR_REPEAT" in again[1]
+        # Pipelined: plain, chunked (gunicorn), plain, then a refused framing at the end.
+        requests = [make_tgs_req(tgt, SERVICE, time.time(), os.urandom) for _ in range(3)]
+        chunked_body = codec.encode(requests[1].message)
+        chunked = _post(
+            "/v1/tgs",
+            b"%x\r\n%s\r\n0\r\n\r\n" % (len(chunked_body), chunked_body),
+            "Transfer-Encoding: chunked",
+        )
+        sock.sendall(
+            _post("/v1/tgs", codec.encode(requests[0].message))
+            + chunked
+            + _post("/v1/tgs", codec.encode(requests[2].message))
+        )
+        for request in requests:
+            status, body = _answer(sock, buffer)
+            assert status == b"HTTP/1.1 200 OK", body
+            read_tgs_rep(codec.decode(body, TGSRep), request, time.time())
+        sock.sendall(_post("/v1/tgs", b"{}", "Content-Length: 2", "Content-Length: 2"))
+        assert _answer(sock, buffer)[0] == b"HTTP/1.1 400 Bad Request"
