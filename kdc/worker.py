@@ -13,6 +13,8 @@ worker is stopping, the connection goes back to the poller as before. Every requ
 gets its own deadline (:class:`orthrus_io.deadlines.DeadlineThreadWorker`), and a thread
 serves at most ``MAX_LINGERED`` requests in a row before letting the others have a turn.
 
+New connections go preferably to the worker holding fewest: see ``ACCEPT_DELAY``.
+
 Such a next request, when it is a plain ``POST /v1/as`` or ``POST /v1/tgs`` that the KDC's
 lean path takes (:class:`kdc.exchanges.LeanExchanges`) and that arrived whole, is also read
 without gunicorn's general HTTP parser, and answered with one ``send`` (headers and body
@@ -47,6 +49,12 @@ __all__ = ["KDCWorker", "read_plain_request"]
 LINGER = 0.002
 #: Requests one thread serves on one connection before it goes back to the poller.
 MAX_LINGERED = 256
+#: Before accepting a connection, a worker that already holds some waits this long per
+#: connection it holds (at most ``MAX_ACCEPT_DELAY``), so that a worker holding fewer takes
+#: it first: gunicorn's workers otherwise race for every new connection, and two clients
+#: that happen to land on one worker leave the other idle.
+ACCEPT_DELAY = 0.0005
+MAX_ACCEPT_DELAY = 0.002
 
 _MAX_HEAD = 8192
 #: What gunicorn writes before the application's headers (gunicorn.http.wsgi.Response).
@@ -126,6 +134,11 @@ class KDCWorker(DeadlineThreadWorker):
     """``gthread`` + deadlines + a short wait for the next request on the same connection."""
 
     _date = _DateHeader()
+
+    def accept(self, listener: Any) -> None:
+        if self.nr_conns:
+            time.sleep(min(MAX_ACCEPT_DELAY, ACCEPT_DELAY * self.nr_conns))
+        super().accept(listener)
 
     def handle(self, conn: Any) -> Any:
         keepalive = super().handle(conn)
