@@ -23,6 +23,7 @@ __all__ = ["MAX_SEALED_LENGTH", "SealedHeader", "open_sealed", "peek_header", "s
 
 MAX_SEALED_LENGTH = 64 * 1024
 _NONCE_SIZE = 12
+_NONCE_TEXT = 16  # base64url characters of a 12-byte nonce
 #: Longer header segments are not cached (an attacker could fill the cache with big ones).
 _CACHED_HEADER_LENGTH = 512
 _TAG_SIZE = 16
@@ -114,13 +115,18 @@ def open_sealed(key: Key, usage: KeyUsage, token: str, context: str | None = Non
         raise _modified(f"this part was made for another use than {usage.name}")
     if encrypted_key:
         raise _modified("alg=dir carries no encrypted key")
+    if len(nonce_b64) != _NONCE_TEXT:
+        raise _modified("wrong nonce or tag size")
     try:
-        nonce = b64u_decode(nonce_b64)
-        body = b64u_decode(ciphertext_b64) + b64u_decode(tag_b64)
+        # The nonce's text is whole groups of four characters, so it decodes together with
+        # the ciphertext's (the same bytes, the same canonical-form check).
+        nonce_and_ciphertext = b64u_decode(nonce_b64 + ciphertext_b64)
+        tag = b64u_decode(tag_b64)
     except MalformedMessage as exc:
         raise _modified("bad base64url in the encrypted part") from exc
-    if len(nonce) != _NONCE_SIZE or len(body) < _TAG_SIZE:
+    if len(tag) != _TAG_SIZE:
         raise _modified("wrong nonce or tag size")
+    nonce, body = nonce_and_ciphertext[:_NONCE_SIZE], nonce_and_ciphertext[_NONCE_SIZE:] + tag
     try:
         return key.aead(usage).decrypt(nonce, body, header_b64.encode("ascii"))
     except InvalidTag as exc:
