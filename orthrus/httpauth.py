@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from typing import TypeVar
 
 from orthrus.b64 import b64u_decode, b64u_encode
@@ -86,6 +87,8 @@ def parse_authorization(header: str | None) -> str | None:
     return token
 
 
+@lru_cache(maxsize=1024)
 def http_binding(method: str, path: str) -> bytes:
-    """The authenticator checksum that binds a request to its method and path."""
+    """The authenticator checksum that binds a request to its method and path (the same
+    few are asked for again and again: each is hashed once)."""
     return hashlib.sha256(f"orthrus-http|{method.upper()}|{path}".encode()).digest()

@@ -29,11 +29,13 @@ def ticket_cache_key(ticket: Ticket) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class CachedTicket:
-    """An opened ticket whose authorization data checked out, with its groups."""
+    """An opened ticket whose authorization data checked out, with its groups (and its
+    :func:`orthrus.session_token.ticket_id`, so that it is hashed once too)."""
 
     part: EncTicketPart = field(repr=False)
     groups: tuple[str, ...]
     expires_at: float
+    ticket_id: str = ""
 
 
 class TicketCache:

@@ -265,13 +265,15 @@ class Verifier:
         snapshot = self._snapshot()
         cache_key = ticket_cache_key(ap_req.ticket)
         cached = self._tickets.get(cache_key, now)
-        groups: list[tuple[str, ...]] = [cached.groups] if cached else []
+        checked: list[CachedTicket] = []
 
         def check_ticket(part: EncTicketPart, server: Principal) -> None:
-            if cached is None:
-                groups.append(self._check_authz(snapshot, part, server, now))
-                expires_at = part.endtime + self.options.max_skew
-                self._tickets.put(cache_key, CachedTicket(part, groups[0], expires_at))
+            # Run once per ticket (RFC 4120 §3.2.3 steps 1-3 and 6 are cached with it).
+            groups = self._check_authz(snapshot, part, server, now)
+            expires_at = part.endtime + self.options.max_skew
+            entry = CachedTicket(part, groups, expires_at, ticket_id(ap_req.ticket.enc_part))
+            self._tickets.put(cache_key, entry)
+            checked.append(entry)
 
         part = cached.part if cached else open_ap_ticket(ap_req.ticket, snapshot.keys_for)
         seen["client"] = str(part.client)
@@ -280,20 +282,21 @@ class Verifier:
             self.replay_cache,
             max_skew=self.options.max_skew,
             expected_checksum=binding,
-            ticket_check=check_ticket,
+            ticket_check=None if cached else check_ticket,
             require_checksum=self.options.bind_requests,
         )
         verified = check_authenticator(ap_req, part, now, rules)
+        entry = cached or checked[0]
         auth = verified.authenticator
         return Identity(
             principal=part.client,
-            groups=groups[0],
+            groups=entry.groups,
             service=verified.server,
             authtime=part.authtime,
             starttime=part.starttime,
             endtime=part.endtime,
             auth_method="ticket",
-            ticket_id=ticket_id(ap_req.ticket.enc_part),
+            ticket_id=entry.ticket_id or ticket_id(ap_req.ticket.enc_part),
             session_key=verified.session_key,
             subkey=auth.subkey.to_key() if auth.subkey else None,
             seq=auth.seq,
