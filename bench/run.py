@@ -123,7 +123,7 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=int(os.environ.get("BENCH_REPS", 3)))
     parser.add_argument("--secs", type=float, default=float(os.environ.get("BENCH_SECS", 4)))
     parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 2)))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 4)))
     parser.add_argument(
         "--max-rate",
         type=float,
