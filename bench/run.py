@@ -97,6 +97,8 @@ def measure_kdc(
             )
             log(f"{label}, {nclients} client(s): warm-up")
             run_clients(oargv, opid, args.secs, synced=True)
+            if mrealm:
+                run_clients(margv, mpid, args.secs, synced=False, env=mrealm.env)
             oruns, mruns = [], []
             for rep in range(args.reps):
                 if mrealm:
