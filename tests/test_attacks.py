@@ -38,7 +38,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from support import FAST_KDF, REALM, Realm
+from support import FAST_KDF, REALM, Realm, sqlite_snapshot
 
 sys.path.insert(0, str(Path(__file__).with_name("core")))
 from core_realm import T0, CoreRealm, wire
@@ -106,26 +106,6 @@ def error_of(response: Any, status: int) -> dict[str, Any]:
     assert "Traceback" not in response.get_data(as_text=True)
     error: dict[str, Any] = body["error"]
     return error
-
-
-def db_snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table of a SQLite database, read-only (for before/after checks)."""
-    import sqlite3
-
-    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        tables = [
-            row[0]
-            for row in connection.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
-            )
-        ]
-        return {
-            table: sorted(connection.execute(f'SELECT * FROM "{table}"'), key=repr)
-            for table in tables
-        }
-    finally:
-        connection.close()
 
 
 def set_toml(realm: Realm, **values: object) -> None:
@@ -231,12 +211,12 @@ def kdc(kdc_realm: Realm) -> KDC:
 def test_invalid_utf8_in_a_string_is_generic_error_not_500(kdc: KDC) -> None:
     """Malformed UTF-8 inside a JSON string (RFC 8259 §8.1) crashed the decoder with an
     exception no handler expected: a 500 and a traceback in the log for one bad byte."""
-    before = db_snapshot(kdc.db)
+    before = sqlite_snapshot(kdc.db)
     for path in ("/v1/as", "/v1/tgs", "/v1/kpasswd"):
         answer = kdc.post(path, b'{"type":"AS-REQ","client":"\xf4lice@EXAMPLE.TEST"}')
         assert error_of(answer, 400)["name"] == "KRB_ERR_GENERIC"
     assert refused(codec.decode, b'"\xc3\x28"', str).name == "KRB_ERR_GENERIC"
-    assert db_snapshot(kdc.db) == before
+    assert sqlite_snapshot(kdc.db) == before
 
 
 # == Forged or altered KDC replies (RFC 4120 §3.1.5, RFC 6806 §11) ==========================
@@ -305,7 +285,7 @@ def test_slowloris_slow_headers_and_bodies_cannot_hold_the_kdc(
     """Slowloris: more connections than the KDC has threads, each sending its headers or its
     body a byte at a time. gunicorn's gthread worker read them with no time limit, so the KDC
     answered nobody; each request now gets ``request_timeout`` seconds in all."""
-    before = db_snapshot(kdc_realm.directory / "principal.db")
+    before = sqlite_snapshot(kdc_realm.directory / "principal.db")
     host, port = served_kdc.removeprefix("http://").split(":")
     slow: list[socket.socket] = []
     for i in range(6):
@@ -333,7 +313,7 @@ def test_slowloris_slow_headers_and_bodies_cannot_hold_the_kdc(
         dribbler.join()
         for sock in slow:
             sock.close()
-    assert db_snapshot(kdc_realm.directory / "principal.db") == before
+    assert sqlite_snapshot(kdc_realm.directory / "principal.db") == before
 
 
 # -- a service verifier over the core realm's keys (fake clock) ------------------------------
@@ -1187,7 +1167,7 @@ def test_user_enumeration_unknown_and_known_clients_get_the_same_answers(
     """User enumeration: with hide_unknown_principals, an unknown name gets what a real user
     gets: PREAUTH_REQUIRED with a salt that is stable across probes, then PREAUTH_FAILED."""
     kdc = KDC(kdc_realm, hide_unknown_principals=True)
-    before = db_snapshot(kdc.db)
+    before = sqlite_snapshot(kdc.db)
     known, unknown = f"alice@{REALM}", f"mallory@{REALM}"
     hints = {name: hint_of(kdc, name) for name in (known, unknown)}
     assert hint_of(kdc, unknown) == hints[unknown]  # the same salt every time
@@ -1198,7 +1178,7 @@ def test_user_enumeration_unknown_and_known_clients_get_the_same_answers(
     failed = {name: wrong_guess(kdc, name, key_from(hints[name], "guess-1")) for name in hints}
     assert {e["name"] for e in failed.values()} == {"KDC_ERR_PREAUTH_FAILED"}
     assert failed[unknown]["message"] == failed[known]["message"].replace(known, unknown)
-    assert db_snapshot(kdc.db) == before
+    assert sqlite_snapshot(kdc.db) == before
 
 
 def test_user_enumeration_by_timing_sees_no_difference(kdc_realm: Realm) -> None:
@@ -1259,7 +1239,7 @@ def test_request_flood_from_one_address_is_429(kdc_realm: Realm) -> None:
     """A flood (or password spraying over many names) from one client address: past the
     rate limit the KDC answers 429 with Retry-After, before any exchange runs."""
     kdc = KDC(kdc_realm, rate_limit="3/minute", rate_limit_exempt="")
-    before = db_snapshot(kdc.db)
+    before = sqlite_snapshot(kdc.db)
     for name in ("alice", "bob", "carol"):
         assert kdc.post("/v1/as", as_req(f"{name}@{REALM}")).status_code in (401, 404)
     answer = kdc.post("/v1/as", as_req(f"dave@{REALM}"))
@@ -1267,22 +1247,22 @@ def test_request_flood_from_one_address_is_429(kdc_realm: Realm) -> None:
     assert error["name"] == "KRB_ERR_GENERIC" and "too many requests" in error["message"]
     assert int(answer.headers["Retry-After"]) >= 1
     assert kdc.client.get("/livez").status_code == 200  # only /v1/* is limited
-    assert db_snapshot(kdc.db) == before
+    assert sqlite_snapshot(kdc.db) == before
 
 
 def test_oversized_request_is_413_field_toolong(kdc_realm: Realm) -> None:
     """A body over max_request_bytes is refused before it is decoded."""
     kdc = KDC(kdc_realm, max_request_bytes=4096)
-    before = db_snapshot(kdc.db)
+    before = sqlite_snapshot(kdc.db)
     body = b'{"type":"AS-REQ","client":"alice@EXAMPLE.TEST","x":"' + b"a" * 8192 + b'"}'
     assert error_of(kdc.post("/v1/as", body), 413)["name"] == "KRB_ERR_FIELD_TOOLONG"
-    assert db_snapshot(kdc.db) == before
+    assert sqlite_snapshot(kdc.db) == before
 
 
 def test_deeply_nested_json_is_generic_error_not_500(kdc: KDC) -> None:
     """JSON nested 30 000 deep (the parser's recursion as a weapon): in the request, and in
     the protected header of the pre-authentication JWE, which is plain JSON."""
-    before = db_snapshot(kdc.db)
+    before = sqlite_snapshot(kdc.db)
     nested = b"[" * 30000 + b"]" * 30000
     body = b'{"type":"AS-REQ","client":"alice@EXAMPLE.TEST","body":' + nested + b"}"
     assert error_of(kdc.post("/v1/as", body), 400)["name"] == "KRB_ERR_GENERIC"
@@ -1290,12 +1270,12 @@ def test_deeply_nested_json_is_generic_error_not_500(kdc: KDC) -> None:
     stamp = f"{header}..{b64u_encode(bytes(12))}.{b64u_encode(b'x')}.{b64u_encode(bytes(16))}"
     req = msgspec.structs.replace(as_req(f"alice@{REALM}"), padata=[PAData("enc-timestamp", stamp)])
     assert error_of(kdc.post("/v1/as", req), 401)["name"] == "KDC_ERR_PREAUTH_FAILED"
-    assert db_snapshot(kdc.db) == before
+    assert sqlite_snapshot(kdc.db) == before
 
 
 def test_too_many_items_is_generic_error(kdc: KDC) -> None:
     """Lists longer than the protocol needs (5 padata, 50 options) are refused outright."""
-    before = db_snapshot(kdc.db)
+    before = sqlite_snapshot(kdc.db)
     req = as_req(f"alice@{REALM}")
     many = msgspec.structs.replace(req, padata=[PAData("enc-timestamp", "x.y")] * 5)
     assert error_of(kdc.post("/v1/as", many), 400)["name"] == "KRB_ERR_GENERIC"
@@ -1303,7 +1283,7 @@ def test_too_many_items_is_generic_error(kdc: KDC) -> None:
         b'"till":0', b'"till":0,"options":' + b'["renewable"' + b',"renewable"' * 49 + b"]"
     )
     assert error_of(kdc.post("/v1/as", body), 400)["name"] == "KRB_ERR_GENERIC"
-    assert db_snapshot(kdc.db) == before
+    assert sqlite_snapshot(kdc.db) == before
 
 
 def test_huge_headers_are_refused_and_the_kdc_still_answers(served_kdc: str) -> None:
@@ -1345,19 +1325,19 @@ CONFUSABLES = [
 def test_unicode_confusables_in_principal_names_are_refused(kdc: KDC) -> None:
     """Names that look like alice but are other code points: the name alphabet is narrow
     ASCII (RFC 4120 §6.2 leaves it to the realm), so none can stand for alice."""
-    before = db_snapshot(kdc.db)
+    before = sqlite_snapshot(kdc.db)
     for name in CONFUSABLES:
         body = codec.encode(as_req(f"alice@{REALM}")).replace(
             b'"alice@EXAMPLE.TEST"', json.dumps(name).encode()
         )
         assert error_of(kdc.post("/v1/as", body), 400)["name"] == "KRB_ERR_GENERIC", name
-    assert db_snapshot(kdc.db) == before
+    assert sqlite_snapshot(kdc.db) == before
 
 
 def test_case_tricks_in_principal_names_do_not_reach_the_principal(kdc: KDC) -> None:
     """``ALICE`` is not ``alice`` (names are case-sensitive, as in MIT Kerberos), a realm
     is upper-case, and padded or dotted variants are refused."""
-    before = db_snapshot(kdc.db)
+    before = sqlite_snapshot(kdc.db)
     answer = kdc.post("/v1/as", as_req(f"ALICE@{REALM}"))
     assert error_of(answer, 404)["name"] == "KDC_ERR_C_PRINCIPAL_UNKNOWN"
     for name in (
@@ -1370,7 +1350,7 @@ def test_case_tricks_in_principal_names_do_not_reach_the_principal(kdc: KDC) -> 
             b'"alice@EXAMPLE.TEST"', json.dumps(name).encode()
         )
         assert error_of(kdc.post("/v1/as", body), 400)["name"] == "KRB_ERR_GENERIC", name
-    assert db_snapshot(kdc.db) == before
+    assert sqlite_snapshot(kdc.db) == before
 
 
 # == Credential files: symlinks, permissions, owners ========================================
