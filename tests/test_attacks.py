@@ -679,15 +679,19 @@ def test_ticket_relabelled_for_a_service_sharing_its_key_is_modified(
     core: CoreRealm, tgt: Credential, clock: Clock
 ) -> None:
     """A ticket's clear server name changed to another service holding the same key (an
-    alias exported into one keytab): the name is bound as the JWE's ``ctx``."""
+    alias exported into one keytab): the name is bound as the JWE's ``ctx``. The signed
+    authorization data names the server too; the ticket alone must hold without it."""
     web = core.principal("HTTP/web")
     alias = core.principal("HTTP/alias")
     core.entries[alias] = dataclasses.replace(core.entries[web], principal=alias)
     cred = core.service_ticket(tgt, web, T0)
     verifier = make_verifier(core, clock, names=("HTTP/web", "HTTP/alias"))
-    token = ap_token(with_ticket(cred, server=alias), T0)
+    relabelled = with_ticket(cred, server=alias)
+    token = ap_token(relabelled, T0)
     assert refused(verifier.verify, token, "GET", "/notes").name == "KRB_AP_ERR_MODIFIED"
     assert cache_size(verifier.replay_cache) == 0
+    error = refused(open_ticket, relabelled.ticket, core.key_of(alias))
+    assert error.name == "KRB_AP_ERR_MODIFIED"
 
 
 def test_ticket_kvno_changed_is_badkeyver(
@@ -1248,6 +1252,36 @@ def test_request_flood_from_one_address_is_429(kdc_realm: Realm) -> None:
     assert int(answer.headers["Retry-After"]) >= 1
     assert kdc.client.get("/livez").status_code == 200  # only /v1/* is limited
     assert sqlite_snapshot(kdc.db) == before
+
+
+def test_request_flood_spread_over_kdc_processes_is_429(tmp_path: Path, redis_client: Any) -> None:
+    """A flood spread over two KDC processes (a load balancer in front): with Redis the
+    requests are counted together, so one address gets its limit once, not once per process."""
+    realm = make_realm(tmp_path / "kdc")
+    set_toml(realm, rate_limit="3/minute", rate_limit_exempt="")
+    env = {"ORTHRUS_REDIS_URL": os.environ["ORTHRUS_TEST_REDIS_URL"]}
+    env["ORTHRUS_REDIS_PREFIX"] = redis_client.prefix
+    try:
+        urls = [realm.serve(extra_env=env), realm.serve(extra_env=env)]
+        db = realm.directory / "principal.db"
+        before = sqlite_snapshot(db)
+        answers = [
+            httpx.post(f"{urls[i % 2]}/v1/as", content=codec.encode(as_req(f"{name}@{REALM}")))
+            for i, name in enumerate(("alice", "bob", "alice"))
+        ]
+        assert [a.status_code for a in answers] == [401, 401, 401]
+        for url in urls:
+            answer = httpx.post(f"{url}/v1/as", content=codec.encode(as_req(f"dave@{REALM}")))
+            assert answer.status_code == 429, answer.text
+            assert answer.json()["error"]["name"] == "KRB_ERR_GENERIC"
+            assert int(answer.headers["Retry-After"]) >= 1
+        counters = list(redis_client.scan_iter(f"*{redis_client.prefix}:*:ratelimit*"))
+        assert counters, "the counters are not in Redis"
+        assert sqlite_snapshot(db) == before
+    finally:
+        realm.stop_all()
+        for key in redis_client.scan_iter(f"*{redis_client.prefix}*"):
+            redis_client.delete(key)
 
 
 def test_oversized_request_is_413_field_toolong(kdc_realm: Realm) -> None:
