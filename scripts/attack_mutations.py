@@ -28,15 +28,78 @@ IGNORE = shutil.ignore_patterns(".venv", ".git", "var", "__pycache__", ".*_cache
 
 @dataclass(frozen=True)
 class Mutation:
-    """Replace ``old`` by ``new`` in ``path``: ``test`` must then fail."""
+    """Replace ``old`` by ``new`` in ``path`` (and each ``(path, old, new)`` of ``also``, for a
+    defence made of several checks): ``test`` must then fail."""
 
     test: str
     path: str
     old: str
     new: str
+    also: tuple[tuple[str, str, str], ...] = ()
+
+
+#: AES-GCM's decryption without its tag: the counter-mode keystream alone (RFC 5116 §5.1,
+#: NIST SP 800-38D §7.2: the first block's counter is nonce || 2), so a changed ciphertext
+#: bit flips the same plaintext bit and the header (associated data) is not authenticated.
+_TAGLESS_GCM = """
+            class TaglessGCM:
+                def __init__(self, key: bytes) -> None:
+                    self.key, self.encrypt = key, AESGCM(key).encrypt
+
+                def decrypt(self, nonce: bytes, data: bytes, aad: bytes) -> bytes:
+                    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+                    ctr = modes.CTR(nonce + (2).to_bytes(4, "big"))
+                    decryptor = Cipher(algorithms.AES(self.key), ctr).decryptor()
+                    return decryptor.update(data[:-16]) + decryptor.finalize()
+
+            aead = self._aeads[usage] = TaglessGCM(derived)  # type: ignore[assignment]"""
+_GCM = "            aead = self._aeads[usage] = AESGCM(derived)"
+#: One key for every usage, and no usage check of the header.
+_ONE_KEY_FOR_ALL_USAGES = (
+    'info=b"orthrus/usage/%d" % usage,',
+    'info=b"orthrus/usage",',
+    (
+        (
+            "orthrus/seal.py",
+            'if header.get("usage") != int(usage) or header.get("ctx") != context:',
+            'if header.get("ctx") != context:',
+        ),
+    ),
+)
 
 
 MUTATIONS: list[Mutation] = [
+    *(
+        Mutation(test, "orthrus/keys.py", _GCM, _TAGLESS_GCM.lstrip("\n"))
+        for test in (
+            "test_bit_flip_extending_a_ticket_endtime_is_modified",
+            "test_bit_flip_moving_an_authenticator_time_is_modified",
+            "test_bit_flips_in_every_encrypted_part_are_refused",
+            "test_clear_jwe_header_field_changed_is_modified",
+            "test_cut_and_paste_of_jwe_segments_between_tickets_is_modified",
+        )
+    ),
+    *(
+        Mutation(test, "orthrus/keys.py", *_ONE_KEY_FOR_ALL_USAGES)
+        for test in (
+            "test_key_usage_confusion_every_usage_refused_at_every_other_place",
+            "test_ap_authenticator_offered_to_the_kdc_and_tgs_one_to_a_service_are_modified",
+        )
+    ),
+    Mutation(
+        "test_secrets_never_reach_the_logs_the_audit_log_or_errors",
+        "kdc/app.py",
+        "    if settings.lab:\n        sinks.append(TraceSink(",
+        "    if True:\n        sinks.append(TraceSink(",
+        (("kdc/exchanges.py", "lab = self.settings.lab", "lab = True"),),
+    ),
+    Mutation(
+        "test_ticket_for_service_a_offered_to_service_b_is_not_us",
+        "service_lib/keytab_source.py",
+        "return self.keys.get(principal)",
+        "return self.keys.get(principal) or next(iter(self.keys.values()))",
+    ),
     Mutation(
         "test_invalid_utf8_in_a_string_is_generic_error_not_500",
         "orthrus/codec.py",
@@ -403,11 +466,12 @@ def run(mutation: Mutation, python: str) -> tuple[str, str]:
     with tempfile.TemporaryDirectory(prefix="orthrus-mut-") as scratch:
         tree = Path(scratch) / "tree"
         shutil.copytree(ROOT, tree, ignore=IGNORE, symlinks=True)
-        target = tree / mutation.path
-        source = target.read_text()
-        if source.count(mutation.old) != 1:
-            return "stale", f"{mutation.path}: the text to change is not there exactly once"
-        target.write_text(source.replace(mutation.old, mutation.new))
+        for path, old, new in ((mutation.path, mutation.old, mutation.new), *mutation.also):
+            target = tree / path
+            source = target.read_text()
+            if source.count(old) != 1:
+                return "stale", f"{path}: the text to change is not there exactly once"
+            target.write_text(source.replace(old, new))
         env = {k: v for k, v in os.environ.items() if not k.startswith("ORTHRUS_")}
         env.update(PYTHONPATH=str(tree), PYTHONDONTWRITEBYTECODE="1")
         for name in ("ORTHRUS_TEST_REDIS_URL", "ORTHRUS_TEST_PG_URL"):

@@ -564,18 +564,17 @@ def test_bit_flip_extending_a_ticket_endtime_is_modified(
     core: CoreRealm, service_cred: Credential, clock: Clock
 ) -> None:
     """The stream-cipher attack: GCM encrypts by XOR, so flipping a ciphertext bit flips the
-    same plaintext bit — here a digit of the ticket's endtime. The tag refuses it."""
-    plain = open_sealed(
-        core.key_of(core.principal("HTTP/web")),
-        KeyUsage.TICKET,
-        service_cred.ticket.enc_part,
-        "HTTP/web@EX.TEST",
-    )
+    same plaintext bit — here a digit of the ticket's endtime. The tag refuses it (the
+    signed authorization data, which carries the times too, is a second line)."""
+    web_key = core.key_of(core.principal("HTTP/web"))
+    plain = open_sealed(web_key, KeyUsage.TICKET, service_cred.ticket.enc_part, "HTTP/web@EX.TEST")
     forged = flip_ciphertext(service_cred.ticket.enc_part, plain_offset(plain, "endtime"), 0x02)
     verifier = make_verifier(core, clock)
-    token = ap_token(with_ticket(service_cred, enc_part=forged), T0)
+    extended = with_ticket(service_cred, enc_part=forged)
+    token = ap_token(extended, T0)
     assert refused(verifier.verify, token, "GET", "/notes").name == "KRB_AP_ERR_MODIFIED"
     assert cache_size(verifier.replay_cache) == 0
+    assert refused(open_ticket, extended.ticket, web_key).name == "KRB_AP_ERR_MODIFIED"
 
 
 def test_bit_flip_moving_an_authenticator_time_is_modified(
@@ -792,8 +791,12 @@ def test_cut_and_paste_of_jwe_segments_between_tickets_is_modified(
         [*b[:4], a[4]],  # bob's ticket with my tag
     ]
     for parts in splices:
-        token = ap_token(with_ticket(mine, enc_part=".".join(parts)), T0)
+        spliced = with_ticket(mine, enc_part=".".join(parts))
+        token = ap_token(spliced, T0)
         assert refused(verifier.verify, token, "GET", "/notes").name == "KRB_AP_ERR_MODIFIED"
+        if parts != b:  # not bob's whole ticket (the headers are equal): the tag refuses it
+            error = refused(open_ticket, spliced.ticket, core.key_of(http))
+            assert error.name == "KRB_AP_ERR_MODIFIED"
     assert cache_size(verifier.replay_cache) == 0
 
 
@@ -1478,8 +1481,9 @@ def test_secrets_never_reach_the_logs_the_audit_log_or_errors(
     kdc_realm: Realm, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A login, a service ticket, a wrong password and a malformed request at the KDC: no
-    password, key, session key, ticket or authenticator in any log line, the audit log or
-    an error body (a log is read by more people than a key should be)."""
+    password, key, session key, ticket or authenticator in any log line, the audit log, a
+    file the KDC writes beside its database, or an error body (a log is read by more people
+    than a key should be)."""
     kdc = KDC(kdc_realm)
     audit = kdc.settings.audit_log_path
     assert audit is not None
@@ -1511,8 +1515,15 @@ def test_secrets_never_reach_the_logs_the_audit_log_or_errors(
         base64.b64encode(request.subkey.material).decode(),
     }
     assert audit.exists()
+    # Traces (with each message as sent) are for lab realms only; none is written here.
+    written = [p.read_text() for p in kdc_realm.directory.iterdir() if p.suffix == ".jsonl"]
     seen = "\n".join(
-        [caplog.text, (audit.read_bytes()[len(audit_before) :]).decode(), json.dumps(bodies)]
+        [
+            caplog.text,
+            (audit.read_bytes()[len(audit_before) :]).decode(),
+            json.dumps(bodies),
+            *written,
+        ]
     )
     assert "alice@EXAMPLE.TEST" in seen  # names are logged...
     leaked = sorted(secret for secret in secrets if secret in seen)
