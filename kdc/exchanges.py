@@ -63,6 +63,8 @@ def unavailable_message(exc: Exception) -> str:
 
 
 INTERNAL_ERROR = "internal error in the KDC; see its log"
+#: The ``error`` of the event of a request turned away with 503 (a back end is down).
+UNAVAILABLE = "UNAVAILABLE"
 
 
 def exchange_names(message: object) -> dict[str, str | None]:
@@ -99,42 +101,67 @@ class ExchangeRunner:
         """The status and JSON body of the answer to ``body``.
 
         ``late_client`` names the client when only the exchange learnt it (a password
-        change names its principal inside the sealed request). Exceptions other than the
-        protocol's (a database or Redis that is down: ``Unavailable``) propagate, and no
-        event is emitted for them.
+        change names its principal inside the sealed request). A database or Redis that is
+        down (``Unavailable``) propagates (the caller answers 503) after an event with the
+        error ``UNAVAILABLE``, so the audit log and metrics count what was turned away;
+        other exceptions propagate with no event.
         """
         names: dict[str, str | None] = {"client": None, "server": None}
-        error: ProtocolError | None
         try:
             message = decode(body, type_)
             names = exchange_names(message)
             reply = handle(message, self.ctx, now)
             names["client"] = str(getattr(reply, "client", "")) or names["client"]
         except ProtocolError as exc:
-            status, payload, error = exc.http_status, encode(exc.to_json()), exc
+            status, payload = exc.http_status, encode(exc.to_json())
+            error: tuple[str, str] | None = (exc.name, exc.message)
+        except Unavailable as exc:
+            event = _Outcome(kind, names, started, now, client_address, request_id, body)
+            self._emit(event, None, (UNAVAILABLE, unavailable_message(exc)))
+            raise
         else:
             status, payload, error = 200, encode(reply), None
         if late_client is not None:
             names["client"] = names["client"] or late_client()
+        self._emit(
+            _Outcome(kind, names, started, now, client_address, request_id, body), payload, error
+        )
+        return status, payload
+
+    def _emit(
+        self, outcome: _Outcome, payload: bytes | None, error: tuple[str, str] | None
+    ) -> None:
         lab = self.settings.lab
         self.sink.emit(
             ExchangeEvent(
-                exchange=kind,
+                exchange=outcome.kind,
                 ok=error is None,
-                time=now,
-                duration=time.perf_counter() - started,
-                error=error.name if error else None,
-                message=error.message if error else None,
-                client_address=client_address,
-                request_id=request_id,
+                time=outcome.now,
+                duration=time.perf_counter() - outcome.started,
+                error=error[0] if error else None,
+                message=error[1] if error else None,
+                client_address=outcome.client_address,
+                request_id=outcome.request_id,
                 realm=self.settings.realm,
-                request=body if lab else None,
+                request=outcome.body if lab else None,
                 reply=payload if lab else None,
-                client=names["client"],
-                server=names["server"],
+                client=outcome.names["client"],
+                server=outcome.names["server"],
             )
         )
-        return status, payload
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What an exchange's event says besides its result."""
+
+    kind: Exchange
+    names: dict[str, str | None]
+    started: float
+    now: float
+    client_address: str | None
+    request_id: str
+    body: bytes
 
 
 @dataclass(frozen=True, slots=True)

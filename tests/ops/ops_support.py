@@ -12,6 +12,7 @@ import base64
 import contextlib
 import datetime
 import ipaddress
+import json
 import os
 import selectors
 import shutil
@@ -25,6 +26,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -467,6 +469,11 @@ def change_password(kdc_url: str, name: str, old: str, new: str) -> int:
 
 
 # -- Metrics ---------------------------------------------------------------------------------
+
+
+def audit_lines(path: Path) -> list[dict[str, Any]]:
+    """The JSON lines of an audit log."""
+    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def metric(url: str, name: str, verify: object = True, **labels: str) -> float:

@@ -21,6 +21,7 @@ from ops_support import (
     Secrets,
     Service,
     ap_token,
+    audit_lines,
     metric,
     metric_files,
     needs_pg,
@@ -101,10 +102,6 @@ def test_service_metrics_are_summed_over_its_workers(
     assert ready.json() == {"status": "ready", "principals": [f"HTTP/localhost@{REALM}"]}
 
 
-def lines(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
 def find(entries: list[dict[str, Any]], **fields: object) -> dict[str, Any]:
     found = [e for e in entries if all(e.get(k) == v for k, v in fields.items())]
     assert found, f"no audit line with {fields}"
@@ -144,7 +141,7 @@ def test_audit_log_has_every_exchange_and_no_secret(
     secrets.add_keytab(cluster.keytab)
     secrets.add_master_key(cluster.directory / "master.key")
 
-    kdc_lines = lines(cluster.directory / "audit.log")
+    kdc_lines = audit_lines(cluster.directory / "audit.log")
     tgs_name = f"krbtgt/{REALM}@{REALM}"
     as_ok = find(kdc_lines, event="as", principal=name, result="ok", service=tgs_name)
     as_refused = find(kdc_lines, event="as", principal=name, error="KDC_ERR_PREAUTH_FAILED")
@@ -160,7 +157,7 @@ def test_audit_log_has_every_exchange_and_no_secret(
     admin_entry = find(kdc_lines, event="admin", action="addprinc", principal=name)
     assert {"timestamp", "admin", "component"} <= admin_entry.keys()
 
-    service_lines = lines(redis_service.audit_log)
+    service_lines = audit_lines(redis_service.audit_log)
     ap_ok = find(service_lines, event="ap", principal=name, result="ok")
     assert ap_ok.keys() >= FIELDS
     assert ap_ok["service"] == f"HTTP/localhost@{REALM}"

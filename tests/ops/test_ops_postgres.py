@@ -18,6 +18,7 @@ from ops_support import (
     Cluster,
     TCPProxy,
     admin,
+    metric,
     needs_pg,
     needs_redis,
     newest_migration,
@@ -124,6 +125,8 @@ def test_database_down_while_serving(cluster: Cluster) -> None:
         with ThreadPoolExecutor(4) as pool:
             replies = list(pool.map(lambda _: as_probe(kdc.url, name), range(8)))
         assert {r.status_code for r in replies} == {503}
+        labels = {"component": "kdc", "exchange": "AS", "result": "UNAVAILABLE"}
+        assert metric(kdc.url, "orthrus_requests_total", **labels) == 8
         error = replies[0].json()["error"]
         assert error["name"] == "KRB_ERR_GENERIC"
         assert "is unavailable" in error["message"] and "try again" in error["message"]

@@ -24,6 +24,7 @@ from ops_support import (
     Service,
     admin,
     ap_token,
+    audit_lines,
     metric,
     needs_pg,
     needs_redis,
@@ -216,6 +217,16 @@ def test_redis_down_while_serving(cluster: Cluster, tmp_path: Path) -> None:
         for reply in (login, tgs):
             assert reply.status_code == 503, reply.text
             assert "Redis is unavailable" in reply.json()["error"]["message"]
+        # What was turned away is counted and audited (an operator sees the outage).
+        for exchange, reply in (("AS", login), ("TGS", tgs)):
+            labels = {"component": "kdc", "exchange": exchange, "result": "UNAVAILABLE"}
+            assert metric(kdc.url, "orthrus_requests_total", **labels) == 1
+            audited = [
+                line
+                for line in audit_lines(cluster.directory / "audit.log")
+                if line.get("request_id") == reply.headers["X-Request-Id"]
+            ]
+            assert [(a["result"], a["error"]) for a in audited] == [("refused", "UNAVAILABLE")]
         with ThreadPoolExecutor(4) as pool:
             refused = list(pool.map(lambda _: whoami(service.url, ap_token(credential)), range(6)))
         assert {r.status_code for r in refused} == {503}
