@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?= -n 2 --dist loadscope
 
-.PHONY: install lint typecheck test test-slow fuzz demo walkthrough clean browser bench
+.PHONY: install lint typecheck test test-slow fuzz mutations demo walkthrough clean browser bench
 
 install: $(STAMP)
 
@@ -41,6 +41,11 @@ test-slow: install
 # The long fuzz (docs/security.md): 10^6 inputs per endpoint, schemathesis, bit flips.
 fuzz: install
 	bash scripts/fuzz.sh
+
+# Each attack test against the tree with its defence removed (docs/security.md): every test
+# must then fail. Uses PostgreSQL/Redis when ORTHRUS_TEST_PG_URL/ORTHRUS_TEST_REDIS_URL are set.
+mutations: install
+	$(BIN)/python scripts/attack_mutations.py
 
 demo: install
 	$(BIN)/python scripts/demo.py
