@@ -1,7 +1,7 @@
 """Where a KDC worker spends its time under load: ``python -m bench.profile [tgs|as_preauth]``.
 
 Sets up a throwaway realm, serves it with one gunicorn worker, drives it with one load
-generator, and samples the worker with py-spy (``pip install py-spy``) for the run. Prints
+generator, and samples the worker with py-spy (in the dev extra) for the run. Prints
 the functions with the most time (inclusive and self) and writes the collapsed stacks to
 ``bench/results/profile-LOAD.txt`` (feed them to a flame-graph tool).
 """
@@ -71,7 +71,7 @@ def main() -> int:
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(VENV_BIN / "py-spy")
     if not Path(spy).exists():
-        raise SystemExit("py-spy is not installed: .venv/bin/pip install py-spy")
+        raise SystemExit("py-spy is not installed: run make install (it is in the dev extra)")
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"profile-{args.load}.txt"
     with tempfile.TemporaryDirectory(prefix="orthrus-profile-") as tmp, stopping_all():
