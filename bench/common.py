@@ -133,6 +133,21 @@ def summarize(values: Sequence[float]) -> dict[str, Any]:
     }
 
 
+def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One table cell from its runs: medians (with min and max) of rate, latency and CPU."""
+    cpu = [r["kdc_cpu_us_per_op"] for r in runs if r.get("kdc_cpu_us_per_op") is not None]
+    return {
+        "ops_per_s": summarize([r["ops_per_s"] for r in runs]),
+        "p50_us": summarize([r["p50_us"] for r in runs])["median"],
+        "p99_us": summarize([r["p99_us"] for r in runs])["median"],
+        # None when no server runs (in-process AP rows); for service_demo, its CPU per request.
+        "kdc_cpu_us_per_op": summarize(cpu) if cpu else None,
+        "errors": sum(r["errors"] for r in runs),
+        "other_cpu_pct": summarize([r["other_cpu_pct"] for r in runs]),
+        "runs": runs,
+    }
+
+
 def percentile(sorted_values: Sequence[float], fraction: float) -> float:
     if not sorted_values:
         return 0.0

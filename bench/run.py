@@ -30,7 +30,7 @@ from bench.common import (
     log,
     machine,
     stopping_all,
-    summarize,
+    summarize_runs,
     write_results,
 )
 from bench.orthrus_realm import SERVICE, OrthrusRealm
@@ -64,19 +64,6 @@ def orthrus_argv(realm: OrthrusRealm, mode: str, count: int, secs: float) -> lis
         "--secs",
         str(secs),
     ]
-
-
-def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    cpu = [r["kdc_cpu_us_per_op"] for r in runs if r.get("kdc_cpu_us_per_op") is not None]
-    return {
-        "ops_per_s": summarize([r["ops_per_s"] for r in runs]),
-        "p50_us": summarize([r["p50_us"] for r in runs])["median"],
-        "p99_us": summarize([r["p99_us"] for r in runs])["median"],
-        "kdc_cpu_us_per_op": summarize(cpu) if cpu else None,
-        "errors": sum(r["errors"] for r in runs),
-        "other_cpu_pct": summarize([r["other_cpu_pct"] for r in runs]),
-        "runs": runs,
-    }
 
 
 def measure_kdc(
@@ -114,8 +101,8 @@ def measure_kdc(
                     f"  Orthrus run {rep + 1}: {r['ops_per_s']:8.0f}/s"
                     f"  kdc {r['kdc_cpu_us_per_op']} us/op  other {r['other_cpu_pct']}%"
                 )
-            row["orthrus"] = _summary(oruns)
-            row["mit"] = _summary(mruns) if mruns else None
+            row["orthrus"] = summarize_runs(oruns)
+            row["mit"] = summarize_runs(mruns) if mruns else None
             rows.append(row)
     return rows
 

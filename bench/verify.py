@@ -37,7 +37,7 @@ from bench.common import (
     start,
     stop,
     stopping_all,
-    summarize,
+    summarize_runs,
     wait_port,
     write_results,
 )
@@ -135,20 +135,6 @@ def _worker_argv(realm: OrthrusRealm, count: int, secs: float) -> list[str]:
     ]
 
 
-def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    cpu = [r["kdc_cpu_us_per_op"] for r in runs if r.get("kdc_cpu_us_per_op") is not None]
-    return {
-        "ops_per_s": summarize([r["ops_per_s"] for r in runs]),
-        "p50_us": summarize([r["p50_us"] for r in runs])["median"],
-        "p99_us": summarize([r["p99_us"] for r in runs])["median"],
-        # For the AP rows no server runs (None); for service_demo, its CPU per request.
-        "kdc_cpu_us_per_op": summarize(cpu) if cpu else None,
-        "errors": sum(r["errors"] for r in runs),
-        "other_cpu_pct": summarize([r["other_cpu_pct"] for r in runs]),
-        "runs": runs,
-    }
-
-
 def measure_ap(
     args: argparse.Namespace, orealm: OrthrusRealm, mrealm: mitmod.MITRealm | None
 ) -> list[dict[str, Any]]:
@@ -179,8 +165,8 @@ def measure_ap(
                 "load": "ap",
                 "label": label,
                 "clients": nprocs,
-                "orthrus": _summary(oruns),
-                "mit": _summary(mruns) if mruns else None,
+                "orthrus": summarize_runs(oruns),
+                "mit": summarize_runs(mruns) if mruns else None,
             }
         )
     return rows
@@ -247,7 +233,7 @@ def measure_service(
                     f"  service_demo {name:11s} run {rep + 1}: {r['ops_per_s']:7.0f}/s"
                     f"  errors {r['errors']}"
                 )
-            out[name] = _summary(runs)
+            out[name] = summarize_runs(runs)
     finally:
         stop(proc)
     p = out["protected"]["ops_per_s"]["median"]
