@@ -48,33 +48,18 @@ def b64u_decode(text: str) -> bytes:
         raw = text.encode("ascii")
     except (UnicodeEncodeError, AttributeError) as exc:
         raise MalformedMessage("not valid unpadded base64url") from exc
-    if _fast is not None:
-        return _fast_decode(raw)
     rest = len(raw) & 3
     if rest == 1 or b"+" in raw or b"/" in raw or b"=" in raw:
         raise MalformedMessage("not valid unpadded base64url")
     try:
-        # strict_mode: any character outside the alphabet (whitespace too) is an error.
-        data = binascii.a2b_base64(raw.translate(_TO_STANDARD) + _PADDING[rest], strict_mode=True)
-    except binascii.Error as exc:
-        raise MalformedMessage("not valid unpadded base64url") from exc
-    if rest and _VALUE[raw[-1]] & _UNUSED_BITS[rest]:
-        raise MalformedMessage("not valid unpadded base64url (not in canonical form)")
-    return data
-
-
-def _fast_decode(raw: bytes) -> bytes:
-    assert _fast is not None
-    rest = len(raw) & 3
-    if rest == 1 or b"+" in raw or b"/" in raw:
-        raise MalformedMessage("not valid unpadded base64url")
-    try:
-        # validate: nothing outside the alphabet.
-        data: bytes = _fast.b64decode(raw + _PADDING[rest], altchars=b"-_", validate=True)
+        # Either way any character outside the alphabet (whitespace too) is an error.
+        if _fast is not None:
+            data: bytes = _fast.b64decode(raw + _PADDING[rest], altchars=b"-_", validate=True)
+        else:
+            padded = raw.translate(_TO_STANDARD) + _PADDING[rest]
+            data = binascii.a2b_base64(padded, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise MalformedMessage("not valid unpadded base64url") from exc
-    # The canonical text of the bytes must be the text given: this refuses "=" and
-    # non-zero unused bits in one comparison.
-    if _fast.urlsafe_b64encode(data).rstrip(b"=") != raw:
+    if rest and _VALUE[raw[-1]] & _UNUSED_BITS[rest]:
         raise MalformedMessage("not valid unpadded base64url (not in canonical form)")
     return data

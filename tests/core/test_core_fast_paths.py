@@ -15,6 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from msgspec.structs import replace
 
+from orthrus import b64
 from orthrus.authz import ALGORITHM, AuthzSigner, AuthzVerifier, session_key_hash
 from orthrus.b64 import b64u_decode, b64u_encode
 from orthrus.errors import APError, MalformedMessage
@@ -44,7 +45,12 @@ def _outcome(decode: object, text: str) -> bytes | str:
         return "refused"
 
 
-def test_b64u_decode_accepts_and_refuses_as_the_reference() -> None:
+@pytest.mark.parametrize("pybase64", [True, False], ids=["pybase64", "binascii"])
+def test_b64u_decode_accepts_and_refuses_as_the_reference(
+    pybase64: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not pybase64:
+        monkeypatch.setattr(b64, "_fast", None)
     rng = random.Random(7)
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     odd = "+/= \n\t.é\x00"
