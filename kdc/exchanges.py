@@ -107,25 +107,23 @@ class ExchangeRunner:
         other exceptions propagate with no event.
         """
         names: dict[str, str | None] = {"client": None, "server": None}
+        outcome = _Outcome(kind, names, started, now, client_address, request_id, body)
         try:
             message = decode(body, type_)
-            names = exchange_names(message)
+            names.update(exchange_names(message))
             reply = handle(message, self.ctx, now)
             names["client"] = str(getattr(reply, "client", "")) or names["client"]
         except ProtocolError as exc:
             status, payload = exc.http_status, encode(exc.to_json())
             error: tuple[str, str] | None = (exc.name, exc.message)
         except Unavailable as exc:
-            event = _Outcome(kind, names, started, now, client_address, request_id, body)
-            self._emit(event, None, (UNAVAILABLE, unavailable_message(exc)))
+            self._emit(outcome, None, (UNAVAILABLE, unavailable_message(exc)))
             raise
         else:
             status, payload, error = 200, encode(reply), None
         if late_client is not None:
             names["client"] = names["client"] or late_client()
-        self._emit(
-            _Outcome(kind, names, started, now, client_address, request_id, body), payload, error
-        )
+        self._emit(outcome, payload, error)
         return status, payload
 
     def _emit(
