@@ -6,7 +6,8 @@ with pre-authentication, a TGS-REQ, a password change, an AP-REQ token, a note);
 is a seed mutated 1-8 times (bit flips, random bytes, insertions of JSON fragments, cuts,
 duplications, truncation). Inputs go through the real WSGI apps in-process (``--inproc``,
 fast: the 10⁶-per-endpoint run) or over HTTP to running servers (``--kdc-url``,
-``--demo-url``). Counted per endpoint: inputs, 5xx answers, and uncaught exceptions (log
+``--demo-url``). Counted per endpoint: inputs, statuses, the protocol errors answered (how deep
+the inputs got), 5xx answers, and uncaught exceptions (log
 records with a traceback). Exit status 1 if any 5xx or exception was seen.
 
     python scripts/fuzz_http.py --inproc --count 1000000 --max-seconds 3000
@@ -87,6 +88,31 @@ class Tally:
     server_errors: int = 0
     exceptions: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
+    #: The protocol errors answered (how deep the inputs got: a generic decoding error, or
+    #: a check past decoding such as KRB_AP_ERR_MODIFIED or KRB_AP_ERR_REPEAT).
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def count(self, status: int, body: bytes) -> None:
+        self.inputs += 1
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        self.server_errors += status >= 500
+        name = error_name(body) if status >= 400 else None
+        if name:
+            self.errors[name] = self.errors.get(name, 0) + 1
+
+
+def error_name(body: bytes) -> str | None:
+    """The ``error.name`` of a JSON error body, if it is one."""
+    try:
+        error = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        return None
+    name = error.get("name") if isinstance(error, dict) else None
+    return name if isinstance(name, str) else None
+
+
+#: What a target's ``send`` returns: the answer's status and body.
+Answer = tuple[int, bytes]
 
 
 class ExceptionCounter(logging.Handler):
@@ -105,7 +131,7 @@ class ExceptionCounter(logging.Handler):
 class Target:
     name: str
     seed: bytes
-    send: Callable[[bytes], int]
+    send: Callable[[bytes], Answer]
 
 
 def make_realm(directory: Path) -> dict[str, Any]:
@@ -200,9 +226,10 @@ def inproc_targets(directory: Path, counter: ExceptionCounter) -> list[Target]:
     for name in ("orthrus", "service_demo", "werkzeug", "flask"):
         logging.getLogger(name).addHandler(counter)
 
-    def post(client: Any, path: str) -> Callable[[bytes], int]:
-        def send(data: bytes) -> int:
-            return int(client.post(path, data=data, content_type="application/json").status_code)
+    def post(client: Any, path: str) -> Callable[[bytes], Answer]:
+        def send(data: bytes) -> Answer:
+            answer = client.post(path, data=data, content_type="application/json")
+            return answer.status_code, answer.get_data()
 
         return send
 
@@ -213,15 +240,16 @@ def inproc_targets(directory: Path, counter: ExceptionCounter) -> list[Target]:
     seed = seeds(kdc_post, paths["realm"])
     service = seed["service"]
 
-    def notes_post(data: bytes) -> int:
+    def notes_post(data: bytes) -> Answer:
         headers = {"Authorization": f"Ticket {ap_token(service, 'POST', '/notes')}"}
         answer = demo.post("/notes", data=data, headers=headers, content_type="application/json")
-        return int(answer.status_code)
+        return answer.status_code, answer.get_data()
 
-    def notes_token(data: bytes) -> int:
+    def notes_token(data: bytes) -> Answer:
         # CR, LF and NUL cannot travel in a header (RFC 9110 §5.5): the client refuses them.
         header = "Ticket " + data.translate(None, b"\r\n\0").decode("latin-1")
-        return int(demo.get("/notes", headers={"Authorization": header}).status_code)
+        answer = demo.get("/notes", headers={"Authorization": header})
+        return answer.status_code, answer.get_data()
 
     return [
         Target("KDC POST /v1/as", seed["as"], post(kdc, "/v1/as")),
@@ -242,10 +270,11 @@ def http_targets(kdc_url: str, demo_url: str | None, realm: str) -> list[Target]
 
     client = httpx.Client(timeout=30)
 
-    def post(url: str) -> Callable[[bytes], int]:
-        def send(data: bytes) -> int:
+    def post(url: str) -> Callable[[bytes], Answer]:
+        def send(data: bytes) -> Answer:
             headers = {"Content-Type": "application/json"}
-            return client.post(url, content=data, headers=headers).status_code
+            answer = client.post(url, content=data, headers=headers)
+            return answer.status_code, answer.content
 
         return send
 
@@ -262,12 +291,13 @@ def http_targets(kdc_url: str, demo_url: str | None, realm: str) -> list[Target]
     if demo_url:
         service = seed["service"]
 
-        def notes_post(data: bytes) -> int:
+        def notes_post(data: bytes) -> Answer:
             headers = {
                 "Authorization": f"Ticket {ap_token(service, 'POST', '/notes')}",
                 "Content-Type": "application/json",
             }
-            return client.post(f"{demo_url}/notes", content=data, headers=headers).status_code
+            answer = client.post(f"{demo_url}/notes", content=data, headers=headers)
+            return answer.status_code, answer.content
 
         targets.append(Target("demo POST /notes (body)", b'{"text": "a note"}', notes_post))
     return targets
@@ -282,14 +312,11 @@ def run(targets: list[Target], count: int, deadline: float, seed: int) -> dict[s
         stop = time.monotonic() + per_target_deadline
         while tally.inputs < count and time.monotonic() < stop:
             try:
-                status = target.send(mutate(target.seed, rng))
+                status, body = target.send(mutate(target.seed, rng))
             except Exception:
                 tally.exceptions += 1
-                status = 0
-            tally.inputs += 1
-            tally.statuses[status] = tally.statuses.get(status, 0) + 1
-            if status >= 500:
-                tally.server_errors += 1
+                status, body = 0, b""
+            tally.count(status, body)
     return tallies
 
 
@@ -323,6 +350,8 @@ def main() -> int:
             f"  {name:34} {tally.inputs:>9} inputs  {tally.server_errors} 5xx  "
             f"{tally.exceptions} exceptions  statuses {dict(sorted(tally.statuses.items()))}"
         )
+        common = sorted(tally.errors.items(), key=lambda item: -item[1])
+        print(f"  {'':34} errors {', '.join(f'{n} {c}' for n, c in common)}")
     exceptions = counter.count + sum(t.exceptions for t in tallies.values())
     errors = sum(t.server_errors for t in tallies.values())
     total = sum(t.inputs for t in tallies.values())
