@@ -6,9 +6,9 @@ with pre-authentication, a TGS-REQ, a password change, an AP-REQ token, a note);
 is a seed mutated 1-8 times (bit flips, random bytes, insertions of JSON fragments, cuts,
 duplications, truncation). Inputs go through the real WSGI apps in-process (``--inproc``,
 fast: the 10⁶-per-endpoint run) or over HTTP to running servers (``--kdc-url``,
-``--demo-url``). Counted per endpoint: inputs, statuses, the protocol errors answered (how deep
-the inputs got), 5xx answers, and uncaught exceptions (log
-records with a traceback). Exit status 1 if any 5xx or exception was seen.
+``--demo-url``). Counted per endpoint: inputs, statuses, the protocol errors answered (how
+deep the inputs got), 5xx answers, and uncaught exceptions (log records with a traceback).
+Exit status 1 if any 5xx or exception was seen.
 
     python scripts/fuzz_http.py --inproc --count 1000000 --max-seconds 3000
 """
