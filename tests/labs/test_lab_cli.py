@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import orthrus_lab
+from lab_support import orthrus_lab
 
 from labs.cli import cli
 from labs.lab import Lab, create_lab

@@ -14,7 +14,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from conftest import Student, lab_cli, last
+from lab_support import Student, lab_cli, last
 
 from labs.lab import Lab
 from labs.procs import read_proc
