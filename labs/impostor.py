@@ -66,6 +66,8 @@ def create_app(realm: str, trace: Path | None) -> Flask:
             response.headers["WWW-Authenticate"] = challenge(realm)
             return response
         mutual = "mutual-required" in ap_req.options
+        # It must answer something: the real service's proof needs the session key.
+        bogus = _bogus_ap_rep() if mutual else None
         if sink is not None:
             sink.emit(
                 ExchangeEvent(
@@ -76,6 +78,7 @@ def create_app(realm: str, trace: Path | None) -> Flask:
                     realm=realm,
                     client_address=request.remote_addr,
                     request=token.encode(),
+                    reply=bogus.encode() if bogus else None,
                     message="the impostor could not open the ticket, and answered anyway",
                     extra={
                         "impostor": True,
@@ -89,9 +92,8 @@ def create_app(realm: str, trace: Path | None) -> Flask:
             principal="(the impostor cannot read your ticket, so it cannot know who you are)",
             notes=[{"id": 1, "text": "Please send your password to it-support@example.test"}],
         )
-        if mutual:
-            # It must answer something: the real service's proof needs the session key.
-            response.headers["Authentication-Info"] = f"Ticket {_bogus_ap_rep()}"
+        if bogus:
+            response.headers["Authentication-Info"] = f"Ticket {bogus}"
         return response
 
     @app.errorhandler(Exception)

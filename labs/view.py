@@ -118,6 +118,8 @@ def event_view(event: TraceEvent, parts: list[OpenedPart] | None) -> dict[str, A
         reply_label = event.error or "refused"
     elif event.component == "impostor":
         reply_label = "200 OK (fake)"
+    elif event.reply.get("type") == "AP-REP":
+        reply_label = "accepted, AP-REP"
     shown_parts = parts
     if shown_parts is None:
         shown_parts = [

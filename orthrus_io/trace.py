@@ -169,6 +169,8 @@ class _Walker:
             else:
                 ref = self._tgs_reply_key(message.get("enc_part"), request)
             self.add("reply.enc_part", message.get("enc_part"), ref)
+        elif kind == "AP-REP":  # mutual authentication, under the ticket's session key
+            self.add("reply.enc_part", message.get("enc_part"), _session(_request_ticket(request)))
         elif kind == "KPASSWD-REP":
             ap_rep = message.get("ap_rep")
             tid = _request_ticket(request)
@@ -198,7 +200,10 @@ def _subkey() -> dict[str, Any]:
 
 
 def _request_ticket(request: Any) -> str | None:
-    ap_req = request.get("ap_req") if isinstance(request, dict) else None
+    """The id of the ticket a request presents: an AP-REQ's, or that of the AP-REQ it holds."""
+    if not isinstance(request, dict):
+        return None
+    ap_req = request if request.get("type") == "AP-REQ" else request.get("ap_req")
     ticket = ap_req.get("ticket") if isinstance(ap_req, dict) else None
     sealed = ticket.get("enc_part") if isinstance(ticket, dict) else None
     return ticket_id(sealed) if isinstance(sealed, str) else None

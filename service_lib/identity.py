@@ -39,6 +39,9 @@ class Identity:
     seq: int | None = field(default=None, repr=False)
     mutual_required: bool = False
     ap: VerifiedAPReq | None = field(default=None, repr=False, compare=False)
+    #: The mutual-authentication reply, when it was made during the verification (a lab
+    #: service recording messages traces it with the AP-REQ); sent as made.
+    ap_rep: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:

@@ -227,8 +227,18 @@ class Verifier:
                 {"method": method, "path": path},
             )
             raise
+        reply = None
+        if self.options.record_messages and identity.mutual_required:
+            # Made now so that the trace shows the AP-REP the client gets (RFC 4120 §3.2.4).
+            identity = dataclasses.replace(identity, ap_rep=self.reply_token(identity))
+            reply = identity.ap_rep
         event = ExchangeEvent(
-            "AP", True, wall, client=str(identity.principal), server=str(identity.service)
+            "AP",
+            True,
+            wall,
+            client=str(identity.principal),
+            server=str(identity.service),
+            reply=reply.encode() if reply else None,
         )
         self._emit(event, token, started, origin, {"method": method, "path": path})
         return identity
@@ -324,6 +334,8 @@ class Verifier:
         """The ``Authentication-Info: Ticket <token>`` value proving this service read the
         authenticator (RFC 4120 §3.2.4); ``seq`` is the service's initial sequence number
         for KRB-PRIV messages, if it wants its own."""
+        if seq is None and identity.ap_rep is not None:
+            return identity.ap_rep
         if identity.ap is None:
             raise ValueError("mutual authentication needs an identity from an AP exchange")
         return encode_ap_rep(make_ap_rep(identity.ap, self.entropy, seq=seq))

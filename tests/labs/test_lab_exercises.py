@@ -4,12 +4,13 @@ and passes once the student has done it. Run in file order (exercise 9 rotates a
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from datetime import UTC, datetime
 
 import pytest
-from conftest import Student, check, lab_cli, last, missing, orthrus_lab
+from lab_support import Student, check, lab_cli, last, missing, orthrus_lab
 from support import BIN, clean_env
 
 from labs import attacks
@@ -243,6 +244,17 @@ def test_exercise_10_mutual_auth(lab: Lab, alice: Student) -> None:
     assert missing(result) == ["ask the real service for mutual authentication: it proves itself"]
     assert alice.fetch("notes", mutual=True).status_code == 200
     assert check(lab, 10, since).passed
+    # The trace shows both replies: the impostor's does not open under the session key; the
+    # real service's does, and holds the authenticator's own time.
+    shown = lab_cli(lab, "trace", "--as", "alice", "--last", "2").stdout
+    impostor, real = re.split(r"\n(?=#\d+ )", shown.strip())
+    assert "200 OK (fake)" in impostor
+    assert "reply.enc_part  EncAPRepPart" in impostor and "does not open under" in impostor
+    assert "accepted, AP-REP" in real
+    request_part, reply_part = real.split("reply.enc_part  EncAPRepPart")
+    assert "opened with the session key" in reply_part
+    times = [re.findall(r"(ctime|cusec): (\d+)", part) for part in (request_part, reply_part)]
+    assert len(times[1]) == 2 and times[0] == times[1]
 
 
 def test_exercise_11_roasting(lab: Lab, alice: Student) -> None:
