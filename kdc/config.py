@@ -11,7 +11,7 @@ import msgspec
 
 from orthrus.errors import ConfigError
 from orthrus.realm import RealmPolicy
-from orthrus_io.settings import build_settings, load_toml
+from orthrus_io.settings import build_settings, load_toml, redacted_repr
 
 __all__ = ["CONFIG_NAME", "ENV_OVERRIDES", "KDCSettings", "kdc_dir", "load_settings"]
 
@@ -69,6 +69,9 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: A request (headers, body and answer) taking longer than this many seconds is cut off,
     #: so slow clients cannot hold the server's threads (gunicorn ``timeout``).
     request_timeout: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 30
+
+    def __repr__(self) -> str:
+        return redacted_repr(self)  # no database or Redis password in logs and tracebacks
 
     def __post_init__(self) -> None:
         from kdc.ratelimit import check_rate_limit

@@ -15,6 +15,7 @@ import redis
 
 from orthrus.b64 import b64u_encode
 from orthrus_io.errors import Unavailable
+from orthrus_io.settings import redact_url
 
 __all__ = ["RedisReplayCache", "connect_redis"]
 
@@ -25,17 +26,8 @@ def connect_redis(url: str) -> redis.Redis:
     try:
         client.ping()
     except redis.RedisError as exc:
-        raise Unavailable(f"Redis at {_safe_url(url)} is unavailable: {exc}") from None
+        raise Unavailable(f"Redis at {redact_url(url)} is unavailable: {exc}") from None
     return client
-
-
-def _safe_url(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at:
-        return url
-    user = credentials.partition(":")[0]
-    return f"{scheme}{sep}{user}:***@{host}"
 
 
 class RedisReplayCache:

@@ -11,7 +11,7 @@ import msgspec
 
 from orthrus.errors import ConfigError
 
-__all__ = ["build_settings", "load_toml"]
+__all__ = ["build_settings", "load_toml", "redact_url", "redacted_repr"]
 
 T = TypeVar("T")
 
@@ -53,3 +53,25 @@ def build_settings(
             if f"`$.{field}`" in text:
                 raise ConfigError(f"{where}: {text.split(' - at ')[0]}") from None
         raise ConfigError(f"{source}: {text}") from None
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (RFC 3986 §3.2.1 userinfo), for logs,
+    errors and ``repr``: ``redis://:***@host:6379/0``, ``postgresql://kdc:***@db/kdc``."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = credentials.partition(":")[0]
+    return f"{scheme}{sep}{user}:***@{host}"
+
+
+def redacted_repr(settings: msgspec.Struct) -> str:
+    """The ``repr`` of a settings struct with the password of every ``*_url`` field hidden."""
+    fields = []
+    for name in settings.__struct_fields__:
+        value = getattr(settings, name)
+        if name.endswith("_url") and isinstance(value, str):
+            value = redact_url(value)
+        fields.append(f"{name}={value!r}")
+    return f"{type(settings).__name__}({', '.join(fields)})"

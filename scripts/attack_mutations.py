@@ -95,6 +95,12 @@ MUTATIONS: list[Mutation] = [
         (("kdc/exchanges.py", "lab = self.settings.lab", "lab = True"),),
     ),
     Mutation(
+        "test_settings_repr_hides_database_and_redis_passwords",
+        "orthrus_io/settings.py",
+        "            value = redact_url(value)",
+        "            pass",
+    ),
+    Mutation(
         "test_ticket_for_service_a_offered_to_service_b_is_not_us",
         "service_lib/keytab_source.py",
         "return self.keys.get(principal)",

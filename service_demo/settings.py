@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from orthrus_io.settings import redacted_repr
 from service_lib import VerifierSettings
 
 __all__ = ["DemoSettings"]
@@ -46,6 +47,9 @@ class DemoSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     lab_replay_cache_off: bool = False
     lab_unsigned_authz: bool = False
     kdc_url: str = ""
+
+    def __repr__(self) -> str:
+        return redacted_repr(self)  # no database or Redis password in logs and tracebacks
 
     def verifier_settings(self) -> VerifierSettings:
         if self.redis_url:

@@ -18,7 +18,7 @@ import msgspec
 from orthrus.errors import ConfigError, MalformedMessage
 from orthrus.principal import Principal
 from orthrus.timecheck import DEFAULT_MAX_SKEW
-from orthrus_io.settings import build_settings, load_toml
+from orthrus_io.settings import build_settings, load_toml, redacted_repr
 
 __all__ = ["ENV_NAMES", "VerifierSettings", "load_verifier_settings"]
 
@@ -73,6 +73,9 @@ class VerifierSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
     lab_replay_cache_off: bool = False
     lab_unsigned_authz: bool = False
     kdc_url: str = ""
+
+    def __repr__(self) -> str:
+        return redacted_repr(self)  # no database or Redis password in logs and tracebacks
 
     def __post_init__(self) -> None:
         if self.replay_cache == "sqlite" and not self.replay_cache_path:

@@ -1528,3 +1528,24 @@ def test_secrets_never_reach_the_logs_the_audit_log_or_errors(
     assert "alice@EXAMPLE.TEST" in seen  # names are logged...
     leaked = sorted(secret for secret in secrets if secret in seen)
     assert leaked == []  # ...secrets are not
+
+
+def test_settings_repr_hides_database_and_redis_passwords() -> None:
+    """Settings end up in tracebacks, debug logs and bug reports: the passwords in their
+    database and Redis URLs do not (the rest stays readable)."""
+    from service_demo.settings import DemoSettings
+    from service_lib.settings import VerifierSettings
+
+    kdc = KDCSettings(
+        realm=REALM,
+        database_url="postgresql+psycopg://kdc:db-hunter2@db.example/kdc",
+        redis_url="redis://:redis-hunter2@cache.example:6379/0",
+    )
+    verifier = VerifierSettings(keytab="/k", redis_url="redis://svc:redis-hunter2@cache/0")
+    demo = DemoSettings(keytab="/k", redis_url="rediss://svc:redis-hunter2@cache/0")
+    for settings in (kdc, verifier, demo):
+        for text in (repr(settings), str(settings), repr([settings]), f"{settings!r}"):
+            assert "hunter2" not in text, text
+    assert "database_url='postgresql+psycopg://kdc:***@db.example/kdc'" in repr(kdc)
+    assert "redis_url='redis://:***@cache.example:6379/0'" in repr(kdc)
+    assert kdc.database_url.endswith(":db-hunter2@db.example/kdc")  # the value itself is intact
