@@ -25,7 +25,6 @@ import io
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,10 @@ from pathlib import Path
 
 import httpx
 
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import free_port
 from orthrus import codec
 from orthrus.as_exchange import ASOptions, make_as_req, read_as_rep
 from orthrus.keys import Key
@@ -51,12 +54,6 @@ REALM = "BENCH.TEST"
 SERVICE = Principal.parse(f"HTTP/bench@{REALM}")
 BIN = Path(sys.executable).parent
 FAST_KDF = ("--kdf-memory-kib", "8192", "--kdf-iterations", "1")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -59,10 +59,10 @@ def redact_url(url: str) -> str:
     """``url`` with its password replaced by ``***`` (RFC 3986 §3.2.1 userinfo), for logs,
     errors and ``repr``: ``redis://:***@host:6379/0``, ``postgresql://kdc:***@db/kdc``."""
     scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at:
+    credentials, _, host = rest.rpartition("@")
+    user, colon, _ = credentials.partition(":")
+    if not colon:  # no userinfo, or a user name alone: nothing to hide
         return url
-    user = credentials.partition(":")[0]
     return f"{scheme}{sep}{user}:***@{host}"
 
 

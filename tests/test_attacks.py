@@ -1549,3 +1549,5 @@ def test_settings_repr_hides_database_and_redis_passwords() -> None:
     assert "database_url='postgresql+psycopg://kdc:***@db.example/kdc'" in repr(kdc)
     assert "redis_url='redis://:***@cache.example:6379/0'" in repr(kdc)
     assert kdc.database_url.endswith(":db-hunter2@db.example/kdc")  # the value itself is intact
+    plain = KDCSettings(realm=REALM, database_url="postgresql+psycopg://kdc@db.example/kdc")
+    assert "database_url='postgresql+psycopg://kdc@db.example/kdc'" in repr(plain)
