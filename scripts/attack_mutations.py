@@ -464,6 +464,18 @@ MUTATIONS: list[Mutation] = [
         ").derive(self._material)",
         ").derive(bytes(32))",
     ),
+    Mutation(
+        "test_silver_ticket_moving_its_auth_or_start_time_is_modified",
+        "orthrus/authz.py",
+        'or claims.get("iat") != ticket.authtime',
+        "or False",
+    ),
+    Mutation(
+        "test_silver_ticket_moving_its_auth_or_start_time_is_modified",
+        "orthrus/authz.py",
+        'or claims.get("nbf") != ticket.starttime',
+        "or False",
+    ),
 ]
 
 
