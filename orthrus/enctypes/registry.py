@@ -70,7 +70,7 @@ class UnsupportedEnctype(KDCError):
         supported = ", ".join(f"{e.number} ({e.name})" for e in ENCTYPES.values())
         super().__init__(
             "KDC_ERR_ETYPE_NOSUPP",
-            f"encryption type {which!r} is not supported; use one of {supported}",
+            f"encryption type {which!r:.40} is not supported; use one of {supported}",
         )
 
 

@@ -104,6 +104,8 @@ def nfold(data: bytes, size: int) -> bytes:
     end up to the least common multiple of the two lengths, cut into ``size``-octet
     pieces, and added with ones'-complement (end-around carry) addition.
     """
+    if not data or size < 1:
+        raise ValueError("n-fold takes at least one octet, to at least one octet")
     bits = len(data) * 8
     value = int.from_bytes(data, "big")
     mask = (1 << bits) - 1

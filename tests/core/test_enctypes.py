@@ -21,6 +21,7 @@ from orthrus.enctypes import (
     checksum_type,
     enctype,
 )
+from orthrus.enctypes.rfc3961 import nfold
 from orthrus.enctypes.rfc3962 import MAX_ITERATIONS, cts_decrypt, cts_encrypt
 from orthrus.errors import MalformedMessage, ProtocolError
 from orthrus.keys import KeyUsage
@@ -247,3 +248,14 @@ def test_programming_errors_are_value_errors(e: Enctype) -> None:
         e.encrypt(key, 2, b"", bytes(15))
     with pytest.raises(ValueError, match="usage"):
         e.encrypt(key, 2**32, b"", bytes(16))
+
+
+def test_nfold_of_nothing_is_a_value_error() -> None:
+    with pytest.raises(ValueError):
+        nfold(b"", 16)
+
+
+def test_an_unsupported_name_is_echoed_bounded() -> None:
+    with pytest.raises(UnsupportedEnctype) as caught:
+        enctype("x" * 10_000)
+    assert len(caught.value.message) < 400
