@@ -27,8 +27,8 @@ __all__ = ["main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+errors = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "labs"
 
@@ -277,7 +277,7 @@ def list_command(directory: str, as_json: bool) -> None:
 @dir_option
 def show(number: int, directory: str) -> None:
     """Show exercise NUMBER's instructions."""
-    console.print(Markdown(_doc(number).read_text(encoding="utf-8")))
+    console.print(Markdown(_doc(number).read_text(encoding="utf-8")), soft_wrap=False)
 
 
 def _since(value: str | None) -> float | None:
@@ -425,7 +425,7 @@ def trace(
         elif brief:
             console.print(event_line(view))
         else:
-            console.print(event_tree(view))
+            console.print(event_tree(view), soft_wrap=False)
 
     if decoder:
         decoder.feed(events)
