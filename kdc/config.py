@@ -80,7 +80,13 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     @property
     def policy(self) -> RealmPolicy:
-        return RealmPolicy(self.realm, self.max_life, self.max_renewable_life, self.max_skew)
+        return RealmPolicy(
+            self.realm,
+            self.max_life,
+            self.max_renewable_life,
+            self.max_skew,
+            self.hide_unknown_principals,
+        )
 
     @property
     def master_key_path(self) -> Path:

@@ -464,6 +464,24 @@ MUTATIONS: list[Mutation] = [
         ").derive(self._material)",
         ").derive(bytes(32))",
     ),
+    Mutation(
+        "test_user_roasting_through_the_tgs_is_must_use_user2user",
+        "orthrus/tgs_exchange.py",
+        "server = ticket_server(body.server, entry, ctx.policy)",
+        "server = entry or ticket_server(body.server, entry, ctx.policy)",
+    ),
+    Mutation(
+        "test_user_roasting_through_the_as_is_must_use_user2user",
+        "orthrus/as_exchange.py",
+        "server = ticket_server(req.body.server, ctx.lookup(req.body.server), ctx.policy)",
+        "server = ctx.lookup(req.body.server) or ticket_server(req.body.server, None, ctx.policy)",
+    ),
+    Mutation(
+        "test_user_roasting_with_hidden_names_gets_what_an_unknown_name_gets",
+        "orthrus/realm.py",
+        "    if policy.hide_unknown_principals:\n",
+        "    if entry is None and policy.hide_unknown_principals:\n",
+    ),
 ]
 
 
