@@ -9,7 +9,7 @@ beforehand; then ``service_lib.Verifier.verify`` is timed over them, on 1 and on
 threads. The ticket is opened and its KDC signature checked once (the verifier caches it), so
 what differs between the lines is the authenticator check and the replay cache's
 set-if-absent: a dict under a lock, one SQLite ``INSERT .. ON CONFLICT`` (WAL), or one Redis
-``SET NX PXAT`` round trip over 127.0.0.1.
+``SET NX PX`` round trip over 127.0.0.1.
 
 Bounded: ``count`` tokens per line (default 5000), Redis keys under a prefix of its own,
 deleted at the end. Without Redis reachable, the Redis line is skipped and says why.
@@ -131,7 +131,7 @@ def main() -> int:
 
         redis_client = connect_redis(args.redis_url)
         client = redis_client
-        caches.append(("Redis (SET NX PXAT)", lambda: RedisReplayCache(client, prefix)))
+        caches.append(("Redis (SET NX PX)", lambda: RedisReplayCache(client, prefix)))
     except Exception as exc:  # report and go on with the others
         print(f"# Redis line skipped: {exc}")
 
@@ -156,7 +156,7 @@ def main() -> int:
             path.unlink()
         workdir.rmdir()
     memory = results.get(("in-process (dict)", 1))
-    redis_rate = results.get(("Redis (SET NX PXAT)", 1))
+    redis_rate = results.get(("Redis (SET NX PX)", 1))
     if memory and redis_rate:
         print(f"# Redis / in-process, 1 thread: {redis_rate / memory:.2f}")
     return 0

@@ -169,8 +169,9 @@ def _ticket_json(credential: Credential) -> dict[str, Any]:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("-f", "show_flags", is_flag=True, help="Show ticket flags.")
+@click.option("-v", "verbose", is_flag=True, help="Show each ticket's key version number (kvno).")
 @click.pass_context
-def klist(ctx: click.Context, as_json: bool, show_flags: bool) -> None:
+def klist(ctx: click.Context, as_json: bool, show_flags: bool, verbose: bool) -> None:
     """List the tickets in the credential cache."""
     client = _client(ctx)
     principal = client.ccache.principal()
@@ -202,6 +203,8 @@ def klist(ctx: click.Context, as_json: bool, show_flags: bool) -> None:
         if show_flags:
             letters = "".join(_FLAG_LETTERS[f] for f in credential.flags if f in _FLAG_LETTERS)
             lines.append(f"\tFlags: {letters}")
+        if verbose:
+            lines.append(f"\tTicket kvno: {credential.ticket.kvno}")
     click.echo("\n".join(lines))
 
 
@@ -302,6 +305,9 @@ def fetch(ctx: click.Context, /, url: str, **options: Any) -> None:
         )
     click.echo(text, nl=not text.endswith("\n"))
     if response.status_code >= 400:
+        click.echo(
+            f"orthrus: HTTP {response.status_code} {response.reason_phrase}: {url}", err=True
+        )
         ctx.exit(1 if response.status_code < 500 else 2)
 
 

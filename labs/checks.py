@@ -10,7 +10,6 @@ step does. ``since`` limits the evidence to what happened from that time on.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,9 +99,6 @@ class Evidence:
 
     def service_names(self) -> set[str]:
         return {s.name for s in self.lab.state.services}
-
-    def principal_of(self, component: str) -> str | None:
-        return next((s.principal for s in self.lab.state.services if s.name == component), None)
 
     def where(self, **conditions: Any) -> list[TraceEvent]:
         """Events matching every ``attribute=value`` (a value may be a set of choices)."""
@@ -731,7 +727,3 @@ def grade(evidence: Evidence, numbers: list[int]) -> list[CheckResult]:
         item = exercise(number)
         out.append(CheckResult(item.number, item.slug, item.title, item.check(evidence)))
     return out
-
-
-def now() -> float:
-    return time.time()

@@ -27,8 +27,8 @@ __all__ = ["main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console(highlight=False, soft_wrap=True)
-errors = Console(stderr=True, highlight=False, soft_wrap=True)
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "labs"
 

@@ -34,7 +34,6 @@ from labs.state import (
     PROCESS_NAMES,
     SERVICE_NAMES,
     LabPaths,
-    LabService,
     LabState,
     NotALab,
     default_services,
@@ -323,8 +322,3 @@ def restart_service(lab: Lab, name: str, say: Say) -> ProcInfo:
         raise ConfigError(f"only the services {', '.join(SERVICE_NAMES)} have lab switches")
     stop_process(lab.paths, name)
     return start_one(lab, name, DEFAULT_PORT_BASE, say)
-
-
-def service_of(lab: Lab, component: str) -> LabService | None:
-    """The lab service whose traces carry ``component``."""
-    return next((s for s in lab.state.services if s.name == component), None)

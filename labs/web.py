@@ -30,6 +30,22 @@ __all__ = ["create_app", "main", "serve"]
 
 STATIC = Path(__file__).parent / "static"
 INSTRUCTOR = "instructor"
+#: The largest integer a JavaScript number holds exactly (``Number.MAX_SAFE_INTEGER``).
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every integer JavaScript would round (nonces are 64-bit) as a string.
+
+    The page shows what the CLI shows: ``7330425392013893930``, not ``7330425392013894000``.
+    """
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_SAFE_INTEGER:
+        return str(value)
+    return value
 
 
 class _Viewers:
@@ -137,7 +153,7 @@ def create_app(root: Path) -> Flask:
             views, warnings = viewers.views(viewer, after)
         except Exception as exc:  # a bad viewer name or an unreadable realm: say so
             return jsonify(error=str(exc)), 400
-        return jsonify(events=views, warnings=warnings, viewer=viewer or "none")
+        return jsonify(events=json_safe(views), warnings=warnings, viewer=viewer or "none")
 
     return app
 

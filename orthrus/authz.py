@@ -32,7 +32,8 @@ ALGORITHM = "EdDSA"
 
 
 def session_key_hash(key: Key) -> str:
-    """The value of the ``ckey`` claim: base64url SHA-256 of the session key."""
+    """The value of the ``ckey`` claim: unpadded base64url of
+    SHA-256(``b"orthrus/authz/ckey|"`` + the session key's 32 bytes) (docs/protocol.md)."""
     return _ckey(key.material)
 
 
@@ -97,6 +98,10 @@ class AuthzVerifier:
     ) -> tuple[str, ...]:
         """The groups the KDC vouched for; ``KRB_AP_ERR_MODIFIED`` if the data is not the KDC's.
 
+        The signature must verify (EdDSA only) under the JWKS key named by ``kid``; ``iss``
+        is the realm, ``aud`` the server; ``sub``, ``iat``, ``nbf``, ``exp`` and ``ckey`` are
+        the ticket's client, authtime, starttime, endtime and session key hash.
+
         ``now`` is the verifier's clock, as everywhere in the core; without it (older callers)
         pyjwt checks ``exp``/``nbf``/``iat`` against the wall clock.
         """
@@ -125,8 +130,13 @@ class AuthzVerifier:
         except jwt.PyJWTError as exc:
             raise _not_signed(f"the authorization data does not verify ({exc})") from exc
         expected_ckey = _ckey(ticket.key.value)
+        # Every ticket field the KDC signed must be the ticket's: otherwise whoever holds the
+        # service key re-seals a genuine ticket with another authtime or starttime (a login
+        # that looks fresh), which the application reads from the ticket.
         if (
             claims.get("sub") != str(ticket.client)
+            or claims.get("iat") != ticket.authtime
+            or claims.get("nbf") != ticket.starttime
             or claims.get("exp") != ticket.endtime
             or not isinstance(claims.get("ckey"), str)
             or not hmac.compare_digest(claims["ckey"], expected_ckey)

@@ -481,6 +481,16 @@ MUTATIONS: list[Mutation] = [
         "orthrus/realm.py",
         "    if policy.hide_unknown_principals:\n",
         "    if entry is None and policy.hide_unknown_principals:\n",
+        "test_silver_ticket_moving_its_auth_or_start_time_is_modified",
+        "orthrus/authz.py",
+        'or claims.get("iat") != ticket.authtime',
+        "or False",
+    ),
+    Mutation(
+        "test_silver_ticket_moving_its_auth_or_start_time_is_modified",
+        "orthrus/authz.py",
+        'or claims.get("nbf") != ticket.starttime',
+        "or False",
     ),
 ]
 

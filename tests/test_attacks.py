@@ -836,6 +836,30 @@ def test_silver_ticket_with_a_stolen_service_key_is_modified(
     assert cache_size(verifier.replay_cache) == 0
 
 
+def test_silver_ticket_moving_its_auth_or_start_time_is_modified(
+    core: CoreRealm, service_cred: Credential, http: Principal, clock: Clock
+) -> None:
+    """With the service's key an attacker re-seals a genuine ticket, keeping its client,
+    session key, end time and signed authorization data, with a later ``authtime`` (a login
+    that looks fresh to the application) or an earlier ``starttime``. The KDC signed both
+    (``iat``, ``nbf``): each must equal the ticket's, so both are refused."""
+    key = core.key_of(http)
+    part = open_ticket(service_cred.ticket, key)
+    clock.now = T0 + 5 * 3600
+    forgeries = [
+        reseal(service_cred, key, authtime=int(clock.now)),
+        reseal(service_cred, key, starttime=part.starttime - 3600),
+    ]
+    verifier = make_verifier(core, clock)
+    for forged in forgeries:
+        error = refused(verifier.verify, ap_token(forged, clock.now), "GET", "/notes")
+        assert error.name == "KRB_AP_ERR_MODIFIED"
+        assert "belongs to another ticket" in error.message
+    assert cache_size(verifier.replay_cache) == 0
+    identity = verifier.verify(ap_token(service_cred, clock.now), "GET", "/notes")
+    assert (identity.authtime, identity.starttime) == (part.authtime, part.starttime)
+
+
 def test_downgrade_of_the_signed_authorization_data_is_modified(
     core: CoreRealm, service_cred: Credential, clock: Clock
 ) -> None:

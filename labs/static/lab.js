@@ -8,7 +8,10 @@ const BASE_LANES = ["client", "kdc", "notes", "legacy", "impostor"];
 const LANE_NAMES = { client: "Client", kdc: "KDC", notes: "notes (HTTP/notes)",
   legacy: "legacy (HTTP/legacy)", impostor: "impostor" };
 
-const state = { after: 0, viewer: "", lanes: BASE_LANES.slice(), open: new Set(), timer: null };
+// `generation` changes when the viewer changes: a poll started before that is dropped, and
+// an event already drawn is never drawn again (polls may overlap: timer, viewer change).
+const state = { after: 0, generation: 0, viewer: "", lanes: BASE_LANES.slice(), open: new Set(),
+  timer: null };
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -144,13 +147,16 @@ function row(view) {
 
 async function poll() {
   const live = document.getElementById("live");
+  const generation = state.generation;
   try {
     const url = `/api/events?after=${state.after}&as=${encodeURIComponent(state.viewer)}`;
     const response = await fetch(url);
     const body = await response.json();
     if (!response.ok) throw new Error(body.error || response.statusText);
+    if (generation !== state.generation) return;
     const diagram = document.getElementById("diagram");
     for (const view of body.events) {
+      if (view.id <= state.after) continue;
       if (!state.lanes.includes(view.lane)) { state.lanes.push(view.lane); drawLanes(); }
       diagram.append(row(view));
       state.after = Math.max(state.after, view.id);
@@ -180,6 +186,7 @@ async function loadStatus() {
 }
 
 function restart() {
+  state.generation += 1;
   state.after = 0;
   document.getElementById("diagram").replaceChildren();
   poll();

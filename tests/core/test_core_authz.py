@@ -144,6 +144,8 @@ def test_stripped_authz_is_refused(core: CoreRealm, part: EncTicketPart, http: P
     [
         pytest.param({"client": Principal.parse("bob@EX.TEST")}, id="other-client"),
         pytest.param({"endtime": int(T0) + 30 * 86400}, id="longer-life"),
+        pytest.param({"authtime": int(T0) + 3600}, id="later-authtime"),
+        pytest.param({"starttime": int(T0) - 3600}, id="earlier-starttime"),
     ],
 )
 def test_ticket_altered_around_genuine_authz_is_refused(

@@ -68,6 +68,8 @@ def test_fetch_of_a_forbidden_page_fails_with_the_reason(bob: User, service_url:
     result = bob.run("fetch", f"{service_url}/admin/stats")
     assert result.returncode == 1
     assert json.loads(result.stdout)["error"]["name"] == "KDC_ERR_POLICY"
+    # As curl -f does, the status goes to stderr: the body alone does not say it.
+    assert result.stderr.strip() == f"orthrus: HTTP 403 FORBIDDEN: {service_url}/admin/stats"
 
 
 def test_fetch_mutual_checks_the_service_reply(alice: User, service_url: str) -> None:

@@ -153,6 +153,16 @@ def test_show_renders_each_exercise_and_refuses_others() -> None:
     assert "there is no exercise 12" in str(missing.exception)
 
 
+def test_show_wraps_at_a_narrow_terminal_and_loses_no_text() -> None:
+    """The instructions wrap at the terminal's width; nothing is cut off at its edge."""
+    shown = orthrus_lab("show", "1", env={"COLUMNS": "60"})
+    assert shown.returncode == 0, shown.stderr
+    assert max(len(line) for line in shown.stdout.splitlines()) <= 60
+    words = " ".join(shown.stdout.split())
+    assert "before it answers (pre-authentication)" in words
+    assert 'orthrus-lab env alice)"' in words and "alice-lab-pass" in words
+
+
 def test_env_and_status_json(lab: Lab) -> None:
     exported = invoke("env", "bob", "--dir", str(lab.paths.root)).stdout
     assert f"export ORTHRUS_KDC_URL='{lab.url('kdc')}'" in exported

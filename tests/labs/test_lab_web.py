@@ -18,6 +18,7 @@ from lab_support import Student, lab_cli, last
 
 from labs.lab import Lab
 from labs.procs import read_proc
+from labs.web import MAX_SAFE_INTEGER, create_app, json_safe
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -111,6 +112,11 @@ def test_the_page_draws_each_exchange_live_and_decodes_on_click(
             assert "alice@LAB.TEST" in text and "ctime" in text
             assert "does not hold the long-term key of HTTP/notes@LAB.TEST" in text
 
+            # Overlapping polls (the timer's and a change of viewer) never draw an event twice.
+            page.evaluate("() => { restart(); restart(); return Promise.all([poll(), poll()]); }")
+            drawn = page.eval_on_selector_all(".event", "rows => rows.map(r => r.dataset.id)")
+            assert str(refused.id) in drawn and len(drawn) == len(set(drawn)), drawn
+
             # Live: a new exchange appears without reloading.
             assert alice.fetch("legacy", service="HTTP/legacy").status_code == 200
             newest = last(lab, component="legacy")
@@ -131,3 +137,18 @@ def test_the_page_draws_each_exchange_live_and_decodes_on_click(
             browser.close()
     if os.environ.get("ORTHRUS_LAB_SCREENSHOT"):
         shutil.copy(shot, os.environ["ORTHRUS_LAB_SCREENSHOT"])
+
+
+def test_nonces_reach_the_page_exactly_as_the_cli_shows_them(lab: Lab, alice: Student) -> None:
+    """64-bit nonces travel as strings: a JavaScript number would round their last digits."""
+    alice.kinit()
+    login = last(lab, exchange="AS", ok=True)
+    nonce = login.request["body"]["nonce"]
+    client = create_app(lab.paths.root).test_client()
+    answer = client.get("/api/events?after=0&as=alice").get_json()
+    shown = next(view for view in answer["events"] if view["id"] == login.id)
+    assert shown["clear"]["nonce"] == (str(nonce) if nonce > MAX_SAFE_INTEGER else nonce)
+    big = 7330425392013893930
+    assert json_safe({"a": [big, -big, 2**53 - 1, True]}) == {
+        "a": [str(big), str(-big), 2**53 - 1, True]
+    }
