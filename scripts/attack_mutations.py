@@ -465,6 +465,18 @@ MUTATIONS: list[Mutation] = [
         ").derive(bytes(32))",
     ),
     Mutation(
+        "test_silver_ticket_moving_its_auth_or_start_time_is_modified",
+        "orthrus/authz.py",
+        'or claims.get("iat") != ticket.authtime',
+        "or False",
+    ),
+    Mutation(
+        "test_silver_ticket_moving_its_auth_or_start_time_is_modified",
+        "orthrus/authz.py",
+        'or claims.get("nbf") != ticket.starttime',
+        "or False",
+    ),
+    Mutation(
         "test_user_roasting_through_the_tgs_is_must_use_user2user",
         "orthrus/tgs_exchange.py",
         "server = ticket_server(body.server, entry, ctx.policy)",
@@ -481,16 +493,6 @@ MUTATIONS: list[Mutation] = [
         "orthrus/realm.py",
         "    if policy.hide_unknown_principals:\n",
         "    if entry is None and policy.hide_unknown_principals:\n",
-        "test_silver_ticket_moving_its_auth_or_start_time_is_modified",
-        "orthrus/authz.py",
-        'or claims.get("iat") != ticket.authtime',
-        "or False",
-    ),
-    Mutation(
-        "test_silver_ticket_moving_its_auth_or_start_time_is_modified",
-        "orthrus/authz.py",
-        'or claims.get("nbf") != ticket.starttime',
-        "or False",
     ),
 ]
 
