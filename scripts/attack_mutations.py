@@ -280,8 +280,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "test_service_of_another_realm_is_not_issued",
         "orthrus/tgs_exchange.py",
-        "server = ctx.lookup(body.server) if body.server.realm == ctx.policy.realm else None",
-        "server = ctx.lookup(body.server)",
+        "entry = ctx.lookup(body.server) if body.server.realm == ctx.policy.realm else None",
+        "entry = ctx.lookup(body.server)",
     ),
     Mutation(
         "test_as_rep_roasting_gets_nothing_without_preauth",
