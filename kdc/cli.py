@@ -159,6 +159,16 @@ def init(ctx: click.Context, /, realm: str, db_url: str | None, **options: Any) 
     click.echo("Next: orthrus-kdc addprinc USER, then orthrus-kdc serve")
 
 
+@cli.command()
+@click.pass_context
+def upgrade(ctx: click.Context) -> None:
+    """Bring an existing realm's database schema up to this version (safe to repeat)."""
+    store = _store(ctx)
+    store.migrate()
+    _audit(store.settings, "upgrade")
+    click.echo("Database schema is up to date.")
+
+
 #: What ``--allow-svr`` does (MIT's ``allow_svr``), for addprinc and modprinc.
 _ALLOW_SVR = (
     "Let the KDC issue tickets for this principal although its key comes from a password "

@@ -144,8 +144,9 @@ def ticket_server(
         )
     raise KDCError(
         "KDC_ERR_MUST_USE_USER2USER",
-        f"{name} is a user whose key comes from a password: a ticket for it would let its "
-        "holder guess that password offline, so none is issued; ask for a service's ticket "
-        f"instead, or if {name} is a service, ask an administrator to allow it "
-        f"(orthrus-kdc modprinc --allow-svr {name})",
+        f"the key of {name} comes from a password (a user's, or an old service's): a ticket "
+        "for it would let whoever holds it guess that password offline, so none is issued; "
+        f"if {name} is a user, ask for a service's ticket instead; if it is a service, ask an "
+        "administrator to give it a random key (orthrus-kdc cpw --randkey) or to allow it: "
+        f"orthrus-kdc modprinc --allow-svr {name}",
     )

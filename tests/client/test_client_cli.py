@@ -243,7 +243,7 @@ def test_kvno_of_a_user_is_refused_until_an_admin_allows_it(user: User, realm: R
         refused = user.run("kvno", bob)
         assert_one_sentence_error(refused, "KDC_ERR_MUST_USE_USER2USER")
         assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1
-        assert f"{bob} is a user" in refused.stderr
+        assert f"the key of {bob} comes from a password" in refused.stderr
         assert f"orthrus-kdc modprinc --allow-svr {bob}" in refused.stderr
         assert [t["server"] for t in klist_json(user)["tickets"]] == [TGS]
         realm.admin("modprinc", "--allow-svr", bob)
