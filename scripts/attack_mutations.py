@@ -475,6 +475,53 @@ MUTATIONS: list[Mutation] = [
         "orthrus/authz.py",
         'or claims.get("nbf") != ticket.starttime',
         "or False",
+        "test_enctype_ciphertext_with_any_bit_flipped_is_bad_integrity",
+        "orthrus/enctypes/rfc3961.py",
+        "    if not hmac.compare_digest(expected, received):",
+        "    if False:",
+    ),
+    Mutation(
+        "test_enctype_ciphertext_under_another_key_usage_is_bad_integrity",
+        "orthrus/enctypes/rfc3961.py",
+        'return usage.to_bytes(4, "big") + bytes((kind,))',
+        "return bytes(4) + bytes((kind,))",
+    ),
+    Mutation(
+        "test_enctype_ciphertext_truncated_is_bad_integrity",
+        "orthrus/enctypes/rfc3961.py",
+        "if len(ciphertext) < self.confounder_size + self.mac_size:",
+        "if False:",
+    ),
+    Mutation(
+        "test_enctype_downgrade_to_des_rc4_or_unknown_is_etype_nosupp",
+        "orthrus/enctypes/registry.py",
+        "raise UnsupportedEnctype(which)",
+        "return AES256_CTS_HMAC_SHA1_96",
+    ),
+    Mutation(
+        "test_unkeyed_or_unknown_checksum_type_is_sumtype_nosupp",
+        "orthrus/enctypes/registry.py",
+        "raise UnsupportedChecksumType(number)",
+        "return CHECKSUM_TYPES[16]",
+    ),
+    Mutation(
+        "test_hostile_s2kparams_iteration_count_is_refused_before_any_work",
+        "orthrus/enctypes/rfc3962.py",
+        "    if count >= MAX_ITERATIONS:",
+        "    if False:",
+    ),
+    Mutation(
+        "test_enctype_keys_never_show_their_bytes_in_repr",
+        "orthrus/enctypes/rfc3961.py",
+        "    material: bytes = field(repr=False)",
+        "    material: bytes = field(repr=True)",
+        (
+            (
+                "orthrus/enctypes/rfc3961.py",
+                "    kc: bytes = field(repr=False)",
+                "    kc: bytes = field(repr=True)",
+            ),
+        ),
     ),
     Mutation(
         "test_user_roasting_through_the_tgs_is_must_use_user2user",

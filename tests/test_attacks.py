@@ -66,6 +66,7 @@ from orthrus.authz import AuthzSigner
 from orthrus.b64 import b64u_decode, b64u_encode
 from orthrus.codec import body_checksum
 from orthrus.credentials import Credential
+from orthrus.enctypes import CHECKSUM_TYPES, ENCTYPES, checksum_type, enctype
 from orthrus.errors import ConfigError, ProtocolError
 from orthrus.httpauth import decode_ap_req, encode_ap_req, http_binding
 from orthrus.keys import Key, KeyUsage
@@ -1635,3 +1636,94 @@ def test_settings_repr_hides_database_and_redis_passwords() -> None:
     assert kdc.database_url.endswith(":db-hunter2@db.example/kdc")  # the value itself is intact
     plain = KDCSettings(realm=REALM, database_url="postgresql+psycopg://kdc@db.example/kdc")
     assert "database_url='postgresql+psycopg://kdc@db.example/kdc'" in repr(plain)
+
+
+# == Kerberos encryption types (RFC 3961, RFC 3962, RFC 8009) ================================
+
+
+def _rfc_enctype_parts() -> list[tuple[Any, Any, bytes]]:
+    """(enctype, key, ciphertext of a ticket's enc-part) for each registered enctype."""
+    parts = []
+    for e in ENCTYPES.values():
+        key = e.random_to_key(os.urandom(e.key_size))
+        ciphertext = e.encrypt(key, KeyUsage.TICKET, b"endtime=20261205", os.urandom(16))
+        parts.append((e, key, ciphertext))
+    return parts
+
+
+def test_enctype_ciphertext_with_any_bit_flipped_is_bad_integrity() -> None:
+    """CBC-CTS is malleable (a flipped bit garbles one block and flips the same bit of the
+    next): every flip, in the ciphertext and in the MAC, must fail the HMAC."""
+    for e, key, ciphertext in _rfc_enctype_parts():
+        for bit in range(len(ciphertext) * 8):
+            flipped = bytearray(ciphertext)
+            flipped[bit // 8] ^= 1 << (bit % 8)
+            with pytest.raises(ProtocolError) as caught:
+                e.decrypt(key, KeyUsage.TICKET, bytes(flipped))
+            assert caught.value.code == 31 and caught.value.name == "KRB_AP_ERR_BAD_INTEGRITY"
+        assert e.decrypt(key, KeyUsage.TICKET, ciphertext) == b"endtime=20261205"  # key intact
+
+
+def test_enctype_ciphertext_under_another_key_usage_is_bad_integrity() -> None:
+    """A ticket's enc-part (usage 2) offered as every other part under the same key: each
+    usage derives its own Ke and Ki (RFC 3961 §5.3, RFC 8009 §5)."""
+    for e, key, ciphertext in _rfc_enctype_parts():
+        for usage in KeyUsage:
+            if usage == KeyUsage.TICKET:
+                continue
+            with pytest.raises(ProtocolError) as caught:
+                e.decrypt(key, usage, ciphertext)
+            assert caught.value.name == "KRB_AP_ERR_BAD_INTEGRITY"
+        assert e.decrypt(key, KeyUsage.TICKET, ciphertext) == b"endtime=20261205"
+
+
+def test_enctype_ciphertext_truncated_is_bad_integrity() -> None:
+    """Cut short to anything below a confounder and a MAC: the same integrity error, before
+    a cipher sees it (never an IndexError or a ValueError turning into a 500)."""
+    for e, key, ciphertext in _rfc_enctype_parts():
+        for length in range(e.confounder_size + e.mac_size):
+            with pytest.raises(ProtocolError) as caught:
+                e.decrypt(key, KeyUsage.TICKET, ciphertext[:length])
+            assert caught.value.name == "KRB_AP_ERR_BAD_INTEGRITY"
+
+
+def test_enctype_downgrade_to_des_rc4_or_unknown_is_etype_nosupp() -> None:
+    """A peer naming DES (1, 3), triple DES (16), RC4 (23, 24), Camellia (25, 26) or a
+    made-up number gets KDC_ERR_ETYPE_NOSUPP, never a fallback to some other type."""
+    before = dict(ENCTYPES)
+    for which in (1, 3, 16, 23, 24, 25, 26, 99, -1, "des-cbc-md5", "arcfour-hmac", "rc4-hmac"):
+        with pytest.raises(ProtocolError) as caught:
+            enctype(which)
+        assert caught.value.code == 14 and caught.value.name == "KDC_ERR_ETYPE_NOSUPP"
+    assert dict(ENCTYPES) == before
+
+
+def test_unkeyed_or_unknown_checksum_type_is_sumtype_nosupp() -> None:
+    """Unkeyed checksums (CRC32 1, MD5 7, SHA1 14) let anyone recompute them after changing
+    a request body; they, DES-keyed ones (8) and unknown numbers get KDC_ERR_SUMTYPE_NOSUPP."""
+    before = dict(CHECKSUM_TYPES)
+    for number in (1, 2, 7, 8, 12, 14, 99, -1):
+        with pytest.raises(ProtocolError) as caught:
+            checksum_type(number)
+        assert caught.value.code == 15 and caught.value.name == "KDC_ERR_SUMTYPE_NOSUPP"
+    assert dict(CHECKSUM_TYPES) == before
+
+
+def test_hostile_s2kparams_iteration_count_is_refused_before_any_work() -> None:
+    """A forged KDC answer with an iteration count of 2**32 (``00000000``, RFC 3962 §4) or
+    near it would keep a client in PBKDF2 for hours (RFC 3962 §8): refused at once."""
+    for e in ENCTYPES.values():
+        for params in (b"\x00\x00\x00\x00", b"\xff\xff\xff\xff", b"\x01\x00\x00\x00"):
+            with pytest.raises(ProtocolError) as caught:
+                e.string_to_key("password", b"EXAMPLE.TESTalice", params)
+            assert caught.value.name == "KRB_ERR_GENERIC"
+
+
+def test_enctype_keys_never_show_their_bytes_in_repr() -> None:
+    """Keys reach tracebacks and debug logs: neither a key nor its derived Kc/Ke/Ki shows
+    its bytes."""
+    for e, key, _ in _rfc_enctype_parts():
+        derived = e.derive(key, KeyUsage.TICKET)
+        for text in (repr(key), str(key), repr([key]), repr(derived), str(derived)):
+            for secret in (key.material, derived.kc, derived.ke, derived.ki):
+                assert secret.hex() not in text.lower() and repr(secret) not in text, text

@@ -1,0 +1,130 @@
+"""AES encryption for Kerberos 5 (RFC 3962): aes128- and aes256-cts-hmac-sha1-96.
+
+The RFC 3961 simplified profile with AES in CBC mode with ciphertext stealing (§5),
+HMAC-SHA1 truncated to 96 bits, and string-to-key PBKDF2-HMAC-SHA1 followed by
+DK(tkey, "kerberos") (§4). The AES is ``cryptography``'s; this module only arranges blocks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from orthrus.enctypes.rfc3961 import KeyBlock, SimplifiedProfile, passphrase_bytes
+from orthrus.errors import MalformedMessage
+
+__all__ = [
+    "AES128_CTS_HMAC_SHA1_96",
+    "AES256_CTS_HMAC_SHA1_96",
+    "MAX_ITERATIONS",
+    "AesCtsHmacSha1",
+    "cts_decrypt",
+    "cts_encrypt",
+    "iteration_count",
+]
+
+_BLOCK = 16
+_ZERO_IV = bytes(_BLOCK)
+#: Iteration counts from this up are refused, as MIT does (``s2k_pbkdf2.c``): a forged
+#: KDC answer must not make a client spend hours in PBKDF2 (RFC 3962 §8).
+MAX_ITERATIONS = 0x1000000
+
+
+def _cbc(key: bytes, data: bytes, *, encrypt: bool) -> bytes:
+    cipher = Cipher(algorithms.AES(key), modes.CBC(_ZERO_IV))
+    context = cipher.encryptor() if encrypt else cipher.decryptor()
+    return context.update(data) + context.finalize()
+
+
+def cts_encrypt(key: bytes, data: bytes) -> bytes:
+    """AES-CBC with ciphertext stealing from a zero IV (RFC 3962 §5, CBC-CS3).
+
+    One block is plain one-block CBC (ECB). Longer input: CBC over the input zero-padded
+    to whole blocks, then the last two blocks swapped and the (new) last one cut to the
+    length of the final partial block. The zero padding is exactly what stealing XORs in.
+    """
+    if len(data) < _BLOCK:
+        raise ValueError("AES-CTS encrypts at least one block")
+    if len(data) == _BLOCK:
+        return _cbc(key, data, encrypt=True)
+    tail = len(data) % _BLOCK or _BLOCK
+    padded = _cbc(key, data + bytes(_BLOCK - tail), encrypt=True)
+    return padded[: -2 * _BLOCK] + padded[-_BLOCK:] + padded[-2 * _BLOCK : -_BLOCK][:tail]
+
+
+def cts_decrypt(key: bytes, data: bytes) -> bytes:
+    """The inverse of :func:`cts_encrypt`.
+
+    The second-to-last block, decrypted alone, is the stolen block XOR the zero-padded last
+    plaintext block; its padding positions give back the stolen bytes, which rebuilds the
+    plain CBC ciphertext that one CBC decryption then opens.
+    """
+    if len(data) < _BLOCK:
+        raise ValueError("AES-CTS decrypts at least one block")
+    if len(data) == _BLOCK:
+        return _cbc(key, data, encrypt=False)
+    tail = len(data) % _BLOCK or _BLOCK
+    head, last_full, partial = (
+        data[: -tail - _BLOCK],
+        data[-tail - _BLOCK : -tail],
+        data[-tail:],
+    )
+    stolen = _cbc(key, last_full, encrypt=False)[tail:]
+    return _cbc(key, head + partial + stolen + last_full, encrypt=False)[: len(data)]
+
+
+def iteration_count(s2kparams: bytes | None, default: int) -> int:
+    """The PBKDF2 iteration count of ``s2kparams`` (RFC 3962 §4: 4 octets big-endian;
+    ``00000000`` means 2**32). Refuses anything else, and counts of :data:`MAX_ITERATIONS`
+    or more, with ``KRB_ERR_GENERIC`` before any work is done."""
+    if s2kparams is None:
+        return default
+    if len(s2kparams) != 4:
+        raise MalformedMessage("s2kparams of an AES enctype are 4 octets: the iteration count")
+    count = int.from_bytes(s2kparams, "big") or 2**32
+    if count >= MAX_ITERATIONS:
+        raise MalformedMessage(
+            f"an iteration count of {count} is refused: the limit is {MAX_ITERATIONS - 1}"
+        )
+    return count
+
+
+@dataclass(frozen=True)
+class AesCtsHmacSha1(SimplifiedProfile):
+    """aes{128,256}-cts-hmac-sha1-96 (RFC 3962 §6)."""
+
+    def _e(self, key: bytes, data: bytes) -> bytes:
+        return cts_encrypt(key, data)
+
+    def _d(self, key: bytes, data: bytes) -> bytes:
+        return cts_decrypt(key, data)
+
+    def string_to_key(self, password: str, salt: bytes, s2kparams: bytes | None = None) -> KeyBlock:
+        """RFC 3962 §4: DK(PBKDF2-HMAC-SHA1(password, salt, iterations, key size),
+        "kerberos"); the default count is 4096 (``00001000``)."""
+        iterations = iteration_count(s2kparams, self.default_iterations)
+        tkey = hashlib.pbkdf2_hmac(
+            "sha1", passphrase_bytes(password), salt, iterations, self.key_size
+        )
+        return KeyBlock(self.number, self.dk(tkey, b"kerberos"))
+
+
+def _aes_sha1(number: int, bits: int, checksum_type: int) -> AesCtsHmacSha1:
+    return AesCtsHmacSha1(
+        number=number,
+        name=f"aes{bits}-cts-hmac-sha1-96",
+        key_size=bits // 8,
+        checksum_type=checksum_type,
+        checksum_name=f"hmac-sha1-96-aes{bits}",
+        mac_size=12,
+        hash_name="sha1",
+        prf_size=16,
+        default_iterations=4096,
+    )
+
+
+#: RFC 3962 §7: enctypes 17 and 18, checksum types 15 and 16.
+AES128_CTS_HMAC_SHA1_96 = _aes_sha1(17, 128, 15)
+AES256_CTS_HMAC_SHA1_96 = _aes_sha1(18, 256, 16)
