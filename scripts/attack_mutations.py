@@ -475,6 +475,8 @@ MUTATIONS: list[Mutation] = [
         "orthrus/authz.py",
         'or claims.get("nbf") != ticket.starttime',
         "or False",
+    ),
+    Mutation(
         "test_enctype_ciphertext_with_any_bit_flipped_is_bad_integrity",
         "orthrus/enctypes/rfc3961.py",
         "    if not hmac.compare_digest(expected, received):",
