@@ -160,29 +160,39 @@ def init(ctx: click.Context, /, realm: str, db_url: str | None, **options: Any) 
 
 
 @cli.command()
+@click.pass_context
+def upgrade(ctx: click.Context) -> None:
+    """Bring an existing realm's database schema up to this version (safe to repeat)."""
+    store = _store(ctx)
+    store.migrate()
+    _audit(store.settings, "upgrade")
+    click.echo("Database schema is up to date.")
+
+
+#: What ``--allow-svr`` does (MIT's ``allow_svr``), for addprinc and modprinc.
+_ALLOW_SVR = (
+    "Let the KDC issue tickets for this principal although its key comes from a password "
+    "(anyone may then ask for one and guess the password offline). Random keys need none."
+)
+
+
+@cli.command()
 @click.option("--randkey", is_flag=True, help="A random key (services) instead of a password.")
 @click.option("--group", "groups", multiple=True, metavar="G", help="Add to group G (repeat).")
 @click.option("--requires-preauth/--no-requires-preauth", default=True, show_default=True)
-@click.option("--maxlife", type=DURATION, help="Maximum ticket life for this principal.")
-@click.option("--maxrenewlife", type=DURATION, help="Maximum renewable life.")
+@click.option("--allow-svr/--no-allow-svr", default=False, show_default=True, help=_ALLOW_SVR)
+@click.option(
+    "--maxlife", "max_life", type=DURATION, help="Maximum ticket life for this principal."
+)
+@click.option("--maxrenewlife", "max_renewable_life", type=DURATION, help="Maximum renewable life.")
 @click.argument("principal")
 @click.pass_context
-def addprinc(
-    ctx: click.Context,
-    randkey: bool,
-    groups: tuple[str, ...],
-    requires_preauth: bool,
-    maxlife: int | None,
-    maxrenewlife: int | None,
-    principal: str,
-) -> None:
+def addprinc(ctx: click.Context, /, principal: str, randkey: bool, **options: Any) -> None:
     """Add PRINCIPAL, with a password (asked twice) or --randkey."""
     store = _store(ctx)
     name = _principal(store, principal)
     password = None if randkey else read_password(f'Enter password for principal "{name}"', True)
-    store.add_principal(
-        NewPrincipal(name, password, requires_preauth, groups, maxlife, maxrenewlife)
-    )
+    store.add_principal(NewPrincipal(name, password, **options))
     _audit(store.settings, "addprinc", name)
     click.echo(f'Principal "{name}" created.')
 
@@ -209,6 +219,7 @@ def delprinc(ctx: click.Context, force: bool, principal: str) -> None:
 @click.option("--remove-group", "remove_groups", multiple=True, metavar="G")
 @click.option("--requires-preauth/--no-requires-preauth", default=None)
 @click.option("--allow-tickets/--disallow-tickets", default=None)
+@click.option("--allow-svr/--no-allow-svr", default=None, help=_ALLOW_SVR)
 @click.option("--maxlife", type=DURATION)
 @click.option("--maxrenewlife", type=DURATION)
 @click.option("--unlock", is_flag=True, help="Clear failed-login counters and any lockout.")
@@ -259,6 +270,8 @@ def getprinc(ctx: click.Context, as_json: bool, principal: str) -> None:
         for a, on in (
             ("REQUIRES_PRE_AUTH", info["requires_preauth"]),
             ("DISALLOW_ALL_TIX", not info["allow_tickets"]),
+            # As MIT's flag: no ticket has this principal as server (its key is a password's).
+            ("DISALLOW_SVR", info["password_key"] and not info["allow_svr"]),
         )
         if on
     ]

@@ -64,6 +64,9 @@ class DumpPrincipal(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     groups: list[str]
     keys: list[DumpKey]
     password_history: list[DumpHistory] = []
+    #: Absent from dumps made before the flag existed: refused as a server, as after the
+    #: migration that added it (0003_allow_svr).
+    allow_svr: bool = False
 
 
 class DumpSigningKey(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -142,6 +145,7 @@ def _dump_principal(row: PrincipalRow) -> DumpPrincipal:
             )
             for h in row.history
         ],
+        allow_svr=row.allow_svr,
     )
 
 
@@ -200,6 +204,7 @@ def _principal_row(item: DumpPrincipal) -> PrincipalRow:
         kvno=item.kvno,
         requires_preauth=item.requires_preauth,
         allow_tickets=item.allow_tickets,
+        allow_svr=item.allow_svr,
         max_life=item.max_life,
         max_renewable_life=item.max_renewable_life,
         created_at=_moment(item.created_at),

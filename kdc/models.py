@@ -12,6 +12,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -44,6 +45,8 @@ class PrincipalRow(Base):
     kvno: Mapped[int] = mapped_column(Integer)
     requires_preauth: Mapped[bool] = mapped_column(Boolean, default=True)
     allow_tickets: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: A password principal may be a ticket's server (MIT's allow_svr); see 0003_allow_svr.
+    allow_svr: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     max_life: Mapped[int | None] = mapped_column(Integer, nullable=True)
     max_renewable_life: Mapped[int | None] = mapped_column(Integer, nullable=True)
     kdf_salt: Mapped[bytes | None] = mapped_column(LargeBinary(64), nullable=True)

@@ -93,6 +93,7 @@ class NewPrincipal:
     groups: tuple[str, ...] = ()
     max_life: int | None = None
     max_renewable_life: int | None = None
+    allow_svr: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,7 @@ class PrincipalChanges:
     remove_groups: Sequence[str] = ()
     requires_preauth: bool | None = None
     allow_tickets: bool | None = None
+    allow_svr: bool | None = None
     max_life: int | None = None
     max_renewable_life: int | None = None
 
@@ -312,6 +314,7 @@ class Store:
             kvno=1,
             requires_preauth=new.requires_preauth,
             allow_tickets=True,
+            allow_svr=new.allow_svr,
             max_life=new.max_life,
             max_renewable_life=new.max_renewable_life,
         )
@@ -421,7 +424,13 @@ class Store:
             row.groups = [g for g in row.groups if g.name in wanted]
             have = {g.name for g in row.groups}
             row.groups.extend(GroupRow(name=g) for g in sorted(wanted - have))
-            for name in ("requires_preauth", "allow_tickets", "max_life", "max_renewable_life"):
+            for name in (
+                "requires_preauth",
+                "allow_tickets",
+                "allow_svr",
+                "max_life",
+                "max_renewable_life",
+            ):
                 value = getattr(changes, name)
                 if value is not None:
                     setattr(row, name, value)
@@ -438,6 +447,7 @@ class Store:
                 "password_key": row.kdf_salt is not None,
                 "requires_preauth": row.requires_preauth,
                 "allow_tickets": row.allow_tickets,
+                "allow_svr": row.allow_svr,
                 "max_life": row.max_life or self.settings.max_life,
                 "max_renewable_life": row.max_renewable_life or self.settings.max_renewable_life,
                 "groups": [g.name for g in row.groups],
@@ -520,6 +530,7 @@ class Store:
             kdf=kdf,
             requires_preauth=row.requires_preauth,
             allow_tickets=row.allow_tickets,
+            allow_svr=row.allow_svr,
             max_life=row.max_life,
             max_renewable_life=row.max_renewable_life,
             groups=groups,

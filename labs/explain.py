@@ -16,6 +16,11 @@ EXPLANATIONS: dict[str, str] = {
     ),
     "KDC_ERR_C_PRINCIPAL_UNKNOWN": "The KDC has no such user.",
     "KDC_ERR_S_PRINCIPAL_UNKNOWN": "The KDC has no such service.",
+    "KDC_ERR_MUST_USE_USER2USER": (
+        "The name is a user's, whose key comes from a password: a ticket sealed under it "
+        "could be cracked offline (exercise 11), so the KDC issues none unless an "
+        "administrator allowed it (orthrus-kdc modprinc --allow-svr)."
+    ),
     "KDC_ERR_CLIENT_REVOKED": "The user is locked out or disabled.",
     "KDC_ERR_POLICY": (
         "The ticket is genuine, but the KDC-signed groups in it do not include the group this "

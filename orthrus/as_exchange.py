@@ -26,7 +26,7 @@ from orthrus.kdcrep import (
 from orthrus.keys import Entropy, Key, KeyUsage
 from orthrus.messages import ASRep, ASReq, KDCReqBody, PAData, PAEncTimestamp
 from orthrus.principal import Principal, krbtgt
-from orthrus.realm import KDCContext, PrincipalEntry, select_key
+from orthrus.realm import KDCContext, PrincipalEntry, select_key, ticket_server
 from orthrus.seal import open_sealed, peek_header, seal
 from orthrus.timecheck import check_skew
 
@@ -47,12 +47,7 @@ def _lookup_entries(req: ASReq, ctx: KDCContext) -> tuple[PrincipalEntry, Princi
             f"client {req.client} is not in the database; check the name or ask an "
             "administrator to create it (orthrus-kdc addprinc)",
         )
-    server = ctx.lookup(req.body.server)
-    if server is None:
-        raise KDCError(
-            "KDC_ERR_S_PRINCIPAL_UNKNOWN",
-            f"server {req.body.server} is not in the database; check the service name",
-        )
+    server = ticket_server(req.body.server, ctx.lookup(req.body.server), ctx.policy)
     for entry in (client, server):
         if not entry.allow_tickets:
             raise KDCError(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from orthrus.authz import AuthzSigner
-from orthrus.errors import APError
+from orthrus.errors import APError, KDCError
 from orthrus.keys import Entropy, Key
 from orthrus.principal import Principal
 from orthrus.pwkdf import KDFParams
@@ -25,22 +25,29 @@ __all__ = [
     "PrincipalLookup",
     "RealmPolicy",
     "select_key",
+    "ticket_server",
 ]
 
 
 @dataclass(frozen=True, slots=True)
 class RealmPolicy:
-    """Realm-wide limits: ticket lifetime (10 h), renewable life (7 d), clock skew (300 s)."""
+    """Realm-wide limits: ticket lifetime (10 h), renewable life (7 d), clock skew (300 s);
+    and whether to hide which names exist (``hide_unknown_principals``, kdc.enumeration)."""
 
     realm: str
     max_life: int = 10 * 3600
     max_renewable_life: int = 7 * 86400
     max_skew: int = DEFAULT_MAX_SKEW
+    hide_unknown_principals: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class PrincipalEntry:
-    """A principal as the exchanges see it: keys by kvno, KDF parameters, flags, limits."""
+    """A principal as the exchanges see it: keys by kvno, KDF parameters, flags, limits.
+
+    ``kdf`` is set when the key comes from a password; such a principal is a ticket's server
+    only if an administrator set ``allow_svr`` (see :func:`ticket_server`).
+    """
 
     principal: Principal
     keys: Mapping[int, Key] = field(repr=False)
@@ -48,6 +55,7 @@ class PrincipalEntry:
     kdf: KDFParams | None = None
     requires_preauth: bool = True
     allow_tickets: bool = True
+    allow_svr: bool = False
     max_life: int | None = None
     max_renewable_life: int | None = None
     groups: tuple[str, ...] = ()
@@ -104,3 +112,41 @@ def select_key(keys: Mapping[int, Key], kvno: int, owner: Principal) -> Key:
             {"ticket_kvno": kvno, "available_kvnos": sorted(keys)},
         )
     return key
+
+
+def ticket_server(
+    name: Principal, entry: PrincipalEntry | None, policy: RealmPolicy
+) -> PrincipalEntry:
+    """``entry`` if the KDC may seal a ticket for ``name`` under its key (RFC 4120 §3.1.3,
+    §3.3.3 "the server is not known"), else the ``KDC_ERR_*`` that applies.
+
+    A ticket is a ciphertext under the server's long-term key that anyone with a TGT can
+    ask for. When that key comes from a password, the ticket lets its holder guess the
+    password offline with no lockout (user roasting, "Kerberoasting"), so such a principal
+    is refused as a server, as MIT's ``-allow_svr`` does with ``KDC_ERR_MUST_USE_USER2USER``,
+    unless an administrator allowed it (``allow_svr``). With ``hide_unknown_principals`` a
+    refused name and an unknown one get the same error, so the refusal does not tell users
+    from names that do not exist.
+    """
+    if entry is not None and (entry.kdf is None or entry.allow_svr):
+        return entry
+    if policy.hide_unknown_principals:
+        raise KDCError(
+            "KDC_ERR_S_PRINCIPAL_UNKNOWN",
+            f"server {name} is not in the database or may not be given tickets; check the "
+            "service name (a user is not a service unless an administrator allowed it: "
+            "orthrus-kdc modprinc --allow-svr)",
+        )
+    if entry is None:
+        raise KDCError(
+            "KDC_ERR_S_PRINCIPAL_UNKNOWN",
+            f"server {name} is not in the database; check the service name",
+        )
+    raise KDCError(
+        "KDC_ERR_MUST_USE_USER2USER",
+        f"the key of {name} comes from a password (a user's, or an old service's): a ticket "
+        "for it would let whoever holds it guess that password offline, so none is issued; "
+        f"if {name} is a user, ask for a service's ticket instead; if it is a service, ask an "
+        "administrator to give it a random key (orthrus-kdc cpw --randkey) or to allow it: "
+        f"orthrus-kdc modprinc --allow-svr {name}",
+    )

@@ -28,7 +28,7 @@ from orthrus.kdcrep import (
 from orthrus.keys import Entropy, Key, KeyUsage
 from orthrus.messages import EncTicketPart, KDCReqBody, TGSRep, TGSReq
 from orthrus.principal import Principal, krbtgt
-from orthrus.realm import KDCContext, PrincipalEntry
+from orthrus.realm import KDCContext, PrincipalEntry, ticket_server
 
 __all__ = ["TGSRequest", "handle_tgs_req", "make_tgs_req", "read_tgs_rep"]
 
@@ -96,12 +96,8 @@ def _service_terms(
     body: KDCReqBody, tgt: EncTicketPart, client: PrincipalEntry, ctx: KDCContext, now: float
 ) -> tuple[TicketTerms, PrincipalEntry]:
     """A service ticket (RFC 4120 §3.3.3): no longer than the TGT, renewable if the TGT is."""
-    server = ctx.lookup(body.server) if body.server.realm == ctx.policy.realm else None
-    if server is None:
-        raise KDCError(
-            "KDC_ERR_S_PRINCIPAL_UNKNOWN",
-            f"server {body.server} is not in the database; check the service name",
-        )
+    entry = ctx.lookup(body.server) if body.server.realm == ctx.policy.realm else None
+    server = ticket_server(body.server, entry, ctx.policy)
     if not server.allow_tickets:
         raise KDCError("KDC_ERR_POLICY", f"{server.principal} is not allowed tickets")
     start, end, renew_till = grant_times(body, now, ctx.policy, (server,))

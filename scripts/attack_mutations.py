@@ -280,8 +280,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "test_service_of_another_realm_is_not_issued",
         "orthrus/tgs_exchange.py",
-        "server = ctx.lookup(body.server) if body.server.realm == ctx.policy.realm else None",
-        "server = ctx.lookup(body.server)",
+        "entry = ctx.lookup(body.server) if body.server.realm == ctx.policy.realm else None",
+        "entry = ctx.lookup(body.server)",
     ),
     Mutation(
         "test_as_rep_roasting_gets_nothing_without_preauth",
@@ -524,6 +524,24 @@ MUTATIONS: list[Mutation] = [
                 "    kc: bytes = field(repr=True)",
             ),
         ),
+    ),
+    Mutation(
+        "test_user_roasting_through_the_tgs_is_must_use_user2user",
+        "orthrus/tgs_exchange.py",
+        "server = ticket_server(body.server, entry, ctx.policy)",
+        "server = entry or ticket_server(body.server, entry, ctx.policy)",
+    ),
+    Mutation(
+        "test_user_roasting_through_the_as_is_must_use_user2user",
+        "orthrus/as_exchange.py",
+        "server = ticket_server(req.body.server, ctx.lookup(req.body.server), ctx.policy)",
+        "server = ctx.lookup(req.body.server) or ticket_server(req.body.server, None, ctx.policy)",
+    ),
+    Mutation(
+        "test_user_roasting_with_hidden_names_gets_what_an_unknown_name_gets",
+        "orthrus/realm.py",
+        "    if policy.hide_unknown_principals:\n",
+        "    if entry is None and policy.hide_unknown_principals:\n",
     ),
 ]
 

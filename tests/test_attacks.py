@@ -1057,6 +1057,41 @@ def test_as_rep_roasting_gets_nothing_without_preauth(core: CoreRealm, alice: Pr
     assert core.as_exchange(core.as_req(carol, None, T0), T0).client == carol
 
 
+def test_user_roasting_through_the_tgs_is_must_use_user2user(
+    core: CoreRealm, tgt: Credential, http: Principal
+) -> None:
+    """User roasting: alice asks the TGS for a ticket to bob, a user. It would be sealed
+    under bob's password-derived key: a ciphertext to guess his password against offline,
+    with no lockout. Refused, nothing stored, until an administrator allows bob as a server
+    (allow_svr, as MIT's); refused again when that is undone. Random-key services: issued."""
+    bob = core.principal("bob")
+    for now, allowed in ((T0, False), (T0 + 1, True), (T0 + 2, False)):
+        core.change(bob, allow_svr=allowed)
+        request = make_tgs_req(tgt, bob, now, os.urandom)
+        size = len(core.replay)
+        if allowed:
+            assert read_tgs_rep(core.tgs_exchange(request, now), request, now).server == bob
+            continue
+        error = refused(core.tgs_exchange, request, now)
+        assert error.name == "KDC_ERR_MUST_USE_USER2USER"
+        assert error.code == 27 and error.http_status == 403
+        assert f"orthrus-kdc modprinc --allow-svr {bob}" in error.message
+        assert len(core.replay) == size
+        assert core.service_ticket(tgt, http, now).server == http
+
+
+def test_user_roasting_through_the_as_is_must_use_user2user(
+    core: CoreRealm, alice: Principal, alice_key: Key
+) -> None:
+    """The same ticket asked of the AS: alice logs in naming bob as the server (the AS seals
+    the ticket under the server's key as the TGS does). Refused as by the TGS."""
+    bob = core.principal("bob")
+    error = refused(core.as_exchange, core.as_req(alice, alice_key, T0, server=bob), T0)
+    assert error.name == "KDC_ERR_MUST_USE_USER2USER"
+    core.change(bob, allow_svr=True)
+    assert core.as_exchange(core.as_req(alice, alice_key, T0, server=bob), T0).ticket.server == bob
+
+
 def test_forged_kdc_reply_with_another_nonce_is_modified(
     core: CoreRealm, alice: Principal, alice_key: Key
 ) -> None:
@@ -1239,6 +1274,31 @@ def test_user_enumeration_through_the_lockout_is_hidden(kdc_realm: Realm) -> Non
         key = key_from(hint_of(kdc, name), "guess-3")
         answers = [wrong_guess(kdc, name, key)["name"] for _ in range(3)]
         assert answers == ["KDC_ERR_PREAUTH_FAILED"] * 2 + ["KDC_ERR_CLIENT_REVOKED"], name
+
+
+def test_user_roasting_with_hidden_names_gets_what_an_unknown_name_gets(
+    kdc_realm: Realm,
+) -> None:
+    """With hide_unknown_principals the refusal must not tell users from names nobody has
+    (enumeration through the TGS): a ticket asked for bob and one for a name that does not
+    exist get the same answer in every field, names aside; neither changes anything."""
+    kdc = KDC(kdc_realm, hide_unknown_principals=True)
+    name = f"alice@{REALM}"
+    key = key_from(hint_of(kdc, name), ALICE_PASS)
+    req = as_req(name, key)
+    rep = codec.decode(kdc.post("/v1/as", req).get_data(), ASRep)
+    tgt = read_as_rep(rep, req, key, time.time())
+    before = sqlite_snapshot(kdc.db), cache_size(kdc.backends.replay_cache)
+    answers = {}
+    for server in (f"bob@{REALM}", f"nobody@{REALM}"):
+        request = make_tgs_req(tgt, Principal.parse(server), time.time(), os.urandom)
+        answer = kdc.post("/v1/tgs", request.message)
+        answers[server] = (answer.status_code, answer.get_data(as_text=True).replace(server, "S"))
+    (status, body), unknown = answers.values()
+    assert (status, body) == unknown
+    assert status == 404 and json.loads(body)["error"]["name"] == "KDC_ERR_S_PRINCIPAL_UNKNOWN"
+    assert "--allow-svr" in body  # what to do, if the name is a user's
+    assert (sqlite_snapshot(kdc.db), cache_size(kdc.backends.replay_cache)) == before
 
 
 def test_lockout_cannot_be_bypassed_across_kdc_processes(tmp_path: Path, redis_client: Any) -> None:

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from support import (
     BIN,
     REALM,
+    Realm,
     User,
     assert_one_sentence_error,
     clean_env,
@@ -230,6 +231,28 @@ def test_login_errors_are_one_sentence(user: User, other_user: User, tmp_path: P
     assert not user.ccache.exists() and not down.ccache.exists()
     assert bad_name.returncode == 2
     assert "Traceback" not in bad_name.stderr
+
+
+def test_kvno_of_a_user_is_refused_until_an_admin_allows_it(user: User, realm: Realm) -> None:
+    """``orthrus kvno bob@REALM``: a ticket sealed under bob's password-derived key would let
+    alice guess his password offline, so the KDC refuses it (one sentence saying what to do,
+    no ticket cached) until ``modprinc --allow-svr``; ``--no-allow-svr`` undoes that."""
+    bob = f"bob@{REALM}"
+    logged_in(user)
+    try:
+        refused = user.run("kvno", bob)
+        assert_one_sentence_error(refused, "KDC_ERR_MUST_USE_USER2USER")
+        assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1
+        assert f"the key of {bob} comes from a password" in refused.stderr
+        assert f"orthrus-kdc modprinc --allow-svr {bob}" in refused.stderr
+        assert [t["server"] for t in klist_json(user)["tickets"]] == [TGS]
+        realm.admin("modprinc", "--allow-svr", bob)
+        assert ok(user.run("kvno", bob)).strip() == f"{bob}: kvno = 1"
+    finally:
+        realm.admin("modprinc", "--no-allow-svr", bob)
+    logged_in(user)  # a fresh cache: kvno would show the ticket cached for bob
+    assert_one_sentence_error(user.run("kvno", bob), "KDC_ERR_MUST_USE_USER2USER")
+    assert ok(user.run("kvno", HTTP)).strip() == f"{HTTP}: kvno = 1"
 
 
 def test_help_of_every_command() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import msgspec
@@ -323,6 +324,28 @@ def test_unknown_service(core: CoreRealm, tgt: Credential) -> None:
 def test_disallowed_service(core: CoreRealm, tgt: Credential, http: Principal) -> None:
     core.change(http, allow_tickets=False)
     assert refused(core, request(tgt, http)).name == "KDC_ERR_POLICY"
+
+
+def test_password_principal_is_a_server_only_with_allow_svr(
+    core: CoreRealm, tgt: Credential
+) -> None:
+    """A principal whose key comes from a password (bob) is no ticket's server unless
+    allow_svr is set; that refusal comes before the disabled check, and with names hidden it
+    is exactly the answer for a name that does not exist."""
+    bob = core.principal("bob")
+    core.change(bob, allow_tickets=False)
+    assert refused(core, request(tgt, bob)).name == "KDC_ERR_MUST_USE_USER2USER"
+    core.change(bob, allow_svr=True)
+    assert refused(core, request(tgt, bob)).name == "KDC_ERR_POLICY"
+    core.change(bob, allow_svr=False, allow_tickets=True)
+    policy = dataclasses.replace(core.policy, hide_unknown_principals=True)
+    core.ctx = dataclasses.replace(core.ctx, policy=policy)
+    answers = []
+    for name in ("bob@EX.TEST", "nobody@EX.TEST"):
+        error = refused(core, request(tgt, Principal.parse(name)))
+        answers.append((error.http_status, str(error.to_json()).replace(name, "S")))
+    assert answers[0] == answers[1]
+    assert "KDC_ERR_S_PRINCIPAL_UNKNOWN" in answers[0][1]
 
 
 def test_client_deleted_or_disabled_after_tgt(

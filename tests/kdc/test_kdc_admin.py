@@ -48,7 +48,7 @@ FIXTURE_SVC = f"HTTP/fixture@{REALM}"
 
 #: Every CLI output of this module, and every secret none of them may show.
 OUTPUTS: list[str] = []
-SECRETS: set[str] = {CAROL_PASS, DAVE_PASS, GRACE_PASS, "eve-s3cret-pass"}
+SECRETS: set[str] = {CAROL_PASS, DAVE_PASS, GRACE_PASS, "eve-s3cret-pass", "henry-s3cret-pass"}
 
 Command = tuple[Path, Sequence[str], str | None]
 
@@ -236,7 +236,7 @@ def test_addprinc_getprinc_modprinc_listprincs(realm: Realm) -> None:
     assert "Number of keys: 1" in lines
     assert "Key: vno 1, A256GCM" in lines
     assert "Groups: dev, ops" in lines
-    assert "Attributes: REQUIRES_PRE_AUTH" in lines
+    assert "Attributes: REQUIRES_PRE_AUTH DISALLOW_SVR" in lines  # a password key
     assert "Maximum ticket life: 0 days 10:00:00" in lines
     info = json.loads(ok(as_json))
     assert info["principal"] == carol
@@ -244,11 +244,40 @@ def test_addprinc_getprinc_modprinc_listprincs(realm: Realm) -> None:
     assert info["keys"] == [{"kvno": 1, "enctype": "A256GCM"}]
     assert info["password_key"] is True
     assert info["requires_preauth"] is True
+    assert info["allow_svr"] is False
     listed = json.loads(ok(names))
     assert listed == sorted(listed)
     assert {carol, f"dave@{REALM}", SVC, f"krbtgt/{REALM}@{REALM}"} <= set(listed)
     assert not {"key", "wrapped", "salt", "kdf_salt", "material"} & set(info)
     assert all(set(key) == {"kvno", "enctype"} for key in info["keys"])
+
+
+def test_allow_svr_is_set_by_addprinc_and_modprinc_and_shown_by_getprinc(realm: Realm) -> None:
+    """``--allow-svr`` (MIT's allow_svr) lets a password principal be a ticket's server;
+    getprinc shows the flag in --json and, as MIT does, DISALLOW_SVR while it is refused.
+    A random-key principal is a server whatever the flag says: its key cannot be guessed."""
+    henry = f"henry@{REALM}"
+    added = run(realm.directory, "addprinc", "--allow-svr", henry, input="henry-s3cret-pass\n")
+    assert ok(added).strip() == f'Principal "{henry}" created.'
+
+    def shown() -> tuple[list[str], dict[str, object]]:
+        text, as_json, service = run_all(
+            [
+                (realm.directory, ["getprinc", henry], None),
+                (realm.directory, ["getprinc", "--json", henry], None),
+                (realm.directory, ["getprinc", FIXTURE_SVC], None),
+            ]
+        )
+        assert "Attributes: REQUIRES_PRE_AUTH" in ok(service).splitlines()
+        return ok(text).splitlines(), json.loads(ok(as_json))
+
+    lines, info = shown()
+    assert "Attributes: REQUIRES_PRE_AUTH" in lines
+    assert info["allow_svr"] is True and info["password_key"] is True
+    ok(run(realm.directory, "modprinc", "--no-allow-svr", henry))
+    lines, info = shown()
+    assert "Attributes: REQUIRES_PRE_AUTH DISALLOW_SVR" in lines
+    assert info["allow_svr"] is False
 
 
 def test_cpw_keeps_the_old_key_for_tickets_already_issued(realm: Realm, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from support import BIN, clean_env
 
 from labs import attacks
 from labs.lab import Lab
-from orthrus.errors import APError
+from orthrus.errors import APError, KDCError
 from orthrus.principal import Principal
 
 pytestmark = pytest.mark.timeout(120)
@@ -265,6 +265,10 @@ def test_exercise_11_roasting(lab: Lab, alice: Student) -> None:
     try:
         legacy = client.get_service_ticket(Principal.parse("HTTP/legacy@LAB.TEST")).ticket
         notes = client.get_service_ticket(Principal.parse("HTTP/notes@LAB.TEST")).ticket
+        # A user's key comes from a password too, but nobody allowed bob as a server.
+        with pytest.raises(KDCError) as refused:
+            client.get_service_ticket(Principal.parse("bob@LAB.TEST"))
+        assert refused.value.name == "KDC_ERR_MUST_USE_USER2USER"
     finally:
         client.close()
     roasted = attacks.crack_ticket(lab, legacy, words)

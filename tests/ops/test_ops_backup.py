@@ -27,6 +27,8 @@ from support import FAST_KDF, REALM, Realm, sqlite_snapshot
 from orthrus.keytab import Keytab
 
 USER = f"kim@{REALM}"
+#: A user an administrator allowed as a ticket's server (modprinc --allow-svr).
+SERVER_USER = f"tess@{REALM}"
 
 
 @dataclass
@@ -54,6 +56,7 @@ def backup(
     dump, foreign_dump = base / "realm.json", base / "foreign.json"
     restored = base / "restored"
     stash = sqlite_realm.directory / "master.key"
+    ok(admin(sqlite_realm.directory, "modprinc", "--allow-svr", SERVER_USER))
 
     with ThreadPoolExecutor(3) as pool:
         jobs = [
@@ -86,6 +89,30 @@ def test_dump_load_dump_gives_the_same_file(backup: Backup, tmp_path: Path) -> N
     exported = {(str(e.principal), e.kvno, e.key) for e in original.entries}
     assert exported <= exported_keys(backup.restored, SERVICE, USER)
     assert exported_keys(backup.restored, USER) == exported_keys(backup.source.directory, USER)
+
+
+def allow_svr(directory: Path, name: str) -> bool:
+    flag: bool = json.loads(ok(admin(directory, "getprinc", "--json", name)).stdout)["allow_svr"]
+    return flag
+
+
+def test_dump_and_load_keep_allow_svr_and_load_dumps_made_before_it(
+    backup: Backup, tmp_path: Path
+) -> None:
+    """The flag that lets a password principal be a ticket's server goes through dump and
+    load; a dump made before the flag existed still loads, every principal refused as a
+    server (as the migration that added the flag leaves them)."""
+    document = json.loads(backup.dump.read_text())
+    flags = {p["name"]: p["allow_svr"] for p in document["principals"]}
+    assert flags[SERVER_USER] is True and flags[USER] is False
+    assert allow_svr(backup.restored, SERVER_USER) is True
+    for principal in document["principals"]:
+        del principal["allow_svr"]
+    old = tmp_path / "before-allow-svr.json"
+    old.write_text(json.dumps(document))
+    old.chmod(0o600)
+    ok(admin(backup.restored, "load", "--force", str(old)))
+    assert allow_svr(backup.restored, SERVER_USER) is False
 
 
 @needs_pg
