@@ -133,6 +133,7 @@ def test_peek_header_hands_out_copies_of_cached_headers() -> None:
 
 
 def test_session_tokens_are_the_jws_pyjwt_makes() -> None:
+    from orthrus.messages import Ticket
     from orthrus.session_token import (
         SessionClaims,
         issue_session_token,
@@ -143,29 +144,23 @@ def test_session_tokens_are_the_jws_pyjwt_makes() -> None:
     key = Key.generate(os.urandom, kvno=4)
     server = Principal.parse(f"HTTP/www@{REALM}")
     claims = SessionClaims(
-        client=Principal.parse(f"alice@{REALM}"),
         server=server,
-        groups=("staff",),
-        ticket="t1",
-        authtime=1_800_000_000,
-        starttime=1_800_000_000,
-        endtime=1_800_036_000,
+        ticket=Ticket(server=server, kvno=4, enc_part="a.b.c.d.e"),
+        kind="proof",
         issued_at=1_800_000_100,
         expires_at=1_800_003_700,
     )
     token = issue_session_token(claims, key)
     payload = {
         "iss": str(server),
-        "sub": f"alice@{REALM}",
         "aud": str(server),
         "iat": claims.issued_at,
         "nbf": claims.issued_at,
         "exp": claims.expires_at,
-        "groups": ["staff"],
-        "tkt": "t1",
-        "tkt_times": [claims.authtime, claims.starttime, claims.endtime],
+        "kind": "proof",
+        "tkt": {"server": str(server), "kvno": 4, "enc_part": "a.b.c.d.e"},
     }
     expected = jwt.encode(payload, session_token_key(key), algorithm="HS256", headers={"kid": "4"})
     assert token == expected
-    checked = verify_session_token(token, lambda p: {4: key}, claims.issued_at + 1, 300)
+    checked = verify_session_token(token, "proof", lambda p: {4: key}, claims.issued_at + 1, 300)
     assert checked == claims
