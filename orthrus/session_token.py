@@ -14,8 +14,14 @@ long-term key of a given kvno (``kid``), so every worker holding the keytab chec
 ``aud`` is the service principal. ``kind`` says how the token may come back: ``proof``
 (a header, with a per-request proof of the session key, :mod:`orthrus.session_proof`) or
 ``browser`` (an HTTPS-only cookie, for clients that cannot hold a key); one is refused
-where the other is expected. Decoding pins the algorithm; pyjwt compares the MAC in
-constant time.
+where the other is expected.
+
+Only this service makes its tokens, so checking one is strict and done in one pass: the
+protected header must be exactly the one :func:`issue_session_token` writes (which pins
+HS256 and leaves no room for ``none``, ``jku`` or ``crit``), the segments canonical base64url,
+the claims typed (:mod:`orthrus.codec`), the MAC compared in constant time. Tests hold both
+directions to pyjwt's (``jwt.encode`` gives the same bytes, ``jwt.decode`` accepts them):
+pyjwt itself checks a 1.6 KB token's every character in Python, ~250 µs per pass.
 
 Like the rest of the core this reads no clock: ``now`` is passed in, so the library's own
 time checks are off and the same checks are made here against ``now``.
@@ -26,18 +32,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Literal
 
-import jwt
+import msgspec
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from orthrus.ap import KeysFor
-from orthrus.b64 import b64u_encode
-from orthrus.codec import decode, encode
+from orthrus.b64 import b64u_decode, b64u_encode
+from orthrus.codec import decode
 from orthrus.errors import APError, MalformedMessage
 from orthrus.keys import KEY_SIZE, Key, KeyUsage
 from orthrus.messages import EncTicketPart, Ticket
@@ -59,10 +64,25 @@ __all__ = [
 ALGORITHM = "HS256"
 #: A ticket fits in an AP-REQ token of at most 32 KiB (:mod:`orthrus.httpauth`).
 MAX_TOKEN_LENGTH = 48 * 1024
-_REQUIRED = ["iss", "aud", "iat", "nbf", "exp", "kind", "tkt"]
 
 #: ``proof``: sent in a header with a proof per request; ``browser``: an HTTPS-only cookie.
 SessionKind = Literal["proof", "browser"]
+
+
+class _Header(msgspec.Struct, frozen=True):
+    kid: str
+
+
+class _Claims(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The token's claims as they must be: every one present, of its type, nothing else."""
+
+    iss: Principal
+    aud: Principal
+    iat: int
+    nbf: int
+    exp: int
+    kind: SessionKind
+    tkt: Ticket
 
 
 def session_token_key(key: Key) -> bytes:
@@ -139,17 +159,20 @@ def _bad(why: str) -> APError:
     )
 
 
-def _unverified(token: str) -> tuple[Principal, int]:
+def _parts(token: str) -> tuple[int, str, _Claims, bytes]:
+    """The key version, signing input, claims and MAC of a token, none of them trusted yet."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
         raise MalformedMessage(f"a session token is at most {MAX_TOKEN_LENGTH} characters")
     try:
-        header = jwt.get_unverified_header(token)
-        audience = jwt.decode(token, options={"verify_signature": False}).get("aud")
-        kid = header.get("kid")
-        if not isinstance(audience, str) or not isinstance(kid, str) or not kid.isdigit():
-            raise _bad("names no service or key version")
-        return Principal.parse(audience), int(kid)
-    except (jwt.PyJWTError, MalformedMessage, ValueError) as exc:
+        header, payload, signature = token.split(".")
+        kid = decode(b64u_decode(header), _Header).kid
+        if not (kid.isascii() and kid.isdigit() and len(kid) <= 10):
+            raise _bad("names no key version")
+        if header.encode("ascii") != _encoded_header(kid):
+            raise _bad(f"is not signed with {ALGORITHM} as this service signs its tokens")
+        claims = decode(b64u_decode(payload), _Claims)
+        return int(kid), f"{header}.{payload}", claims, b64u_decode(signature)
+    except (MalformedMessage, ValueError, UnicodeEncodeError) as exc:
         raise _bad("is not a well-formed token") from exc
 
 
@@ -163,32 +186,35 @@ def verify_session_token(
     expired, ``TKT_NYV`` if issued more than ``max_skew`` s in the future. The ticket inside
     is not opened here: the caller opens it and calls :func:`check_session_ticket`.
     """
-    server, kvno = _unverified(token)
+    kid, signing_input, claims, mac = _parts(token)
+    server = claims.aud
     keys = keys_for(server)
     if keys is None:
         raise APError(
             "KRB_AP_ERR_NOT_US", f"the session token is for {server}, which is not served here"
         )
-    key = select_key(keys, kvno, server)
-    try:
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            session_token_key(key),
-            algorithms=[ALGORITHM],
-            audience=str(server),
-            issuer=str(server),
-            options={
-                "require": _REQUIRED,
-                "verify_exp": False,
-                "verify_nbf": False,
-                "verify_iat": False,
-            },
-        )
-    except jwt.PyJWTError as exc:
-        raise _bad(f"does not verify ({exc})") from exc
-    if claims.get("kind") != kind:
+    key = select_key(keys, kid, server)
+    expected = hmac.digest(session_token_key(key), signing_input.encode("ascii"), "sha256")
+    if not hmac.compare_digest(mac, expected):
+        raise _bad("does not verify under the service's key")
+    if claims.iss != server:
+        raise _bad("was issued by another service")
+    if claims.kind != kind:
         raise _bad(f"was not issued to be sent as a {kind} session")
-    return _check_claims(claims, server, now, max_skew)
+    if claims.nbf - max_skew > now:
+        raise APError("KRB_AP_ERR_TKT_NYV", "the session token is not valid yet; check the clock")
+    if now >= claims.exp:
+        raise APError(
+            "KRB_AP_ERR_TKT_EXPIRED",
+            "the session token expired; authenticate again with a ticket",
+        )
+    return SessionClaims(
+        server=server,
+        ticket=claims.tkt,
+        kind=claims.kind,
+        issued_at=claims.iat,
+        expires_at=claims.exp,
+    )
 
 
 def check_session_ticket(claims: SessionClaims, ticket: EncTicketPart) -> None:
@@ -196,31 +222,3 @@ def check_session_ticket(claims: SessionClaims, ticket: EncTicketPart) -> None:
     the caller: the ticket, not the token, says who the client is and until when)."""
     if claims.expires_at > ticket.endtime:
         raise _bad("outlives the ticket it came from")
-
-
-def _ints(claims: Mapping[str, Any], names: tuple[str, ...]) -> list[int]:
-    values = [claims.get(name) for name in names]
-    ints = [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
-    if len(ints) != len(names):
-        raise _bad("has times of the wrong type")
-    return ints
-
-
-def _check_claims(
-    claims: Mapping[str, Any], server: Principal, now: float, max_skew: int
-) -> SessionClaims:
-    iat, nbf, exp = _ints(claims, ("iat", "nbf", "exp"))
-    try:
-        ticket = decode(encode(claims["tkt"]), Ticket)
-    except MalformedMessage as exc:
-        raise _bad("carries no valid ticket") from exc
-    if nbf - max_skew > now:
-        raise APError("KRB_AP_ERR_TKT_NYV", "the session token is not valid yet; check the clock")
-    if now >= exp:
-        raise APError(
-            "KRB_AP_ERR_TKT_EXPIRED",
-            "the session token expired; authenticate again with a ticket",
-        )
-    return SessionClaims(
-        server=server, ticket=ticket, kind=claims["kind"], issued_at=iat, expires_at=exp
-    )

@@ -71,7 +71,7 @@ class SessionTokens:
             self._verifier.replay_cache, claims.ticket.server, self._verifier.options.max_skew
         )
         bound = ProofTarget(token, method, target)
-        check_session_proof(proof, ticket.part.key.to_key(), bound, now, rules)
+        check_session_proof(proof, ticket.session_key, bound, now, rules)
         return _identity(claims, ticket)
 
     def verify_browser(self, token: str) -> Identity:

@@ -303,7 +303,7 @@ class Verifier:
             starttime=part.starttime,
             endtime=part.endtime,
             auth_method="ticket",
-            ticket_id=entry.ticket_id or ticket_id(ap_req.ticket.enc_part),
+            ticket_id=entry.ticket_id,
             ticket=ap_req.ticket,
             session_key=verified.session_key,
             subkey=auth.subkey.to_key() if auth.subkey else None,
@@ -329,7 +329,9 @@ class Verifier:
         """Check the authorization data of an opened ticket and cache the verdict."""
         groups = self._check_authz(snapshot, part, ticket.server, now)
         expires_at = part.endtime + self.options.max_skew
-        entry = CachedTicket(part, groups, expires_at, ticket_id(ticket.enc_part))
+        entry = CachedTicket(
+            part, groups, expires_at, ticket_id(ticket.enc_part), part.key.to_key()
+        )
         self._tickets.put(ticket_cache_key(ticket), entry)
         return entry
 

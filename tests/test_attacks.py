@@ -84,7 +84,7 @@ from orthrus.priv import KrbPriv, PrivChannel
 from orthrus.pwkdf import KDFParams, string_to_key
 from orthrus.replay import MemoryReplayCache, ReplayCache
 from orthrus.seal import open_sealed, seal
-from orthrus.session_proof import PROOF_TYPE, ProofTarget, make_session_proof
+from orthrus.session_proof import ProofTarget, make_session_proof
 from orthrus.session_token import SessionClaims, issue_session_token, session_token_key
 from orthrus.tgs_exchange import handle_tgs_req, make_tgs_req, read_tgs_rep
 from orthrus_io.files import read_private, write_private
@@ -1738,27 +1738,21 @@ def test_session_proof_moved_to_another_method_or_path_is_modified(
 def test_session_proof_under_the_wrong_key_is_modified(
     core: CoreRealm, tgt: Credential, service_cred: Credential, clock: Clock
 ) -> None:
-    """Proofs not made with the key HKDF'd from this session's ticket's session key: the raw
-    session key, the service's token key, another ticket's session key, ``alg: none``."""
+    """Proofs not sealed under this session's ticket's session key for the proof's usage:
+    under another ticket's session key, under the service's key, under the right key for
+    the AP authenticator's usage (key-usage confusion), relabelled ``alg: none``."""
     verifier = make_verifier(core, clock)
     client = session_app(verifier)
     session = open_session(client, service_cred, T0).headers[SESSION_HEADER]
     other = core.service_ticket(tgt, core.principal("HTTP/web"), T0)
-    good = jwt.decode(
-        proved(session, service_cred.session_key, T0)[SESSION_PROOF_HEADER],
-        options={"verify_signature": False},
-    )
-    header = {"typ": PROOF_TYPE}
+    good = proved(session, service_cred.session_key, T0)[SESSION_PROOF_HEADER]
+    plaintext = open_sealed(service_cred.session_key, KeyUsage.SESSION_PROOF, good)
+    service_key = core.key_of(core.principal("HTTP/web"))
     proofs = [
-        jwt.encode(good, service_cred.session_key.material, "HS256", headers=header),
-        jwt.encode(
-            good,
-            session_token_key(core.key_of(core.principal("HTTP/web"))),
-            "HS256",
-            headers=header,
-        ),
         proved(session, other.session_key, T0)[SESSION_PROOF_HEADER],
-        jwt.encode(good, None, "none", headers=header),
+        seal(service_key, KeyUsage.SESSION_PROOF, plaintext, os.urandom),
+        seal(service_cred.session_key, KeyUsage.AP_REQ_AUTHENTICATOR, plaintext, os.urandom),
+        with_header(good, alg="none"),
     ]
     before = cache_size(verifier.replay_cache)
     for proof in proofs:

@@ -162,5 +162,21 @@ def test_session_tokens_are_the_jws_pyjwt_makes() -> None:
     }
     expected = jwt.encode(payload, session_token_key(key), algorithm="HS256", headers={"kid": "4"})
     assert token == expected
+    # The other way: pyjwt accepts what the one-pass check accepts...
+    decoded = jwt.decode(
+        token, session_token_key(key), algorithms=["HS256"], audience=str(server),
+        issuer=str(server),
+        options={"verify_exp": False, "verify_nbf": False, "verify_iat": False},
+    )  # fmt: skip
+    assert decoded == payload
     checked = verify_session_token(token, "proof", lambda p: {4: key}, claims.issued_at + 1, 300)
     assert checked == claims
+    # ...and the one-pass check refuses what pyjwt would take with another header: the
+    # same claims under another algorithm, none, or extra header fields.
+    hs384_key = session_token_key(key) * 2  # (pyjwt warns of a shorter HS384 key)
+    keys = {"HS384": hs384_key, "none": None, "HS256": session_token_key(key)}
+    for alg, extra in (("HS384", {}), ("none", {}), ("HS256", {"jku": "https://evil"})):
+        signed = jwt.encode(payload, keys[alg], algorithm=alg, headers={"kid": "4", **extra})
+        with pytest.raises(APError) as refused:
+            verify_session_token(signed, "proof", lambda p: {4: key}, claims.issued_at + 1, 300)
+        assert refused.value.name == "KRB_AP_ERR_MODIFIED"
