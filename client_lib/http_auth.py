@@ -6,17 +6,24 @@ out; a ``401`` with ``WWW-Authenticate: Ticket realm="R"`` is answered by sendin
 authenticator binds the request's method and target; with ``mutual=True`` the service's
 ``Authentication-Info: Ticket <AP-REP>`` is checked (RFC 4120 §3.2.5) and a missing or wrong
 one raises ``KRB_AP_ERR_MUT_FAIL``.
+
+When a service hands out a session (``Orthrus-Session``, docs/http.md §4) the authenticator
+keeps it, in memory, for that origin (scheme, host and port) until it expires; later requests
+there send it with a fresh ``Orthrus-Session-Proof`` (:mod:`orthrus.session_proof`) instead of
+an AP-REQ, and a 401 to one drops it and answers with an AP-REQ. A request that asks for
+mutual authentication always sends an AP-REQ: a session's answers prove nothing.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import httpx
+import jwt
 import requests
 import requests.auth
 
@@ -26,6 +33,8 @@ from orthrus.errors import APError, MalformedMessage
 from orthrus.httpauth import (
     REPLY_HEADER,
     SCHEME,
+    SESSION_HEADER,
+    SESSION_PROOF_HEADER,
     decode_ap_rep,
     encode_ap_req,
     http_binding,
@@ -35,8 +44,10 @@ from orthrus.keys import Key
 from orthrus.messages import Authenticator, EncAPRepPart
 from orthrus.principal import Principal
 from orthrus.priv import PrivChannel, decode_priv, encode_priv
+from orthrus.session_proof import ProofTarget, make_session_proof
 
 __all__ = [
+    "ClientSession",
     "HttpxTicketAuth",
     "PlainRequest",
     "RequestsTicketAuth",
@@ -59,13 +70,35 @@ def challenge_realm(headers: Mapping[str, str]) -> str | None:
     return match.group(1) if match else ""
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _target(url: str) -> str:
+    """What the service binds: the percent-decoded path, then ``?query`` if there is one."""
+    parts = urlsplit(url)
+    return unquote(parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
 @dataclass(frozen=True, slots=True)
 class Pending:
-    """What a sent request needs to check its response."""
+    """What a sent request needs to check its response (and keep a session it opens)."""
 
     session_key: Key
     authenticator: Authenticator
     mutual: bool
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSession:
+    """A session a service handed out: its token, the session key of the ticket it was
+    opened with (to make proofs), and the token's end."""
+
+    token: str = field(repr=False)
+    session_key: Key = field(repr=False)
+    expires_at: float
 
 
 class TicketAuthenticator:
@@ -82,6 +115,7 @@ class TicketAuthenticator:
         self.service = service
         self.mutual = mutual
         self.bind = bind
+        self._sessions: dict[str, ClientSession] = {}
 
     def service_for(self, url: str, realm: str | None) -> Principal:
         """The service principal: as given, else ``HTTP/<host>@<realm>``."""
@@ -96,10 +130,8 @@ class TicketAuthenticator:
     ) -> tuple[str, Pending]:
         """The header value for one request, and what to check its response with."""
         credential = self.client.get_service_ticket(self.service_for(url, realm))
-        parts = urlsplit(url)
-        target = unquote(parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         fields = AuthenticatorFields(
-            checksum=http_binding(method, target) if self.bind else None,
+            checksum=http_binding(method, _target(url)) if self.bind else None,
             subkey=channel.key if channel else None,
             seq=channel.initial_seq if channel else None,
             mutual=self.mutual,
@@ -107,13 +139,46 @@ class TicketAuthenticator:
         ap_req, authenticator = make_ap_req(
             credential, self.client.now(), self.client.entropy, fields
         )
-        pending = Pending(credential.session_key, authenticator, self.mutual)
+        pending = Pending(credential.session_key, authenticator, self.mutual, url)
         return f"{SCHEME} {encode_ap_req(ap_req)}", pending
 
-    def check_response(self, headers: Mapping[str, str], pending: Pending) -> EncAPRepPart | None:
-        """Check the service's AP-REP when mutual authentication was asked for."""
-        if not pending.mutual:
+    def session_headers(self, method: str, url: str) -> dict[str, str] | None:
+        """The session headers for one request (the token and a fresh proof), or None when
+        no live session is held for the URL's origin or mutual authentication is asked."""
+        session = self._sessions.get(_origin(url))
+        now = self.client.now()
+        if self.mutual or session is None or now >= session.expires_at:
             return None
+        bound = ProofTarget(session.token, method, _target(url))
+        proof = make_session_proof(session.session_key, bound, now, self.client.entropy)
+        return {SESSION_HEADER: session.token, SESSION_PROOF_HEADER: proof}
+
+    def drop_session(self, url: str) -> None:
+        """Forget the session of the URL's origin (the service refused it)."""
+        self._sessions.pop(_origin(url), None)
+
+    def check_response(self, headers: Mapping[str, str], pending: Pending) -> EncAPRepPart | None:
+        """Check the service's AP-REP when mutual authentication was asked for, and keep the
+        session the service handed out with the answer, if any."""
+        reply = self._check_reply(headers, pending) if pending.mutual else None
+        self._keep_session(headers, pending)
+        return reply
+
+    def _keep_session(self, headers: Mapping[str, str], pending: Pending) -> None:
+        token = headers.get(SESSION_HEADER)
+        if self.mutual or not token or not pending.url:
+            return
+        try:
+            # Only to know when to stop sending it; the service checks the token itself.
+            expires_at = jwt.decode(token, options={"verify_signature": False})["exp"]
+        except (jwt.PyJWTError, KeyError, TypeError):
+            return
+        if isinstance(expires_at, int):
+            self._sessions[_origin(pending.url)] = ClientSession(
+                token, pending.session_key, expires_at
+            )
+
+    def _check_reply(self, headers: Mapping[str, str], pending: Pending) -> EncAPRepPart:
         try:
             token = parse_authorization(headers.get(REPLY_HEADER))
             if token is None:
@@ -182,16 +247,21 @@ class HttpxTicketAuth(httpx.Auth):
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         realm = None
-        if not self.preemptive:
+        url = str(request.url)
+        session = self.authenticator.session_headers(request.method, url)
+        if session is not None or not self.preemptive:
+            request.headers.update(session or {})
             response = yield request
             realm = challenge_realm(response.headers)
             if response.status_code != 401 or realm is None:
                 if self.authenticator.mutual:
                     raise _unauthenticated_service()
                 return
-        header, pending = self.authenticator.authorization(
-            request.method, str(request.url), realm or None
-        )
+            if session is not None:  # refused (expired, or the service restarted): a ticket
+                self.authenticator.drop_session(url)
+                for name in session:
+                    del request.headers[name]
+        header, pending = self.authenticator.authorization(request.method, url, realm or None)
         request.headers["Authorization"] = header
         response = yield request
         if response.status_code < 400:
@@ -206,10 +276,12 @@ class RequestsTicketAuth(requests.auth.AuthBase):
         self.preemptive = preemptive
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        if self.preemptive:
+        session = self.authenticator.session_headers(request.method or "GET", request.url or "/")
+        if session is None and self.preemptive:
             pending = self._sign(request, None)
             request.register_hook("response", self._checker(pending))
         else:
+            request.headers.update(session or {})
             request.register_hook("response", self._answer_challenge)
         return request
 
@@ -237,6 +309,9 @@ class RequestsTicketAuth(requests.auth.AuthBase):
         response.content  # noqa: B018 - drain the body so the connection can be reused
         response.close()
         retry = response.request.copy()
+        if retry.headers.pop(SESSION_HEADER, None) is not None:  # the session was refused
+            retry.headers.pop(SESSION_PROOF_HEADER, None)
+            self.authenticator.drop_session(retry.url or "/")
         pending = self._sign(retry, realm or None)
         answer: requests.Response = response.connection.send(retry, **kwargs)
         answer.history.append(response)

@@ -25,6 +25,8 @@ __all__ = [
     "MAX_TOKEN_LENGTH",
     "REPLY_HEADER",
     "SCHEME",
+    "SESSION_HEADER",
+    "SESSION_PROOF_HEADER",
     "challenge",
     "decode_ap_rep",
     "decode_ap_req",
@@ -36,6 +38,11 @@ __all__ = [
 
 SCHEME = "Ticket"
 REPLY_HEADER = "Authentication-Info"
+#: Response header handing a session token to a client, and request header returning it
+#: (:mod:`orthrus.session_token`), with a proof of the session key in the second one
+#: (:mod:`orthrus.session_proof`).
+SESSION_HEADER = "Orthrus-Session"
+SESSION_PROOF_HEADER = "Orthrus-Session-Proof"
 MAX_TOKEN_LENGTH = 32 * 1024
 
 _QUOTABLE = re.compile(r"[A-Z0-9.-]{1,128}\Z")

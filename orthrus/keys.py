@@ -40,6 +40,7 @@ class KeyUsage(IntEnum):
     KRB_PRIV_ENC_PART = 13
     MASTER_KEY_WRAP = 1024
     SESSION_TOKEN = 1025
+    SESSION_PROOF = 1026
 
 
 class Key:

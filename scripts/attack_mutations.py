@@ -449,7 +449,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "test_silver_ticket_with_a_stolen_service_key_is_modified",
         "service_lib/verifier.py",
-        "groups = self._check_authz(snapshot, part, server, now)",
+        "groups = self._check_authz(snapshot, part, ticket.server, now)",
         "groups = ()",
     ),
     Mutation(
@@ -525,6 +525,72 @@ MUTATIONS: list[Mutation] = [
             ),
         ),
     ),
+    *(
+        Mutation(
+            test,
+            "service_lib/verifier.py",
+            "groups = self._check_authz(snapshot, part, ticket.server, now)",
+            "groups = unverified_groups(part)",
+        )
+        for test in (
+            "test_session_minted_with_a_stolen_service_key_is_modified",
+            "test_session_minted_with_a_stolen_service_key_is_refused_by_service_demo",
+        )
+    ),
+    Mutation(
+        "test_session_token_without_a_proof_is_modified",
+        "orthrus/session_proof.py",
+        "    if not proof:\n        raise _bad(",
+        "    if not proof:\n        return\n        raise _bad(",
+    ),
+    Mutation(
+        "test_session_proof_replayed_is_repeat",
+        "orthrus/session_proof.py",
+        "if not rules.replay_cache.check_and_store(",
+        "if False and not rules.replay_cache.check_and_store(",
+    ),
+    Mutation(
+        "test_session_proof_moved_to_another_method_or_path_is_modified",
+        "orthrus/session_proof.py",
+        "if opened.htm != bound.method.upper() or opened.htu != bound.target:",
+        "if False:",
+    ),
+    Mutation(
+        "test_session_proof_under_the_wrong_key_is_modified",
+        "orthrus/keys.py",
+        *_ONE_KEY_FOR_ALL_USAGES,
+    ),
+    Mutation(
+        "test_session_proof_for_another_session_token_is_modified",
+        "orthrus/session_proof.py",
+        "if opened.ath != _token_hash(bound.token):",
+        "if False:",
+    ),
+    Mutation(
+        "test_session_proof_outside_the_clock_skew_is_skew",
+        "orthrus/session_proof.py",
+        '    check_skew(opened.ctime + opened.cusec / 1e6, now, rules.max_skew, "service")',
+        "    pass",
+    ),
+    Mutation(
+        "test_session_from_service_a_presented_at_service_b_is_not_us",
+        "service_lib/keytab_source.py",
+        "return self.keys.get(principal)",
+        "return self.keys.get(principal) or next(iter(self.keys.values()))",
+    ),
+    Mutation(
+        "test_session_cookie_over_plain_http_is_neither_set_nor_taken",
+        "service_lib/flask_ext.py",
+        "if not (state.browser_sessions and request.is_secure):",
+        "if not state.browser_sessions:",
+        (
+            (
+                "service_lib/flask_ext.py",
+                "if state.browser_sessions and request.is_secure:",
+                "if state.browser_sessions:",
+            ),
+        ),
+    ),
     Mutation(
         "test_user_roasting_through_the_tgs_is_must_use_user2user",
         "orthrus/tgs_exchange.py",
@@ -542,6 +608,37 @@ MUTATIONS: list[Mutation] = [
         "orthrus/realm.py",
         "    if policy.hide_unknown_principals:\n",
         "    if entry is None and policy.hide_unknown_principals:\n",
+    ),
+    Mutation(
+        "test_browser_sessions_off_set_and_take_no_cookie",
+        "service_lib/flask_ext.py",
+        "_AppState(verifier, sessions, self._browser_sessions)",
+        "_AppState(verifier, sessions, True)",
+    ),
+    Mutation(
+        "test_session_token_moved_between_header_and_cookie_is_modified",
+        "orthrus/session_token.py",
+        "if claims.kind != kind:",
+        "if False:",
+    ),
+    Mutation(
+        "test_session_outliving_its_ticket_is_modified",
+        "orthrus/session_token.py",
+        "if claims.expires_at > ticket.endtime:",
+        "if False:",
+        (
+            (
+                "service_lib/sessions.py",
+                "expires_at = min(now + self.lifetime, identity.endtime)",
+                "expires_at = now + self.lifetime",
+            ),
+        ),
+    ),
+    Mutation(
+        "test_session_whose_ticket_expired_is_tkt_expired",
+        "orthrus/session_token.py",
+        "    if now >= claims.exp:",
+        "    if False:",
     ),
 ]
 

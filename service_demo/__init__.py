@@ -49,7 +49,9 @@ def create_app(settings: DemoSettings, verifier: Verifier | None = None) -> Flas
     store = NoteStore(settings.db_path)
     store.create_schema()
     app.extensions["service_demo"] = store
-    auth = TicketAuth(app, verifier, sessions=settings.sessions)
+    auth = TicketAuth(
+        app, verifier, sessions=settings.sessions, browser_sessions=settings.browser_sessions
+    )
     app.register_blueprint(make_blueprint(auth))
     register_ops_routes(app, verifier, {"notes_db": store.ping})
     register_openapi(app)

@@ -1,7 +1,7 @@
 """``python -m service_demo --keytab FILE [--host H] [--port P] [--workers N] [--db PATH]
-[--realm R] [--redis-url URL] [--audit-log PATH] [--certfile PEM --keyfile PEM]
-[--trace FILE] [--lab-no-replay-cache] [--lab-unsigned-authz] [--kdc-url URL]``: the demo
-service under gunicorn.
+[--realm R] [--no-sessions | --browser-sessions] [--redis-url URL] [--audit-log PATH]
+[--certfile PEM --keyfile PEM] [--trace FILE] [--lab-no-replay-cache] [--lab-unsigned-authz]
+[--kdc-url URL]``: the demo service under gunicorn.
 
 With more than one worker the workers share an SQLite replay cache (``--replay-cache``,
 default next to the database), or Redis (``--redis-url``, also shared with replicas on other
@@ -47,6 +47,11 @@ def parse_args(argv: Sequence[str] | None = None) -> DemoSettings:
         "--replay-cache", help="SQLite replay cache shared by the workers (default: DB.replay)"
     )
     parser.add_argument("--no-sessions", action="store_true", help="hand out no sessions")
+    parser.add_argument(
+        "--browser-sessions",
+        action="store_true",
+        help="also hand sessions to browsers as an HTTPS-only cookie (off by default)",
+    )
     parser.add_argument("--bind-requests", action="store_true", help="require method+path binding")
     parser.add_argument("--max-skew", type=int, default=300, help="allowed clock skew (s)")
     parser.add_argument(
@@ -86,6 +91,8 @@ def parse_args(argv: Sequence[str] | None = None) -> DemoSettings:
     args = parser.parse_args(argv)
     if bool(args.certfile) != bool(args.keyfile):
         parser.error("--certfile and --keyfile go together")
+    if args.browser_sessions and args.no_sessions:
+        parser.error("--browser-sessions and --no-sessions exclude each other")
     replay = args.replay_cache
     if replay is None and args.workers > 1 and not args.redis_url:
         replay = f"{args.db}.replay"
@@ -101,6 +108,7 @@ def parse_args(argv: Sequence[str] | None = None) -> DemoSettings:
         "workers": args.workers,
         "replay_cache": replay,
         "sessions": not args.no_sessions,
+        "browser_sessions": args.browser_sessions,
         "bind_requests": args.bind_requests,
         "max_skew": args.max_skew,
         "redis_url": args.redis_url,

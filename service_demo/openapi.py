@@ -30,7 +30,7 @@ _REFUSED = {
     ),
     "503": json_response("the replay cache is unreachable"),
 }
-_AUTH = [{"ticket": []}, {"session": []}]
+_AUTH = [{"ticket": []}, {"session": [], "session_proof": []}]
 
 
 def _get(summary: str, secured: bool = True) -> dict[str, Any]:
@@ -73,6 +73,12 @@ def demo_openapi() -> dict[str, Any]:
     document["components"]["securitySchemes"] = {
         "ticket": {"type": "http", "scheme": "Ticket", "description": "an AP-REQ (docs/http.md)"},
         "session": {"type": "apiKey", "in": "header", "name": "Orthrus-Session"},
+        "session_proof": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Orthrus-Session-Proof",
+            "description": "a proof of the session key for this request (docs/http.md §4)",
+        },
     }
     return document
 

@@ -30,6 +30,8 @@ class DemoSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     workers: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
     replay_cache: str | None = None
     sessions: bool = True
+    #: Also hand sessions to browsers, as an HTTPS-only cookie (docs/http.md §4).
+    browser_sessions: bool = False
     bind_requests: bool = False
     max_skew: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 300
     #: Redis replay cache shared by every worker and replica (wins over ``replay_cache``).

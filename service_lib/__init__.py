@@ -18,6 +18,7 @@ from service_lib.http import (
     PRIV_CONTENT_TYPE,
     SESSION_COOKIE,
     SESSION_HEADER,
+    SESSION_PROOF_HEADER,
 )
 from service_lib.identity import Identity
 from service_lib.keytab_source import KeySnapshot, KeytabSource
@@ -34,6 +35,7 @@ __all__ = [
     "PRIV_CONTENT_TYPE",
     "SESSION_COOKIE",
     "SESSION_HEADER",
+    "SESSION_PROOF_HEADER",
     "Identity",
     "KeySnapshot",
     "KeytabSource",

@@ -18,7 +18,10 @@ the request's method and path as the binding; when the AP-REQ asks for mutual
 authentication (``mutual-required``) the response, whatever the view answers (a 403
 included), carries ``Authentication-Info: Ticket <AP-REP>`` (RFC 4120 §3.2.4, RFC 7615).
 With ``sessions=True`` a successful AP exchange also hands out a session
-(:mod:`service_lib.sessions`) that later requests may present instead.
+(:mod:`service_lib.sessions`): an ``Orthrus-Session`` token that later requests may present
+instead, each with an ``Orthrus-Session-Proof`` of the ticket's session key. With
+``browser_sessions=True`` as well, a request over HTTPS also gets it as an ``orthrus_session``
+cookie (``Secure; HttpOnly; SameSite=Strict``), taken back over HTTPS only.
 Refusals are JSON errors (:mod:`service_lib.http`): 400, 401 with a challenge, or 403.
 """
 
@@ -39,6 +42,7 @@ from service_lib.http import (
     REPLY_HEADER,
     SESSION_COOKIE,
     SESSION_HEADER,
+    SESSION_PROOF_HEADER,
     ErrorResponse,
     error_response,
     forbidden,
@@ -61,6 +65,7 @@ log = logging.getLogger("orthrus.service")
 G_IDENTITY = "orthrus_identity"
 _G_REPLY = "_orthrus_ap_rep"
 _G_SESSION = "_orthrus_new_session"
+_G_COOKIE = "_orthrus_new_cookie"
 _G_REQUEST_ID = "_orthrus_request_id"
 REQUEST_ID_HEADER = "X-Request-Id"
 _EXTENSION = "orthrus"
@@ -78,6 +83,7 @@ def current_identity() -> Identity | None:
 class _AppState:
     verifier: Verifier
     sessions: SessionTokens | None
+    browser_sessions: bool = False
 
 
 class TicketAuth:
@@ -90,10 +96,14 @@ class TicketAuth:
         *,
         sessions: bool = False,
         session_lifetime: int | None = None,
+        browser_sessions: bool = False,
     ) -> None:
+        if browser_sessions and not sessions:
+            raise ValueError("browser_sessions=True needs sessions=True")
         self._verifier = verifier
         self._sessions = sessions
         self._session_lifetime = session_lifetime
+        self._browser_sessions = browser_sessions
         if app is not None:
             self.init_app(app)
 
@@ -105,11 +115,8 @@ class TicketAuth:
             verifier = Verifier.from_settings(load_verifier_settings())
         sessions = None
         if self._sessions:
-            lifetime = self._session_lifetime or 3600
-            sessions = SessionTokens(
-                verifier.keytab, lifetime, verifier.options.max_skew, verifier.clock
-            )
-        app.extensions[_EXTENSION] = _AppState(verifier, sessions)
+            sessions = SessionTokens(verifier, self._session_lifetime or 3600)
+        app.extensions[_EXTENSION] = _AppState(verifier, sessions, self._browser_sessions)
         app.register_error_handler(ProtocolError, _error_handler)
         app.register_error_handler(Unavailable, _unavailable_handler)
         app.after_request(_after_request)
@@ -131,25 +138,29 @@ class TicketAuth:
         state = self._state()
         header = request.headers.get("Authorization")
         token = ticket_token(header)
+        session = request.headers.get(SESSION_HEADER)
+        cookie = _browser_cookie(state)
         if token is not None:
             identity = self._verify_ticket(state, token)
-        elif state.sessions is not None and (session := _session_token()) is not None:
-            identity = state.sessions.verify(session)
+        elif state.sessions is not None and session:
+            proof = request.headers.get(SESSION_PROOF_HEADER)
+            identity = state.sessions.verify(session, proof, request.method, _target())
+        elif state.sessions is not None and cookie:
+            identity = state.sessions.verify_browser(cookie)
         else:
             raise no_credentials(header, state.verifier.realm)
         setattr(g, G_IDENTITY, identity)
         return identity
 
     def _verify_ticket(self, state: _AppState, token: str) -> Identity:
-        target = request_target(
-            request.script_root + request.path, request.query_string.decode("latin-1")
-        )
         origin = RequestOrigin(request.remote_addr, _request_id())
-        identity = state.verifier.verify(token, request.method, target, origin)
+        identity = state.verifier.verify(token, request.method, _target(), origin)
         if identity.mutual_required:
             setattr(g, _G_REPLY, state.verifier.reply_token(identity))
         if state.sessions is not None:
             setattr(g, _G_SESSION, state.sessions.issue(identity))
+            if state.browser_sessions and request.is_secure:
+                setattr(g, _G_COOKIE, state.sessions.issue(identity, "browser"))
         return identity
 
     @overload
@@ -187,8 +198,19 @@ def _request_id() -> str:
     return request_id
 
 
-def _session_token() -> str | None:
-    return request.headers.get(SESSION_HEADER) or request.cookies.get(SESSION_COOKIE) or None
+def _target() -> str:
+    """The request target the AP authenticator and the session proof bind."""
+    return request_target(
+        request.script_root + request.path, request.query_string.decode("latin-1")
+    )
+
+
+def _browser_cookie(state: _AppState) -> str | None:
+    """The session cookie, when browser sessions are on and it came over HTTPS (a ``Secure``
+    cookie never travels in clear; one that did was not sent by the browser it was set in)."""
+    if not (state.browser_sessions and request.is_secure):
+        return None
+    return request.cookies.get(SESSION_COOKIE) or None
 
 
 def _error_handler(error: ProtocolError) -> Response:
@@ -222,16 +244,13 @@ def _after_request(response: Response) -> Response:
         # client asked the service to prove itself: it gets the proof with the answer.
         response.headers[REPLY_HEADER] = reply_header_value(reply)
     session = g.pop(_G_SESSION, None)
+    cookie = g.pop(_G_COOKIE, None)
     if session is not None and response.status_code < 400:
-        token, max_age = session
-        response.headers[SESSION_HEADER] = token
+        response.headers[SESSION_HEADER] = session[0]
+    if cookie is not None and response.status_code < 400:
+        token, max_age = cookie
         response.set_cookie(
-            SESSION_COOKIE,
-            token,
-            max_age=max_age,
-            httponly=True,
-            secure=request.is_secure,
-            samesite="Strict",
+            SESSION_COOKIE, token, max_age=max_age, httponly=True, secure=True, samesite="Strict"
         )
     if (reply is not None or session is not None) and "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "private"

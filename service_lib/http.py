@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from orthrus.errors import MalformedMessage, ProtocolError
-from orthrus.httpauth import REPLY_HEADER, SCHEME, challenge, parse_authorization
+from orthrus.httpauth import (
+    REPLY_HEADER,
+    SCHEME,
+    SESSION_HEADER,
+    SESSION_PROOF_HEADER,
+    challenge,
+    parse_authorization,
+)
 from orthrus_io.errors import Unavailable
 from service_lib.identity import Identity
 
@@ -31,6 +38,7 @@ __all__ = [
     "REPLY_HEADER",
     "SESSION_COOKIE",
     "SESSION_HEADER",
+    "SESSION_PROOF_HEADER",
     "ErrorResponse",
     "error_response",
     "forbidden",
@@ -43,10 +51,8 @@ __all__ = [
 
 #: Content type of a body that is one KRB-PRIV message (:mod:`orthrus.priv`).
 PRIV_CONTENT_TYPE = "application/orthrus-priv"
-#: Cookie carrying a session token for browsers.
+#: Cookie carrying a session token for browsers (HTTPS only, when the service enables it).
 SESSION_COOKIE = "orthrus_session"
-#: Response header handing a session token to scripts, and request header returning it.
-SESSION_HEADER = "Orthrus-Session"
 #: Where the WSGI middleware puts the :class:`Identity` in the environ.
 ENVIRON_IDENTITY = "orthrus.identity"
 

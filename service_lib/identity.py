@@ -8,6 +8,7 @@ from typing import Literal
 
 from orthrus.ap import VerifiedAPReq
 from orthrus.keys import Key
+from orthrus.messages import Ticket
 from orthrus.principal import Principal
 
 __all__ = ["AuthMethod", "Identity"]
@@ -21,7 +22,8 @@ class Identity:
 
     ``principal`` and ``groups`` (from the KDC-signed authorization data) say who it is;
     ``authtime``, ``starttime`` and ``endtime`` are the ticket's times; ``auth_method`` says
-    whether this request carried a ticket (an AP exchange) or a session token. After an AP
+    whether this request carried a ticket (an AP exchange) or a session token; ``ticket`` is
+    that ticket as sent (a session carries it, :mod:`orthrus.session_token`). After an AP
     exchange ``session_key``, ``subkey`` and ``seq`` are the keys and initial sequence number
     for messages under the session (:mod:`orthrus.priv`); they are never shown by ``repr``.
     """
@@ -34,6 +36,7 @@ class Identity:
     endtime: int
     auth_method: AuthMethod
     ticket_id: str
+    ticket: Ticket | None = field(default=None, repr=False, compare=False)
     session_key: Key | None = field(default=None, repr=False, compare=False)
     subkey: Key | None = field(default=None, repr=False, compare=False)
     seq: int | None = field(default=None, repr=False)

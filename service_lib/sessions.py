@@ -1,79 +1,106 @@
 """Sessions after an AP exchange: a short-lived token so later requests skip the exchange.
 
-A browser gets it as the cookie ``orthrus_session`` (HttpOnly, SameSite=Strict, Secure over
-HTTPS); a script gets it in the ``Orthrus-Session`` response header and sends it back in an
-``Orthrus-Session`` request header. The token is :mod:`orthrus.session_token`'s JWS (RFC 7515,
-HS256) under a key derived from the service's long-term key, so every worker can check it;
-it names the ticket's client and groups and expires no later than the ticket. It is a
-bearer token: unlike an AP-REQ it is not bound to one request nor refused when replayed, so
-keep its life short and serve it over HTTPS only.
+A script gets the token in the ``Orthrus-Session`` response header and sends it back in an
+``Orthrus-Session`` request header, with an ``Orthrus-Session-Proof`` made for that request
+under a key from the ticket's session key (:mod:`orthrus.session_proof`): a captured token
+is worth nothing without the key. A browser, which cannot hold a key, gets another token as
+the cookie ``orthrus_session`` — only over HTTPS, only when the service enables browser
+sessions (:class:`service_lib.TicketAuth`).
+
+The token (:mod:`orthrus.session_token`) carries the ticket that opened the session. Each
+use re-opens that ticket and re-checks the KDC's signature on its authorization data
+(:meth:`Verifier.checked_ticket`, cached per ticket), and the identity — client, groups,
+times — comes from there only; the session ends no later than the ticket. Checks, in order:
+the token (``NOT_US``, ``BADKEYVER``, ``MODIFIED``, ``TKT_NYV``, ``TKT_EXPIRED``); its ticket
+(RFC 4120 §3.2.3 steps 1-3, 5, 6); the session's end against the ticket's (``MODIFIED``); for
+a script, the proof (``MODIFIED``, ``SKEW``, and last ``REPEAT``).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
+from orthrus.session_proof import ProofRules, ProofTarget, check_session_proof
 from orthrus.session_token import (
     SessionClaims,
+    SessionKind,
+    check_session_ticket,
     issue_session_token,
     verify_session_token,
 )
 from service_lib.identity import Identity
-from service_lib.keytab_source import KeytabSource
+from service_lib.ticket_cache import CachedTicket
+from service_lib.verifier import Verifier
 
 __all__ = ["SessionTokens"]
 
-Clock = Callable[[], float]
-
 
 class SessionTokens:
-    """Issues and checks session tokens for the principals of a keytab."""
+    """Issues and checks the sessions of the principals a :class:`Verifier` serves.
 
-    def __init__(
-        self,
-        keytab: KeytabSource,
-        lifetime: int = 3600,
-        max_skew: int = 300,
-        clock: Clock = time.time,
-    ) -> None:
-        self._keytab = keytab
+    Uses the verifier's keytab, clock, allowed skew, ticket cache and replay cache (proofs
+    are remembered there, beside authenticators).
+    """
+
+    def __init__(self, verifier: Verifier, lifetime: int = 3600) -> None:
+        self._verifier = verifier
         self.lifetime = lifetime
-        self._max_skew = max_skew
-        self._clock = clock
 
-    def issue(self, identity: Identity) -> tuple[str, int] | None:
-        """A token for ``identity`` and its life in seconds; None if the ticket is about to
-        expire (or no key of the service is left)."""
-        now = int(self._clock())
+    def issue(self, identity: Identity, kind: SessionKind = "proof") -> tuple[str, int] | None:
+        """A token for the ticket ``identity`` came with, sent as ``kind``, and its life in
+        seconds; None without a ticket, if the ticket is about to expire, or if no key of
+        the service is left."""
+        now = int(self._verifier.clock())
         expires_at = min(now + self.lifetime, identity.endtime)
-        key = self._keytab.snapshot().current_key(identity.service)
-        if expires_at <= now or key is None:
+        key = self._verifier.keytab.snapshot().current_key(identity.service)
+        if identity.ticket is None or expires_at <= now or key is None:
             return None
         claims = SessionClaims(
-            client=identity.principal,
             server=identity.service,
-            groups=identity.groups,
-            ticket=identity.ticket_id,
-            authtime=identity.authtime,
-            starttime=identity.starttime,
-            endtime=identity.endtime,
+            ticket=identity.ticket,
+            kind=kind,
             issued_at=now,
             expires_at=expires_at,
         )
         return issue_session_token(claims, key), expires_at - now
 
-    def verify(self, token: str) -> Identity:
-        """The identity a token speaks for; ``APError`` if it is forged, expired or stale."""
-        snapshot = self._keytab.snapshot()
-        claims = verify_session_token(token, snapshot.keys_for, self._clock(), self._max_skew)
-        return Identity(
-            principal=claims.client,
-            groups=claims.groups,
-            service=claims.server,
-            authtime=claims.authtime,
-            starttime=claims.starttime,
-            endtime=claims.endtime,
-            auth_method="session",
-            ticket_id=claims.ticket,
+    def verify(self, token: str, proof: str | None, method: str, target: str) -> Identity:
+        """The identity of a script's session, sent with ``proof`` for this request (the
+        ``method`` and ``target`` the AP authenticator would bind); ``APError`` if refused."""
+        now = self._verifier.clock()
+        claims, ticket = self._open(token, "proof", now)
+        rules = ProofRules(
+            self._verifier.replay_cache, claims.ticket.server, self._verifier.options.max_skew
         )
+        bound = ProofTarget(token, method, target)
+        check_session_proof(proof, ticket.session_key, bound, now, rules)
+        return _identity(claims, ticket)
+
+    def verify_browser(self, token: str) -> Identity:
+        """The identity of a browser's session cookie (the caller made sure it came over
+        HTTPS to a service with browser sessions on); ``APError`` if refused."""
+        claims, ticket = self._open(token, "browser", self._verifier.clock())
+        return _identity(claims, ticket)
+
+    def _open(
+        self, token: str, kind: SessionKind, now: float
+    ) -> tuple[SessionClaims, CachedTicket]:
+        verifier = self._verifier
+        keys_for = verifier.keytab.snapshot().keys_for
+        claims = verify_session_token(token, kind, keys_for, now, verifier.options.max_skew)
+        ticket = verifier.checked_ticket(claims.ticket, now)
+        check_session_ticket(claims, ticket.part)
+        return claims, ticket
+
+
+def _identity(claims: SessionClaims, ticket: CachedTicket) -> Identity:
+    part = ticket.part
+    return Identity(
+        principal=part.client,
+        groups=ticket.groups,
+        service=claims.ticket.server,
+        authtime=part.authtime,
+        starttime=part.starttime,
+        endtime=part.endtime,
+        auth_method="session",
+        ticket_id=ticket.ticket_id,
+        ticket=claims.ticket,
+    )

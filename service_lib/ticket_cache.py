@@ -15,6 +15,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from orthrus.keys import Key
 from orthrus.messages import EncTicketPart, Ticket
 
 __all__ = ["CachedTicket", "TicketCache", "ticket_cache_key"]
@@ -30,12 +31,14 @@ def ticket_cache_key(ticket: Ticket) -> bytes:
 @dataclass(frozen=True, slots=True)
 class CachedTicket:
     """An opened ticket whose authorization data checked out, with its groups (and its
-    :func:`orthrus.session_token.ticket_id`, so that it is hashed once too)."""
+    :func:`orthrus.session_token.ticket_id`, so that it is hashed once too, and its session
+    key as a :class:`Key`, which derives each per-usage key once)."""
 
     part: EncTicketPart = field(repr=False)
     groups: tuple[str, ...]
     expires_at: float
-    ticket_id: str = ""
+    ticket_id: str
+    session_key: Key = field(repr=False, compare=False)
 
 
 class TicketCache:

@@ -17,6 +17,7 @@ Checks follow RFC 4120 §3.2.3, each failure with its Kerberos error:
 
 Steps 1-3 and 6 are done once per ticket: the opened ticket and its groups are cached
 (:mod:`service_lib.ticket_cache`) until the ticket expires or the keytab is reloaded.
+:meth:`Verifier.checked_ticket` makes the ticket's own checks (1-3, 5, 6) for a session.
 The mutual-authentication reply (RFC 4120 §3.2.4) is :meth:`Verifier.reply_token`.
 """
 
@@ -34,10 +35,11 @@ from orthrus.ap import APRules, check_authenticator, make_ap_rep, open_ap_ticket
 from orthrus.errors import APError, ConfigError, ProtocolError
 from orthrus.httpauth import decode_ap_req, encode_ap_rep, http_binding
 from orthrus.keys import Entropy
-from orthrus.messages import EncTicketPart
+from orthrus.messages import EncTicketPart, Ticket
 from orthrus.principal import Principal
 from orthrus.replay import ReplayCache
 from orthrus.session_token import ticket_id
+from orthrus.timecheck import check_ticket_times
 from orthrus_io.errors import Unavailable
 from orthrus_io.events import EventSink, ExchangeEvent
 from service_lib.identity import Identity
@@ -273,17 +275,12 @@ class Verifier:
         seen["server"] = str(ap_req.ticket.server)
         now = self.clock()
         snapshot = self._snapshot()
-        cache_key = ticket_cache_key(ap_req.ticket)
-        cached = self._tickets.get(cache_key, now)
+        cached = self._tickets.get(ticket_cache_key(ap_req.ticket), now)
         checked: list[CachedTicket] = []
 
         def check_ticket(part: EncTicketPart, server: Principal) -> None:
             # Run once per ticket (RFC 4120 §3.2.3 steps 1-3 and 6 are cached with it).
-            groups = self._check_authz(snapshot, part, server, now)
-            expires_at = part.endtime + self.options.max_skew
-            entry = CachedTicket(part, groups, expires_at, ticket_id(ap_req.ticket.enc_part))
-            self._tickets.put(cache_key, entry)
-            checked.append(entry)
+            checked.append(self._remember(ap_req.ticket, part, snapshot, now))
 
         part = cached.part if cached else open_ap_ticket(ap_req.ticket, snapshot.keys_for)
         seen["client"] = str(part.client)
@@ -306,13 +303,37 @@ class Verifier:
             starttime=part.starttime,
             endtime=part.endtime,
             auth_method="ticket",
-            ticket_id=entry.ticket_id or ticket_id(ap_req.ticket.enc_part),
+            ticket_id=entry.ticket_id,
+            ticket=ap_req.ticket,
             session_key=verified.session_key,
             subkey=auth.subkey.to_key() if auth.subkey else None,
             seq=auth.seq,
             mutual_required=verified.mutual_required,
             ap=verified,
         )
+
+    def checked_ticket(self, ticket: Ticket, now: float) -> CachedTicket:
+        """``ticket`` opened and checked without an authenticator: RFC 4120 §3.2.3 steps 1-3
+        (``NOT_US``, ``BADKEYVER``, ``MODIFIED``), 5 (``TKT_NYV``, ``TKT_EXPIRED``) and 6 (the
+        KDC-signed authorization data, ``MODIFIED``). A session re-opens the ticket that
+        started it this way (:mod:`service_lib.sessions`); cached like AP-REQs' tickets."""
+        snapshot = self._snapshot()
+        cached = self._tickets.get(ticket_cache_key(ticket), now)
+        part = cached.part if cached else open_ap_ticket(ticket, snapshot.keys_for)
+        check_ticket_times(part.starttime, part.endtime, now, self.options.max_skew)
+        return cached or self._remember(ticket, part, snapshot, now)
+
+    def _remember(
+        self, ticket: Ticket, part: EncTicketPart, snapshot: KeySnapshot, now: float
+    ) -> CachedTicket:
+        """Check the authorization data of an opened ticket and cache the verdict."""
+        groups = self._check_authz(snapshot, part, ticket.server, now)
+        expires_at = part.endtime + self.options.max_skew
+        entry = CachedTicket(
+            part, groups, expires_at, ticket_id(ticket.enc_part), part.key.to_key()
+        )
+        self._tickets.put(ticket_cache_key(ticket), entry)
+        return entry
 
     def _check_authz(
         self, snapshot: KeySnapshot, part: EncTicketPart, server: Principal, now: float

@@ -24,6 +24,7 @@ import socket
 import sqlite3
 import stat
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -38,7 +39,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from support import FAST_KDF, REALM, Realm, sqlite_snapshot
+from support import FAST_KDF, REALM, Realm, clean_env, free_port, sqlite_snapshot, stop, wait_http
 
 sys.path.insert(0, str(Path(__file__).with_name("core")))
 from core_realm import T0, CoreRealm, wire
@@ -68,7 +69,13 @@ from orthrus.codec import body_checksum
 from orthrus.credentials import Credential
 from orthrus.enctypes import CHECKSUM_TYPES, ENCTYPES, checksum_type, enctype
 from orthrus.errors import ConfigError, ProtocolError
-from orthrus.httpauth import decode_ap_req, encode_ap_req, http_binding
+from orthrus.httpauth import (
+    SESSION_HEADER,
+    SESSION_PROOF_HEADER,
+    decode_ap_req,
+    encode_ap_req,
+    http_binding,
+)
 from orthrus.keys import Key, KeyUsage
 from orthrus.keytab import Keytab, KeytabEntry
 from orthrus.kpasswd import handle_kpasswd_req, make_kpasswd_req
@@ -78,11 +85,13 @@ from orthrus.priv import KrbPriv, PrivChannel
 from orthrus.pwkdf import KDFParams, string_to_key
 from orthrus.replay import MemoryReplayCache, ReplayCache
 from orthrus.seal import open_sealed, seal
+from orthrus.session_proof import ProofTarget, make_session_proof
+from orthrus.session_token import SessionClaims, issue_session_token, session_token_key
 from orthrus.tgs_exchange import handle_tgs_req, make_tgs_req, read_tgs_rep
 from orthrus_io.files import read_private, write_private
 from orthrus_io.redis_replay import RedisReplayCache
 from orthrus_io.replay import SQLiteReplayCache
-from service_lib import KeytabSource, Verifier, VerifierOptions
+from service_lib import KeytabSource, TicketAuth, Verifier, VerifierOptions, current_identity
 
 ALICE_PASS = "alice-attack-pass"
 BOB_PASS = "bob-attack-pass"
@@ -1727,3 +1736,349 @@ def test_enctype_keys_never_show_their_bytes_in_repr() -> None:
         for text in (repr(key), str(key), repr([key]), repr(derived), str(derived)):
             for secret in (key.material, derived.kc, derived.ke, derived.ki):
                 assert secret.hex() not in text.lower() and repr(secret) not in text, text
+
+
+# == Sessions (issue 12 §1): no more authority than the KDC signed, and never a bearer token ==
+
+
+def session_app(verifier: Verifier, browser: bool = False) -> FlaskClient:
+    """A Flask service with sessions (and browser sessions when ``browser``)."""
+    app = Flask("sessions")
+    auth = TicketAuth(app, verifier, sessions=True, browser_sessions=browser)
+
+    @app.route("/notes", methods=["GET", "POST"])
+    @auth.required
+    def notes() -> Any:
+        identity = current_identity()
+        assert identity is not None
+        return {"principal": identity.name, "groups": list(identity.groups)}
+
+    @app.get("/admin/stats")
+    @auth.required(groups=["admins"])
+    def stats() -> Any:
+        return {"notes": 0}
+
+    return app.test_client()
+
+
+def open_session(client: FlaskClient, cred: Credential, now: float, https: bool = False) -> Any:
+    """The answer to an AP-REQ for GET /notes: it carries the session."""
+    headers = {"Authorization": f"Ticket {ap_token(cred, now)}"}
+    base = "https://localhost" if https else "http://localhost"
+    answer = client.get("/notes", headers=headers, base_url=base)
+    assert answer.status_code == 200
+    return answer
+
+
+def proved(
+    session: str, session_key: Key, now: float, binding: tuple[str, str] = ("GET", "/notes")
+) -> dict[str, str]:
+    """The session token with a proof made under ``session_key`` for ``binding`` at ``now``."""
+    proof = make_session_proof(session_key, ProofTarget(session, *binding), now, os.urandom)
+    return {SESSION_HEADER: session, SESSION_PROOF_HEADER: proof}
+
+
+def cookie_value(answer: Any) -> str:
+    cookie: str = answer.headers["Set-Cookie"]
+    return cookie.split(";")[0].split("=", 1)[1]
+
+
+def minted_sessions(core: CoreRealm, key: Key, bobs: Credential, now: float) -> list[str]:
+    """What a keytab holder mints for root@EX.TEST (no such principal), group admins, a
+    ten-year life: the HS256 assertion the old token was, and tokens carrying tickets it
+    sealed itself (the silver ticket) — KDC signature dropped, its own, or bob's."""
+    http = bobs.ticket.server
+    ten_years = int(now) + 10 * 365 * 86400
+    root = Principal.parse(f"root@{core.name}")
+    old_style = {
+        "iss": str(http), "sub": str(root), "aud": str(http), "groups": ["admins"],
+        "iat": int(now), "nbf": int(now), "exp": ten_years,
+    }  # fmt: skip
+    tokens = [jwt.encode(old_style, session_token_key(key), "HS256", headers={"kid": "1"})]
+    part = open_ticket(bobs.ticket, key)
+    rogue = AuthzSigner(Ed25519PrivateKey.generate(), core.signer.kid, core.name)
+    rooted = msgspec.structs.replace(part, client=root, endtime=ten_years)
+    for authz in (None, rogue.sign(rooted, http, ("admins",)), part.authorization_data):
+        forged = reseal(bobs, key, client=root, endtime=ten_years, authorization_data=authz)
+        claims = SessionClaims(
+            server=http, ticket=forged.ticket, kind="proof", issued_at=int(now),
+            expires_at=ten_years,
+        )  # fmt: skip
+        tokens.append(issue_session_token(claims, key))
+    return tokens
+
+
+def test_session_minted_with_a_stolen_service_key_is_modified(
+    core: CoreRealm, http: Principal, clock: Clock
+) -> None:
+    """A keytab holder mints a session for a principal that does not exist, in group admins,
+    for ten years (issue 12 §1: this got 200). The token carries the ticket, and its KDC
+    signature is checked again on every use: refused, whatever the token's own MAC says."""
+    bob = core.principal("bob")
+    bobs = core.service_ticket(core.login(bob, core.user_key(bob, "bob-pass"), T0), http, T0)
+    verifier = make_verifier(core, clock)
+    client = session_app(verifier)
+    for session in minted_sessions(core, core.key_of(http), bobs, T0):
+        for path in ("/notes", "/admin/stats"):
+            headers = proved(session, bobs.session_key, T0, ("GET", path))
+            assert error_of(client.get(path, headers=headers), 401)["name"] == "KRB_AP_ERR_MODIFIED"
+    assert cache_size(verifier.replay_cache) == 0
+
+
+def test_session_minted_with_a_stolen_service_key_is_refused_by_service_demo(
+    core: CoreRealm, http: Principal, tmp_path: Path
+) -> None:
+    """The same forgeries against service_demo over real HTTP, /whoami and /admin/stats,
+    next to a genuine session of bob's that works."""
+    keytab = tmp_path / "http.keytab"
+    write_private(keytab, service_keytab(core).to_bytes())
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service_demo", "--keytab", str(keytab), "--port", str(port),
+         "--db", str(tmp_path / "notes.sqlite")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=clean_env(),
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_http(f"{url}/livez", process)
+        now = time.time()
+        bob = core.principal("bob")
+        bobs = core.service_ticket(core.login(bob, core.user_key(bob, "bob-pass"), now), http, now)
+        first = httpx.get(
+            f"{url}/whoami", headers={"Authorization": f"Ticket {ap_token(bobs, now, None)}"}
+        )
+        genuine = first.headers[SESSION_HEADER]
+        again = httpx.get(
+            f"{url}/whoami", headers=proved(genuine, bobs.session_key, now, ("GET", "/whoami"))
+        )
+        assert again.json()["auth_method"] == "session"
+        for session in minted_sessions(core, core.key_of(http), bobs, now):
+            for path in ("/whoami", "/admin/stats"):
+                answer = httpx.get(
+                    f"{url}{path}", headers=proved(session, bobs.session_key, now, ("GET", path))
+                )
+                assert answer.status_code == 401, answer.text
+                assert answer.json()["error"]["name"] == "KRB_AP_ERR_MODIFIED"
+    finally:
+        stop(process)
+
+
+def test_session_token_without_a_proof_is_modified(
+    core: CoreRealm, service_cred: Credential, clock: Clock
+) -> None:
+    """A captured session token (a header sent over plain HTTP) replayed alone: it is worth
+    nothing without a proof made with the ticket's session key."""
+    verifier = make_verifier(core, clock)
+    client = session_app(verifier)
+    session = open_session(client, service_cred, T0).headers[SESSION_HEADER]
+    before = cache_size(verifier.replay_cache)
+    for headers in ({SESSION_HEADER: session}, {SESSION_HEADER: session, SESSION_PROOF_HEADER: ""}):
+        assert error_of(client.get("/notes", headers=headers), 401)["name"] == "KRB_AP_ERR_MODIFIED"
+    assert cache_size(verifier.replay_cache) == before
+
+
+def test_session_proof_replayed_is_repeat(
+    core: CoreRealm, service_cred: Credential, clock: Clock
+) -> None:
+    """A captured token with its captured proof, sent again here or to another worker
+    sharing the replay cache: each proof is accepted once."""
+    verifier = make_verifier(core, clock)
+    client = session_app(verifier)
+    session = open_session(client, service_cred, T0).headers[SESSION_HEADER]
+    headers = proved(session, service_cred.session_key, T0)
+    assert client.get("/notes", headers=headers).status_code == 200
+    before = cache_size(verifier.replay_cache)
+    for worker in (client, session_app(verifier)):
+        assert error_of(worker.get("/notes", headers=headers), 401)["name"] == "KRB_AP_ERR_REPEAT"
+    assert cache_size(verifier.replay_cache) == before
+
+
+def test_session_proof_moved_to_another_method_or_path_is_modified(
+    core: CoreRealm, service_cred: Credential, clock: Clock
+) -> None:
+    """A proof made for GET /notes, caught before it arrived, used for another request."""
+    verifier = make_verifier(core, clock)
+    client = session_app(verifier)
+    session = open_session(client, service_cred, T0).headers[SESSION_HEADER]
+    headers = proved(session, service_cred.session_key, T0, ("GET", "/notes"))
+    before = cache_size(verifier.replay_cache)
+    for moved in (
+        client.get("/admin/stats", headers=headers),
+        client.post("/notes", headers=headers),
+        client.get("/notes?all=1", headers=headers),
+    ):
+        assert error_of(moved, 401)["name"] == "KRB_AP_ERR_MODIFIED"
+    assert cache_size(verifier.replay_cache) == before
+
+
+def test_session_proof_under_the_wrong_key_is_modified(
+    core: CoreRealm, tgt: Credential, service_cred: Credential, clock: Clock
+) -> None:
+    """Proofs not sealed under this session's ticket's session key for the proof's usage:
+    under another ticket's session key, under the service's key, under the right key for
+    the AP authenticator's usage (key-usage confusion), relabelled ``alg: none``."""
+    verifier = make_verifier(core, clock)
+    client = session_app(verifier)
+    session = open_session(client, service_cred, T0).headers[SESSION_HEADER]
+    other = core.service_ticket(tgt, core.principal("HTTP/web"), T0)
+    good = proved(session, service_cred.session_key, T0)[SESSION_PROOF_HEADER]
+    plaintext = open_sealed(service_cred.session_key, KeyUsage.SESSION_PROOF, good)
+    service_key = core.key_of(core.principal("HTTP/web"))
+    proofs = [
+        proved(session, other.session_key, T0)[SESSION_PROOF_HEADER],
+        seal(service_key, KeyUsage.SESSION_PROOF, plaintext, os.urandom),
+        seal(service_cred.session_key, KeyUsage.AP_REQ_AUTHENTICATOR, plaintext, os.urandom),
+        with_header(good, alg="none"),
+    ]
+    before = cache_size(verifier.replay_cache)
+    for proof in proofs:
+        answer = client.get(
+            "/notes", headers={SESSION_HEADER: session, SESSION_PROOF_HEADER: proof}
+        )
+        assert error_of(answer, 401)["name"] == "KRB_AP_ERR_MODIFIED"
+    assert cache_size(verifier.replay_cache) == before
+
+
+def test_session_proof_for_another_session_token_is_modified(
+    core: CoreRealm, service_cred: Credential, clock: Clock
+) -> None:
+    """Two sessions opened with one ticket: a proof made for the first, caught on its way,
+    goes with the second (RFC 9449's ``ath``: a proof serves one token)."""
+    verifier = make_verifier(core, clock)
+    client = session_app(verifier)
+    first = open_session(client, service_cred, T0).headers[SESSION_HEADER]
+    proof = proved(first, service_cred.session_key, T0 + 1)[SESSION_PROOF_HEADER]
+    clock.now = T0 + 1
+    second = open_session(client, service_cred, T0 + 1).headers[SESSION_HEADER]
+    assert second != first
+    before = cache_size(verifier.replay_cache)
+    answer = client.get("/notes", headers={SESSION_HEADER: second, SESSION_PROOF_HEADER: proof})
+    assert error_of(answer, 401)["name"] == "KRB_AP_ERR_MODIFIED"
+    assert cache_size(verifier.replay_cache) == before
+
+
+@pytest.mark.parametrize("offset", [301, -301])
+def test_session_proof_outside_the_clock_skew_is_skew(
+    core: CoreRealm, service_cred: Credential, clock: Clock, offset: int
+) -> None:
+    """A proof dated 301 s away from the service's clock (one made in advance, or kept);
+    300 s is accepted, as for authenticators."""
+    verifier = make_verifier(core, clock)
+    client = session_app(verifier)
+    session = open_session(client, service_cred, T0).headers[SESSION_HEADER]
+    clock.now = T0 + 400
+    before = cache_size(verifier.replay_cache)
+    late = client.get(
+        "/notes", headers=proved(session, service_cred.session_key, clock.now - offset)
+    )
+    assert error_of(late, 401)["name"] == "KRB_AP_ERR_SKEW"
+    assert cache_size(verifier.replay_cache) == before
+    edge = offset - (1 if offset > 0 else -1)
+    ok = client.get("/notes", headers=proved(session, service_cred.session_key, clock.now - edge))
+    assert ok.status_code == 200
+
+
+def test_session_from_service_a_presented_at_service_b_is_not_us(
+    core: CoreRealm, tgt: Credential, clock: Clock
+) -> None:
+    """Two services run with one keytab (HTTP/web and its alias HTTP/alias, one key), each
+    accepting only its own name: a session HTTP/web handed out is refused at HTTP/alias."""
+    web = core.principal("HTTP/web")
+    alias = core.principal("HTTP/alias")
+    core.entries[alias] = dataclasses.replace(core.entries[web], principal=alias)
+    keytab = service_keytab(core, "HTTP/web", "HTTP/alias")
+    service_a = session_app(make_verifier(core, clock, names=("HTTP/web",)))
+    cred = core.service_ticket(tgt, web, T0)
+    session = open_session(service_a, cred, T0).headers[SESSION_HEADER]
+    source = KeytabSource.from_keytab(keytab, accepted=[alias])
+    verifier_b = Verifier(source, MemoryReplayCache(), clock=clock)
+    service_b = session_app(verifier_b)
+    answer = service_b.get("/notes", headers=proved(session, cred.session_key, T0))
+    assert error_of(answer, 401)["name"] == "KRB_AP_ERR_NOT_US"
+    assert cache_size(verifier_b.replay_cache) == 0
+
+
+def test_session_cookie_over_plain_http_is_neither_set_nor_taken(
+    core: CoreRealm, service_cred: Credential, clock: Clock
+) -> None:
+    """Browser sessions on: a ticket over plain HTTP gets no cookie, and a genuine cookie
+    (got over HTTPS) sent over plain HTTP — as a sniffer would — is not taken."""
+    verifier = make_verifier(core, clock)
+    client = session_app(verifier, browser=True)
+    assert "Set-Cookie" not in open_session(client, service_cred, T0).headers
+    cookie = cookie_value(open_session(client, service_cred, T0, https=True))
+    thief = session_app(verifier, browser=True)
+    thief.set_cookie("orthrus_session", cookie, domain="localhost")
+    answer = thief.get("/notes", base_url="http://localhost")
+    assert error_of(answer, 401)["name"] == "KRB_ERR_GENERIC"
+    assert thief.get("/notes", base_url="https://localhost").status_code == 200
+
+
+def test_browser_sessions_off_set_and_take_no_cookie(
+    core: CoreRealm, service_cred: Credential, clock: Clock
+) -> None:
+    """Browser sessions are off unless the service turns them on: no cookie over HTTPS, and
+    a genuine cookie (from an instance that has them on) is not taken."""
+    verifier = make_verifier(core, clock)
+    cookie = cookie_value(open_session(session_app(verifier, browser=True), service_cred, T0, True))
+    client = session_app(verifier)
+    assert "Set-Cookie" not in open_session(client, service_cred, T0, https=True).headers
+    client.set_cookie("orthrus_session", cookie, domain="localhost")
+    answer = client.get("/notes", base_url="https://localhost")
+    assert error_of(answer, 401)["name"] == "KRB_ERR_GENERIC"
+
+
+def test_session_token_moved_between_header_and_cookie_is_modified(
+    core: CoreRealm, service_cred: Credential, clock: Clock
+) -> None:
+    """A header token (captured over plain HTTP) planted as a cookie, where no proof is
+    asked for; and a cookie token sent as a header with a proof."""
+    verifier = make_verifier(core, clock)
+    client = session_app(verifier, browser=True)
+    answer = open_session(client, service_cred, T0, https=True)
+    header_token, cookie_token = answer.headers[SESSION_HEADER], cookie_value(answer)
+    before = cache_size(verifier.replay_cache)
+    thief = session_app(verifier, browser=True)
+    thief.set_cookie("orthrus_session", header_token, domain="localhost")
+    planted = thief.get("/notes", base_url="https://localhost")
+    assert error_of(planted, 401)["name"] == "KRB_AP_ERR_MODIFIED"
+    as_header = client.get("/notes", headers=proved(cookie_token, service_cred.session_key, T0))
+    assert error_of(as_header, 401)["name"] == "KRB_AP_ERR_MODIFIED"
+    assert cache_size(verifier.replay_cache) == before
+
+
+def test_session_outliving_its_ticket_is_modified(
+    core: CoreRealm, tgt: Credential, clock: Clock
+) -> None:
+    """A session ends no later than its ticket: one handed out a minute before the ticket
+    ends lasts a minute; a keytab holder's token stretching it is refused."""
+    cred = core.service_ticket(tgt, core.principal("HTTP/web"), T0)
+    clock.now = cred.endtime - 60
+    verifier = make_verifier(core, clock)
+    client = session_app(verifier, browser=True)
+    answer = open_session(client, cred, clock.now, https=True)
+    assert "Max-Age=60" in answer.headers["Set-Cookie"]
+    session = answer.headers[SESSION_HEADER]
+    assert jwt.decode(session, options={"verify_signature": False})["exp"] == cred.endtime
+    stretched = SessionClaims(
+        server=cred.ticket.server, ticket=cred.ticket, kind="proof",
+        issued_at=int(clock.now), expires_at=cred.endtime + 10 * 365 * 86400,
+    )  # fmt: skip
+    forged = issue_session_token(stretched, core.key_of(core.principal("HTTP/web")))
+    refused_answer = client.get("/notes", headers=proved(forged, cred.session_key, clock.now))
+    assert error_of(refused_answer, 401)["name"] == "KRB_AP_ERR_MODIFIED"
+
+
+def test_session_whose_ticket_expired_is_tkt_expired(
+    core: CoreRealm, service_cred: Credential, clock: Clock
+) -> None:
+    """A session used one second after its ticket ended (within the skew the ticket check
+    allows) and well after: expired, with the ticket."""
+    clock.now = service_cred.endtime - 30
+    verifier = make_verifier(core, clock)
+    client = session_app(verifier)
+    session = open_session(client, service_cred, clock.now).headers[SESSION_HEADER]
+    for now in (service_cred.endtime + 1, service_cred.endtime + 400):
+        clock.now = now
+        answer = client.get("/notes", headers=proved(session, service_cred.session_key, now))
+        assert error_of(answer, 401)["name"] == "KRB_AP_ERR_TKT_EXPIRED"

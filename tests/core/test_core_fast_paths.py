@@ -133,6 +133,7 @@ def test_peek_header_hands_out_copies_of_cached_headers() -> None:
 
 
 def test_session_tokens_are_the_jws_pyjwt_makes() -> None:
+    from orthrus.messages import Ticket
     from orthrus.session_token import (
         SessionClaims,
         issue_session_token,
@@ -143,29 +144,39 @@ def test_session_tokens_are_the_jws_pyjwt_makes() -> None:
     key = Key.generate(os.urandom, kvno=4)
     server = Principal.parse(f"HTTP/www@{REALM}")
     claims = SessionClaims(
-        client=Principal.parse(f"alice@{REALM}"),
         server=server,
-        groups=("staff",),
-        ticket="t1",
-        authtime=1_800_000_000,
-        starttime=1_800_000_000,
-        endtime=1_800_036_000,
+        ticket=Ticket(server=server, kvno=4, enc_part="a.b.c.d.e"),
+        kind="proof",
         issued_at=1_800_000_100,
         expires_at=1_800_003_700,
     )
     token = issue_session_token(claims, key)
     payload = {
         "iss": str(server),
-        "sub": f"alice@{REALM}",
         "aud": str(server),
         "iat": claims.issued_at,
         "nbf": claims.issued_at,
         "exp": claims.expires_at,
-        "groups": ["staff"],
-        "tkt": "t1",
-        "tkt_times": [claims.authtime, claims.starttime, claims.endtime],
+        "kind": "proof",
+        "tkt": {"server": str(server), "kvno": 4, "enc_part": "a.b.c.d.e"},
     }
     expected = jwt.encode(payload, session_token_key(key), algorithm="HS256", headers={"kid": "4"})
     assert token == expected
-    checked = verify_session_token(token, lambda p: {4: key}, claims.issued_at + 1, 300)
+    # The other way: pyjwt accepts what the one-pass check accepts...
+    decoded = jwt.decode(
+        token, session_token_key(key), algorithms=["HS256"], audience=str(server),
+        issuer=str(server),
+        options={"verify_exp": False, "verify_nbf": False, "verify_iat": False},
+    )  # fmt: skip
+    assert decoded == payload
+    checked = verify_session_token(token, "proof", lambda p: {4: key}, claims.issued_at + 1, 300)
     assert checked == claims
+    # ...and the one-pass check refuses what pyjwt would take with another header: the
+    # same claims under another algorithm, none, or extra header fields.
+    hs384_key = session_token_key(key) * 2  # (pyjwt warns of a shorter HS384 key)
+    keys = {"HS384": hs384_key, "none": None, "HS256": session_token_key(key)}
+    for alg, extra in (("HS384", {}), ("none", {}), ("HS256", {"jku": "https://evil"})):
+        signed = jwt.encode(payload, keys[alg], algorithm=alg, headers={"kid": "4", **extra})
+        with pytest.raises(APError) as refused:
+            verify_session_token(signed, "proof", lambda p: {4: key}, claims.issued_at + 1, 300)
+        assert refused.value.name == "KRB_AP_ERR_MODIFIED"

@@ -41,10 +41,10 @@ from orthrus.kpasswd import (
 from orthrus.messages import ASRep, ASReq, TGSRep, TGSReq
 from orthrus.priv import PrivChannel, decode_priv, encode_priv
 from orthrus.replay import MemoryReplayCache
+from orthrus.session_proof import ProofRules, ProofTarget, check_session_proof, make_session_proof
 from orthrus.session_token import (
     SessionClaims,
     issue_session_token,
-    ticket_id,
     verify_session_token,
 )
 from orthrus.tgs_exchange import handle_tgs_req, make_tgs_req, read_tgs_rep
@@ -202,13 +202,9 @@ def test_bit_flips_of_a_session_token_are_all_refused(realm: Setting) -> None:
     http = core.principal("HTTP/web")
     cred = core.service_ticket(realm.tgt, http, T0)
     claims = SessionClaims(
-        client=cred.client,
         server=http,
-        groups=("admins",),
-        ticket=ticket_id(cred.ticket.enc_part),
-        authtime=cred.authtime,
-        starttime=cred.starttime,
-        endtime=cred.endtime,
+        ticket=cred.ticket,
+        kind="proof",
         issued_at=int(T0),
         expires_at=int(T0) + 600,
     )
@@ -220,9 +216,27 @@ def test_bit_flips_of_a_session_token_are_all_refused(realm: Setting) -> None:
             text = data.decode("ascii")
         except UnicodeDecodeError as exc:  # not a header value at all
             raise ProtocolError("KRB_ERR_GENERIC", "not ASCII") from exc
-        verify_session_token(text, lambda p: keys if p == http else None, T0, 300)
+        verify_session_token(text, "proof", lambda p: keys if p == http else None, T0, 300)
 
     assert count_accepted("session token", token, session_accepted) == 0
+
+
+def test_bit_flips_of_a_session_proof_are_all_refused(realm: Setting) -> None:
+    core = realm.core
+    http = core.principal("HTTP/web")
+    cred = core.service_ticket(realm.tgt, http, T0)
+    bound = ProofTarget("session.token.here", "GET", "/notes")
+    proof = make_session_proof(cred.session_key, bound, T0, os.urandom).encode()
+
+    def proof_accepted(data: bytes) -> None:
+        try:
+            text = data.decode("ascii")
+        except UnicodeDecodeError as exc:  # not a header value at all
+            raise ProtocolError("KRB_ERR_GENERIC", "not ASCII") from exc
+        rules = ProofRules(MemoryReplayCache(), http)
+        check_session_proof(text, cred.session_key, bound, T0, rules)
+
+    assert count_accepted("session proof", proof, proof_accepted) == 0
 
 
 def test_zz_write_tally() -> None:

@@ -3,11 +3,13 @@ auth classes, sealed bodies and mutual authentication, against a real service_de
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -173,3 +175,43 @@ def test_a_forged_mutual_reply_is_refused(alice: User, service_url: str) -> None
         authenticator.check_response({"Authentication-Info": "Ticket AAAA"}, pending)
     with pytest.raises(APError):
         authenticator.check_response({}, pending)
+
+
+def _send(library: str, auth: Any, url: str) -> Any:
+    if library == "requests":
+        return requests.get(url, auth=auth, timeout=10)
+    return httpx.get(url, auth=auth)
+
+
+@pytest.mark.parametrize("library", ["requests", "httpx"])
+def test_auth_classes_use_the_session_the_service_hands_out(
+    alice: User, service_url: str, library: str
+) -> None:
+    """The first request answers the challenge with a ticket and gets a session; the next
+    ones send the session with a fresh proof each (no AP-REQ); a session the service
+    refuses is dropped and the request answered with a ticket again."""
+    authenticator = TicketAuthenticator(api_client(alice))
+    auth_class = RequestsTicketAuth if library == "requests" else HttpxTicketAuth
+    auth = auth_class(authenticator)  # type: ignore[abstract]
+    methods = [
+        _send(library, auth, f"{service_url}/whoami").json()["auth_method"] for _ in range(3)
+    ]
+    assert methods == ["ticket", "session", "session"]
+    assert _send(library, auth, f"{service_url}/notes").status_code == 200
+    # The service no longer takes the session (say its key left the keytab): a ticket again.
+    origin = service_url.lower()
+    held = authenticator._sessions[origin]
+    authenticator._sessions[origin] = dataclasses.replace(held, token=held.token[:-4] + "AAAA")
+    answer = _send(library, auth, f"{service_url}/whoami")
+    assert answer.status_code == 200 and answer.json()["auth_method"] == "ticket"
+    assert _send(library, auth, f"{service_url}/whoami").json()["auth_method"] == "session"
+
+
+def test_mutual_authentication_never_uses_a_session(alice: User, service_url: str) -> None:
+    """A session's answers carry no AP-REP, so a client asking for mutual authentication
+    sends a ticket every time (and checks every reply)."""
+    auth = HttpxTicketAuth(TicketAuthenticator(api_client(alice), mutual=True))
+    for _ in range(2):
+        response = httpx.get(f"{service_url}/whoami", auth=auth)
+        assert response.json()["auth_method"] == "ticket"
+        assert auth.last_reply is not None

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from realm_helpers import MiniRealm, token
+from realm_helpers import MiniRealm, session_headers, token
 
 from orthrus.priv import PrivChannel, decode_priv, encode_priv
 from service_demo import DemoSettings, create_app
@@ -124,11 +124,31 @@ def test_errors_are_json(demo_realm: MiniRealm, client: Any) -> None:
 
 
 def test_session_then_no_ticket(demo_realm: MiniRealm, client: Any) -> None:
-    session = client.get("/whoami", headers=auth(demo_realm, "alice")).headers[SESSION_HEADER]
+    cred = demo_realm.credential("alice")
+    first = client.get("/whoami", headers={"Authorization": f"Ticket {token(cred)}"})
+    assert "Set-Cookie" not in first.headers  # browser sessions are off by default
     fresh = client.application.test_client()
-    body = fresh.get("/whoami", headers={SESSION_HEADER: session}).get_json()
+    headers = session_headers(first.headers[SESSION_HEADER], cred, ("GET", "/whoami"))
+    body = fresh.get("/whoami", headers=headers).get_json()
     assert body["auth_method"] == "session"
     assert body["principal"] == "alice@SVC.TEST"
+
+
+def test_browser_sessions_flag(demo_realm: MiniRealm, tmp_path: Path) -> None:
+    from service_demo.__main__ import parse_args
+
+    keytab = str(demo_realm.write_keytab(tmp_path / "http.keytab"))
+    assert parse_args(["--keytab", keytab]).browser_sessions is False
+    settings = parse_args(["--keytab", keytab, "--browser-sessions", "--db", str(tmp_path / "n")])
+    assert settings.browser_sessions is True
+    browser = create_app(settings).test_client()
+    cred = demo_realm.credential("alice")
+    headers = {"Authorization": f"Ticket {token(cred)}"}
+    answer = browser.get("/whoami", headers=headers, base_url="https://localhost")
+    assert "Secure" in answer.headers["Set-Cookie"]
+    assert browser.get("/whoami", base_url="https://localhost").status_code == 200
+    with pytest.raises(SystemExit):
+        parse_args(["--keytab", keytab, "--browser-sessions", "--no-sessions"])
 
 
 def test_realm_must_match_the_keytab(demo_realm: MiniRealm, tmp_path: Path) -> None:

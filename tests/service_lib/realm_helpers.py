@@ -19,7 +19,7 @@ from orthrus.ap import AuthenticatorFields, make_ap_req, open_ticket, seal_ticke
 from orthrus.as_exchange import ASOptions, handle_as_req, make_as_req, read_as_rep
 from orthrus.authz import AuthzSigner
 from orthrus.credentials import Credential
-from orthrus.httpauth import encode_ap_req, http_binding
+from orthrus.httpauth import SESSION_HEADER, SESSION_PROOF_HEADER, encode_ap_req, http_binding
 from orthrus.keys import Key
 from orthrus.keytab import Keytab, KeytabEntry
 from orthrus.messages import Authenticator, EncTicketPart
@@ -27,6 +27,7 @@ from orthrus.principal import Principal, krbtgt
 from orthrus.priv import PrivChannel
 from orthrus.realm import KDCContext, PrincipalEntry, RealmPolicy
 from orthrus.replay import MemoryReplayCache
+from orthrus.session_proof import ProofTarget, make_session_proof
 from orthrus.tgs_exchange import handle_tgs_req, make_tgs_req, read_tgs_rep
 from orthrus_io.files import write_private
 from service_lib import Verifier
@@ -137,6 +138,15 @@ def ap_token(
     )
     ap_req, authenticator = make_ap_req(cred, now, os.urandom, fields)
     return encode_ap_req(ap_req), authenticator
+
+
+def session_headers(
+    session: str, cred: Credential, binding: tuple[str, str], now: float | None = None
+) -> dict[str, str]:
+    """A session token and its proof, made with ``cred``'s session key, for one request."""
+    now = time.time() if now is None else now
+    proof = make_session_proof(cred.session_key, ProofTarget(session, *binding), now, os.urandom)
+    return {SESSION_HEADER: session, SESSION_PROOF_HEADER: proof}
 
 
 def reseal(cred: Credential, service_key: Key, **changes: object) -> Credential:

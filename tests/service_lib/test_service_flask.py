@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 import pytest
 from flask import Flask, g, jsonify
-from realm_helpers import Clock, MakeVerifier, MiniRealm, ap_token, token
+from realm_helpers import Clock, MakeVerifier, MiniRealm, ap_token, session_headers, token
 from werkzeug.test import Client
 
 from orthrus.ap import read_ap_rep
@@ -32,9 +32,9 @@ from service_lib import (
 )
 
 
-def make_app(verifier: Verifier, sessions: bool = False) -> Flask:
+def make_app(verifier: Verifier, sessions: bool = False, browser_sessions: bool = False) -> Flask:
     app = Flask(__name__)
-    auth = TicketAuth(verifier=verifier, sessions=sessions)
+    auth = TicketAuth(verifier=verifier, sessions=sessions, browser_sessions=browser_sessions)
     auth.init_app(app)
 
     @app.get("/whoami")
@@ -281,88 +281,121 @@ def session_client(verifier: Verifier) -> Any:
     return make_app(verifier, sessions=True).test_client()
 
 
-def test_session_cookie_and_header(
-    realm: MiniRealm, session_client: Any, verifier: Verifier
+def token_claims(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * 3))
+    return claims
+
+
+def test_session_header_with_a_proof(
+    realm: MiniRealm, session_client: Any, verifier: Verifier, clock: Clock
 ) -> None:
-    response = session_client.get("/whoami", headers=auth(token(realm.credential("alice"))))
+    cred = realm.credential("alice")
+    response = session_client.get("/whoami", headers=auth(token(cred)))
     assert response.status_code == 200
     session = response.headers[SESSION_HEADER]
-    cookie = response.headers["Set-Cookie"]
-    assert cookie.startswith(f"{SESSION_COOKIE}={session};")
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Max-Age=3600" in cookie
-    # A script sends the header back; no AP exchange, nothing enters the replay cache.
-    before = len(verifier.replay_cache)  # type: ignore[arg-type]
+    assert "Set-Cookie" not in response.headers  # browser sessions are off by default
+    # The token asserts no identity: it carries the ticket, whose KDC signature names alice.
+    claims = token_claims(session)
+    assert {"sub", "groups"} & set(claims) == set()
+    assert claims["kind"] == "proof"
+    assert claims["tkt"]["enc_part"] == cred.ticket.enc_part
+    # A script sends it back with a proof for each request; no AP exchange.
     fresh = make_app(verifier, sessions=True).test_client()
-    again = fresh.get("/whoami", headers={SESSION_HEADER: session})
+    before = len(verifier.replay_cache)  # type: ignore[arg-type]
+    again = fresh.get("/whoami", headers=session_headers(session, cred, ("GET", "/whoami")))
     assert again.get_json() == {
         "name": "alice@SVC.TEST",
         "groups": ["admins", "staff"],
         "method": "session",
     }
-    assert len(verifier.replay_cache) == before  # type: ignore[arg-type]
-    # A browser sends the cookie back.
-    assert session_client.get("/whoami").get_json()["method"] == "session"
-    assert session_client.get("/admin").status_code == 200
+    assert SESSION_HEADER not in again.headers  # a session does not beget sessions
+    assert len(verifier.replay_cache) == before + 1  # type: ignore[arg-type]
+    admin = fresh.get("/admin", headers=session_headers(session, cred, ("GET", "/admin")))
+    assert admin.status_code == 200
+    query = session_headers(session, cred, ("GET", "/whoami?x=1"), clock.now)
+    assert fresh.get("/whoami?x=1", headers=query).status_code == 200
+
+
+def test_browser_session_is_an_https_only_cookie(
+    realm: MiniRealm, verifier: Verifier, clock: Clock
+) -> None:
+    app = make_app(verifier, sessions=True, browser_sessions=True)
+    browser = app.test_client()
+    cred = realm.credential("alice")
+    response = browser.get("/whoami", headers=auth(token(cred)), base_url="https://localhost")
+    cookie = response.headers["Set-Cookie"]
+    value = cookie.split(";")[0].removeprefix(f"{SESSION_COOKIE}=")
+    for attribute in ("Secure", "HttpOnly", "SameSite=Strict", "Max-Age=3600", "Path=/"):
+        assert attribute in cookie
+    assert value != response.headers[SESSION_HEADER]  # a cookie token is no header token
+    assert token_claims(value)["kind"] == "browser"
+    answer = browser.get("/whoami", base_url="https://localhost")
+    assert answer.get_json()["method"] == "session"
+    assert browser.get("/admin", base_url="https://localhost").status_code == 200
+    with pytest.raises(ValueError, match="needs sessions=True"):
+        TicketAuth(verifier=verifier, browser_sessions=True)
 
 
 def test_session_never_outlives_the_ticket(
-    realm: MiniRealm, session_client: Any, clock: Clock
+    realm: MiniRealm, verifier: Verifier, clock: Clock
 ) -> None:
     cred = realm.credential("alice", now=clock.now - 10 * 3600 + 60)
-    response = session_client.get("/whoami", headers=auth(token(cred)))
+    browser = make_app(verifier, sessions=True, browser_sessions=True).test_client()
+    response = browser.get("/whoami", headers=auth(token(cred)), base_url="https://localhost")
     assert response.status_code == 200
-    assert (
-        "Max-Age=60" in response.headers["Set-Cookie"]
-        or "Max-Age=59" in response.headers["Set-Cookie"]
-    )
+    cookie = response.headers["Set-Cookie"]
+    assert "Max-Age=60" in cookie or "Max-Age=59" in cookie
+    assert token_claims(response.headers[SESSION_HEADER])["exp"] <= cred.endtime
 
 
 def test_session_expires(realm: MiniRealm, session_client: Any, clock: Clock) -> None:
-    response = session_client.get("/whoami", headers=auth(token(realm.credential("alice"))))
+    cred = realm.credential("alice")
+    response = session_client.get("/whoami", headers=auth(token(cred)))
     session = response.headers[SESSION_HEADER]
     clock.now += 3601
     fresh = session_client.application.test_client()
-    assert_error(
-        fresh.get("/whoami", headers={SESSION_HEADER: session}), 401, "KRB_AP_ERR_TKT_EXPIRED"
-    )
+    headers = session_headers(session, cred, ("GET", "/whoami"), clock.now)
+    assert_error(fresh.get("/whoami", headers=headers), 401, "KRB_AP_ERR_TKT_EXPIRED")
 
 
 def test_forged_session_is_refused(realm: MiniRealm, session_client: Any, clock: Clock) -> None:
-    response = session_client.get("/whoami", headers=auth(token(realm.credential("bob"))))
+    cred = realm.credential("bob")
+    response = session_client.get("/whoami", headers=auth(token(cred)))
     session = response.headers[SESSION_HEADER]
-    header, payload, signature = session.split(".")
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    claims["groups"] = ["admins"]
+    header, _, signature = session.split(".")
+    claims = token_claims(session)
+    claims["exp"] += 3600
     forged_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
     forged = f"{header}.{forged_payload}.{signature}"
     fresh = session_client.application.test_client()
-    assert_error(fresh.get("/admin", headers={SESSION_HEADER: forged}), 401, "KRB_AP_ERR_MODIFIED")
-    # Signed with the wrong key (the raw service key rather than the derived one).
+    headers = session_headers(forged, cred, ("GET", "/whoami"))
+    assert_error(fresh.get("/whoami", headers=headers), 401, "KRB_AP_ERR_MODIFIED")
+    # Signed with a key that is not the service's.
     claims_obj = SessionClaims(
-        client=realm.entries[next(p for p in realm.entries if p.name == "bob")].principal,
-        server=next(p for p in realm.entries if p.name == "HTTP/localhost"),
-        groups=("admins",),
-        ticket="x",
-        authtime=int(clock.now),
-        starttime=int(clock.now),
-        endtime=int(clock.now) + 600,
+        server=realm.entries[cred.ticket.server].principal,
+        ticket=cred.ticket,
+        kind="proof",
         issued_at=int(clock.now),
         expires_at=int(clock.now) + 600,
     )
     wrong = issue_session_token(claims_obj, Key.generate(os.urandom, realm.key().kvno))
-    assert_error(fresh.get("/admin", headers={SESSION_HEADER: wrong}), 401, "KRB_AP_ERR_MODIFIED")
+    headers = session_headers(wrong, cred, ("GET", "/whoami"))
+    assert_error(fresh.get("/whoami", headers=headers), 401, "KRB_AP_ERR_MODIFIED")
     for junk in ("x", "a.b.c", "e30.e30.", "\u00e9"):
-        response = fresh.get("/admin", headers={SESSION_HEADER: junk})
+        response = fresh.get("/admin", headers=session_headers(junk, cred, ("GET", "/admin")))
         assert response.status_code in {400, 401}
 
 
 def test_session_alg_none_is_refused(realm: MiniRealm, session_client: Any) -> None:
-    response = session_client.get("/whoami", headers=auth(token(realm.credential("bob"))))
+    cred = realm.credential("bob")
+    response = session_client.get("/whoami", headers=auth(token(cred)))
     _, payload, _ = response.headers[SESSION_HEADER].split(".")
     none_header = base64.urlsafe_b64encode(b'{"alg":"none","kid":"1"}').decode().rstrip("=")
     fresh = session_client.application.test_client()
+    unsigned = f"{none_header}.{payload}."
     assert_error(
-        fresh.get("/whoami", headers={SESSION_HEADER: f"{none_header}.{payload}."}),
+        fresh.get("/whoami", headers=session_headers(unsigned, cred, ("GET", "/whoami"))),
         401,
         "KRB_AP_ERR_MODIFIED",
     )
@@ -371,10 +404,10 @@ def test_session_alg_none_is_refused(realm: MiniRealm, session_client: Any) -> N
 def test_sessions_off_ignore_session_tokens(
     realm: MiniRealm, session_client: Any, client: Any
 ) -> None:
-    session = session_client.get("/whoami", headers=auth(token(realm.credential("alice")))).headers[
-        SESSION_HEADER
-    ]
-    assert_error(client.get("/whoami", headers={SESSION_HEADER: session}), 401, "KRB_ERR_GENERIC")
+    cred = realm.credential("alice")
+    session = session_client.get("/whoami", headers=auth(token(cred))).headers[SESSION_HEADER]
+    headers = session_headers(session, cred, ("GET", "/whoami"))
+    assert_error(client.get("/whoami", headers=headers), 401, "KRB_ERR_GENERIC")
 
 
 # Plain WSGI
