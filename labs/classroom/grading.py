@@ -1,11 +1,11 @@
 """Grading a class: the student-by-exercise grid, from the class server's own records only.
 
 The evidence is the class trace, written by the class server's KDC and services on the
-instructor's machine. An event counts for a student only when its ``client`` is that
-student's principal as the KDC or the service recorded it — for a TGT, the principal that
-proved its password (pre-authentication, RFC 4120 §5.2.7.2); for a service ticket, the
-client named in the TGT the KDC itself sealed; at a service, the client of a ticket it
-opened. Nothing a student writes (a trace line, an activity log, a ``time`` field) is read.
+instructor's machine, where students cannot write. An event counts for a student only when
+the realm itself names them (:func:`attributed_client`): for an AS exchange, the client the
+KDC recorded; for anything carrying a ticket (a TGS request, an AP request, refused or not),
+the client sealed inside a ticket the KDC issued. Nothing a student writes (a trace line,
+an activity log, a ``time`` field) is read.
 
 Exercises whose evidence exists only on the student's machine (decoding with one's own
 keys, offline cracking) are *self-check only*; those that need the lab's tools against a
@@ -26,15 +26,15 @@ from labs.classroom.realm import ClassState, student_lab
 from labs.decode import Decoder, StoreKeys
 from labs.state import LabPaths
 from labs.tracefile import TraceEvent, read_trace
+from orthrus.session_token import ticket_id
 
-__all__ = ["CLASS_GRADED", "NOT_GRADED", "ClassGrid", "grade_class"]
+__all__ = ["CLASS_GRADED", "NOT_GRADED", "ClassGrid", "attributed_client", "grade_class"]
 
 #: Exercises the class server grades: their evidence is what its KDC and services saw.
-CLASS_GRADED = (1, 2)
+CLASS_GRADED = (1, 2, 4)
 #: Why each other exercise is not graded by the class server (shown on the dashboard).
 NOT_GRADED = {
     3: "self-check only: decoding with your own keys happens on your machine",
-    4: "local practice: a refused authenticator names no authenticated client yet",
     5: "local practice: needs a service with its replay cache switched off",
     6: "local practice: the tamper tool replays a captured request from a local trace",
     7: "self-check only: offline cracking happens on your machine",
@@ -115,9 +115,27 @@ def _word(result: CheckResult) -> str:
     return f"{done}/{len(result.steps)} steps" if done else "not started"
 
 
-def _recorded_for(events: list[TraceEvent], principal: str) -> list[TraceEvent]:
-    """The events whose recorded client is ``principal`` (set by the KDC or a service)."""
-    return [e for e in events if e.client == principal]
+def attributed_client(event: TraceEvent, decoder: Decoder, issued: set[str]) -> str | None:
+    """Who an event counts for, from what only the realm could have made.
+
+    An AS exchange: the client the KDC recorded (a TGT is issued only after the client
+    proved its password, RFC 4120 §5.2.7.2). An exchange carrying a ticket (TGS, AP), even
+    one refused: the client sealed inside that ticket, opened with the realm's key, and only
+    if the KDC itself issued the ticket (its id is in a reply of the trace). Else nobody.
+    """
+    if event.exchange == "AS":
+        return event.client
+    sealed = event.ticket_sealed
+    if sealed is None or ticket_id(sealed) not in issued:
+        return None
+    where = (
+        "request.ticket.enc_part" if event.exchange == "AP" else "request.ap_req.ticket.enc_part"
+    )
+    part = decoder.part(event, where)
+    if part is None or not part.opened or part.fields is None:
+        return None
+    client = part.fields.get("client")
+    return client if isinstance(client, str) else None
 
 
 def grade_class(
@@ -128,11 +146,18 @@ def grade_class(
     events = read_trace(paths.trace, warnings.append)
     decoder = Decoder(StoreKeys(store), "the class server")
     decoder.feed(events)  # every key the realm holds: keys learnt before ``since`` still open
+    issued = {
+        ticket_id(sealed)
+        for e in events
+        if e.component == "kdc" and isinstance(sealed := e.get("reply.ticket.enc_part"), str)
+    }
+    clients = {e.id: attributed_client(e, decoder, issued) for e in events}
     if since is not None:
         events = [e for e in events if e.time >= since]
     results = {}
     for student in state.students:
-        mine = _recorded_for(events, state.principal(student))
-        evidence = Evidence(student_lab(paths, state, student), mine, [], decoder, warnings)
+        principal = state.principal(student)
+        mine = [e for e in events if clients[e.id] == principal]
+        evidence = Evidence(student_lab(paths, state, student, store), mine, [], decoder, warnings)
         results[student] = grade(evidence, list(CLASS_GRADED))
     return ClassGrid(state.realm, time.time(), results, warnings)

@@ -134,7 +134,18 @@ class ClassState:
         return state
 
 
-def student_lab(paths: LabPaths, state: ClassState, student: str) -> Lab:
+class _StudentView(Lab):
+    """A class realm seen for one student, sharing the class's open principal store."""
+
+    def __init__(self, paths: LabPaths, state: LabState, store: Any) -> None:
+        super().__init__(paths, state)
+        self._store = store
+
+    def store(self) -> Any:
+        return self._store
+
+
+def student_lab(paths: LabPaths, state: ClassState, student: str, store: Any) -> Lab:
     """The realm as the grader sees it for one student: that student is its only user,
     ``HTTP/notes`` and the student's own ``HTTP/legacy-NAME`` its services."""
     realm = state.realm
@@ -146,7 +157,7 @@ def student_lab(paths: LabPaths, state: ClassState, student: str) -> Lab:
             LabService("legacy", legacy_principal(student, realm), "labs.legacy", weak=True),
         ],
     )
-    return Lab(paths, view)
+    return _StudentView(paths, view, store)
 
 
 def _weak_passwords(minimum: int) -> list[str]:
