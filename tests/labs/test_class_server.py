@@ -2,7 +2,7 @@
 of three, ``class serve`` (KDC and notes over HTTPS, the dashboard on loopback), three students
 who ``orthrus-lab join`` it and run the real ``orthrus`` client, one of whom forges evidence
 into every file it can reach — and whose grade does not move. ``class report`` in JSON and
-CSV. (The dashboard in chromium: test_class_dashboard.py.)
+CSV. The dashboard in chromium, updating live (skipped, saying why, without chromium).
 
 One class server for the module; each student has a home of their own (``HOME``), as on
 their own machine, and nothing of the class directory.
@@ -11,7 +11,9 @@ their own machine, and nothing of the class directory.
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import shutil
 import stat
 import subprocess
 from collections.abc import Iterator
@@ -29,6 +31,8 @@ from labs.classroom.realm import ClassState, class_paths, handout_file
 from labs.procs import port_free
 
 STUDENTS = ("ann", "ben", "cat")
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 
 
 def run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -291,3 +295,48 @@ def test_report_json_and_csv(classroom: Classroom, students: dict[str, ClassStud
     assert ann[:3] == ["ann", "passed", "passed"] and ann[3] == "self-check only"
     neither = lab("class", "report", "--dir", str(classroom.root))
     assert neither.returncode == 2 and "--json or --csv" in neither.stderr
+
+
+def test_dashboard_shows_the_grid_live_in_chromium(
+    classroom: Classroom, students: dict[str, ClassStudent], tmp_path: Path
+) -> None:
+    """Last in the module: it gives cat the ticket her exercise 2 lacked, and watches the
+    page turn that cell green without a reload."""
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is not installed (make install)"
+    )
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (make browser installs it as root)")
+    shown = lab("class", "dashboard", "--dir", str(classroom.root))
+    assert shown.returncode == 0, shown.stderr
+    url = shown.stdout.strip()
+    assert url.startswith("http://127.0.0.1:")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 560})
+            page.goto(url)
+            page.wait_for_selector("#grid tbody tr[data-student='cat']", timeout=15_000)
+            rows = page.eval_on_selector_all("#grid tbody tr", "r => r.map(x => x.dataset.student)")
+            assert rows == list(STUDENTS)
+            ann_1 = page.locator("tr[data-student='ann'] td[data-exercise='1']")
+            assert ann_1.inner_text() == "passed" and ann_1.get_attribute("class") == "passed"
+            self_check = page.locator("tr[data-student='ann'] td[data-exercise='7']")
+            assert self_check.inner_text() == "self-check only"
+            assert "offline cracking" in (self_check.get_attribute("title") or "")
+            cat_2 = "tr[data-student='cat'] td[data-exercise='2']"
+            assert page.inner_text(cat_2) == "2/3 steps"
+
+            assert students["cat"].kvno("HTTP/legacy-cat").returncode == 0
+            page.wait_for_function(
+                f"() => document.querySelector(\"{cat_2}\").textContent === 'passed'",
+                timeout=15_000,
+            )
+            assert page.inner_text("#live") == "● live"
+            shot = tmp_path / "class-dashboard.png"
+            page.screenshot(path=str(shot))
+            assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        finally:
+            browser.close()
+    if os.environ.get("ORTHRUS_CLASS_SCREENSHOT"):
+        shutil.copy(shot, os.environ["ORTHRUS_CLASS_SCREENSHOT"])
