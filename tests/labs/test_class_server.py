@@ -26,9 +26,16 @@ from support import BIN, clean_env, free_port
 
 from kdc.config import load_settings
 from kdc.store import Store
-from labs.classroom.grading import grade_class
+from labs.attacks import forge_ticket
+from labs.classroom.grading import attributed_client, grade_class
 from labs.classroom.realm import ClassState, class_paths, handout_file
+from labs.decode import Decoder, StoreKeys
+from labs.lab import Lab
 from labs.procs import port_free
+from labs.state import LabPaths, LabState
+from labs.tracefile import read_trace
+from orthrus.principal import Principal
+from orthrus.session_token import ticket_id
 
 STUDENTS = ("ann", "ben", "cat")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -274,6 +281,55 @@ def test_another_students_evidence_never_counts(
     assert not cat_steps[2]["done"]  # ann's ticket for HTTP/legacy-ann is not cat's
     assert all("ann@" not in step["detail"] for step in cat_steps)
     assert row["ann"]["results"]["2"]["passed"]
+
+
+def test_a_ticket_forged_with_a_leaked_service_key_counts_for_nobody(
+    classroom: Classroom, students: dict[str, ClassStudent]
+) -> None:
+    """cat holds the notes key (a leaked keytab) and mints a ticket naming ann, sent from a
+    clock 15 minutes off: the service refuses it, and its ticket — sealed under the right
+    key, naming ann — was never issued by the KDC, so the event counts for no one."""
+    cat = students["cat"]
+    paths = class_paths(classroom.root)
+    state = ClassState.load(paths)
+    realm = state.realm
+    before = classroom.report()
+    own = Lab(LabPaths.of(cat.home / "lab"), LabState(realm, [], []))
+    own.paths.root.mkdir(parents=True, exist_ok=True)
+    forged = cat.home / "forged.ccache"
+    forge_ticket(
+        own,
+        paths.keytab("notes"),
+        Principal.parse(f"HTTP/notes@{realm}"),
+        Principal.parse(f"ann@{realm}"),
+        (),
+        forged,
+    )
+    cat.env["ORTHRUS_CCACHE"] = str(forged)
+    try:
+        sent = cat.whoami(offset=900)
+    finally:
+        cat.env["ORTHRUS_CCACHE"] = str(cat.home / "class" / "ccache")
+    assert sent.returncode != 0
+    event = read_trace(paths.trace, lambda _: None)[-1]
+    assert event.component == "notes" and not event.ok
+    store = Store.open(load_settings(paths.kdc, env={}))
+    decoder = Decoder(StoreKeys(store), "test")
+    events = read_trace(paths.trace, lambda _: None)
+    decoder.feed(events)
+    opened = decoder.part(event, "request.ticket.enc_part")
+    assert opened is not None and opened.fields is not None
+    assert opened.fields["client"] == f"ann@{realm}"  # the forgery does name ann
+    issued = {
+        ticket_id(e.get("reply.ticket.enc_part"))
+        for e in events
+        if e.component == "kdc" and isinstance(e.get("reply.ticket.enc_part"), str)
+    }
+    assert attributed_client(event, decoder, issued) is None
+    after = classroom.report()
+    for document in (before, after):
+        document.pop("generated")
+    assert after == before
 
 
 def test_report_json_and_csv(classroom: Classroom, students: dict[str, ClassStudent]) -> None:
