@@ -77,48 +77,26 @@ def dashboard_url(state: ClassState) -> str:
 def _commands(paths: LabPaths, state: ClassState) -> dict[str, list[str]]:
     tls = certificates(paths)
     certs = ("--certfile", str(tls.cert), "--keyfile", str(tls.key))
-    ports = state.ports
-    local_kdc = https_url(_local(state.host), ports["kdc"])
+
+    def bind(host: str, name: str) -> tuple[str, ...]:
+        return ("--host", host, "--port", str(state.ports[name]))
+
+    services = paths.service_dir()
     return {
         "kdc": python_command(
-            "kdc.cli",
-            "--dir",
-            str(paths.kdc),
-            "serve",
-            "--host",
-            state.host,
-            "--port",
-            str(ports["kdc"]),
-            *certs,
+            "kdc.cli", "--dir", str(paths.kdc), "serve", *bind(state.host, "kdc"), *certs
         ),
         "notes": python_command(
             "service_demo",
-            "--keytab",
-            str(paths.keytab("notes")),
-            "--host",
-            state.host,
-            "--port",
-            str(ports["notes"]),
+            *("--keytab", str(paths.keytab("notes")), "--realm", state.realm),
+            *bind(state.host, "notes"),
             *certs,
-            "--kdc-url",
-            local_kdc,
-            "--trace",
-            str(paths.trace),
-            "--replay-cache",
-            str(paths.service_dir() / "notes.replay"),
-            "--db",
-            str(paths.service_dir() / "notes.sqlite"),
-            "--realm",
-            state.realm,
+            *("--kdc-url", https_url(_local(state.host), state.ports["kdc"])),
+            *("--trace", str(paths.trace), "--replay-cache", str(services / "notes.replay")),
+            *("--db", str(services / "notes.sqlite")),
         ),
         "dashboard": python_command(
-            "labs.classroom.dashboard",
-            "--dir",
-            str(paths.root),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(ports["dashboard"]),
+            "labs.classroom.dashboard", "--dir", str(paths.root), *bind("127.0.0.1", "dashboard")
         ),
     }
 

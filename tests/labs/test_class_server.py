@@ -10,6 +10,7 @@ their own machine, and nothing of the class directory.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import shlex
@@ -27,6 +28,7 @@ from support import BIN, clean_env, free_port
 from kdc.config import load_settings
 from kdc.store import Store
 from labs.attacks import forge_ticket
+from labs.classroom.certs import ClassCertificates, make_certificates
 from labs.classroom.grading import attributed_client, grade_class
 from labs.classroom.realm import ClassState, class_paths, handout_file
 from labs.decode import Decoder, StoreKeys
@@ -185,6 +187,27 @@ def test_a_roster_with_a_bad_name_is_refused_with_its_line(tmp_path: Path) -> No
     assert result.returncode != 0
     assert "line 3" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "c" / "class.json").exists()
+
+
+def test_join_refuses_a_server_its_ca_does_not_vouch_for(
+    classroom: Classroom, tmp_path: Path
+) -> None:
+    other = ClassCertificates.under(tmp_path / "other")
+    make_certificates(other, ["127.0.0.1"], datetime.datetime.now(datetime.UTC))
+    env = clean_env(HOME=str(tmp_path))
+    args = [str(BIN / "orthrus-lab"), "join", classroom.url, "--ca", str(other.ca)]
+    result = run([*args, "--dir", str(tmp_path / "class")], env)
+    assert result.returncode == 1 and "cannot reach the class KDC" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert not (tmp_path / "class" / "class.json").exists()
+
+
+def test_serve_refuses_a_host_the_certificate_does_not_name(classroom: Classroom) -> None:
+    result = lab(
+        "class", "serve", "--dir", str(classroom.root), "--host", "192.0.2.7", "--port", "1"
+    )
+    assert result.returncode == 1 and "the class certificate names" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_students_are_graded_from_what_the_class_server_recorded(
