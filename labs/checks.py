@@ -505,7 +505,7 @@ def check_key_rotation(ev: Evidence) -> list[Step]:
     store = ev.lab.store()
     rotated: tuple[str, int] | None = None
     for service in ev.lab.state.services:
-        if service.password is None:
+        if not service.weak:
             kvno = int(store.describe(Principal.parse(service.principal))["kvno"])
             if kvno >= 2:
                 rotated = (service.name, kvno)
@@ -627,8 +627,8 @@ def _roasted(ev: Evidence, act: Activity) -> bool:
 
 
 def check_roasting(ev: Evidence) -> list[Step]:
-    weak = {s.principal for s in ev.lab.state.services if s.password is not None}
-    strong = {s.principal for s in ev.lab.state.services if s.password is None}
+    weak = {s.principal for s in ev.lab.state.services if s.weak}
+    strong = {s.principal for s in ev.lab.state.services if not s.weak}
     ticket = next(
         (e for e in ev.where(exchange="TGS", ok=True) if e.get("request.body.server") in weak),
         None,

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.table import Table
 
+from labs.classroom.cli import class_group, join
 from labs.state import DEFAULT_DIR, SERVICE_NAMES, SWITCHES, LabPaths, NotALab
 from orthrus.errors import ConfigError, MalformedMessage
 from orthrus_io.cli import run
@@ -84,7 +85,8 @@ def cli() -> None:
     Start:       orthrus-lab up, then orthrus-lab list and orthrus-lab show 1
     Watch:       orthrus-lab trace --follow --as alice, orthrus-lab web
     Attack:      orthrus-lab replay|tamper|crack|forge, orthrus-lab switch
-    Grade:       orthrus-lab check N (or --all --json)
+    Self-check:  orthrus-lab check N (or --all --json): practice, on your own records
+    Class:       orthrus-lab join URL --ca ca.pem; instructors: orthrus-lab class --help
     Stop:        orthrus-lab down (reset starts over)
     """
 
@@ -280,7 +282,7 @@ def show(number: int, directory: str) -> None:
     console.print(Markdown(_doc(number).read_text(encoding="utf-8")), soft_wrap=False)
 
 
-def _since(value: str | None) -> float | None:
+def parse_since(value: str | None) -> float | None:
     if value is None:
         return None
     try:
@@ -297,6 +299,14 @@ def _since(value: str | None) -> float | None:
         ) from None
 
 
+#: Said by every local ``check``: its evidence is files the student can write.
+SELF_CHECK = (
+    "[bold]Self-check[/] of what this machine recorded ({root}/kdc/trace.jsonl and "
+    "activity.jsonl): files you can edit, so this is practice, not a grade. Graded work "
+    "runs against a class server (docs/labs/class.md)."
+)
+
+
 @cli.command()
 @click.argument("number", type=int, required=False)
 @dir_option
@@ -306,9 +316,10 @@ def _since(value: str | None) -> float | None:
 def check(
     number: int | None, directory: str, everything: bool, as_json: bool, since: str | None
 ) -> None:
-    """Grade exercise NUMBER (or --all) from the trace and the realm's state.
+    """Self-check exercise NUMBER (or --all) from this lab's trace and the realm's state.
 
-    Exits 0 when every exercise graded passed, 1 otherwise.
+    A self-check: it grades what this machine recorded. Exits 0 when every exercise graded
+    passed, 1 otherwise.
     """
     from labs.checks import EXERCISES, Evidence, grade
 
@@ -316,7 +327,8 @@ def check(
         raise click.UsageError("give an exercise NUMBER or --all")
     numbers = [e.number for e in EXERCISES] if everything else [number or 0]
     lab = _lab_or_warn(directory)
-    evidence = Evidence.gather(lab, _since(since))
+    evidence = Evidence.gather(lab, parse_since(since))
+    errors.print(SELF_CHECK.format(root=lab.paths.root))
     for warning in evidence.warnings:
         _warn(warning)
     results = grade(evidence, numbers)
@@ -670,6 +682,10 @@ def switch(service: str, switch: str, state: str, directory: str) -> None:
     info = restart_service(lab, service, _say)
     color = "green" if state == "on" else "bold red"
     console.print(f"{service}: {switch} [{color}]{state}[/] (restarted, pid {info.pid})")
+
+
+cli.add_command(class_group)
+cli.add_command(join)
 
 
 def main() -> None:

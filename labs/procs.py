@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -143,9 +144,18 @@ def start_process(
 
 
 def wait_ready(
-    info: ProcInfo, process: subprocess.Popen[bytes] | None, log: Path, timeout: float = 30.0
+    info: ProcInfo,
+    process: subprocess.Popen[bytes] | None,
+    log: Path,
+    timeout: float = 30.0,
+    url: str | None = None,
+    verify: ssl.SSLContext | bool = True,
 ) -> None:
-    """Wait until ``GET /livez`` answers 200; a process that exits shows its log's tail."""
+    """Wait until ``GET /livez`` answers 200; a process that exits shows its log's tail.
+
+    ``url`` (default ``info.url``) and ``verify`` are for a process that serves HTTPS.
+    """
+    base = url or info.url
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -154,12 +164,12 @@ def wait_ready(
                 f"{_tail(log)}\nsee {log}"
             )
         try:
-            if httpx.get(f"{info.url}/livez", timeout=1.0).status_code == 200:
+            if httpx.get(f"{base}/livez", timeout=1.0, verify=verify).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.05)
-    raise ConfigError(f"{info.name} did not answer on {info.url} within {timeout:.0f} s; see {log}")
+    raise ConfigError(f"{info.name} did not answer on {base} within {timeout:.0f} s; see {log}")
 
 
 def _tail(log: Path, lines: int = 8) -> str:

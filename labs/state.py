@@ -2,7 +2,8 @@
 
 ::
 
-    lab/lab.json              realm, users and their lab passwords, services, ports, switches
+    lab/lab.json              realm, users and their lab passwords, services (never a
+                              service's password), ports, switches
     lab/kdc/                  the KDC (kdc.toml with lab = true, database, master key)
     lab/kdc/trace.jsonl       the trace: one JSON line per exchange (orthrus_io.trace)
     lab/keytabs/NAME.keytab   each service's keytab
@@ -69,13 +70,19 @@ class LabUser:
 
 @dataclass(frozen=True, slots=True)
 class LabService:
-    """A service of the lab: its principal, what runs it, and how its key was made."""
+    """A service of the lab: its principal, what runs it, and how its key was made.
+
+    ``password`` (a weak one, for the roasting exercise) is only used to create the key: it
+    is never saved, so that reading ``lab.json`` does not answer exercise 11; ``weak`` is
+    what the grader needs to know (it checks a cracked answer against the KDC's key).
+    """
 
     name: str
     principal: str
     app: str
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     note: str = ""
+    weak: bool = False
 
 
 def default_users() -> list[LabUser]:
@@ -103,6 +110,7 @@ def default_services(realm: str) -> list[LabService]:
             f"HTTP/legacy@{realm}",
             "labs.legacy",
             password="baseball1",  # noqa: S106 - a lab password, weak on purpose
+            weak=True,
             note="an old archive whose key comes from a weak password (exercise 11)",
         ),
     ]
@@ -213,7 +221,7 @@ class LabState:
                     "name": s.name,
                     "principal": s.principal,
                     "app": s.app,
-                    "password": s.password,
+                    "weak": s.weak,
                     "note": s.note,
                 }
                 for s in self.services
@@ -239,7 +247,9 @@ class LabState:
                     for u in data["users"]
                 ],
                 services=[
-                    LabService(s["name"], s["principal"], s["app"], s["password"], s["note"])
+                    LabService(
+                        s["name"], s["principal"], s["app"], note=s["note"], weak=bool(s["weak"])
+                    )
                     for s in data["services"]
                 ],
                 ports={str(k): int(v) for k, v in data["ports"].items()},

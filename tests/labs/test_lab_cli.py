@@ -195,3 +195,18 @@ def test_reset_refuses_a_directory_that_is_not_a_lab(tmp_path: Path) -> None:
     result = invoke("reset", "--dir", str(tmp_path))
     assert "not a lab directory" in str(result.exception)
     assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_lab_json_keeps_no_service_password(down_lab: Lab) -> None:
+    """Exercise 11 asks for legacy's password: reading lab.json must not answer it."""
+    text = down_lab.paths.state.read_text()
+    assert "baseball1" not in text
+    assert json.loads(text)["services"][1]["weak"] is True
+    assert Lab.open(down_lab.paths).state.service("legacy").weak
+
+
+def test_local_check_says_it_is_a_self_check(down_lab: Lab) -> None:
+    result = CliRunner().invoke(cli, ["check", "1", "--dir", str(down_lab.paths.root)])
+    assert result.exit_code == 1
+    assert "Self-check of what this machine recorded" in result.output
+    assert "not a grade" in result.output and "class server" in result.output

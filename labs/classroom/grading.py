@@ -1,0 +1,163 @@
+"""Grading a class: the student-by-exercise grid, from the class server's own records only.
+
+The evidence is the class trace, written by the class server's KDC and services on the
+instructor's machine, where students cannot write. An event counts for a student only when
+the realm itself names them (:func:`attributed_client`): for an AS exchange, the client the
+KDC recorded; for anything carrying a ticket (a TGS request, an AP request, refused or not),
+the client sealed inside a ticket the KDC issued. Nothing a student writes (a trace line,
+an activity log, a ``time`` field) is read.
+
+Exercises whose evidence exists only on the student's machine (decoding with one's own
+keys, offline cracking) are *self-check only*; those that need the lab's tools against a
+service with its defences switched off are *local practice*: the grid says so, rather than
+trusting what a student reports.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from labs.checks import EXERCISES, CheckResult, Evidence, grade
+from labs.classroom.realm import ClassState, student_lab
+from labs.decode import Decoder, StoreKeys
+from labs.state import LabPaths
+from labs.tracefile import TraceEvent, read_trace
+from orthrus.session_token import ticket_id
+
+__all__ = ["CLASS_GRADED", "NOT_GRADED", "ClassGrid", "attributed_client", "grade_class"]
+
+#: Exercises the class server grades: their evidence is what its KDC and services saw.
+CLASS_GRADED = (1, 2, 4)
+#: Why each other exercise is not graded by the class server (shown on the dashboard).
+NOT_GRADED = {
+    3: "self-check only: decoding with your own keys happens on your machine",
+    5: "local practice: needs a service with its replay cache switched off",
+    6: "local practice: the tamper tool replays a captured request from a local trace",
+    7: "self-check only: offline cracking happens on your machine",
+    8: "local practice: needs a service that believes unsigned groups",
+    9: "local practice: rotating a service key is an administrator's step",
+    10: "local practice: the impostor cannot authenticate who contacted it",
+    11: "self-check only: offline cracking happens on your machine",
+}
+
+
+@dataclass
+class ClassGrid:
+    """Each student's results for the graded exercises."""
+
+    realm: str
+    generated: float
+    results: dict[str, list[CheckResult]]
+    warnings: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        exercises = [
+            {
+                "exercise": e.number,
+                "title": e.title,
+                "graded": e.number in CLASS_GRADED,
+                "note": NOT_GRADED.get(e.number, "graded from the class server's records"),
+            }
+            for e in EXERCISES
+        ]
+        students = []
+        for student, results in self.results.items():
+            students.append(
+                {
+                    "student": student,
+                    "principal": f"{student}@{self.realm}",
+                    "passed": sum(r.passed for r in results),
+                    "results": {str(r.number): _cell(r) for r in results},
+                }
+            )
+        return {
+            "realm": self.realm,
+            "generated": self.generated,
+            "graded": list(CLASS_GRADED),
+            "exercises": exercises,
+            "students": students,
+        }
+
+    def to_csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["student", *(f"exercise {e.number}" for e in EXERCISES)])
+        for student, results in self.results.items():
+            by_number = {r.number: r for r in results}
+            writer.writerow([student, *(_status(by_number, e.number) for e in EXERCISES)])
+        return out.getvalue()
+
+
+def _cell(result: CheckResult) -> dict[str, Any]:
+    return {
+        "passed": result.passed,
+        "done": sum(s.done for s in result.steps),
+        "steps": [s.to_json() for s in result.steps],
+        "status": _word(result),
+    }
+
+
+def _status(by_number: dict[int, CheckResult], number: int) -> str:
+    """A cell of the CSV: the result, or why the class server does not grade it."""
+    if number in by_number:
+        return _word(by_number[number])
+    return NOT_GRADED[number].split(":", 1)[0]
+
+
+def _word(result: CheckResult) -> str:
+    done = sum(s.done for s in result.steps)
+    if result.passed:
+        return "passed"
+    return f"{done}/{len(result.steps)} steps" if done else "not started"
+
+
+def attributed_client(event: TraceEvent, decoder: Decoder, issued: set[str]) -> str | None:
+    """Who an event counts for, from what only the realm could have made.
+
+    An AS exchange: the client the KDC recorded (a TGT is issued only after the client
+    proved its password, RFC 4120 §5.2.7.2). An exchange carrying a ticket (TGS, AP), even
+    one refused: the client sealed inside that ticket, opened with the realm's key, and only
+    if the KDC itself issued the ticket (its id is in a reply of the trace). Else nobody.
+    """
+    if event.exchange == "AS":
+        return event.client
+    sealed = event.ticket_sealed
+    if sealed is None or ticket_id(sealed) not in issued:
+        return None
+    where = (
+        "request.ticket.enc_part" if event.exchange == "AP" else "request.ap_req.ticket.enc_part"
+    )
+    part = decoder.part(event, where)
+    if part is None or not part.opened or part.fields is None:
+        return None
+    client = part.fields.get("client")
+    return client if isinstance(client, str) else None
+
+
+def grade_class(
+    paths: LabPaths, state: ClassState, store: Any, since: float | None = None
+) -> ClassGrid:
+    """Grade every student of the class from the class trace (events from ``since`` on)."""
+    warnings: list[str] = []
+    events = read_trace(paths.trace, warnings.append)
+    decoder = Decoder(StoreKeys(store), "the class server")
+    decoder.feed(events)  # every key the realm holds: keys learnt before ``since`` still open
+    issued = {
+        ticket_id(sealed)
+        for e in events
+        if e.component == "kdc" and isinstance(sealed := e.get("reply.ticket.enc_part"), str)
+    }
+    clients = {e.id: attributed_client(e, decoder, issued) for e in events}
+    if since is not None:
+        events = [e for e in events if e.time >= since]
+    results = {}
+    for student in state.students:
+        principal = state.principal(student)
+        mine = [e for e in events if clients[e.id] == principal]
+        evidence = Evidence(student_lab(paths, state, student, store), mine, [], decoder, warnings)
+        results[student] = grade(evidence, list(CLASS_GRADED))
+    return ClassGrid(state.realm, time.time(), results, warnings)
