@@ -213,7 +213,9 @@ def create_class(
         principal = Principal.parse(state.principal(student))
         store.add_principal(NewPrincipal(principal, passwords[student]))
         legacy = Principal.parse(legacy_principal(student, state.realm))
-        store.add_principal(NewPrincipal(legacy, secrets.choice(weak)))
+        # As in the local lab, the administrator lets legacy-NAME be a ticket's server
+        # although its key comes from a password: that is what exercise 11 is about.
+        store.add_principal(NewPrincipal(legacy, secrets.choice(weak), allow_svr=True))
     notes = Principal.parse(notes_principal(state.realm))
     store.add_principal(NewPrincipal(notes))
     keytab = Keytab().merged(store.keytab_entries(notes), store.signer().jwks())
