@@ -8,6 +8,7 @@ changed in transit. The KDC side is :func:`handle_tgs_req`; the client side is
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import msgspec
@@ -29,6 +30,7 @@ from orthrus.keys import Entropy, Key, KeyUsage
 from orthrus.messages import EncTicketPart, KDCReqBody, TGSRep, TGSReq
 from orthrus.principal import Principal, krbtgt
 from orthrus.realm import KDCContext, PrincipalEntry
+from orthrus.replay import check_remembered
 
 __all__ = ["TGSRequest", "handle_tgs_req", "make_tgs_req", "read_tgs_rep"]
 
@@ -133,6 +135,9 @@ class _DeferredReplay:
         self.entry = (entry, expires_at, now)
         return True
 
+    def remembers_since(self) -> float:
+        return -math.inf  # stores nothing itself: the KDC's own cache is checked later
+
 
 def handle_tgs_req(req: TGSReq, ctx: KDCContext, now: float) -> TGSRep:
     """Answer a TGS-REQ (RFC 4120 §3.3.2-§3.3.3) or raise the error that applies."""
@@ -159,6 +164,8 @@ def handle_tgs_req(req: TGSReq, ctx: KDCContext, now: float) -> TGSRep:
             "KRB_AP_ERR_REPEAT",
             "this authenticator was already used: a replayed request; send a fresh one",
         )
+    sent = verified.authenticator
+    check_remembered(ctx.replay_cache, sent.ctime + sent.cusec / 1e6, "KDC")
     ticket, part = issue_ticket(terms, server, req.body.nonce, ctx)
     part = msgspec.structs.replace(part, checksum=reply_checksum(req, tgt.client, ticket))
     subkey = verified.authenticator.subkey

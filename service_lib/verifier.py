@@ -41,7 +41,7 @@ from orthrus.session_token import ticket_id
 from orthrus_io.errors import Unavailable
 from orthrus_io.events import EventSink, ExchangeEvent
 from service_lib.identity import Identity
-from service_lib.keytab_source import KeySnapshot, KeytabSource
+from service_lib.keytab_source import KeySnapshot, KeytabSource, keytab_realms
 from service_lib.lab import NoReplayCache, confirm_lab_realm, unverified_groups
 from service_lib.replay import open_replay_cache
 from service_lib.settings import VerifierSettings
@@ -153,10 +153,11 @@ class Verifier:
 
     @classmethod
     def from_settings(cls, settings: VerifierSettings, events: EventSink | None = None) -> Verifier:
-        """A verifier with the keytab file and the replay cache ``settings`` name."""
+        """A verifier with the keytab file, the principals and the replay cache ``settings``
+        name (by default ``HTTP/<host name>`` and a file that survives restarts)."""
         source = KeytabSource(
             settings.keytab_path,
-            settings.accepted_principals(),
+            settings.accepted_principals(keytab_realms(settings.keytab_path)),
             check_interval=settings.reload_interval,
         )
         options = VerifierOptions.from_settings(settings)

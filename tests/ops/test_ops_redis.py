@@ -167,6 +167,8 @@ def test_redis_down_at_start_is_one_clear_line(cluster: Cluster, tmp_path: Path)
                 "service_demo",
                 "--keytab",
                 str(cluster.keytab),
+                "--principal",
+                f"HTTP/localhost@{REALM}",
                 "--port",
                 str(free_port()),
                 "--db",

@@ -77,6 +77,7 @@ def test_a_token_accepted_by_one_process_is_refused_by_another(
     realm: MiniRealm, tmp_path: Path
 ) -> None:
     path = tmp_path / "rc.sqlite"
+    SQLiteReplayCache(path)  # the services' cache, older than the client's request
     keytab = realm.write_keytab(tmp_path / "http.keytab")
     tok = token(realm.credential("alice"))
     script = textwrap.dedent(
