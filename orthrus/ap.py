@@ -30,7 +30,7 @@ from orthrus.messages import (
 )
 from orthrus.principal import Principal
 from orthrus.realm import select_key
-from orthrus.replay import ReplayCache, check_remembered
+from orthrus.replay import ReplayCache, check_replay
 from orthrus.seal import open_sealed, seal
 from orthrus.timecheck import check_skew, check_ticket_times
 
@@ -193,14 +193,8 @@ def check_authenticator(
     check_skew(client_time, now, rules.max_skew, rules.where)
     _check_binding(authenticator.checksum, rules)
     entry = _replay_entry(server, rules.usage, ap_req.authenticator)
-    if not rules.replay_cache.check_and_store(entry, authenticator.ctime + rules.max_skew + 1, now):
-        raise APError(
-            "KRB_AP_ERR_REPEAT",
-            "this authenticator was already used: a replayed request; send a fresh one",
-        )
-    # A cache that lost entries (restart, flush) cannot tell a replay from a first use of
-    # anything made before the loss (RFC 4120 §3.2.3): those are refused.
-    check_remembered(rules.replay_cache, client_time, rules.where)
+    expires_at = authenticator.ctime + rules.max_skew + 1
+    check_replay(rules.replay_cache, entry, expires_at, now, client_time, rules.where)
     return VerifiedAPReq(
         server, ticket, authenticator, session_key, "mutual-required" in ap_req.options
     )

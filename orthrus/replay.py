@@ -23,7 +23,7 @@ from typing import Protocol
 from orthrus.errors import APError
 from orthrus.timecheck import iso
 
-__all__ = ["MemoryReplayCache", "ReplayCache", "check_remembered"]
+__all__ = ["MemoryReplayCache", "ReplayCache", "check_remembered", "check_replay"]
 
 
 class ReplayCache(Protocol):
@@ -42,13 +42,36 @@ class ReplayCache(Protocol):
         ...
 
 
+def check_replay(
+    cache: ReplayCache,
+    entry: bytes,
+    expires_at: float,
+    now: float,
+    client_time: float,
+    where: str,
+) -> None:
+    """The replay check (RFC 4120 §3.2.3), last of all: store ``entry`` until ``expires_at``,
+    or raise ``KRB_AP_ERR_REPEAT`` if it was already stored or if the authenticator (made at
+    ``client_time``) is older than what ``cache`` remembers (:func:`check_remembered`).
+
+    The memory is checked first, so that an authenticator refused for a loss already known
+    is not stored; and again after the store, which may be what notices a loss (Redis).
+    """
+    check_remembered(cache, client_time, where)
+    if not cache.check_and_store(entry, expires_at, now):
+        raise APError(
+            "KRB_AP_ERR_REPEAT",
+            "this authenticator was already used: a replayed request; send a fresh one",
+        )
+    check_remembered(cache, client_time, where)
+
+
 def check_remembered(cache: ReplayCache, client_time: float, where: str) -> None:
     """Refuse with ``KRB_AP_ERR_REPEAT`` an authenticator made before ``cache`` remembers.
 
-    Called right after :meth:`ReplayCache.check_and_store` stored the authenticator: one
-    made (``client_time``, its ctime and cusec) before the cache's memory starts may have
-    been accepted and forgotten (RFC 4120 §3.2.3). The client's next authenticator is fresh
-    and accepted.
+    One made (``client_time``, its ctime and cusec) before the cache's memory starts may
+    have been accepted and forgotten (RFC 4120 §3.2.3). The client's next authenticator is
+    fresh and accepted.
     """
     since = cache.remembers_since()
     if client_time < since:

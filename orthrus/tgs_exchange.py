@@ -30,7 +30,7 @@ from orthrus.keys import Entropy, Key, KeyUsage
 from orthrus.messages import EncTicketPart, KDCReqBody, TGSRep, TGSReq
 from orthrus.principal import Principal, krbtgt
 from orthrus.realm import KDCContext, PrincipalEntry
-from orthrus.replay import check_remembered
+from orthrus.replay import check_replay
 
 __all__ = ["TGSRequest", "handle_tgs_req", "make_tgs_req", "read_tgs_rep"]
 
@@ -159,13 +159,10 @@ def handle_tgs_req(req: TGSReq, ctx: KDCContext, now: float) -> TGSRep:
         terms, server = _renewal_terms(req.body, tgt, client, tgs.principal, now), tgs
     else:
         terms, server = _service_terms(req.body, tgt, client, ctx, now)
-    if replay.entry is None or not ctx.replay_cache.check_and_store(*replay.entry):
-        raise APError(
-            "KRB_AP_ERR_REPEAT",
-            "this authenticator was already used: a replayed request; send a fresh one",
-        )
+    if replay.entry is None:
+        raise APError("KRB_AP_ERR_REPEAT", "the authenticator was not checked for replay")
     sent = verified.authenticator
-    check_remembered(ctx.replay_cache, sent.ctime + sent.cusec / 1e6, "KDC")
+    check_replay(ctx.replay_cache, *replay.entry, sent.ctime + sent.cusec / 1e6, "KDC")
     ticket, part = issue_ticket(terms, server, req.body.nonce, ctx)
     part = msgspec.structs.replace(part, checksum=reply_checksum(req, tgt.client, ticket))
     subkey = verified.authenticator.subkey

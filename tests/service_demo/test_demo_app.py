@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from realm_helpers import MiniRealm, token
+from realm_helpers import SERVICE, MiniRealm, token
 
 from orthrus.priv import PrivChannel, decode_priv, encode_priv
 from service_demo import DemoSettings, create_app
@@ -19,7 +19,9 @@ from service_lib import PRIV_CONTENT_TYPE, SESSION_HEADER
 @pytest.fixture
 def client(demo_realm: MiniRealm, tmp_path: Path) -> Any:
     keytab = demo_realm.write_keytab(tmp_path / "http.keytab")
-    settings = DemoSettings(keytab=str(keytab), db=str(tmp_path / "notes.sqlite"))
+    settings = DemoSettings(
+        keytab=str(keytab), db=str(tmp_path / "notes.sqlite"), principals=[SERVICE]
+    )
     return create_app(settings).test_client()
 
 
@@ -137,5 +139,10 @@ def test_realm_must_match_the_keytab(demo_realm: MiniRealm, tmp_path: Path) -> N
     keytab = demo_realm.write_keytab(tmp_path / "http.keytab")
     with pytest.raises(ConfigError, match=r"OTHER\.TEST"):
         create_app(
-            DemoSettings(keytab=str(keytab), db=str(tmp_path / "n.sqlite"), realm="OTHER.TEST")
+            DemoSettings(
+                keytab=str(keytab),
+                db=str(tmp_path / "n.sqlite"),
+                realm="OTHER.TEST",
+                principals=[SERVICE],
+            )
         )
