@@ -206,9 +206,18 @@ class Verifier:
         try:
             identity = self._verify(token, method, path, seen)
         except ProtocolError as exc:
+            # A refusal because the replay cache lost entries says since when, in the audit
+            # log too: an operator sees the loss and how long requests are refused for it.
+            audited = {k: v for k, v in exc.data.items() if k == "replay_cache_since"}
             self._emit(
                 ExchangeEvent(
-                    "AP", False, wall, error=exc.name, message=exc.message, **_names(seen)
+                    "AP",
+                    False,
+                    wall,
+                    error=exc.name,
+                    message=exc.message,
+                    extra=audited,
+                    **_names(seen),
                 ),
                 token,
                 started,

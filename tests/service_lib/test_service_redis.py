@@ -81,6 +81,9 @@ class DownCache:
     def check_and_store(self, entry: bytes, expires_at: float, now: float) -> bool:
         raise Unavailable("Redis is unavailable for the replay cache: connection refused")
 
+    def remembers_since(self) -> float:
+        return 0.0
+
 
 def test_unreachable_replay_cache_is_503_never_accepted(realm: MiniRealm) -> None:
     verifier = Verifier(KeytabSource.from_keytab(realm.keytab()), DownCache())
