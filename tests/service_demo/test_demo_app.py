@@ -146,3 +146,27 @@ def test_realm_must_match_the_keytab(demo_realm: MiniRealm, tmp_path: Path) -> N
                 principals=[SERVICE],
             )
         )
+
+
+def test_principals_and_replay_cache_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--principal`` (repeatable) names what the service is, ``--accept-any-keytab-principal``
+    accepts its whole keytab; the replay cache is a file beside the database unless asked."""
+    from service_demo.__main__ import parse_args
+
+    base = ["--keytab", "k", "--db", "d/notes.sqlite"]
+    settings = parse_args([*base, "--principal", "HTTP/a", "--principal", "HTTP/b@R.TEST"])
+    verifier = settings.verifier_settings()
+    assert verifier.principals == ["HTTP/a", "HTTP/b@R.TEST"]
+    assert not verifier.accept_any_keytab_principal
+    assert verifier.replay_cache == "sqlite"
+    assert verifier.replay_cache_path == "d/notes.sqlite.replay"
+    anyone = parse_args([*base, "--accept-any-keytab-principal", "--replay-cache", "memory"])
+    assert anyone.verifier_settings().accept_any_keytab_principal
+    assert anyone.verifier_settings().replay_cache == "memory"
+    for wrong in (
+        ["--principal", "HTTP/a", "--accept-any-keytab-principal"],
+        ["--replay-cache", "memory", "--workers", "2"],
+    ):
+        with pytest.raises(SystemExit):
+            parse_args([*base, *wrong])
+    assert "exclude each other" in capsys.readouterr().err
