@@ -1,8 +1,9 @@
 """Service verifier settings: which keytab, which principals, how strict (RFC 4120 §3.2.3).
 
 Settings come from the ``[service]`` table of a TOML file, with environment variables on
-top (``ORTHRUS_KEYTAB``, ``ORTHRUS_REPLAY_CACHE``, ``ORTHRUS_REPLAY_CACHE_PATH``,
-``ORTHRUS_MAX_SKEW``, ``ORTHRUS_REDIS_URL``); a bad value is a ``ConfigError`` naming the key
+top (``ORTHRUS_KEYTAB``, ``ORTHRUS_SERVICE_PRINCIPALS``, ``ORTHRUS_ACCEPT_ANY_KEYTAB_PRINCIPAL``,
+``ORTHRUS_REPLAY_CACHE``, ``ORTHRUS_REPLAY_CACHE_PATH``, ``ORTHRUS_MAX_SKEW``,
+``ORTHRUS_REDIS_URL``); a bad value is a ``ConfigError`` naming the key
 or variable.
 
 Safe by default: a service is ``HTTP/<its host name>`` only (a ticket for another principal
@@ -25,7 +26,13 @@ from orthrus.principal import Principal
 from orthrus.timecheck import DEFAULT_MAX_SKEW
 from orthrus_io.settings import build_settings, load_toml, redacted_repr
 
-__all__ = ["ENV_NAMES", "VerifierSettings", "default_state_dir", "load_verifier_settings"]
+__all__ = [
+    "ENV_NAMES",
+    "PRINCIPALS_ENV",
+    "VerifierSettings",
+    "default_state_dir",
+    "load_verifier_settings",
+]
 
 #: Environment variables that override settings, by field.
 ENV_NAMES: Mapping[str, str] = {
@@ -34,7 +41,10 @@ ENV_NAMES: Mapping[str, str] = {
     "replay_cache_path": "ORTHRUS_REPLAY_CACHE_PATH",
     "max_skew": "ORTHRUS_MAX_SKEW",
     "redis_url": "ORTHRUS_REDIS_URL",
+    "accept_any_keytab_principal": "ORTHRUS_ACCEPT_ANY_KEYTAB_PRINCIPAL",
 }
+#: The principals a service is, separated by commas or spaces (a list, so not in ENV_NAMES).
+PRINCIPALS_ENV = "ORTHRUS_SERVICE_PRINCIPALS"
 
 
 class VerifierSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -154,4 +164,6 @@ def load_verifier_settings(
         table, source = section, str(path)
     if "keytab" not in table and not env.get(ENV_NAMES["keytab"]):
         raise ConfigError(f"no keytab: set 'keytab' in [service] of {source} or ORTHRUS_KEYTAB")
+    if env.get(PRINCIPALS_ENV):
+        table = {**table, "principals": env[PRINCIPALS_ENV].replace(",", " ").split()}
     return build_settings(VerifierSettings, table, env, ENV_NAMES, source)

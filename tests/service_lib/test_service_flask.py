@@ -450,6 +450,10 @@ def test_verifier_settings_from_toml(
         load_verifier_settings(config, env={"ORTHRUS_KEYTAB": str(keytab_file)})
     )
     assert verifier.realm == "SVC.TEST"
+    env = {"ORTHRUS_KEYTAB": "k", "ORTHRUS_SERVICE_PRINCIPALS": "HTTP/a, HTTP/b@R.TEST"}
+    assert load_verifier_settings(None, env).principals == ["HTTP/a", "HTTP/b@R.TEST"]
+    env = {"ORTHRUS_KEYTAB": "k", "ORTHRUS_ACCEPT_ANY_KEYTAB_PRINCIPAL": "true"}
+    assert load_verifier_settings(None, env).accept_any_keytab_principal
 
 
 def test_mutual_reply_comes_with_a_403_too(realm: MiniRealm, client: Any) -> None:
