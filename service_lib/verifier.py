@@ -2,7 +2,8 @@
 
 Checks follow RFC 4120 §3.2.3, each failure with its Kerberos error:
 
-1. the ticket is for a principal served here (``KRB_AP_ERR_NOT_US``);
+1. the ticket is for a principal this service is (``KRB_AP_ERR_NOT_US``; by default
+   ``HTTP/<host name>``, not every principal of the keytab);
 2. the keytab holds the ticket's key version (``KRB_AP_ERR_BADKEYVER``, naming both);
 3. the ticket decrypts and authenticates (``KRB_AP_ERR_MODIFIED``);
 4. the authenticator decrypts under the session key, for the AP usage (``MODIFIED``);
@@ -12,8 +13,9 @@ Checks follow RFC 4120 §3.2.3, each failure with its Kerberos error:
 7. the authenticator names the ticket's client (``KRB_AP_ERR_BADMATCH``);
 8. its time is within the allowed skew (``KRB_AP_ERR_SKEW``, giving both clocks);
 9. its checksum binds the HTTP method and path (``MODIFIED``);
-10. it was not seen before (``KRB_AP_ERR_REPEAT``) — last, so a refused request never
-    enters the replay cache.
+10. it was not seen before, and was made after the replay cache's memory starts
+    (``KRB_AP_ERR_REPEAT``; a cache that lost entries refuses what it may have forgotten)
+    — last, so a refused request never enters the replay cache.
 
 Steps 1-3 and 6 are done once per ticket: the opened ticket and its groups are cached
 (:mod:`service_lib.ticket_cache`) until the ticket expires or the keytab is reloaded.
