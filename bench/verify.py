@@ -183,6 +183,7 @@ def measure_service(
         "bench.service_app",
         "--keytab",
         str(orealm.keytab("service")),
+        "--accept-any-keytab-principal",  # the keytab holds the one benchmarked service
         "--host",
         HOST,
         "--port",

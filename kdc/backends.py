@@ -1,10 +1,15 @@
 """The KDC's shared state, chosen by configuration: lockout counters and the TGS replay
 cache live in Redis when ``redis_url`` is set (every process and host shares them), else in
 this process (or, for the replay cache of several workers, a SQLite file beside the database).
+
+Every replay cache knows since when it remembers (RFC 4120 §3.2.3): an in-process one from
+the KDC's start, the file from its creation, Redis from its marker key; TGS-REQs made
+before then are refused (:func:`orthrus.replay.check_remembered`).
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from kdc.config import KDCSettings
@@ -40,6 +45,7 @@ def make_backends(settings: KDCSettings, workers: int = 1) -> Backends:
         replay = (
             SQLiteReplayCache(Path(settings.directory) / "tgs-replay.sqlite")
             if workers > 1
-            else MemoryReplayCache()
+            # Started now: it refuses TGS-REQs made before, which it cannot have seen.
+            else MemoryReplayCache(started_at=time.time())
         )
     return Backends(replay, guard if settings.lockout_attempts else None)

@@ -238,6 +238,8 @@ def _command(lab: Lab, name: str, port: int) -> list[str]:
     common = (
         "--keytab",
         str(paths.keytab(name)),
+        "--principal",
+        service.principal,
         *host,
         "--kdc-url",
         f"http://127.0.0.1:{state.ports['kdc']}",

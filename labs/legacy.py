@@ -5,8 +5,8 @@ from a weak password, as old service accounts often were: anyone who can get a s
 ticket for it (any user of the realm, RFC 4120 §3.3) holds ciphertext under that key and can
 guess the password offline ("roasting", exercise 11). Its keytab holds the derived key.
 
-``python -m labs.legacy --keytab FILE --port P --kdc-url URL --trace FILE [--replay-cache FILE]
-[--lab-no-replay-cache] [--lab-unsigned-authz]``
+``python -m labs.legacy --keytab FILE --principal P --port P --kdc-url URL --trace FILE
+[--replay-cache FILE] [--lab-no-replay-cache] [--lab-unsigned-authz]``
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ FILES = [
 def _settings(args: argparse.Namespace) -> VerifierSettings:
     return VerifierSettings(
         keytab=args.keytab,
+        principals=args.principal,
         kdc_url=args.kdc_url,
-        replay_cache="sqlite" if args.replay_cache else "memory",
         replay_cache_path=args.replay_cache,
         record_messages=bool(args.trace),
         lab_replay_cache_off=args.lab_no_replay_cache,
@@ -91,7 +91,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8802)
     parser.add_argument("--kdc-url", default="", help="the lab KDC (asked: is this a lab?)")
     parser.add_argument("--trace", help="append every verification to this lab trace")
-    parser.add_argument("--replay-cache", help="SQLite replay cache (default: in memory)")
+    parser.add_argument(
+        "--principal", action="append", default=[], help="the principal it is (repeatable)"
+    )
+    parser.add_argument(
+        "--replay-cache", help="SQLite replay cache (default: in the service's state directory)"
+    )
     parser.add_argument("--lab-no-replay-cache", action="store_true")
     parser.add_argument("--lab-unsigned-authz", action="store_true")
     return parser.parse_args(argv)

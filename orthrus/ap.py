@@ -30,7 +30,7 @@ from orthrus.messages import (
 )
 from orthrus.principal import Principal
 from orthrus.realm import select_key
-from orthrus.replay import ReplayCache
+from orthrus.replay import ReplayCache, check_replay
 from orthrus.seal import open_sealed, seal
 from orthrus.timecheck import check_skew, check_ticket_times
 
@@ -172,7 +172,8 @@ def check_authenticator(
     """The rest of RFC 4120 §3.2.3 given the opened ``ticket`` of ``ap_req``.
 
     Authenticator integrity (``MODIFIED``), ticket times, ``rules.ticket_check``,
-    ``BADMATCH``, ``SKEW``, request binding, replay (``REPEAT``, always last).
+    ``BADMATCH``, ``SKEW``, request binding, replay (``REPEAT``, always last: an
+    authenticator already stored, or made before the replay cache's memory starts).
     """
     server = ap_req.ticket.server
     session_key = _session_key(ticket.key)
@@ -188,14 +189,12 @@ def check_authenticator(
             f"the authenticator names {authenticator.client} but the ticket was issued to "
             f"{ticket.client}; a ticket can only be used by its own client",
         )
-    check_skew(authenticator.ctime + authenticator.cusec / 1e6, now, rules.max_skew, rules.where)
+    client_time = authenticator.ctime + authenticator.cusec / 1e6
+    check_skew(client_time, now, rules.max_skew, rules.where)
     _check_binding(authenticator.checksum, rules)
     entry = _replay_entry(server, rules.usage, ap_req.authenticator)
-    if not rules.replay_cache.check_and_store(entry, authenticator.ctime + rules.max_skew + 1, now):
-        raise APError(
-            "KRB_AP_ERR_REPEAT",
-            "this authenticator was already used: a replayed request; send a fresh one",
-        )
+    expires_at = authenticator.ctime + rules.max_skew + 1
+    check_replay(rules.replay_cache, entry, expires_at, now, client_time, rules.where)
     return VerifiedAPReq(
         server, ticket, authenticator, session_key, "mutual-required" in ap_req.options
     )

@@ -33,7 +33,7 @@ from orthrus.codec import decode, encode
 from orthrus.errors import APError, MalformedMessage
 from orthrus.keys import Entropy, Key, KeyUsage
 from orthrus.principal import Principal
-from orthrus.replay import ReplayCache
+from orthrus.replay import ReplayCache, check_replay
 from orthrus.seal import open_sealed, seal
 from orthrus.timecheck import check_skew
 
@@ -130,14 +130,13 @@ def check_session_proof(
         raise _bad("was made for another session token")
     if opened.htm != bound.method.upper() or opened.htu != bound.target:
         raise _bad("was made for another request (method or path)")
-    check_skew(opened.ctime + opened.cusec / 1e6, now, rules.max_skew, "service")
+    made_at = opened.ctime + opened.cusec / 1e6
+    check_skew(made_at, now, rules.max_skew, "service")
     # The decoded AEAD tag identifies the proof (base64url could spell it two ways).
     tag = b64u_decode(proof.rpartition(".")[2])
     entry = hashlib.sha256(
         b"%d|%s|" % (KeyUsage.SESSION_PROOF, str(rules.server).encode()) + tag
     ).digest()
-    if not rules.replay_cache.check_and_store(entry, opened.ctime + rules.max_skew + 1, now):
-        raise APError(
-            "KRB_AP_ERR_REPEAT",
-            "this session proof was already used: a replayed request; send a fresh proof",
-        )
+    check_replay(
+        rules.replay_cache, entry, opened.ctime + rules.max_skew + 1, now, made_at, "service"
+    )

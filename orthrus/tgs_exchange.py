@@ -8,6 +8,7 @@ changed in transit. The KDC side is :func:`handle_tgs_req`; the client side is
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import msgspec
@@ -29,6 +30,7 @@ from orthrus.keys import Entropy, Key, KeyUsage
 from orthrus.messages import EncTicketPart, KDCReqBody, TGSRep, TGSReq
 from orthrus.principal import Principal, krbtgt
 from orthrus.realm import KDCContext, PrincipalEntry, ticket_server
+from orthrus.replay import check_replay
 
 __all__ = ["TGSRequest", "handle_tgs_req", "make_tgs_req", "read_tgs_rep"]
 
@@ -129,6 +131,9 @@ class _DeferredReplay:
         self.entry = (entry, expires_at, now)
         return True
 
+    def remembers_since(self) -> float:
+        return -math.inf  # stores nothing itself: the KDC's own cache is checked later
+
 
 def handle_tgs_req(req: TGSReq, ctx: KDCContext, now: float) -> TGSRep:
     """Answer a TGS-REQ (RFC 4120 §3.3.2-§3.3.3) or raise the error that applies."""
@@ -150,11 +155,10 @@ def handle_tgs_req(req: TGSReq, ctx: KDCContext, now: float) -> TGSRep:
         terms, server = _renewal_terms(req.body, tgt, client, tgs.principal, now), tgs
     else:
         terms, server = _service_terms(req.body, tgt, client, ctx, now)
-    if replay.entry is None or not ctx.replay_cache.check_and_store(*replay.entry):
-        raise APError(
-            "KRB_AP_ERR_REPEAT",
-            "this authenticator was already used: a replayed request; send a fresh one",
-        )
+    if replay.entry is None:
+        raise APError("KRB_AP_ERR_REPEAT", "the authenticator was not checked for replay")
+    sent = verified.authenticator
+    check_replay(ctx.replay_cache, *replay.entry, sent.ctime + sent.cusec / 1e6, "KDC")
     ticket, part = issue_ticket(terms, server, req.body.nonce, ctx)
     part = msgspec.structs.replace(part, checksum=reply_checksum(req, tgt.client, ticket))
     subkey = verified.authenticator.subkey

@@ -315,9 +315,9 @@ MUTATIONS: list[Mutation] = [
     ),
     Mutation(
         "test_password_change_replayed_is_repeat",
-        "orthrus/ap.py",
-        "if not rules.replay_cache.check_and_store(",
-        "if False and not rules.replay_cache.check_and_store(",
+        "orthrus/replay.py",
+        "if not cache.check_and_store(entry, expires_at, now):",
+        "if False and not cache.check_and_store(entry, expires_at, now):",
     ),
     Mutation(
         "test_krb_priv_reflected_to_its_sender_is_baddirection",
@@ -546,8 +546,14 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "test_session_proof_replayed_is_repeat",
         "orthrus/session_proof.py",
-        "if not rules.replay_cache.check_and_store(",
-        "if False and not rules.replay_cache.check_and_store(",
+        "    check_replay(\n        rules.replay_cache, entry,",
+        "    (lambda *_: None)(\n        rules.replay_cache, entry,",
+    ),
+    Mutation(
+        "test_session_proof_from_before_a_replay_cache_restart_is_repeat",
+        "orthrus/session_proof.py",
+        'now, made_at, "service"',
+        'now, now, "service"',  # the proof's time taken as now: never before a loss
     ),
     Mutation(
         "test_session_proof_moved_to_another_method_or_path_is_modified",
@@ -569,7 +575,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "test_session_proof_outside_the_clock_skew_is_skew",
         "orthrus/session_proof.py",
-        '    check_skew(opened.ctime + opened.cusec / 1e6, now, rules.max_skew, "service")',
+        '    check_skew(made_at, now, rules.max_skew, "service")',
         "    pass",
     ),
     Mutation(
@@ -639,6 +645,60 @@ MUTATIONS: list[Mutation] = [
         "orthrus/session_token.py",
         "    if now >= claims.exp:",
         "    if False:",
+    ),
+    Mutation(
+        "test_replay_after_a_service_restart_is_repeat",
+        "service_lib/settings.py",
+        'replay_cache: Literal["memory", "sqlite", "redis"] = "sqlite"',
+        'replay_cache: Literal["memory", "sqlite", "redis"] = "memory"',
+    ),
+    Mutation(
+        "test_authenticator_from_before_an_in_memory_cache_started_is_repeat",
+        "orthrus/replay.py",
+        "    if client_time < since:",
+        "    if False:",
+    ),
+    Mutation(
+        "test_authenticator_from_before_an_in_memory_cache_started_is_repeat",
+        "orthrus/replay.py",
+        "    check_remembered(cache, client_time, where)\n    if not cache.check_and_store(",
+        "    if not cache.check_and_store(",
+    ),
+    Mutation(
+        "test_authenticator_from_before_an_in_memory_cache_started_is_repeat",
+        "service_lib/replay.py",
+        "return MemoryReplayCache(started_at=clock())",
+        "return MemoryReplayCache()",
+    ),
+    Mutation(
+        "test_replay_after_redis_lost_its_entries_is_repeat",
+        "orthrus_io/redis_replay.py",
+        "self._local.since, stored = self._mark(",
+        "_, stored = self._mark(",
+    ),
+    Mutation(
+        "test_replay_after_the_replay_cache_file_was_lost_is_repeat",
+        "orthrus_io/replay.py",
+        "created = conn.execute(_MARK, (self._clock(),)).rowcount == 1",
+        "created = conn.execute(_MARK, (0.0,)).rowcount == 1",
+    ),
+    Mutation(
+        "test_tgs_request_replayed_after_the_kdc_restarted_is_repeat",
+        "kdc/backends.py",
+        "else MemoryReplayCache(started_at=time.time())",
+        "else MemoryReplayCache()",
+    ),
+    Mutation(
+        "test_tgs_request_replayed_after_the_kdc_restarted_is_repeat",
+        "orthrus/tgs_exchange.py",
+        "*replay.entry, sent.ctime + sent.cusec / 1e6,",
+        "*replay.entry, 1e12,",
+    ),
+    Mutation(
+        "test_ticket_for_another_principal_of_the_same_keytab_is_not_us",
+        "service_lib/settings.py",
+        "        if self.accept_any_keytab_principal:\n            return frozenset()",
+        "        if True:\n            return frozenset()",
     ),
 ]
 

@@ -157,7 +157,8 @@ def story(demo: Demo) -> None:
     demo.start("orthrus-kdc", "serve", "--port", str(demo.kdc_port), port=demo.kdc_port)
     demo.start(
         "python", "-m", "service_demo", "--keytab", str(keytab), "--port", str(demo.service_port),
-        "--workers", "2", "--db", str(demo.work / "notes.sqlite"), port=demo.service_port,
+        "--principal", f"HTTP/localhost@{REALM}", "--workers", "2",
+        "--db", str(demo.work / "notes.sqlite"), port=demo.service_port,
     )  # fmt: skip
     console.print(f"  KDC on :{demo.kdc_port}, service_demo (2 workers) on :{demo.service_port}")
 

@@ -221,7 +221,11 @@ def inproc_targets(directory: Path, counter: ExceptionCounter) -> list[Target]:
     paths = make_realm(directory)
     settings = load_settings(paths["kdc_dir"], env={})
     kdc = create_app(settings, Store.open(settings)).test_client()
-    demo_settings = DemoSettings(keytab=str(paths["keytab"]), db=str(directory / "notes.db"))
+    demo_settings = DemoSettings(
+        keytab=str(paths["keytab"]),
+        db=str(directory / "notes.db"),
+        principals=[f"HTTP/localhost@{paths['realm']}"],
+    )
     demo = create_demo(demo_settings).test_client()
     for name in ("orthrus", "service_demo", "werkzeug", "flask"):
         logging.getLogger(name).addHandler(counter)

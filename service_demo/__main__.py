@@ -1,11 +1,15 @@
-"""``python -m service_demo --keytab FILE [--host H] [--port P] [--workers N] [--db PATH]
-[--realm R] [--no-sessions | --browser-sessions] [--redis-url URL] [--audit-log PATH]
+"""``python -m service_demo --keytab FILE [--principal P ... | --accept-any-keytab-principal]
+[--host H] [--port P] [--workers N] [--db PATH] [--realm R] [--replay-cache PATH|memory]
+[--no-sessions | --browser-sessions] [--redis-url URL] [--audit-log PATH]
 [--certfile PEM --keyfile PEM] [--trace FILE] [--lab-no-replay-cache] [--lab-unsigned-authz]
 [--kdc-url URL]``: the demo service under gunicorn.
 
-With more than one worker the workers share an SQLite replay cache (``--replay-cache``,
-default next to the database), or Redis (``--redis-url``, also shared with replicas on other
-hosts), so a request replayed to another worker is still refused (RFC 4120 §3.2.3). A keytab,
+The service is ``HTTP/<host name>`` unless ``--principal`` (repeatable) names what it is, or
+``--accept-any-keytab-principal`` accepts every principal of the keytab; a ticket for any
+other is ``KRB_AP_ERR_NOT_US``. Its workers share an SQLite replay cache that survives
+restarts (``--replay-cache``, default next to the database), or Redis (``--redis-url``, also
+shared with replicas on other hosts), so a request replayed to another worker, or after a
+restart, is still refused (RFC 4120 §3.2.3). A keytab,
 database or Redis that cannot be used is one line on standard error and exit status 2,
 before any worker starts. The lab switches (``orthrus-lab``) are refused, the same way,
 unless the KDC at ``--kdc-url`` says the realm is a lab realm (:mod:`service_lib.lab`).
@@ -38,13 +42,27 @@ def parse_args(argv: Sequence[str] | None = None) -> DemoSettings:
         description="Per-user notes behind Orthrus tickets, served by gunicorn.",
     )
     parser.add_argument("--keytab", required=True, help="the service keytab (mode 0600)")
+    parser.add_argument(
+        "--principal",
+        action="append",
+        default=[],
+        help="a principal this service is, e.g. HTTP/www.example.com (repeatable; default "
+        "HTTP/<host name>, in the keytab's realm)",
+    )
+    parser.add_argument(
+        "--accept-any-keytab-principal",
+        action="store_true",
+        help="accept tickets for every principal in the keytab instead",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--db", default="notes.sqlite", help="SQLite database of the notes")
     parser.add_argument("--realm", help="realm of the challenge (default: the keytab's)")
     parser.add_argument(
-        "--replay-cache", help="SQLite replay cache shared by the workers (default: DB.replay)"
+        "--replay-cache",
+        help="SQLite replay cache shared by the workers, kept across restarts (default: "
+        "DB.replay); 'memory' for one in the process (one worker only)",
     )
     parser.add_argument("--no-sessions", action="store_true", help="hand out no sessions")
     parser.add_argument(
@@ -93,9 +111,10 @@ def parse_args(argv: Sequence[str] | None = None) -> DemoSettings:
         parser.error("--certfile and --keyfile go together")
     if args.browser_sessions and args.no_sessions:
         parser.error("--browser-sessions and --no-sessions exclude each other")
-    replay = args.replay_cache
-    if replay is None and args.workers > 1 and not args.redis_url:
-        replay = f"{args.db}.replay"
+    if args.principal and args.accept_any_keytab_principal:
+        parser.error("--principal and --accept-any-keytab-principal exclude each other")
+    if args.replay_cache == "memory" and args.workers > 1 and not args.redis_url:
+        parser.error("--replay-cache memory is one worker's: use a file or --redis-url")
     audit_log = args.audit_log
     if audit_log is None:
         audit_log = str(Path(args.db).parent / "audit.log")
@@ -106,7 +125,9 @@ def parse_args(argv: Sequence[str] | None = None) -> DemoSettings:
         "host": args.host,
         "port": args.port,
         "workers": args.workers,
-        "replay_cache": replay,
+        "replay_cache": args.replay_cache,
+        "principals": args.principal,
+        "accept_any_keytab_principal": args.accept_any_keytab_principal,
         "sessions": not args.no_sessions,
         "browser_sessions": args.browser_sessions,
         "bind_requests": args.bind_requests,

@@ -16,10 +16,12 @@ __all__ = ["DemoSettings"]
 class DemoSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """What ``python -m service_demo`` and :func:`service_demo.create_app` take.
 
-    ``replay_cache`` is the SQLite file the workers share; None means an in-process cache,
-    which is only right with one worker (the command line picks a file next to the
-    database when ``workers`` > 1); ``redis_url`` replaces it with Redis, shared by replicas
-    on other hosts too. ``realm`` defaults to the keytab principal's realm.
+    ``replay_cache`` is the SQLite file the workers share, which survives restarts (default
+    ``DB.replay``, beside the database); ``"memory"`` asks for an in-process cache, only right
+    with one worker; ``redis_url`` replaces it with Redis, shared by replicas on other hosts
+    too. ``principals`` are the principals the service is (default ``HTTP/<host name>``), or
+    every principal of the keytab with ``accept_any_keytab_principal``. ``realm`` defaults
+    to the keytab principal's realm.
     """
 
     keytab: str
@@ -29,6 +31,8 @@ class DemoSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8080
     workers: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
     replay_cache: str | None = None
+    principals: list[str] = []
+    accept_any_keytab_principal: bool = False
     sessions: bool = True
     #: Also hand sessions to browsers, as an HTTPS-only cookie (docs/http.md §4).
     browser_sessions: bool = False
@@ -57,14 +61,16 @@ class DemoSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
         if self.redis_url:
             cache: Literal["memory", "sqlite", "redis"] = "redis"
         else:
-            cache = "sqlite" if self.replay_cache else "memory"
+            cache = "memory" if self.replay_cache == "memory" else "sqlite"
         return VerifierSettings(
             keytab=self.keytab,
+            principals=self.principals,
+            accept_any_keytab_principal=self.accept_any_keytab_principal,
             realm=self.realm,
             max_skew=self.max_skew,
             bind_requests=self.bind_requests,
             replay_cache=cache,
-            replay_cache_path=self.replay_cache,
+            replay_cache_path=self.replay_cache_path,
             redis_url=self.redis_url,
             redis_prefix=self.redis_prefix,
             record_messages=self.trace is not None,
@@ -83,6 +89,13 @@ class DemoSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     @property
     def audit_log_path(self) -> Path | None:
         return Path(self.audit_log) if self.audit_log else None
+
+    @property
+    def replay_cache_path(self) -> str | None:
+        """The replay cache file: ``replay_cache``, or ``DB.replay`` (None: not a file)."""
+        if self.replay_cache == "memory" or self.redis_url:
+            return None
+        return self.replay_cache or f"{self.db}.replay"
 
     @property
     def db_path(self) -> Path:

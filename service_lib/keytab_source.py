@@ -27,7 +27,7 @@ from orthrus.keytab import Keytab
 from orthrus.principal import Principal
 from orthrus_io.files import read_private
 
-__all__ = ["KeySnapshot", "KeytabSource"]
+__all__ = ["KeySnapshot", "KeytabSource", "keytab_realms"]
 
 log = logging.getLogger("orthrus.service.keytab")
 
@@ -71,7 +71,11 @@ def _snapshot(keytab: Keytab, accepted: Collection[Principal], generation: int) 
     if accepted:
         missing = sorted(str(p) for p in accepted if p not in table)
         if missing:
-            raise ConfigError(f"the keytab holds no key for {', '.join(missing)}")
+            raise ConfigError(
+                f"the keytab holds no key for {', '.join(missing)}, a principal this service "
+                "is to accept: name the service's principals (setting 'principals'), or "
+                "accept every principal of the keytab ('accept_any_keytab_principal')"
+            )
         table = {p: k for p, k in table.items() if p in accepted}
     if not table:
         raise ConfigError("the keytab holds no keys")
@@ -81,6 +85,19 @@ def _snapshot(keytab: Keytab, accepted: Collection[Principal], generation: int) 
         except (jwt.PyJWTError, ValueError, TypeError, AttributeError) as exc:
             raise ConfigError(f"the keytab's kdc_jwks is not a valid JWKS: {exc}") from None
     return KeySnapshot(table, keytab.kdc_jwks, generation)
+
+
+def _load(path: Path) -> Keytab:
+    data = read_private(path, "keytab")
+    try:
+        return Keytab.from_bytes(data)
+    except ProtocolError as exc:
+        raise ConfigError(f"keytab {path} is not a valid keytab: {exc.message}") from None
+
+
+def keytab_realms(path: Path) -> frozenset[str]:
+    """The realms of the principals in the keytab file at ``path``."""
+    return frozenset(p.realm for p in _load(path).keys_by_principal())
 
 
 class KeytabSource:
@@ -164,8 +181,4 @@ class KeytabSource:
 
     def _read(self) -> Keytab:
         assert self._path is not None
-        data = read_private(self._path, "keytab")
-        try:
-            return Keytab.from_bytes(data)
-        except ProtocolError as exc:
-            raise ConfigError(f"keytab {self._path} is not a valid keytab: {exc.message}") from None
+        return _load(self._path)

@@ -17,6 +17,7 @@ switch unless the realm's KDC answers ``GET /v1/realm`` with this very realm and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import httpx
@@ -33,6 +34,9 @@ class NoReplayCache:
 
     def check_and_store(self, entry: bytes, expires_at: float, now: float) -> bool:
         return True
+
+    def remembers_since(self) -> float:
+        return -math.inf  # nothing to lose: it never remembers
 
 
 def confirm_lab_realm(

@@ -1,15 +1,21 @@
 """Service verifier settings: which keytab, which principals, how strict (RFC 4120 §3.2.3).
 
 Settings come from the ``[service]`` table of a TOML file, with environment variables on
-top (``ORTHRUS_KEYTAB``, ``ORTHRUS_REPLAY_CACHE``, ``ORTHRUS_REPLAY_CACHE_PATH``,
-``ORTHRUS_MAX_SKEW``, ``ORTHRUS_REDIS_URL``); a bad value is a ``ConfigError`` naming the key
+top (``ORTHRUS_KEYTAB``, ``ORTHRUS_SERVICE_PRINCIPALS``, ``ORTHRUS_ACCEPT_ANY_KEYTAB_PRINCIPAL``,
+``ORTHRUS_REPLAY_CACHE``, ``ORTHRUS_REPLAY_CACHE_PATH``, ``ORTHRUS_MAX_SKEW``,
+``ORTHRUS_REDIS_URL``); a bad value is a ``ConfigError`` naming the key
 or variable.
+
+Safe by default: a service is ``HTTP/<its host name>`` only (a ticket for another principal
+of the same keytab is ``KRB_AP_ERR_NOT_US``), and its replay cache is a file in its state
+directory, so that a restart forgets nothing (RFC 4120 §3.2.3).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import socket
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -20,7 +26,13 @@ from orthrus.principal import Principal
 from orthrus.timecheck import DEFAULT_MAX_SKEW
 from orthrus_io.settings import build_settings, load_toml, redacted_repr
 
-__all__ = ["ENV_NAMES", "VerifierSettings", "load_verifier_settings"]
+__all__ = [
+    "ENV_NAMES",
+    "PRINCIPALS_ENV",
+    "VerifierSettings",
+    "default_state_dir",
+    "load_verifier_settings",
+]
 
 #: Environment variables that override settings, by field.
 ENV_NAMES: Mapping[str, str] = {
@@ -29,23 +41,32 @@ ENV_NAMES: Mapping[str, str] = {
     "replay_cache_path": "ORTHRUS_REPLAY_CACHE_PATH",
     "max_skew": "ORTHRUS_MAX_SKEW",
     "redis_url": "ORTHRUS_REDIS_URL",
+    "accept_any_keytab_principal": "ORTHRUS_ACCEPT_ANY_KEYTAB_PRINCIPAL",
 }
+#: The principals a service is, separated by commas or spaces (a list, so not in ENV_NAMES).
+PRINCIPALS_ENV = "ORTHRUS_SERVICE_PRINCIPALS"
 
 
 class VerifierSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """How a service checks tickets.
 
     - ``keytab``: the keytab file (mode 0600), reloaded when it changes (key rotation);
-    - ``principals``: the service principals accepted (empty: every principal in the keytab);
+    - ``principals``: the service principals this service is, ``name/instance[@REALM]``
+      (default ``HTTP/<host name>``; a name without realm is in ``realm``, else the
+      keytab's); a ticket for any other is ``KRB_AP_ERR_NOT_US``;
+    - ``accept_any_keytab_principal``: accept tickets for every principal in the keytab
+      instead (default False);
     - ``realm``: the realm named in the ``WWW-Authenticate`` challenge (default: the realm of
       the accepted principals);
     - ``max_skew``: the allowed clock skew in seconds (RFC 4120 §1.6, default 300);
     - ``require_authz``: refuse tickets without KDC-signed authorization data (default True);
     - ``bind_requests``: require the authenticator's checksum to bind the HTTP method and path
       (default False: a binding is still checked whenever the client sends one);
-    - ``replay_cache``: ``memory`` (one process), ``sqlite`` (processes of one host share
-      ``replay_cache_path``) or ``redis`` (every host shares ``redis_url``, keys under
-      ``redis_prefix``);
+    - ``replay_cache``: ``sqlite`` (default: a file that survives restarts and that the
+      processes of one host share, ``replay_cache_path``, by default ``replay.sqlite`` in
+      :func:`default_state_dir`, holding at most ``replay_cache_max_entries``), ``redis``
+      (every host shares ``redis_url``, keys under ``redis_prefix``) or ``memory`` (one
+      process; after a restart it refuses authenticators made before it started);
     - ``ticket_cache_size``: tickets kept decrypted and checked, so a ticket's signature is
       verified once, not on every request;
     - ``reload_interval``: at most how often (s) the keytab file is looked at;
@@ -56,12 +77,14 @@ class VerifierSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
 
     keytab: str
     principals: list[str] = []
+    accept_any_keytab_principal: bool = False
     realm: str | None = None
     max_skew: Annotated[int, msgspec.Meta(ge=1, le=3600)] = DEFAULT_MAX_SKEW
     require_authz: bool = True
     bind_requests: bool = False
-    replay_cache: Literal["memory", "sqlite", "redis"] = "memory"
+    replay_cache: Literal["memory", "sqlite", "redis"] = "sqlite"
     replay_cache_path: str | None = None
+    replay_cache_max_entries: Annotated[int, msgspec.Meta(ge=1, le=100_000_000)] = 1_000_000
     redis_url: str = ""
     redis_prefix: str = "orthrus-service"
     ticket_cache_size: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 10_000
@@ -78,8 +101,10 @@ class VerifierSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
         return redacted_repr(self)  # no database or Redis password in logs and tracebacks
 
     def __post_init__(self) -> None:
-        if self.replay_cache == "sqlite" and not self.replay_cache_path:
-            raise ConfigError("replay_cache = 'sqlite' needs replay_cache_path (a file path)")
+        if self.principals and self.accept_any_keytab_principal:
+            raise ConfigError(
+                "set either principals or accept_any_keytab_principal = true, not both"
+            )
         if self.replay_cache == "redis" and not self.redis_url:
             raise ConfigError("replay_cache = 'redis' needs redis_url (or ORTHRUS_REDIS_URL)")
 
@@ -87,12 +112,42 @@ class VerifierSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
     def keytab_path(self) -> Path:
         return Path(self.keytab)
 
-    def accepted_principals(self) -> frozenset[Principal]:
-        """The ``principals`` setting parsed (``ConfigError`` naming a bad one)."""
+    @property
+    def replay_cache_file(self) -> Path:
+        """The file of the ``sqlite`` replay cache: ``replay_cache_path``, or the default."""
+        if self.replay_cache_path:
+            return Path(self.replay_cache_path)
+        return default_state_dir() / "replay.sqlite"
+
+    def accepted_principals(self, keytab_realms: Collection[str]) -> frozenset[Principal]:
+        """The principals this service is (RFC 4120 §3.2.3, ``KRB_AP_ERR_NOT_US``).
+
+        ``principals`` parsed, or ``HTTP/<host name>``; a name without realm is in
+        ``realm``, else in the realm of the keytab (``keytab_realms``, the realms of its
+        principals). Empty with ``accept_any_keytab_principal``: every principal of the
+        keytab. A bad name is a ``ConfigError`` naming the key.
+        """
+        if self.accept_any_keytab_principal:
+            return frozenset()
+        names = self.principals or [f"HTTP/{socket.gethostname().lower()}"]
+        realms = sorted({self.realm} if self.realm else set(keytab_realms))
         try:
-            return frozenset(Principal.parse(name) for name in self.principals)
+            return frozenset(
+                Principal.parse(name, realms[0] if len(realms) == 1 else None) for name in names
+            )
         except MalformedMessage as exc:
-            raise ConfigError(f"key 'principals': {exc.message}") from None
+            raise ConfigError(
+                f"key 'principals': {exc.message} (the keytab's realms: {', '.join(realms)}; "
+                "set realm to choose one)"
+            ) from None
+
+
+def default_state_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where a service keeps its state: ``$XDG_STATE_HOME/orthrus``, else
+    ``~/.local/state/orthrus`` (the XDG Base Directory specification's state home)."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "orthrus"
 
 
 def load_verifier_settings(
@@ -109,4 +164,6 @@ def load_verifier_settings(
         table, source = section, str(path)
     if "keytab" not in table and not env.get(ENV_NAMES["keytab"]):
         raise ConfigError(f"no keytab: set 'keytab' in [service] of {source} or ORTHRUS_KEYTAB")
+    if env.get(PRINCIPALS_ENV):
+        table = {**table, "principals": env[PRINCIPALS_ENV].replace(",", " ").split()}
     return build_settings(VerifierSettings, table, env, ENV_NAMES, source)

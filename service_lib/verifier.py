@@ -2,7 +2,8 @@
 
 Checks follow RFC 4120 §3.2.3, each failure with its Kerberos error:
 
-1. the ticket is for a principal served here (``KRB_AP_ERR_NOT_US``);
+1. the ticket is for a principal this service is (``KRB_AP_ERR_NOT_US``; by default
+   ``HTTP/<host name>``, not every principal of the keytab);
 2. the keytab holds the ticket's key version (``KRB_AP_ERR_BADKEYVER``, naming both);
 3. the ticket decrypts and authenticates (``KRB_AP_ERR_MODIFIED``);
 4. the authenticator decrypts under the session key, for the AP usage (``MODIFIED``);
@@ -12,8 +13,9 @@ Checks follow RFC 4120 §3.2.3, each failure with its Kerberos error:
 7. the authenticator names the ticket's client (``KRB_AP_ERR_BADMATCH``);
 8. its time is within the allowed skew (``KRB_AP_ERR_SKEW``, giving both clocks);
 9. its checksum binds the HTTP method and path (``MODIFIED``);
-10. it was not seen before (``KRB_AP_ERR_REPEAT``) — last, so a refused request never
-    enters the replay cache.
+10. it was not seen before, and was made after the replay cache's memory starts
+    (``KRB_AP_ERR_REPEAT``; a cache that lost entries refuses what it may have forgotten)
+    — last, so a refused request never enters the replay cache.
 
 Steps 1-3 and 6 are done once per ticket: the opened ticket and its groups are cached
 (:mod:`service_lib.ticket_cache`) until the ticket expires or the keytab is reloaded.
@@ -43,7 +45,7 @@ from orthrus.timecheck import check_ticket_times
 from orthrus_io.errors import Unavailable
 from orthrus_io.events import EventSink, ExchangeEvent
 from service_lib.identity import Identity
-from service_lib.keytab_source import KeySnapshot, KeytabSource
+from service_lib.keytab_source import KeySnapshot, KeytabSource, keytab_realms
 from service_lib.lab import NoReplayCache, confirm_lab_realm, unverified_groups
 from service_lib.replay import open_replay_cache
 from service_lib.settings import VerifierSettings
@@ -155,10 +157,11 @@ class Verifier:
 
     @classmethod
     def from_settings(cls, settings: VerifierSettings, events: EventSink | None = None) -> Verifier:
-        """A verifier with the keytab file and the replay cache ``settings`` name."""
+        """A verifier with the keytab file, the principals and the replay cache ``settings``
+        name (by default ``HTTP/<host name>`` and a file that survives restarts)."""
         source = KeytabSource(
             settings.keytab_path,
-            settings.accepted_principals(),
+            settings.accepted_principals(keytab_realms(settings.keytab_path)),
             check_interval=settings.reload_interval,
         )
         options = VerifierOptions.from_settings(settings)
@@ -207,9 +210,18 @@ class Verifier:
         try:
             identity = self._verify(token, method, path, seen)
         except ProtocolError as exc:
+            # A refusal because the replay cache lost entries says since when, in the audit
+            # log too: an operator sees the loss and how long requests are refused for it.
+            audited = {k: v for k, v in exc.data.items() if k == "replay_cache_since"}
             self._emit(
                 ExchangeEvent(
-                    "AP", False, wall, error=exc.name, message=exc.message, **_names(seen)
+                    "AP",
+                    False,
+                    wall,
+                    error=exc.name,
+                    message=exc.message,
+                    extra=audited,
+                    **_names(seen),
                 ),
                 token,
                 started,

@@ -9,6 +9,16 @@ import pytest
 from support import REALM, Realm, User
 
 
+@pytest.fixture(scope="session", autouse=True)
+def state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Services keep their default state (the replay cache file) here, never in the home
+    directory of whoever runs the tests; subprocesses inherit it."""
+    directory = tmp_path_factory.mktemp("state")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_STATE_HOME", str(directory))
+        yield directory
+
+
 @pytest.fixture(scope="session")
 def realm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Realm]:
     """EXAMPLE.TEST with alice (group admins), bob, and HTTP/localhost in a keytab."""

@@ -436,8 +436,8 @@ def test_replay_to_another_worker_is_repeat(
     """The same AP-REQ sent to a second worker process of the service: the workers share one
     SQLite replay cache, so the replay is refused there too (an in-process cache would not)."""
     path = tmp_path / "replay.sqlite"
-    first = make_verifier(core, clock, SQLiteReplayCache(path))
-    second = make_verifier(core, clock, SQLiteReplayCache(path))
+    first = make_verifier(core, clock, SQLiteReplayCache(path, clock=clock))
+    second = make_verifier(core, clock, SQLiteReplayCache(path, clock=clock))
     token = ap_token(service_cred, T0)
     first.verify(token, "GET", "/notes")
     rows = sqlite3.connect(path).execute("SELECT count(*) FROM replay").fetchone()
@@ -450,7 +450,8 @@ def test_tgs_request_replayed_to_another_kdc_worker_is_repeat(
 ) -> None:
     """A TGS-REQ replayed to another KDC worker (they share the SQLite replay cache)."""
     path = tmp_path / "tgs-replay.sqlite"
-    workers = [dataclasses.replace(core.ctx, replay_cache=SQLiteReplayCache(path)) for _ in "ab"]
+    caches = [SQLiteReplayCache(path, clock=lambda: T0) for _ in "ab"]
+    workers = [dataclasses.replace(core.ctx, replay_cache=cache) for cache in caches]
     request = make_tgs_req(tgt, http, T0, os.urandom).message
     handle_tgs_req(wire(request, TGSReq), workers[0], T0)
     error = refused(handle_tgs_req, wire(request, TGSReq), workers[1], T0)
@@ -480,12 +481,14 @@ def test_replay_to_another_host_through_redis_is_repeat(
     clock (T0, 2025) is far behind Redis's: entries stored with an absolute expiry (PXAT, by
     Redis's clock) expired at once and every replay was accepted; the TTL is now relative."""
     prefix = redis_client.prefix
-    hosts = [make_verifier(core, clock, RedisReplayCache(redis_client, prefix)) for _ in "ab"]
+    hosts = [
+        make_verifier(core, clock, RedisReplayCache(redis_client, prefix, clock)) for _ in "ab"
+    ]
     token = ap_token(service_cred, T0)
     hosts[0].verify(token, "GET", "/notes")
-    keys = sorted(redis_client.scan_iter(f"{prefix}*"))
+    keys = sorted(redis_client.scan_iter(f"{prefix}:rc:*"))
     assert refused(hosts[1].verify, token, "GET", "/notes").name == "KRB_AP_ERR_REPEAT"
-    assert sorted(redis_client.scan_iter(f"{prefix}*")) == keys and len(keys) == 1
+    assert sorted(redis_client.scan_iter(f"{prefix}:rc:*")) == keys and len(keys) == 1
 
 
 def test_refused_request_never_enters_the_replay_cache(
@@ -513,6 +516,120 @@ def test_authenticator_reused_with_another_ticket_is_modified(
     error = refused(verifier.verify, encode_ap_req(pasted), "GET", "/notes")
     assert error.name == "KRB_AP_ERR_MODIFIED"
     assert cache_size(verifier.replay_cache) == 0
+
+
+# -- replay caches that lost entries (RFC 4120 §3.2.3: refuse what could have been seen) -----
+
+
+def real_time_service_ticket(core: CoreRealm, alice: Principal, alice_key: Key) -> Credential:
+    """Alice's ticket for HTTP/web issued now (for verifiers built by ``from_settings``,
+    which run on the real clock)."""
+    now = time.time()
+    return core.service_ticket(core.login(alice, alice_key, now), core.principal("HTTP/web"), now)
+
+
+def test_replay_after_a_service_restart_is_repeat(
+    core: CoreRealm, alice: Principal, alice_key: Key, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """An AP-REQ replayed after the service restarted: its default replay cache is a file in
+    its state directory (mode 0600) that still holds the entry, where an in-memory cache
+    would have forgotten it."""
+    from service_lib import VerifierSettings
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    keytab = tmp_path / "http.keytab"
+    write_private(keytab, service_keytab(core).to_bytes())
+    settings = VerifierSettings(keytab=str(keytab), principals=[f"HTTP/web@{core.name}"])
+    service = Verifier.from_settings(settings)
+    token = ap_token(real_time_service_ticket(core, alice, alice_key), time.time())
+    service.verify(token, "GET", "/notes")
+    path = tmp_path / "state" / "orthrus" / "replay.sqlite"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    rows = sqlite3.connect(path).execute("SELECT count(*) FROM replay").fetchone()
+    restarted = Verifier.from_settings(settings)
+    error = refused(restarted.verify, token, "GET", "/notes")
+    assert error.name == "KRB_AP_ERR_REPEAT" and "already used" in error.message
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM replay").fetchone() == rows == (1,)
+
+
+def test_authenticator_from_before_an_in_memory_cache_started_is_repeat(
+    core: CoreRealm, service_cred: Credential, clock: Clock
+) -> None:
+    """An in-memory replay cache (asked for) that started at T0 cannot know what the process
+    before it accepted: an authenticator made 10 s earlier, within the skew, is refused;
+    a fresh one is accepted."""
+    from service_lib import VerifierSettings, open_replay_cache
+
+    settings = VerifierSettings(keytab="unused", replay_cache="memory")
+    verifier = make_verifier(core, clock, open_replay_cache(settings, clock))
+    error = refused(verifier.verify, ap_token(service_cred, T0 - 10), "GET", "/notes")
+    assert error.name == "KRB_AP_ERR_REPEAT"
+    assert "reset at" in error.message and "fresh authenticator" in error.message
+    assert cache_size(verifier.replay_cache) == 0
+    assert verifier.verify(ap_token(service_cred, T0), "GET", "/notes").name == f"alice@{core.name}"
+
+
+def test_replay_after_redis_lost_its_entries_is_repeat(
+    core: CoreRealm, service_cred: Credential, clock: Clock, redis_client: Any
+) -> None:
+    """Redis restarted without persistence (or was flushed) between a request and its replay
+    to another replica: the marker key is gone, so the replica notices the loss in the same
+    round trip as the store, and refuses what was made before it; a fresh request passes."""
+    prefix = redis_client.prefix
+    hosts = [
+        make_verifier(core, clock, RedisReplayCache(redis_client, prefix, clock)) for _ in "ab"
+    ]
+    token = ap_token(service_cred, T0)
+    hosts[0].verify(token, "GET", "/notes")
+    for key in redis_client.scan_iter(f"{prefix}*"):  # FLUSHDB, limited to this test's keys
+        redis_client.delete(key)
+    clock.now = T0 + 5
+    error = refused(hosts[1].verify, token, "GET", "/notes")
+    assert error.name == "KRB_AP_ERR_REPEAT" and "reset at" in error.message
+    assert float(redis_client.get(f"{prefix}:rc-since")) == T0 + 5
+    assert hosts[0].verify(ap_token(service_cred, T0 + 5), "GET", "/notes")
+
+
+@pytest.mark.parametrize("loss", ["deleted", "damaged"])
+def test_replay_after_the_replay_cache_file_was_lost_is_repeat(
+    core: CoreRealm, service_cred: Credential, clock: Clock, tmp_path: Path, loss: str
+) -> None:
+    """The replay cache file deleted or damaged, then the service restarted: the file is made
+    again (mode 0600) dated now, so the authenticators it may have held are refused."""
+    path = tmp_path / "replay.sqlite"
+    cache = SQLiteReplayCache(path, clock=clock)
+    token = ap_token(service_cred, T0)
+    make_verifier(core, clock, cache).verify(token, "GET", "/notes")
+    cache.close()
+    if loss == "deleted":
+        for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            name.unlink(missing_ok=True)
+    else:
+        path.write_bytes(b"not a database at all " * 300)
+    clock.now = T0 + 5
+    restarted = make_verifier(core, clock, SQLiteReplayCache(path, clock=clock))
+    error = refused(restarted.verify, token, "GET", "/notes")
+    assert error.name == "KRB_AP_ERR_REPEAT" and "reset at" in error.message
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert cache_size(restarted.replay_cache) == 0
+    assert restarted.verify(ap_token(service_cred, T0 + 5), "GET", "/notes")
+
+
+def test_tgs_request_replayed_after_the_kdc_restarted_is_repeat(
+    core: CoreRealm, alice: Principal, alice_key: Key, http: Principal, tmp_path: Path
+) -> None:
+    """A TGS-REQ replayed to the KDC after it restarted with a fresh in-memory replay cache
+    (one process, no Redis): the cache dates its memory from the start, so the request
+    made before is refused, and nothing is stored for it."""
+    settings = KDCSettings(realm=core.name, database_url="sqlite://", directory=str(tmp_path))
+    before = dataclasses.replace(core.ctx, replay_cache=make_backends(settings).replay_cache)
+    now = time.time()
+    request = make_tgs_req(core.login(alice, alice_key, now), http, now, os.urandom).message
+    handle_tgs_req(wire(request, TGSReq), before, now)
+    after = dataclasses.replace(core.ctx, replay_cache=make_backends(settings).replay_cache)
+    error = refused(handle_tgs_req, wire(request, TGSReq), after, now)
+    assert error.name == "KRB_AP_ERR_REPEAT" and "KDC's replay cache was reset" in error.message
+    assert cache_size(after.replay_cache) == 0
 
 
 # == Clock skew (RFC 4120 §1.6, §3.2.3): ±300 s accepted, ±301 s refused =====================
@@ -995,6 +1112,34 @@ def test_ticket_for_service_a_offered_to_service_b_is_not_us(
     error = refused(verifier.verify, ap_token(service_cred, T0), "GET", "/notes")
     assert error.name == "KRB_AP_ERR_NOT_US"
     assert cache_size(verifier.replay_cache) == 0
+
+
+def test_ticket_for_another_principal_of_the_same_keytab_is_not_us(
+    core: CoreRealm, alice: Principal, alice_key: Key, tmp_path: Path
+) -> None:
+    """A keytab holding HTTP/<host name> and HTTP/other: the service is HTTP/<host name>
+    by default, so a ticket for HTTP/other is refused; accepted only when the service is
+    told to accept every principal of its keytab."""
+    from service_lib import VerifierSettings
+
+    host = core.add_service(f"HTTP/{socket.gethostname().lower()}")
+    keytab = tmp_path / "http.keytab"
+    names = (str(host).split("@")[0], "HTTP/other")
+    write_private(keytab, service_keytab(core, *names).to_bytes())
+    settings = VerifierSettings(keytab=str(keytab), replay_cache="memory")
+    verifier = Verifier.from_settings(settings)
+    anyone = Verifier.from_settings(
+        msgspec.structs.replace(settings, accept_any_keytab_principal=True)
+    )
+    now = time.time()
+    tgt = core.login(alice, alice_key, now)
+    other = core.service_ticket(tgt, core.principal("HTTP/other"), now)
+    error = refused(verifier.verify, ap_token(other, now), "GET", "/notes")
+    assert error.name == "KRB_AP_ERR_NOT_US"
+    assert cache_size(verifier.replay_cache) == 0
+    mine = core.service_ticket(tgt, host, now)
+    assert verifier.verify(ap_token(mine, now), "GET", "/notes").service == host
+    assert anyone.verify(ap_token(other, now), "GET", "/notes").name == f"alice@{core.name}"
 
 
 def test_disabled_client_cannot_use_its_tgt(
@@ -1835,7 +1980,7 @@ def test_session_minted_with_a_stolen_service_key_is_refused_by_service_demo(
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "service_demo", "--keytab", str(keytab), "--port", str(port),
-         "--db", str(tmp_path / "notes.sqlite")],
+         "--db", str(tmp_path / "notes.sqlite"), "--principal", str(http)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=clean_env(),
     )  # fmt: skip
     try:
@@ -1891,6 +2036,27 @@ def test_session_proof_replayed_is_repeat(
     for worker in (client, session_app(verifier)):
         assert error_of(worker.get("/notes", headers=headers), 401)["name"] == "KRB_AP_ERR_REPEAT"
     assert cache_size(verifier.replay_cache) == before
+
+
+def test_session_proof_from_before_a_replay_cache_restart_is_repeat(
+    core: CoreRealm, service_cred: Credential, clock: Clock
+) -> None:
+    """A token and proof captured at a service whose replay cache then starts afresh (a
+    restart of an in-memory cache, an emptied Redis): the proof is older than what the new
+    cache remembers, so it is refused like an authenticator (RFC 4120 §3.2.3); a fresh one
+    is accepted."""
+    clock.now = T0 + 10
+    first = session_app(make_verifier(core, clock))
+    session = open_session(first, service_cred, clock.now).headers[SESSION_HEADER]
+    captured = proved(session, service_cred.session_key, clock.now)
+    assert first.get("/notes", headers=captured).status_code == 200
+    clock.now = T0 + 20
+    restarted = make_verifier(core, clock, cache=MemoryReplayCache(started_at=T0 + 15))
+    again = session_app(restarted)
+    assert error_of(again.get("/notes", headers=captured), 401)["name"] == "KRB_AP_ERR_REPEAT"
+    assert cache_size(restarted.replay_cache) == 0
+    fresh = proved(session, service_cred.session_key, clock.now)
+    assert again.get("/notes", headers=fresh).status_code == 200
 
 
 def test_session_proof_moved_to_another_method_or_path_is_modified(

@@ -17,7 +17,8 @@ def service_url(http_keytab: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     work = tmp_path_factory.mktemp("service")
     process = subprocess.Popen(
         [sys.executable, "-m", "service_demo", "--keytab", str(http_keytab), "--port", str(port),
-         "--workers", "2", "--db", str(work / "notes.sqlite")],
+         "--workers", "2", "--db", str(work / "notes.sqlite"),
+         "--principal", f"HTTP/localhost@{REALM}"],
         stdout=open(work / "service.log", "wb"),  # noqa: SIM115 - closed with the process
         stderr=subprocess.STDOUT,
         env=clean_env(),

@@ -113,13 +113,16 @@ def test_a_large_clock_offset_needs_a_lab_realm(real: RealRealm, lab: Lab, tmp_p
 def test_every_verifier_switch_is_refused_outside_a_lab(real: RealRealm, switch: str) -> None:
     from service_lib import Verifier, VerifierSettings
 
-    settings = VerifierSettings(keytab=str(real.keytab), kdc_url=real.url, **{switch: True})
+    keytab, svc = str(real.keytab), ["HTTP/svc"]
+    settings = VerifierSettings(keytab=keytab, principals=svc, kdc_url=real.url, **{switch: True})
     with pytest.raises(ConfigError, match="not a lab realm"):
         Verifier.from_settings(settings)
-    no_kdc = VerifierSettings(keytab=str(real.keytab), **{switch: True})
+    no_kdc = VerifierSettings(keytab=keytab, principals=svc, **{switch: True})
     with pytest.raises(ConfigError, match="lab switch"):
         Verifier.from_settings(no_kdc)
-    plain = Verifier.from_settings(VerifierSettings(keytab=str(real.keytab), kdc_url=real.url))
+    plain = Verifier.from_settings(
+        VerifierSettings(keytab=keytab, principals=svc, kdc_url=real.url)
+    )
     assert plain.options.lab_switches == []
 
 
@@ -127,7 +130,10 @@ def test_a_lab_kdc_of_another_realm_does_not_vouch(real: RealRealm, lab: Lab) ->
     from service_lib import Verifier, VerifierSettings
 
     settings = VerifierSettings(
-        keytab=str(real.keytab), kdc_url=lab.url("kdc"), lab_replay_cache_off=True
+        keytab=str(real.keytab),
+        principals=["HTTP/svc"],
+        kdc_url=lab.url("kdc"),
+        lab_replay_cache_off=True,
     )
     with pytest.raises(ConfigError, match=r"does not serve realm REAL\.TEST"):
         Verifier.from_settings(settings)
@@ -139,6 +145,7 @@ def test_the_switches_work_in_the_lab(lab: Lab) -> None:
 
     settings = VerifierSettings(
         keytab=str(lab.paths.keytab("notes")),
+        principals=["HTTP/notes"],
         kdc_url=lab.url("kdc"),
         lab_replay_cache_off=True,
         lab_unsigned_authz=True,
@@ -156,7 +163,7 @@ def test_the_services_refuse_lab_flags_outside_a_lab(
     from labs.legacy import main as legacy_main
     from service_demo.__main__ import main as demo_main
 
-    common = ["--keytab", str(real.keytab), "--kdc-url", real.url, flag]
+    common = ["--keytab", str(real.keytab), "--principal", "HTTP/svc", "--kdc-url", real.url, flag]
     assert demo_main([*common, "--db", str(tmp_path / "notes.sqlite")]) == 2
     assert "not a lab realm" in capsys.readouterr().err
     assert legacy_main(common) == 2

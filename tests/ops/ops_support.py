@@ -355,6 +355,8 @@ def start_service(
                 str(workers),
                 "--db",
                 str(directory / "notes.sqlite"),
+                "--principal",
+                f"HTTP/localhost@{REALM}",
                 *args,
             ],
             stdout=out,

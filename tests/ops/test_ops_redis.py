@@ -167,6 +167,8 @@ def test_redis_down_at_start_is_one_clear_line(cluster: Cluster, tmp_path: Path)
                 "service_demo",
                 "--keytab",
                 str(cluster.keytab),
+                "--principal",
+                f"HTTP/localhost@{REALM}",
                 "--port",
                 str(free_port()),
                 "--db",
@@ -243,6 +245,11 @@ def test_redis_down_while_serving(cluster: Cluster, tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the service did not recover"
             time.sleep(0.2)
         http_login(kdc.url, name, password)
+        # Redis came back empty: the KDC refuses a TGS-REQ made before it noticed the loss
+        # (RFC 4120 §3.2.3), then accepts the client's fresh one.
+        stale = make_tgs_req(tgt, Principal.parse(SERVICE), time.time(), os.urandom).message
+        tgs = kdc_post(kdc.url, "/v1/tgs", stale)
+        assert tgs.status_code == 400 and "reset at" in tgs.json()["error"]["message"]
         service_ticket(kdc.url, tgt)
         assert httpx.get(service.url + "/readyz", timeout=10).status_code == 200
     finally:
@@ -252,3 +259,35 @@ def test_redis_down_while_serving(cluster: Cluster, tmp_path: Path) -> None:
     for log in (kdc.log_text(), service.log_text()):
         assert "Traceback" not in log
         assert "internal error" not in log
+
+
+@needs_redis_server
+def test_ap_replay_after_redis_restarted_empty_is_refused(cluster: Cluster, tmp_path: Path) -> None:
+    """Issue 12 §3: ``service_demo --workers 2 --redis-url``: a token accepted, its replay
+    refused, then Redis restarted with nothing kept (no persistence). The service notices
+    the loss (the marker key is gone) and refuses the replay again, with an audit line; a
+    fresh token is accepted."""
+    own = RedisServer(tmp_path)
+    own.start()
+    service = start_service(tmp_path / "svc", cluster.keytab, 2, ["--redis-url", own.url])
+    try:
+        service.wait()
+        tgt, _ = http_login(cluster.kdcs[0].url, f"trent@{REALM}", USERS["trent"])
+        credential = service_ticket(cluster.kdcs[0].url, tgt)
+        token = ap_token(credential)
+        assert whoami(service.url, token).status_code == 200
+        assert whoami(service.url, token).status_code == 401
+        own.kill()
+        own.start()
+        again = whoami(service.url, token)
+        assert again.status_code == 401
+        error = again.json()["error"]
+        assert error["name"] == "KRB_AP_ERR_REPEAT" and "reset at" in error["message"]
+        audited = [a for a in audit_lines(tmp_path / "svc" / "audit.log") if a.get("error")]
+        assert audited[-1]["error"] == "KRB_AP_ERR_REPEAT"
+        assert audited[-1]["replay_cache_since"] == error["data"]["replay_cache_since"]
+        assert whoami(service.url, ap_token(credential)).status_code == 200
+    finally:
+        service.stop()
+        own.kill()
+    assert "Traceback" not in service.log_text()

@@ -38,6 +38,9 @@ class Switchable:
         self.ping()
         return self.inner.check_and_store(entry, expires_at, now)
 
+    def remembers_since(self) -> float:
+        return self.inner.remembers_since()
+
     def ping(self) -> None:
         if self.down:
             raise Unavailable("Redis is unavailable for the replay cache: connection refused")

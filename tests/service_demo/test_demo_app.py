@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from realm_helpers import MiniRealm, session_headers, token
+from realm_helpers import SERVICE, MiniRealm, session_headers, token
 
 from orthrus.priv import PrivChannel, decode_priv, encode_priv
 from service_demo import DemoSettings, create_app
@@ -19,7 +19,9 @@ from service_lib import PRIV_CONTENT_TYPE, SESSION_HEADER
 @pytest.fixture
 def client(demo_realm: MiniRealm, tmp_path: Path) -> Any:
     keytab = demo_realm.write_keytab(tmp_path / "http.keytab")
-    settings = DemoSettings(keytab=str(keytab), db=str(tmp_path / "notes.sqlite"))
+    settings = DemoSettings(
+        keytab=str(keytab), db=str(tmp_path / "notes.sqlite"), principals=[SERVICE]
+    )
     return create_app(settings).test_client()
 
 
@@ -157,5 +159,34 @@ def test_realm_must_match_the_keytab(demo_realm: MiniRealm, tmp_path: Path) -> N
     keytab = demo_realm.write_keytab(tmp_path / "http.keytab")
     with pytest.raises(ConfigError, match=r"OTHER\.TEST"):
         create_app(
-            DemoSettings(keytab=str(keytab), db=str(tmp_path / "n.sqlite"), realm="OTHER.TEST")
+            DemoSettings(
+                keytab=str(keytab),
+                db=str(tmp_path / "n.sqlite"),
+                realm="OTHER.TEST",
+                principals=[SERVICE],
+            )
         )
+
+
+def test_principals_and_replay_cache_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--principal`` (repeatable) names what the service is, ``--accept-any-keytab-principal``
+    accepts its whole keytab; the replay cache is a file beside the database unless asked."""
+    from service_demo.__main__ import parse_args
+
+    base = ["--keytab", "k", "--db", "d/notes.sqlite"]
+    settings = parse_args([*base, "--principal", "HTTP/a", "--principal", "HTTP/b@R.TEST"])
+    verifier = settings.verifier_settings()
+    assert verifier.principals == ["HTTP/a", "HTTP/b@R.TEST"]
+    assert not verifier.accept_any_keytab_principal
+    assert verifier.replay_cache == "sqlite"
+    assert verifier.replay_cache_path == "d/notes.sqlite.replay"
+    anyone = parse_args([*base, "--accept-any-keytab-principal", "--replay-cache", "memory"])
+    assert anyone.verifier_settings().accept_any_keytab_principal
+    assert anyone.verifier_settings().replay_cache == "memory"
+    for wrong in (
+        ["--principal", "HTTP/a", "--accept-any-keytab-principal"],
+        ["--replay-cache", "memory", "--workers", "2"],
+    ):
+        with pytest.raises(SystemExit):
+            parse_args([*base, *wrong])
+    assert "exclude each other" in capsys.readouterr().err

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from realm_helpers import MiniRealm, token
+from realm_helpers import SERVICE, MiniRealm, token
 from support import clean_env, free_port, stop, wait_http
 
 from orthrus.priv import PrivChannel, decode_priv, encode_priv
@@ -49,7 +49,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     log = directory / "server.log"
     command = [
         sys.executable, "-m", "service_demo", "--keytab", str(keytab), "--port", str(port),
-        "--workers", "2", "--db", str(directory / "notes.sqlite"),
+        "--workers", "2", "--db", str(directory / "notes.sqlite"), "--principal", SERVICE,
     ]  # fmt: skip
     with open(log, "wb") as out:
         process = subprocess.Popen(

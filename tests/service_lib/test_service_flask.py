@@ -472,15 +472,21 @@ def test_verifier_settings_from_toml(
     assert load_verifier_settings(config, env={"ORTHRUS_MAX_SKEW": "60"}).max_skew == 60
     with pytest.raises(ConfigError, match="ORTHRUS_MAX_SKEW"):
         load_verifier_settings(config, env={"ORTHRUS_MAX_SKEW": "abc"})
-    with pytest.raises(ConfigError, match="replay_cache_path"):
-        load_verifier_settings(config, env={"ORTHRUS_REPLAY_CACHE": "sqlite"})
+    with pytest.raises(ConfigError, match="redis_url"):
+        load_verifier_settings(config, env={"ORTHRUS_REPLAY_CACHE": "redis"})
     config.write_text('[service]\nkeytab = "x"\nmax_skw = 1\n')
     with pytest.raises(ConfigError, match="max_skw"):
         load_verifier_settings(config, env={})
+    # A principal without realm is in the keytab's realm.
+    config.write_text('[service]\nprincipals = ["HTTP/localhost"]\n')
     verifier = Verifier.from_settings(
-        load_verifier_settings(None, env={"ORTHRUS_KEYTAB": str(keytab_file)})
+        load_verifier_settings(config, env={"ORTHRUS_KEYTAB": str(keytab_file)})
     )
     assert verifier.realm == "SVC.TEST"
+    env = {"ORTHRUS_KEYTAB": "k", "ORTHRUS_SERVICE_PRINCIPALS": "HTTP/a, HTTP/b@R.TEST"}
+    assert load_verifier_settings(None, env).principals == ["HTTP/a", "HTTP/b@R.TEST"]
+    env = {"ORTHRUS_KEYTAB": "k", "ORTHRUS_ACCEPT_ANY_KEYTAB_PRINCIPAL": "true"}
+    assert load_verifier_settings(None, env).accept_any_keytab_principal
 
 
 def test_mutual_reply_comes_with_a_403_too(realm: MiniRealm, client: Any) -> None:

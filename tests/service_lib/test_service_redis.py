@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from flask import Flask, jsonify
-from realm_helpers import MiniRealm, token
+from realm_helpers import SERVICE, MiniRealm, token
 from support import free_port
 from werkzeug.test import Client
 
@@ -58,7 +58,9 @@ def test_redis_cache_shared_by_two_verifiers(
     realm: MiniRealm, tmp_path: Path, redis_url: str
 ) -> None:
     keytab = realm.write_keytab(tmp_path / "http.keytab")
-    settings = VerifierSettings(keytab=str(keytab), replay_cache="redis", redis_url=redis_url)
+    settings = VerifierSettings(
+        keytab=str(keytab), principals=[SERVICE], replay_cache="redis", redis_url=redis_url
+    )
     one, two = Verifier.from_settings(settings), Verifier.from_settings(settings)
     tok = token(realm.credential("alice"))
     assert one.verify(tok).principal.name == "alice"
@@ -78,6 +80,9 @@ def test_redis_unreachable_at_start(tmp_path: Path, realm: MiniRealm) -> None:
 class DownCache:
     def check_and_store(self, entry: bytes, expires_at: float, now: float) -> bool:
         raise Unavailable("Redis is unavailable for the replay cache: connection refused")
+
+    def remembers_since(self) -> float:
+        return 0.0
 
 
 def test_unreachable_replay_cache_is_503_never_accepted(realm: MiniRealm) -> None:
