@@ -1158,9 +1158,9 @@ def hint_of(kdc: KDC, name: str) -> dict[str, Any]:
     return error
 
 
-def key_from(hint: dict[str, Any], password: str) -> Key:
+def key_from(hint: dict[str, Any], password: str, name: str) -> Key:
     params = msgspec.convert(hint["data"]["kdf"], KDFParams)
-    return string_to_key(password, params, hint["data"]["kvno"])
+    return string_to_key(password, Principal.parse(name), params, hint["data"]["kvno"])
 
 
 def wrong_guess(kdc: KDC, name: str, key: Key) -> dict[str, Any]:
@@ -1182,7 +1182,9 @@ def test_user_enumeration_unknown_and_known_clients_get_the_same_answers(
     shape = {n: (h["data"].keys(), h["data"]["kdf"].keys()) for n, h in hints.items()}
     assert shape[known] == shape[unknown]
     assert hints[unknown]["message"] == hints[known]["message"].replace(known, unknown)
-    failed = {name: wrong_guess(kdc, name, key_from(hints[name], "guess-1")) for name in hints}
+    failed = {
+        name: wrong_guess(kdc, name, key_from(hints[name], "guess-1", name)) for name in hints
+    }
     assert {e["name"] for e in failed.values()} == {"KDC_ERR_PREAUTH_FAILED"}
     assert failed[unknown]["message"] == failed[known]["message"].replace(known, unknown)
     assert sqlite_snapshot(kdc.db) == before
@@ -1193,7 +1195,7 @@ def test_user_enumeration_by_timing_sees_no_difference(kdc_realm: Realm) -> None
     principal), so a wrong password costs the same for both (medians within 2x)."""
     kdc = KDC(kdc_realm, hide_unknown_principals=True, lockout_attempts=0)
     names = (f"alice@{REALM}", f"mallory@{REALM}")
-    keys = {name: key_from(hint_of(kdc, name), "guess-2") for name in names}
+    keys = {name: key_from(hint_of(kdc, name), "guess-2", name) for name in names}
     timings: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(40):
         for name in names:
@@ -1211,7 +1213,7 @@ def test_user_enumeration_through_the_lockout_is_hidden(kdc_realm: Realm) -> Non
     locked out after the same number of wrong guesses."""
     kdc = KDC(kdc_realm, hide_unknown_principals=True, lockout_attempts=2)
     for name in (f"alice@{REALM}", f"mallory@{REALM}"):
-        key = key_from(hint_of(kdc, name), "guess-3")
+        key = key_from(hint_of(kdc, name), "guess-3", name)
         answers = [wrong_guess(kdc, name, key)["name"] for _ in range(3)]
         assert answers == ["KDC_ERR_PREAUTH_FAILED"] * 2 + ["KDC_ERR_CLIENT_REVOKED"], name
 
@@ -1229,7 +1231,7 @@ def test_lockout_cannot_be_bypassed_across_kdc_processes(tmp_path: Path, redis_c
         name = f"bob@{REALM}"
         probe = httpx.post(f"{urls[0]}/v1/as", content=codec.encode(as_req(name)))
         hint = probe.json()["error"]
-        wrong, right = key_from(hint, "not-bobs-pass"), key_from(hint, BOB_PASS)
+        wrong, right = key_from(hint, "not-bobs-pass", name), key_from(hint, BOB_PASS, name)
         answers = [
             httpx.post(f"{urls[i % 2]}/v1/as", content=codec.encode(as_req(name, wrong)))
             for i in range(3)
@@ -1491,7 +1493,7 @@ def test_secrets_never_reach_the_logs_the_audit_log_or_errors(
     caplog.set_level(logging.DEBUG)
     name = f"alice@{REALM}"
     hint = hint_of(kdc, name)
-    key = key_from(hint, ALICE_PASS)
+    key = key_from(hint, ALICE_PASS, name)
     req = as_req(name, key)
     answer = kdc.post("/v1/as", req)
     tgt = read_as_rep(codec.decode(answer.get_data(), ASRep), req, key, time.time())
@@ -1499,7 +1501,7 @@ def test_secrets_never_reach_the_logs_the_audit_log_or_errors(
     service = kdc.post("/v1/tgs", request.message)
     assert service.status_code == 200
     bodies = [
-        wrong_guess(kdc, name, key_from(hint, "wrong-password-9")),
+        wrong_guess(kdc, name, key_from(hint, "wrong-password-9", name)),
         error_of(kdc.post("/v1/as", b'{"type":"AS-REQ","client":"x'), 400),
     ]
     secrets = {

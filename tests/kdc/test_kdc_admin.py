@@ -136,7 +136,8 @@ def test_init_creates_config_stash_database_and_krbtgt(realm: Realm) -> None:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
     config = (directory / "kdc.toml").read_text()
     assert f'realm = "{REALM}"' in config
-    assert "kdf_memory_kib = 8192" in config
+    assert "kdf_memory_kib = 65536" in config
+    assert "kdf_lanes = 1" in config
     assert f"Realm {REALM} created in {directory}" in realm.init_output  # type: ignore[attr-defined]
     assert "master.key (mode 0600" in realm.init_output  # type: ignore[attr-defined]
     names = [row[1] for row in sqlite_snapshot(db_file(realm))["principals"]]
