@@ -260,3 +260,45 @@ def open_store(directory: Path) -> Iterator[Store]:
         yield store
     finally:
         store._engine.dispose()
+
+
+@contextmanager
+def fake_kdc(kdf: dict[str, Any], salt: str) -> Iterator[tuple[str, list[Any]]]:
+    """A fake KDC on a free loopback port (what DNS or ARP spoofing puts in the real one's
+    place): every AS-REQ without padata gets KDC_ERR_PREAUTH_REQUIRED with the KDF and salt
+    it chooses, every other one KDC_ERR_PREAUTH_FAILED. Yields its URL and the requests."""
+    import http.server
+    import json
+    import threading
+
+    from orthrus.errors import ProtocolError
+
+    seen: list[Any] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(body)
+            if body.get("padata"):
+                error = ProtocolError("KDC_ERR_PREAUTH_FAILED", "wrong password", {"kvno": 1})
+            else:
+                hint = {"kvno": 1, "kdf": {"salt": salt, "algorithm": "argon2id", **kdf}}
+                error = ProtocolError("KDC_ERR_PREAUTH_REQUIRED", "pre-authenticate", hint)
+            payload = json.dumps(error.to_json()).encode()
+            self.send_response(error.http_status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
