@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sqlite3
 import stat
 import subprocess
 import time
@@ -250,6 +251,29 @@ def test_addprinc_getprinc_modprinc_listprincs(realm: Realm) -> None:
     assert {carol, f"dave@{REALM}", SVC, f"krbtgt/{REALM}@{REALM}"} <= set(listed)
     assert not {"key", "wrapped", "salt", "kdf_salt", "material"} & set(info)
     assert all(set(key) == {"kvno", "enctype"} for key in info["keys"])
+
+
+def test_getprinc_names_a_key_salted_before_salts_were_bound(realm: Realm) -> None:
+    """A password key from before salts were bound to names (a 16-byte salt part, as a
+    dump of an older realm loads it): getprinc says to reset it; cpw does."""
+    gail = f"gail@{REALM}"
+    ok(run(realm.directory, "addprinc", gail, input="gail-s3cret-pass\n"))
+    with sqlite3.connect(db_file(realm)) as db:
+        db.execute("UPDATE principals SET kdf_salt = zeroblob(16) WHERE name = ?", (gail,))
+    before, as_json = run_all(
+        [
+            (realm.directory, ["getprinc", gail], None),
+            (realm.directory, ["getprinc", "--json", gail], None),
+        ]
+    )
+    assert f"reset it (orthrus-kdc cpw {gail})" in ok(before)
+    assert json.loads(ok(as_json))["legacy_salt"] is True
+    ok(run(realm.directory, "cpw", gail, input="gail-new-s3cret\n"))
+    after = ok(run(realm.directory, "getprinc", gail))
+    assert "cpw" not in after
+    with sqlite3.connect(db_file(realm)) as db:
+        (salt,) = db.execute("SELECT kdf_salt FROM principals WHERE name = ?", (gail,)).fetchone()
+    assert len(salt) == 32
 
 
 def test_cpw_keeps_the_old_key_for_tickets_already_issued(realm: Realm, tmp_path: Path) -> None:
