@@ -133,15 +133,7 @@ class Client:
             try:
                 return self._as_with_key(client, key, options, server)
             except KDCError as failed:
-                if failed.name != "KDC_ERR_PREAUTH_FAILED" or not is_legacy_salt(params.salt):
-                    raise
-                raise KDCError(
-                    failed.name,
-                    f"{failed.message}. If the password is right, {client}'s key predates "
-                    "salts bound to principal names and no client derives it any more: ask an "
-                    f"administrator to reset the password (orthrus-kdc cpw {client})",
-                    failed.data,
-                ) from None
+                raise _explain_legacy_salt(failed, client, params) from None
         key = string_to_key(password, client, self._kdf_params(client, rep.kdf), 0)
         return read_as_rep(rep, probe, key, self.now())
 
@@ -250,6 +242,19 @@ def _kdf_hint(client: Principal, hint: object) -> KDFParams:
             f"the KDC sent unusable KDF parameters ({exc}); the likely cause is a fake KDC "
             "(KDC spoofing): check ORTHRUS_KDC_URL",
         ) from None
+
+
+def _explain_legacy_salt(failed: KDCError, client: Principal, params: KDFParams) -> KDCError:
+    """``failed``, with the likely cause added when the key predates salts bound to names."""
+    if failed.name != "KDC_ERR_PREAUTH_FAILED" or not is_legacy_salt(params.salt):
+        return failed
+    return KDCError(
+        failed.name,
+        f"{failed.message}. If the password is right, {client}'s key predates salts bound "
+        "to principal names and no client derives it any more: ask an administrator to "
+        f"reset the password (orthrus-kdc cpw {client})",
+        failed.data,
+    )
 
 
 def _kvno(data: dict[str, object]) -> int:
