@@ -8,7 +8,8 @@ const BASE_LANES = ["client", "kdc", "notes", "legacy", "impostor"];
 const LANE_NAMES = { client: "Client", kdc: "KDC", notes: "notes (HTTP/notes)",
   legacy: "legacy (HTTP/legacy)", impostor: "impostor" };
 
-const state = { after: 0, viewer: "", lanes: BASE_LANES.slice(), open: new Set(), timer: null };
+const state = { after: 0, viewer: "", lanes: BASE_LANES.slice(), open: new Set(), timer: null,
+  polling: false, generation: 0 };
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -143,14 +144,22 @@ function row(view) {
 }
 
 async function poll() {
+  // One request at a time, and none drawn after the viewer changed: a first answer for a
+  // viewer can take a second or more (it derives Argon2id keys to decode), and the timer
+  // must not draw the same events twice meanwhile.
+  if (state.polling) return;
+  state.polling = true;
+  const generation = state.generation;
   const live = document.getElementById("live");
   try {
     const url = `/api/events?after=${state.after}&as=${encodeURIComponent(state.viewer)}`;
     const response = await fetch(url);
     const body = await response.json();
     if (!response.ok) throw new Error(body.error || response.statusText);
+    if (generation !== state.generation) return;
     const diagram = document.getElementById("diagram");
     for (const view of body.events) {
+      if (view.id <= state.after) continue;
       if (!state.lanes.includes(view.lane)) { state.lanes.push(view.lane); drawLanes(); }
       diagram.append(row(view));
       state.after = Math.max(state.after, view.id);
@@ -160,6 +169,8 @@ async function poll() {
     live.textContent = "live"; live.classList.remove("off");
   } catch (err) {
     live.textContent = `not live: ${err.message}`; live.classList.add("off");
+  } finally {
+    state.polling = false;
   }
 }
 
@@ -180,6 +191,7 @@ async function loadStatus() {
 }
 
 function restart() {
+  state.generation += 1;
   state.after = 0;
   document.getElementById("diagram").replaceChildren();
   poll();
