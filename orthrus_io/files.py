@@ -1,5 +1,6 @@
 """Private files (keytabs, credential caches, master key stashes): written atomically with
-mode 0600, read only when they are regular files owned by us and closed to others.
+mode 0600, read and destroyed only when they are regular files owned by us and closed to
+others, opened without following links; and private directories (0700) to hold them.
 """
 
 from __future__ import annotations
@@ -64,21 +65,25 @@ def private_directory(path: Path, what: str) -> Path:
             "remove it, or set ORTHRUS_CCACHE to a file in a directory only you can write"
         ) from None
     try:
-        info = os.fstat(fd)
+        _check_ours(os.fstat(fd), path, what, 0o700)
     finally:
         os.close(fd)
+    return path
+
+
+def _check_ours(info: os.stat_result, path: Path, what: str, mode: int) -> None:
+    """Refuse what another user owns (they may have made it first, to read or block what we
+    put there) or what is open to others (``mode`` is the one to give it)."""
     if info.st_uid != os.geteuid():
         raise ConfigError(
-            f"{what} {path} belongs to another user (uid {info.st_uid}), who may have made it "
-            "to read or block your tickets; refusing it: remove it (ask an administrator) or "
-            "set ORTHRUS_CCACHE elsewhere"
+            f"{what} {path} belongs to another user (uid {info.st_uid}); refusing it: "
+            "remove it (ask an administrator) or use another path"
         )
     if info.st_mode & 0o077:
         raise ConfigError(
             f"{what} {path} is open to other users (mode {stat.S_IMODE(info.st_mode):04o}); "
-            f"run: chmod 700 {path}"
+            f"run: chmod {mode:o} {path}"
         )
-    return path
 
 
 def _open_private(path: Path, what: str, flags: int) -> int:
@@ -98,13 +103,7 @@ def _open_private(path: Path, what: str, flags: int) -> int:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise ConfigError(f"{what} {path} is not a regular file")
-        if info.st_uid != os.geteuid():
-            raise ConfigError(f"{what} {path} belongs to another user; refusing it")
-        if info.st_mode & 0o077:
-            raise ConfigError(
-                f"{what} {path} is open to other users (mode {stat.S_IMODE(info.st_mode):04o}); "
-                f"run: chmod 600 {path}"
-            )
+        _check_ours(info, path, what, 0o600)
         if info.st_size > MAX_PRIVATE_FILE:
             raise ConfigError(f"{what} {path} is larger than {MAX_PRIVATE_FILE} bytes")
     except BaseException:

@@ -419,8 +419,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "test_ccache_that_is_a_symlink_is_refused",
         "orthrus_io/files.py",
-        "os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK",
-        "os.O_RDONLY | os.O_NONBLOCK",
+        "fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)",
+        "fd = os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC)",
     ),
     Mutation(
         "test_group_or_world_accessible_credential_files_are_refused",
