@@ -111,26 +111,27 @@ def check_params(params: KDFParams, policy: KDFPolicy) -> None:
     key's type (RFC 3961 §3) are not ones this client supports.
     """
     checks = (
-        ("passes", params.iterations, policy.min_iterations, policy.max_iterations),
-        ("KiB of memory", params.memory_kib, policy.min_memory_kib, policy.max_memory_kib),
+        ("iterations", params.iterations, policy.min_iterations, policy.max_iterations),
+        ("memory_kib", params.memory_kib, policy.min_memory_kib, policy.max_memory_kib),
         ("lanes", params.lanes, 1, policy.max_lanes),
     )
-    for what, value, low, high in checks:
+    for name, value, low, high in checks:
         if value < low:
             raise KDCError(
                 "KDC_ERR_ETYPE_NOSUPP",
-                f"the KDC asked for Argon2id with {value} {what}, below this client's floor "
-                f"of {low}: keys that cheap let whoever gets the encrypted timestamp guess the "
-                "password offline. The likely cause is a fake KDC (KDC spoofing): check "
-                "ORTHRUS_KDC_URL and the network, and tell the realm's administrators",
+                f"the KDC asked for Argon2id {name} = {value}, below this client's floor "
+                f"(min_{name} = {low}): keys that cheap let whoever gets the encrypted "
+                "timestamp guess the password offline. The likely cause is a fake KDC "
+                "(KDC spoofing): check ORTHRUS_KDC_URL and the network, and tell the realm's "
+                "administrators",
             )
         if value > high:
             raise KDCError(
                 "KDC_ERR_ETYPE_NOSUPP",
-                f"the KDC asked for Argon2id with {value} {what}, above this client's ceiling "
-                f"of {high}. The likely cause is a fake KDC (KDC spoofing) trying to exhaust "
-                "this machine: check ORTHRUS_KDC_URL; if the realm really uses these costs, "
-                "raise the max_* keys of [client.kdf] in client.toml",
+                f"the KDC asked for Argon2id {name} = {value}, above this client's ceiling "
+                f"(max_{name} = {high}). The likely cause is a fake KDC (KDC spoofing) "
+                "trying to exhaust this machine: check ORTHRUS_KDC_URL; if the realm really "
+                "uses these costs, raise the max_* keys of [client.kdf] in client.toml",
             )
 
 

@@ -40,11 +40,14 @@ def test_default_policy_accepts_the_default_and_the_kdc_range() -> None:
 @pytest.mark.parametrize(
     ("costs", "words"),
     [
-        ((2, 65536, 4), "2 passes, below this client's floor of 3"),
-        ((3, 65535, 4), "65535 KiB of memory, below this client's floor of 65536"),
-        ((9, 65536, 4), "9 passes, above this client's ceiling of 8"),
-        ((3, 262145, 4), "262145 KiB of memory, above this client's ceiling of 262144"),
-        ((3, 65536, 9), "9 lanes, above this client's ceiling of 8"),
+        ((2, 65536, 4), "iterations = 2, below this client's floor (min_iterations = 3)"),
+        ((3, 65535, 4), "memory_kib = 65535, below this client's floor (min_memory_kib = 65536)"),
+        ((9, 65536, 4), "iterations = 9, above this client's ceiling (max_iterations = 8)"),
+        (
+            (3, 262145, 4),
+            "memory_kib = 262145, above this client's ceiling (max_memory_kib = 262144)",
+        ),
+        ((3, 65536, 9), "lanes = 9, above this client's ceiling (max_lanes = 8)"),
     ],
 )
 def test_costs_outside_the_policy_are_etype_nosupp(costs: tuple[int, int, int], words: str) -> None:
