@@ -35,7 +35,7 @@ from orthrus.kpasswd import (
 )
 from orthrus.messages import ASRep, KDCReqBody, TGSRep
 from orthrus.principal import Principal, krbtgt
-from orthrus.pwkdf import KDFParams, string_to_key
+from orthrus.pwkdf import KDFParams, check_params, is_legacy_salt, string_to_key
 from orthrus.tgs_exchange import make_tgs_req, read_tgs_rep
 from orthrus_io.files import read_private
 
@@ -128,10 +128,20 @@ class Client:
         except KDCError as exc:
             if exc.name != "KDC_ERR_PREAUTH_REQUIRED":
                 raise
-            key = string_to_key(password, _kdf_hint(client, exc.data.get("kdf")), _kvno(exc.data))
-            return self._as_with_key(client, key, options, server)
-        key = string_to_key(password, _kdf_hint(client, rep.kdf), 0)
+            params = self._kdf_params(client, exc.data.get("kdf"))
+            key = string_to_key(password, client, params, _kvno(exc.data))
+            try:
+                return self._as_with_key(client, key, options, server)
+            except KDCError as failed:
+                raise _explain_legacy_salt(failed, client, params) from None
+        key = string_to_key(password, client, self._kdf_params(client, rep.kdf), 0)
         return read_as_rep(rep, probe, key, self.now())
+
+    def _kdf_params(self, client: Principal, hint: object) -> KDFParams:
+        """The KDC's salt part and KDF parameters, within this client's floor and ceiling."""
+        params = _kdf_hint(client, hint)
+        check_params(params, self.settings.kdf)
+        return params
 
     def login_with_keytab(
         self, client: Principal, keytab_path: Path, options: LoginOptions = LoginOptions()
@@ -216,7 +226,7 @@ def _as_options(options: LoginOptions, server: Principal | None = None) -> ASOpt
 
 
 def _kdf_hint(client: Principal, hint: object) -> KDFParams:
-    """The salt and KDF parameters the KDC sent, checked against sane bounds."""
+    """The salt part and KDF parameters the KDC sent, within the wire format's bounds."""
     if hint is None:
         raise ConfigError(
             f"{client} has a random key, not a password; log in with a keytab: "
@@ -228,8 +238,23 @@ def _kdf_hint(client: Principal, hint: object) -> KDFParams:
         return msgspec.convert(hint, KDFParams)
     except msgspec.ValidationError as exc:
         raise KDCError(
-            "KDC_ERR_PREAUTH_FAILED", f"the KDC sent unusable KDF parameters ({exc})"
+            "KDC_ERR_ETYPE_NOSUPP",
+            f"the KDC sent unusable KDF parameters ({exc}); the likely cause is a fake KDC "
+            "(KDC spoofing): check ORTHRUS_KDC_URL",
         ) from None
+
+
+def _explain_legacy_salt(failed: KDCError, client: Principal, params: KDFParams) -> KDCError:
+    """``failed``, with the likely cause added when the key predates salts bound to names."""
+    if failed.name != "KDC_ERR_PREAUTH_FAILED" or not is_legacy_salt(params.salt):
+        return failed
+    return KDCError(
+        failed.name,
+        f"{failed.message}. If the password is right, {client}'s key predates salts bound "
+        "to principal names and no client derives it any more: ask an administrator to "
+        f"reset the password (orthrus-kdc cpw {client})",
+        failed.data,
+    )
 
 
 def _kvno(data: dict[str, object]) -> int:

@@ -4,8 +4,6 @@ default principal and its tickets with their session keys (RFC 4120 §3.1.5 "sto
 
 from __future__ import annotations
 
-import contextlib
-import os
 from pathlib import Path
 
 import msgspec
@@ -14,7 +12,7 @@ from orthrus.codec import decode, encode
 from orthrus.credentials import Credential
 from orthrus.errors import ConfigError, MalformedMessage
 from orthrus.principal import Principal
-from orthrus_io.files import read_private, write_private
+from orthrus_io.files import destroy_private, read_private, write_private
 
 __all__ = ["CredentialCache"]
 
@@ -73,17 +71,5 @@ class CredentialCache:
         return next((c for c in self.credentials() if c.server == server), None)
 
     def destroy(self) -> bool:
-        """Overwrite and delete the cache; False if there was none."""
-        if self.path.is_symlink():
-            self.path.unlink()
-            return True
-        try:
-            size = self.path.stat().st_size
-        except FileNotFoundError:
-            return False
-        with contextlib.suppress(OSError), open(self.path, "r+b") as handle:
-            handle.write(b"\0" * size)
-            handle.flush()
-            os.fsync(handle.fileno())
-        self.path.unlink()
-        return True
+        """Overwrite and delete the cache; False if there was none (``kdestroy``)."""
+        return destroy_private(self.path, "credentials cache")

@@ -12,6 +12,8 @@ from typing import Annotated, Any
 import httpx
 import msgspec
 
+from orthrus.pwkdf import KDFPolicy
+from orthrus_io.files import private_directory
 from orthrus_io.settings import build_settings, load_toml
 from orthrus_io.tls import check_url, client_ssl_context
 
@@ -39,6 +41,9 @@ class ClientSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ca_file: str = ""
     #: Allow http:// to hosts other than loopback (behind a TLS-terminating proxy).
     allow_plain_http: bool = False
+    #: The Argon2id costs accepted from a KDC (``[client.kdf]``): a floor, raised only, and
+    #: a ceiling. No environment variable: a KDC cannot be let weaken it from outside.
+    kdf: KDFPolicy = msgspec.field(default_factory=KDFPolicy)
 
     def http_client(self, url: str, what: str, **options: Any) -> httpx.Client:
         """An httpx client for ``url``: certificates verified, plain HTTP only to loopback."""
@@ -49,15 +54,21 @@ class ClientSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     @property
     def ccache_path(self) -> Path:
-        return Path(self.ccache) if self.ccache else default_ccache()
+        """``ccache``, else the default in a directory of ours (created 0700, checked)."""
+        if self.ccache:
+            return Path(self.ccache)
+        default = default_ccache()
+        private_directory(default.parent, "credentials cache directory")
+        return default
 
 
 def default_ccache() -> Path:
-    """One cache per user in the runtime directory, like MIT's ``/tmp/krb5cc_UID``."""
+    """One cache per user in a directory only that user can write, not a guessable name in
+    a shared one such as ``/tmp`` (where another user could create it first):
+    ``$XDG_RUNTIME_DIR/orthrus/ccache``, else ``~/.cache/orthrus/ccache``."""
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime and Path(runtime).is_dir():
-        return Path(runtime) / "orthrus" / "ccache"
-    return Path("/tmp") / f"orthrus_cc_{os.geteuid()}"  # noqa: S108 - per-user, checked on read
+    base = Path(runtime) if runtime and Path(runtime).is_dir() else Path.home() / ".cache"
+    return base / "orthrus" / "ccache"
 
 
 def load_client_settings(env: Mapping[str, str] = os.environ) -> ClientSettings:

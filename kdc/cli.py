@@ -28,6 +28,7 @@ from orthrus.errors import ConfigError, MalformedMessage
 from orthrus.keytab import Keytab
 from orthrus.kpasswd import changepw_service
 from orthrus.principal import Principal, krbtgt
+from orthrus.pwkdf import DEFAULT_KDF, MAX_ITERATIONS, MAX_LANES, MAX_MEMORY_KIB
 from orthrus_io.audit import AuditSink, open_audit_log
 from orthrus_io.cli import run
 from orthrus_io.events import ExchangeEvent
@@ -108,12 +109,25 @@ def cli(ctx: click.Context, directory: str | None) -> None:
 @click.option("--max-renewable-life", type=DURATION, default="7d", show_default=True)
 @click.option(
     "--kdf-memory-kib",
-    type=int,
-    default=65536,
+    type=click.IntRange(DEFAULT_KDF["memory_kib"], MAX_MEMORY_KIB),
+    default=DEFAULT_KDF["memory_kib"],
     show_default=True,
-    help="Argon2id memory per password key derivation.",
+    help="Argon2id memory per password key derivation (clients refuse less).",
 )
-@click.option("--kdf-iterations", type=int, default=3, show_default=True)
+@click.option(
+    "--kdf-iterations",
+    type=click.IntRange(DEFAULT_KDF["iterations"], MAX_ITERATIONS),
+    default=DEFAULT_KDF["iterations"],
+    show_default=True,
+    help="Argon2id passes (clients refuse fewer).",
+)
+@click.option(
+    "--kdf-lanes",
+    type=click.IntRange(1, MAX_LANES),
+    default=DEFAULT_KDF["lanes"],
+    show_default=True,
+    help="Argon2id lanes (parallelism).",
+)
 @click.option(
     "--master-key",
     "master_key_file",
@@ -139,6 +153,7 @@ def init(ctx: click.Context, /, realm: str, db_url: str | None, **options: Any) 
         max_renewable_life=options["max_renewable_life"],
         kdf_memory_kib=options["kdf_memory_kib"],
         kdf_iterations=options["kdf_iterations"],
+        kdf_lanes=options["kdf_lanes"],
     )
     engine = make_engine(settings.database_url)
     ping(engine)
@@ -288,6 +303,11 @@ def getprinc(ctx: click.Context, as_json: bool, principal: str) -> None:
         f"Groups: {', '.join(info['groups']) or '[none]'}",
         f"Attributes: {' '.join(attributes)}",
     ]
+    if info["legacy_salt"]:
+        lines.append(
+            "Password key: made before salts were bound to principal names; no client can log "
+            f"in with it: reset it (orthrus-kdc cpw {info['principal']})"
+        )
     click.echo("\n".join(lines))
 
 

@@ -10,6 +10,7 @@ from typing import Annotated
 import msgspec
 
 from orthrus.errors import ConfigError
+from orthrus.pwkdf import DEFAULT_KDF, MAX_ITERATIONS, MAX_LANES, MAX_MEMORY_KIB
 from orthrus.realm import RealmPolicy
 from orthrus_io.settings import build_settings, load_toml, redacted_repr
 
@@ -39,9 +40,15 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_life: Seconds = 10 * 3600
     max_renewable_life: Seconds = 7 * 86400
     max_skew: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 300
-    kdf_iterations: Annotated[int, msgspec.Meta(ge=1, le=16)] = 3
-    kdf_memory_kib: Annotated[int, msgspec.Meta(ge=1024, le=1024 * 1024)] = 64 * 1024
-    kdf_lanes: Annotated[int, msgspec.Meta(ge=1, le=16)] = 4
+    #: Argon2id costs of new password keys: never below the floor every client holds a KDC
+    #: to (orthrus.pwkdf.DEFAULT_KDF), or no client would log in.
+    kdf_iterations: Annotated[
+        int, msgspec.Meta(ge=DEFAULT_KDF["iterations"], le=MAX_ITERATIONS)
+    ] = DEFAULT_KDF["iterations"]
+    kdf_memory_kib: Annotated[
+        int, msgspec.Meta(ge=DEFAULT_KDF["memory_kib"], le=MAX_MEMORY_KIB)
+    ] = DEFAULT_KDF["memory_kib"]
+    kdf_lanes: Annotated[int, msgspec.Meta(ge=1, le=MAX_LANES)] = DEFAULT_KDF["lanes"]
     max_request_bytes: Annotated[int, msgspec.Meta(ge=1024, le=1024 * 1024)] = 64 * 1024
     #: Password policy: minimum length, and how many previous passwords cannot be reused.
     min_password_length: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 8

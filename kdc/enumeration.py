@@ -32,7 +32,7 @@ from orthrus.errors import KDCError
 from orthrus.keys import Key
 from orthrus.messages import ASRep, ASReq
 from orthrus.principal import Principal
-from orthrus.pwkdf import KDFParams
+from orthrus.pwkdf import SALT_BYTES, KDFParams
 from orthrus.realm import KDCContext, PrincipalEntry
 
 if TYPE_CHECKING:
@@ -68,7 +68,8 @@ class DecoyPrincipals:
     def decoy(self, principal: Principal) -> PrincipalEntry:
         """The stable stand-in for ``principal``: same salt every time, an unknowable key."""
         name = str(principal).encode()
-        salt = hmac.new(self.secret, b"salt|" + name, hashlib.sha256).digest()[:16]
+        # The random salt part of a real key has SALT_BYTES; a decoy's must look the same.
+        salt = hmac.new(self.secret, b"salt|" + name, hashlib.sha256).digest()[:SALT_BYTES]
         key = Key(hmac.new(self.secret, b"key|" + name, hashlib.sha256).digest(), 1)
         return PrincipalEntry(
             principal=principal,
@@ -101,7 +102,7 @@ def as_handler(settings: KDCSettings, signer: AuthzSigner) -> ASHandler:
     if not settings.hide_unknown_principals:
         return handle_as_req
     kdf = KDFParams(
-        b"\0" * 16,
+        b"\0" * SALT_BYTES,
         "argon2id",
         settings.kdf_iterations,
         settings.kdf_memory_kib,

@@ -45,7 +45,7 @@ from orthrus.errors import ConfigError, OrthrusError
 from orthrus.keys import Key
 from orthrus.keytab import KeytabEntry
 from orthrus.principal import Principal
-from orthrus.pwkdf import KDFParams, string_to_key
+from orthrus.pwkdf import SALT_BYTES, KDFParams, is_legacy_salt, string_to_key
 from orthrus.realm import PrincipalEntry
 from orthrus_io.errors import Unavailable
 
@@ -249,7 +249,7 @@ class Store:
     def _kdf_params(self) -> KDFParams:
         s = self.settings
         return KDFParams(
-            os.urandom(16), "argon2id", s.kdf_iterations, s.kdf_memory_kib, s.kdf_lanes
+            os.urandom(SALT_BYTES), "argon2id", s.kdf_iterations, s.kdf_memory_kib, s.kdf_lanes
         )
 
     def _new_key(self, row: PrincipalRow, password: str | None, kvno: int) -> KeyRow:
@@ -259,7 +259,7 @@ class Store:
         else:
             self._check_password_policy(row, password)
             params = self._kdf_params()
-            key = string_to_key(password, params, kvno)
+            key = string_to_key(password, Principal.parse(row.name), params, kvno)
             row.kdf_salt, row.kdf_iterations = params.salt, params.iterations
             row.kdf_memory_kib, row.kdf_lanes = params.memory_kib, params.lanes
             row.password_changed_at = utcnow()
@@ -276,7 +276,7 @@ class Store:
             params = KDFParams(
                 old.kdf_salt, "argon2id", old.kdf_iterations, old.kdf_memory_kib, old.kdf_lanes
             )
-            candidate = string_to_key(password, params, 0).material
+            candidate = string_to_key(password, Principal.parse(row.name), params, 0).material
             if hmac.compare_digest(
                 candidate, self._master.unwrap(old.wrapped, f"{row.name}#history")
             ):
@@ -445,6 +445,7 @@ class Store:
                 "kvno": row.kvno,
                 "keys": [{"kvno": k.kvno, "enctype": k.enctype} for k in row.keys],
                 "password_key": row.kdf_salt is not None,
+                "legacy_salt": row.kdf_salt is not None and is_legacy_salt(row.kdf_salt),
                 "requires_preauth": row.requires_preauth,
                 "allow_tickets": row.allow_tickets,
                 "allow_svr": row.allow_svr,

@@ -95,18 +95,22 @@ def default_cost() -> float:
     """Seconds for one Argon2id guess at Orthrus's production default (64 MiB, t=3, p=4)."""
     params = KDFParams(salt=b"0123456789abcdef", **DEFAULT_KDF)  # type: ignore[arg-type]
     started = time.perf_counter()
-    string_to_key("a guess", params, 0)
+    string_to_key("a guess", Principal(("someone",), "EXAMPLE.TEST"), params, 0)
     return time.perf_counter() - started
 
 
 def _guess(
-    words: Iterable[str], params: KDFParams, kvno: int, opens: Callable[[Key], bool]
+    words: Iterable[str],
+    principal: Principal,
+    params: KDFParams,
+    kvno: int,
+    opens: Callable[[Key], bool],
 ) -> tuple[str | None, int, float]:
     started = time.perf_counter()
     count = 0
     for word in words:
         count += 1
-        if opens(string_to_key(word, params, kvno)):
+        if opens(string_to_key(word, principal, params, kvno)):
             return word, count, time.perf_counter() - started
     return None, count, time.perf_counter() - started
 
@@ -172,7 +176,7 @@ def crack_as_rep(lab: Lab, principal: Principal, words: list[str]) -> CrackResul
                     return False
                 return True
 
-            found, count, seconds = _guess(words, rep.kdf, kvno, opens)
+            found, count, seconds = _guess(words, principal, rep.kdf, kvno, opens)
             result.result = "found" if found else "not-found"
             result.password, result.guesses, result.seconds = found, count, seconds
             result.kdf = msgspec.to_builtins(rep.kdf)
@@ -221,7 +225,7 @@ def crack_ticket(lab: Lab, ticket: Ticket, words: list[str]) -> CrackResult:
                 return False
             return True
 
-        found, count, seconds = _guess(words, params, ticket.kvno, opens)
+        found, count, seconds = _guess(words, ticket.server, params, ticket.kvno, opens)
         result.result = "found" if found else "not-found"
         result.password, result.guesses, result.seconds = found, count, seconds
         result.kdf = msgspec.to_builtins(params)

@@ -397,7 +397,9 @@ def _cracked_as_rep(ev: Evidence, act: Activity) -> TraceEvent | None:
     try:
         params = msgspec.convert(reply.get("kdf"), KDFParams)
         kid = peek_header(reply["enc_part"]).get("kid")
-        key = string_to_key(password, params, int(str(kid)))
+        key = string_to_key(
+            password, Principal.parse(str(reply.get("client"))), params, int(str(kid))
+        )
         open_sealed(key, KeyUsage.AS_REP_ENC_PART, reply["enc_part"])
     except (msgspec.ValidationError, ProtocolError, KeyError, ValueError):
         return None
@@ -620,7 +622,7 @@ def _roasted(ev: Evidence, act: Activity) -> bool:
     if ticket is None or entry is None or entry.kdf is None:
         return False
     try:
-        open_ticket(ticket, string_to_key(password, entry.kdf, ticket.kvno))
+        open_ticket(ticket, string_to_key(password, ticket.server, entry.kdf, ticket.kvno))
     except ProtocolError:
         return False
     return True

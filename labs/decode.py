@@ -29,6 +29,7 @@ from labs.tracefile import TraceEvent, get_path
 from orthrus.errors import ProtocolError
 from orthrus.keys import Key, KeyUsage
 from orthrus.keytab import Keytab
+from orthrus.principal import Principal
 from orthrus.pwkdf import KDFParams, string_to_key
 from orthrus.seal import open_sealed, peek_header
 from orthrus.session_token import ticket_id
@@ -75,7 +76,9 @@ class PasswordKeys:
         cache_key = (principal, kvno, kdf.salt + bytes([kdf.iterations, kdf.lanes]))
         key = self._cache.get(cache_key)
         if key is None:
-            key = self._cache[cache_key] = string_to_key(password, kdf, kvno)
+            key = self._cache[cache_key] = string_to_key(
+                password, Principal.parse(principal), kdf, kvno
+            )
         return key, f"{principal}'s password (Argon2id, salt from the KDC)"
 
 
@@ -104,8 +107,6 @@ class StoreKeys:
     store: Any  # kdc.store.Store, imported lazily by the caller
 
     def key(self, principal: str, kvno: int, kdf: KDFParams | None) -> tuple[Key, str] | None:
-        from orthrus.principal import Principal
-
         try:
             entry = self.store.lookup(Principal.parse(principal))
         except ProtocolError:

@@ -419,8 +419,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "test_ccache_that_is_a_symlink_is_refused",
         "orthrus_io/files.py",
-        "os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK",
-        "os.O_RDONLY | os.O_NONBLOCK",
+        "fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)",
+        "fd = os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC)",
     ),
     Mutation(
         "test_group_or_world_accessible_credential_files_are_refused",
@@ -699,6 +699,42 @@ MUTATIONS: list[Mutation] = [
         "service_lib/settings.py",
         "        if self.accept_any_keytab_principal:\n            return frozenset()",
         "        if True:\n            return frozenset()",
+    ),
+    Mutation(
+        "test_fake_kdc_offering_weak_argon2id_gets_no_timestamp_is_etype_nosupp",
+        "orthrus/pwkdf.py",
+        "        if value < low:\n",
+        "        if False:\n",
+    ),
+    Mutation(
+        "test_fake_kdc_offering_huge_argon2id_is_refused_before_deriving_is_etype_nosupp",
+        "orthrus/pwkdf.py",
+        "        if value > high:\n",
+        "        if False:\n",
+    ),
+    Mutation(
+        "test_fake_kdc_giving_every_victim_one_salt_still_gets_a_key_per_principal",
+        "orthrus/pwkdf.py",
+        "    return name + random_part",
+        "    return random_part",
+    ),
+    Mutation(
+        "test_ccache_directory_planted_by_another_user_is_refused",
+        "client_lib/config.py",
+        'private_directory(default.parent, "credentials cache directory")',
+        "default.parent.mkdir(parents=True, exist_ok=True)",
+    ),
+    Mutation(
+        "test_kdestroy_through_a_planted_symlink_leaves_its_target_alone",
+        "orthrus_io/files.py",
+        "fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)",
+        "fd = os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC)",
+    ),
+    Mutation(
+        "test_notes_database_is_not_readable_by_other_users",
+        "service_demo/models.py",
+        "        _private_file(path)\n",
+        "",
     ),
 ]
 

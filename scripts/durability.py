@@ -72,7 +72,7 @@ def verify(directory: Path, acked: dict[str, int], fresh: set[str]) -> None:
         assert entry is not None, f"acknowledged {name} was lost"
         assert entry.kvno >= kvno, f"acknowledged kvno {kvno} of {name} was lost"
         if name in fresh and entry.kvno == kvno and entry.kdf is not None:
-            key = string_to_key(password(name, kvno), entry.kdf, kvno)
+            key = string_to_key(password(name, kvno), entry.principal, entry.kdf, kvno)
             assert key == entry.current_key, f"the key of {name} kvno {kvno} is not its password's"
 
 
@@ -87,8 +87,7 @@ def run_cycles(cycles: int, directory: Path, seed: int = 1) -> int:
     rng = random.Random(seed)
     if not (directory / "kdc.toml").exists():
         subprocess.run(
-            [sys.executable, "-m", "kdc.cli", "--dir", str(directory), "init", "--realm", REALM,
-             "--kdf-memory-kib", "1024", "--kdf-iterations", "1"],
+            [sys.executable, "-m", "kdc.cli", "--dir", str(directory), "init", "--realm", REALM],
             check=True, capture_output=True, cwd=ROOT,
         )  # fmt: skip
         config = directory / "kdc.toml"

@@ -148,7 +148,7 @@ def make_realm(directory: Path) -> dict[str, Any]:
             raise SystemExit(f"orthrus-kdc {args[0]} failed: {result.output}")
 
     realm = "EXAMPLE.TEST"
-    admin("init", "--realm", realm, "--kdf-memory-kib", "8192", "--kdf-iterations", "1")
+    admin("init", "--realm", realm)
     admin("addprinc", f"alice@{realm}", input="alice-fuzz-pass\n")
     admin("addprinc", "--randkey", f"HTTP/localhost@{realm}")
     admin("ktadd", "-k", str(directory / "http.keytab"), f"HTTP/localhost@{realm}")
@@ -177,7 +177,8 @@ def seeds(kdc_post: Callable[[str, bytes], tuple[int, bytes]], realm: str) -> di
     now = time.time()
     _, body = kdc_post("/v1/as", codec.encode(make_as_req(alice, now, os.urandom, ASOptions())))
     hint = json.loads(body)["error"]["data"]
-    key = string_to_key("alice-fuzz-pass", msgspec.convert(hint["kdf"], KDFParams), hint["kvno"])
+    params = msgspec.convert(hint["kdf"], KDFParams)
+    key = string_to_key("alice-fuzz-pass", alice, params, hint["kvno"])
 
     def login(server: Principal | None = None) -> Any:
         req = make_as_req(alice, time.time(), os.urandom, ASOptions(server=server), key)

@@ -39,13 +39,25 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from support import FAST_KDF, REALM, Realm, clean_env, free_port, sqlite_snapshot, stop, wait_http
+from support import (
+    FAST_KDF,
+    REALM,
+    Realm,
+    clean_env,
+    fake_kdc,
+    free_port,
+    sqlite_snapshot,
+    stop,
+    wait_http,
+)
 
 sys.path.insert(0, str(Path(__file__).with_name("core")))
 from core_realm import T0, CoreRealm, wire
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from client_lib.api import Client
 from client_lib.ccache import CredentialCache
+from client_lib.config import ClientSettings
 from kdc.app import create_app
 from kdc.backends import Backends, make_backends
 from kdc.cli import cli as kdc_cli
@@ -82,7 +94,7 @@ from orthrus.kpasswd import handle_kpasswd_req, make_kpasswd_req
 from orthrus.messages import APRep, ASRep, ASReq, KDCReqBody, PAData, TGSReq
 from orthrus.principal import Principal
 from orthrus.priv import KrbPriv, PrivChannel
-from orthrus.pwkdf import KDFParams, string_to_key
+from orthrus.pwkdf import DEFAULT_KDF, KDFParams, string_to_key
 from orthrus.replay import MemoryReplayCache, ReplayCache
 from orthrus.seal import open_sealed, seal
 from orthrus.session_proof import ProofTarget, make_session_proof
@@ -1372,9 +1384,9 @@ def hint_of(kdc: KDC, name: str) -> dict[str, Any]:
     return error
 
 
-def key_from(hint: dict[str, Any], password: str) -> Key:
+def key_from(hint: dict[str, Any], password: str, name: str) -> Key:
     params = msgspec.convert(hint["data"]["kdf"], KDFParams)
-    return string_to_key(password, params, hint["data"]["kvno"])
+    return string_to_key(password, Principal.parse(name), params, hint["data"]["kvno"])
 
 
 def wrong_guess(kdc: KDC, name: str, key: Key) -> dict[str, Any]:
@@ -1396,7 +1408,9 @@ def test_user_enumeration_unknown_and_known_clients_get_the_same_answers(
     shape = {n: (h["data"].keys(), h["data"]["kdf"].keys()) for n, h in hints.items()}
     assert shape[known] == shape[unknown]
     assert hints[unknown]["message"] == hints[known]["message"].replace(known, unknown)
-    failed = {name: wrong_guess(kdc, name, key_from(hints[name], "guess-1")) for name in hints}
+    failed = {
+        name: wrong_guess(kdc, name, key_from(hints[name], "guess-1", name)) for name in hints
+    }
     assert {e["name"] for e in failed.values()} == {"KDC_ERR_PREAUTH_FAILED"}
     assert failed[unknown]["message"] == failed[known]["message"].replace(known, unknown)
     assert sqlite_snapshot(kdc.db) == before
@@ -1407,7 +1421,7 @@ def test_user_enumeration_by_timing_sees_no_difference(kdc_realm: Realm) -> None
     principal), so a wrong password costs the same for both (medians within 2x)."""
     kdc = KDC(kdc_realm, hide_unknown_principals=True, lockout_attempts=0)
     names = (f"alice@{REALM}", f"mallory@{REALM}")
-    keys = {name: key_from(hint_of(kdc, name), "guess-2") for name in names}
+    keys = {name: key_from(hint_of(kdc, name), "guess-2", name) for name in names}
     timings: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(40):
         for name in names:
@@ -1425,7 +1439,7 @@ def test_user_enumeration_through_the_lockout_is_hidden(kdc_realm: Realm) -> Non
     locked out after the same number of wrong guesses."""
     kdc = KDC(kdc_realm, hide_unknown_principals=True, lockout_attempts=2)
     for name in (f"alice@{REALM}", f"mallory@{REALM}"):
-        key = key_from(hint_of(kdc, name), "guess-3")
+        key = key_from(hint_of(kdc, name), "guess-3", name)
         answers = [wrong_guess(kdc, name, key)["name"] for _ in range(3)]
         assert answers == ["KDC_ERR_PREAUTH_FAILED"] * 2 + ["KDC_ERR_CLIENT_REVOKED"], name
 
@@ -1468,7 +1482,7 @@ def test_lockout_cannot_be_bypassed_across_kdc_processes(tmp_path: Path, redis_c
         name = f"bob@{REALM}"
         probe = httpx.post(f"{urls[0]}/v1/as", content=codec.encode(as_req(name)))
         hint = probe.json()["error"]
-        wrong, right = key_from(hint, "not-bobs-pass"), key_from(hint, BOB_PASS)
+        wrong, right = key_from(hint, "not-bobs-pass", name), key_from(hint, BOB_PASS, name)
         answers = [
             httpx.post(f"{urls[i % 2]}/v1/as", content=codec.encode(as_req(name, wrong)))
             for i in range(3)
@@ -1632,6 +1646,110 @@ def test_case_tricks_in_principal_names_do_not_reach_the_principal(kdc: KDC) -> 
     assert sqlite_snapshot(kdc.db) == before
 
 
+# == A fake KDC: Argon2id costs and salts it chooses (issue 12 §2) =========================
+
+#: What a fake KDC offered in issue 12: 1,000 offline guesses in 1.4 s, one salt for all.
+WEAK_KDF = {"iterations": 1, "memory_kib": 1024, "lanes": 1}
+#: What exhausted the client in issue 12: one kinit took 44 s and 1.1 GB.
+HUGE_KDF = {"iterations": 16, "memory_kib": 1024 * 1024, "lanes": 16}
+#: One random salt part for every victim.
+SHARED_SALT = base64.b64encode(b"one salt for all victims, fixed").decode()
+
+
+def fake_kdc_client(url: str, tmp_path: Path) -> Client:
+    return Client(ClientSettings(kdc_url=url, ccache=str(tmp_path / "ccache")))
+
+
+def timestamps(seen: list[Any]) -> list[str]:
+    """The encrypted timestamps the fake KDC received."""
+    return [p["value"] for body in seen for p in body.get("padata", [])]
+
+
+def test_fake_kdc_offering_weak_argon2id_gets_no_timestamp_is_etype_nosupp(
+    tmp_path: Path,
+) -> None:
+    """Issue 12 §2: a fake KDC answers PREAUTH_REQUIRED with t=1, m=1 MiB (or just under the
+    default in one cost) to get an encrypted timestamp cheap to guess against offline.
+    ``orthrus kinit`` refuses before deriving, names KDC spoofing, and sends nothing more."""
+    from support import BIN, clean_env
+
+    with fake_kdc(WEAK_KDF, SHARED_SALT) as (url, seen):
+        env = clean_env(ORTHRUS_KDC_URL=url, ORTHRUS_CCACHE=str(tmp_path / "ccache"))
+        result = subprocess.run(
+            [str(BIN / "orthrus"), "kinit", f"alice@{REALM}"],
+            input="alice-pass\n",
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert result.returncode == 1, result.stderr
+        assert "KDC_ERR_ETYPE_NOSUPP" in result.stderr
+        assert "below this client's floor" in result.stderr
+        assert "KDC spoofing" in result.stderr
+        assert "Traceback" not in result.stderr + result.stdout
+        assert len(seen) == 1 and timestamps(seen) == []
+        for weaker in ({"iterations": 2}, {"memory_kib": 65535}):
+            kdf = {"iterations": 3, "memory_kib": 65536, "lanes": 4, **weaker}
+            with fake_kdc(kdf, SHARED_SALT) as (other_url, other_seen):
+                client = fake_kdc_client(other_url, tmp_path)
+                error = refused(client.login, Principal.parse(f"alice@{REALM}"), "alice-pass")
+                assert error.name == "KDC_ERR_ETYPE_NOSUPP", error
+                assert len(other_seen) == 1 and timestamps(other_seen) == []
+    assert not (tmp_path / "ccache").exists()
+
+
+def test_fake_kdc_offering_huge_argon2id_is_refused_before_deriving_is_etype_nosupp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12 §2: t=16, m=1 GiB, p=16 made one kinit take 44 s and 1.1 GB. The client's
+    ceiling refuses it (and each cost over it) before any derivation starts."""
+    import client_lib.api
+
+    derived: list[Any] = []
+    monkeypatch.setattr(client_lib.api, "string_to_key", lambda *args: derived.append(args))
+    over = (
+        HUGE_KDF,
+        {**DEFAULT_KDF, "iterations": 9},
+        {**DEFAULT_KDF, "memory_kib": 256 * 1024 + 1},
+        {**DEFAULT_KDF, "lanes": 9},
+    )
+    for kdf in over:
+        with fake_kdc(kdf, SHARED_SALT) as (url, seen):
+            client = fake_kdc_client(url, tmp_path)
+            error = refused(client.login, Principal.parse(f"alice@{REALM}"), "alice-pass")
+            assert error.name == "KDC_ERR_ETYPE_NOSUPP", error
+            assert "above this client's ceiling" in error.message
+            assert "KDC spoofing" in error.message
+            assert len(seen) == 1 and timestamps(seen) == []
+    assert derived == []
+    assert not (tmp_path / "ccache").exists()
+
+
+def test_fake_kdc_giving_every_victim_one_salt_still_gets_a_key_per_principal(
+    tmp_path: Path,
+) -> None:
+    """Issue 12 §2: a fake KDC gives alice and bob the same salt, so that one table of
+    guesses would serve for both. The client puts realm and name in front of the KDC's part
+    (RFC 3962 §4's default salt), so their keys differ even with one password; each
+    timestamp opens under its own principal's key only. The fake KDC's answer to both:
+    KDC_ERR_PREAUTH_FAILED, and no ccache is written."""
+    alice, bob = Principal.parse(f"alice@{REALM}"), Principal.parse(f"bob@{REALM}")
+    params = KDFParams(base64.b64decode(SHARED_SALT), "argon2id", **DEFAULT_KDF)  # type: ignore[arg-type]
+    with fake_kdc(dict(DEFAULT_KDF), SHARED_SALT) as (url, seen):
+        client = fake_kdc_client(url, tmp_path)
+        for name in (alice, bob):
+            assert refused(client.login, name, "same-password").name == "KDC_ERR_PREAUTH_FAILED"
+    sent = dict(zip((alice, bob), timestamps(seen), strict=True))
+    keys = {name: string_to_key("same-password", name, params, 1) for name in (alice, bob)}
+    assert keys[alice] != keys[bob]
+    for name, other in ((alice, bob), (bob, alice)):
+        open_sealed(keys[name], KeyUsage.AS_REQ_PA_ENC_TIMESTAMP, sent[name])
+        with pytest.raises(ProtocolError):
+            open_sealed(keys[other], KeyUsage.AS_REQ_PA_ENC_TIMESTAMP, sent[name])
+    assert not (tmp_path / "ccache").exists()
+
+
 # == Credential files: symlinks, permissions, owners ========================================
 
 
@@ -1694,6 +1812,93 @@ def test_keytab_owned_by_another_user_is_refused(tmp_path: Path, core: CoreRealm
         read_private(keytab, "keytab")
 
 
+def orthrus_cli(*args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+    """``orthrus ARGS`` as a subprocess with only the ORTHRUS_* settings given in ``env``."""
+    from support import BIN, clean_env
+
+    return subprocess.run(
+        [str(BIN / "orthrus"), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=clean_env(**env),
+        timeout=60,
+    )
+
+
+def test_ccache_directory_planted_by_another_user_is_refused(tmp_path: Path, kdc_url: str) -> None:
+    """Issue 12 §6: the default cache was /tmp/orthrus_cc_UID, a name another user could
+    create first (to lock the victim out, or to read what lands in it). The default is now
+    in a per-user directory, refused — one sentence, exit 1, nothing written — when it is
+    open to others (mode 0777) or, as root can show, belongs to another user."""
+    runtime = tmp_path / "run"
+    planted = runtime / "orthrus"
+    planted.mkdir(parents=True)
+    planted.chmod(0o777)
+    cases = [("open to other users (mode 0777)", "chmod 700")]
+    if os.geteuid() == 0:
+        cases.append(("belongs to another user (uid 65534)", "remove it"))
+    for expected, advice in cases:
+        if "uid" in expected:
+            planted.chmod(0o700)
+            os.chown(planted, 65534, 65534)
+        for args in (["kinit", f"alice@{REALM}"], ["klist"], ["kdestroy"]):
+            result = orthrus_cli(
+                *args,
+                stdin="alice-pass\n",
+                ORTHRUS_KDC_URL=kdc_url,
+                XDG_RUNTIME_DIR=str(runtime),
+                HOME=str(tmp_path / "home"),
+            )
+            assert result.returncode == 1, (args, result.returncode, result.stderr)
+            assert expected in result.stderr and advice in result.stderr, result.stderr
+            assert "Traceback" not in result.stderr + result.stdout
+            assert len(result.stderr.strip().splitlines()) == 1
+        assert list(planted.iterdir()) == []
+
+
+def test_kdestroy_through_a_planted_symlink_leaves_its_target_alone(tmp_path: Path) -> None:
+    """Issue 12 §6: kdestroy checked the path for a link, then opened it, which follows
+    links: a symlink swapped in between (639 tries with fs.protected_symlinks=0) made it
+    zero another private file of the victim's. The cache is now opened with O_NOFOLLOW and
+    checked once open: a link is refused with one sentence, its target and the link stay."""
+    victim = tmp_path / "id_ed25519"
+    victim.write_bytes(b"the victim's private key")
+    victim.chmod(0o600)
+    link = tmp_path / "ccache"
+    link.symlink_to(victim)
+    result = orthrus_cli("kdestroy", ORTHRUS_CCACHE=str(link))
+    assert result.returncode == 1, result.stderr
+    assert "is a symbolic link; refusing it" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert victim.read_bytes() == b"the victim's private key"
+    assert link.is_symlink()
+
+
+def test_notes_database_is_not_readable_by_other_users(
+    tmp_path: Path, core: CoreRealm, clock: Clock
+) -> None:
+    """Issue 12 §6: service_demo created notes.sqlite 0644 (the umask's choice), so every
+    local user could read everyone's notes. It is created 0600, and so are the WAL files
+    SQLite makes beside it (they take the database's mode)."""
+    from service_demo import DemoSettings
+    from service_demo import create_app as create_demo
+
+    keytab = tmp_path / "http.keytab"
+    write_private(keytab, service_keytab(core).to_bytes())
+    database = tmp_path / "notes.sqlite"
+    old_umask = os.umask(0o022)
+    try:
+        settings = DemoSettings(keytab=str(keytab), db=str(database))
+        create_demo(settings, make_verifier(core, clock)).test_client().get("/readyz")
+    finally:
+        os.umask(old_umask)
+    files = [database, *tmp_path.glob("notes.sqlite-*")]
+    assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in files} == {
+        path.name: 0o600 for path in files
+    }
+
+
 def test_invalid_utf8_in_a_note_is_400_not_500(
     core: CoreRealm, service_cred: Credential, clock: Clock, tmp_path: Path
 ) -> None:
@@ -1730,7 +1935,7 @@ def test_secrets_never_reach_the_logs_the_audit_log_or_errors(
     caplog.set_level(logging.DEBUG)
     name = f"alice@{REALM}"
     hint = hint_of(kdc, name)
-    key = key_from(hint, ALICE_PASS)
+    key = key_from(hint, ALICE_PASS, name)
     req = as_req(name, key)
     answer = kdc.post("/v1/as", req)
     tgt = read_as_rep(codec.decode(answer.get_data(), ASRep), req, key, time.time())
@@ -1738,7 +1943,7 @@ def test_secrets_never_reach_the_logs_the_audit_log_or_errors(
     service = kdc.post("/v1/tgs", request.message)
     assert service.status_code == 200
     bodies = [
-        wrong_guess(kdc, name, key_from(hint, "wrong-password-9")),
+        wrong_guess(kdc, name, key_from(hint, "wrong-password-9", name)),
         error_of(kdc.post("/v1/as", b'{"type":"AS-REQ","client":"x'), 400),
     ]
     secrets = {

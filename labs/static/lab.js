@@ -11,7 +11,7 @@ const LANE_NAMES = { client: "Client", kdc: "KDC", notes: "notes (HTTP/notes)",
 // `generation` changes when the viewer changes: a poll started before that is dropped, and
 // an event already drawn is never drawn again (polls may overlap: timer, viewer change).
 const state = { after: 0, generation: 0, viewer: "", lanes: BASE_LANES.slice(), open: new Set(),
-  timer: null };
+  timer: null, polling: false };
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -146,8 +146,13 @@ function row(view) {
 }
 
 async function poll() {
-  const live = document.getElementById("live");
+  // One request at a time, and none drawn after the viewer changed: a first answer for a
+  // viewer can take a second or more (it derives Argon2id keys to decode), and the timer
+  // must not draw the same events twice meanwhile.
+  if (state.polling) return;
+  state.polling = true;
   const generation = state.generation;
+  const live = document.getElementById("live");
   try {
     const url = `/api/events?after=${state.after}&as=${encodeURIComponent(state.viewer)}`;
     const response = await fetch(url);
@@ -166,6 +171,8 @@ async function poll() {
     live.textContent = "live"; live.classList.remove("off");
   } catch (err) {
     live.textContent = `not live: ${err.message}`; live.classList.add("off");
+  } finally {
+    state.polling = false;
   }
 }
 

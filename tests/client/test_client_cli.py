@@ -5,6 +5,7 @@ Commands that do not depend on each other run concurrently (each costs a Python 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -24,11 +25,16 @@ from support import (
     User,
     assert_one_sentence_error,
     clean_env,
+    fake_kdc,
     free_port,
     http_login,
 )
 
+from client_lib.api import Client
 from client_lib.ccache import CredentialCache
+from client_lib.config import ClientSettings
+from orthrus.errors import KDCError
+from orthrus.principal import Principal
 
 ALICE = f"alice@{REALM}"
 HTTP = f"HTTP/localhost@{REALM}"
@@ -277,3 +283,59 @@ def test_help_of_every_command() -> None:
                 result = runner.invoke(cli, [command, flag], env=clean_env())
                 assert result.exit_code == 0, (command, result.output)
                 assert result.output.startswith("Usage: "), (command, result.output)
+
+
+def test_default_ccache_is_in_a_private_directory_of_the_user(kdc_url: str, tmp_path: Path) -> None:
+    """No ORTHRUS_CCACHE: $XDG_RUNTIME_DIR/orthrus/ccache, else ~/.cache/orthrus/ccache,
+    the directory created 0700 (never a guessable name in /tmp)."""
+    runtime, home = tmp_path / "run", tmp_path / "home"
+    runtime.mkdir(mode=0o700)
+    cases = {
+        runtime / "orthrus" / "ccache": {"XDG_RUNTIME_DIR": str(runtime), "HOME": str(home)},
+        home / ".cache" / "orthrus" / "ccache": {"HOME": str(home)},
+    }
+    for expected, extra in cases.items():
+        env = clean_env(ORTHRUS_KDC_URL=kdc_url, **extra)
+        if "XDG_RUNTIME_DIR" not in extra:
+            env.pop("XDG_RUNTIME_DIR", None)
+        for args, stdin in ((["kinit", ALICE], "alice-pass\n"), (["klist"], None)):
+            result = subprocess.run(
+                [str(BIN / "orthrus"), *args], input=stdin, capture_output=True, text=True, env=env
+            )
+            assert result.returncode == 0, result.stderr
+        assert f"Ticket cache: FILE:{expected}" in result.stdout
+        assert stat.S_IMODE(expected.parent.stat().st_mode) == 0o700
+        assert stat.S_IMODE(expected.stat().st_mode) == 0o600
+
+
+def test_client_config_cannot_lower_the_kdf_floor(tmp_path: Path) -> None:
+    """[client.kdf] raises the floor or moves the ceiling; lowering the floor is an error
+    that names the key, before anything is sent."""
+    config = tmp_path / "client.toml"
+    for line, words in (
+        ("min_iterations = 1", "min_iterations = 1 would lower the floor"),
+        ("min_memory_kib = 8192", "min_memory_kib = 8192 would lower the floor"),
+        ("max_memory_kib = 1024", "max_memory_kib = 1024 must be between 65536 and 1048576"),
+        ("lanes = 1", "unknown field `lanes`"),
+    ):
+        config.write_text(f"[client.kdf]\n{line}\n")
+        env = clean_env(ORTHRUS_CONFIG=str(config), ORTHRUS_CCACHE=str(tmp_path / "cc"))
+        result = subprocess.run(
+            [str(BIN / "orthrus"), "klist"], capture_output=True, text=True, env=env
+        )
+        assert result.returncode == 1, result.stderr
+        assert words in result.stderr and "'kdf'" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_login_with_a_key_made_before_salts_were_bound_says_to_reset_it(tmp_path: Path) -> None:
+    """A KDC still holding a key salted the old way (a 16-byte salt, no name in front):
+    the wrong-password answer also says that an administrator must reset it."""
+    costs = {"iterations": 3, "memory_kib": 65536, "lanes": 1}
+    with fake_kdc(costs, base64.b64encode(bytes(16)).decode()) as (url, seen):
+        client = Client(ClientSettings(kdc_url=url, ccache=str(tmp_path / "cc")))
+        with pytest.raises(KDCError) as caught:
+            client.login(Principal.parse(ALICE), "alice-pass")
+    assert caught.value.name == "KDC_ERR_PREAUTH_FAILED"
+    assert f"orthrus-kdc cpw {ALICE}" in caught.value.message
+    assert len(seen) == 2

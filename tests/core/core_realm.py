@@ -34,13 +34,13 @@ REALM = "EX.TEST"
 
 def cheap_kdf(name: str, kvno: int = 1) -> KDFParams:
     """Cheap Argon2id with a salt fixed per principal and kvno (so derivations are cached)."""
-    salt = hashlib.sha256(f"salt|{name}|{kvno}".encode()).digest()[:16]
+    salt = hashlib.sha256(f"salt|{name}|{kvno}".encode()).digest()
     return KDFParams(salt, iterations=1, memory_kib=8192, lanes=1)
 
 
 @lru_cache(maxsize=256)
-def password_key(password: str, params: KDFParams, kvno: int) -> Key:
-    return string_to_key(password, params, kvno)
+def password_key(password: str, principal: Principal, params: KDFParams, kvno: int) -> Key:
+    return string_to_key(password, principal, params, kvno)
 
 
 def flip_byte(part: str, index: int = 0) -> str:
@@ -82,7 +82,7 @@ class CoreRealm:
     def add_user(self, name: str, password: str, kvno: int = 1, **fields: object) -> Principal:
         principal = self.principal(name)
         params = cheap_kdf(str(principal), kvno)
-        key = password_key(password, params, kvno)
+        key = password_key(password, principal, params, kvno)
         self.entries[principal] = PrincipalEntry(principal, {kvno: key}, kvno, params, **fields)
         return principal
 
@@ -103,7 +103,7 @@ class CoreRealm:
         """The key a client derives from ``password`` with the salt the KDC tells it."""
         entry = self.entries[principal]
         assert entry.kdf is not None
-        return password_key(password, entry.kdf, entry.kvno)
+        return password_key(password, principal, entry.kdf, entry.kvno)
 
     def verifier(self) -> AuthzVerifier:
         return AuthzVerifier(self.signer.jwks(), self.name)

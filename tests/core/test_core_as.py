@@ -153,12 +153,12 @@ def test_preauth_required_carries_kvno_and_kdf(core: CoreRealm, alice: Principal
     }
     # The hint is enough to derive the key, and it is public: no key material in it.
     hinted = msgspec.convert(kdf, type(params))
-    assert password_key("alice-pass", hinted, 1) == core.key_of(alice)
+    assert password_key("alice-pass", alice, hinted, 1) == core.key_of(alice)
     assert core.key_of(alice).material.hex() not in str(error.to_json())
 
 
 def test_wrong_password_is_preauth_failed(core: CoreRealm, alice: Principal) -> None:
-    wrong = password_key("alice-pas", cheap_kdf(str(alice)), 1)
+    wrong = password_key("alice-pas", alice, cheap_kdf(str(alice)), 1)
     error = refused(core, core.as_req(alice, wrong))
     assert error.name == "KDC_ERR_PREAUTH_FAILED"
     assert error.code == 24
@@ -239,7 +239,7 @@ def test_old_password_no_longer_logs_in_after_a_change(core: CoreRealm, alice: P
     """After cpw the old key stays (for tickets already issued) but logs nobody in."""
     old = core.key_of(alice)
     params = cheap_kdf(str(alice), 2)
-    new = password_key("new-pass", params, 2)
+    new = password_key("new-pass", alice, params, 2)
     core.change(alice, keys={1: old, 2: new}, kvno=2, kdf=params)
     error = refused(core, core.as_req(alice, old))
     assert error.name == "KDC_ERR_PREAUTH_FAILED"
@@ -252,7 +252,7 @@ def test_no_preauth_principal_gets_the_kdf_in_the_reply(core: CoreRealm) -> None
     req = core.as_req(carol, None)
     rep = core.as_exchange(req)
     assert rep.kdf == cheap_kdf(str(carol))
-    key = password_key("carol-pass", rep.kdf, 1)
+    key = password_key("carol-pass", carol, rep.kdf, 1)
     tgt = read_as_rep(rep, req, key, T0)
     assert sorted(tgt.flags) == ["initial"]
 

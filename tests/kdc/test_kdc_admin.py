@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sqlite3
 import stat
 import subprocess
 import time
@@ -136,7 +137,8 @@ def test_init_creates_config_stash_database_and_krbtgt(realm: Realm) -> None:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
     config = (directory / "kdc.toml").read_text()
     assert f'realm = "{REALM}"' in config
-    assert "kdf_memory_kib = 8192" in config
+    assert "kdf_memory_kib = 65536" in config
+    assert "kdf_lanes = 1" in config
     assert f"Realm {REALM} created in {directory}" in realm.init_output  # type: ignore[attr-defined]
     assert "master.key (mode 0600" in realm.init_output  # type: ignore[attr-defined]
     names = [row[1] for row in sqlite_snapshot(db_file(realm))["principals"]]
@@ -278,6 +280,29 @@ def test_allow_svr_is_set_by_addprinc_and_modprinc_and_shown_by_getprinc(realm: 
     lines, info = shown()
     assert "Attributes: REQUIRES_PRE_AUTH DISALLOW_SVR" in lines
     assert info["allow_svr"] is False
+
+
+def test_getprinc_names_a_key_salted_before_salts_were_bound(realm: Realm) -> None:
+    """A password key from before salts were bound to names (a 16-byte salt part, as a
+    dump of an older realm loads it): getprinc says to reset it; cpw does."""
+    gail = f"gail@{REALM}"
+    ok(run(realm.directory, "addprinc", gail, input="gail-s3cret-pass\n"))
+    with sqlite3.connect(db_file(realm)) as db:
+        db.execute("UPDATE principals SET kdf_salt = zeroblob(16) WHERE name = ?", (gail,))
+    before, as_json = run_all(
+        [
+            (realm.directory, ["getprinc", gail], None),
+            (realm.directory, ["getprinc", "--json", gail], None),
+        ]
+    )
+    assert f"reset it (orthrus-kdc cpw {gail})" in ok(before)
+    assert json.loads(ok(as_json))["legacy_salt"] is True
+    ok(run(realm.directory, "cpw", gail, input="gail-new-s3cret\n"))
+    after = ok(run(realm.directory, "getprinc", gail))
+    assert "cpw" not in after
+    with sqlite3.connect(db_file(realm)) as db:
+        (salt,) = db.execute("SELECT kdf_salt FROM principals WHERE name = ?", (gail,)).fetchone()
+    assert len(salt) == 32
 
 
 def test_cpw_keeps_the_old_key_for_tickets_already_issued(realm: Realm, tmp_path: Path) -> None:

@@ -114,6 +114,7 @@ def test_the_page_draws_each_exchange_live_and_decodes_on_click(
 
             # Overlapping polls (the timer's and a change of viewer) never draw an event twice.
             page.evaluate("() => { restart(); restart(); return Promise.all([poll(), poll()]); }")
+            page.wait_for_selector(f".event[data-id='{refused.id}']", timeout=15_000)
             drawn = page.eval_on_selector_all(".event", "rows => rows.map(r => r.dataset.id)")
             assert str(refused.id) in drawn and len(drawn) == len(set(drawn)), drawn
 

@@ -135,7 +135,8 @@ def login_error(url: str, name: str, password: str) -> str:
     principal = Principal.parse(name)
     probe = make_as_req(principal, time.time(), os.urandom, ASOptions())
     hint = kdc_post(url, "/v1/as", probe).json()["error"]["data"]
-    key = string_to_key(password, msgspec.convert(hint["kdf"], KDFParams), hint["kvno"])
+    params = msgspec.convert(hint["kdf"], KDFParams)
+    key = string_to_key(password, principal, params, hint["kvno"])
     request = make_as_req(principal, time.time(), os.urandom, ASOptions(), key)
     reply = kdc_post(url, "/v1/as", request)
     assert reply.status_code != 200

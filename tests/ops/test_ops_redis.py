@@ -55,7 +55,8 @@ def wrong_password_requests(url: str, name: str, count: int) -> list[bytes]:
     principal = Principal.parse(name)
     probe = make_as_req(principal, time.time(), os.urandom, ASOptions())
     hint = kdc_post(url, "/v1/as", probe).json()["error"]["data"]
-    key = string_to_key("not-the-password", msgspec.convert(hint["kdf"], KDFParams), hint["kvno"])
+    params = msgspec.convert(hint["kdf"], KDFParams)
+    key = string_to_key("not-the-password", principal, params, hint["kvno"])
     return [
         codec.encode(make_as_req(principal, time.time(), os.urandom, ASOptions(), key))
         for _ in range(count)
