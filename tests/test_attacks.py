@@ -1452,7 +1452,7 @@ def test_user_roasting_with_hidden_names_gets_what_an_unknown_name_gets(
     exist get the same answer in every field, names aside; neither changes anything."""
     kdc = KDC(kdc_realm, hide_unknown_principals=True)
     name = f"alice@{REALM}"
-    key = key_from(hint_of(kdc, name), ALICE_PASS)
+    key = key_from(hint_of(kdc, name), ALICE_PASS, name)
     req = as_req(name, key)
     rep = codec.decode(kdc.post("/v1/as", req).get_data(), ASRep)
     tgt = read_as_rep(rep, req, key, time.time())

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from labs.classroom.realm import ClassState, certificates
+from labs.classroom.realm import ClassState, certificates, notes_principal
 from labs.lab import lab_env
 from labs.procs import (
     port_free,
@@ -89,6 +89,7 @@ def _commands(paths: LabPaths, state: ClassState) -> dict[str, list[str]]:
         "notes": python_command(
             "service_demo",
             *("--keytab", str(paths.keytab("notes")), "--realm", state.realm),
+            *("--principal", notes_principal(state.realm)),
             *bind(state.host, "notes"),
             *certs,
             *("--kdc-url", https_url(_local(state.host), state.ports["kdc"])),

@@ -50,7 +50,9 @@ def tls(sqlite_realm: Realm, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     pem = ["--certfile", str(certs.cert), "--keyfile", str(certs.key)]
     keytab = sqlite_realm.directory.parent / "http.keytab"
     kdc = start_kdc(sqlite_realm.directory, 1, args=pem, scheme="https")
-    service = start_service(base / "svc", keytab, 1, args=pem, scheme="https")
+    service = start_service(
+        base / "svc", keytab, 1, args=[*pem, "--browser-sessions"], scheme="https"
+    )
     context = ssl.create_default_context(cafile=str(certs.ca))
     kdc.verify = service.verify = context
     try:
@@ -85,7 +87,7 @@ def test_client_verifies_the_kdc_and_service_certificates(tls: TLS, tmp_path: Pa
     assert fetched.returncode == 0, fetched.stderr
     assert f'"principal": "{NAME}"' in fetched.stdout.replace('":"', '": "')
     assert "mutual authentication" in fetched.stderr
-    # The session cookie is marked Secure over HTTPS.
+    # With browser sessions on, the session cookie is set over HTTPS, marked Secure.
     token = orthrus(tmp_path, "token", "--method", "GET", "--path", "/whoami", SERVICE, **env)
     reply = httpx.get(
         tls.service.url + "/whoami",
@@ -94,7 +96,8 @@ def test_client_verifies_the_kdc_and_service_certificates(tls: TLS, tmp_path: Pa
         timeout=10,
     )
     assert reply.status_code == 200
-    assert "secure" in reply.headers["set-cookie"].lower()
+    cookie = reply.headers["set-cookie"].lower()
+    assert "secure" in cookie and "httponly" in cookie and "samesite=strict" in cookie
 
 
 def test_without_the_ca_the_certificate_is_refused(tls: TLS, tmp_path: Path) -> None:

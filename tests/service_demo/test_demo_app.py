@@ -141,7 +141,17 @@ def test_browser_sessions_flag(demo_realm: MiniRealm, tmp_path: Path) -> None:
 
     keytab = str(demo_realm.write_keytab(tmp_path / "http.keytab"))
     assert parse_args(["--keytab", keytab]).browser_sessions is False
-    settings = parse_args(["--keytab", keytab, "--browser-sessions", "--db", str(tmp_path / "n")])
+    settings = parse_args(
+        [
+            "--keytab",
+            keytab,
+            "--principal",
+            SERVICE,
+            "--browser-sessions",
+            "--db",
+            str(tmp_path / "n"),
+        ]
+    )
     assert settings.browser_sessions is True
     browser = create_app(settings).test_client()
     cred = demo_realm.credential("alice")
