@@ -1,17 +1,31 @@
 """Hiding which principals exist (``hide_unknown_principals = true`` in ``kdc.toml``).
 
-RFC 4120 §3.1.3 answers an unknown client with ``KDC_ERR_C_PRINCIPAL_UNKNOWN``, which tells
-anyone which names exist (user enumeration, the first step of password spraying and AS-REP
-roasting). With this setting the AS exchange treats an unknown client of the realm as a
-*decoy*: a principal that requires pre-authentication, with a salt derived from a realm
-secret and the name (so repeated probes see the same salt, as they would for a real user)
-and a key nobody knows. The unchanged code of :func:`orthrus.as_exchange.handle_as_req` then
-runs for it, so the answers are the same — ``KDC_ERR_PREAUTH_REQUIRED`` with the KDF
-parameters, then ``KDC_ERR_PREAUTH_FAILED`` for any encrypted timestamp, lockout included —
-and so is the work done, hence the timing.
+RFC 4120 §3.1.3 answers an unknown client with ``KDC_ERR_C_PRINCIPAL_UNKNOWN`` and an unknown
+server with ``KDC_ERR_S_PRINCIPAL_UNKNOWN``, which tells anyone which names exist (user
+enumeration, the first step of password spraying and AS-REP roasting). With this setting the
+AS exchange sees, for every name it looks up, what :meth:`DecoyPrincipals.present` gives:
 
-Still visible: a disabled principal (``KDC_ERR_POLICY``) and the kvno of a real user whose
-password changed (a decoy always says kvno 1).
+- an unknown name is a *decoy*: a principal that requires pre-authentication, with a salt
+  derived from a realm secret and the name (so repeated probes see the same salt, as they
+  would for a real user) and a key nobody knows;
+- a principal with a random key (a service) that requires pre-authentication gets its
+  decoy's KDF parameters, so its ``KDC_ERR_PREAUTH_REQUIRED`` carries a ``kdf`` as a user's;
+- a user is itself.
+
+The unchanged code of :func:`orthrus.as_exchange.handle_as_req` then runs, so the answers
+are the same — ``KDC_ERR_PREAUTH_REQUIRED`` with the KDF parameters, then
+``KDC_ERR_PREAUTH_FAILED`` for any encrypted timestamp, lockout included — whether the client
+or the server exists or not. Only a client that proved its key (or one that needs no
+pre-authentication) learns that its server does not exist: the exchange's reply is then
+dropped for ``KDC_ERR_S_PRINCIPAL_UNKNOWN``.
+
+The work is the same too (the timing, docs/security.md): every name costs one lookup in the
+store and one in the cache of what :meth:`~DecoyPrincipals.present` made of it, keyed on the
+store's entry, so a decoy is derived (and its key's per-usage keys are computed) once per
+name, as a real principal's entry is read and its keys unwrapped once per name.
+
+Still visible: a disabled principal (``KDC_ERR_POLICY``) and the kvno of a principal whose
+key changed (a decoy always says kvno 1).
 """
 
 from __future__ import annotations
@@ -19,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -26,7 +41,7 @@ import msgspec
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from orthrus.as_exchange import handle_as_req
+from orthrus.as_exchange import handle_as_req, server_unknown
 from orthrus.authz import AuthzSigner
 from orthrus.errors import KDCError
 from orthrus.keys import Key
@@ -54,9 +69,26 @@ def decoy_secret(signing_key: Ed25519PrivateKey, realm: str) -> bytes:
     return hmac.new(raw, b"orthrus/decoy-principals|" + realm.encode(), hashlib.sha256).digest()
 
 
+#: Names whose presentation is kept (then the cache starts over, as the store's does).
+_PRESENTED_LIMIT = 16384
+_Presented = tuple[PrincipalEntry | None, PrincipalEntry, PrincipalEntry]
+
+
+def _presentation(entry: PrincipalEntry | None, decoy: PrincipalEntry) -> PrincipalEntry:
+    """What the exchange sees for a principal whose store entry is ``entry``."""
+    if entry is None:
+        return decoy
+    if entry.kdf is None and entry.requires_preauth:
+        # A random key (a service): no password, but its KDC_ERR_PREAUTH_REQUIRED must
+        # carry KDF parameters as a user's and a decoy's do.
+        return dataclasses.replace(entry, kdf=decoy.kdf)
+    return entry
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class DecoyPrincipals:
-    """An AS handler that answers for unknown clients as if they existed (see module doc).
+    """An AS handler that answers for unknown clients and servers as if they existed (see
+    module doc).
 
     ``kdf`` gives the Argon2id costs a new password would get (the realm's settings), so a
     decoy's parameters look like a real user's.
@@ -64,6 +96,13 @@ class DecoyPrincipals:
 
     secret: bytes = dataclasses.field(repr=False)
     kdf: KDFParams
+    #: name -> (the store's entry, what the exchange sees for it, the name's decoy).
+    _presented: dict[str, _Presented] = dataclasses.field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _lock: threading.Lock = dataclasses.field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
     def decoy(self, principal: Principal) -> PrincipalEntry:
         """The stable stand-in for ``principal``: same salt every time, an unknowable key."""
@@ -78,21 +117,41 @@ class DecoyPrincipals:
             requires_preauth=True,
         )
 
+    def present(self, principal: Principal, entry: PrincipalEntry | None) -> PrincipalEntry:
+        """What the exchange sees for ``principal``, whose entry in the store is ``entry``.
+
+        The same steps for every name, whether it exists or not: one cache lookup, made
+        again only when the store's entry is another object than last time (a change in
+        the database, or a store without a cache); the decoy is derived once per name, so
+        its key's per-usage keys are computed once, as a real key's are once it is unwrapped.
+        """
+        name = str(principal)
+        cached = self._presented.get(name)
+        if cached is None or cached[0] is not entry:
+            decoy = self.decoy(principal) if cached is None else cached[2]
+            cached = (entry, _presentation(entry, decoy), decoy)
+            with self._lock:
+                if len(self._presented) >= _PRESENTED_LIMIT:
+                    self._presented.clear()
+                self._presented[name] = cached
+        return cached[1]
+
     def __call__(self, req: ASReq, ctx: KDCContext, now: float) -> ASRep:
-        """Answer ``req`` as :func:`handle_as_req` would, with a decoy for an unknown client."""
+        """Answer ``req`` as :func:`handle_as_req` would, with decoys for unknown names;
+        ``KDC_ERR_S_PRINCIPAL_UNKNOWN`` only once the client has proved its key."""
         real = ctx.lookup
-        used: list[Principal] = []
+        exists: dict[Principal, bool] = {}
 
         def lookup(principal: Principal) -> PrincipalEntry | None:
             entry = real(principal)
-            if entry is None and principal == req.client:
-                used.append(principal)
-                return self.decoy(principal)
-            return entry
+            exists[principal] = entry is not None  # the same step for every name
+            return self.present(principal, entry)
 
         reply = handle_as_req(req, dataclasses.replace(ctx, lookup=lookup), now)
-        if used:  # unreachable: a decoy's key is derived from a secret nobody else holds
+        if not exists[req.client]:  # unreachable: a decoy's key comes from a secret nobody has
             raise KDCError("KDC_ERR_PREAUTH_FAILED", "pre-authentication failed")
+        if not exists[req.body.server]:
+            raise server_unknown(req.body.server)
         return reply
 
 

@@ -30,7 +30,14 @@ from orthrus.realm import KDCContext, PrincipalEntry, select_key
 from orthrus.seal import open_sealed, peek_header, seal
 from orthrus.timecheck import check_skew
 
-__all__ = ["ASOptions", "handle_as_req", "make_as_req", "preauth_hint", "read_as_rep"]
+__all__ = [
+    "ASOptions",
+    "handle_as_req",
+    "make_as_req",
+    "preauth_hint",
+    "read_as_rep",
+    "server_unknown",
+]
 
 
 def _lookup_entries(req: ASReq, ctx: KDCContext) -> tuple[PrincipalEntry, PrincipalEntry]:
@@ -49,10 +56,7 @@ def _lookup_entries(req: ASReq, ctx: KDCContext) -> tuple[PrincipalEntry, Princi
         )
     server = ctx.lookup(req.body.server)
     if server is None:
-        raise KDCError(
-            "KDC_ERR_S_PRINCIPAL_UNKNOWN",
-            f"server {req.body.server} is not in the database; check the service name",
-        )
+        raise server_unknown(req.body.server)
     for entry in (client, server):
         if not entry.allow_tickets:
             raise KDCError(
@@ -60,6 +64,15 @@ def _lookup_entries(req: ASReq, ctx: KDCContext) -> tuple[PrincipalEntry, Princi
                 f"{entry.principal} is not allowed tickets; ask an administrator",
             )
     return client, server
+
+
+def server_unknown(server: Principal) -> KDCError:
+    """``KDC_ERR_S_PRINCIPAL_UNKNOWN`` for ``server`` (RFC 4120 §3.1.3): also raised by a KDC
+    that hides which principals exist, once the client has proved its key."""
+    return KDCError(
+        "KDC_ERR_S_PRINCIPAL_UNKNOWN",
+        f"server {server} is not in the database; check the service name",
+    )
 
 
 def preauth_hint(client: PrincipalEntry) -> dict[str, object]:
