@@ -334,20 +334,20 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "test_user_enumeration_unknown_and_known_clients_get_the_same_answers",
         "kdc/enumeration.py",
-        "if entry is None and principal == req.client:",
-        "if False:",
+        "    if entry is None:\n        return decoy\n",
+        "    if entry is None:\n        return entry\n",
     ),
     Mutation(
         "test_user_enumeration_by_timing_sees_no_difference",
         "kdc/enumeration.py",
-        "if entry is None and principal == req.client:",
-        "if False:",
+        "    if entry is None:\n        return decoy\n",
+        "    if entry is None:\n        return entry\n",
     ),
     Mutation(
         "test_user_enumeration_through_the_lockout_is_hidden",
         "kdc/enumeration.py",
-        "if entry is None and principal == req.client:",
-        "if False:",
+        "    if entry is None:\n        return decoy\n",
+        "    if entry is None:\n        return entry\n",
     ),
     Mutation(
         "test_lockout_cannot_be_bypassed_across_kdc_processes",
@@ -463,6 +463,24 @@ MUTATIONS: list[Mutation] = [
         "orthrus/keys.py",
         ").derive(self._material)",
         ").derive(bytes(32))",
+    ),
+    Mutation(
+        "test_user_enumeration_answers_match_in_every_field_for_users_unknown_names_and_services",
+        "kdc/enumeration.py",
+        "if entry.kdf is None and entry.requires_preauth:",
+        "if False:",
+    ),
+    Mutation(
+        "test_service_enumeration_by_as_server_name_is_preauth_required",
+        "kdc/enumeration.py",
+        "return self.present(principal, entry)",
+        "return self.present(principal, entry) if principal == req.client else entry",
+    ),
+    Mutation(
+        "test_service_enumeration_by_as_server_name_is_preauth_required",
+        "kdc/enumeration.py",
+        "if not exists[req.body.server]:",
+        "if False:",
     ),
 ]
 

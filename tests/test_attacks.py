@@ -1146,8 +1146,10 @@ def test_krb_priv_replayed_within_its_channel_is_repeat() -> None:
 # == The KDC over HTTP (in-process): enumeration, lockout, limits, names ====================
 
 
-def as_req(name: str, key: Key | None = None, now: float | None = None) -> ASReq:
-    options = ASOptions()
+def as_req(
+    name: str, key: Key | None = None, now: float | None = None, server: str | None = None
+) -> ASReq:
+    options = ASOptions(server=Principal.parse(server) if server else None)
     return make_as_req(Principal.parse(name), now or time.time(), os.urandom, options, key)
 
 
@@ -1185,6 +1187,76 @@ def test_user_enumeration_unknown_and_known_clients_get_the_same_answers(
     failed = {name: wrong_guess(kdc, name, key_from(hints[name], "guess-1")) for name in hints}
     assert {e["name"] for e in failed.values()} == {"KDC_ERR_PREAUTH_FAILED"}
     assert failed[unknown]["message"] == failed[known]["message"].replace(known, unknown)
+    assert sqlite_snapshot(kdc.db) == before
+
+
+def stable_fields(answer: Any, name: str) -> dict[str, Any]:
+    """Every field of an AS answer that is the same from one request to the next (all but
+    ``X-Request-Id``), with the client's ``name`` and its salt (stable per name) replaced by
+    placeholders: what must not tell one name from another."""
+    text = answer.get_data(as_text=True)
+    assert int(answer.headers["Content-Length"]) == len(answer.get_data())
+    salt = answer.get_json().get("error", {}).get("data", {}).get("kdf", {}).get("salt")
+    if salt:
+        text = text.replace(salt, f"<salt of {len(salt)} characters>")
+    text = text.replace(name, "<name>")
+    return {
+        "status": answer.status_code,
+        "headers": {k: v for k, v in answer.headers.items() if k != "X-Request-Id"}
+        | {"Content-Length": len(text)},  # checked above; here the placeholders' length
+        "body": json.loads(text),
+    }
+
+
+def test_user_enumeration_answers_match_in_every_field_for_users_unknown_names_and_services(
+    kdc_realm: Realm,
+) -> None:
+    """User enumeration, every field: with hide_unknown_principals a user, a name nobody has
+    and a random-key service answer alike (status, headers, code, message, kvno, every KDF
+    parameter, a salt of the same size and stable per name), without pre-authentication and
+    with a wrong key. A service's KDC_ERR_PREAUTH_REQUIRED had no ``kdf``, unlike the others:
+    it told services apart from users and from names nobody has."""
+    kdc = KDC(kdc_realm, hide_unknown_principals=True)
+    before = sqlite_snapshot(kdc.db)
+    names = (f"alice@{REALM}", f"mallory@{REALM}", HTTP_NAME)
+    hints = {name: hint_of(kdc, name) for name in names}
+    fields = {}
+    for name in names:
+        assert hint_of(kdc, name)["data"] == hints[name]["data"]  # the same salt every time
+        wrong = as_req(name, key_from(hints[name], "guess-4"))
+        answers = (kdc.post("/v1/as", as_req(name)), kdc.post("/v1/as", wrong))
+        fields[name] = [stable_fields(answer, name) for answer in answers]
+    assert fields[names[0]] == fields[names[1]] == fields[names[2]], fields
+    errors = [f["body"]["error"]["name"] for f in fields[names[0]]]
+    assert errors == ["KDC_ERR_PREAUTH_REQUIRED", "KDC_ERR_PREAUTH_FAILED"]
+    assert sqlite_snapshot(kdc.db) == before
+
+
+def test_service_enumeration_by_as_server_name_is_preauth_required(kdc_realm: Realm) -> None:
+    """Service enumeration through the AS: a server nobody has got KDC_ERR_S_PRINCIPAL_UNKNOWN
+    before any authentication. Hidden, it gets what an existing server gets, byte for byte
+    (PREAUTH_REQUIRED, then PREAUTH_FAILED for a wrong key), for a real client and for a
+    name nobody has; only a client that proves its key learns the server is unknown."""
+    kdc = KDC(kdc_realm, hide_unknown_principals=True)
+    before = sqlite_snapshot(kdc.db)
+    servers = (HTTP_NAME, f"HTTP/elsewhere@{REALM}")  # same length as HTTP/localhost
+    for client in (f"alice@{REALM}", f"mallory@{REALM}"):
+        wrong = key_from(hint_of(kdc, client), "guess-5")
+        fields = [
+            [
+                stable_fields(kdc.post("/v1/as", as_req(client, key, server=server)), client)
+                for key in (None, wrong)
+            ]
+            for server in servers
+        ]
+        assert fields[0] == fields[1], fields
+        errors = [f["body"]["error"]["name"] for f in fields[0]]
+        assert errors == ["KDC_ERR_PREAUTH_REQUIRED", "KDC_ERR_PREAUTH_FAILED"], client
+    right = key_from(hint_of(kdc, f"alice@{REALM}"), ALICE_PASS)
+    issued = kdc.post("/v1/as", as_req(f"alice@{REALM}", right, server=servers[0]))
+    assert issued.status_code == 200, issued.get_data()
+    refused_ = kdc.post("/v1/as", as_req(f"alice@{REALM}", right, server=servers[1]))
+    assert error_of(refused_, 404)["name"] == "KDC_ERR_S_PRINCIPAL_UNKNOWN"
     assert sqlite_snapshot(kdc.db) == before
 
 
