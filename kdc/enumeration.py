@@ -71,18 +71,20 @@ def decoy_secret(signing_key: Ed25519PrivateKey, realm: str) -> bytes:
 
 #: Names whose presentation is kept (then the cache starts over, as the store's does).
 _PRESENTED_LIMIT = 16384
-_Presented = tuple[PrincipalEntry | None, PrincipalEntry, PrincipalEntry]
 
 
 def _presentation(entry: PrincipalEntry | None, decoy: PrincipalEntry) -> PrincipalEntry:
-    """What the exchange sees for a principal whose store entry is ``entry``."""
-    if entry is None:
-        return decoy
-    if entry.kdf is None and entry.requires_preauth:
+    """What the exchange sees for a principal whose store entry is ``entry``, built by the
+    same steps for every name: new key objects (their per-usage keys derived on first use,
+    as a new decoy's are) and KDF parameters for anyone who must pre-authenticate."""
+    shown = decoy if entry is None else entry
+    keys = {kvno: Key(key.material, key.kvno, key.enctype) for kvno, key in shown.keys.items()}
+    kdf = shown.kdf
+    if kdf is None and shown.requires_preauth:
         # A random key (a service): no password, but its KDC_ERR_PREAUTH_REQUIRED must
         # carry KDF parameters as a user's and a decoy's do.
-        return dataclasses.replace(entry, kdf=decoy.kdf)
-    return entry
+        kdf = decoy.kdf
+    return dataclasses.replace(shown, keys=keys, kdf=kdf)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -96,8 +98,8 @@ class DecoyPrincipals:
 
     secret: bytes = dataclasses.field(repr=False)
     kdf: KDFParams
-    #: name -> (the store's entry, what the exchange sees for it, the name's decoy).
-    _presented: dict[str, _Presented] = dataclasses.field(
+    #: name -> (the store's entry, what the exchange sees for it).
+    _presented: dict[str, tuple[PrincipalEntry | None, PrincipalEntry]] = dataclasses.field(
         default_factory=dict, init=False, repr=False, compare=False
     )
     _lock: threading.Lock = dataclasses.field(
@@ -121,15 +123,14 @@ class DecoyPrincipals:
         """What the exchange sees for ``principal``, whose entry in the store is ``entry``.
 
         The same steps for every name, whether it exists or not: one cache lookup, made
-        again only when the store's entry is another object than last time (a change in
-        the database, or a store without a cache); the decoy is derived once per name, so
-        its key's per-usage keys are computed once, as a real key's are once it is unwrapped.
+        again (deriving the decoy, whether it is used or not) when the store's entry is
+        another object than last time: a name not seen before, a change in the database,
+        or a store without a cache.
         """
         name = str(principal)
         cached = self._presented.get(name)
         if cached is None or cached[0] is not entry:
-            decoy = self.decoy(principal) if cached is None else cached[2]
-            cached = (entry, _presentation(entry, decoy), decoy)
+            cached = (entry, _presentation(entry, self.decoy(principal)))
             with self._lock:
                 if len(self._presented) >= _PRESENTED_LIMIT:
                     self._presented.clear()

@@ -334,20 +334,20 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "test_user_enumeration_unknown_and_known_clients_get_the_same_answers",
         "kdc/enumeration.py",
-        "    if entry is None:\n        return decoy\n",
-        "    if entry is None:\n        return entry\n",
+        "return self.present(principal, entry)",
+        "return entry and self.present(principal, entry)",
     ),
     Mutation(
         "test_user_enumeration_by_timing_sees_no_difference",
         "kdc/enumeration.py",
-        "    if entry is None:\n        return decoy\n",
-        "    if entry is None:\n        return entry\n",
+        "return self.present(principal, entry)",
+        "return entry and self.present(principal, entry)",
     ),
     Mutation(
         "test_user_enumeration_through_the_lockout_is_hidden",
         "kdc/enumeration.py",
-        "    if entry is None:\n        return decoy\n",
-        "    if entry is None:\n        return entry\n",
+        "return self.present(principal, entry)",
+        "return entry and self.present(principal, entry)",
     ),
     Mutation(
         "test_lockout_cannot_be_bypassed_across_kdc_processes",
@@ -467,7 +467,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "test_user_enumeration_answers_match_in_every_field_for_users_unknown_names_and_services",
         "kdc/enumeration.py",
-        "if entry.kdf is None and entry.requires_preauth:",
+        "if kdf is None and shown.requires_preauth:",
         "if False:",
     ),
     Mutation(
@@ -480,6 +480,12 @@ MUTATIONS: list[Mutation] = [
         "test_service_enumeration_by_as_server_name_is_preauth_required",
         "kdc/enumeration.py",
         "if not exists[req.body.server]:",
+        "if False:",
+    ),
+    Mutation(
+        "test_user_enumeration_by_database_work_sees_no_difference",
+        "kdc/store.py",
+        "if self.settings.hide_unknown_principals:",
         "if False:",
     ),
 ]

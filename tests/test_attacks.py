@@ -38,6 +38,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import Engine, event
 from support import FAST_KDF, REALM, Realm, sqlite_snapshot
 
 sys.path.insert(0, str(Path(__file__).with_name("core")))
@@ -49,7 +50,7 @@ from kdc.app import create_app
 from kdc.backends import Backends, make_backends
 from kdc.cli import cli as kdc_cli
 from kdc.config import KDCSettings, load_settings
-from kdc.store import Store
+from kdc.store import PrincipalChanges, Store
 from orthrus import codec
 from orthrus.ap import (
     APRules,
@@ -1276,6 +1277,44 @@ def test_user_enumeration_by_timing_sees_no_difference(kdc_realm: Realm) -> None
             assert error_of(answer, 401)["name"] == "KDC_ERR_PREAUTH_FAILED"
     known, unknown = (statistics.median(timings[name]) for name in names)
     assert 0.5 < unknown / known < 2.0, (known, unknown)
+
+
+def test_user_enumeration_by_database_work_sees_no_difference(kdc_realm: Realm) -> None:
+    """Timing through the database: with principals cached one name at a time, a name
+    someone had used since the last commit was answered from memory, any other read from
+    the database, and a name nobody has with fewer queries than one that exists. Hidden,
+    an AS request makes the same database statements whatever its client: after a commit,
+    the whole table once; then none."""
+    kdc = KDC(kdc_realm, hide_unknown_principals=True)
+    before = sqlite_snapshot(kdc.db)
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    def work(name: str) -> tuple[int, int]:
+        """Statements of a first request after a commit, then of a second one."""
+        kdc.store.modify(Principal.parse(f"bob@{REALM}"), PrincipalChanges())  # a commit
+        done = []
+        for _ in range(2):
+            start = len(statements)
+            assert error_of(kdc.post("/v1/as", as_req(name)), 401)["code"] == 25
+            done.append(len(statements) - start)
+        return done[0], done[1]
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        names = (f"alice@{REALM}", f"mallory@{REALM}", HTTP_NAME, f"bob@{REALM}", f"eve@{REALM}")
+        work(names[0])  # alice was used since the last commit: her entry is in memory
+        assert {work(name) for name in names} == {(2, 0)}
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    after = sqlite_snapshot(kdc.db)
+    assert after.keys() == before.keys()
+    for table in before:  # only the commits' modification time of bob changed
+        changed = set(after[table]) ^ set(before[table])
+        assert table == "principals" or not changed, table
+        assert {row[1] for row in changed} <= {f"bob@{REALM}"}
 
 
 def test_user_enumeration_through_the_lockout_is_hidden(kdc_realm: Realm) -> None:
