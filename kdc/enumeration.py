@@ -20,12 +20,15 @@ pre-authentication) learns that its server does not exist: the exchange's reply 
 dropped for ``KDC_ERR_S_PRINCIPAL_UNKNOWN``.
 
 The work is the same too (the timing, docs/security.md): every name costs one lookup in the
-store and one in the cache of what :meth:`~DecoyPrincipals.present` made of it, keyed on the
-store's entry, so a decoy is derived (and its key's per-usage keys are computed) once per
-name, as a real principal's entry is read and its keys unwrapped once per name.
+store (which, with this setting, holds the whole table: kdc/store.py) and one in the cache
+of what :meth:`~DecoyPrincipals.present` made of it, keyed on the store's entry. When that
+entry is new (a name not seen before, or any name after a commit) the presentation is
+rebuilt by the same steps whether the name exists or not: the decoy derived, new key
+objects whose per-usage keys are derived on first use.
 
-Still visible: a disabled principal (``KDC_ERR_POLICY``) and the kvno of a principal whose
-key changed (a decoy always says kvno 1).
+Still visible: a disabled principal (``KDC_ERR_POLICY``), the kvno of a principal whose key
+changed (a decoy always says kvno 1), and to a client that needs no pre-authentication,
+whether its server exists.
 """
 
 from __future__ import annotations
