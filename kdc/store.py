@@ -547,9 +547,13 @@ class Store:
     def _read_entry(self, principal: Principal) -> PrincipalEntry | None:
         with self._database_errors(), self._engine.connect() as conn:
             rows: Sequence[Any] = conn.execute(_PRINCIPAL_AND_KEYS, {"name": str(principal)}).all()
-            if not rows:
-                return None
-            groups = tuple(conn.scalars(_GROUPS, {"principal_id": rows[0].id}))
+            # The groups are asked for a name that does not exist too (no principal has id
+            # -1): without a lookup cache (PostgreSQL), the number of queries must not tell
+            # whether a name exists (hide_unknown_principals, kdc/enumeration.py).
+            principal_id = rows[0].id if rows else -1
+            groups = tuple(conn.scalars(_GROUPS, {"principal_id": principal_id}))
+        if not rows:
+            return None
         return self._entry(principal, rows, groups)
 
     def _entry(

@@ -488,6 +488,12 @@ MUTATIONS: list[Mutation] = [
         "if self.settings.hide_unknown_principals:",
         "if False:",
     ),
+    Mutation(
+        "test_user_enumeration_by_database_work_sees_no_difference",
+        "kdc/store.py",
+        'groups = tuple(conn.scalars(_GROUPS, {"principal_id": principal_id}))',
+        'groups = tuple(conn.scalars(_GROUPS, {"principal_id": principal_id})) if rows else ()',
+    ),
 ]
 
 
