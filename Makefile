@@ -6,7 +6,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?= -n 2 --dist loadscope
 
-.PHONY: install lint typecheck test test-slow fuzz mutations demo walkthrough clean browser bench
+.PHONY: install lint typecheck test test-slow fuzz mutations demo walkthrough clean browser bench \
+	bench-enumeration
 
 install: $(STAMP)
 
@@ -54,6 +55,11 @@ demo: install
 # packages when missing and root, else runs Orthrus alone and says why. Not part of `test`.
 bench: install
 	$(BIN)/python -m bench.run
+
+# Can the AS's timing tell which names exist (hide_unknown_principals on)? Medians and
+# two-sample KS tests of 2,000 interleaved requests per series (docs/security.md).
+bench-enumeration: install
+	$(BIN)/python -m bench.enumeration_timing --in-process
 
 walkthrough: install
 	bash scripts/walkthrough.sh

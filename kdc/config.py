@@ -66,8 +66,9 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: A lab realm (``orthrus-lab up``): traces keep the wire messages, lab switches work.
     lab: bool = False
     #: User enumeration: an unknown client gets what a known one would (KDC_ERR_PREAUTH_REQUIRED
-    #: with a stable made-up salt, then KDC_ERR_PREAUTH_FAILED), not C_PRINCIPAL_UNKNOWN; a
-    #: user asked for as a server gets what an unknown server name gets (orthrus.realm).
+    #: with a stable made-up salt, then KDC_ERR_PREAUTH_FAILED), not C_PRINCIPAL_UNKNOWN; so
+    #: does a random-key service, and an unknown server (or a user asked for as one) until the
+    #: client proved its key.
     hide_unknown_principals: bool = False
     #: Requests per client address to /v1/* (Flask-Limiter syntax; "" turns it off), counted
     #: in Redis when redis_url is set; addresses in rate_limit_exempt (comma-separated) are

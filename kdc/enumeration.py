@@ -1,17 +1,34 @@
 """Hiding which principals exist (``hide_unknown_principals = true`` in ``kdc.toml``).
 
-RFC 4120 §3.1.3 answers an unknown client with ``KDC_ERR_C_PRINCIPAL_UNKNOWN``, which tells
-anyone which names exist (user enumeration, the first step of password spraying and AS-REP
-roasting). With this setting the AS exchange treats an unknown client of the realm as a
-*decoy*: a principal that requires pre-authentication, with a salt derived from a realm
-secret and the name (so repeated probes see the same salt, as they would for a real user)
-and a key nobody knows. The unchanged code of :func:`orthrus.as_exchange.handle_as_req` then
-runs for it, so the answers are the same — ``KDC_ERR_PREAUTH_REQUIRED`` with the KDF
-parameters, then ``KDC_ERR_PREAUTH_FAILED`` for any encrypted timestamp, lockout included —
-and so is the work done, hence the timing.
+RFC 4120 §3.1.3 answers an unknown client with ``KDC_ERR_C_PRINCIPAL_UNKNOWN`` and an unknown
+server with ``KDC_ERR_S_PRINCIPAL_UNKNOWN``, which tells anyone which names exist (user
+enumeration, the first step of password spraying and AS-REP roasting). With this setting the
+AS exchange sees, for every name it looks up, what :meth:`DecoyPrincipals.present` gives:
 
-Still visible: a disabled principal (``KDC_ERR_POLICY``) and the kvno of a real user whose
-password changed (a decoy always says kvno 1).
+- an unknown name is a *decoy*: a principal that requires pre-authentication, with a salt
+  derived from a realm secret and the name (so repeated probes see the same salt, as they
+  would for a real user) and a key nobody knows;
+- a principal with a random key (a service) that requires pre-authentication gets its
+  decoy's KDF parameters, so its ``KDC_ERR_PREAUTH_REQUIRED`` carries a ``kdf`` as a user's;
+- a user is itself.
+
+The unchanged code of :func:`orthrus.as_exchange.handle_as_req` then runs, so the answers
+are the same — ``KDC_ERR_PREAUTH_REQUIRED`` with the KDF parameters, then
+``KDC_ERR_PREAUTH_FAILED`` for any encrypted timestamp, lockout included — whether the client
+or the server exists or not. Only a client that proved its key (or one that needs no
+pre-authentication) learns that its server does not exist: the exchange's reply is then
+dropped for ``KDC_ERR_S_PRINCIPAL_UNKNOWN``.
+
+The work is the same too (the timing, docs/security.md): every name costs one lookup in the
+store (which, with this setting, holds the whole table: kdc/store.py) and one in the cache
+of what :meth:`~DecoyPrincipals.present` made of it, keyed on the store's entry. When that
+entry is new (a name not seen before, or any name after a commit) the presentation is
+rebuilt by the same steps whether the name exists or not: the decoy derived, new key
+objects whose per-usage keys are derived on first use.
+
+Still visible: a disabled principal (``KDC_ERR_POLICY``), the kvno of a principal whose key
+changed (a decoy always says kvno 1), and to a client that needs no pre-authentication,
+whether its server exists.
 """
 
 from __future__ import annotations
@@ -19,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -33,7 +51,7 @@ from orthrus.keys import Key
 from orthrus.messages import ASRep, ASReq
 from orthrus.principal import Principal
 from orthrus.pwkdf import SALT_BYTES, KDFParams
-from orthrus.realm import KDCContext, PrincipalEntry
+from orthrus.realm import KDCContext, PrincipalEntry, ticket_server
 
 if TYPE_CHECKING:
     from kdc.config import KDCSettings
@@ -54,9 +72,30 @@ def decoy_secret(signing_key: Ed25519PrivateKey, realm: str) -> bytes:
     return hmac.new(raw, b"orthrus/decoy-principals|" + realm.encode(), hashlib.sha256).digest()
 
 
+#: Names whose presentation is kept (then the cache starts over, as the store's does).
+_PRESENTED_LIMIT = 16384
+
+
+def _presentation(entry: PrincipalEntry | None, decoy: PrincipalEntry) -> PrincipalEntry:
+    """What the exchange sees for a principal whose store entry is ``entry``, built by the
+    same steps for every name: new key objects (their per-usage keys derived on first use,
+    as a new decoy's are) and KDF parameters for anyone who must pre-authenticate."""
+    shown = decoy if entry is None else entry
+    keys = {kvno: Key(key.material, key.kvno, key.enctype) for kvno, key in shown.keys.items()}
+    kdf = shown.kdf
+    if kdf is None and shown.requires_preauth:
+        # A random key (a service): no password, but its KDC_ERR_PREAUTH_REQUIRED must
+        # carry KDF parameters as a user's and a decoy's do.
+        kdf = decoy.kdf
+    # Whether it may be a ticket's server is decided from the store's entry once the client
+    # proved its key (DecoyPrincipals.__call__), as for a name that does not exist.
+    return dataclasses.replace(shown, keys=keys, kdf=kdf, allow_svr=True)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class DecoyPrincipals:
-    """An AS handler that answers for unknown clients as if they existed (see module doc).
+    """An AS handler that answers for unknown clients and servers as if they existed (see
+    module doc).
 
     ``kdf`` gives the Argon2id costs a new password would get (the realm's settings), so a
     decoy's parameters look like a real user's.
@@ -64,6 +103,13 @@ class DecoyPrincipals:
 
     secret: bytes = dataclasses.field(repr=False)
     kdf: KDFParams
+    #: name -> (the store's entry, what the exchange sees for it).
+    _presented: dict[str, tuple[PrincipalEntry | None, PrincipalEntry]] = dataclasses.field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _lock: threading.Lock = dataclasses.field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
     def decoy(self, principal: Principal) -> PrincipalEntry:
         """The stable stand-in for ``principal``: same salt every time, an unknowable key."""
@@ -79,21 +125,40 @@ class DecoyPrincipals:
             requires_preauth=True,
         )
 
+    def present(self, principal: Principal, entry: PrincipalEntry | None) -> PrincipalEntry:
+        """What the exchange sees for ``principal``, whose entry in the store is ``entry``.
+
+        The same steps for every name, whether it exists or not: one cache lookup, made
+        again (deriving the decoy, whether it is used or not) when the store's entry is
+        another object than last time: a name not seen before, a change in the database,
+        or a store without a cache.
+        """
+        name = str(principal)
+        cached = self._presented.get(name)
+        if cached is None or cached[0] is not entry:
+            cached = (entry, _presentation(entry, self.decoy(principal)))
+            with self._lock:
+                if len(self._presented) >= _PRESENTED_LIMIT:
+                    self._presented.clear()
+                self._presented[name] = cached
+        return cached[1]
+
     def __call__(self, req: ASReq, ctx: KDCContext, now: float) -> ASRep:
-        """Answer ``req`` as :func:`handle_as_req` would, with a decoy for an unknown client."""
+        """Answer ``req`` as :func:`handle_as_req` would, with decoys for unknown names;
+        ``KDC_ERR_S_PRINCIPAL_UNKNOWN`` (:func:`orthrus.realm.ticket_server`) only once the
+        client has proved its key."""
         real = ctx.lookup
-        used: list[Principal] = []
+        stored: dict[Principal, PrincipalEntry | None] = {}
 
         def lookup(principal: Principal) -> PrincipalEntry | None:
-            entry = real(principal)
-            if entry is None and principal == req.client:
-                used.append(principal)
-                return self.decoy(principal)
-            return entry
+            entry = stored[principal] = real(principal)  # the same step for every name
+            return self.present(principal, entry)
 
         reply = handle_as_req(req, dataclasses.replace(ctx, lookup=lookup), now)
-        if used:  # unreachable: a decoy's key is derived from a secret nobody else holds
+        if stored[req.client] is None:  # unreachable: a decoy's key comes from a secret
             raise KDCError("KDC_ERR_PREAUTH_FAILED", "pre-authentication failed")
+        # An unknown server, or a user asked for as one (user roasting), only now.
+        ticket_server(req.body.server, stored[req.body.server], ctx.policy)
         return reply
 
 

@@ -7,7 +7,9 @@ keys. On SQLite it also keeps the principals it has read, for as long as the dat
 not changed: every lookup first asks SQLite whether any connection — of this process or any
 other — committed since (``PRAGMA data_version``, a few microseconds, no disk read), and any
 commit at all empties the cache. So a principal added, deleted, disabled or re-keyed through
-any process is seen by the very next lookup, exactly as without the cache.
+any process is seen by the very next lookup, exactly as without the cache. With
+``hide_unknown_principals`` the cache holds the whole table, read again after each commit, so
+that the time a lookup takes does not tell whether the name exists (:meth:`Store._whole_table`).
 """
 
 from __future__ import annotations
@@ -63,10 +65,12 @@ _LOOKUP_CACHE_LIMIT = 16384
 
 # The lookup's statements, built once: building a SQLAlchemy expression costs more than
 # running it on SQLite.
-_PRINCIPAL_AND_KEYS = (
-    select(PrincipalRow.__table__, KeyRow.kvno.label("key_kvno"), KeyRow.wrapped)
-    .join(KeyRow, KeyRow.principal_id == PrincipalRow.id)
-    .where(PrincipalRow.name == bindparam("name"))
+_ALL_PRINCIPALS_AND_KEYS = select(
+    PrincipalRow.__table__, KeyRow.kvno.label("key_kvno"), KeyRow.wrapped
+).join(KeyRow, KeyRow.principal_id == PrincipalRow.id)
+_PRINCIPAL_AND_KEYS = _ALL_PRINCIPALS_AND_KEYS.where(PrincipalRow.name == bindparam("name"))
+_ALL_GROUPS = select(GroupRow.principal_id, GroupRow.name).order_by(
+    GroupRow.principal_id, GroupRow.name
 )
 _GROUPS = select(GroupRow.name).where(GroupRow.principal_id == bindparam("principal_id"))
 
@@ -204,6 +208,9 @@ class Store:
         self._lock = threading.Lock()
         self._changes = _sqlite_changes(engine)
         self._entries: dict[str, tuple[int, PrincipalEntry | None]] = {}
+        #: With hide_unknown_principals: (data_version, every principal) and its reload lock.
+        self._table: tuple[int, dict[str, PrincipalEntry]] | None = None
+        self._reload = threading.Lock()
 
     @classmethod
     def open(cls, settings: KDCSettings) -> Store:
@@ -489,6 +496,7 @@ class Store:
 
         On SQLite, an entry read since the last commit to the database (by any connection
         of any process) is returned again without querying; see the module's docstring.
+        With ``hide_unknown_principals``, every entry is read at once (:meth:`_whole_table`).
         """
         if self._changes is None:
             return self._read_entry(principal)
@@ -500,6 +508,8 @@ class Store:
         except sqlite3.Error as exc:
             url = self._engine.url.render_as_string(hide_password=True)
             raise DatabaseUnavailable(f"database {url} is unavailable: {exc}") from None
+        if self.settings.hide_unknown_principals:
+            return self._whole_table(version).get(name)
         cached = self._entries.get(name)
         if cached is not None and cached[0] == version:
             return cached[1]
@@ -510,13 +520,58 @@ class Store:
             self._entries[name] = (version, entry)
         return entry
 
-    def _read_entry(self, principal: Principal) -> PrincipalEntry | None:
-        name = str(principal)
+    def _whole_table(self, version: int) -> dict[str, PrincipalEntry]:
+        """Every principal, read again after any commit (by one thread; the others wait).
+
+        With ``hide_unknown_principals`` a lookup must cost the same whether the name
+        exists, was looked up since the last commit, or was never heard of: cached one name
+        at a time, a name someone had used answered from memory and any other from the
+        database, and a lookup read fewer pages for a name that does not exist. Read whole,
+        every lookup is one dictionary lookup, and the reload after a commit costs the
+        same whichever name the request that pays for it carries.
+        """
+        table = self._table
+        if table is None or table[0] != version:
+            with self._reload:
+                table = self._table
+                if table is None or table[0] != version:
+                    table = self._table = (version, self._read_all())
+        return table[1]
+
+    def _read_all(self) -> dict[str, PrincipalEntry]:
         with self._database_errors(), self._engine.connect() as conn:
-            rows: Sequence[Any] = conn.execute(_PRINCIPAL_AND_KEYS, {"name": name}).all()
-            if not rows:
-                return None
-            groups = tuple(conn.scalars(_GROUPS, {"principal_id": rows[0].id}))
+            rows: Sequence[Any] = conn.execute(_ALL_PRINCIPALS_AND_KEYS).all()
+            group_rows: Sequence[Any] = conn.execute(_ALL_GROUPS).all()
+        groups: dict[int, list[str]] = {}
+        for group in group_rows:
+            groups.setdefault(group.principal_id, []).append(group.name)
+        by_id: dict[int, list[Any]] = {}
+        for row in rows:
+            by_id.setdefault(row.id, []).append(row)
+        return {
+            found[0].name: self._entry(
+                Principal.parse(found[0].name), found, tuple(groups.get(principal_id, ()))
+            )
+            for principal_id, found in by_id.items()
+        }
+
+    def _read_entry(self, principal: Principal) -> PrincipalEntry | None:
+        with self._database_errors(), self._engine.connect() as conn:
+            rows: Sequence[Any] = conn.execute(_PRINCIPAL_AND_KEYS, {"name": str(principal)}).all()
+            # The groups are asked for a name that does not exist too (no principal has id
+            # -1): without a lookup cache (PostgreSQL), the number of queries must not tell
+            # whether a name exists (hide_unknown_principals, kdc/enumeration.py).
+            principal_id = rows[0].id if rows else -1
+            groups = tuple(conn.scalars(_GROUPS, {"principal_id": principal_id}))
+        if not rows:
+            return None
+        return self._entry(principal, rows, groups)
+
+    def _entry(
+        self, principal: Principal, rows: Sequence[Any], groups: tuple[str, ...]
+    ) -> PrincipalEntry:
+        """The entry of ``principal`` from its rows (one per key) and its groups."""
+        name = str(principal)
         row = rows[0]
         keys = {r.key_kvno: self._unwrap(name, r.key_kvno, r.wrapped) for r in rows}
         kdf = None

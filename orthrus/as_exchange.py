@@ -30,7 +30,13 @@ from orthrus.realm import KDCContext, PrincipalEntry, select_key, ticket_server
 from orthrus.seal import open_sealed, peek_header, seal
 from orthrus.timecheck import check_skew
 
-__all__ = ["ASOptions", "handle_as_req", "make_as_req", "preauth_hint", "read_as_rep"]
+__all__ = [
+    "ASOptions",
+    "handle_as_req",
+    "make_as_req",
+    "preauth_hint",
+    "read_as_rep",
+]
 
 
 def _lookup_entries(req: ASReq, ctx: KDCContext) -> tuple[PrincipalEntry, PrincipalEntry]:

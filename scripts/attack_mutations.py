@@ -334,20 +334,20 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "test_user_enumeration_unknown_and_known_clients_get_the_same_answers",
         "kdc/enumeration.py",
-        "if entry is None and principal == req.client:",
-        "if False:",
+        "return self.present(principal, entry)",
+        "return entry and self.present(principal, entry)",
     ),
     Mutation(
         "test_user_enumeration_by_timing_sees_no_difference",
         "kdc/enumeration.py",
-        "if entry is None and principal == req.client:",
-        "if False:",
+        "return self.present(principal, entry)",
+        "return entry and self.present(principal, entry)",
     ),
     Mutation(
         "test_user_enumeration_through_the_lockout_is_hidden",
         "kdc/enumeration.py",
-        "if entry is None and principal == req.client:",
-        "if False:",
+        "return self.present(principal, entry)",
+        "return entry and self.present(principal, entry)",
     ),
     Mutation(
         "test_lockout_cannot_be_bypassed_across_kdc_processes",
@@ -735,6 +735,36 @@ MUTATIONS: list[Mutation] = [
         "service_demo/models.py",
         "        _private_file(path)\n",
         "",
+    ),
+    Mutation(
+        "test_user_enumeration_answers_match_in_every_field_for_users_unknown_names_and_services",
+        "kdc/enumeration.py",
+        "if kdf is None and shown.requires_preauth:",
+        "if False:",
+    ),
+    Mutation(
+        "test_service_enumeration_by_as_server_name_is_preauth_required",
+        "kdc/enumeration.py",
+        "return self.present(principal, entry)",
+        "return self.present(principal, entry) if principal == req.client else entry",
+    ),
+    Mutation(
+        "test_service_enumeration_by_as_server_name_is_preauth_required",
+        "kdc/enumeration.py",
+        "        ticket_server(req.body.server, stored[req.body.server], ctx.policy)\n",
+        "",
+    ),
+    Mutation(
+        "test_user_enumeration_by_database_work_sees_no_difference",
+        "kdc/store.py",
+        "if self.settings.hide_unknown_principals:",
+        "if False:",
+    ),
+    Mutation(
+        "test_user_enumeration_by_database_work_sees_no_difference",
+        "kdc/store.py",
+        'groups = tuple(conn.scalars(_GROUPS, {"principal_id": principal_id}))',
+        'groups = tuple(conn.scalars(_GROUPS, {"principal_id": principal_id})) if rows else ()',
     ),
 ]
 

@@ -245,17 +245,20 @@ def sqlite_snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 
 @contextmanager
-def open_store(directory: Path) -> Iterator[Store]:
-    """The realm's principal database opened in-process, closed (engine disposed) after.
+def open_store(directory: Path, **overrides: Any) -> Iterator[Store]:
+    """The realm's principal database opened in-process (``overrides``: settings changed from
+    the realm's ``kdc.toml``), closed (engine disposed) after.
 
     Close it before this process reads or copies the database files by other means: closing
     any descriptor of a file drops every POSIX lock the process holds on it, and another
     process then takes SQLite's WAL and shared-memory files away from under open connections.
     """
+    import msgspec
+
     from kdc.config import load_settings
     from kdc.store import Store
 
-    store = Store.open(load_settings(directory, env={}))
+    store = Store.open(msgspec.structs.replace(load_settings(directory, env={}), **overrides))
     try:
         yield store
     finally:

@@ -39,6 +39,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import Engine, event
 from support import (
     FAST_KDF,
     REALM,
@@ -62,7 +63,7 @@ from kdc.app import create_app
 from kdc.backends import Backends, make_backends
 from kdc.cli import cli as kdc_cli
 from kdc.config import KDCSettings, load_settings
-from kdc.store import Store
+from kdc.store import PrincipalChanges, Store
 from orthrus import codec
 from orthrus.ap import (
     APRules,
@@ -187,9 +188,9 @@ def admin(directory: Path, *args: str, input: str | None = None) -> str:
     return result.output
 
 
-def make_realm(directory: Path) -> Realm:
+def make_realm(directory: Path, *init_args: str) -> Realm:
     """EXAMPLE.TEST made by ``orthrus-kdc init``: alice (admins), bob, HTTP/localhost."""
-    admin(directory, "init", "--realm", REALM, *FAST_KDF)
+    admin(directory, "init", "--realm", REALM, *FAST_KDF, *init_args)
     admin(directory, "addprinc", f"alice@{REALM}", "--group", "admins", input=f"{ALICE_PASS}\n")
     admin(directory, "addprinc", f"bob@{REALM}", input=f"{BOB_PASS}\n")
     admin(directory, "addprinc", "--randkey", HTTP_NAME)
@@ -1372,8 +1373,10 @@ def test_krb_priv_replayed_within_its_channel_is_repeat() -> None:
 # == The KDC over HTTP (in-process): enumeration, lockout, limits, names ====================
 
 
-def as_req(name: str, key: Key | None = None, now: float | None = None) -> ASReq:
-    options = ASOptions()
+def as_req(
+    name: str, key: Key | None = None, now: float | None = None, server: str | None = None
+) -> ASReq:
+    options = ASOptions(server=Principal.parse(server) if server else None)
     return make_as_req(Principal.parse(name), now or time.time(), os.urandom, options, key)
 
 
@@ -1416,6 +1419,83 @@ def test_user_enumeration_unknown_and_known_clients_get_the_same_answers(
     assert sqlite_snapshot(kdc.db) == before
 
 
+def stable_fields(answer: Any, name: str) -> dict[str, Any]:
+    """Every field of an AS answer that is the same from one request to the next (all but
+    ``X-Request-Id``), with the client's ``name`` and its salt (stable per name) replaced by
+    placeholders: what must not tell one name from another."""
+    text = answer.get_data(as_text=True)
+    assert int(answer.headers["Content-Length"]) == len(answer.get_data())
+    salt = answer.get_json().get("error", {}).get("data", {}).get("kdf", {}).get("salt")
+    if salt:
+        text = text.replace(salt, f"<salt of {len(salt)} characters>")
+    text = text.replace(name, "<name>")
+    return {
+        "status": answer.status_code,
+        "headers": {k: v for k, v in answer.headers.items() if k != "X-Request-Id"}
+        | {"Content-Length": len(text)},  # checked above; here the placeholders' length
+        "body": json.loads(text),
+    }
+
+
+def test_user_enumeration_answers_match_in_every_field_for_users_unknown_names_and_services(
+    kdc_realm: Realm,
+) -> None:
+    """User enumeration, every field: with hide_unknown_principals a user, a name nobody has
+    and a random-key service answer alike (status, headers, code, message, kvno, every KDF
+    parameter, a salt of the same size and stable per name), without pre-authentication and
+    with a wrong key. A service's KDC_ERR_PREAUTH_REQUIRED had no ``kdf``, unlike the others:
+    it told services apart from users and from names nobody has."""
+    kdc = KDC(kdc_realm, hide_unknown_principals=True)
+    before = sqlite_snapshot(kdc.db)
+    names = (f"alice@{REALM}", f"mallory@{REALM}", HTTP_NAME)
+    hints = {name: hint_of(kdc, name) for name in names}
+    fields = {}
+    for name in names:
+        assert hint_of(kdc, name)["data"] == hints[name]["data"]  # the same salt every time
+        wrong = as_req(name, key_from(hints[name], "guess-4", name))
+        answers = (kdc.post("/v1/as", as_req(name)), kdc.post("/v1/as", wrong))
+        fields[name] = [stable_fields(answer, name) for answer in answers]
+    assert fields[names[0]] == fields[names[1]] == fields[names[2]], fields
+    errors = [f["body"]["error"]["name"] for f in fields[names[0]]]
+    assert errors == ["KDC_ERR_PREAUTH_REQUIRED", "KDC_ERR_PREAUTH_FAILED"]
+    assert sqlite_snapshot(kdc.db) == before
+
+
+def test_service_enumeration_by_as_server_name_is_preauth_required(kdc_realm: Realm) -> None:
+    """Service enumeration through the AS: a server nobody has got KDC_ERR_S_PRINCIPAL_UNKNOWN
+    before any authentication. Hidden, it gets what an existing server gets, byte for byte
+    (PREAUTH_REQUIRED, then PREAUTH_FAILED for a wrong key), for a real client and for a
+    name nobody has; only a client that proves its key learns the server is unknown."""
+    kdc = KDC(kdc_realm, hide_unknown_principals=True)
+    before = sqlite_snapshot(kdc.db)
+    servers = (HTTP_NAME, f"HTTP/elsewhere@{REALM}")  # same length as HTTP/localhost
+    for client in (f"alice@{REALM}", f"mallory@{REALM}"):
+        wrong = key_from(hint_of(kdc, client), "guess-5", client)
+        fields = [
+            [
+                stable_fields(kdc.post("/v1/as", as_req(client, key, server=server)), client)
+                for key in (None, wrong)
+            ]
+            for server in servers
+        ]
+        assert fields[0] == fields[1], fields
+        errors = [f["body"]["error"]["name"] for f in fields[0]]
+        assert errors == ["KDC_ERR_PREAUTH_REQUIRED", "KDC_ERR_PREAUTH_FAILED"], client
+    right = key_from(hint_of(kdc, f"alice@{REALM}"), ALICE_PASS, f"alice@{REALM}")
+    issued = kdc.post("/v1/as", as_req(f"alice@{REALM}", right, server=servers[0]))
+    assert issued.status_code == 200, issued.get_data()
+    refused_ = kdc.post("/v1/as", as_req(f"alice@{REALM}", right, server=servers[1]))
+    assert error_of(refused_, 404)["name"] == "KDC_ERR_S_PRINCIPAL_UNKNOWN"
+    # A user asked for as the server (user roasting through the AS): refused as a name nobody
+    # has, and, like it, only once the client proved its key.
+    user = f"bob@{REALM}"
+    unproved = kdc.post("/v1/as", as_req(f"alice@{REALM}", server=user))
+    assert error_of(unproved, 401)["name"] == "KDC_ERR_PREAUTH_REQUIRED"
+    roasted = kdc.post("/v1/as", as_req(f"alice@{REALM}", right, server=user))
+    assert error_of(roasted, 404)["name"] == "KDC_ERR_S_PRINCIPAL_UNKNOWN"
+    assert sqlite_snapshot(kdc.db) == before
+
+
 def test_user_enumeration_by_timing_sees_no_difference(kdc_realm: Realm) -> None:
     """The same probes timed: an unknown name runs the same code as a real user (a decoy
     principal), so a wrong password costs the same for both (medians within 2x)."""
@@ -1432,6 +1512,68 @@ def test_user_enumeration_by_timing_sees_no_difference(kdc_realm: Realm) -> None
             assert error_of(answer, 401)["name"] == "KDC_ERR_PREAUTH_FAILED"
     known, unknown = (statistics.median(timings[name]) for name in names)
     assert 0.5 < unknown / known < 2.0, (known, unknown)
+
+
+def principals(store: Store) -> dict[str, dict[str, Any]]:
+    """What ``getprinc`` shows of every principal (on any database)."""
+    return {name: store.describe(Principal.parse(name)) for name in store.list_names()}
+
+
+@contextlib.contextmanager
+def realm_on(database: str, kdc_realm: Realm, tmp_path: Path) -> Iterator[Realm]:
+    """The module's realm on SQLite, or the same principals on PostgreSQL (a new schema)."""
+    if database == "sqlite":
+        yield kdc_realm
+        return
+    url = os.environ.get("ORTHRUS_TEST_PG_URL")
+    if not url:
+        pytest.skip("ORTHRUS_TEST_PG_URL is not set (PostgreSQL)")
+    from ops.ops_support import pg_schema
+
+    with pg_schema("attacks") as db_url:
+        yield make_realm(tmp_path / "kdc", "--db-url", db_url)
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_user_enumeration_by_database_work_sees_no_difference(
+    database: str, kdc_realm: Realm, tmp_path: Path
+) -> None:
+    """Timing through the database: with principals cached one name at a time, a name
+    someone had used since the last commit was answered from memory, any other read from
+    the database; and a name nobody has took fewer queries than one that exists. Hidden,
+    an AS request makes the same database statements whatever its client: on SQLite, after
+    a commit, the whole table once, then none; on PostgreSQL (no cache), the same queries
+    for every name (the principal and its keys, its groups) at every request."""
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    with realm_on(database, kdc_realm, tmp_path) as realm:
+        kdc = KDC(realm, hide_unknown_principals=True)
+        before = principals(kdc.store)
+
+        def work(name: str) -> tuple[int, int]:
+            """Statements of a first request after a commit, then of a second one."""
+            kdc.store.modify(Principal.parse(f"bob@{REALM}"), PrincipalChanges())  # a commit
+            done = []
+            for _ in range(2):
+                start = len(statements)
+                assert error_of(kdc.post("/v1/as", as_req(name)), 401)["code"] == 25
+                done.append(len(statements) - start)
+            return done[0], done[1]
+
+        names = (f"alice@{REALM}", f"mallory@{REALM}", HTTP_NAME, f"bob@{REALM}", f"eve@{REALM}")
+        event.listen(Engine, "before_cursor_execute", count)
+        try:
+            work_done = {work(name) for name in names}
+        finally:
+            event.remove(Engine, "before_cursor_execute", count)
+        assert work_done == {(2, 0) if database == "sqlite" else (4, 4)}
+        after = principals(kdc.store)
+        after[f"bob@{REALM}"]["modified"] = before[f"bob@{REALM}"]["modified"]  # the commits
+        assert after == before
+        kdc.store._engine.dispose()
 
 
 def test_user_enumeration_through_the_lockout_is_hidden(kdc_realm: Realm) -> None:

@@ -1,6 +1,7 @@
 """The KDC's principal lookups on SQLite are cached only while the database is unchanged:
 whatever another process commits — a new principal, a deleted or disabled one, a new key —
-is what the very next lookup returns."""
+is what the very next lookup returns. Both caches: one name at a time, and the whole table
+(with ``hide_unknown_principals``)."""
 
 from __future__ import annotations
 
@@ -38,9 +39,9 @@ def realm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-@pytest.fixture
-def kdc_store(realm_dir: Path) -> Iterator[Store]:
-    with open_store(realm_dir) as store:
+@pytest.fixture(params=[False, True], ids=["per-name", "whole-table"])
+def kdc_store(realm_dir: Path, request: pytest.FixtureRequest) -> Iterator[Store]:
+    with open_store(realm_dir, hide_unknown_principals=request.param) as store:
         yield store
 
 
