@@ -1,30 +1,61 @@
 # Orthrus: `make install`, `make test`, `make demo`. Everything lands in .venv; nothing is
 # installed system-wide except what the browser tests need (Debian's chromium, when root).
 PYTHON ?= python3
-VENV   := .venv
+VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+LOCKED := $(VENV)/.locked-stamp
+LOCKS  := requirements/bootstrap.lock requirements/dev.lock
+PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
 PYTEST_ARGS ?= -n 2 --dist loadscope
+# What the tools need first: the locked venv. `make test-latest` empties it to use a venv of
+# its own (the newest versions pyproject.toml allows) with the same targets.
+READY ?= install
+MUTATIONS_ARGS ?= --record docs/security.md
 
-.PHONY: install lint typecheck test test-slow fuzz mutations demo walkthrough clean browser bench \
-	bench-enumeration
+.PHONY: install lock test-latest lint typecheck test pytest test-slow fuzz mutations demo \
+	walkthrough clean browser bench bench-enumeration
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
-	@touch $(STAMP)
+# Exactly the versions of the locks (requirements/*.lock, `make lock`), checked against their
+# hashes: first the installers (pip, setuptools, uv), then every dependency. The venv is
+# made anew when a lock changes, as pip would keep what a lock no longer names.
+$(LOCKED): $(LOCKS)
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --require-hashes --no-deps -r requirements/bootstrap.lock
+	$(PIP) install --require-hashes --no-deps -r requirements/dev.lock
+	@touch $@
 
-lint: install
+# The project itself, without dependencies (built by the locked setuptools); then the check
+# that the venv holds the locks and nothing else, and that they satisfy pyproject.toml's
+# ranges (which users installing the package get): if not, run `make lock`.
+$(STAMP): $(LOCKED) pyproject.toml
+	$(PIP) install --no-deps --no-build-isolation -e . --config-settings editable_mode=compat
+	$(BIN)/python scripts/lockdiff.py --check
+	@touch $@
+
+# Newest versions pyproject.toml allows, the whole suite and the mutations with them, then
+# one commit of the locks alone (docs/security.md's mutation figures with them).
+lock: install
+	bash scripts/lock.sh
+
+# The drift check a maintainer runs by hand (weekly): the newest versions allowed, in a
+# scratch venv, the versions that moved, then lint, typecheck, tests and mutations there.
+test-latest:
+	bash scripts/test_latest.sh
+
+lint: $(READY)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: install
+typecheck: $(READY)
 	$(BIN)/mypy
 
-test: install lint typecheck browser
+test: lint typecheck browser pytest
+
+pytest: $(READY)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 # The lab page's browser test drives Debian's chromium with playwright (never `playwright
@@ -44,9 +75,11 @@ fuzz: install
 	bash scripts/fuzz.sh
 
 # Each attack test against the tree with its defence removed (docs/security.md): every test
-# must then fail. Uses PostgreSQL/Redis when ORTHRUS_TEST_PG_URL/ORTHRUS_TEST_REDIS_URL are set.
-mutations: install
-	$(BIN)/python scripts/attack_mutations.py
+# must then fail (or be covered by a library's own check, named in the list). Uses
+# PostgreSQL/Redis when ORTHRUS_TEST_PG_URL/ORTHRUS_TEST_REDIS_URL are set. Writes its
+# figures into docs/security.md.
+mutations: $(READY)
+	$(BIN)/python scripts/attack_mutations.py $(MUTATIONS_ARGS)
 
 demo: install
 	$(BIN)/python scripts/demo.py

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import platform
 import signal
 import socket
 import statistics
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +167,15 @@ def write_results(name: str, data: dict[str, Any]) -> Path:
     return path
 
 
+#: The libraries whose versions the figures name: those on the measured paths.
+KEY_LIBRARIES = ("cryptography", "msgspec", "pyjwt", "flask", "gunicorn", "sqlalchemy", "pybase64")
+
+
+def versions() -> dict[str, str]:
+    """The versions of :data:`KEY_LIBRARIES` installed (all of them: requirements/dev.lock)."""
+    return {name: metadata.version(name) for name in KEY_LIBRARIES}
+
+
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""
     model = ""
@@ -174,6 +185,7 @@ def machine() -> dict[str, Any]:
                 model = line.split(":", 1)[1].strip()
                 break
     return {
+        "arch": platform.machine(),
         "cpus": os.cpu_count(),
         "cpu_model": model,
         "python": sys.version.split()[0],

@@ -1,8 +1,29 @@
-"""The table of ``make bench`` and the issue's targets, from a results dictionary."""
+"""The table of ``make bench`` and the issue's targets, from a results dictionary; and the
+figures of docs/performance.md, written from a results file by the same code.
+
+    .venv/bin/python -m bench.report                    # the page from kdc-latest.json
+    .venv/bin/python -m bench.report bench/results/kdc-20261127T103813Z.json
+
+``make bench`` (bench/run.py) writes the page's section after each run, so its figures are
+always the last run's, with its date, machine and versions.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
+from pathlib import Path
 from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import RESULTS, ROOT
+from bench.verify import render_service
+from scripts.doc_sections import replace_section
+
+PAGE = ROOT / "docs" / "performance.md"
 
 
 def _rate(s: dict[str, Any] | None) -> str:
@@ -48,6 +69,37 @@ def rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     return list(results.get("kdc", [])) + list(results.get("ap", []))
 
 
+def _table(results: dict[str, Any]) -> list[str]:
+    """The Markdown table of the KDC and AP loads (the terminal's and the page's)."""
+    lines = [
+        "| load | clients | Orthrus rate | MIT rate | rate Orthrus/MIT | Orthrus p50 / p99 "
+        "| MIT p50 / p99 | Orthrus KDC CPU | MIT KDC CPU | CPU Orthrus/MIT |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows(results):
+        o, mi = row["orthrus"], row.get("mit")
+        lines.append(
+            f"| {row['label']} | {row['clients']} | {_rate(o)} | {_rate(mi)} "
+            f"| {_fmt_ratio(_ratio(o, mi, 'rate'))} | {_lat(o)} | {_lat(mi)} | {_cpu(o)} "
+            f"| {_cpu(mi)} | {_fmt_ratio(_ratio(o, mi, 'cpu'))} |"
+        )
+    return lines
+
+
+def _noisy(results: dict[str, Any]) -> str:
+    """The cells measured while other processes took more than 10% of the machine."""
+    noisy = [
+        f"{r['label']} x{r['clients']} ({r['orthrus']['other_cpu_pct']['max']:.0f}%)"
+        for r in rows(results)
+        if r["orthrus"]["other_cpu_pct"]["max"] > 10
+    ]
+    return "Other processes used > 10% of the machine during: " + ", ".join(noisy) if noisy else ""
+
+
+def _mark(target: dict[str, Any]) -> str:
+    return "met" if target["met"] else ("MISSED" if target["met"] is not None else "not measured")
+
+
 def render_table(results: dict[str, Any]) -> str:
     m = results.get("machine", {})
     k = results.get("orthrus_kdc", {})
@@ -61,36 +113,18 @@ def render_table(results: dict[str, Any]) -> str:
         f"{k.get('threads')}; MIT: one krb5kdc process. rate = requests/s (logins/s for AS), "
         "median [min-max]; KDC CPU = KDC utime+stime per request (/proc).",
         "",
-        "| load | clients | Orthrus rate | MIT rate | rate Orthrus/MIT | Orthrus p50 / p99 "
-        "| MIT p50 / p99 | Orthrus KDC CPU | MIT KDC CPU | CPU Orthrus/MIT |",
-        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    lines = list(head)
-    for row in rows(results):
-        o, mi = row["orthrus"], row.get("mit")
-        lines.append(
-            f"| {row['label']} | {row['clients']} | {_rate(o)} | {_rate(mi)} "
-            f"| {_fmt_ratio(_ratio(o, mi, 'rate'))} | {_lat(o)} | {_lat(mi)} | {_cpu(o)} "
-            f"| {_cpu(mi)} | {_fmt_ratio(_ratio(o, mi, 'cpu'))} |"
-        )
+    lines = [*head, *_table(results)]
     if results.get("mit_missing_reason"):
         lines.append("")
         lines.append(f"MIT Kerberos not measured: {results['mit_missing_reason']}")
-    noisy = [
-        f"{r['label']} x{r['clients']} ({r['orthrus']['other_cpu_pct']['max']:.0f}%)"
-        for r in rows(results)
-        if r["orthrus"]["other_cpu_pct"]["max"] > 10
-    ]
-    if noisy:
-        lines.append("")
-        lines.append("Other processes used > 10% of the machine during: " + ", ".join(noisy))
+    if noisy := _noisy(results):
+        lines += ["", noisy]
     tg = results.get("targets")
     if tg:
         lines.append("")
         lines.append("Targets (issue 7):")
-        for t in tg:
-            mark = "met" if t["met"] else ("MISSED" if t["met"] is not None else "not measured")
-            lines.append(f"  [{mark}] {t['target']}: {t['detail']}")
+        lines += [f"  [{_mark(t)}] {t['target']}: {t['detail']}" for t in tg]
     return "\n".join(lines)
 
 
@@ -142,3 +176,61 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _measured(source: Path) -> tuple[Path, str]:
+    """The timestamped file ``source`` is a copy of (``-latest`` is), and its date."""
+    data = source.read_bytes()
+    for twin in sorted(source.parent.glob(f"{source.name.split('-')[0]}-2*.json")):
+        if twin.read_bytes() == data:
+            source = twin
+    stamp = source.stem.rsplit("-", 1)[-1]
+    if not (len(stamp) == 16 and stamp[:8].isdigit()):
+        return source, "date not recorded"
+    return source, f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]} {stamp[9:11]}:{stamp[11:13]} UTC"
+
+
+def render_page(results: dict[str, Any], source: Path) -> str:
+    """docs/performance.md's section: where and when, the tables, the targets."""
+    source, date = _measured(source)
+    m = results.get("machine", {})
+    versions = results.get("versions")
+    libraries = ", ".join(f"{n} {v}" for n, v in versions.items()) if versions else ""
+    busiest = max(r["orthrus"]["other_cpu_pct"]["max"] for r in rows(results))
+    lines = [
+        f"{m.get('cpus')} CPUs ({m.get('cpu_model')}), {m.get('arch', 'x86_64')}, Python "
+        f"{m.get('python')}, {results.get('mit_version') or 'MIT Kerberos not measured'}; "
+        f"{libraries or 'library versions not recorded'}; {results.get('date', date)}, "
+        f"{results['reps']} runs x {results['secs_per_run']:g} s per cell; other processes "
+        f"used at most {busiest:.0f}% of the machine during a run "
+        f"(`{source.relative_to(ROOT)}`).",
+        "",
+        *_table(results),
+    ]
+    if noisy := _noisy(results):
+        lines += ["", noisy]
+    lines.append(render_service(results))
+    lines += ["", "| target | clients | result | |", "|---|---|---|---|"]
+    lines += [
+        f"| {t['target']} | {t['clients']} | {t['detail']} | **{_mark(t)}** |"
+        for t in results.get("targets", [])
+    ]
+    return "\n".join(lines)
+
+
+def write_page(results: dict[str, Any], source: Path) -> None:
+    """Put the figures of ``results`` (read from ``source``) into docs/performance.md."""
+    replace_section(PAGE, "bench", render_page(results, source))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", nargs="?", type=Path, default=RESULTS / "kdc-latest.json")
+    source = parser.parse_args().results.resolve()
+    write_page(json.loads(source.read_text()), source)
+    print(f"bench figures: {source.relative_to(ROOT)} -> {PAGE.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,7 +5,8 @@ verification with a replay cache — with 1 and 2 client processes, MIT's run an
 alternate, ``--reps`` times each (after one unmeasured warm-up run of each), and one table
 gives requests per second (median [min-max]), p50/p99 latency, the KDC's CPU time per
 request (utime+stime of the KDC and its workers from /proc, as the anchors measure it) and
-the ratio Orthrus/MIT. Results go to ``bench/results/kdc-*.json``.
+the ratio Orthrus/MIT. Results go to ``bench/results/kdc-*.json``, and the tables into
+docs/performance.md's figures section (bench/report.py) when every load ran.
 
 Every load is bounded by a request count and a time limit; only 127.0.0.1 is used; every
 process started is stopped by its pid. Without MIT Kerberos (not installed and not root),
@@ -18,6 +19,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +33,11 @@ from bench.common import (
     machine,
     stopping_all,
     summarize_runs,
+    versions,
     write_results,
 )
 from bench.orthrus_realm import SERVICE, OrthrusRealm
-from bench.report import render_table, targets
+from bench.report import PAGE, render_table, targets, write_page
 from bench.runner import run_clients
 
 #: (key, label, Orthrus load-generator mode, MIT krb5bench load)
@@ -129,7 +132,9 @@ def main() -> int:
 
     os.chdir(Path(__file__).resolve().parent.parent)
     results: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": machine(),
+        "versions": versions(),
         "reps": args.reps,
         "secs_per_run": args.secs,
         "orthrus_kdc": {"workers": args.workers, "threads": args.threads},
@@ -168,6 +173,9 @@ def main() -> int:
     print(render_table(results))
     print(verifymod.render_service(results))
     print(f"\nresults: {path.relative_to(Path.cwd())}")
+    if not args.only:  # the page shows whole runs only
+        write_page(results, path)
+        print(f"figures written to {PAGE.relative_to(Path.cwd())}")
     return 0
 
 

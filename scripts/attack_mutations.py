@@ -7,20 +7,40 @@ test is run against the copy (``PYTHONPATH`` puts it first); the test must fail.
 tree is never touched. Prints one line per mutation and exits non-zero if a test survived
 its mutation or a mutation no longer applies (the source moved: update the entry).
 
+A defence that a library now makes itself (the entry's ``covered_by``: "msgspec 0.23.0") is
+expected to survive while the installed library is at least that version: it is reported
+as ``covered`` and does not fail the run; the test still runs, and the project keeps its
+own check for older versions that ``pyproject.toml`` allows. If such a mutation is killed,
+the library no longer covers it: the project's defence is what the test proves again, so
+the run does not fail either, but it says so (drop ``covered_by`` from the entry).
+
     .venv/bin/python scripts/attack_mutations.py            # all
     .venv/bin/python scripts/attack_mutations.py replay     # those whose test matches
+    .venv/bin/python scripts/attack_mutations.py --record docs/security.md   # make mutations
+
+``--record`` (a full run only) writes the figures (date, machine, versions, the number of
+attack tests and of mutations, killed, covered and survived) into the file's section between
+``<!-- mutations:begin -->`` and ``<!-- mutations:end -->``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import platform
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
+
+from doc_sections import replace_section
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
 IGNORE = shutil.ignore_patterns(".venv", ".git", "var", "__pycache__", ".*_cache", "*.egg-info")
@@ -29,13 +49,16 @@ IGNORE = shutil.ignore_patterns(".venv", ".git", "var", "__pycache__", ".*_cache
 @dataclass(frozen=True)
 class Mutation:
     """Replace ``old`` by ``new`` in ``path`` (and each ``(path, old, new)`` of ``also``, for a
-    defence made of several checks): ``test`` must then fail."""
+    defence made of several checks): ``test`` must then fail — unless ``covered_by`` names
+    the library and the version ("msgspec 0.23.0") from which the library refuses the attack
+    itself, making this defence redundant there."""
 
     test: str
     path: str
     old: str
     new: str
     also: tuple[tuple[str, str, str], ...] = ()
+    covered_by: str = ""
 
 
 #: AES-GCM's decryption without its tag: the counter-mode keystream alone (RFC 5116 §5.1,
@@ -111,6 +134,7 @@ MUTATIONS: list[Mutation] = [
         "orthrus/codec.py",
         "    except UnicodeDecodeError:",
         "    except ZeroDivisionError:",
+        covered_by="msgspec 0.23.0",  # raises DecodeError, not UnicodeDecodeError, for bad UTF-8
     ),
     Mutation(
         "test_as_req_body_changed_in_transit_is_noticed_by_the_client",
@@ -445,6 +469,7 @@ MUTATIONS: list[Mutation] = [
         "service_demo/views.py",
         "except (msgspec.DecodeError, UnicodeDecodeError):",
         "except msgspec.DecodeError:",
+        covered_by="msgspec 0.23.0",  # raises DecodeError, not UnicodeDecodeError, for bad UTF-8
     ),
     Mutation(
         "test_silver_ticket_with_a_stolen_service_key_is_modified",
@@ -813,20 +838,98 @@ def run(mutation: Mutation, python: str) -> tuple[str, str]:
         return "error", last
 
 
+#: The libraries whose versions the recorded figures name (those the defences lean on).
+KEY_LIBRARIES = ("cryptography", "msgspec", "pyjwt", "flask", "gunicorn", "sqlalchemy", "redis")
+
+
+def covered(mutation: Mutation) -> bool:
+    """Whether the installed library is one that, by the entry, makes the defence itself."""
+    if not mutation.covered_by:
+        return False
+    name, since = mutation.covered_by.split()
+    return Version(metadata.version(name)) >= Version(since)
+
+
+def judge(mutation: Mutation, verdict: str) -> tuple[str, str]:
+    """(verdict, note): a covered survivor is ``covered``; a covered entry killed is noted."""
+    if verdict == "SURVIVED" and covered(mutation):
+        return "covered", f"covered by {mutation.covered_by}"
+    if verdict == "killed" and mutation.covered_by:
+        return "killed", f"no longer covered by {mutation.covered_by}: drop covered_by"
+    return verdict, ""
+
+
+def attack_tests() -> list[str]:
+    """The node ids pytest collects from tests/test_attacks.py (slow ones too)."""
+    collect = ["--collect-only", "-q", "-m", "", "-p", "no:cacheprovider", "tests/test_attacks.py"]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", *collect],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [line for line in result.stdout.splitlines() if line.startswith("tests/")]
+
+
+def figures(verdicts: Counter[str], covers: list[tuple[Mutation, str]], seconds: float) -> str:
+    """The section of docs/security.md that a full run writes."""
+    ids = attack_tests()
+    tests = {node.split("::")[1].split("[")[0] for node in ids}
+    untested = sorted(tests - {m.test for m in MUTATIONS})
+    versions = ", ".join(f"{name} {metadata.version(name)}" for name in KEY_LIBRARIES)
+    bad = sum(n for verdict, n in verdicts.items() if verdict not in ("killed", "covered"))
+    lines = [
+        f"Last run of `make mutations`: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()} "
+        f"({versions}; every version in `requirements/dev.lock`), {seconds / 60:.0f} min. "
+        f"`tests/test_attacks.py` has {len(tests)} tests ({len(ids)} with their parameters); "
+        f"{len(MUTATIONS)} mutations, "
+        + ("at least one per test" if not untested else f"none for {', '.join(untested)}")
+        + f": **{verdicts['killed']} made their test fail**, {verdicts['covered']} covered by "
+        f"a library's own check, {bad} survived or could not run.",
+    ]
+    if covers:
+        lines += [
+            "",
+            "Covered by a library (the test still runs and passes; the project keeps its own "
+            "check for the older versions `pyproject.toml` allows):",
+            "",
+            *(f"- `{m.test}` (`{m.path}`): {note}" for m, note in covers),
+        ]
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pattern", nargs="?", default="", help="only tests whose name has this")
+    parser.add_argument("--record", type=Path, help="write the figures into this Markdown file")
     args = parser.parse_args()
-    python = str(ROOT / ".venv" / "bin" / "python")
-    if not Path(python).exists():
-        python = sys.executable
+    if args.record and args.pattern:
+        parser.error("--record needs a full run (no pattern)")
     chosen = [m for m in MUTATIONS if args.pattern in m.test]
-    bad = 0
+    started = time.monotonic()
+    verdicts: Counter[str] = Counter()
+    covers: list[tuple[Mutation, str]] = []
     for mutation in chosen:
-        verdict, detail = run(mutation, python)
-        bad += verdict != "killed"
-        print(f"{verdict:8} {mutation.test}  [{mutation.path}]  {detail}", flush=True)
-    print(f"{len(chosen) - bad} of {len(chosen)} mutations killed by their test")
+        verdict, detail = run(mutation, sys.executable)
+        verdict, note = judge(mutation, verdict)
+        verdicts[verdict] += 1
+        if verdict == "covered":
+            covers.append((mutation, note))
+        note = f"  ({note})" if note else ""
+        print(f"{verdict:8} {mutation.test}  [{mutation.path}]  {detail}{note}", flush=True)
+    bad = len(chosen) - verdicts["killed"] - verdicts["covered"]
+    print(
+        f"{verdicts['killed']} of {len(chosen)} mutations killed by their test, "
+        f"{verdicts['covered']} covered by a library, {bad} survived or could not run"
+    )
+    if args.record:
+        text = figures(verdicts, covers, time.monotonic() - started)
+        replace_section(args.record, "mutations", text)
+        print(f"figures written to {args.record}")
+    # The closing line CI reads (a killed or covered mutation is a check that held).
+    print(f"mutations: {len(chosen) - bad} passed, {bad} failed")
     return 1 if bad else 0
 
 

@@ -10,6 +10,8 @@
 #   4. the hypothesis properties with the long profile, and the bit flips.
 # Prints the inputs, 5xx answers and uncaught exceptions per endpoint (target: 0), stops
 # every process it started (by pid) and exits non-zero if any 5xx or exception was seen.
+# Its figures go to scripts/results/fuzz-latest.json and from there into docs/security.md
+# (scripts/fuzz_report.py), with the date, the machine and the versions.
 # Bounded: FUZZ_MAX_SECONDS for step 3 (default 7200), request timeouts everywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,30 +56,35 @@ KDC_URL="http://127.0.0.1:$kdc_port"; DEMO_URL="http://127.0.0.1:$demo_port"
 wait_up "$KDC_URL"; wait_up "$DEMO_URL"
 
 echo "== 1. schemathesis ($ST_EXAMPLES examples per operation, check: not_a_server_error)"
-for url in "$KDC_URL" "$DEMO_URL"; do
+for server in kdc demo; do
+    url="$KDC_URL"; [ "$server" = demo ] && url="$DEMO_URL"
+    out="$work/st-$server.out"
     if "$BIN/st" run "$url/openapi.json" --checks not_a_server_error --max-examples "$ST_EXAMPLES" \
-        --request-timeout 30 --seed 8 >"$work/st.out" 2>&1; then
+        --request-timeout 30 --seed 8 >"$out" 2>&1; then
         echo "   $url: no 5xx"
     else
         echo "   $url: FAILURES"; status=1
     fi
-    grep -E "^(Test cases|API Operations|Summary|[0-9]+ (generated|passed|failed))|generated" "$work/st.out" | sed 's/^/   /' | tail -5 || true
+    grep -E "^(Test cases|API Operations|Summary|[0-9]+ (generated|passed|failed))|generated" "$out" | sed 's/^/   /' | tail -5 || true
 done
 
 echo "== 2. mutational fuzzer over HTTP ($HTTP_COUNT inputs per endpoint)"
 "$BIN/python" scripts/fuzz_http.py --kdc-url "$KDC_URL" --demo-url "$DEMO_URL" \
-    --count "$HTTP_COUNT" --max-seconds 1800 || status=1
+    --count "$HTTP_COUNT" --max-seconds 1800 --json "$work/http.json" || status=1
 
 echo "== 3. mutational fuzzer in-process ($COUNT inputs per endpoint, at most $MAX_SECONDS s)"
-"$BIN/python" scripts/fuzz_http.py --inproc --count "$COUNT" --max-seconds "$MAX_SECONDS" || status=1
+"$BIN/python" scripts/fuzz_http.py --inproc --count "$COUNT" --max-seconds "$MAX_SECONDS" \
+    --json "$work/inproc.json" || status=1
 
 echo "== 4. hypothesis (long profile) and bit flips"
 HYPOTHESIS_PROFILE=long ORTHRUS_FUZZ_REPORT="$work/bitflips.json" \
     "$BIN/pytest" -q -s -p no:cacheprovider tests/fuzz/test_fuzz_codec.py tests/fuzz/test_fuzz_bitflips.py \
-    2>&1 | grep -E "bit flips|passed|failed" || status=1
+    2>&1 | tee "$work/hypothesis.out" | grep -E "bit flips|passed|failed" || status=1
 
 for log in "$work/kdc.log" "$work/demo.log"; do
     if grep -q "Traceback" "$log"; then echo "tracebacks in $(basename "$log")"; status=1; fi
 done
+"$BIN/python" scripts/fuzz_report.py record "$work" --seconds "$SECONDS" --examples "$ST_EXAMPLES" \
+    || status=1
 echo "== fuzz.sh: $([ $status = 0 ] && echo 'no 5xx, no uncaught exception' || echo 'FAILURES (see above)')"
 exit $status
