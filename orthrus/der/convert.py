@@ -1,0 +1,293 @@
+"""Between the library's values and the models of :mod:`orthrus.der.types`, by one table.
+
+asn1tools gives and takes dicts keyed by the ASN.1 names, ``(bytes, bit count)`` for BIT
+STRINGs, naive UTC ``datetime`` for GeneralizedTime and latin-1 ``str`` for GeneralString.
+:data:`FIELDS` says, for each model, which ASN.1 component fills which attribute and how
+the value is converted; :data:`CONSTANTS` the components that have one value (pvno 5 and
+the like), written on encode and checked on decode. Everything a peer can get wrong here
+raises :class:`~orthrus.errors.MalformedMessage`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from orthrus.der import types as t
+from orthrus.errors import MalformedMessage
+
+__all__ = ["Converter", "ModelConverter", "SequenceOf", "model"]
+
+_UTC = datetime.UTC
+
+
+class Converter(Protocol):
+    """Turns one library value into a model value (``load``) and back (``dump``)."""
+
+    def load(self, value: Any) -> Any: ...
+
+    def dump(self, value: Any) -> Any: ...
+
+
+class _Same:
+    """INTEGER and OCTET STRING: the library's ``int`` and ``bytes`` are the model's (their
+    ranges are checked by the library against the schema's constraints)."""
+
+    def load(self, value: Any) -> Any:
+        return value
+
+    def dump(self, value: Any) -> Any:
+        return value
+
+
+class _KerberosString:
+    """GeneralString (RFC 4120 §5.2.1): the library reads it as latin-1; the octets are
+    UTF-8 in practice (MIT and Heimdal pass names through as UTF-8)."""
+
+    def load(self, value: str) -> str:
+        if value.isascii():
+            return value
+        try:
+            return value.encode("latin-1").decode("utf-8")
+        except UnicodeDecodeError:
+            raise MalformedMessage("a KerberosString is not UTF-8") from None
+
+    def dump(self, value: str) -> str:
+        return value if value.isascii() else value.encode("utf-8").decode("latin-1")
+
+
+class _KerberosTime:
+    """KerberosTime (RFC 4120 §5.2.3): ``YYYYMMDDHHMMSSZ``, no fractional seconds; the
+    library already refuses anything but UTC. The model holds seconds since the epoch."""
+
+    def load(self, value: datetime.datetime) -> int:
+        if value.microsecond:
+            raise MalformedMessage("a KerberosTime has no fractional seconds (RFC 4120 §5.2.3)")
+        return calendar.timegm(value.utctimetuple())
+
+    def dump(self, value: int) -> datetime.datetime:
+        return datetime.datetime.fromtimestamp(value, _UTC).replace(tzinfo=None)
+
+
+class _KerberosFlags:
+    """KerberosFlags (RFC 4120 §5.2.8): sent as 32 bits; longer and shorter strings are
+    accepted, as MIT does: bits past 31 are dropped, missing ones are zero."""
+
+    def load(self, value: tuple[bytes, int]) -> int:
+        octets, bits = value
+        flags = int.from_bytes(octets[:4].ljust(4, b"\0"), "big")
+        if bits < 32:
+            flags &= ~((1 << (32 - bits)) - 1)  # unused bits of the last octet
+        return flags
+
+    def dump(self, value: int) -> tuple[bytes, int]:
+        return value.to_bytes(4, "big"), 32
+
+
+class _Kvno:
+    """A kvno is unsigned, but MIT encodes 2**31 and above as negative 32-bit integers;
+    read both, write as MIT does so that its peers read our kvnos."""
+
+    def load(self, value: int) -> int:
+        return value % 2**32
+
+    def dump(self, value: int) -> int:
+        return value - 2**32 if value >= 2**31 else value
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceOf:
+    """SEQUENCE OF: a list in the library, a tuple in the model."""
+
+    element: Converter
+
+    def load(self, value: list[Any]) -> tuple[Any, ...]:
+        return tuple(self.element.load(item) for item in value)
+
+    def dump(self, value: tuple[Any, ...]) -> list[Any]:
+        return [self.element.dump(item) for item in value]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConverter:
+    """A SEQUENCE read into the model ``cls`` by :data:`FIELDS` and :data:`CONSTANTS`."""
+
+    cls: type[Any]
+
+    def load(self, value: Mapping[str, Any]) -> Any:
+        for name, expected in CONSTANTS.get(self.cls, {}).items():
+            if value[name] != expected:
+                raise MalformedMessage(f"{name} must be {expected}, not {value[name]}")
+        return self.cls(
+            **{
+                attr: converter.load(value[name]) if name in value else None
+                for attr, name, converter in FIELDS[self.cls]
+            }
+        )
+
+    def dump(self, value: Any) -> dict[str, Any]:
+        out: dict[str, Any] = dict(CONSTANTS.get(self.cls, {}))
+        for attr, name, converter in FIELDS[self.cls]:
+            item = getattr(value, attr)
+            if item is not None:
+                out[name] = converter.dump(item)
+        return out
+
+
+def model(cls: type[Any]) -> ModelConverter:
+    """The converter of the model ``cls``."""
+    return ModelConverter(cls)
+
+
+INT = BYTES = _Same()
+STRING = _KerberosString()
+TIME = _KerberosTime()
+FLAGS = _KerberosFlags()
+KVNO = _Kvno()
+PRINCIPAL = model(t.PrincipalName)
+ENCRYPTED = model(t.EncryptedData)
+KEY = model(t.EncryptionKey)
+ADDRESSES = SequenceOf(model(t.HostAddress))
+AUTHDATA = SequenceOf(model(t.AuthorizationDataEntry))
+PADATA = SequenceOf(model(t.PAData))
+
+#: model -> (attribute, ASN.1 component, converter), in the schema's order.
+FIELDS: dict[type[Any], tuple[tuple[str, str, Converter], ...]] = {
+    t.PrincipalName: (
+        ("name_type", "name-type", INT),
+        ("components", "name-string", SequenceOf(STRING)),
+    ),
+    t.EncryptedData: (("etype", "etype", INT), ("kvno", "kvno", KVNO), ("cipher", "cipher", BYTES)),
+    t.EncryptionKey: (("keytype", "keytype", INT), ("keyvalue", "keyvalue", BYTES)),
+    t.Checksum: (("cksumtype", "cksumtype", INT), ("checksum", "checksum", BYTES)),
+    t.HostAddress: (("addr_type", "addr-type", INT), ("address", "address", BYTES)),
+    t.AuthorizationDataEntry: (("ad_type", "ad-type", INT), ("ad_data", "ad-data", BYTES)),
+    t.PAData: (("type", "padata-type", INT), ("value", "padata-value", BYTES)),
+    t.TransitedEncoding: (("tr_type", "tr-type", INT), ("contents", "contents", BYTES)),
+    t.LastReqEntry: (("lr_type", "lr-type", INT), ("lr_value", "lr-value", TIME)),
+    t.Ticket: (
+        ("realm", "realm", STRING),
+        ("sname", "sname", PRINCIPAL),
+        ("enc_part", "enc-part", ENCRYPTED),
+    ),
+    t.EncTicketPart: (
+        ("flags", "flags", FLAGS),
+        ("key", "key", KEY),
+        ("crealm", "crealm", STRING),
+        ("cname", "cname", PRINCIPAL),
+        ("transited", "transited", model(t.TransitedEncoding)),
+        ("authtime", "authtime", TIME),
+        ("starttime", "starttime", TIME),
+        ("endtime", "endtime", TIME),
+        ("renew_till", "renew-till", TIME),
+        ("caddr", "caddr", ADDRESSES),
+        ("authorization_data", "authorization-data", AUTHDATA),
+    ),
+    t.KDCReqBody: (
+        ("kdc_options", "kdc-options", FLAGS),
+        ("cname", "cname", PRINCIPAL),
+        ("realm", "realm", STRING),
+        ("sname", "sname", PRINCIPAL),
+        ("from_", "from", TIME),
+        ("till", "till", TIME),
+        ("rtime", "rtime", TIME),
+        ("nonce", "nonce", INT),
+        ("etype", "etype", SequenceOf(INT)),
+        ("addresses", "addresses", ADDRESSES),
+        ("enc_authorization_data", "enc-authorization-data", ENCRYPTED),
+        ("additional_tickets", "additional-tickets", SequenceOf(model(t.Ticket))),
+    ),
+    t.KDCReq: (
+        ("msg_type", "msg-type", INT),
+        ("padata", "padata", PADATA),
+        ("req_body", "req-body", model(t.KDCReqBody)),
+    ),
+    t.KDCRep: (
+        ("msg_type", "msg-type", INT),
+        ("padata", "padata", PADATA),
+        ("crealm", "crealm", STRING),
+        ("cname", "cname", PRINCIPAL),
+        ("ticket", "ticket", model(t.Ticket)),
+        ("enc_part", "enc-part", ENCRYPTED),
+    ),
+    t.EncKDCRepPart: (
+        ("key", "key", KEY),
+        ("last_req", "last-req", SequenceOf(model(t.LastReqEntry))),
+        ("nonce", "nonce", INT),
+        ("key_expiration", "key-expiration", TIME),
+        ("flags", "flags", FLAGS),
+        ("authtime", "authtime", TIME),
+        ("starttime", "starttime", TIME),
+        ("endtime", "endtime", TIME),
+        ("renew_till", "renew-till", TIME),
+        ("srealm", "srealm", STRING),
+        ("sname", "sname", PRINCIPAL),
+        ("caddr", "caddr", ADDRESSES),
+    ),
+    t.APReq: (
+        ("ap_options", "ap-options", FLAGS),
+        ("ticket", "ticket", model(t.Ticket)),
+        ("authenticator", "authenticator", ENCRYPTED),
+    ),
+    t.Authenticator: (
+        ("crealm", "crealm", STRING),
+        ("cname", "cname", PRINCIPAL),
+        ("cksum", "cksum", model(t.Checksum)),
+        ("cusec", "cusec", INT),
+        ("ctime", "ctime", TIME),
+        ("subkey", "subkey", KEY),
+        ("seq_number", "seq-number", INT),
+        ("authorization_data", "authorization-data", AUTHDATA),
+    ),
+    t.APRep: (("enc_part", "enc-part", ENCRYPTED),),
+    t.EncAPRepPart: (
+        ("ctime", "ctime", TIME),
+        ("cusec", "cusec", INT),
+        ("subkey", "subkey", KEY),
+        ("seq_number", "seq-number", INT),
+    ),
+    t.KRBPriv: (("enc_part", "enc-part", ENCRYPTED),),
+    t.EncKrbPrivPart: (
+        ("user_data", "user-data", BYTES),
+        ("timestamp", "timestamp", TIME),
+        ("usec", "usec", INT),
+        ("seq_number", "seq-number", INT),
+        ("s_address", "s-address", model(t.HostAddress)),
+        ("r_address", "r-address", model(t.HostAddress)),
+    ),
+    t.KRBError: (
+        ("ctime", "ctime", TIME),
+        ("cusec", "cusec", INT),
+        ("stime", "stime", TIME),
+        ("susec", "susec", INT),
+        ("error_code", "error-code", INT),
+        ("crealm", "crealm", STRING),
+        ("cname", "cname", PRINCIPAL),
+        ("realm", "realm", STRING),
+        ("sname", "sname", PRINCIPAL),
+        ("e_text", "e-text", STRING),
+        ("e_data", "e-data", BYTES),
+    ),
+    t.PAEncTsEnc: (("patimestamp", "patimestamp", TIME), ("pausec", "pausec", INT)),
+    t.ETypeInfo2Entry: (
+        ("etype", "etype", INT),
+        ("salt", "salt", STRING),
+        ("s2kparams", "s2kparams", BYTES),
+    ),
+}
+
+_PVNO = {"pvno": 5}
+#: model -> the components that have one value (RFC 4120 Appendix A).
+CONSTANTS: dict[type[Any], dict[str, int]] = {
+    t.Ticket: {"tkt-vno": 5},
+    t.KDCReq: _PVNO,
+    t.KDCRep: _PVNO,
+    t.APReq: {**_PVNO, "msg-type": 14},
+    t.Authenticator: {"authenticator-vno": 5},
+    t.APRep: {**_PVNO, "msg-type": 15},
+    t.KRBPriv: {**_PVNO, "msg-type": 21},
+    t.KRBError: {**_PVNO, "msg-type": 30},
+}
