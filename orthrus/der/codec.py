@@ -95,7 +95,7 @@ def _decode(type_name: str, data: bytes) -> Any:
             too_long=True,
         )
     try:
-        return SPEC.decode(type_name, data, check_constraints=True)
+        return SPEC.decode(type_name, data)
     except _LIBRARY_ERRORS:
         # The library's text quotes the input; the sentence names the type only.
         raise MalformedMessage(f"not a DER {type_name} (RFC 4120 Appendix A)") from None
@@ -103,7 +103,7 @@ def _decode(type_name: str, data: bytes) -> Any:
 
 def _encode(type_name: str, value: Any) -> bytes:
     try:
-        encoded: bytes = SPEC.encode(type_name, value, check_constraints=True)
+        encoded: bytes = SPEC.encode(type_name, value)
     except asn1tools.Error as error:
         raise ValueError(f"cannot encode {type_name}: {error}") from None
     return encoded

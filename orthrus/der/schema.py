@@ -16,6 +16,10 @@ purpose:
   ``10..10``; :mod:`orthrus.der.convert` checks the value instead.
 - ``KDC-REQ-ANY`` is a CHOICE of AS-REQ and TGS-REQ, for a KDC that reads either on one port.
 
+The ranges the text gives (Int32, UInt32, Microseconds, ``INTEGER (5)``) are checked by
+:mod:`orthrus.der.convert` as it builds the models, not by the library's constraint checker,
+which walks each message a second time (bench/der_codecs.py measures it).
+
 The text is compiled by :mod:`asn1tools` from this string (no file is read), deterministically,
 at import.
 """
