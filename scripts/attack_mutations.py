@@ -475,6 +475,8 @@ MUTATIONS: list[Mutation] = [
         "orthrus/authz.py",
         'or claims.get("nbf") != ticket.starttime',
         "or False",
+    ),
+    Mutation(
         "test_enctype_ciphertext_with_any_bit_flipped_is_bad_integrity",
         "orthrus/enctypes/rfc3961.py",
         "    if not hmac.compare_digest(expected, received):",
@@ -552,6 +554,12 @@ MUTATIONS: list[Mutation] = [
         "orthrus/der/convert.py",
         "        if not self.low <= value <= self.high:\n            raise MalformedMessage(",
         "        if False:\n            raise MalformedMessage(",
+    ),
+    Mutation(
+        "test_der_sequence_of_with_a_foreign_element_is_generic_error_not_a_hang",
+        "orthrus/der/codec.py",
+        "return READER.decode(type_name, data)",
+        "return SPEC.decode(type_name, data)",
     ),
 ]
 

@@ -1760,3 +1760,24 @@ def test_der_integer_outside_its_asn1_range_is_generic_error() -> None:
         data = SPEC.encode("EncryptedData", {"etype": 18, "kvno": kvno, "cipher": b"x"})
         assert refused(der.decode_pa_enc_timestamp, data).name == "KRB_ERR_GENERIC"
     _der_still_reads_a_good_tgs_req()
+
+
+@pytest.mark.timeout(30)
+def test_der_sequence_of_with_a_foreign_element_is_generic_error_not_a_hang() -> None:
+    """Six octets: a SEQUENCE OF whose first element has the wrong tag. asn1tools' DER reader
+    loops on it for ever, growing a list (a KDC worker hung, its memory climbing); the codec
+    reads with the library's BER reader, which refuses it. Found by tests/core/test_der_fuzz.py.
+    pytest-timeout turns a regression into a failure."""
+    method_data = b"\x30\x02\x04\x00"
+    request = bytearray(_mit_der("tgs_req(optionals NULL except server)"))
+    at = request.index(b"\xa8\x08\x30\x06\x02\x01\x00\x02\x01\x01")  # etype [8] {0, 1}
+    request[at + 4] = 0x04  # an OCTET STRING where an INTEGER is due
+    for decode, data in (
+        (der.decode_method_data, method_data),
+        (der.decode_etype_info2, method_data),
+        (der.decode_authorization_data, method_data),
+        (der.decode_tgs_req, bytes(request)),
+    ):
+        error = refused(decode, data)
+        assert error.code == 60 and error.name == "KRB_ERR_GENERIC"
+    _der_still_reads_a_good_tgs_req()

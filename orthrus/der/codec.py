@@ -4,7 +4,7 @@
 Decoding takes bytes from a peer: a message longer than :data:`MAX_MESSAGE_SIZE` is refused
 before the library sees it (``KRB_ERR_FIELD_TOOLONG``, as RFC 4120 §7.2.2 answers a TCP
 length it will not read); anything the library or the checks refuse — truncated, garbage,
-BER where DER is due, an integer out of its range, a wrong pvno or msg-type, fractional
+an integer out of its range, a wrong pvno or msg-type, fractional
 seconds — is one :class:`~orthrus.errors.MalformedMessage` (``KRB_ERR_GENERIC``), never
 another exception. The schema fixes how deep a message nests; the one recursive structure,
 AD-IF-RELEVANT inside authorization data (RFC 4120 §5.2.6.1), is unwrapped by
@@ -23,7 +23,7 @@ import asn1tools
 
 from orthrus.der import types as t
 from orthrus.der.convert import AUTHDATA, PADATA, Converter, SequenceOf, model
-from orthrus.der.schema import SPEC
+from orthrus.der.schema import READER, SPEC
 from orthrus.errors import MalformedMessage
 
 __all__ = [
@@ -95,7 +95,7 @@ def _decode(type_name: str, data: bytes) -> Any:
             too_long=True,
         )
     try:
-        return SPEC.decode(type_name, data)
+        return READER.decode(type_name, data)
     except _LIBRARY_ERRORS:
         # The library's text quotes the input; the sentence names the type only.
         raise MalformedMessage(f"not a DER {type_name} (RFC 4120 Appendix A)") from None

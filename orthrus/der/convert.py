@@ -1,7 +1,8 @@
 """Between the library's values and the models of :mod:`orthrus.der.types`, by one table.
 
 asn1tools gives and takes dicts keyed by the ASN.1 names, ``(bytes, bit count)`` for BIT
-STRINGs, naive UTC ``datetime`` for GeneralizedTime and latin-1 ``str`` for GeneralString.
+STRINGs, ``datetime`` for GeneralizedTime (aware when read, naive UTC when written) and
+latin-1 ``str`` for GeneralString.
 :data:`FIELDS` says, for each model, which ASN.1 component fills which attribute and how
 the value is converted; :data:`CONSTANTS` the components that have one value (pvno 5 and
 the like), written on encode and checked on decode. Everything a peer can get wrong here
@@ -22,6 +23,7 @@ from orthrus.errors import MalformedMessage
 __all__ = ["Converter", "ModelConverter", "SequenceOf", "model"]
 
 _UTC = datetime.UTC
+_ZERO = datetime.timedelta(0)
 
 
 class Converter(Protocol):
@@ -32,13 +34,13 @@ class Converter(Protocol):
     def dump(self, value: Any) -> Any: ...
 
 
-class _Same:
-    """OCTET STRING: the library's ``bytes`` are the model's."""
+class _Octets:
+    """OCTET STRING: ``bytes`` in the model (the library's reader gives ``bytearray``)."""
 
-    def load(self, value: Any) -> Any:
-        return value
+    def load(self, value: bytes | bytearray) -> bytes:
+        return bytes(value)
 
-    def dump(self, value: Any) -> Any:
+    def dump(self, value: bytes) -> bytes:
         return value
 
 
@@ -79,12 +81,13 @@ class _KerberosString:
 
 
 class _KerberosTime:
-    """KerberosTime (RFC 4120 §5.2.3): ``YYYYMMDDHHMMSSZ``, no fractional seconds; the
-    library already refuses anything but UTC. The model holds seconds since the epoch."""
+    """KerberosTime (RFC 4120 §5.2.3): ``YYYYMMDDHHMMSSZ``, UTC, no fractional seconds. The
+    reader gives an aware ``datetime`` for ``Z`` and offsets, a naive one for local time.
+    The model holds seconds since the epoch."""
 
     def load(self, value: datetime.datetime) -> int:
-        if value.microsecond:
-            raise MalformedMessage("a KerberosTime has no fractional seconds (RFC 4120 §5.2.3)")
+        if value.microsecond or value.utcoffset() != _ZERO:
+            raise MalformedMessage("a KerberosTime is YYYYMMDDHHMMSSZ (RFC 4120 §5.2.3)")
         return calendar.timegm(value.utctimetuple())
 
     def dump(self, value: int) -> datetime.datetime:
@@ -162,7 +165,7 @@ def model(cls: type[Any]) -> ModelConverter:
     return ModelConverter(cls)
 
 
-BYTES = _Same()
+BYTES = _Octets()
 INT = _Integer(-(2**31), 2**31 - 1)  # Int32
 UINT = _Integer(0, 2**32 - 1)
 MICROS = _Integer(0, 999_999)

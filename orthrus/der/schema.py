@@ -21,7 +21,7 @@ The ranges the text gives (Int32, UInt32, Microseconds, ``INTEGER (5)``) are che
 which walks each message a second time (bench/der_codecs.py measures it).
 
 The text is compiled by :mod:`asn1tools` from this string (no file is read), deterministically,
-at import.
+at import: once for encoding (``der``) and once for decoding (``ber``, see :data:`READER`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any
 
 import asn1tools
 
-__all__ = ["RFC4120_MODULE", "SPEC"]
+__all__ = ["READER", "RFC4120_MODULE", "SPEC"]
 
 RFC4120_MODULE = """
 KerberosV5Spec2 DEFINITIONS EXPLICIT TAGS ::= BEGIN
@@ -273,5 +273,12 @@ PA-TGS-REQ              ::= AP-REQ
 END
 """
 
-#: The compiled module (codec ``der``); the only object that touches the library's dicts.
+#: The module compiled for encoding: DER (X.690 §10), what RFC 4120 §5.1 requires we send.
 SPEC: Any = asn1tools.compile_string(RFC4120_MODULE, "der")
+#: The module compiled for decoding. asn1tools 0.169's DER reader loops for ever, growing a
+#: list, on a SEQUENCE OF whose content does not start with its element's tag (six octets
+#: hang a KDC worker; eerimoq/asn1tools pull request 200 fixed it and was closed unmerged).
+#: Its BER reader checks that tag and reads every DER message alike, so peers' messages are
+#: read with it; what BER allows beyond DER (indefinite lengths, constructed strings) stays
+#: inside the size bound, and times must still end in ``Z`` (orthrus.der.convert).
+READER: Any = asn1tools.compile_string(RFC4120_MODULE, "ber")
