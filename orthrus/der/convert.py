@@ -80,6 +80,10 @@ class _KerberosString:
         return value if value.isascii() else value.encode("utf-8").decode("latin-1")
 
 
+#: KerberosTime as seconds: 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+_SECONDS = _Integer(0, 253_402_300_799)
+
+
 class _KerberosTime:
     """KerberosTime (RFC 4120 §5.2.3): ``YYYYMMDDHHMMSSZ``, UTC, no fractional seconds. The
     reader gives an aware ``datetime`` for ``Z`` and offsets, a naive one for local time.
@@ -88,10 +92,12 @@ class _KerberosTime:
     def load(self, value: datetime.datetime) -> int:
         if value.microsecond or value.utcoffset() != _ZERO:
             raise MalformedMessage("a KerberosTime is YYYYMMDDHHMMSSZ (RFC 4120 §5.2.3)")
-        return calendar.timegm(value.utctimetuple())
+        return _SECONDS.load(calendar.timegm(value.utctimetuple()))
 
     def dump(self, value: int) -> datetime.datetime:
-        return datetime.datetime.fromtimestamp(value, _UTC).replace(tzinfo=None)
+        # The epoch onwards: the library writes years below 1000 with fewer than 4 digits.
+        seconds = _SECONDS.dump(value)
+        return datetime.datetime.fromtimestamp(seconds, _UTC).replace(tzinfo=None)
 
 
 class _KerberosFlags:
