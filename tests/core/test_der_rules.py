@@ -265,3 +265,15 @@ def test_error_text_never_quotes_the_input() -> None:
     data = MIT["pa_enc_ts"][:-3] + secret
     error = malformed(data, der.decode_pa_enc_ts_enc)
     assert "hunter2" not in str(error) and secret.hex() not in str(error)
+
+
+def test_times_outside_the_epoch_to_year_9999_are_refused() -> None:
+    before_epoch = MIT["pa_enc_ts (no usec)"].replace(b"1994", b"1969")
+    assert malformed(before_epoch, der.decode_pa_enc_ts_enc).name == "KRB_ERR_GENERIC"
+    local_time = b"\x30\x12\xa0\x10\x18\x0e" + b"19940610060317"  # no Z: a local time
+    assert malformed(local_time, der.decode_pa_enc_ts_enc).name == "KRB_ERR_GENERIC"
+    with_offset = b"\x30\x17\xa0\x15\x18\x13" + b"19940610060317+0100"
+    assert malformed(with_offset, der.decode_pa_enc_ts_enc).name == "KRB_ERR_GENERIC"
+    with pytest.raises(ValueError, match="outside"):
+        der.encode_pa_enc_ts_enc(PAEncTsEnc(-1))
+    assert der.decode_pa_enc_ts_enc(der.encode_pa_enc_ts_enc(PAEncTsEnc(0))) == PAEncTsEnc(0)
