@@ -277,7 +277,8 @@ END
 SPEC: Any = asn1tools.compile_string(RFC4120_MODULE, "der")
 #: The module compiled for decoding. asn1tools 0.169's DER reader loops for ever, growing a
 #: list, on a SEQUENCE OF whose content does not start with its element's tag (six octets
-#: hang a KDC worker; eerimoq/asn1tools pull request 200 fixed it and was closed unmerged).
+#: hang a KDC worker; eerimoq/asn1tools pull request 200 proposed the fix and was closed,
+#: and 0.169 still loops).
 #: Its BER reader checks that tag and reads every DER message alike, so peers' messages are
 #: read with it; what BER allows beyond DER (indefinite lengths, constructed strings) stays
 #: inside the size bound, and times must still end in ``Z`` (orthrus.der.convert).
