@@ -791,6 +791,42 @@ MUTATIONS: list[Mutation] = [
         'groups = tuple(conn.scalars(_GROUPS, {"principal_id": principal_id}))',
         'groups = tuple(conn.scalars(_GROUPS, {"principal_id": principal_id})) if rows else ()',
     ),
+    Mutation(
+        "test_der_message_oversized_is_field_toolong",
+        "orthrus/der/codec.py",
+        "    if len(data) > MAX_MESSAGE_SIZE:",
+        "    if False:",
+    ),
+    Mutation(
+        "test_der_authorization_data_nested_too_deep_is_generic_error",
+        "orthrus/der/codec.py",
+        "        elif depth >= MAX_AD_DEPTH:",
+        "        elif False:",
+    ),
+    Mutation(
+        "test_der_truncated_or_garbage_message_is_generic_error",
+        "orthrus/der/codec.py",
+        "    except _LIBRARY_ERRORS:",
+        "    except KeyError:",
+    ),
+    Mutation(
+        "test_der_request_disguised_as_another_message_type_is_generic_error",
+        "orthrus/der/codec.py",
+        '    if getattr(message, "msg_type", None) != expected:',
+        "    if False:",
+    ),
+    Mutation(
+        "test_der_integer_outside_its_asn1_range_is_generic_error",
+        "orthrus/der/convert.py",
+        "        if not self.low <= value <= self.high:\n            raise MalformedMessage(",
+        "        if False:\n            raise MalformedMessage(",
+    ),
+    Mutation(
+        "test_der_sequence_of_with_a_foreign_element_is_generic_error_not_a_hang",
+        "orthrus/der/codec.py",
+        "return READER.decode(type_name, data)",
+        "return SPEC.decode(type_name, data)",
+    ),
 ]
 
 

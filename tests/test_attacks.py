@@ -64,7 +64,7 @@ from kdc.backends import Backends, make_backends
 from kdc.cli import cli as kdc_cli
 from kdc.config import KDCSettings, load_settings
 from kdc.store import PrincipalChanges, Store
-from orthrus import codec
+from orthrus import codec, der
 from orthrus.ap import (
     APRules,
     AuthenticatorFields,
@@ -2595,3 +2595,117 @@ def test_session_whose_ticket_expired_is_tkt_expired(
         clock.now = now
         answer = client.get("/notes", headers=proved(session, service_cred.session_key, now))
         assert error_of(answer, 401)["name"] == "KRB_AP_ERR_TKT_EXPIRED"
+
+
+# -- Kerberos DER (RFC 4120 Appendix A, orthrus/der) -----------------------------------------
+# The codec is pure and keeps no state: "nothing changed" is that a refused message leaves
+# the codec answering the next good one exactly as before.
+
+_DER_VECTORS = Path(__file__).parent / "core" / "data" / "mit_reference_encode.out"
+
+
+def _mit_der(name: str) -> bytes:
+    for line in _DER_VECTORS.read_text().splitlines():
+        label, _, hexdata = line.partition(": ")
+        if label == f"encode_krb5_{name}":
+            return bytes.fromhex(hexdata)
+    raise KeyError(name)
+
+
+def _der_still_reads_a_good_tgs_req() -> None:
+    good = _mit_der("tgs_req")
+    assert der.encode_kdc_req(der.decode_tgs_req(good)) == good
+
+
+def test_der_message_oversized_is_field_toolong() -> None:
+    """A peer sends a 64 KiB+ message (or a TCP length prefix promising one) to make the KDC
+    parse it: refused by its length before the library reads an octet (RFC 4120 §7.2.2)."""
+    huge = _mit_der("tgs_req") + b"\x00" * der.MAX_MESSAGE_SIZE
+    for decode in (der.decode_tgs_req, der.decode_as_req, der.decode_kdc_req, der.decode_ap_req):
+        error = refused(decode, huge)
+        assert error.code == 61 and error.name == "KRB_ERR_FIELD_TOOLONG"
+    _der_still_reads_a_good_tgs_req()
+
+
+def test_der_authorization_data_nested_too_deep_is_generic_error() -> None:
+    """AD-IF-RELEVANT holds authorization data, which may hold AD-IF-RELEVANT (RFC 4120
+    §5.2.6.1): nesting is bounded, so a ticket cannot make its reader recurse without end."""
+    entries = (der.AuthorizationDataEntry(128, b"PAC"),)
+    for _ in range(der.MAX_AD_DEPTH + 1):
+        entries = (der.AuthorizationDataEntry(1, der.encode_ad_if_relevant(entries)),)
+    error = refused(der.expand_authorization_data, entries)
+    assert error.code == 60 and error.name == "KRB_ERR_GENERIC"
+    # One level less is read in full (MIT's PAC sits one level down).
+    inner = der.decode_ad_if_relevant(entries[0].ad_data)
+    assert der.expand_authorization_data(inner) == (der.AuthorizationDataEntry(128, b"PAC"),)
+    _der_still_reads_a_good_tgs_req()
+
+
+def test_der_truncated_or_garbage_message_is_generic_error() -> None:
+    """Every MIT reference message cut at every length, deeply nested tags, and random
+    octets: one KRB_ERR_GENERIC each, never another exception (a 500 or a dead UDP worker),
+    and the error text never quotes the input."""
+    decoders = (der.decode_tgs_req, der.decode_kdc_req, der.decode_ap_req, der.decode_krb_error)
+    for name, decode in (("tgs_req", der.decode_tgs_req), ("ap_req", der.decode_ap_req)):
+        message = _mit_der(name)
+        for length in range(len(message)):
+            error = refused(decode, message[:length])
+            assert error.code == 60 and error.name == "KRB_ERR_GENERIC"
+    garbage = [b"\x6c\x80" * 30_000, b"\x6c\x84\xff\xff\xff\xff", os.urandom(512), b"\xff" * 64]
+    for data in garbage:
+        for decode in decoders:
+            error = refused(decode, data)
+            assert error.name == "KRB_ERR_GENERIC" and data[:16].hex() not in str(error)
+    _der_still_reads_a_good_tgs_req()
+
+
+def test_der_request_disguised_as_another_message_type_is_generic_error() -> None:
+    """An AS-REQ (msg-type 10) under the TGS-REQ tag [APPLICATION 12], or the reverse: the
+    msg-type must agree with the tag, so no path reads one message as the other."""
+    as_req, tgs_req = _mit_der("as_req"), _mit_der("tgs_req")
+    for data, decode in (
+        (b"\x6c" + as_req[1:], der.decode_tgs_req),
+        (b"\x6c" + as_req[1:], der.decode_kdc_req),
+        (b"\x6a" + tgs_req[1:], der.decode_as_req),
+        (b"\x6a" + tgs_req[1:], der.decode_kdc_req),
+    ):
+        error = refused(decode, data)
+        assert error.code == 60 and error.name == "KRB_ERR_GENERIC"
+    _der_still_reads_a_good_tgs_req()
+
+
+def test_der_integer_outside_its_asn1_range_is_generic_error() -> None:
+    """A nonce of 2**200 or a kvno of 2**32 decodes to a Python int happily, then overflows a
+    database column or a struct later (a 500): Int32, UInt32 and Microseconds are checked."""
+    from orthrus.der.schema import SPEC
+
+    for nonce in (2**32, -1, 2**200):
+        request = SPEC.decode("TGS-REQ", _mit_der("tgs_req"))
+        request["req-body"]["nonce"] = nonce
+        error = refused(der.decode_tgs_req, SPEC.encode("TGS-REQ", request))
+        assert error.code == 60 and error.name == "KRB_ERR_GENERIC"
+    for kvno in (2**32, 2**64):
+        data = SPEC.encode("EncryptedData", {"etype": 18, "kvno": kvno, "cipher": b"x"})
+        assert refused(der.decode_pa_enc_timestamp, data).name == "KRB_ERR_GENERIC"
+    _der_still_reads_a_good_tgs_req()
+
+
+@pytest.mark.timeout(30)
+def test_der_sequence_of_with_a_foreign_element_is_generic_error_not_a_hang() -> None:
+    """Six octets: a SEQUENCE OF whose first element has the wrong tag. asn1tools' DER reader
+    loops on it for ever, growing a list (a KDC worker hung, its memory climbing); the codec
+    reads with the library's BER reader, which refuses it. Found by tests/core/test_der_fuzz.py.
+    pytest-timeout turns a regression into a failure."""
+    method_data = b"\x30\x02\x04\x00"
+    request = bytearray(_mit_der("tgs_req(optionals NULL except server)"))
+    at = request.index(b"\xa8\x08\x30\x06\x02\x01\x00\x02\x01\x01")  # etype [8] {0, 1}
+    request[at + 4] = 0x04  # an OCTET STRING where an INTEGER is due
+    for decode, data in (
+        (der.decode_method_data, method_data),
+        (der.decode_etype_info2, method_data),
+        (der.decode_authorization_data, method_data),
+        (der.decode_tgs_req, bytes(request)),
+    ):
+        error = refused(decode, data)
+        assert error.code == 60 and error.name == "KRB_ERR_GENERIC"
+    _der_still_reads_a_good_tgs_req()
