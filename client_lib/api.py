@@ -15,12 +15,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import msgspec
 
 from client_lib.ccache import CredentialCache
 from client_lib.config import ClientSettings, load_client_settings
-from client_lib.transport import KDCTransport
+from client_lib.errors import BadPassword, NoCredentials
+from client_lib.transport import Flow, KDCCall, KDCTransport, drive
 from orthrus.as_exchange import ASOptions, make_as_req, read_as_rep
 from orthrus.credentials import Credential
 from orthrus.errors import ConfigError, KDCError
@@ -39,7 +41,7 @@ from orthrus.pwkdf import KDFParams, check_params, is_legacy_salt, string_to_key
 from orthrus.tgs_exchange import make_tgs_req, read_tgs_rep
 from orthrus_io.files import read_private
 
-__all__ = ["Client", "LoginOptions"]
+__all__ = ["Client", "ClientBase", "LoginOptions"]
 
 #: A ticket this close to its end is not handed out from the cache.
 _EXPIRY_MARGIN = 30
@@ -53,8 +55,10 @@ class LoginOptions:
     renewable_life: int | None = 7 * 86400
 
 
-class Client:
-    """An Orthrus client bound to a KDC URL and a credential cache."""
+class ClientBase:
+    """What :class:`Client` and :class:`~client_lib.aio.AsyncClient` share: settings, the
+    credential cache, the clock, the entropy, and every exchange written once as a flow
+    (:mod:`client_lib.transport`); the two differ only in how a flow's messages travel."""
 
     def __init__(
         self,
@@ -66,21 +70,13 @@ class Client:
         self.ccache = CredentialCache(settings.ccache_path)
         self._clock = clock
         self._entropy = entropy
-        self._transport: KDCTransport | None = None
 
     @classmethod
-    def from_environment(cls, clock_offset: float = 0.0) -> Client:
+    def from_environment(cls, clock_offset: float = 0.0) -> Self:
         """A client configured from ``ORTHRUS_CONFIG`` and the environment."""
         if clock_offset:
             return cls(load_client_settings(), clock=lambda: time.time() + clock_offset)
         return cls(load_client_settings())
-
-    @property
-    def transport(self) -> KDCTransport:
-        if self._transport is None:
-            url = self.settings.kdc_url
-            self._transport = KDCTransport(url, self.settings.http_client(url, "the KDC URL"))
-        return self._transport
 
     def now(self) -> float:
         return self._clock()
@@ -89,10 +85,6 @@ class Client:
     def entropy(self) -> Entropy:
         return self._entropy
 
-    def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
-
     def parse_principal(self, text: str) -> Principal:
         """A principal name; without ``@REALM`` the configured or cached realm is used."""
         realm = self.settings.realm or None
@@ -100,22 +92,35 @@ class Client:
             realm = self.ccache.principal().realm
         return Principal.parse(text, default_realm=realm)
 
-    def login(
-        self, client: Principal, password: str, options: LoginOptions = LoginOptions()
-    ) -> Credential:
-        """Log in with a password and store the TGT in the credential cache."""
-        tgt = self.initial_ticket(client, password, options)
+    def tgt(self) -> Credential:
+        """The cached TGT, if still valid."""
+        try:
+            principal = self.ccache.principal()
+        except ConfigError as missing:
+            raise NoCredentials(str(missing)) from None
+        tgt = self.ccache.find(krbtgt(principal.realm))
+        if tgt is None or not tgt.is_valid(self.now()):
+            raise NoCredentials(
+                f"no valid ticket-granting ticket for {principal} in {self.ccache.path}; "
+                "run 'orthrus kinit'"
+            )
+        return tgt
+
+    def _login_flow(
+        self, client: Principal, password: str, options: LoginOptions
+    ) -> Flow[Credential]:
+        tgt = yield from self._initial_ticket_flow(client, password, options, None)
         self.ccache.initialize(client, tgt)
         return tgt
 
-    def initial_ticket(
+    def _initial_ticket_flow(
         self,
         client: Principal,
         password: str,
-        options: LoginOptions = LoginOptions(),
-        server: Principal | None = None,
-    ) -> Credential:
-        """An AS exchange with a password, for a TGT or ``server``; returned, not stored.
+        options: LoginOptions,
+        server: Principal | None,
+    ) -> Flow[Credential]:
+        """An AS exchange with a password, for a TGT or ``server``.
 
         The first request carries no pre-authentication: the KDC answers
         ``KDC_ERR_PREAUTH_REQUIRED`` with the salt and KDF parameters, and the second request
@@ -124,14 +129,14 @@ class Client:
         """
         probe = make_as_req(client, self.now(), self._entropy, _as_options(options, server))
         try:
-            rep = self.transport.exchange("/v1/as", probe, ASRep)
+            rep = yield KDCCall("/v1/as", probe, ASRep)
         except KDCError as exc:
             if exc.name != "KDC_ERR_PREAUTH_REQUIRED":
                 raise
             params = self._kdf_params(client, exc.data.get("kdf"))
             key = string_to_key(password, client, params, _kvno(exc.data))
             try:
-                return self._as_with_key(client, key, options, server)
+                return (yield from self._as_with_key_flow(client, key, options, server))
             except KDCError as failed:
                 raise _explain_legacy_salt(failed, client, params) from None
         key = string_to_key(password, client, self._kdf_params(client, rep.kdf), 0)
@@ -143,24 +148,110 @@ class Client:
         check_params(params, self.settings.kdf)
         return params
 
-    def login_with_keytab(
-        self, client: Principal, keytab_path: Path, options: LoginOptions = LoginOptions()
-    ) -> Credential:
-        """Log in with the newest key of ``client`` in a keytab (one round trip)."""
+    def _keytab_login_flow(
+        self, client: Principal, keytab_path: Path, options: LoginOptions
+    ) -> Flow[Credential]:
         keytab = Keytab.from_bytes(read_private(keytab_path, "keytab"))
         keys = keytab.keys_by_principal().get(client)
         if not keys:
             raise ConfigError(f"keytab {keytab_path} holds no key for {client}")
-        tgt = self._as_with_key(client, keys[max(keys)], options)
+        tgt = yield from self._as_with_key_flow(client, keys[max(keys)], options)
         self.ccache.initialize(client, tgt)
         return tgt
 
-    def _as_with_key(
+    def _as_with_key_flow(
         self, client: Principal, key: Key, options: LoginOptions, server: Principal | None = None
-    ) -> Credential:
+    ) -> Flow[Credential]:
         req = make_as_req(client, self.now(), self._entropy, _as_options(options, server), key)
-        rep = self.transport.exchange("/v1/as", req, ASRep)
+        rep = yield KDCCall("/v1/as", req, ASRep)
         return read_as_rep(rep, req, key, self.now())
+
+    def _change_password_flow(
+        self, client: Principal, old_password: str, new_password: str
+    ) -> Flow[KpasswdResult]:
+        ticket = yield from self._initial_ticket_flow(
+            client, old_password, LoginOptions(300, None), changepw_service(client.realm)
+        )
+        request, state = make_kpasswd_req(ticket, new_password, self.now(), self._entropy)
+        reply = yield KDCCall("/v1/kpasswd", request, KpasswdRep)
+        return read_kpasswd_rep(reply, state, self.now())
+
+    def _service_ticket_flow(self, server: Principal, use_cache: bool) -> Flow[Credential]:
+        now = self.now()
+        if use_cache:
+            cached = self.ccache.find(server)
+            if cached is not None and cached.is_valid(now + _EXPIRY_MARGIN):
+                return cached
+        request = make_tgs_req(self.tgt(), server, now, self._entropy)
+        rep = yield KDCCall("/v1/tgs", request.message, TGSRep)
+        credential = read_tgs_rep(rep, request, self.now())
+        self.ccache.store(credential)
+        return credential
+
+    def _renew_flow(self) -> Flow[Credential]:
+        principal = self.ccache.principal()
+        tgt = self.ccache.find(krbtgt(principal.realm))
+        if tgt is None:
+            raise NoCredentials(f"no ticket-granting ticket in {self.ccache.path} to renew")
+        now = self.now()
+        body = KDCReqBody(
+            server=tgt.server,
+            nonce=int.from_bytes(self._entropy(8), "big") >> 1,
+            till=tgt.renew_till or tgt.endtime,
+            options=["renew"],
+        )
+        request = make_tgs_req(tgt, tgt.server, now, self._entropy, body)
+        rep = yield KDCCall("/v1/tgs", request.message, TGSRep)
+        renewed = read_tgs_rep(rep, request, self.now())
+        self.ccache.initialize(principal, renewed)
+        return renewed
+
+
+class Client(ClientBase):
+    """An Orthrus client bound to a KDC URL and a credential cache (blocking calls)."""
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        clock: Callable[[], float] = time.time,
+        entropy: Entropy = os.urandom,
+    ) -> None:
+        super().__init__(settings, clock, entropy)
+        self._transport: KDCTransport | None = None
+
+    @property
+    def transport(self) -> KDCTransport:
+        if self._transport is None:
+            url = self.settings.kdc_url
+            self._transport = KDCTransport(url, self.settings.http_client(url, "the KDC URL"))
+        return self._transport
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def login(
+        self, client: Principal, password: str, options: LoginOptions = LoginOptions()
+    ) -> Credential:
+        """Log in with a password (AS exchange, RFC 4120 §3.1) and store the TGT."""
+        return drive(self._login_flow(client, password, options), self.transport)
+
+    def initial_ticket(
+        self,
+        client: Principal,
+        password: str,
+        options: LoginOptions = LoginOptions(),
+        server: Principal | None = None,
+    ) -> Credential:
+        """An AS exchange with a password, for a TGT or ``server``; returned, not stored."""
+        flow = self._initial_ticket_flow(client, password, options, server)
+        return drive(flow, self.transport)
+
+    def login_with_keytab(
+        self, client: Principal, keytab_path: Path, options: LoginOptions = LoginOptions()
+    ) -> Credential:
+        """Log in with the newest key of ``client`` in a keytab (one round trip)."""
+        return drive(self._keytab_login_flow(client, keytab_path, options), self.transport)
 
     def change_password(
         self, client: Principal, old_password: str, new_password: str
@@ -170,55 +261,17 @@ class Client:
         The old password buys a short initial ticket for ``kadmin/changepw``; the new one
         travels sealed under a fresh subkey; the KDC's reply is checked (mutual).
         """
-        ticket = self.initial_ticket(
-            client, old_password, LoginOptions(300, None), changepw_service(client.realm)
-        )
-        request, state = make_kpasswd_req(ticket, new_password, self.now(), self._entropy)
-        reply = self.transport.exchange("/v1/kpasswd", request, KpasswdRep)
-        return read_kpasswd_rep(reply, state, self.now())
-
-    def tgt(self) -> Credential:
-        """The cached TGT, if still valid."""
-        principal = self.ccache.principal()
-        tgt = self.ccache.find(krbtgt(principal.realm))
-        if tgt is None or not tgt.is_valid(self.now()):
-            raise ConfigError(
-                f"no valid ticket-granting ticket for {principal} in {self.ccache.path}; "
-                "run 'orthrus kinit'"
-            )
-        return tgt
+        flow = self._change_password_flow(client, old_password, new_password)
+        return drive(flow, self.transport)
 
     def get_service_ticket(self, server: Principal, use_cache: bool = True) -> Credential:
-        """A ticket for ``server``: from the cache if still good, else from the TGS."""
-        now = self.now()
-        if use_cache:
-            cached = self.ccache.find(server)
-            if cached is not None and cached.is_valid(now + _EXPIRY_MARGIN):
-                return cached
-        request = make_tgs_req(self.tgt(), server, now, self._entropy)
-        rep = self.transport.exchange("/v1/tgs", request.message, TGSRep)
-        credential = read_tgs_rep(rep, request, self.now())
-        self.ccache.store(credential)
-        return credential
+        """A ticket for ``server``: from the cache if still good, else from the TGS
+        (RFC 4120 §3.3)."""
+        return drive(self._service_ticket_flow(server, use_cache), self.transport)
 
     def renew(self) -> Credential:
-        """Renew the cached TGT (``kinit -R``) before its end, within its renewable life."""
-        principal = self.ccache.principal()
-        tgt = self.ccache.find(krbtgt(principal.realm))
-        if tgt is None:
-            raise ConfigError(f"no ticket-granting ticket in {self.ccache.path} to renew")
-        now = self.now()
-        body = KDCReqBody(
-            server=tgt.server,
-            nonce=int.from_bytes(self._entropy(8), "big") >> 1,
-            till=tgt.renew_till or tgt.endtime,
-            options=["renew"],
-        )
-        request = make_tgs_req(tgt, tgt.server, now, self._entropy, body)
-        rep = self.transport.exchange("/v1/tgs", request.message, TGSRep)
-        renewed = read_tgs_rep(rep, request, self.now())
-        self.ccache.initialize(principal, renewed)
-        return renewed
+        """Renew the cached TGT (``kinit -R``, RFC 4120 §3.3.1) within its renewable life."""
+        return drive(self._renew_flow(), self.transport)
 
 
 def _as_options(options: LoginOptions, server: Principal | None = None) -> ASOptions:
@@ -248,8 +301,7 @@ def _explain_legacy_salt(failed: KDCError, client: Principal, params: KDFParams)
     """``failed``, with the likely cause added when the key predates salts bound to names."""
     if failed.name != "KDC_ERR_PREAUTH_FAILED" or not is_legacy_salt(params.salt):
         return failed
-    return KDCError(
-        failed.name,
+    return BadPassword(
         f"{failed.message}. If the password is right, {client}'s key predates salts bound "
         "to principal names and no client derives it any more: ask an administrator to "
         f"reset the password (orthrus-kdc cpw {client})",

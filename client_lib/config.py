@@ -52,6 +52,11 @@ class ClientSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             timeout=self.timeout, verify=client_ssl_context(self.ca_file), **options
         )
 
+    def async_http_client(self, url: str, what: str) -> httpx.AsyncClient:
+        """The same, for asyncio."""
+        check_url(url, self.allow_plain_http, what)
+        return httpx.AsyncClient(timeout=self.timeout, verify=client_ssl_context(self.ca_file))
+
     @property
     def ccache_path(self) -> Path:
         """``ccache``, else the default in a directory of ours (created 0700, checked)."""

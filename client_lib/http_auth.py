@@ -17,9 +17,9 @@ mutual authentication always sends an AP-REQ: a session's answers prove nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 import httpx
@@ -27,9 +27,14 @@ import jwt
 import requests
 import requests.auth
 
+from client_lib.aio import AsyncClient
 from client_lib.api import Client
+from client_lib.errors import ServiceRefused
+from client_lib.transport import ErrorReply
 from orthrus.ap import AuthenticatorFields, make_ap_req, read_ap_rep
-from orthrus.errors import APError, MalformedMessage
+from orthrus.codec import decode
+from orthrus.credentials import Credential
+from orthrus.errors import ERROR_CODES, APError, MalformedMessage
 from orthrus.httpauth import (
     REPLY_HEADER,
     SCHEME,
@@ -47,6 +52,7 @@ from orthrus.priv import PrivChannel, decode_priv, encode_priv
 from orthrus.session_proof import ProofTarget, make_session_proof
 
 __all__ = [
+    "AuthOptions",
     "ClientSession",
     "HttpxTicketAuth",
     "PlainRequest",
@@ -55,6 +61,7 @@ __all__ = [
     "TicketAuthenticator",
     "challenge_realm",
     "fetch_sealed",
+    "raise_for_refusal",
 ]
 
 _REALM = re.compile(r'realm="([^"]{1,128})"')
@@ -116,6 +123,7 @@ class TicketAuthenticator:
         self.mutual = mutual
         self.bind = bind
         self._sessions: dict[str, ClientSession] = {}
+        self._async_client: AsyncClient | None = None
 
     def service_for(self, url: str, realm: str | None) -> Principal:
         """The service principal: as given, else ``HTTP/<host>@<realm>``."""
@@ -125,11 +133,26 @@ class TicketAuthenticator:
         chosen = realm or self.client.settings.realm or self.client.ccache.principal().realm
         return Principal(("HTTP", host), chosen)
 
+    @property
+    def async_client(self) -> AsyncClient:
+        """An :class:`AsyncClient` sharing this client's settings, cache, clock and entropy:
+        what the async flows get their service tickets from."""
+        if self._async_client is None:
+            self._async_client = AsyncClient.sharing(self.client)
+        return self._async_client
+
     def authorization(
         self, method: str, url: str, realm: str | None, channel: PrivChannel | None = None
     ) -> tuple[str, Pending]:
         """The header value for one request, and what to check its response with."""
         credential = self.client.get_service_ticket(self.service_for(url, realm))
+        return self.ap_header(credential, method, url, channel)
+
+    def ap_header(
+        self, credential: Credential, method: str, url: str, channel: PrivChannel | None = None
+    ) -> tuple[str, Pending]:
+        """The ``Ticket`` header value for one request with ``credential`` (RFC 4120 §3.2.2),
+        and what to check its response with."""
         fields = AuthenticatorFields(
             checksum=http_binding(method, _target(url)) if self.bind else None,
             subkey=channel.key if channel else None,
@@ -237,21 +260,79 @@ def fetch_sealed(
     return SealedReply(response, channel.open(decode_priv(response.content), client.now()))
 
 
-class HttpxTicketAuth(httpx.Auth):
-    """``httpx`` auth: answers the ``Ticket`` challenge (or sends a ticket at once)."""
+@dataclass(frozen=True, slots=True)
+class _NeedTicket:
+    """A step of :meth:`HttpxTicketAuth._flow`: a service ticket for ``server`` is needed
+    (fetched blocking or awaited: the only I/O besides the request that differs)."""
 
-    def __init__(self, authenticator: TicketAuthenticator, preemptive: bool = False) -> None:
-        self.authenticator = authenticator
+    server: Principal
+
+
+_Step = httpx.Request | _NeedTicket
+
+
+class HttpxTicketAuth(httpx.Auth):
+    """``httpx`` auth: answers the ``Ticket`` challenge (or sends a ticket at once).
+
+    ``HttpxTicketAuth()`` takes its defaults from the environment; it works with
+    ``httpx.Client`` and, without blocking the event loop, with ``httpx.AsyncClient``.
+    """
+
+    def __init__(
+        self,
+        authenticator: TicketAuthenticator | None = None,
+        preemptive: bool = False,
+        *,
+        mutual: bool = False,
+        service: Principal | str | None = None,
+        client: Client | None = None,
+    ) -> None:
+        self.authenticator = _authenticator(authenticator, AuthOptions(mutual, service, client))
         self.preemptive = preemptive
         self.last_reply: EncAPRepPart | None = None
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        flow = self._flow(request)
+        step = next(flow)
+        while True:
+            if isinstance(step, _NeedTicket):
+                answer: object = self.authenticator.client.get_service_ticket(step.server)
+            else:
+                answer = yield step
+            try:
+                step = flow.send(answer)
+            except StopIteration:
+                return
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        flow = self._flow(request)
+        step = next(flow)
+        while True:
+            if isinstance(step, _NeedTicket):
+                client = self.authenticator.async_client
+                answer: object = await client.get_service_ticket(step.server)
+            else:
+                answer = yield step
+            try:
+                step = flow.send(answer)
+            except StopIteration:
+                return
+
+    async def aclose(self) -> None:
+        """Close the async client's connection to the KDC, if one was opened."""
+        await self.authenticator.async_client.aclose()
+
+    def _flow(self, request: httpx.Request) -> Generator[_Step, object, None]:
+        """The flow of one request, written once for both ``auth_flow`` and
+        ``async_auth_flow``: it yields requests to send and tickets it needs."""
         realm = None
         url = str(request.url)
         session = self.authenticator.session_headers(request.method, url)
         if session is not None or not self.preemptive:
             request.headers.update(session or {})
-            response = yield request
+            response = cast(httpx.Response, (yield request))
             realm = challenge_realm(response.headers)
             if response.status_code != 401 or realm is None:
                 if self.authenticator.mutual:
@@ -261,18 +342,32 @@ class HttpxTicketAuth(httpx.Auth):
                 self.authenticator.drop_session(url)
                 for name in session:
                     del request.headers[name]
-        header, pending = self.authenticator.authorization(request.method, url, realm or None)
+        server = self.authenticator.service_for(url, realm or None)
+        credential = cast(Credential, (yield _NeedTicket(server)))
+        header, pending = self.authenticator.ap_header(credential, request.method, url)
         request.headers["Authorization"] = header
-        response = yield request
+        response = cast(httpx.Response, (yield request))
         if response.status_code < 400:
             self.last_reply = self.authenticator.check_response(response.headers, pending)
 
 
 class RequestsTicketAuth(requests.auth.AuthBase):
-    """``requests`` auth: answers the ``Ticket`` challenge (or sends a ticket at once)."""
+    """``requests`` auth: answers the ``Ticket`` challenge (or sends a ticket at once).
 
-    def __init__(self, authenticator: TicketAuthenticator, preemptive: bool = False) -> None:
-        self.authenticator = authenticator
+    ``RequestsTicketAuth()`` takes its defaults from the environment; set on a
+    ``requests.Session`` it serves every request of the session from one credential cache.
+    """
+
+    def __init__(
+        self,
+        authenticator: TicketAuthenticator | None = None,
+        preemptive: bool = False,
+        *,
+        mutual: bool = False,
+        service: Principal | str | None = None,
+        client: Client | None = None,
+    ) -> None:
+        self.authenticator = _authenticator(authenticator, AuthOptions(mutual, service, client))
         self.preemptive = preemptive
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -317,6 +412,43 @@ class RequestsTicketAuth(requests.auth.AuthBase):
         answer.history.append(response)
         answer.request = retry
         return self._checker(pending)(answer)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthOptions:
+    """The keyword options of the auth classes: mutual authentication, the service principal
+    (default ``HTTP/<host>@<realm>``), and the client (default: from the environment)."""
+
+    mutual: bool = False
+    service: Principal | str | None = None
+    client: Client | None = None
+
+
+def _authenticator(given: TicketAuthenticator | None, options: AuthOptions) -> TicketAuthenticator:
+    """``given`` (the three-object form), else one made from the keyword options."""
+    if given is not None:
+        if options != AuthOptions():
+            raise TypeError("give either a TicketAuthenticator or mutual=/service=/client=")
+        return given
+    client = options.client or Client.from_environment()
+    service = options.service
+    if isinstance(service, str):
+        service = client.parse_principal(service)
+    return TicketAuthenticator(client, service, options.mutual)
+
+
+def raise_for_refusal(response: httpx.Response | requests.Response) -> None:
+    """Raise :class:`ServiceRefused` with the service's Kerberos code when it refused the
+    request (401 or 403, RFC 4120 §3.2.3); do nothing otherwise."""
+    if response.status_code not in (401, 403):
+        return
+    try:
+        error = decode(response.content, ErrorReply).error
+    except MalformedMessage:
+        error = None
+    if error is None or error.name not in ERROR_CODES:
+        raise ServiceRefused("KRB_ERR_GENERIC", f"the service answered HTTP {response.status_code}")
+    raise ServiceRefused(error.name, error.message)
 
 
 def _unauthenticated_service() -> APError:

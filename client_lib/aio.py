@@ -1,0 +1,113 @@
+"""The client library for asyncio: the same exchanges and checks as :class:`Client`, with the
+KDC's messages over an ``httpx.AsyncClient`` so that waiting for the KDC never blocks the
+event loop.
+
+>>> async with AsyncClient.from_environment() as client:
+...     ticket = await client.get_service_ticket(Principal.parse("HTTP/www@EXAMPLE.TEST"))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from client_lib.api import ClientBase, LoginOptions
+from client_lib.config import ClientSettings
+from client_lib.transport import AsyncKDCTransport, drive_async
+from orthrus.credentials import Credential
+from orthrus.keys import Entropy
+from orthrus.kpasswd import KpasswdResult
+from orthrus.principal import Principal
+
+__all__ = ["AsyncClient"]
+
+_DEFAULT_LOGIN = LoginOptions()
+
+
+class AsyncClient(ClientBase):
+    """An Orthrus client whose KDC exchanges are awaited (RFC 4120 §3.1, §3.3)."""
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        clock: Callable[[], float] = time.time,
+        entropy: Entropy = os.urandom,
+    ) -> None:
+        super().__init__(settings, clock, entropy)
+        self._transport: AsyncKDCTransport | None = None
+        self._locks: dict[Principal, asyncio.Lock] = {}
+
+    @classmethod
+    def sharing(cls, client: ClientBase) -> AsyncClient:
+        """An async client with ``client``'s settings, cache, clock and entropy."""
+        return cls(client.settings, client.now, client.entropy)
+
+    @property
+    def transport(self) -> AsyncKDCTransport:
+        if self._transport is None:
+            url = self.settings.kdc_url
+            http = self.settings.async_http_client(url, "the KDC URL")
+            self._transport = AsyncKDCTransport(url, http)
+        return self._transport
+
+    async def aclose(self) -> None:
+        if self._transport is not None:
+            await self._transport.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def login(
+        self, client: Principal, password: str, options: LoginOptions = _DEFAULT_LOGIN
+    ) -> Credential:
+        """Log in with a password and store the TGT in the credential cache."""
+        return await drive_async(self._login_flow(client, password, options), self.transport)
+
+    async def initial_ticket(
+        self,
+        client: Principal,
+        password: str,
+        options: LoginOptions = _DEFAULT_LOGIN,
+        server: Principal | None = None,
+    ) -> Credential:
+        """An AS exchange with a password, for a TGT or ``server``; returned, not stored."""
+        flow = self._initial_ticket_flow(client, password, options, server)
+        return await drive_async(flow, self.transport)
+
+    async def login_with_keytab(
+        self, client: Principal, keytab_path: Path, options: LoginOptions = _DEFAULT_LOGIN
+    ) -> Credential:
+        """Log in with the newest key of ``client`` in a keytab (one round trip)."""
+        flow = self._keytab_login_flow(client, keytab_path, options)
+        return await drive_async(flow, self.transport)
+
+    async def change_password(
+        self, client: Principal, old_password: str, new_password: str
+    ) -> KpasswdResult:
+        """Change ``client``'s password through ``/v1/kpasswd`` (RFC 3244)."""
+        flow = self._change_password_flow(client, old_password, new_password)
+        return await drive_async(flow, self.transport)
+
+    async def get_service_ticket(self, server: Principal, use_cache: bool = True) -> Credential:
+        """A ticket for ``server``: from the cache if still good, else from the TGS.
+
+        Concurrent callers asking for the same server wait for one TGS exchange (then find
+        its ticket in the cache) instead of each asking the KDC and rewriting the cache.
+        """
+        lock = self._locks.setdefault(server, asyncio.Lock())
+        async with lock:
+            return await drive_async(self._service_ticket_flow(server, use_cache), self.transport)
+
+    async def renew(self) -> Credential:
+        """Renew the cached TGT (``kinit -R``) before its end, within its renewable life."""
+        return await drive_async(self._renew_flow(), self.transport)
