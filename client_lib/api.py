@@ -94,10 +94,7 @@ class ClientBase:
 
     def tgt(self) -> Credential:
         """The cached TGT, if still valid."""
-        try:
-            principal = self.ccache.principal()
-        except ConfigError as missing:
-            raise NoCredentials(str(missing)) from None
+        principal = self.ccache.principal()
         tgt = self.ccache.find(krbtgt(principal.realm))
         if tgt is None or not tgt.is_valid(self.now()):
             raise NoCredentials(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import msgspec
 
+from client_lib.errors import NoCredentials
 from orthrus.codec import decode, encode
 from orthrus.credentials import Credential
 from orthrus.errors import ConfigError, MalformedMessage
@@ -36,7 +37,7 @@ class CredentialCache:
 
     def _load(self) -> _CacheFile:
         if not self.path.exists() and not self.path.is_symlink():
-            raise ConfigError(
+            raise NoCredentials(
                 f"no credentials cache found (filename: {self.path}); run 'orthrus kinit'"
             )
         try:
