@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import requests
-from support import REALM, User, free_port
+from support import REALM, Realm, User, free_port
 
 import client_lib
 from client_lib.config import ClientSettings
@@ -19,6 +19,15 @@ from orthrus.errors import ConfigError, KDCError, TransportError
 from orthrus.principal import Principal
 
 ALICE = Principal.parse(f"alice@{REALM}")
+#: The user the wrong passwords are tried on: alice's failures would count towards her
+#: lockout (5 per 10 minutes) and lock her out of every other test of the session.
+DAVE = Principal.parse(f"dave@{REALM}")
+
+
+@pytest.fixture(scope="module")
+def dave(realm: Realm) -> Principal:
+    realm.add_user(str(DAVE), "dave-pass")
+    return DAVE
 
 
 @pytest.fixture
@@ -118,12 +127,12 @@ def test_100_concurrent_async_requests_from_one_event_loop(
     assert client._transport is None
 
 
-def test_async_client_logs_in_with_the_same_checks(user: User) -> None:
+def test_async_client_logs_in_with_the_same_checks(user: User, dave: Principal) -> None:
     async def run() -> None:
         settings = ClientSettings(kdc_url=user.kdc_url, ccache=str(user.ccache))
         async with client_lib.AsyncClient(settings) as client:
             with pytest.raises(client_lib.BadPassword):
-                await client.login(ALICE, "wrong-pass")
+                await client.login(dave, "wrong-pass")
             assert not user.ccache.exists()
             await client.login(ALICE, "alice-pass")
             ticket = await client.get_service_ticket(Principal.parse(f"HTTP/localhost@{REALM}"))
@@ -132,9 +141,9 @@ def test_async_client_logs_in_with_the_same_checks(user: User) -> None:
     asyncio.run(run())
 
 
-def test_a_wrong_password_is_bad_password_with_its_code(user: User) -> None:
+def test_a_wrong_password_is_bad_password_with_its_code(user: User, dave: Principal) -> None:
     with pytest.raises(client_lib.BadPassword) as refused:
-        client_of(user).login(ALICE, "wrong-pass")
+        client_of(user).login(dave, "wrong-pass")
     assert (refused.value.name, refused.value.code) == ("KDC_ERR_PREAUTH_FAILED", 24)
     assert isinstance(refused.value, KDCError)  # what callers caught before still works
     assert not user.ccache.exists()

@@ -44,7 +44,7 @@ def test_client_doc_has_an_example_for_each_tutorial_step() -> None:
         "change_password",
         "except client_lib.BadPassword",
     ):
-        assert call in code, call  # fmt: skip
+        assert call in code, call
 
 
 def test_client_doc_examples_run(
