@@ -56,8 +56,10 @@ class AsyncClient(ClientBase):
         return self._transport
 
     async def aclose(self) -> None:
+        """Close the connection to the KDC; a later call opens a new one (in its own loop)."""
         if self._transport is not None:
-            await self._transport.aclose()
+            transport, self._transport = self._transport, None
+            await transport.aclose()
 
     async def __aenter__(self) -> Self:
         return self

@@ -141,6 +141,11 @@ class TicketAuthenticator:
             self._async_client = AsyncClient.sharing(self.client)
         return self._async_client
 
+    async def aclose(self) -> None:
+        """Close :attr:`async_client`'s connection to the KDC, if one was opened."""
+        if self._async_client is not None:
+            await self._async_client.aclose()
+
     def authorization(
         self, method: str, url: str, realm: str | None, channel: PrivChannel | None = None
     ) -> tuple[str, Pending]:
@@ -322,7 +327,7 @@ class HttpxTicketAuth(httpx.Auth):
 
     async def aclose(self) -> None:
         """Close the async client's connection to the KDC, if one was opened."""
-        await self.authenticator.async_client.aclose()
+        await self.authenticator.aclose()
 
     def _flow(self, request: httpx.Request) -> Generator[_Step, object, None]:
         """The flow of one request, written once for both ``auth_flow`` and

@@ -12,6 +12,7 @@ import httpx
 import pytest
 import requests
 from support import REALM, Realm, User, free_port
+from test_http_clients import impostor
 
 import client_lib
 from client_lib.config import ClientSettings
@@ -181,3 +182,16 @@ def test_a_refused_ticket_is_service_refused_with_the_services_code(
         f"{service_url}/admin/stats", auth=client_lib.RequestsTicketAuth(client=client_of(alice))
     )
     client_lib.raise_for_refusal(forbidden)  # alice is an admin: not refused
+
+
+def test_async_auth_refuses_an_impostor_when_mutual(alice: User) -> None:
+    """The async flow is the sync one: a service that proves nothing is refused."""
+    auth = client_lib.HttpxTicketAuth(mutual=True, client=client_of(alice))
+
+    async def run(url: str) -> None:
+        async with httpx.AsyncClient(auth=auth) as http:
+            await http.get(f"{url}/whoami")
+
+    with impostor() as fake, pytest.raises(client_lib.ProtocolError) as refused:
+        asyncio.run(run(fake))
+    assert refused.value.name == "KRB_AP_ERR_MUT_FAIL"
