@@ -817,9 +817,7 @@ def _with_key_only(ev: Evidence, event: TraceEvent) -> bool:
 def check_overpass_the_hash(ev: Evidence) -> list[Step]:
     services = {s.principal for s in ev.lab.state.services}  # keytab logins are theirs to do
     keyed = [
-        e
-        for e in ev.where(exchange="AS")
-        if e.client not in services and _with_key_only(ev, e)
+        e for e in ev.where(exchange="AS") if e.client not in services and _with_key_only(ev, e)
     ]
     login = next((e for e in keyed if e.ok), None)
     tgt = login.get("reply.ticket.enc_part") if login else None
