@@ -615,6 +615,11 @@ def forge(
     leaked = keytab or (lab.paths.keytab("krbtgt") if golden else None)
     if leaked is None:
         raise click.UsageError("give the leaked --keytab")
+    if not leaked.exists():
+        raise ConfigError(
+            f"there is no keytab {leaked}; steal krbtgt's key first: orthrus-kdc --dir "
+            f'"$LAB_KDC_DIR" ktadd -k {leaked} {server}'
+        )
     client = _parse(client_name, lab.state.realm)
     target = ccache or lab.paths.ccache(client.components[0])
     credential = forge_ticket(lab, leaked, server, client, tuple(groups), target)

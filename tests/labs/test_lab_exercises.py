@@ -386,3 +386,11 @@ def test_exercise_14_overpass_the_hash(lab: Lab, tmp_path: Path) -> None:
         login_with_key()
     assert refused.value.name == "KDC_ERR_PREAUTH_FAILED"
     assert check(lab, 14, since).passed
+
+
+def test_steal_of_nobody_or_of_an_empty_cache_says_why(lab: Lab) -> None:
+    nobody = orthrus_lab("steal", "nobody", "--dir", str(lab.paths.root))
+    assert nobody.returncode != 0 and "the lab has no user 'nobody'" in nobody.stderr
+    carol = orthrus_lab("steal", "carol", "--dir", str(lab.paths.root))  # never logged in
+    assert carol.returncode != 0 and "there is no credential cache" in carol.stderr
+    assert "Traceback" not in nobody.stderr + carol.stderr
