@@ -682,21 +682,23 @@ def check_roasting(ev: Evidence) -> list[Step]:
 # -- 12. Golden ticket ----------------------------------------------------------------------
 
 
-def _tgs_ticket_opened(ev: Evidence, event: TraceEvent) -> bool:
-    """The TGT of a TGS exchange opens under a krbtgt key the realm holds (the grader's)."""
+def _tgs_ticket_client(ev: Evidence, event: TraceEvent) -> str | None:
+    """The client a TGS exchange's TGT names, if it opens under a krbtgt key of the realm."""
     part = ev.decoder.part(event, "request.ap_req.ticket.enc_part")
-    return part is not None and part.opened
+    if part is None or not part.opened or part.fields is None:
+        return None
+    return str(part.fields.get("client"))
 
 
 def check_golden_ticket(ev: Evidence) -> list[Step]:
     issued = ev.issued_tickets()
     forged = next(
         (
-            e
+            (e, client)
             for e in ev.where(exchange="TGS", error="KRB_AP_ERR_MODIFIED")
             if e.ticket_sealed
             and ticket_id(e.ticket_sealed) not in issued
-            and _tgs_ticket_opened(ev, e)
+            and (client := _tgs_ticket_client(ev, e)) is not None
         ),
         None,
     )
@@ -725,8 +727,8 @@ def check_golden_ticket(ev: Evidence) -> list[Step]:
         _step(
             "forge a TGT with the stolen krbtgt key and ask the TGS for a ticket: refused",
             forged,
-            f"event #{forged.id}: KRB_AP_ERR_MODIFIED for a TGT the KDC never issued, "
-            f"claiming {forged.client}"
+            f"event #{forged[0].id}: KRB_AP_ERR_MODIFIED for a TGT the KDC never issued, "
+            f"naming {forged[1]}"
             if forged
             else "",
             "no forged TGT was refused by the TGS: orthrus-lab forge --golden --as dave, then "
@@ -783,7 +785,7 @@ def check_pass_the_ticket(ev: Evidence) -> list[Step]:
         _step(
             "use a ticket from the copy, with no password: accepted",
             used,
-            f"event #{used.id}: {used.exchange} accepted {used.client}'s copied ticket"
+            f"event #{used.id}: the {used.exchange} exchange accepted a copied ticket"
             if used
             else "",
             "no copied ticket was used: ORTHRUS_CCACHE=lab/users/thief.ccache orthrus fetch "
@@ -792,7 +794,7 @@ def check_pass_the_ticket(ev: Evidence) -> list[Step]:
         _step(
             "disable the victim: the copied TGT gets nothing more from the KDC",
             revoked,
-            f"event #{revoked.id}: KDC_ERR_CLIENT_REVOKED for {revoked.client}" if revoked else "",
+            f"event #{revoked.id}: KDC_ERR_CLIENT_REVOKED for a copied TGT" if revoked else "",
             "no copied TGT was refused with KDC_ERR_CLIENT_REVOKED: orthrus-kdc --dir lab/kdc "
             "modprinc --disallow-tickets alice, then ORTHRUS_CCACHE=... orthrus kvno HTTP/legacy",
         ),

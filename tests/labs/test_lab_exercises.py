@@ -318,6 +318,9 @@ def test_exercise_12_golden_ticket(lab: Lab, alice: Student, bob: Student) -> No
     with pytest.raises((APError, KDCError)) as refused:
         Student(lab, "dave", ccache=golden).kvno("HTTP/notes")
     assert refused.value.name == "KRB_AP_ERR_MODIFIED"
+    # The stolen key opens the forged TGT in the trace: dave, signed with a made-up key.
+    shown = lab_cli(lab, "trace", "--keytab", str(lab.paths.keytab("krbtgt")), "--last", "1")
+    assert "client: dave@LAB.TEST" in shown.stdout and "forged-by-the-student" in shown.stdout
     result = check(lab, 12, since)
     assert missing(result) == [
         "rotate the krbtgt key (a new kvno in the KDC)",
