@@ -7,6 +7,10 @@
   ("Kerberoasting"): only a key made from a password can be guessed;
 - :func:`forge_ticket` — a "silver ticket": a ticket minted with a leaked service key,
   claiming any client and groups (RFC 4120 §5.2.6: why the KDC signs authorization data);
+- with ``krbtgt``'s key, :func:`forge_ticket` mints a TGT instead: a "golden ticket", refused
+  by the TGS, which checks the KDC's signature on a TGT's authorization data too;
+- :func:`steal_ccache` — "pass-the-ticket": another user's credential cache copied and used
+  as it is (RFC 4120 §1.5.1: a ticket is a bearer token, bound to nothing but its session key);
 - :func:`replay` and :func:`tamper` — send a captured AP-REQ again, as is or altered
   (RFC 4120 §3.2.3: replay cache; RFC 5116: authenticated encryption).
 """
@@ -42,17 +46,19 @@ from orthrus.principal import Principal
 from orthrus.pwkdf import DEFAULT_KDF, KDFParams, string_to_key
 from orthrus.seal import open_sealed, peek_header
 from orthrus.session_token import ticket_id
-from orthrus_io.files import read_private
+from orthrus_io.files import read_private, write_private
 
 __all__ = [
     "CrackResult",
     "Sent",
+    "Stolen",
     "crack_as_rep",
     "crack_ticket",
     "default_cost",
     "forge_ticket",
     "load_wordlist",
     "replay",
+    "steal_ccache",
     "tamper",
 ]
 
@@ -304,6 +310,49 @@ def forge_ticket(
         ccache=str(ccache),
     )
     return credential
+
+
+@dataclass(frozen=True, slots=True)
+class Stolen:
+    """A credential cache copied from another user: whose, where to, and what it held."""
+
+    victim: Principal
+    copy: Path
+    mode: int
+    tickets: dict[str, str]  # ticket id -> server
+
+
+def steal_ccache(lab: Lab, victim: Path, copy: Path) -> Stolen:
+    """Copy another user's credential cache, as anyone who can read the file can.
+
+    The cache holds tickets *and* their session keys: that is all a client needs to use
+    them, from any machine, until they expire. Its mode (0600) is the only thing that keeps
+    other users of the machine out; root, or a backup, reads it anyway.
+    """
+    from client_lib.ccache import CredentialCache
+
+    if not victim.exists():
+        raise ConfigError(f"there is no credential cache at {victim}: has its user logged in?")
+    mode = victim.stat().st_mode & 0o777
+    write_private(copy, read_private(victim, "credentials cache"))
+    cache = CredentialCache(copy)
+    credentials = cache.credentials()
+    stolen = Stolen(
+        cache.principal(),
+        copy,
+        mode,
+        {ticket_id(c.ticket.enc_part): str(c.server) for c in credentials},
+    )
+    record_activity(
+        lab.paths.activity,
+        "steal",
+        victim=str(stolen.victim),
+        source=str(victim),
+        copy=str(copy),
+        mode=f"{mode:04o}",
+        tickets=stolen.tickets,
+    )
+    return stolen
 
 
 @dataclass(frozen=True, slots=True)

@@ -679,6 +679,199 @@ def check_roasting(ev: Evidence) -> list[Step]:
     ]
 
 
+# -- 12. Golden ticket ----------------------------------------------------------------------
+
+
+def _tgs_ticket_client(ev: Evidence, event: TraceEvent) -> str | None:
+    """The client a TGS exchange's TGT names, if it opens under a krbtgt key of the realm."""
+    part = ev.decoder.part(event, "request.ap_req.ticket.enc_part")
+    if part is None or not part.opened or part.fields is None:
+        return None
+    return str(part.fields.get("client"))
+
+
+def check_golden_ticket(ev: Evidence) -> list[Step]:
+    issued = ev.issued_tickets()
+    forged = next(
+        (
+            (e, client)
+            for e in ev.where(exchange="TGS", error="KRB_AP_ERR_MODIFIED")
+            if e.ticket_sealed
+            and ticket_id(e.ticket_sealed) not in issued
+            and (client := _tgs_ticket_client(ev, e)) is not None
+        ),
+        None,
+    )
+    tgs = Principal.parse(f"krbtgt/{ev.realm}@{ev.realm}")
+    kvno = int(ev.lab.store().describe(tgs)["kvno"])
+    rotated = kvno if kvno >= 2 else None
+    # A login after the rotation got a TGT of the new kvno; an older TGT used after that
+    # shows what a rotation leaves alone: tickets already out.
+    new_login = next(
+        (e for e in ev.where(exchange="AS", ok=True) if e.get("reply.ticket.kvno") == kvno),
+        None,
+    )
+    old_used = (
+        next(
+            (
+                e
+                for e in ev.where(exchange="TGS", ok=True)
+                if e.id > new_login.id and e.ticket_kvno is not None and e.ticket_kvno < kvno
+            ),
+            None,
+        )
+        if rotated and new_login
+        else None
+    )
+    return [
+        _step(
+            "forge a TGT with the stolen krbtgt key and ask the TGS for a ticket: refused",
+            forged,
+            f"event #{forged[0].id}: KRB_AP_ERR_MODIFIED for a TGT the KDC never issued, "
+            f"naming {forged[1]}"
+            if forged
+            else "",
+            "no forged TGT was refused by the TGS: orthrus-lab forge --golden --as dave, then "
+            "ORTHRUS_CCACHE=... orthrus kvno HTTP/notes",
+        ),
+        _step(
+            "rotate the krbtgt key (a new kvno in the KDC)",
+            rotated,
+            f"{tgs} is at kvno {rotated}" if rotated else "",
+            f"krbtgt is still at kvno 1: orthrus-kdc --dir lab/kdc rotate {tgs}",
+        ),
+        _step(
+            "after the rotation, a TGT issued before it still gets service tickets",
+            old_used,
+            f"event #{old_used.id}: a kvno {old_used.ticket_kvno} TGT accepted after a kvno "
+            f"{kvno} one was issued"
+            if old_used
+            else "",
+            "no TGT of an older kvno was used after a login got the new one: log in as bob "
+            "(new kvno), then orthrus kvno HTTP/legacy as alice (her TGT from before)",
+        ),
+    ]
+
+
+# -- 13. Pass-the-ticket --------------------------------------------------------------------
+
+
+def check_pass_the_ticket(ev: Evidence) -> list[Step]:
+    steals = [a for a in ev.acts("steal") if isinstance(a.data.get("tickets"), dict)]
+    stolen = {t: a for a in steals for t in a.data["tickets"]}
+
+    def with_stolen(event: TraceEvent) -> bool:
+        sealed = event.ticket_sealed
+        act = stolen.get(ticket_id(sealed)) if sealed else None
+        return act is not None and event.time >= act.time
+
+    kdc_or_service = [e for e in ev.events if e.exchange in ("TGS", "AP") and with_stolen(e)]
+    used = next((e for e in kdc_or_service if e.ok), None)
+    revoked = next(
+        (e for e in kdc_or_service if e.exchange == "TGS" and e.error == "KDC_ERR_CLIENT_REVOKED"),
+        None,
+    )
+    first = steals[0] if steals else None
+    return [
+        _step(
+            "copy another user's credential cache",
+            first,
+            f"{first.data.get('victim')}'s cache (mode {first.data.get('mode')}) copied, "
+            f"{len(first.data['tickets'])} ticket(s)"
+            if first
+            else "",
+            "no credential cache was copied: orthrus-lab steal alice",
+        ),
+        _step(
+            "use a ticket from the copy, with no password: accepted",
+            used,
+            f"event #{used.id}: the {used.exchange} exchange accepted a copied ticket"
+            if used
+            else "",
+            "no copied ticket was used: ORTHRUS_CCACHE=lab/users/thief.ccache orthrus fetch "
+            '--service HTTP/notes "$LAB_NOTES/whoami"',
+        ),
+        _step(
+            "disable the victim: the copied TGT gets nothing more from the KDC",
+            revoked,
+            f"event #{revoked.id}: KDC_ERR_CLIENT_REVOKED for a copied TGT" if revoked else "",
+            "no copied TGT was refused with KDC_ERR_CLIENT_REVOKED: orthrus-kdc --dir lab/kdc "
+            "modprinc --disallow-tickets alice, then ORTHRUS_CCACHE=... orthrus kvno HTTP/legacy",
+        ),
+    ]
+
+
+# -- 14. Overpass-the-hash (pass-the-key) ---------------------------------------------------
+
+
+def _with_key_only(ev: Evidence, event: TraceEvent) -> bool:
+    """An AS-REQ with a timestamp at once: the client held the key, not a password.
+
+    A client with a password first asks without pre-authentication, to learn the salt and
+    KDF parameters that turn the password into the key; a client holding the key skips that.
+    """
+    if not event.request.get("padata"):
+        return False
+    before = [e for e in ev.where(exchange="AS", client=event.client) if e.id < event.id]
+    return not before or before[-1].error != "KDC_ERR_PREAUTH_REQUIRED"
+
+
+def check_overpass_the_hash(ev: Evidence) -> list[Step]:
+    services = {s.principal for s in ev.lab.state.services}  # keytab logins are theirs to do
+    keyed = [
+        e for e in ev.where(exchange="AS") if e.client not in services and _with_key_only(ev, e)
+    ]
+    login = next((e for e in keyed if e.ok), None)
+    tgt = login.get("reply.ticket.enc_part") if login else None
+    used = next(
+        (
+            e
+            for e in ev.where(exchange="TGS", ok=True)
+            if isinstance(tgt, str) and e.ticket_sealed == tgt
+        ),
+        None,
+    )
+    refused = (
+        next(
+            (
+                e
+                for e in keyed
+                if e.id > login.id
+                and e.client == login.client
+                and e.error == "KDC_ERR_PREAUTH_FAILED"
+            ),
+            None,
+        )
+        if login
+        else None
+    )
+    return [
+        _step(
+            "log in as a user with their stolen key, no password: a TGT",
+            login,
+            f"event #{login.id}: a TGT for {login.client}, the timestamp sealed at once "
+            "(no salt asked for)"
+            if login
+            else "",
+            "no login with a key alone: orthrus-kdc --dir lab/kdc ktadd -k stolen.keytab bob, "
+            "then orthrus kinit -k -t stolen.keytab bob",
+        ),
+        _step(
+            "use that TGT for a service ticket",
+            used,
+            f"event #{used.id}: a ticket for {used.get('request.body.server')}" if used else "",
+            "the TGT got from the key was not used: orthrus kvno HTTP/notes",
+        ),
+        _step(
+            "change the user's password: the stolen key no longer logs in",
+            refused,
+            f"event #{refused.id}: KDC_ERR_PREAUTH_FAILED for {refused.client}" if refused else "",
+            "no login with the old key was refused after a password change: orthrus-kdc "
+            "--dir lab/kdc cpw bob, then orthrus kinit -k -t stolen.keytab bob again",
+        ),
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class Exercise:
     number: int
@@ -710,6 +903,16 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise(9, "key-rotation", "Key rotation and key version numbers", check_key_rotation),
     Exercise(10, "mutual-auth", "Mutual authentication and an impostor", check_mutual_auth),
     Exercise(11, "roasting", "Roasting service tickets: weak vs random keys", check_roasting),
+    Exercise(12, "golden-ticket", "A golden ticket, and krbtgt rotation", check_golden_ticket),
+    Exercise(
+        13, "pass-the-ticket", "Pass-the-ticket: a copied credential cache", check_pass_the_ticket
+    ),
+    Exercise(
+        14,
+        "overpass-the-hash",
+        "Overpass-the-hash: a stolen key is a password",
+        check_overpass_the_hash,
+    ),
 )
 
 

@@ -84,7 +84,7 @@ def cli() -> None:
     \b
     Start:       orthrus-lab up, then orthrus-lab list and orthrus-lab show 1
     Watch:       orthrus-lab trace --follow --as alice, orthrus-lab web
-    Attack:      orthrus-lab replay|tamper|crack|forge, orthrus-lab switch
+    Attack:      orthrus-lab replay|tamper|crack|forge|steal, orthrus-lab switch
     Self-check:  orthrus-lab check N (or --all --json): practice, on your own records
     Class:       orthrus-lab join URL --ca ca.pem; instructors: orthrus-lab class --help
     Stop:        orthrus-lab down (reset starts over)
@@ -585,11 +585,12 @@ def _report_crack(result: Any, words: int, cost: float) -> None:
 @click.option(
     "--keytab",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    required=True,
-    help="The leaked keytab (e.g. lab/keytabs/notes.keytab).",
+    help="The leaked keytab (e.g. lab/keytabs/notes.keytab; with --golden, by default "
+    "lab/keytabs/krbtgt.keytab).",
 )
 @click.option("--service", default="HTTP/notes", show_default=True, help="The service.")
-@click.option("--client", "client_name", default="mallory", show_default=True)
+@click.option("--golden", is_flag=True, help="Forge a TGT (krbtgt/REALM) instead: a golden ticket.")
+@click.option("--client", "--as", "client_name", default="mallory", show_default=True)
 @click.option("--group", "groups", multiple=True, default=("admins",), show_default=True)
 @click.option(
     "--ccache",
@@ -598,26 +599,67 @@ def _report_crack(result: Any, words: int, cost: float) -> None:
 )
 def forge(
     directory: str,
-    keytab: Path,
+    keytab: Path | None,
     service: str,
+    golden: bool,
     client_name: str,
     groups: tuple[str, ...],
     ccache: Path | None,
 ) -> None:
-    """Forge a service ticket (a "silver ticket") with a leaked service key."""
+    """Forge a service ticket (a "silver ticket") with a leaked service key, or with
+    --golden a TGT (a "golden ticket") with the leaked krbtgt key."""
     from labs.attacks import forge_ticket
 
     lab = _lab(directory)
-    server = _parse(service, lab.state.realm)
+    server = _parse(f"krbtgt/{lab.state.realm}" if golden else service, lab.state.realm)
+    leaked = keytab or (lab.paths.keytab("krbtgt") if golden else None)
+    if leaked is None:
+        raise click.UsageError("give the leaked --keytab")
+    if not leaked.exists():
+        raise ConfigError(
+            f"there is no keytab {leaked}; steal krbtgt's key first: orthrus-kdc --dir "
+            f'"$LAB_KDC_DIR" ktadd -k {leaked} {server}'
+        )
     client = _parse(client_name, lab.state.realm)
     target = ccache or lab.paths.ccache(client.components[0])
-    credential = forge_ticket(lab, keytab, server, client, tuple(groups), target)
+    credential = forge_ticket(lab, leaked, server, client, tuple(groups), target)
+    use = (
+        "orthrus kvno HTTP/notes"
+        if golden
+        else f'orthrus fetch --service {server} "$LAB_NOTES/admin/stats"'
+    )
     console.print(
         f"Forged a ticket for [bold]{server}[/] (kvno {credential.ticket.kvno}) claiming "
         f"client [bold]{client}[/] in groups [bold]{', '.join(groups)}[/], no KDC involved.\n"
         f"It is in {target}. Use it:\n"
-        f"  ORTHRUS_CCACHE={target} orthrus fetch --service {server} "
-        f'"$LAB_NOTES/admin/stats"'
+        f"  ORTHRUS_CCACHE={target} {use}"
+    )
+
+
+@cli.command()
+@click.argument("victim")
+@dir_option
+@click.option(
+    "--to",
+    "copy",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to put the copy (default: lab/users/thief.ccache).",
+)
+def steal(victim: str, directory: str, copy: Path | None) -> None:
+    """Copy user VICTIM's credential cache (pass-the-ticket): its tickets and session keys."""
+    from labs.attacks import steal_ccache
+
+    lab = _lab(directory)
+    lab.state.user(victim)  # a lab user, or a ConfigError naming them
+    target = copy or lab.paths.ccache("thief")
+    stolen = steal_ccache(lab, lab.paths.ccache(victim), target)
+    servers = ", ".join(sorted(set(stolen.tickets.values())))
+    console.print(
+        f"Copied {stolen.victim}'s credential cache (mode {stolen.mode:04o}: only its owner, "
+        f"and root, can read it) to {target}: tickets for {servers}, with their session keys.\n"
+        f"Use them, no password needed:\n"
+        f"  ORTHRUS_CCACHE={target} orthrus fetch --service HTTP/notes "
+        f'"$LAB_NOTES/whoami"'
     )
 
 

@@ -49,8 +49,10 @@ class AuthzSigner:
     kid: str
     realm: str
     _header: bytes = field(init=False, repr=False, compare=False)
+    _verifier: AuthzVerifier = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "_verifier", AuthzVerifier(self.jwks(), self.realm))
         # The protected header pyjwt would write (sorted keys, compact), encoded once.
         header = {"alg": ALGORITHM, "kid": self.kid, "typ": "JWT"}
         encoded = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
@@ -75,6 +77,13 @@ class AuthzSigner:
         signing_input = self._header + b"." + payload.encode("ascii")
         signature = b64u_encode(self.private_key.sign(signing_input))
         return f"{signing_input.decode('ascii')}.{signature}"
+
+    def verify_own(
+        self, ticket: EncTicketPart, server: Principal, max_skew: int, now: float
+    ) -> tuple[str, ...]:
+        """The groups of a ticket this KDC signed (the TGS checks a TGT with it); see
+        :meth:`AuthzVerifier.verify`."""
+        return self._verifier.verify(ticket, server, max_skew, now)
 
     def jwks(self) -> dict[str, Any]:
         """The public half as a JWKS, for services (``/.well-known/orthrus/jwks.json``)."""

@@ -150,6 +150,11 @@ def handle_tgs_req(req: TGSReq, ctx: KDCContext, now: float) -> TGSRep:
         req.ap_req, lambda p: tgs.keys if p == tgs.principal else None, now, rules
     )
     tgt = verified.ticket
+    if ctx.signer is not None:
+        # A TGT sealed with a stolen krbtgt key (a "golden ticket") opens like a real one:
+        # only the KDC's signature on its authorization data, bound to its client, times and
+        # session key, shows the KDC issued it (RFC 4120 §5.2.6).
+        ctx.signer.verify_own(tgt, tgs.principal, ctx.policy.max_skew, now)
     client = _check_client(tgt, ctx)
     if "renew" in req.body.options:
         terms, server = _renewal_terms(req.body, tgt, client, tgs.principal, now), tgs

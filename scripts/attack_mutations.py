@@ -827,6 +827,12 @@ MUTATIONS: list[Mutation] = [
         "return READER.decode(type_name, data)",
         "return SPEC.decode(type_name, data)",
     ),
+    Mutation(
+        "test_golden_ticket_with_a_stolen_krbtgt_key_is_modified",
+        "orthrus/tgs_exchange.py",
+        "        ctx.signer.verify_own(tgt, tgs.principal, ctx.policy.max_skew, now)",
+        "        pass",
+    ),
 ]
 
 

@@ -2709,3 +2709,33 @@ def test_der_sequence_of_with_a_foreign_element_is_generic_error_not_a_hang() ->
         error = refused(decode, data)
         assert error.code == 60 and error.name == "KRB_ERR_GENERIC"
     _der_still_reads_a_good_tgs_req()
+
+
+def test_golden_ticket_with_a_stolen_krbtgt_key_is_modified(
+    core: CoreRealm, tgt: Credential, http: Principal
+) -> None:
+    """With the krbtgt key an attacker mints TGTs (the "golden ticket"): another client in
+    a genuine TGT, the KDC's signature dropped, or signed with a key of its own. The TGS
+    opens each one, but checks the KDC's signature on its authorization data, bound to the
+    client, times and session key (RFC 4120 §5.2.6), and refuses them all, issuing nothing
+    and remembering nothing."""
+    key = core.key_of(core.tgs)
+    bob = core.principal("bob")
+    part = open_ticket(tgt.ticket, key)
+    rogue = AuthzSigner(Ed25519PrivateKey.generate(), core.signer.kid, core.name)
+    as_bob = msgspec.structs.replace(part, client=bob)
+    forgeries = [
+        reseal(tgt, key, client=bob),  # alice's TGT now says bob
+        reseal(tgt, key, authorization_data=None),  # signature removed
+        reseal(tgt, key, client=bob, authorization_data=rogue.sign(as_bob, core.tgs, ())),
+    ]
+    # The forger's authenticator names the client its TGT claims.
+    forgeries = [
+        msgspec.structs.replace(f, client=open_ticket(f.ticket, key).client) for f in forgeries
+    ]
+    size = len(core.replay)
+    for forged in forgeries:
+        request = make_tgs_req(forged, http, T0, os.urandom)
+        assert refused(core.tgs_exchange, request).name == "KRB_AP_ERR_MODIFIED"
+    assert len(core.replay) == size
+    assert core.service_ticket(tgt, http).client == tgt.client  # the genuine TGT still works

@@ -42,6 +42,9 @@ NOT_GRADED = {
     9: "local practice: rotating a service key is an administrator's step",
     10: "local practice: the impostor cannot authenticate who contacted it",
     11: "self-check only: offline cracking happens on your machine",
+    12: "local practice: stealing and rotating the krbtgt key is an administrator's step",
+    13: "local practice: the copied cache is a file on your machine",
+    14: "local practice: exporting and changing a user's key is an administrator's step",
 }
 
 

@@ -21,7 +21,7 @@ from support import REALM, Realm, http_login, kdc_post, open_store, sqlite_snaps
 from orthrus import codec
 from orthrus.ap import open_ticket, seal_ticket
 from orthrus.as_exchange import ASOptions, make_as_req
-from orthrus.authz import AuthzVerifier
+from orthrus.authz import AuthzSigner, AuthzVerifier
 from orthrus.b64 import b64u_decode, b64u_encode
 from orthrus.credentials import Credential
 from orthrus.errors import ERROR_CODES
@@ -74,6 +74,13 @@ def krbtgt_key(realm: Realm) -> Key:
     with open_store(realm.directory) as store:
         (entry,) = [e for e in store.keytab_entries(TGS) if e.kvno == 1]
     return entry.to_key()
+
+
+@pytest.fixture
+def kdc_signer(realm: Realm) -> AuthzSigner:
+    """The realm's signing key: the TGS checks it on a TGT, so a minted TGT needs it too."""
+    with open_store(realm.directory) as store:
+        return store.signer()
 
 
 def tgs_post(url: str, message: object) -> httpx.Response:
@@ -311,8 +318,9 @@ def test_truncated_tgt_is_modified(kdc_url: str, tgt: Credential) -> None:
     assert_json_error(tgs_post(kdc_url, request.message), "KRB_AP_ERR_MODIFIED", 400)
 
 
-def minted_tgt(krbtgt_key: Key, start: float, life: int) -> Credential:
-    """A TGT for alice sealed with the real krbtgt key, with times of our choosing."""
+def minted_tgt(krbtgt_key: Key, signer: AuthzSigner, start: float, life: int) -> Credential:
+    """A TGT for alice sealed with the real krbtgt key and signed with the real signing key,
+    with times of our choosing."""
     session = EncryptionKey.from_key(Key.generate(os.urandom))
     part = EncTicketPart(
         flags=["initial", "pre-authent"],
@@ -322,6 +330,7 @@ def minted_tgt(krbtgt_key: Key, start: float, life: int) -> Credential:
         starttime=int(start),
         endtime=int(start) + life,
     )
+    part = msgspec.structs.replace(part, authorization_data=signer.sign(part, TGS, ()))
     ticket = seal_ticket(part, TGS, krbtgt_key, os.urandom)
     return Credential(
         client=part.client,
@@ -335,12 +344,12 @@ def minted_tgt(krbtgt_key: Key, start: float, life: int) -> Credential:
     )
 
 
-def test_expired_tgt_is_tkt_expired(kdc_url: str, krbtgt_key: Key) -> None:
+def test_expired_tgt_is_tkt_expired(kdc_url: str, krbtgt_key: Key, kdc_signer: AuthzSigner) -> None:
     now = time.time()
     # Sanity: a fresh minted TGT is accepted, so the refusal below is about time only.
-    fresh = make_tgs_req(minted_tgt(krbtgt_key, now - 60, 3600), HTTP, now, os.urandom)
+    fresh = make_tgs_req(minted_tgt(krbtgt_key, kdc_signer, now - 60, 3600), HTTP, now, os.urandom)
     assert tgs_post(kdc_url, fresh.message).status_code == 200
-    expired = minted_tgt(krbtgt_key, now - 4 * 3600, 3 * 3600 - 400)
+    expired = minted_tgt(krbtgt_key, kdc_signer, now - 4 * 3600, 3 * 3600 - 400)
     request = make_tgs_req(expired, HTTP, now, os.urandom)
     error = assert_json_error(tgs_post(kdc_url, request.message), "KRB_AP_ERR_TKT_EXPIRED", 400)
     assert "orthrus kinit" in error["message"]

@@ -8,11 +8,13 @@ import re
 import subprocess
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from lab_support import Student, check, lab_cli, last, missing, orthrus_lab
 from support import BIN, clean_env
 
+from kdc.store import NewPrincipal
 from labs import attacks
 from labs.lab import Lab
 from orthrus.errors import APError, KDCError
@@ -282,7 +284,7 @@ def test_exercise_11_roasting(lab: Lab, alice: Student) -> None:
 
 def test_list_and_check_all_agree_with_each_check(lab: Lab) -> None:
     listed = json.loads(lab_cli(lab, "list", "--json").stdout)
-    assert [r["number"] for r in listed] == list(range(1, 12))
+    assert [r["number"] for r in listed] == list(range(1, 15))
     assert all(r["doc"].startswith("docs/labs/") for r in listed)
     graded = lab_cli(lab, "check", "--all", "--json")
     results = json.loads(graded.stdout)
@@ -291,3 +293,107 @@ def test_list_and_check_all_agree_with_each_check(lab: Lab) -> None:
     nothing_yet = lab_cli(lab, "check", "--all", "--json", "--since", str(time.time() + 60))
     assert nothing_yet.exit_code == 1
     assert not any(g["passed"] for g in json.loads(nothing_yet.stdout))
+
+
+def _kdc_admin(lab: Lab, *args: str) -> None:
+    """``orthrus-kdc --dir LAB/kdc ARGS``, the real administrator's command, as the docs show."""
+    done = subprocess.run(
+        [str(BIN / "orthrus-kdc"), "--dir", str(lab.paths.kdc), *args],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_exercise_12_golden_ticket(lab: Lab, alice: Student, bob: Student) -> None:
+    since = time.time()
+    tgs = f"krbtgt/{lab.state.realm}"
+    alice.kinit()  # alice's TGT, under krbtgt's kvno 1
+    _kdc_admin(lab, "ktadd", "-k", str(lab.paths.keytab("krbtgt")), tgs)  # the stolen key
+    golden = lab.paths.ccache("golden")
+    forged = lab_cli(lab, "forge", "--golden", "--as", "dave", "--ccache", str(golden))
+    assert forged.exit_code == 0, forged.output
+    with pytest.raises((APError, KDCError)) as refused:
+        Student(lab, "dave", ccache=golden).kvno("HTTP/notes")
+    assert refused.value.name == "KRB_AP_ERR_MODIFIED"
+    # The stolen key opens the forged TGT in the trace: dave, signed with a made-up key.
+    shown = lab_cli(lab, "trace", "--keytab", str(lab.paths.keytab("krbtgt")), "--last", "1")
+    assert "client: dave@LAB.TEST" in shown.stdout and "forged-by-the-student" in shown.stdout
+    result = check(lab, 12, since)
+    assert missing(result) == [
+        "rotate the krbtgt key (a new kvno in the KDC)",
+        "after the rotation, a TGT issued before it still gets service tickets",
+    ]
+    _kdc_admin(lab, "rotate", tgs)
+    bob.kinit()  # a TGT under kvno 2
+    assert "after the rotation, a TGT issued before it still gets service tickets" in missing(
+        check(lab, 12, since)
+    )
+    assert alice.kvno("HTTP/legacy") == [1]  # her kvno 1 TGT still works
+    assert check(lab, 12, since).passed
+
+
+def test_exercise_13_pass_the_ticket(lab: Lab, alice: Student) -> None:
+    since = time.time()
+    alice.kinit()
+    alice.kvno("HTTP/notes")
+    stolen = lab_cli(lab, "steal", "alice")
+    assert stolen.exit_code == 0 and "mode 0600" in stolen.output, stolen.output
+    assert missing(check(lab, 13, since)) == [
+        "use a ticket from the copy, with no password: accepted",
+        "disable the victim: the copied TGT gets nothing more from the KDC",
+    ]
+    thief = Student(lab, "alice", ccache=lab.paths.ccache("thief"))
+    assert thief.fetch("notes").json()["principal"] == "alice@LAB.TEST"
+    _kdc_admin(lab, "modprinc", "--disallow-tickets", "alice")
+    try:
+        with pytest.raises(KDCError) as revoked:
+            thief.kvno("HTTP/legacy")
+        assert revoked.value.name == "KDC_ERR_CLIENT_REVOKED"
+        # The service ticket already copied still works: services do not ask the KDC.
+        assert thief.fetch("notes").status_code == 200
+    finally:
+        _kdc_admin(lab, "modprinc", "--allow-tickets", "alice")
+    assert check(lab, 13, since).passed
+
+
+def test_exercise_14_overpass_the_hash(lab: Lab, tmp_path: Path) -> None:
+    since = time.time()
+    # A user of its own, whose password the test may change without touching the others'.
+    erin = Principal.parse("erin@LAB.TEST")
+    lab.store().add_principal(NewPrincipal(erin, "erin-lab-pass"))
+    stolen = tmp_path / "stolen.keytab"
+    _kdc_admin(lab, "ktadd", "-k", str(stolen), str(erin))
+    victim = Student(lab, "alice", ccache=tmp_path / "erin.ccache")
+
+    def login_with_key() -> None:
+        client = victim.client()
+        try:
+            client.login_with_keytab(erin, stolen)
+        finally:
+            client.close()
+
+    login_with_key()
+    assert missing(check(lab, 14, since)) == [
+        "use that TGT for a service ticket",
+        "change the user's password: the stolen key no longer logs in",
+    ]
+    victim.kvno("HTTP/notes")
+    assert missing(check(lab, 14, since)) == [
+        "change the user's password: the stolen key no longer logs in"
+    ]
+    lab.store().change_key(erin, "erin-new-pass")
+    with pytest.raises(KDCError) as refused:
+        login_with_key()
+    assert refused.value.name == "KDC_ERR_PREAUTH_FAILED"
+    assert check(lab, 14, since).passed
+
+
+def test_steal_of_nobody_or_of_an_empty_cache_says_why(lab: Lab) -> None:
+    nobody = orthrus_lab("steal", "nobody", "--dir", str(lab.paths.root))
+    assert nobody.returncode != 0 and "the lab has no user 'nobody'" in nobody.stderr
+    carol = orthrus_lab("steal", "carol", "--dir", str(lab.paths.root))  # never logged in
+    assert carol.returncode != 0 and "there is no credential cache" in carol.stderr
+    assert "Traceback" not in nobody.stderr + carol.stderr
