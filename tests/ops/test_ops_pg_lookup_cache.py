@@ -110,7 +110,7 @@ def test_a_schema_without_the_triggers_is_never_cached(pg_realm: tuple[Path, str
     finally:
         for table in triggers:
             pg_execute(
-                f'CREATE TRIGGER orthrus_{table}_changed AFTER INSERT OR UPDATE OR DELETE '
+                f"CREATE TRIGGER orthrus_{table}_changed AFTER INSERT OR UPDATE OR DELETE "
                 f'OR TRUNCATE ON "{schema}"."{table}" FOR EACH STATEMENT '
                 f'EXECUTE FUNCTION "{schema}".orthrus_principals_changed()'
             )
