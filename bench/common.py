@@ -73,8 +73,10 @@ def wait_ready(
 
 def failed(exc: BaseException) -> dict[str, str]:
     """A cell that could not be measured, as the results record it: ``{"error": reason}``."""
-    reason = " ".join(str(exc).split()) or "no message"
-    return {"error": f"{type(exc).__name__}: {reason}"[:200]}
+    # A client's traceback: its first line says who failed, its last one what went wrong.
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    reason = " … ".join(dict.fromkeys([lines[0], lines[-1]])) if lines else "no message"
+    return {"error": f"{type(exc).__name__}: {reason}"[:300]}
 
 
 def measured(

@@ -74,3 +74,15 @@ def test_readiness_waits_for_an_http_answer(tmp_path: Path) -> None:
         server.wait(timeout=10)
     with pytest.raises(RuntimeError, match="exited with status"):
         wait_ready(port, server, "/livez", timeout=5)
+
+
+def test_a_failed_client_is_named_with_its_last_error() -> None:
+    """A load generator's traceback: the line that names it and the exception, not the middle."""
+    exc = RuntimeError(
+        'client exited 1: Traceback (most recent call last):\n  File "bench/loadgen.py", '
+        "line 249, in main\nConnectionRefusedError: [Errno 111] Connection refused\n"
+    )
+    assert failed(exc) == {
+        "error": "RuntimeError: client exited 1: Traceback (most recent call last): … "
+        "ConnectionRefusedError: [Errno 111] Connection refused"
+    }
