@@ -17,7 +17,9 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -43,17 +45,55 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_port(port: int, timeout: float = 20.0, proc: subprocess.Popen[Any] | None = None) -> None:
+def wait_ready(
+    port: int, proc: subprocess.Popen[Any], path: str = "/livez", timeout: float = 30.0
+) -> None:
+    """Wait until ``GET path`` on 127.0.0.1:``port`` answers 200: the server has loaded its
+    application and answers requests, which a bare TCP connect does not show (gunicorn
+    binds before its workers are up, a socket may be half-open). Raises if ``proc`` exits or
+    the time runs out."""
     deadline = time.monotonic() + timeout
+    url = f"http://{HOST}:{port}{path}"
+    last = "no answer"
     while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with status {proc.returncode} before listening")
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with status {proc.returncode} before it was ready")
         try:
-            socket.create_connection((HOST, port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {HOST}:{port} after {timeout} s")
+            with urllib.request.urlopen(url, timeout=2.0) as response:
+                if response.status == 200:
+                    return
+                last = f"HTTP {response.status}"
+        except urllib.error.HTTPError as exc:
+            last = f"HTTP {exc.code}"
+        except (OSError, urllib.error.URLError) as exc:
+            last = type(exc).__name__
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} not ready after {timeout:g} s ({last})")
+
+
+def failed(exc: BaseException) -> dict[str, str]:
+    """A cell that could not be measured, as the results record it: ``{"error": reason}``."""
+    # A client's traceback: its first line says who failed, its last one what went wrong.
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    reason = " … ".join(dict.fromkeys([lines[0], lines[-1]])) if lines else "no message"
+    return {"error": f"{type(exc).__name__}: {reason}"[:300]}
+
+
+def measured(
+    what: str, measure: Callable[[], Any], on_error: Callable[[dict[str, str]], Any]
+) -> Any:
+    """``measure()``, or, if it raises, ``on_error(failed(exc))`` after logging the reason: one
+    cell that fails is shown as failed in the table and the run goes on."""
+    try:
+        return measure()
+    except Exception as exc:  # any failure of one cell is reported, not fatal
+        log(f"{what}: FAILED: {failed(exc)['error']}")
+        return on_error(failed(exc))
+
+
+def ran(cell: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``cell`` if it holds figures; None if it was not run or failed (see :func:`failed`)."""
+    return None if not cell or "error" in cell else cell
 
 
 def start(argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:

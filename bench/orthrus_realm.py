@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from bench.common import HOST, VENV_BIN, free_port, start, stop, wait_port
+from bench.common import HOST, VENV_BIN, free_port, start, stop, wait_ready
 
 REALM = "BENCH.TEST"
 SERVICE = f"HTTP/bench.test@{REALM}"
@@ -76,7 +76,7 @@ class OrthrusRealm:
         log = open(self.dir / "kdc-serve.log", "ab")  # noqa: SIM115 - closed with the process
         self.kdc = start(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        wait_port(self.port, proc=self.kdc)
+        wait_ready(self.port, self.kdc, "/livez")
         return self.kdc.pid
 
     def stop_kdc(self) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import RESULTS, ROOT
+from bench.common import RESULTS, ROOT, ran
 from bench.verify import render_service
 from scripts.doc_sections import replace_section
 
@@ -27,6 +27,8 @@ PAGE = ROOT / "docs" / "performance.md"
 
 
 def _rate(s: dict[str, Any] | None) -> str:
+    if s and "error" in s:
+        return f"failed: {s['error']}"
     if not s:
         return "—"
     r = s["ops_per_s"]
@@ -34,7 +36,7 @@ def _rate(s: dict[str, Any] | None) -> str:
 
 
 def _lat(s: dict[str, Any] | None) -> str:
-    if not s:
+    if not (s := ran(s)):
         return "—"
     return f"{_us(s['p50_us'])} / {_us(s['p99_us'])}"
 
@@ -44,13 +46,13 @@ def _us(value: float) -> str:
 
 
 def _cpu(s: dict[str, Any] | None) -> str:
-    if not s or not s.get("kdc_cpu_us_per_op"):
+    if not (s := ran(s)) or not s.get("kdc_cpu_us_per_op"):
         return "—"
     return f"{s['kdc_cpu_us_per_op']['median']:.0f} µs"
 
 
 def _ratio(o: dict[str, Any] | None, m: dict[str, Any] | None, key: str) -> float | None:
-    if not o or not m:
+    if not (o := ran(o)) or not (m := ran(m)):
         return None
     if key == "rate":
         a, b = o["ops_per_s"]["median"], m["ops_per_s"]["median"]
@@ -86,12 +88,16 @@ def _table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _busy(row: dict[str, Any]) -> float:
+    """The most other processes took of the machine during the row's Orthrus runs."""
+    orthrus = ran(row["orthrus"])
+    return float(orthrus["other_cpu_pct"]["max"]) if orthrus else 0.0
+
+
 def _noisy(results: dict[str, Any]) -> str:
     """The cells measured while other processes took more than 10% of the machine."""
     noisy = [
-        f"{r['label']} x{r['clients']} ({r['orthrus']['other_cpu_pct']['max']:.0f}%)"
-        for r in rows(results)
-        if r["orthrus"]["other_cpu_pct"]["max"] > 10
+        f"{r['label']} x{r['clients']} ({_busy(r):.0f}%)" for r in rows(results) if _busy(r) > 10
     ]
     return "Other processes used > 10% of the machine during: " + ", ".join(noisy) if noisy else ""
 
@@ -144,9 +150,10 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             if row is None:
                 continue
             ratio = _ratio(row["orthrus"], row.get("mit"), key)
+            failures = [s["error"] for s in (row["orthrus"], row.get("mit")) if s and "error" in s]
             if ratio is None:
                 met = None
-                detail = "MIT not measured"
+                detail = f"failed: {failures[0]}" if failures else "MIT not measured"
             elif key == "rate":
                 met = ratio >= bound
                 detail = f"{ratio:.2f}x with {clients} client(s)"
@@ -196,7 +203,7 @@ def render_page(results: dict[str, Any], source: Path) -> str:
     m = results.get("machine", {})
     versions = results.get("versions")
     libraries = ", ".join(f"{n} {v}" for n, v in versions.items()) if versions else ""
-    busiest = max(r["orthrus"]["other_cpu_pct"]["max"] for r in rows(results))
+    busiest = max((_busy(r) for r in rows(results)), default=0.0)
     lines = [
         f"{m.get('cpus')} CPUs ({m.get('cpu_model')}), {m.get('arch', 'x86_64')}, Python "
         f"{m.get('python')}, {results.get('mit_version') or 'MIT Kerberos not measured'}; "

@@ -16,6 +16,7 @@ Orthrus runs alone and the table says why.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import tempfile
@@ -31,6 +32,7 @@ from bench import verify as verifymod
 from bench.common import (
     log,
     machine,
+    measured,
     stopping_all,
     summarize_runs,
     versions,
@@ -69,44 +71,62 @@ def orthrus_argv(realm: OrthrusRealm, mode: str, count: int, secs: float) -> lis
     ]
 
 
+def kdc_cell(
+    args: argparse.Namespace,
+    what: str,
+    argvs: tuple[list[list[str]], list[list[str]]],
+    pids: tuple[int | None, int | None],
+    mrealm: mitmod.MITRealm | None,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """One cell: a warm-up, then ``--reps`` runs of MIT's clients and Orthrus's alternately."""
+    (oargv, margv), (opid, mpid) = argvs, pids
+    log(f"{what}: warm-up")
+    run_clients(oargv, opid, args.secs, synced=True)
+    if mrealm:
+        run_clients(margv, mpid, args.secs, synced=False, env=mrealm.env)
+    oruns, mruns = [], []
+    for rep in range(args.reps):
+        if mrealm:
+            r = run_clients(margv, mpid, args.secs, synced=False, env=mrealm.env)
+            mruns.append(r)
+            log(
+                f"  MIT     run {rep + 1}: {r['ops_per_s']:8.0f}/s"
+                f"  kdc {r['kdc_cpu_us_per_op']} us/op  other {r['other_cpu_pct']}%"
+            )
+        r = run_clients(oargv, opid, args.secs, synced=True)
+        oruns.append(r)
+        log(
+            f"  Orthrus run {rep + 1}: {r['ops_per_s']:8.0f}/s"
+            f"  kdc {r['kdc_cpu_us_per_op']} us/op  other {r['other_cpu_pct']}%"
+        )
+    return summarize_runs(oruns), summarize_runs(mruns) if mruns else None
+
+
 def measure_kdc(
     args: argparse.Namespace, orealm: OrthrusRealm, mrealm: mitmod.MITRealm | None
 ) -> list[dict[str, Any]]:
+    """Every KDC load; a cell that fails is recorded as ``{"error": ...}`` and the rest run."""
     rows = []
     opid = orealm.kdc.pid if orealm.kdc else None
-    mpid = mrealm.kdc.pid if mrealm and mrealm.kdc else None
+    pids = (opid, mrealm.kdc.pid if mrealm and mrealm.kdc else None)
     for key, label, mode, mit_load in KDC_LOADS:
         if args.only and key not in args.only:
             continue
         for nclients in (1, 2):
-            row: dict[str, Any] = {"load": key, "label": label, "clients": nclients}
             count = min(PREPARE[mode], int(args.max_rate * args.secs))
             oargv = [orthrus_argv(orealm, mode, count, args.secs)] * nclients
             margv = (
                 [mrealm.client_argv(mit_load, 10_000_000, args.secs)] * nclients if mrealm else []
             )
-            log(f"{label}, {nclients} client(s): warm-up")
-            run_clients(oargv, opid, args.secs, synced=True)
-            if mrealm:
-                run_clients(margv, mpid, args.secs, synced=False, env=mrealm.env)
-            oruns, mruns = [], []
-            for rep in range(args.reps):
-                if mrealm:
-                    r = run_clients(margv, mpid, args.secs, synced=False, env=mrealm.env)
-                    mruns.append(r)
-                    log(
-                        f"  MIT     run {rep + 1}: {r['ops_per_s']:8.0f}/s"
-                        f"  kdc {r['kdc_cpu_us_per_op']} us/op  other {r['other_cpu_pct']}%"
-                    )
-                r = run_clients(oargv, opid, args.secs, synced=True)
-                oruns.append(r)
-                log(
-                    f"  Orthrus run {rep + 1}: {r['ops_per_s']:8.0f}/s"
-                    f"  kdc {r['kdc_cpu_us_per_op']} us/op  other {r['other_cpu_pct']}%"
-                )
-            row["orthrus"] = summarize_runs(oruns)
-            row["mit"] = summarize_runs(mruns) if mruns else None
-            rows.append(row)
+            what = f"{label}, {nclients} client(s)"
+            orthrus, mit = measured(
+                what,
+                functools.partial(kdc_cell, args, what, (oargv, margv), pids, mrealm),
+                lambda error: (error, error if mrealm else None),
+            )
+            rows.append(
+                {"load": key, "label": label, "clients": nclients, "orthrus": orthrus, "mit": mit}
+            )
     return rows
 
 
@@ -163,7 +183,11 @@ def main() -> int:
             if mrealm:
                 mrealm.stop_kdc()
             if not args.only or "service" in args.only:
-                results["service"] = verifymod.measure_service(args, orealm, directory)
+                results["service"] = measured(
+                    "service_demo",
+                    lambda: verifymod.measure_service(args, orealm, directory),
+                    lambda error: error,
+                )
         finally:
             orealm.stop_kdc()
             if mrealm:

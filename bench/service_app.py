@@ -20,6 +20,7 @@ if __package__ in (None, ""):
 from flask import Flask, jsonify
 
 from service_demo.__main__ import parse_args
+from service_demo.models import NoteStore
 from service_demo.server import DemoServer
 
 
@@ -48,6 +49,10 @@ def main() -> None:
     metrics = tempfile.mkdtemp(prefix="bench-service-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics
     master = os.getpid()
+    # Before forking, as ``python -m service_demo`` does: workers that each found no table
+    # and created it raced ("table notes already exists"), one died at boot, gunicorn shut
+    # down, and the run's next connection was refused.
+    NoteStore(settings.db_path).create_schema()
     try:
         BenchServer(settings).run()
     finally:

@@ -16,6 +16,7 @@ count and a time limit; results go to ``bench/results/verify-*.json``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -34,11 +35,12 @@ from bench.common import (
     free_port,
     log,
     machine,
+    measured,
     start,
     stop,
     stopping_all,
     summarize_runs,
-    wait_port,
+    wait_ready,
     write_results,
 )
 from bench.orthrus_realm import SERVICE, OrthrusRealm
@@ -135,39 +137,47 @@ def _worker_argv(realm: OrthrusRealm, count: int, secs: float) -> list[str]:
     ]
 
 
+def ap_cell(
+    args: argparse.Namespace, orealm: OrthrusRealm, mrealm: mitmod.MITRealm | None, nprocs: int
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """One cell: a warm-up, then ``--reps`` runs of MIT's and Orthrus's verifiers alternately."""
+    count = int(args.secs * 40_000)  # more than 40k/s per process is not expected
+    mit_count = 60_000  # as the anchors: krb5bench keeps every AP-REQ in memory
+    oargv = [_worker_argv(orealm, count, args.secs)] * nprocs
+    run_clients(oargv, None, args.secs, synced=True)  # warm-up
+    oruns, mruns = [], []
+    for rep in range(args.reps):
+        if mrealm:
+            margv = [mrealm.client_argv("ap", mit_count, args.secs)] * nprocs
+            r = run_clients(margv, None, args.secs, synced=False, env=mrealm.env, result_line=1)
+            mruns.append(r)
+            log(f"  MIT rd_req run {rep + 1}: {r['ops_per_s']:9.0f}/s")
+        r = run_clients(oargv, None, args.secs, synced=True)
+        oruns.append(r)
+        replay = r["clients"][0]["replay_of_first"]
+        log(f"  Orthrus    run {rep + 1}: {r['ops_per_s']:9.0f}/s  (replay -> {replay})")
+        if replay != "KRB_AP_ERR_REPEAT":
+            raise RuntimeError(f"a replayed AP-REQ was not refused: {replay}")
+    return summarize_runs(oruns), summarize_runs(mruns) if mruns else None
+
+
 def measure_ap(
     args: argparse.Namespace, orealm: OrthrusRealm, mrealm: mitmod.MITRealm | None
 ) -> list[dict[str, Any]]:
-    """In-process AP verification with a replay cache, Orthrus beside MIT's krb5_rd_req."""
+    """In-process AP verification with a replay cache, Orthrus beside MIT's krb5_rd_req; a
+    cell that fails is recorded as ``{"error": ...}`` and the rest run."""
     rows = []
-    count = int(args.secs * 40_000)  # more than 40k/s per process is not expected
-    mit_count = 60_000  # as the anchors: krb5bench keeps every AP-REQ in memory
+    label = "AP verify in-process, replay cache"
     for nprocs in (1, 2):
-        label = "AP verify in-process, replay cache"
-        log(f"{label}, {nprocs} process(es)")
-        oargv = [_worker_argv(orealm, count, args.secs)] * nprocs
-        run_clients(oargv, None, args.secs, synced=True)  # warm-up
-        oruns, mruns = [], []
-        for rep in range(args.reps):
-            if mrealm:
-                margv = [mrealm.client_argv("ap", mit_count, args.secs)] * nprocs
-                r = run_clients(margv, None, args.secs, synced=False, env=mrealm.env, result_line=1)
-                mruns.append(r)
-                log(f"  MIT rd_req run {rep + 1}: {r['ops_per_s']:9.0f}/s")
-            r = run_clients(oargv, None, args.secs, synced=True)
-            oruns.append(r)
-            replay = r["clients"][0]["replay_of_first"]
-            log(f"  Orthrus    run {rep + 1}: {r['ops_per_s']:9.0f}/s  (replay -> {replay})")
-            if replay != "KRB_AP_ERR_REPEAT":
-                raise RuntimeError(f"a replayed AP-REQ was not refused: {replay}")
+        what = f"{label}, {nprocs} process(es)"
+        log(what)
+        orthrus, mit = measured(
+            what,
+            functools.partial(ap_cell, args, orealm, mrealm, nprocs),
+            lambda error: (error, error if mrealm else None),
+        )
         rows.append(
-            {
-                "load": "ap",
-                "label": label,
-                "clients": nprocs,
-                "orthrus": summarize_runs(oruns),
-                "mit": summarize_runs(mruns) if mruns else None,
-            }
+            {"load": "ap", "label": label, "clients": nprocs, "orthrus": orthrus, "mit": mit}
         )
     return rows
 
@@ -198,8 +208,7 @@ def measure_service(
     logfile.close()
     out: dict[str, Any] = {"workers": args.service_workers, "clients": args.service_clients}
     try:
-        wait_port(port, proc=proc)
-        time.sleep(1.0)
+        wait_ready(port, proc, "/readyz")  # keytab, replay cache and notes database answer
         count = int(args.secs * 6000)
         for name, extra in (("protected", []), ("unprotected", ["--open"])):
             path = PATH if name == "protected" else "/open" + PATH
@@ -255,6 +264,9 @@ def render_ap(results: dict[str, Any]) -> str:
     )
     lines.append("|---|---|---|---|---|---|")
     for row in results["ap"]:
+        if failure := next((s for s in (row["orthrus"], row["mit"]) if s and "error" in s), None):
+            lines.append(f"| {row['clients']} | failed: {failure['error']} | — | — | — | — |")
+            continue
         o, m = row["orthrus"], row["mit"]
         ratio = f"{o['ops_per_s']['median'] / m['ops_per_s']['median']:.2f}x" if m else "—"
         mtxt = (
@@ -276,6 +288,8 @@ def render_service(results: dict[str, Any]) -> str:
     svc = results.get("service")
     if not svc:
         return ""
+    if "error" in svc:
+        return f"\nservice_demo under gunicorn: failed: {svc['error']}"
     lines = [
         "",
         f"service_demo under gunicorn ({svc['workers']} sync workers, SQLite replay "
@@ -334,7 +348,11 @@ def main() -> int:
             if mrealm:
                 mrealm.stop_kdc()
             if not args.no_service:
-                results["service"] = measure_service(args, orealm, directory)
+                results["service"] = measured(
+                    "service_demo",
+                    lambda: measure_service(args, orealm, directory),
+                    lambda error: error,
+                )
         finally:
             orealm.stop_kdc()
             if mrealm:

@@ -1,13 +1,15 @@
-"""The principal database: SQLAlchemy 2 over SQLite (default, WAL, durable commits).
+"""The principal database: SQLAlchemy 2 over SQLite (default, WAL, durable commits) or PostgreSQL.
 
 Administration (add, delete, change keys, modify, list) goes through the ORM in one
 transaction each. The hot path, :meth:`Store.lookup`, is what the AS and TGS exchanges see
 as their principal lookup: two Core queries (statements built once) and a cache of unwrapped
-keys. On SQLite it also keeps the principals it has read, for as long as the database has
-not changed: every lookup first asks SQLite whether any connection — of this process or any
-other — committed since (``PRAGMA data_version``, a few microseconds, no disk read), and any
-commit at all empties the cache. So a principal added, deleted, disabled or re-keyed through
-any process is seen by the very next lookup, exactly as without the cache. With
+keys. It also keeps the principals it has read, for as long as the database has not changed:
+every lookup first asks the database whether any connection — of this process or any
+other — committed a change since, and any change at all empties the cache. SQLite answers
+with ``PRAGMA data_version`` (a few microseconds, no disk read); PostgreSQL with the
+notifications its triggers send (LISTEN/NOTIFY, :mod:`kdc.pg_changes`). So a principal
+added, deleted, disabled or re-keyed through any process is seen by the very next lookup,
+exactly as without the cache. With
 ``hide_unknown_principals`` the cache holds the whole table, read again after each commit, so
 that the time a lookup takes does not tell whether the name exists (:meth:`Store._whole_table`).
 """
@@ -24,7 +26,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -42,6 +44,7 @@ from kdc.models import (
     SigningKeyRow,
     utcnow,
 )
+from kdc.pg_changes import PostgresChanges
 from orthrus.authz import AuthzSigner
 from orthrus.errors import ConfigError, OrthrusError
 from orthrus.keys import Key
@@ -72,7 +75,12 @@ _PRINCIPAL_AND_KEYS = _ALL_PRINCIPALS_AND_KEYS.where(PrincipalRow.name == bindpa
 _ALL_GROUPS = select(GroupRow.principal_id, GroupRow.name).order_by(
     GroupRow.principal_id, GroupRow.name
 )
-_GROUPS = select(GroupRow.name).where(GroupRow.principal_id == bindparam("principal_id"))
+# Ordered, as _ALL_GROUPS is: PostgreSQL returns rows in no particular order.
+_GROUPS = (
+    select(GroupRow.name)
+    .where(GroupRow.principal_id == bindparam("principal_id"))
+    .order_by(GroupRow.name)
+)
 
 
 class AdminError(OrthrusError):
@@ -176,16 +184,28 @@ class _SQLiteChanges:
             self._conn = None
 
 
-def _sqlite_changes(engine: Engine) -> _SQLiteChanges | None:
-    """A change detector for an SQLite file database, else None (no lookup cache)."""
-    if engine.dialect.name != "sqlite":
+class _Changes(Protocol):
+    """A change detector: :meth:`version` differs once anything was committed since."""
+
+    def version(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def _change_detector(engine: Engine) -> _Changes | None:
+    """A change detector for an SQLite file or PostgreSQL database, else None (no cache)."""
+    changes: _Changes
+    if engine.dialect.name == "postgresql":
+        changes = PostgresChanges(engine)
+    elif engine.dialect.name == "sqlite":
+        path = engine.url.database
+        if not path or path == ":memory:" or path.startswith("file:") or not Path(path).is_file():
+            return None
+        changes = _SQLiteChanges(path)
+    else:
         return None
-    path = engine.url.database
-    if not path or path == ":memory:" or path.startswith("file:") or not Path(path).is_file():
-        return None
-    changes = _SQLiteChanges(path)
-    # Disposing of the engine closes every connection to the file; this one too, so that
-    # nothing of this process holds it open (and its POSIX locks) after that.
+    # Disposing of the engine closes every connection to the database; this one too, so
+    # that nothing of this process holds it open (and SQLite's POSIX locks) after that.
     event.listen(engine, "engine_disposed", lambda _engine: changes.close())
     return changes
 
@@ -206,7 +226,7 @@ class Store:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._unwrapped: dict[tuple[str, int, str], Key] = {}
         self._lock = threading.Lock()
-        self._changes = _sqlite_changes(engine)
+        self._changes = _change_detector(engine)
         self._entries: dict[str, tuple[int, PrincipalEntry | None]] = {}
         #: With hide_unknown_principals: (data_version, every principal) and its reload lock.
         self._table: tuple[int, dict[str, PrincipalEntry]] | None = None
@@ -494,7 +514,7 @@ class Store:
     def lookup(self, principal: Principal) -> PrincipalEntry | None:
         """The principal as the exchanges need it, or None if it does not exist.
 
-        On SQLite, an entry read since the last commit to the database (by any connection
+        An entry read since the last change committed to the database (by any connection
         of any process) is returned again without querying; see the module's docstring.
         With ``hide_unknown_principals``, every entry is read at once (:meth:`_whole_table`).
         """
@@ -559,7 +579,7 @@ class Store:
         with self._database_errors(), self._engine.connect() as conn:
             rows: Sequence[Any] = conn.execute(_PRINCIPAL_AND_KEYS, {"name": str(principal)}).all()
             # The groups are asked for a name that does not exist too (no principal has id
-            # -1): without a lookup cache (PostgreSQL), the number of queries must not tell
+            # -1): without a lookup cache (in-memory SQLite), the number of queries must not tell
             # whether a name exists (hide_unknown_principals, kdc/enumeration.py).
             principal_id = rows[0].id if rows else -1
             groups = tuple(conn.scalars(_GROUPS, {"principal_id": principal_id}))

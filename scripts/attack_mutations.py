@@ -833,6 +833,18 @@ MUTATIONS: list[Mutation] = [
         "        ctx.signer.verify_own(tgt, tgs.principal, ctx.policy.max_skew, now)",
         "        pass",
     ),
+    Mutation(
+        "test_principal_deleted_through_another_kdc_on_postgresql_is_c_principal_unknown",
+        "kdc/pg_changes.py",
+        "    def _heard(self, _notify: object) -> None:\n        self._version += 1",
+        "    def _heard(self, _notify: object) -> None:\n        pass",
+    ),
+    Mutation(
+        "test_principal_deleted_through_another_kdc_on_postgresql_is_c_principal_unknown",
+        "kdc/migrations/versions/0004_notify_principal_changes.py",
+        "PERFORM pg_notify('orthrus_principals', '');",
+        "NULL;",
+    ),
 ]
 
 

@@ -41,6 +41,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, event
 from support import (
+    BIN,
     FAST_KDF,
     REALM,
     Realm,
@@ -1522,7 +1523,7 @@ def principals(store: Store) -> dict[str, dict[str, Any]]:
 @contextlib.contextmanager
 def realm_on(database: str, kdc_realm: Realm, tmp_path: Path) -> Iterator[Realm]:
     """The module's realm on SQLite, or the same principals on PostgreSQL (a new schema)."""
-    if database == "sqlite":
+    if database != "postgresql":
         yield kdc_realm
         return
     url = os.environ.get("ORTHRUS_TEST_PG_URL")
@@ -1534,16 +1535,17 @@ def realm_on(database: str, kdc_realm: Realm, tmp_path: Path) -> Iterator[Realm]
         yield make_realm(tmp_path / "kdc", "--db-url", db_url)
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("database", ["sqlite", "postgresql", "unwatched"])
 def test_user_enumeration_by_database_work_sees_no_difference(
     database: str, kdc_realm: Realm, tmp_path: Path
 ) -> None:
     """Timing through the database: with principals cached one name at a time, a name
     someone had used since the last commit was answered from memory, any other read from
     the database; and a name nobody has took fewer queries than one that exists. Hidden,
-    an AS request makes the same database statements whatever its client: on SQLite, after
-    a commit, the whole table once, then none; on PostgreSQL (no cache), the same queries
-    for every name (the principal and its keys, its groups) at every request."""
+    an AS request makes the same database statements whatever its client: on SQLite and
+    PostgreSQL, after a commit, the whole table once, then none; on a database no change
+    detector watches (in-memory SQLite; no cache), the same queries for every name (the
+    principal and its keys, its groups) at every request."""
     statements: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -1551,6 +1553,8 @@ def test_user_enumeration_by_database_work_sees_no_difference(
 
     with realm_on(database, kdc_realm, tmp_path) as realm:
         kdc = KDC(realm, hide_unknown_principals=True)
+        if database == "unwatched":
+            kdc.store._changes = None
         before = principals(kdc.store)
 
         def work(name: str) -> tuple[int, int]:
@@ -1569,10 +1573,36 @@ def test_user_enumeration_by_database_work_sees_no_difference(
             work_done = {work(name) for name in names}
         finally:
             event.remove(Engine, "before_cursor_execute", count)
-        assert work_done == {(2, 0) if database == "sqlite" else (4, 4)}
+        assert work_done == {(4, 4) if database == "unwatched" else (2, 0)}
         after = principals(kdc.store)
         after[f"bob@{REALM}"]["modified"] = before[f"bob@{REALM}"]["modified"]  # the commits
         assert after == before
+        kdc.store._engine.dispose()
+
+
+def test_principal_deleted_through_another_kdc_on_postgresql_is_c_principal_unknown(
+    kdc_realm: Realm, tmp_path: Path
+) -> None:
+    """A KDC's lookup cache on PostgreSQL must not outlive a change made elsewhere: a
+    principal deleted (a compromised account removed) through another process is unknown to
+    this KDC at its very next request, not served from memory until something else changes
+    (the triggers NOTIFY, this KDC LISTENs: kdc/pg_changes.py)."""
+    with realm_on("postgresql", kdc_realm, tmp_path) as realm:
+        kdc = KDC(realm)
+        bob = f"bob@{REALM}"
+        assert error_of(kdc.post("/v1/as", as_req(bob)), 401)["code"] == 25  # bob is cached
+        assert kdc.store.lookup(Principal.parse(bob)) is kdc.store.lookup(Principal.parse(bob))
+        subprocess.run(
+            [str(BIN / "orthrus-kdc"), "--dir", str(realm.directory), "delprinc", "--force", bob],
+            check=True,
+            capture_output=True,
+            env=clean_env(),
+            timeout=60,
+        )
+        before = principals(kdc.store)
+        answer = error_of(kdc.post("/v1/as", as_req(bob)), 404)
+        assert answer["name"] == "KDC_ERR_C_PRINCIPAL_UNKNOWN" and answer["code"] == 6
+        assert principals(kdc.store) == before and bob not in before
         kdc.store._engine.dispose()
 
 
