@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime
-import ipaddress
 import json
 import os
 import selectors
@@ -32,6 +31,8 @@ import httpx
 import pytest
 from support import BIN, REALM, clean_env, free_port, kdc_post, stop
 
+from labs.classroom.certs import ClassCertificates
+from labs.classroom.certs import make_certificates as make_class_certificates
 from orthrus.credentials import Credential
 from orthrus.httpauth import encode_ap_req, http_binding
 from orthrus.messages import TGSRep
@@ -500,85 +501,16 @@ def metric_files(directory: Path, kind: str = "counter") -> list[Path]:
 # -- TLS -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Certificates:
-    ca: Path
-    cert: Path
-    key: Path
+#: The TLS files a test server uses: a CA made for the test and a server certificate it signs.
+Certificates = ClassCertificates
 
 
 def make_certificates(
     directory: Path, hosts: Iterable[str] = ("localhost", "127.0.0.1")
 ) -> Certificates:
-    """A self-signed CA and a server certificate it signs for ``hosts`` (made with cryptography)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Orthrus test CA")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    names: list[x509.GeneralName] = []
-    for host in hosts:
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            names.append(x509.DNSName(host))
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    paths = Certificates(directory / "ca.pem", directory / "server.pem", directory / "server.key")
-    paths.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    paths.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths.key.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    paths.key.chmod(0o600)
+    """A CA and a server certificate it signs for ``hosts``, as the class server makes them."""
+    paths = Certificates.under(directory)
+    make_class_certificates(paths, list(hosts), datetime.datetime.now(datetime.UTC))
     return paths
 
 
