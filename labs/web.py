@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, jsonify, request, send_from_directory
+from flask import Flask, jsonify, request
 
 from labs.decode import Decoder, PasswordKeys, StoreKeys
 from labs.lab import Lab
+from labs.page import page_app
 from labs.state import LabPaths
 from labs.tracefile import TraceEvent, read_trace, record_activity
 from labs.view import event_view
@@ -114,19 +115,7 @@ def create_app(root: Path) -> Flask:
     """The page's app for the lab in ``root``."""
     lab = Lab.open(LabPaths.of(root))
     viewers = _Viewers(lab)
-    app = Flask("labs.web", static_folder=None)
-
-    @app.get("/")
-    def index() -> Response:
-        return send_from_directory(STATIC, "index.html", max_age=0)
-
-    @app.get("/static/<path:name>")
-    def static_file(name: str) -> Response:
-        return send_from_directory(STATIC, name, max_age=0)
-
-    @app.get("/livez")
-    def livez() -> Any:
-        return jsonify(status="ok")
+    app = page_app("labs.web", STATIC, "index.html")
 
     @app.get("/api/status")
     def status() -> Any:

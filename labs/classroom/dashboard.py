@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, jsonify, send_from_directory
+from flask import Flask, jsonify
 
 from labs.classroom.grading import grade_class
 from labs.classroom.realm import ClassState, class_paths
+from labs.page import page_app
 
 __all__ = ["create_app", "main"]
 
@@ -35,19 +36,7 @@ def create_app(root: Path) -> Flask:
     state = ClassState.load(paths)
     store = Store.open(load_settings(paths.kdc, env={}))
     lock = threading.Lock()  # one grading at a time: the grader's decoder is not shared-safe
-    app = Flask("labs.classroom.dashboard", static_folder=None)
-
-    @app.get("/")
-    def index() -> Response:
-        return send_from_directory(STATIC, "dashboard.html", max_age=0)
-
-    @app.get("/static/<path:name>")
-    def static_file(name: str) -> Response:
-        return send_from_directory(STATIC, name, max_age=0)
-
-    @app.get("/livez")
-    def livez() -> Any:
-        return jsonify(status="ok")
+    app = page_app("labs.classroom.dashboard", STATIC, "dashboard.html")
 
     @app.get("/api/grid")
     def grid() -> Any:
