@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from orthrus.authz import AuthzSigner
+from orthrus.enctypes import KeyBlock
 from orthrus.errors import APError, KDCError
 from orthrus.keys import Entropy, Key
 from orthrus.principal import Principal
@@ -20,6 +21,7 @@ from orthrus.timecheck import DEFAULT_MAX_SKEW
 
 __all__ = [
     "KDCContext",
+    "KerberosKey",
     "PreauthGuard",
     "PrincipalEntry",
     "PrincipalLookup",
@@ -42,6 +44,25 @@ class RealmPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class KerberosKey:
+    """One RFC 3961 key of a principal (RFC 4120 §5.2.9, MIT's ``krb5_key_data``).
+
+    ``salt`` and ``iterations`` are set for a key made from a password (RFC 3962 §4,
+    RFC 8009 §4: PBKDF2 with the salt ``REALMname`` and this iteration count, which a
+    client learns from PA-ETYPE-INFO2's ``s2kparams``); None for a random key.
+    """
+
+    kvno: int
+    key: KeyBlock = field(repr=False)
+    salt: bytes | None = None
+    iterations: int | None = None
+
+    @property
+    def enctype(self) -> int:
+        return self.key.enctype
+
+
+@dataclass(frozen=True, slots=True)
 class PrincipalEntry:
     """A principal as the exchanges see it: keys by kvno, KDF parameters, flags, limits.
 
@@ -59,10 +80,19 @@ class PrincipalEntry:
     max_life: int | None = None
     max_renewable_life: int | None = None
     groups: tuple[str, ...] = ()
+    #: The keys Kerberos clients use (RFC 3962/8009), every kvno, strongest enctype first.
+    kerberos_keys: tuple[KerberosKey, ...] = field(default=(), repr=False)
 
     @property
     def current_key(self) -> Key:
         return self.keys[self.kvno]
+
+    def kerberos_key(self, enctype: int, kvno: int | None = None) -> KerberosKey | None:
+        """The key of ``enctype`` at ``kvno`` (default: the current one), if there is one."""
+        wanted = self.kvno if kvno is None else kvno
+        return next(
+            (k for k in self.kerberos_keys if k.enctype == enctype and k.kvno == wanted), None
+        )
 
 
 PrincipalLookup = Callable[[Principal], PrincipalEntry | None]
