@@ -107,8 +107,13 @@ class Realm:
         if keytab is not None:
             self.admin("ktadd", "-k", str(keytab), name)
 
-    def serve(self, workers: int = 1, extra_env: dict[str, str] | None = None) -> str:
-        """Start ``orthrus-kdc serve`` on a free port; return its URL."""
+    def serve(
+        self,
+        workers: int = 1,
+        extra_env: dict[str, str] | None = None,
+        extra_args: Sequence[str] = (),
+    ) -> str:
+        """Start ``orthrus-kdc serve`` on a free port (with ``extra_args``); return its URL."""
         port = free_port()
         log = open(self.directory / f"kdc-{port}.log", "wb")  # noqa: SIM115 - closed with the process
         process = subprocess.Popen(
@@ -121,6 +126,7 @@ class Realm:
                 str(port),
                 "--workers",
                 str(workers),
+                *extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
