@@ -142,6 +142,13 @@ class Verifier:
         self._tickets = TicketCache(self.options.ticket_cache_size)
         self._generation = keytab.generation
         snapshot = keytab.snapshot()
+        if not snapshot.keys:
+            raise ConfigError(
+                f"the keytab {keytab.path} holds only Kerberos keys (an MIT keytab), "
+                "which the Ticket scheme cannot use: services do not accept Kerberos's "
+                "Negotiate yet; export the Orthrus keytab with 'orthrus-kdc ktadd -k FILE "
+                "SERVICE' (without --format mit)"
+            )
         if self.options.require_authz and snapshot.kdc_jwks is None:
             raise ConfigError(
                 "the keytab has no kdc_jwks (the KDC's public keys), so KDC-signed "
