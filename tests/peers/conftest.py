@@ -10,20 +10,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from mit_peer import KDCAddress, MITPeer, missing_mit_tools
-from support import REALM, Realm, free_port
+from mit_peer import (
+    ALICE,
+    ALICE_PASSWORD,
+    HTTP_SERVICE,
+    KDCAddress,
+    MITPeer,
+    PeerKDC,
+    missing_mit_tools,
+)
+from support import Realm, free_port
 
 #: Turn on once ``orthrus-kdc serve --kerberos-port N`` exists (issue 14 §3): the KDC fixture
 #: then gives the KDC a Kerberos port of its own and tests needing it stop skipping.
 KERBEROS_LISTENER = False
-
-ALICE = f"alice@{REALM}"
-ALICE_PASSWORD = "alice-peer-pass"
-HTTP_SERVICE = f"HTTP/localhost@{REALM}"
 
 
 @pytest.fixture(autouse=True)
@@ -50,22 +53,6 @@ def make_mit(tmp_path: Path) -> Callable[..., MITPeer]:
         return MITPeer(tmp_path / f"mit-{count}", kdc, enctypes)
 
     return make
-
-
-@dataclass
-class PeerKDC:
-    """A running Orthrus KDC: its realm (for ``orthrus-kdc`` commands), HTTP URL and
-    Kerberos port (None until the KDC has a Kerberos listener)."""
-
-    realm: Realm
-    url: str
-    kerberos_port: int | None
-
-    def address(self, tcp_only: bool = False) -> KDCAddress:
-        """Where MIT clients reach this KDC; skips the test while there is no listener."""
-        if self.kerberos_port is None:
-            pytest.skip("the Orthrus KDC has no Kerberos listener yet (issue 14 §3)")
-        return KDCAddress(self.kerberos_port, tcp_only=tcp_only)
 
 
 @pytest.fixture(scope="session")

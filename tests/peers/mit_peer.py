@@ -1,5 +1,6 @@
 """MIT Kerberos's own programs (Debian's krb5-user) as peers: a throwaway ``KRB5_CONFIG`` for
-realm EXAMPLE.TEST, a private credential cache and keytab, and a runner of MIT commands.
+realm EXAMPLE.TEST, a private credential cache and keytab, a runner of MIT commands, and
+what a test needs to know of the Orthrus KDC they talk to (:class:`PeerKDC`).
 
 Nothing of the machine's Kerberos is used: ``/etc/krb5.conf`` is never read, no ``KRB5*``
 variable of the developer's reaches the programs, and messages are MIT's English ones
@@ -16,7 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from support import REALM
+import pytest
+from support import REALM, Realm
+
+ALICE = f"alice@{REALM}"
+ALICE_PASSWORD = "alice-peer-pass"
+HTTP_SERVICE = f"HTTP/localhost@{REALM}"
 
 #: What the peer tests run; ``make test`` installs them (Debian krb5-user) when root.
 MIT_TOOLS = ("kinit", "klist", "kvno", "ktutil", "kdestroy")
@@ -161,3 +167,19 @@ class MITPeer:
         if not self.trace.exists():
             return "(no trace)"
         return "\n".join(self.trace.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class PeerKDC:
+    """A running Orthrus KDC: its realm (for ``orthrus-kdc`` commands), HTTP URL and
+    Kerberos port (None until the KDC has a Kerberos listener)."""
+
+    realm: Realm
+    url: str
+    kerberos_port: int | None
+
+    def address(self, tcp_only: bool = False) -> KDCAddress:
+        """Where MIT clients reach this KDC; skips the test while there is no listener."""
+        if self.kerberos_port is None:
+            pytest.skip("the Orthrus KDC has no Kerberos listener yet (issue 14 §3)")
+        return KDCAddress(self.kerberos_port, tcp_only=tcp_only)
