@@ -112,13 +112,10 @@ def _load(path: Path) -> tuple[Keytab, KerberosKeys]:
     try:
         if not is_mit_keytab(data):
             return Keytab.from_bytes(data), {}
-        kerberos: dict[Principal, tuple[KerberosKey, ...]] = {}
+        grouped: dict[Principal, list[KerberosKey]] = {}
         for entry in parse_keytab(data):
-            kerberos[entry.principal] = (
-                *kerberos.get(entry.principal, ()),
-                entry.to_kerberos_key(),
-            )
-        return Keytab(), kerberos
+            grouped.setdefault(entry.principal, []).append(entry.to_kerberos_key())
+        return Keytab(), {p: tuple(keys) for p, keys in grouped.items()}
     except ProtocolError as exc:
         raise ConfigError(f"keytab {path} is not a valid keytab: {exc.message}") from None
 
