@@ -1,8 +1,9 @@
 """The KDC's principal lookups on PostgreSQL are cached only while nothing changed: the
-triggers of migration 0004 NOTIFY every change and the store LISTENs (kdc/pg_changes.py).
-Whatever another process commits — a new principal, a deleted or disabled one, a new key, a
-group — is what the very next lookup returns; a lost listening connection or a schema
-without the triggers drops the cache rather than serve a stale entry."""
+triggers of migrations 0004 and 0005 NOTIFY every change and the store LISTENs
+(kdc/pg_changes.py). Whatever another process commits — a new principal, a deleted or
+disabled one, a new key, a Kerberos key, a group — is what the very next lookup returns; a
+lost listening connection or a schema without the triggers drops the cache rather than
+serve a stale entry."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ops_support import admin, needs_pg, ok, pg_execute, pg_schema
 from support import REALM, Realm, open_store
 
 from kdc.store import NewPrincipal, PrincipalChanges, Store
+from orthrus.enctypes import enctype
 from orthrus.principal import Principal
 
 pytestmark = needs_pg
@@ -75,6 +77,39 @@ def test_changes_through_another_store_are_seen(
         assert kdc_store.lookup(ALICE) is None
 
 
+def test_kerberos_keys_changed_through_another_store_are_seen(
+    pg_realm: tuple[Path, str], kdc_store: Store
+) -> None:
+    """A cpw gives new Kerberos keys; a change to the kerberos_keys table alone (0005's
+    trigger) is seen too."""
+    directory, schema = pg_realm
+    with open_store(directory) as other:
+        other.add_principal(NewPrincipal(ALICE, "alice-first-pass"))
+        try:
+            entry = kdc_store.lookup(ALICE)
+            assert entry is not None and [k.kvno for k in entry.kerberos_keys] == [1, 1]
+            assert kdc_store.lookup(ALICE) is entry
+            other.change_key(ALICE, "alice-second-pass")
+            rekeyed = kdc_store.lookup(ALICE)
+            assert rekeyed is not None
+            assert [(k.kvno, k.enctype) for k in rekeyed.kerberos_keys] == [
+                (2, 20),
+                (2, 18),
+                (1, 20),
+                (1, 18),
+            ]
+            new = rekeyed.kerberos_key(18)
+            assert new is not None
+            assert new.key == enctype(18).string_to_key(
+                "alice-second-pass", b"EXAMPLE.TESTalice", (1000).to_bytes(4, "big")
+            )
+            pg_execute(f'DELETE FROM "{schema}".kerberos_keys WHERE kvno = 1')
+            pruned = kdc_store.lookup(ALICE)
+            assert pruned is not None and [k.kvno for k in pruned.kerberos_keys] == [2, 2]
+        finally:
+            other.delete_principal(ALICE)
+
+
 def test_a_lost_listening_connection_drops_the_cache(
     pg_realm: tuple[Path, str], kdc_store: Store
 ) -> None:
@@ -93,9 +128,10 @@ def test_a_lost_listening_connection_drops_the_cache(
 
 
 def test_a_schema_without_the_triggers_is_never_cached(pg_realm: tuple[Path, str]) -> None:
-    """A database not yet upgraded to 0004 sends no notification: no cache, nothing stale."""
+    """A database not yet upgraded to 0004 sends no notification (nor one to 0005 for every
+    table): no cache, nothing stale."""
     directory, schema = pg_realm
-    triggers = ("principals", "keys", "groups")
+    triggers = ("principals", "keys", "groups", "kerberos_keys")
     for table in triggers:
         pg_execute(f'DROP TRIGGER orthrus_{table}_changed ON "{schema}"."{table}"')
     try:
