@@ -22,7 +22,7 @@ from typing import Any
 from kdc.config import KDCSettings
 from kdc.masterkey import MasterKey
 from kdc.models import KerberosKeyRow
-from orthrus.enctypes import UnsupportedEnctype, enctype
+from orthrus.enctypes import enctype
 from orthrus.principal import Principal
 from orthrus.realm import KerberosKey
 
@@ -81,7 +81,7 @@ def describe(rows: Iterable[KerberosKeyRow], enctypes: Sequence[int]) -> list[di
     return [
         {
             "kvno": row.kvno,
-            "enctype": _name(row.enctype),
+            "enctype": enctype(row.enctype).name,
             "enctype_number": row.enctype,
             # MIT's names: "normal" is RFC 4120's default salt; a random key has none.
             "salt": "normal" if row.salt is not None else None,
@@ -89,10 +89,3 @@ def describe(rows: Iterable[KerberosKeyRow], enctypes: Sequence[int]) -> list[di
         }
         for row in sorted(rows, key=lambda r: (-r.kvno, rank.get(r.enctype, len(rank)), r.enctype))
     ]
-
-
-def _name(number: int) -> str:
-    try:
-        return enctype(number).name
-    except UnsupportedEnctype:  # a type this version does not know (a newer one's dump)
-        return f"enctype {number}"

@@ -26,7 +26,7 @@ import kdc
 from kdc.cli import NO_KERBEROS_KEYS, cli
 from kdc.config import KDCSettings, load_settings
 from kdc.dump import dump_realm, load_realm
-from kdc.kerberos_keys import default_salt
+from kdc.kerberos_keys import default_salt, seal_owner
 from kdc.store import NewPrincipal, Store, make_engine
 from orthrus.enctypes import ENCTYPES, enctype
 from orthrus.errors import ConfigError
@@ -426,5 +426,24 @@ def test_load_refuses_a_misplaced_kerberos_key(
         alice = next(p for p in document["principals"] if p["name"] == str(ALICE))
         alice["kerberos_keys"][0].update(change)
         with pytest.raises(ConfigError, match=says):
+            load_realm(store, msgspec.json.encode(document))
+        assert store.lookup(ALICE) is not None
+
+
+@pytest.mark.parametrize(("number", "size"), [(25, 16), (18, 16)])
+def test_load_refuses_a_kerberos_key_of_an_unknown_type_or_size(
+    realm_dir: Path, number: int, size: int
+) -> None:
+    """A dump of a newer Orthrus with a type this one lacks (camellia128-cts-cmac, 25), or a
+    key of the wrong size, sealed under the right master key: refused, nothing changed."""
+    with open_store(realm_dir) as store:
+        store.add_principal(NewPrincipal(ALICE, ALICE_PASS))
+        document = json.loads(dump_realm(store))
+        alice = next(p for p in document["principals"] if p["name"] == str(ALICE))
+        alice["kerberos_keys"][0].update(
+            enctype=number,
+            wrapped=store.master.wrap(bytes(size), seal_owner(str(ALICE), 1, number)),
+        )
+        with pytest.raises(ConfigError, match="of an unknown type or size"):
             load_realm(store, msgspec.json.encode(document))
         assert store.lookup(ALICE) is not None
