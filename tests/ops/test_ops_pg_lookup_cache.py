@@ -11,10 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from ops_support import admin, needs_pg, ok, pg_execute, pg_schema
+from sqlalchemy import inspect
 from support import REALM, Realm, open_store
 
-from kdc.store import NewPrincipal, PrincipalChanges, Store
+import kdc
+from kdc.pg_changes import PostgresChanges
+from kdc.store import NewPrincipal, PrincipalChanges, Store, make_engine
 from orthrus.enctypes import enctype
 from orthrus.principal import Principal
 
@@ -150,3 +155,34 @@ def test_a_schema_without_the_triggers_is_never_cached(pg_realm: tuple[Path, str
                 f'OR TRUNCATE ON "{schema}"."{table}" FOR EACH STATEMENT '
                 f'EXECUTE FUNCTION "{schema}".orthrus_principals_changed()'
             )
+
+
+def test_upgrade_from_0004_adds_the_kerberos_keys_table_and_its_trigger() -> None:
+    """On PostgreSQL 0005 creates kerberos_keys with its NOTIFY trigger: before the upgrade
+    the lookup cache is off (not every table notifies), after it on; 0005 can be undone."""
+    with pg_schema("upgrade") as db_url:
+        engine = make_engine(db_url)
+        config = Config()
+        config.set_main_option("script_location", str(Path(kdc.__file__).parent / "migrations"))
+        try:
+            with engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "0004")
+            changes = PostgresChanges(engine)
+            changes.version()
+            assert not changes._notified
+            changes.close()
+            with engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+            changes = PostgresChanges(engine)
+            changes.version()
+            assert changes._notified
+            changes.close()
+            with engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.downgrade(config, "0004")
+                tables = set(inspect(connection).get_table_names())
+            assert "kerberos_keys" not in tables and "keys" in tables
+        finally:
+            engine.dispose()
