@@ -167,28 +167,36 @@ def test_keys_match_rfc3962_appendix_b(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("ktutil") is None, reason="MIT krb5-user is not installed")
-def test_the_key_is_the_one_mit_ktutil_derives(tmp_path: Path) -> None:
-    """At MIT's default count (4096) the store's aes256-cts-hmac-sha1-96 key of alice is the
-    one MIT's ``ktutil addent -password`` derives (read back with ``klist -k -K``)."""
+def test_the_keys_are_those_mit_ktutil_derives(tmp_path: Path) -> None:
+    """At MIT's default counts (4096 for RFC 3962 types, 32768 for RFC 8009's, the realm's
+    default) every key the store derives is the one MIT's ``ktutil addent -password`` derives
+    from the same password and default salt (read back with ``klist -k -K``)."""
     directory = tmp_path / "kdc"
     admin(directory, "init", "--realm", REALM, *FAST_KDF)
-    with open_store(directory, kerberos_iterations=4096) as store:
-        store.add_principal(NewPrincipal(ALICE, ALICE_PASS))
-        entry = store.lookup(ALICE)
-    assert entry is not None
-    ours = entry.kerberos_key(18)
-    assert ours is not None and ours.iterations == 4096
+    bob = Principal.parse(f"bob/admin@{REALM}")
+    ours: dict[tuple[str, str], str] = {}
+    script = []
+    for principal, count in ((ALICE, 4096), (bob, 32768)):
+        with open_store(directory, enctypes=ALL_ENCTYPES, kerberos_iterations=count) as store:
+            store.add_principal(NewPrincipal(principal, ALICE_PASS))
+            entry = store.lookup(principal)
+        assert entry is not None
+        for key in entry.kerberos_keys:
+            kind = enctype(key.enctype)
+            if kind.default_iterations == count:
+                ours[(str(principal), kind.name)] = key.key.material.hex()
+                script.append(f"addent -password -p {principal} -k 1 -e {kind.name}")
+                script.append(ALICE_PASS)
+    assert len(ours) == 4
     keytab = tmp_path / "mit.keytab"
-    script = (
-        f"addent -password -p {ALICE} -k 1 -e aes256-cts-hmac-sha1-96\n{ALICE_PASS}\n"
-        f"wkt {keytab}\nquit\n"
-    )
+    script += [f"wkt {keytab}", "quit", ""]
     env = {"KRB5_CONFIG": "/dev/null", "PATH": "/usr/bin:/bin"}
-    subprocess.run(["ktutil"], input=script, text=True, env=env, check=True, timeout=30)
+    subprocess.run(["ktutil"], input="\n".join(script), text=True, env=env, check=True, timeout=60)
     listed = subprocess.run(
         ["klist", "-k", "-K", "-e", str(keytab)], text=True, env=env, capture_output=True
     )
-    assert re.findall(r"\(0x([0-9a-f]+)\)", listed.stdout) == [ours.key.material.hex()]
+    theirs = re.findall(r"(\S+@\S+) \((\S+)\)\s+\(0x([0-9a-f]+)\)", listed.stdout)
+    assert {(name, kind): key for name, kind, key in theirs} == ours
 
 
 def test_random_keys_for_randkey_init_and_cpw_randkey(realm_dir: Path, store: Store) -> None:
