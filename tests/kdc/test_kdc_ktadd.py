@@ -1,30 +1,37 @@
-"""``orthrus-kdc ktadd --format mit``: the refusals that need no MIT program (MIT's tools read
-what it writes in tests/peers/test_peer_ktadd.py)."""
+"""``orthrus-kdc ktadd --format mit``: what needs no MIT program, refusals above all (MIT's
+tools read what it writes in tests/peers/test_peer_ktadd.py)."""
 
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from pathlib import Path
 
 from support import REALM, Realm
 
 from orthrus.enctypes import KeyBlock
 from orthrus.keytab import Keytab
-from orthrus.mitkeytab import MITKeytabEntry, serialize_keytab
+from orthrus.mitkeytab import MITKeytabEntry, parse_keytab, serialize_keytab
 from orthrus.principal import Principal
 
 HTTP = f"HTTP/localhost@{REALM}"
 
 
-def test_a_principal_without_kerberos_keys_is_refused_with_what_to_do(
-    realm: Realm, tmp_path: Path
-) -> None:
+def test_a_principal_without_kerberos_keys_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    old = Realm.create(tmp_path / "kdc")
+    old.add_service(HTTP)
+    # As a principal made before migration 0005: no Kerberos keys until its next cpw.
+    with sqlite3.connect(old.directory / "principal.db") as db:
+        db.execute("DELETE FROM kerberos_keys")
     keytab = tmp_path / "http.keytab"
-    result = realm.admin("ktadd", "--format", "mit", "-k", str(keytab), HTTP, check=False)
+    result = old.admin("ktadd", "--format", "mit", "-k", str(keytab), HTTP, check=False)
     assert result.returncode == 1
-    assert f"{HTTP} has no Kerberos keys" in result.stderr
-    assert f"run 'orthrus-kdc cpw {HTTP}'" in result.stderr
+    assert f"{HTTP} has no Kerberos keys at kvno 1" in result.stderr
+    assert f"run 'orthrus-kdc cpw {HTTP}' (or 'cpw --randkey' for a service)" in result.stderr
     assert not keytab.exists()
+    old.admin("cpw", "--randkey", HTTP)
+    old.admin("ktadd", "--format", "mit", "-k", str(keytab), HTTP)
+    assert {e.kvno for e in parse_keytab(keytab.read_bytes())} == {2}
 
 
 def test_unknown_principal(realm: Realm, tmp_path: Path) -> None:
