@@ -191,9 +191,7 @@ def open_ap_ticket(ticket: Ticket, keys_for: KeysFor) -> EncTicketPart:
     return open_ticket(ticket, select_key(keys, ticket.kvno, server))
 
 
-def open_authenticator(
-    ap_req: APReq, ticket: EncTicketPart, usage: KeyUsage
-) -> OpenedAPReq[Key]:
+def open_authenticator(ap_req: APReq, ticket: EncTicketPart, usage: KeyUsage) -> OpenedAPReq[Key]:
     """Open the authenticator of ``ap_req`` under the session key of its opened ``ticket``
     (``MODIFIED`` if it does not open or decode)."""
     session_key = _session_key(ticket.key)
@@ -250,9 +248,7 @@ def check_authenticator(
     opened = open_authenticator(ap_req, ticket, rules.usage)
     client_time = check_opened(opened, now, rules)
     expires_at = replay_expiry(opened.authenticator, rules.max_skew)
-    check_replay(
-        rules.replay_cache, opened.replay_entry, expires_at, now, client_time, rules.where
-    )
+    check_replay(rules.replay_cache, opened.replay_entry, expires_at, now, client_time, rules.where)
     return VerifiedAPReq(
         opened.server, ticket, opened.authenticator, opened.session_key, opened.mutual_required
     )

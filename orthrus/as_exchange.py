@@ -7,8 +7,8 @@ the realm (lookups, replay cache, entropy) and the time. The client side builds 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import msgspec
