@@ -843,6 +843,25 @@ MUTATIONS: list[Mutation] = [
         "PERFORM pg_notify('orthrus_principals', '');",
         "NULL;",
     ),
+    Mutation(
+        "test_kerberos_tgs_body_changed_after_its_checksum_is_modified",
+        "orthrus/kerberos/exchanges.py",
+        "binding = kind.enctype.checksum(session, KeyUsage.TGS_REQ_AUTH_CHECKSUM, body)",
+        "binding = sent.cksum.checksum",
+    ),
+    Mutation(
+        "test_kerberos_tgs_request_replayed_is_repeat",
+        "orthrus/tgs_exchange.py",
+        "    check_replay(ctx.replay_cache, opened.replay_entry, expires_at, now, client_time, "
+        '"KDC")\n',
+        "",
+    ),
+    Mutation(
+        "test_kerberos_golden_ticket_with_a_stolen_krbtgt_key_is_modified",
+        "orthrus/tgs_exchange.py",
+        "        signer.verify_own(tgt, tgs, ctx.policy.max_skew, now)",
+        "        pass",
+    ),
 ]
 
 
