@@ -191,10 +191,13 @@ def open_ap_ticket(ticket: Ticket, keys_for: KeysFor) -> EncTicketPart:
     return open_ticket(ticket, select_key(keys, ticket.kvno, server))
 
 
-def open_authenticator(ap_req: APReq, ticket: EncTicketPart, usage: KeyUsage) -> OpenedAPReq[Key]:
+def open_authenticator(
+    ap_req: APReq, ticket: EncTicketPart, usage: KeyUsage, session_key: Key | None = None
+) -> OpenedAPReq[Key]:
     """Open the authenticator of ``ap_req`` under the session key of its opened ``ticket``
-    (``MODIFIED`` if it does not open or decode)."""
-    session_key = _session_key(ticket.key)
+    (``MODIFIED`` if it does not open or decode). A caller that keeps opened tickets passes
+    their session key as a :class:`Key` it keeps too, which derives each usage's key once."""
+    session_key = session_key or ticket.key.to_key()
     authenticator = _decode_sealed(
         open_sealed(session_key, usage, ap_req.authenticator), Authenticator, "authenticator"
     )
@@ -237,7 +240,11 @@ def replay_expiry(authenticator: Authenticator, max_skew: int) -> float:
 
 
 def check_authenticator(
-    ap_req: APReq, ticket: EncTicketPart, now: float, rules: APRules
+    ap_req: APReq,
+    ticket: EncTicketPart,
+    now: float,
+    rules: APRules,
+    session_key: Key | None = None,
 ) -> VerifiedAPReq:
     """The rest of RFC 4120 §3.2.3 given the opened ``ticket`` of ``ap_req``.
 
@@ -245,28 +252,13 @@ def check_authenticator(
     cache (``REPEAT``, always last: an authenticator already stored, or made before the
     replay cache's memory starts).
     """
-    opened = open_authenticator(ap_req, ticket, rules.usage)
+    opened = open_authenticator(ap_req, ticket, rules.usage, session_key)
     client_time = check_opened(opened, now, rules)
     expires_at = replay_expiry(opened.authenticator, rules.max_skew)
     check_replay(rules.replay_cache, opened.replay_entry, expires_at, now, client_time, rules.where)
     return VerifiedAPReq(
         opened.server, ticket, opened.authenticator, opened.session_key, opened.mutual_required
     )
-
-
-#: Session keys of tickets seen recently, as :class:`Key` objects: a client sends the same
-#: ticket with many authenticators, and each Key derives its per-usage AEAD once (HKDF).
-_SESSION_KEYS: dict[bytes, Key] = {}
-_SESSION_KEYS_LIMIT = 4096
-
-
-def _session_key(key: EncryptionKey) -> Key:
-    cached = _SESSION_KEYS.get(key.value)
-    if cached is None:
-        if len(_SESSION_KEYS) >= _SESSION_KEYS_LIMIT:
-            _SESSION_KEYS.clear()
-        cached = _SESSION_KEYS[key.value] = key.to_key()
-    return cached
 
 
 def _check_binding(checksum: bytes | None, rules: APRules) -> None:
