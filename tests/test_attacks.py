@@ -57,6 +57,7 @@ from support import (
 sys.path.insert(0, str(Path(__file__).with_name("core")))
 from core_realm import T0, CoreRealm, wire
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from kerberos_realm import KerberosRealm
 
 from client_lib.api import Client
 from client_lib.ccache import CredentialCache
@@ -91,6 +92,9 @@ from orthrus.httpauth import (
     encode_ap_req,
     http_binding,
 )
+from orthrus.kerberos.client import KerberosCredential, tgs_request
+from orthrus.kerberos.names import principal_name
+from orthrus.kerberos.tickets import open_kerberos_ticket, seal_kerberos_ticket
 from orthrus.keys import Key, KeyUsage
 from orthrus.keytab import Keytab, KeytabEntry
 from orthrus.kpasswd import handle_kpasswd_req, make_kpasswd_req
@@ -2770,6 +2774,65 @@ def test_golden_ticket_with_a_stolen_krbtgt_key_is_modified(
         assert refused(core.tgs_exchange, request).name == "KRB_AP_ERR_MODIFIED"
     assert len(core.replay) == size
     assert core.service_ticket(tgt, http).client == tgt.client  # the genuine TGT still works
+
+
+# -- the same attacks on the Kerberos wire (DER, RFC 3962/8009 enctypes) --------------------
+
+
+@pytest.fixture
+def krb_realm() -> KerberosRealm:
+    return KerberosRealm()
+
+
+def krb_tgt(realm: KerberosRealm) -> tuple[KerberosCredential, Principal]:
+    alice = realm.add_krb_user("alice", "correct horse")
+    web = realm.add_krb_service("HTTP/web")
+    return realm.krb_login(alice, "correct horse"), web
+
+
+def test_kerberos_tgs_body_changed_after_its_checksum_is_modified(
+    krb_realm: KerberosRealm,
+) -> None:
+    """A TGS-REQ captured on the wire and sent again for another service: the body is in
+    clear, but the authenticator's keyed checksum (usage 6, RFC 4120 §5.4.1) covers it, and
+    only the TGT's session key makes it. Nothing is issued or remembered."""
+    tgt, web = krb_tgt(krb_realm)
+    admin = krb_realm.add_krb_service("HTTP/admin")
+    request = tgs_request(tgt, web, T0, os.urandom)
+    body = dataclasses.replace(request.message.req_body, sname=principal_name(admin))
+    moved = dataclasses.replace(request.message, req_body=body)
+    size = len(krb_realm.replay)
+    assert krb_realm.error(der.encode_kdc_req(moved)).error_code == 41  # KRB_AP_ERR_MODIFIED
+    assert len(krb_realm.replay) == size
+
+
+def test_kerberos_tgs_request_replayed_is_repeat(krb_realm: KerberosRealm) -> None:
+    """The same TGS-REQ bytes sent twice: the second is a replay (RFC 4120 §3.2.3), in the
+    KDC's one replay cache whichever wire the request came on."""
+    tgt, web = krb_tgt(krb_realm)
+    request = tgs_request(tgt, web, T0, os.urandom)
+    assert krb_realm.send(request).error is None
+    assert krb_realm.error(request).error_code == 34  # KRB_AP_ERR_REPEAT
+
+
+def test_kerberos_golden_ticket_with_a_stolen_krbtgt_key_is_modified(
+    krb_realm: KerberosRealm,
+) -> None:
+    """A DER TGT minted with a stolen krbtgt key: it opens, but carries no KDC signature for
+    its client (the signed data moved from alice's TGT says alice), so the TGS refuses it."""
+    tgt, web = krb_tgt(krb_realm)
+    tgs = krb_realm.entries[krb_realm.tgs]
+    part = open_kerberos_ticket(tgt.ticket, tgs)
+    bob = krb_realm.add_krb_user("bob", "hunter2 hunter2")
+    key = krb_realm.krb_key(krb_realm.tgs)
+    forged_ticket = seal_kerberos_ticket(
+        msgspec.structs.replace(part, client=bob), krb_realm.tgs, key, tgs.kvno, os.urandom
+    )
+    forged = dataclasses.replace(tgt, client=bob, ticket=forged_ticket)
+    size = len(krb_realm.replay)
+    error = krb_realm.error(tgs_request(forged, web, T0, os.urandom))
+    assert error.error_code == 41  # KRB_AP_ERR_MODIFIED
+    assert len(krb_realm.replay) == size
 
 
 @pytest.mark.parametrize(
