@@ -790,6 +790,12 @@ MUTATIONS: list[Mutation] = [
         'groups = tuple(conn.scalars(_GROUPS, {"principal_id": principal_id})) if rows else ()',
     ),
     Mutation(
+        "test_kerberos_key_swapped_into_another_enctype_or_kvno_does_not_open",
+        "kdc/kerberos_keys.py",
+        'return f"{name}#{kvno}/{number}"',
+        'return f"{name}#{kvno}/"',
+    ),
+    Mutation(
         "test_der_message_oversized_is_field_toolong",
         "orthrus/der/codec.py",
         "    if len(data) > MAX_MESSAGE_SIZE:",

@@ -48,6 +48,7 @@ from support import (
     clean_env,
     fake_kdc,
     free_port,
+    open_store,
     sqlite_snapshot,
     stop,
     wait_http,
@@ -2832,3 +2833,38 @@ def test_kerberos_golden_ticket_with_a_stolen_krbtgt_key_is_modified(
     error = krb_realm.error(tgs_request(forged, web, T0, os.urandom))
     assert error.error_code == 41  # KRB_AP_ERR_MODIFIED
     assert len(krb_realm.replay) == size
+
+
+@pytest.mark.parametrize(
+    ("into", "what"),
+    [((1, 20), "another enctype"), ((2, 18), "another kvno")],
+)
+def test_kerberos_key_swapped_into_another_enctype_or_kvno_does_not_open(
+    tmp_path: Path, into: tuple[int, int], what: str
+) -> None:
+    """Someone who can write the database (not read the master key) moves alice's sealed
+    aes256-cts-hmac-sha1-96 key of kvno 1 onto ``what``: a key the KDC would then use
+    where another belongs (a known or weaker key for a stronger type, an old key for the
+    current version). Sealed with the name, kvno and enctype bound, it does not open:
+    the lookup refuses the row and nothing is served under it."""
+    directory = tmp_path / "kdc"
+    admin(directory, "init", "--realm", REALM, *FAST_KDF)
+    alice = f"alice@{REALM}"
+    admin(directory, "addprinc", alice, input=f"{ALICE_PASS}\n{ALICE_PASS}\n")
+    admin(directory, "cpw", alice, input=f"{BOB_PASS}\n{BOB_PASS}\n")
+    with sqlite3.connect(directory / "principal.db") as db:
+        (owner,) = db.execute("SELECT id FROM principals WHERE name = ?", (alice,)).fetchone()
+        (moved,) = db.execute(
+            "SELECT wrapped FROM kerberos_keys WHERE principal_id = ? AND kvno = 1 "
+            "AND enctype = 18",
+            (owner,),
+        ).fetchone()
+        changed = db.execute(
+            "UPDATE kerberos_keys SET wrapped = ? WHERE principal_id = ? AND kvno = ? "
+            "AND enctype = ?",
+            (moved, owner, *into),
+        )
+        assert changed.rowcount == 1
+    refused = pytest.raises(ConfigError, match="does not open with this master key stash")
+    with open_store(directory) as store, refused:
+        store.lookup(Principal.parse(alice))
