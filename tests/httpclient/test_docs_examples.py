@@ -189,16 +189,16 @@ def sh_pages() -> list[Path]:
 
 @pytest.mark.parametrize("page", sh_pages(), ids=page_id)
 def test_shell_examples_run(page: Path, tmp_path: Path) -> None:
-    unshare = shutil.which("unshare")
-    namespace = [unshare, "-rn"] if unshare else []
+    unshare, ip = shutil.which("unshare"), shutil.which("ip")
+    namespace = [unshare, "-rn"] if unshare and ip else []
     if not namespace or subprocess.run([*namespace, "true"], check=False).returncode != 0:
-        pytest.skip("needs a network namespace of its own (unshare -rn) for the page's ports")
+        pytest.skip("needs a network namespace of its own (unshare -rn, ip) for the page's ports")
     (tmp_path / ".venv").symlink_to(BIN.parent)
     steps = [b for b in blocks(page) if b.language == "sh"]
     script = "\n".join(
         [
             "set -euo pipefail",
-            "ip link set lo up",
+            f"{ip} link set lo up",
             "trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT",
             *(f"echo '### {b.where()}'\n{b.code}" for b in steps),
         ]
