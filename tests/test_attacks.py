@@ -1964,6 +1964,29 @@ def test_group_or_world_accessible_credential_files_are_refused(
     assert CredentialCache(cache.path).credentials()[0].client == tgt.client
 
 
+def test_ccache_lock_file_planted_by_another_user_is_refused(
+    tmp_path: Path, core: CoreRealm, tgt: Credential
+) -> None:
+    """Writers of a cache hold a lock on ``CACHE.lock``. Whoever can open that file can hold
+    the lock for ever and stop every write of the victim (a ``kinit --keep`` that can no
+    longer renew): a lock file open to others, or (as root can show) another user's, is
+    refused with one sentence, and the cache is left as it was."""
+    cache = _ccache_with_tgt(tmp_path / "ccache", core, tgt)
+    before = cache.path.read_bytes()
+    cache.lock_path.chmod(0o666)
+    cases = [("open to other users (mode 0666)", 0o666)]
+    if os.geteuid() == 0:
+        cases.append(("belongs to another user (uid 65534)", 0o600))
+    for expected, mode in cases:
+        cache.lock_path.chmod(mode)
+        if "uid" in expected:
+            os.chown(cache.lock_path, 65534, 65534)
+        for write in (lambda: cache.initialize(tgt.client, tgt), lambda: cache.store(tgt)):
+            with pytest.raises(ConfigError, match=re.escape(expected)):
+                write()
+        assert cache.path.read_bytes() == before
+
+
 def test_ccache_written_through_a_planted_symlink_leaves_its_target_alone(
     tmp_path: Path, core: CoreRealm, tgt: Credential
 ) -> None:
