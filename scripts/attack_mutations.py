@@ -451,6 +451,12 @@ MUTATIONS: list[Mutation] = [
         "if info.st_mode & 0o007:",
     ),
     Mutation(
+        "test_ccache_lock_file_planted_by_another_user_is_refused",
+        "orthrus_io/files.py",
+        'is not a regular file; remove it")\n        _check_ours(info, path, what, 0o600)',
+        'is not a regular file; remove it")',
+    ),
+    Mutation(
         "test_ccache_written_through_a_planted_symlink_leaves_its_target_alone",
         "orthrus_io/files.py",
         "        os.replace(tmp, path)\n",

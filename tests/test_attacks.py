@@ -1964,6 +1964,29 @@ def test_group_or_world_accessible_credential_files_are_refused(
     assert CredentialCache(cache.path).credentials()[0].client == tgt.client
 
 
+def test_ccache_lock_file_planted_by_another_user_is_refused(
+    tmp_path: Path, core: CoreRealm, tgt: Credential
+) -> None:
+    """Writers of a cache hold a lock on ``CACHE.lock``. Whoever can open that file can hold
+    the lock for ever and stop every write of the victim (a ``kinit --keep`` that can no
+    longer renew): a lock file open to others, or (as root can show) another user's, is
+    refused with one sentence, and the cache is left as it was."""
+    cache = _ccache_with_tgt(tmp_path / "ccache", core, tgt)
+    before = cache.path.read_bytes()
+    cache.lock_path.chmod(0o666)
+    cases = [("open to other users (mode 0666)", 0o666)]
+    if os.geteuid() == 0:
+        cases.append(("belongs to another user (uid 65534)", 0o600))
+    for expected, mode in cases:
+        cache.lock_path.chmod(mode)
+        if "uid" in expected:
+            os.chown(cache.lock_path, 65534, 65534)
+        for write in (lambda: cache.initialize(tgt.client, tgt), lambda: cache.store(tgt)):
+            with pytest.raises(ConfigError, match=re.escape(expected)):
+                write()
+        assert cache.path.read_bytes() == before
+
+
 def test_ccache_written_through_a_planted_symlink_leaves_its_target_alone(
     tmp_path: Path, core: CoreRealm, tgt: Credential
 ) -> None:
@@ -2776,41 +2799,6 @@ def test_golden_ticket_with_a_stolen_krbtgt_key_is_modified(
     assert core.service_ticket(tgt, http).client == tgt.client  # the genuine TGT still works
 
 
-@pytest.mark.parametrize(
-    ("into", "what"),
-    [((1, 20), "another enctype"), ((2, 18), "another kvno")],
-)
-def test_kerberos_key_swapped_into_another_enctype_or_kvno_does_not_open(
-    tmp_path: Path, into: tuple[int, int], what: str
-) -> None:
-    """Someone who can write the database (not read the master key) moves alice's sealed
-    aes256-cts-hmac-sha1-96 key of kvno 1 onto ``what``: a key the KDC would then use
-    where another belongs (a known or weaker key for a stronger type, an old key for the
-    current version). Sealed with the name, kvno and enctype bound, it does not open:
-    the lookup refuses the row and nothing is served under it."""
-    directory = tmp_path / "kdc"
-    admin(directory, "init", "--realm", REALM, *FAST_KDF)
-    alice = f"alice@{REALM}"
-    admin(directory, "addprinc", alice, input=f"{ALICE_PASS}\n{ALICE_PASS}\n")
-    admin(directory, "cpw", alice, input=f"{BOB_PASS}\n{BOB_PASS}\n")
-    with sqlite3.connect(directory / "principal.db") as db:
-        (owner,) = db.execute("SELECT id FROM principals WHERE name = ?", (alice,)).fetchone()
-        (moved,) = db.execute(
-            "SELECT wrapped FROM kerberos_keys WHERE principal_id = ? AND kvno = 1 "
-            "AND enctype = 18",
-            (owner,),
-        ).fetchone()
-        changed = db.execute(
-            "UPDATE kerberos_keys SET wrapped = ? WHERE principal_id = ? AND kvno = ? "
-            "AND enctype = ?",
-            (moved, owner, *into),
-        )
-        assert changed.rowcount == 1
-    refused = pytest.raises(ConfigError, match="does not open with this master key stash")
-    with open_store(directory) as store, refused:
-        store.lookup(Principal.parse(alice))
-
-
 # -- the same attacks on the Kerberos wire (DER, RFC 3962/8009 enctypes) --------------------
 
 
@@ -2868,3 +2856,38 @@ def test_kerberos_golden_ticket_with_a_stolen_krbtgt_key_is_modified(
     error = krb_realm.error(tgs_request(forged, web, T0, os.urandom))
     assert error.error_code == 41  # KRB_AP_ERR_MODIFIED
     assert len(krb_realm.replay) == size
+
+
+@pytest.mark.parametrize(
+    ("into", "what"),
+    [((1, 20), "another enctype"), ((2, 18), "another kvno")],
+)
+def test_kerberos_key_swapped_into_another_enctype_or_kvno_does_not_open(
+    tmp_path: Path, into: tuple[int, int], what: str
+) -> None:
+    """Someone who can write the database (not read the master key) moves alice's sealed
+    aes256-cts-hmac-sha1-96 key of kvno 1 onto ``what``: a key the KDC would then use
+    where another belongs (a known or weaker key for a stronger type, an old key for the
+    current version). Sealed with the name, kvno and enctype bound, it does not open:
+    the lookup refuses the row and nothing is served under it."""
+    directory = tmp_path / "kdc"
+    admin(directory, "init", "--realm", REALM, *FAST_KDF)
+    alice = f"alice@{REALM}"
+    admin(directory, "addprinc", alice, input=f"{ALICE_PASS}\n{ALICE_PASS}\n")
+    admin(directory, "cpw", alice, input=f"{BOB_PASS}\n{BOB_PASS}\n")
+    with sqlite3.connect(directory / "principal.db") as db:
+        (owner,) = db.execute("SELECT id FROM principals WHERE name = ?", (alice,)).fetchone()
+        (moved,) = db.execute(
+            "SELECT wrapped FROM kerberos_keys WHERE principal_id = ? AND kvno = 1 "
+            "AND enctype = 18",
+            (owner,),
+        ).fetchone()
+        changed = db.execute(
+            "UPDATE kerberos_keys SET wrapped = ? WHERE principal_id = ? AND kvno = ? "
+            "AND enctype = ?",
+            (moved, owner, *into),
+        )
+        assert changed.rowcount == 1
+    refused = pytest.raises(ConfigError, match="does not open with this master key stash")
+    with open_store(directory) as store, refused:
+        store.lookup(Principal.parse(alice))

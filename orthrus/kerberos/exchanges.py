@@ -77,7 +77,8 @@ def _first_key(asked: Sequence[int], entry: PrincipalEntry, what: str) -> Kerber
     if not entry.kerberos_keys:
         why = (
             f"{entry.principal} has no Kerberos keys yet (made before they existed): an "
-            f"administrator runs 'orthrus-kdc cpw {entry.principal}' to make them"
+            "administrator makes them with 'orthrus-kdc cpw' (a user's password) or "
+            "'orthrus-kdc rotate' (a service or krbtgt)"
         )
     else:
         mine = ", ".join(

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from orthrus.der import (
     KDCReq,
@@ -23,9 +24,11 @@ from orthrus.kerberos.exchanges import E_DATA, handle_kerberos_as, handle_kerber
 from orthrus.kerberos.names import principal_name
 from orthrus.principal import krbtgt
 from orthrus.realm import KDCContext
-from orthrus_io.events import Exchange
 
 __all__ = ["AS_REQ", "TGS_REQ", "KerberosAnswer", "answer"]
+
+#: The exchange an answer belongs to, as events name it (``orthrus_io.events.Exchange``).
+Exchange = Literal["AS", "TGS"]
 
 AS_REQ = 10
 TGS_REQ = 12
