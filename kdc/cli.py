@@ -470,8 +470,8 @@ def _mit_keytab(
         if not keys:
             raise AdminError(
                 f"{name} has no Kerberos keys at kvno {principal.kvno} (it was made before the "
-                f"realm had them): run 'orthrus-kdc cpw {name}' (or 'cpw --randkey' for a "
-                "service) to make them, then ktadd again"
+                f"realm had them): make them with 'orthrus-kdc cpw {name}' (a user's password) "
+                f"or 'orthrus-kdc rotate {name}' (a service), then ktadd again"
             )
         entries += [MITKeytabEntry(name, k.kvno, k.key, now) for k in keys]
     return append_entries(kept, entries), [

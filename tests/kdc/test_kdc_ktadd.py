@@ -27,9 +27,9 @@ def test_a_principal_without_kerberos_keys_is_refused_with_what_to_do(tmp_path: 
     result = old.admin("ktadd", "--format", "mit", "-k", str(keytab), HTTP, check=False)
     assert result.returncode == 1
     assert f"{HTTP} has no Kerberos keys at kvno 1" in result.stderr
-    assert f"run 'orthrus-kdc cpw {HTTP}' (or 'cpw --randkey' for a service)" in result.stderr
+    assert f"'orthrus-kdc rotate {HTTP}' (a service)" in result.stderr
     assert not keytab.exists()
-    old.admin("cpw", "--randkey", HTTP)
+    old.admin("rotate", HTTP)
     old.admin("ktadd", "--format", "mit", "-k", str(keytab), HTTP)
     assert {e.kvno for e in parse_keytab(keytab.read_bytes())} == {2}
 
