@@ -11,7 +11,7 @@ A block's language says what this test does with it:
   in a scratch directory with a link to the project's ``.venv``, inside a network
   namespace of its own (``unshare -rn``) so that the fixed ports the text uses (8088, 8080)
   are free; what a block starts in the background is stopped at the end.
-- ``json``: parsed (the wire examples are valid JSON).
+- ``json``, ``toml``: parsed (the wire examples are valid JSON, the settings valid TOML).
 - ``console``: commands shown, not run, because a test cannot give what they need: a lab
   realm the lab pages build step by step with passwords typed at prompts (the exercises are
   tested by tests/labs), a production host (PostgreSQL, systemd, certificates under /etc),
@@ -30,6 +30,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted(
     [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")], key=lambda p: str(p.relative_to(ROOT))
 )
-RUN = {"python", "sh", "json"}
+RUN = {"python", "sh", "json", "toml"}
 SHOWN = {"console", "text", "http", "ini", "nginx"}
 NOT_RUN = re.compile(r"<!-- not run: (\S.*?) -->\s*\Z")
 
@@ -96,13 +97,15 @@ def test_every_block_says_what_it_is() -> None:
 
 
 @pytest.mark.parametrize("page", PAGES, ids=page_id)
-def test_json_blocks_parse(page: Path) -> None:
+def test_json_and_toml_blocks_parse(page: Path) -> None:
+    parsers = {"json": json.loads, "toml": tomllib.loads}
     for block in blocks(page):
-        if block.language == "json":
+        parse = parsers.get(block.language)
+        if parse is not None:
             try:
-                json.loads(block.code)
+                parse(block.code)
             except ValueError as exc:
-                pytest.fail(f"{block.where()} is not JSON: {exc}")
+                pytest.fail(f"{block.where()} is not {block.language}: {exc}")
 
 
 @pytest.fixture(scope="module")
