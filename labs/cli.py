@@ -20,7 +20,7 @@ from rich.markdown import Markdown
 from rich.table import Table
 
 from labs.classroom.cli import class_group, join
-from labs.state import DEFAULT_DIR, SERVICE_NAMES, SWITCHES, LabPaths, NotALab
+from labs.state import DEFAULT_DIR, KDC_SWITCHES, SERVICE_NAMES, SWITCHES, LabPaths, NotALab
 from orthrus.errors import ConfigError, MalformedMessage
 from orthrus_io.cli import run
 
@@ -189,6 +189,7 @@ def status(directory: str, as_json: bool) -> None:
     for service in lab.state.services:
         switches = ", ".join(f"{s} {lab.state.switch(service.name, s)}" for s in SWITCHES)
         console.print(f"{service.name}: {switches}")
+    console.print("kdc: " + ", ".join(f"{s} {lab.state.switch('kdc', s)}" for s in KDC_SWITCHES))
 
 
 @cli.command()
@@ -704,26 +705,110 @@ def _report_sent(what: str, sent: Any) -> None:
         )
 
 
+#: Every lab switch, by what it switches.
+_SWITCHES_OF = {**{name: SWITCHES for name in SERVICE_NAMES}, "kdc": KDC_SWITCHES}
+
+
 @cli.command()
-@click.argument("service", type=click.Choice(SERVICE_NAMES))
-@click.argument("switch", type=click.Choice(SWITCHES))
+@click.argument("component", metavar="COMPONENT", type=click.Choice(list(_SWITCHES_OF)))
+@click.argument("switch", type=click.Choice(sorted({*SWITCHES, *KDC_SWITCHES})))
 @click.argument("state", type=click.Choice(["on", "off"]))
 @dir_option
-def switch(service: str, switch: str, state: str, directory: str) -> None:
-    """Turn a service's defence on or off (lab realms only) and restart it.
+def switch(component: str, switch: str, state: str, directory: str) -> None:
+    """Turn a defence of a service or of the KDC on or off (lab realms only), and restart it.
 
     \b
-    replay-cache: remember accepted authenticators and refuse them again
-    authz:        check the KDC's signature on the ticket's groups
+    notes|legacy replay-cache: remember accepted authenticators and refuse them again
+    notes|legacy authz:        check the KDC's signature on the ticket's groups
+    kdc lockout:               lock a user out after 5 failed logins in 10 minutes (on)
+    kdc hide-unknown:          answer unknown names as real ones (off)
+    kdc rate-limit:            10 logins an hour per address, loopback included (off)
     """
     from labs.lab import restart_service
 
+    if switch not in _SWITCHES_OF[component]:
+        raise click.BadParameter(
+            f"{component} has the switches {', '.join(_SWITCHES_OF[component])}",
+            param_hint="SWITCH",
+        )
     lab = _lab(directory, up=True)
-    lab.state.switches.setdefault(service, {})[switch] = state
+    lab.state.switches.setdefault(component, {})[switch] = state
     lab.state.save(lab.paths)
-    info = restart_service(lab, service, _say)
+    info = restart_service(lab, component, _say)
     color = "green" if state == "on" else "bold red"
-    console.print(f"{service}: {switch} [{color}]{state}[/] (restarted, pid {info.pid})")
+    console.print(f"{component}: {switch} [{color}]{state}[/] (restarted, pid {info.pid})")
+
+
+# -- online guessing: enumerate, spray -------------------------------------------------------
+
+#: Names an attacker tries first: the lab's users among names nobody has.
+DEFAULT_NAMES = ("alice", "bob", "dave", "erin", "admin", "root", "test", "guest")
+
+
+def _names(lab: Any, given: tuple[str, ...]) -> list[Any]:
+    return [_parse(name, lab.state.realm) for name in given or DEFAULT_NAMES]
+
+
+def _attempt_table(title: str, attempts: list[Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps([a.to_json() for a in attempts], indent=2))
+        return
+    table = Table(title=title, title_justify="left")
+    for column in ("name", "the KDC answered", "so", "event"):
+        table.add_column(column)
+    for attempt in attempts:
+        table.add_row(
+            attempt.name,
+            attempt.answer,
+            attempt.outcome,
+            f"#{attempt.event}" if attempt.event is not None else "",
+        )
+    console.print(table)
+
+
+@cli.command("enumerate")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@dir_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable.")
+def enumerate_command(names: tuple[str, ...], directory: str, as_json: bool) -> None:
+    """Find which NAMEs exist, with no password: one AS-REQ each, no pre-authentication.
+
+    Default names: the lab's users among some that nobody has (admin, root, test, guest).
+    """
+    from labs.spraying import enumerate_names
+
+    lab = _lab(directory, up=True)
+    attempts = enumerate_names(lab, _names(lab, names))
+    _attempt_table("What the KDC told about each name", attempts, as_json)
+
+
+@cli.command("spray")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option(
+    "--password",
+    "-p",
+    "passwords",
+    multiple=True,
+    required=True,
+    help="A password to try against every name (repeatable: each in turn).",
+)
+@dir_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable.")
+def spray_command(
+    names: tuple[str, ...], passwords: tuple[str, ...], directory: str, as_json: bool
+) -> None:
+    """Log in online as each NAME with each --password: spraying (one password, many
+    names) or guessing (many passwords, one name).
+
+    \b
+    orthrus-lab spray -p password1 alice bob dave erin    # spraying
+    orthrus-lab spray bob -p 123456 -p password -p qwerty  # guessing: see the lockout
+    """
+    from labs.spraying import spray
+
+    lab = _lab(directory, up=True)
+    attempts = spray(lab, _names(lab, names), list(passwords))
+    _attempt_table("One online login per name and password", attempts, as_json)
 
 
 cli.add_command(class_group)

@@ -45,6 +45,7 @@ NOT_GRADED = {
     12: "local practice: stealing and rotating the krbtgt key is an administrator's step",
     13: "local practice: the copied cache is a file on your machine",
     14: "local practice: exporting and changing a user's key is an administrator's step",
+    15: "local practice: needs the KDC's defences switched off; a failed login names nobody",
 }
 
 

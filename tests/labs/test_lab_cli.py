@@ -130,7 +130,7 @@ def test_a_damaged_trace_line_is_skipped_with_a_warning(down_lab: Lab) -> None:
     assert "trace line 2 is not valid JSON; skipped" in shown.stderr
     assert "#1" in shown.stdout and "#4" in shown.stdout
     graded = invoke("check", "--all", "--json", "--dir", str(down_lab.paths.root))
-    assert graded.exit_code == 1 and len(json.loads(graded.stdout)) == 14
+    assert graded.exit_code == 1 and len(json.loads(graded.stdout)) == 15
     down_lab.paths.trace.unlink()
 
 
@@ -142,15 +142,15 @@ def test_every_command_has_help() -> None:
 
 
 def test_show_renders_each_exercise_and_refuses_others() -> None:
-    for number in range(1, 15):
+    for number in range(1, 16):
         shown = invoke("show", str(number))
         assert shown.exit_code == 0
         text = shown.stdout
         for heading in ("Goal", "Background", "Steps", "Questions", "Check"):
             assert heading in text, (number, heading)
         assert f"orthrus-lab check {number}" in text
-    missing = invoke("show", "15")
-    assert "there is no exercise 15" in str(missing.exception)
+    missing = invoke("show", "16")
+    assert "there is no exercise 16" in str(missing.exception)
 
 
 def test_show_wraps_at_a_narrow_terminal_and_loses_no_text() -> None:
