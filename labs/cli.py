@@ -283,6 +283,33 @@ def show(number: int, directory: str) -> None:
     console.print(Markdown(_doc(number).read_text(encoding="utf-8")), soft_wrap=False)
 
 
+@cli.command()
+@click.argument("number", type=int)
+@click.option(
+    "--class",
+    "class_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    help="The class directory you run (an instructor, in a shell that joined a class).",
+)
+def answers(number: int, class_dir: Path | None) -> None:
+    """The answers to exercise NUMBER's questions, from docs/labs/answers.md.
+
+    For instructors, and for practice on your own lab; refused in a shell that joined a
+    class server (orthrus-lab join), whose instructor holds the key.
+    """
+    from labs.answers import ANSWERS, answer_section, require_instructor
+    from labs.checks import exercise
+
+    exercise(number)
+    require_instructor(os.environ, class_dir)
+    try:
+        text = ANSWERS.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the answer key {ANSWERS}: {exc.strerror}") from None
+    console.print(Markdown(answer_section(text, number)), soft_wrap=False)
+
+
 def parse_since(value: str | None) -> float | None:
     if value is None:
         return None

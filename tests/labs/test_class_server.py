@@ -355,6 +355,23 @@ def test_a_ticket_forged_with_a_leaked_service_key_counts_for_nobody(
     assert after == before
 
 
+def test_the_answer_key_is_the_instructors_in_a_class(
+    classroom: Classroom, students: dict[str, ClassStudent]
+) -> None:
+    """A shell that joined the class is refused the answer key, also naming its own join
+    directory as a class; the instructor, naming the class directory, gets it."""
+    ann = students["ann"]
+    assert ann.env["ORTHRUS_LAB_CLASS"] == str(ann.home / "class")
+    refused = lab("answers", "1", env=ann.env)
+    assert refused.returncode == 1 and "your instructor's; ask them" in refused.stderr
+    assert "nonce" not in refused.stdout
+    own = lab("answers", "1", "--class", str(ann.home / "class"), env=ann.env)
+    assert own.returncode == 1 and "is not a class you run" in own.stderr
+    instructor = lab("answers", "1", "--class", str(classroom.root), env=ann.env)
+    assert instructor.returncode == 0, instructor.stderr
+    assert "1. First login" in instructor.stdout
+
+
 def test_report_json_and_csv(classroom: Classroom, students: dict[str, ClassStudent]) -> None:
     exported = lab("class", "report", "--dir", str(classroom.root), "--json")
     assert exported.returncode == 0, exported.stderr
