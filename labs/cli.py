@@ -376,11 +376,16 @@ def check(
 
 def _student_decoder(lab: Any, user: str | None, keytabs: tuple[Path, ...]) -> Any:
     from labs.decode import Decoder, KeytabKeys, PasswordKeys, StoreKeys, chain
+    from orthrus.authz import AuthzVerifier
 
     if user is None and not keytabs:
         return None
+    store = lab.store()
+    # The realm's public keys: a verdict on each opened ticket's KDC signature.
+    authz = AuthzVerifier(store.signer().jwks(), lab.state.realm)
+    skew = int(store.settings.max_skew)
     if user == "instructor":
-        return Decoder(StoreKeys(lab.store()), "the instructor (every key)")
+        return Decoder(StoreKeys(store), "the instructor (every key)", authz, skew)
     sources: list[Any] = []
     holder = "you"
     if user is not None:
@@ -390,7 +395,7 @@ def _student_decoder(lab: Any, user: str | None, keytabs: tuple[Path, ...]) -> A
         holder = principal
     if keytabs:
         sources.append(KeytabKeys(list(keytabs)))
-    return Decoder(chain(sources), holder)
+    return Decoder(chain(sources), holder, authz, skew)
 
 
 def _record_decodes(lab: Any, decoder: Any, events: list[Any]) -> None:
@@ -451,15 +456,17 @@ def trace(
     """Every AS, TGS and AP exchange, decoded with the keys you hold."""
     from labs.render import event_line, event_tree
     from labs.tracefile import follow_trace, read_trace
-    from labs.view import event_view
+    from labs.view import EventMarks, event_view
 
     lab = _lab_or_warn(directory)
     decoder = _student_decoder(lab, user, keytabs)
     events = read_trace(lab.paths.trace, _warn)
+    marks = EventMarks()
+    marks.feed(events)
 
     def show_event(event: Any) -> None:
         parts = decoder.parts(event) if decoder else None
-        view = event_view(event, parts)
+        view = event_view(event, parts, marks.of(event))
         if as_json:
             click.echo(json.dumps(view))
         elif brief:

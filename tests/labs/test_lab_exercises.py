@@ -321,6 +321,8 @@ def test_exercise_12_golden_ticket(lab: Lab, alice: Student, bob: Student) -> No
     # The stolen key opens the forged TGT in the trace: dave, signed with a made-up key.
     shown = lab_cli(lab, "trace", "--keytab", str(lab.paths.keytab("krbtgt")), "--last", "1")
     assert "client: dave@LAB.TEST" in shown.stdout and "forged-by-the-student" in shown.stdout
+    # Marked as a ticket the KDC never issued, with a verdict on its (made-up) signature.
+    assert "forged ticket" in shown.stdout and "KDC signature: not the KDC's" in shown.stdout
     result = check(lab, 12, since)
     assert missing(result) == [
         "rotate the krbtgt key (a new kvno in the KDC)",
