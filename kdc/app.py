@@ -86,6 +86,7 @@ def create_app(
         entropy=os.urandom,
         signer=signer,
         guard=backends.guard,
+        verify_tgt_authz=not settings.lab_unsigned_tgts,
     )
 
     runner = ExchangeRunner(settings, ctx, sink)
@@ -236,4 +237,5 @@ def lab_labels(settings: KDCSettings) -> dict[str, str]:
         "hide_unknown_principals": "on" if settings.hide_unknown_principals else "off",
         "rate_limit": settings.rate_limit or "off",
         "rate_limit_exempt": settings.rate_limit_exempt,
+        "tgt_signature": "off" if settings.lab_unsigned_tgts else "on",
     }

@@ -702,6 +702,17 @@ def check_golden_ticket(ev: Evidence) -> list[Step]:
         ),
         None,
     )
+    believed = next(
+        (
+            (e, client)
+            for e in ev.where(exchange="TGS", ok=True)
+            if e.labels.get("tgt_signature") == "off"
+            and e.ticket_sealed
+            and ticket_id(e.ticket_sealed) not in issued
+            and (client := _tgs_ticket_client(ev, e)) is not None
+        ),
+        None,
+    )
     tgs = Principal.parse(f"krbtgt/{ev.realm}@{ev.realm}")
     kvno = int(ev.lab.store().describe(tgs)["kvno"])
     rotated = kvno if kvno >= 2 else None
@@ -733,6 +744,16 @@ def check_golden_ticket(ev: Evidence) -> list[Step]:
             else "",
             "no forged TGT was refused by the TGS: orthrus-lab forge --golden --as dave, then "
             "ORTHRUS_CCACHE=... orthrus kvno HTTP/notes",
+        ),
+        _step(
+            "turn the TGS's check of the signature off: the forged TGT gets a service ticket",
+            believed,
+            f"event #{believed[0].id}: a service ticket for {believed[1]}, from a TGT the KDC "
+            "never issued"
+            if believed
+            else "",
+            "no forged TGT got a service ticket with the check off: orthrus-lab switch kdc "
+            "tgt-signature off, then ORTHRUS_CCACHE=... orthrus kvno HTTP/notes (and on again)",
         ),
         _step(
             "rotate the krbtgt key (a new kvno in the KDC)",

@@ -757,6 +757,7 @@ def switch(component: str, switch: str, state: str, directory: str) -> None:
     kdc lockout:               lock a user out after 5 failed logins in 10 minutes (on)
     kdc hide-unknown:          answer unknown names as real ones (off)
     kdc rate-limit:            10 logins an hour per address, loopback included (off)
+    kdc tgt-signature:         the TGS checks the KDC's signature on a TGT (on)
     """
     from labs.lab import restart_service
 

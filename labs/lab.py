@@ -228,6 +228,7 @@ _KDC_SWITCH_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "on": {"rate_limit": "10/hour", "rate_limit_exempt": ""},
         "off": {"rate_limit": "20/second;600/minute", "rate_limit_exempt": "127.0.0.1,::1"},
     },
+    "tgt-signature": {"on": {"lab_unsigned_tgts": False}, "off": {"lab_unsigned_tgts": True}},
 }
 
 

@@ -53,7 +53,7 @@ SERVICE_NAMES = ("notes", "legacy")
 #: the KDC's, lockout is on and the others off, as in a new realm (``orthrus-kdc init``).
 SWITCH_DEFAULTS: dict[str, dict[str, str]] = {
     "service": {"replay-cache": "on", "authz": "on"},
-    "kdc": {"lockout": "on", "hide-unknown": "off", "rate-limit": "off"},
+    "kdc": {"lockout": "on", "hide-unknown": "off", "rate-limit": "off", "tgt-signature": "on"},
 }
 SWITCHES = tuple(SWITCH_DEFAULTS["service"])
 KDC_SWITCHES = tuple(SWITCH_DEFAULTS["kdc"])

@@ -325,9 +325,20 @@ def test_exercise_12_golden_ticket(lab: Lab, alice: Student, bob: Student) -> No
     assert "forged ticket" in shown.stdout and "KDC signature: not the KDC's" in shown.stdout
     result = check(lab, 12, since)
     assert missing(result) == [
+        "turn the TGS's check of the signature off: the forged TGT gets a service ticket",
         "rotate the krbtgt key (a new kvno in the KDC)",
         "after the rotation, a TGT issued before it still gets service tickets",
     ]
+    # The lab switch: a TGS that believes unsigned TGTs hands dave's forger a ticket.
+    assert lab_cli(lab, "switch", "kdc", "tgt-signature", "off").exit_code == 0
+    try:
+        Student(lab, "dave", ccache=golden).kvno("HTTP/notes")  # no refusal: believed
+    finally:
+        assert lab_cli(lab, "switch", "kdc", "tgt-signature", "on").exit_code == 0
+    assert (
+        "turn the TGS's check of the signature off: the forged TGT gets a service ticket"
+        not in (missing(check(lab, 12, since)))
+    )
     _kdc_admin(lab, "rotate", tgs)
     bob.kinit()  # a TGT under kvno 2
     assert "after the rotation, a TGT issued before it still gets service tickets" in missing(

@@ -109,4 +109,9 @@ def test_kdc_switches_are_checked_by_component(spray_lab: Lab) -> None:
     wrong = lab_cli(spray_lab, "switch", "notes", "lockout", "off")
     assert wrong.exit_code == 2 and "notes has the switches replay-cache, authz" in wrong.output
     status = json.loads(lab_cli(spray_lab, "status", "--json").stdout)
-    assert status["kdc_switches"] == {"lockout": "on", "hide-unknown": "off", "rate-limit": "off"}
+    assert status["kdc_switches"] == {
+        "lockout": "on",
+        "hide-unknown": "off",
+        "rate-limit": "off",
+        "tgt-signature": "on",
+    }
