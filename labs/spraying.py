@@ -47,10 +47,9 @@ _MEANING = {
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """One request of a run: the name, the password tried (None: a probe), what came back."""
+    """One try of a run: the name, what the KDC answered, what that gives away, the event."""
 
     name: str
-    password: str | None
     outcome: str
     answer: str
     event: int | None
@@ -83,7 +82,7 @@ def enumerate_names(lab: Lab, names: Sequence[Principal]) -> list[Attempt]:
         else:
             answer = _answer(response.status_code, error_of(response))
             outcome = _outcome(response.status_code, answer)
-        attempts.append(Attempt(str(name), None, outcome, answer, event.id if event else None))
+        attempts.append(Attempt(str(name), outcome, answer, event.id if event else None))
     _record(lab, "enumerate", attempts, [])
     return attempts
 
@@ -110,25 +109,25 @@ def _try(lab: Lab, name: Principal, password: str) -> Attempt:
     if response.status_code == 200:  # no pre-authentication: the guess is checked offline
         found = _opens(decode(response.content, ASRep), name, password)
         outcome = "logged in (checked offline)" if found else "wrong password (checked offline)"
-        return Attempt(str(name), password, outcome, "AS-REP", event.id if event else None)
+        return Attempt(str(name), outcome, "AS-REP", event.id if event else None)
     hint = error.get("data")
     if error.get("name") != "KDC_ERR_PREAUTH_REQUIRED" or not isinstance(hint, dict):
         answer = _answer(response.status_code, error)
         outcome = _outcome(response.status_code, answer)
-        return Attempt(str(name), password, outcome, answer, event.id if event else None)
+        return Attempt(str(name), outcome, answer, event.id if event else None)
     try:
         params = msgspec.convert(hint.get("kdf"), KDFParams)
         kvno = int(str(hint.get("kvno")))
     except (msgspec.ValidationError, ValueError):
-        return Attempt(str(name), password, "random key", "no KDF", event.id if event else None)
+        return Attempt(str(name), "random key", "no KDF", event.id if event else None)
     key = string_to_key(password, name, params, kvno)
     request = make_as_req(name, time.time(), os.urandom, ASOptions(), key)
     response, event = post_as(lab, request, "spray")
     if response.status_code == 200:
-        return Attempt(str(name), password, "logged in", "AS-REP", event.id if event else None)
+        return Attempt(str(name), "logged in", "AS-REP", event.id if event else None)
     answer = _answer(response.status_code, error_of(response))
     outcome = _outcome(response.status_code, answer)
-    return Attempt(str(name), password, outcome, answer, event.id if event else None)
+    return Attempt(str(name), outcome, answer, event.id if event else None)
 
 
 def spray(lab: Lab, names: Sequence[Principal], passwords: Sequence[str]) -> list[Attempt]:
