@@ -13,7 +13,7 @@ PYTEST_ARGS ?= -n 2 --dist loadscope
 READY ?= install
 MUTATIONS_ARGS ?= --record docs/security.md
 
-.PHONY: install lock test-latest lint typecheck test pytest test-slow fuzz mutations demo \
+.PHONY: install lock test-latest lint typecheck docs test pytest test-slow fuzz mutations demo \
 	walkthrough clean browser bench bench-enumeration
 
 install: $(STAMP)
@@ -53,7 +53,13 @@ lint: $(READY)
 typecheck: $(READY)
 	$(BIN)/mypy
 
-test: lint typecheck browser pytest
+# The documentation site (mkdocs.yml): docs/*.md and an API reference generated from the
+# docstrings, into site/. Strict: a broken link, a missing page or a docstring mkdocstrings
+# cannot read fails the build.
+docs: $(READY)
+	$(BIN)/mkdocs build --strict --quiet
+
+test: lint typecheck docs browser pytest
 
 pytest: $(READY)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
@@ -98,4 +104,4 @@ walkthrough: install
 	bash scripts/walkthrough.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var site

@@ -17,7 +17,16 @@ from typing import Any
 import click
 
 from kdc.backends import make_backends
-from kdc.config import CONFIG_NAME, KDCSettings, kdc_dir, load_settings
+from kdc.config import (
+    CONFIG_NAME,
+    DEFAULT_ENCTYPES,
+    DEFAULT_KERBEROS_ITERATIONS,
+    MAX_KERBEROS_ITERATIONS,
+    MIN_KERBEROS_ITERATIONS,
+    KDCSettings,
+    kdc_dir,
+    load_settings,
+)
 from kdc.dump import dump_realm, load_realm
 from kdc.lockout import RedisLockout
 from kdc.masterkey import MasterKey
@@ -129,6 +138,19 @@ def cli(ctx: click.Context, directory: str | None) -> None:
     help="Argon2id lanes (parallelism).",
 )
 @click.option(
+    "--enctypes",
+    default=",".join(DEFAULT_ENCTYPES),
+    show_default=True,
+    help="Encryption types of the Kerberos keys (for MIT and Heimdal clients), strongest first.",
+)
+@click.option(
+    "--kerberos-iterations",
+    type=click.IntRange(MIN_KERBEROS_ITERATIONS, MAX_KERBEROS_ITERATIONS),
+    default=DEFAULT_KERBEROS_ITERATIONS,
+    show_default=True,
+    help="PBKDF2 iterations of Kerberos password keys (sent to clients in s2kparams).",
+)
+@click.option(
     "--master-key",
     "master_key_file",
     type=click.Path(path_type=Path),
@@ -144,7 +166,6 @@ def init(ctx: click.Context, /, realm: str, db_url: str | None, **options: Any) 
         raise click.BadParameter(exc.message, param_hint="--realm") from None
     if (directory / CONFIG_NAME).exists():
         raise ConfigError(f"{directory} already holds a KDC ({CONFIG_NAME}); not touching it")
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings = KDCSettings(
         realm=realm,
         database_url=db_url or f"sqlite:///{directory / 'principal.db'}",
@@ -154,7 +175,10 @@ def init(ctx: click.Context, /, realm: str, db_url: str | None, **options: Any) 
         kdf_memory_kib=options["kdf_memory_kib"],
         kdf_iterations=options["kdf_iterations"],
         kdf_lanes=options["kdf_lanes"],
+        enctypes=tuple(n.strip() for n in options["enctypes"].split(",") if n.strip()),
+        kerberos_iterations=options["kerberos_iterations"],
     )
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     engine = make_engine(settings.database_url)
     ping(engine)
     if options["master_key_file"]:
@@ -300,6 +324,7 @@ def getprinc(ctx: click.Context, as_json: bool, principal: str) -> None:
         f"Last modified: {_when(info['modified'])}",
         f"Number of keys: {len(info['keys'])}",
         *(f"Key: vno {k['kvno']}, {k['enctype']}" for k in info["keys"]),
+        *_kerberos_key_lines(info),
         f"Groups: {', '.join(info['groups']) or '[none]'}",
         f"Attributes: {' '.join(attributes)}",
     ]
@@ -309,6 +334,26 @@ def getprinc(ctx: click.Context, as_json: bool, principal: str) -> None:
             f"in with it: reset it (orthrus-kdc cpw {info['principal']})"
         )
     click.echo("\n".join(lines))
+
+
+#: What getprinc says of a principal with no Kerberos key (made before they existed).
+NO_KERBEROS_KEYS = (
+    "no Kerberos keys: MIT clients cannot log in as this principal until its next cpw"
+)
+
+
+def _kerberos_key_lines(info: dict[str, Any]) -> list[str]:
+    """getprinc's lines for the Kerberos keys, as MIT's ``Key: vno N, ENCTYPE`` lines."""
+    if not info["kerberos_keys"]:
+        return [f"Kerberos keys: {NO_KERBEROS_KEYS}"]
+    lines = []
+    for key in info["kerberos_keys"]:
+        if key["salt"] is None:
+            how = "random key"
+        else:
+            how = f"salt {key['salt']}, {key['iterations']} iterations"
+        lines.append(f"Kerberos key: vno {key['kvno']}, {key['enctype']}, {how}")
+    return lines
 
 
 @cli.command()
