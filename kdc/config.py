@@ -94,6 +94,9 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     audit_log: str = "audit.log"
     #: A lab realm (``orthrus-lab up``): traces keep the wire messages, lab switches work.
     lab: bool = False
+    #: A lab switch (``orthrus-lab switch kdc tgt-signature off``): the TGS believes a TGT
+    #: without checking the KDC's signature on it, so a golden ticket works. Only with lab.
+    lab_unsigned_tgts: bool = False
     #: User enumeration: an unknown client gets what a known one would (KDC_ERR_PREAUTH_REQUIRED
     #: with a stable made-up salt, then KDC_ERR_PREAUTH_FAILED), not C_PRINCIPAL_UNKNOWN; so
     #: does a random-key service, and an unknown server (or a user asked for as one) until the
@@ -115,6 +118,11 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         from kdc.ratelimit import check_rate_limit
 
         check_rate_limit(self.rate_limit)
+        if self.lab_unsigned_tgts and not self.lab:
+            raise ConfigError(
+                "key 'lab_unsigned_tgts': a lab switch that lets forged TGTs through, allowed "
+                "only in a lab realm (lab = true, made by orthrus-lab up); remove it"
+            )
         check_enctypes(self.enctypes)
 
     @property

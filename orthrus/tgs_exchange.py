@@ -186,7 +186,7 @@ def check_tgs_req(
 
 def _signed_by_this_kdc(ctx: KDCContext, now: float) -> TicketCheck | None:
     signer = ctx.signer
-    if signer is None:
+    if signer is None or not ctx.verify_tgt_authz:
         return None
 
     def check(tgt: EncTicketPart, tgs: Principal) -> None:

@@ -844,6 +844,12 @@ MUTATIONS: list[Mutation] = [
         "        pass",
     ),
     Mutation(
+        "test_unsigned_tgts_lab_switch_outside_a_lab_realm_is_a_config_error",
+        "kdc/config.py",
+        "        if self.lab_unsigned_tgts and not self.lab:",
+        "        if False:",
+    ),
+    Mutation(
         "test_principal_deleted_through_another_kdc_on_postgresql_is_c_principal_unknown",
         "kdc/pg_changes.py",
         "    def _heard(self, _notify: object) -> None:\n        self._version += 1",

@@ -2799,6 +2799,21 @@ def test_golden_ticket_with_a_stolen_krbtgt_key_is_modified(
     assert core.service_ticket(tgt, http).client == tgt.client  # the genuine TGT still works
 
 
+def test_unsigned_tgts_lab_switch_outside_a_lab_realm_is_a_config_error(tmp_path: Path) -> None:
+    """The lab switch that makes the TGS believe unsigned TGTs (a golden ticket then works,
+    exercise 12) is refused by any realm not made as a lab, however it is set: in code or
+    in kdc.toml."""
+    with pytest.raises(ConfigError, match=r"'lab_unsigned_tgts'.*only in a lab realm"):
+        KDCSettings(realm=REALM, database_url="sqlite://", lab_unsigned_tgts=True)
+    (tmp_path / "kdc.toml").write_text(
+        f'realm = "{REALM}"\ndatabase_url = "sqlite://"\nlab_unsigned_tgts = true\n'
+    )
+    with pytest.raises(ConfigError, match="'lab_unsigned_tgts'"):
+        load_settings(tmp_path, env={})
+    lab = KDCSettings(realm=REALM, database_url="sqlite://", lab=True, lab_unsigned_tgts=True)
+    assert lab.lab_unsigned_tgts
+
+
 # -- the same attacks on the Kerberos wire (DER, RFC 3962/8009 enctypes) --------------------
 
 
