@@ -117,6 +117,8 @@ class Realm:
                 "--dir",
                 str(self.directory),
                 "serve",
+                "--kerberos-port",
+                "0",
                 "--port",
                 str(port),
                 "--workers",

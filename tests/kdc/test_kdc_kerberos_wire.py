@@ -1,0 +1,153 @@
+"""Kerberos on the wire (kdc.kerberos_wire): UDP and TCP listeners on real sockets, each
+message answered by the KDC's exchange runner (rate limit, events with their transport).
+
+The Kerberos exchanges themselves are a test double of ``orthrus.kerberos.kdc.answer`` here
+(same signature and answer): what is tested is the transport — framing, the datagram size
+limit, garbage, several messages per connection, deadlines, the connection bound — and that
+both transports go through the one runner."""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from krb_wire_support import (
+    AS_TAG,
+    BIG,
+    TGS_TAG,
+    Wire,
+    closed_by_kdc,
+    serve_kerberos,
+    tcp_exchange,
+)
+from support import FAST_KDF, REALM
+
+from kdc.cli import cli as kdc_cli
+from kdc.kerberos_wire import frame, message_length, open_kerberos_sockets
+from orthrus.der.codec import MAX_MESSAGE_SIZE
+from orthrus.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def realm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("wire") / "kdc"
+    result = CliRunner().invoke(
+        kdc_cli, ["--dir", str(directory), "init", "--realm", REALM, *FAST_KDF]
+    )
+    assert result.exit_code == 0, result.output
+    return directory
+
+
+@pytest.fixture
+def wire(realm_dir: Path) -> Iterator[Wire]:
+    with serve_kerberos(realm_dir) as served:
+        yield served
+
+
+def test_tcp_length_prefix_high_bit_and_size_bound() -> None:
+    assert message_length(b"\x00\x00\x01\x00") == 256
+    assert message_length((MAX_MESSAGE_SIZE).to_bytes(4, "big")) == MAX_MESSAGE_SIZE
+    assert message_length((MAX_MESSAGE_SIZE + 1).to_bytes(4, "big")) is None
+    assert message_length(b"\x80\x00\x00\x10") is None  # the reserved bit (RFC 4120 §7.2.2)
+    assert frame(b"abc") == b"\x00\x00\x00\x03abc"
+
+
+def test_udp_and_tcp_answer_through_the_runner_with_their_events(wire: Wire) -> None:
+    with wire.udp() as udp:
+        udp.send(AS_TAG + b"ok")
+        assert udp.recv(65536) == b"R" * 100
+        udp.send(TGS_TAG + b"refuse")
+        assert udp.recv(65536) == b"KRB-ERROR"
+    with wire.tcp() as tcp:  # several messages on one connection
+        assert tcp_exchange(tcp, TGS_TAG + b"ok") == b"R" * 100
+        assert tcp_exchange(tcp, AS_TAG + b"refuse") == b"KRB-ERROR"
+        assert tcp_exchange(tcp, AS_TAG + b"ok") == b"R" * 100
+    seen = [(e.transport, e.exchange, e.ok, e.error) for e in wire.events.events]
+    assert seen == [
+        ("udp", "AS", True, None),
+        ("udp", "TGS", False, "KDC_ERR_PREAUTH_FAILED"),
+        ("tcp", "TGS", True, None),
+        ("tcp", "AS", False, "KDC_ERR_PREAUTH_FAILED"),
+        ("tcp", "AS", True, None),
+    ]
+    first = wire.events.events[0]
+    assert (first.client, first.server, first.realm) == (
+        f"alice@{REALM}",
+        f"krbtgt/{REALM}",
+        REALM,
+    )
+    assert first.client_address == "127.0.0.1" and first.duration >= 0
+
+
+def test_a_reply_too_big_for_a_datagram_asks_for_tcp(wire: Wire) -> None:
+    with wire.udp() as udp:
+        udp.send(AS_TAG + b"big")
+        assert udp.recv(65536) == b"TOO-BIG"
+    with wire.tcp() as tcp:
+        assert tcp_exchange(tcp, AS_TAG + b"big") == b"R" * BIG
+    assert [e.error for e in wire.events.events] == ["KRB_ERR_RESPONSE_TOO_BIG", None]
+
+
+def test_udp_garbage_gets_no_reply_and_the_kdc_goes_on(wire: Wire) -> None:
+    """Bogus datagrams (issue 14 §3): no reply to any, and the next request is answered —
+    the first datagram to come back is its reply, so none came for the garbage."""
+    garbage = [
+        bytes.fromhex("6AFF"),
+        bytes.fromhex("6CFF"),
+        bytes.fromhex("FFFF"),
+        AS_TAG,  # truncated
+        b"",
+        b"\x6a" + b"\xff" * 65_000,  # as large as a datagram goes
+        TGS_TAG + b"down",  # the database is down: say nothing, the client retries
+    ]
+    with wire.udp() as udp:
+        for datagram in garbage:
+            udp.send(datagram)
+        udp.send(AS_TAG + b"ok")
+        assert udp.recv(65536) == b"R" * 100
+    # Only what could be run has an event: the request turned away with the database down.
+    seen = [(e.transport, e.exchange, e.error) for e in wire.events.events]
+    assert seen == [("udp", "TGS", "UNAVAILABLE"), ("udp", "AS", None)]
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        b"\x80\x00\x00\x04abcd",  # the reserved high bit
+        (MAX_MESSAGE_SIZE + 1).to_bytes(4, "big"),  # over the size bound: not read
+        frame(bytes.fromhex("6AFF")),  # not a request
+        frame(b""),
+    ],
+    ids=["high-bit", "oversized", "garbage", "empty"],
+)
+def test_tcp_closes_a_connection_it_cannot_frame_or_answer(wire: Wire, sent: bytes) -> None:
+    """At once: not after reading 2 GiB or at the deadline (tests/test_attacks.py too)."""
+    with wire.tcp() as tcp:
+        tcp.sendall(sent)
+        assert closed_by_kdc(tcp)
+    with wire.tcp() as tcp:  # and goes on
+        assert tcp_exchange(tcp, AS_TAG + b"ok") == b"R" * 100
+
+
+class _DeniedSocket(socket.socket):
+    def bind(self, address: Any) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+
+def test_a_port_that_cannot_be_had_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    sockets = open_kerberos_sockets("127.0.0.1", 0)
+    try:
+        with pytest.raises(ConfigError, match="pass --kerberos-port with another port, or 0"):
+            open_kerberos_sockets("127.0.0.1", sockets.port)
+    finally:
+        sockets.close()
+    monkeypatch.setattr(socket, "socket", _DeniedSocket)
+    with pytest.raises(ConfigError) as denied:
+        open_kerberos_sockets("127.0.0.1", 88)
+    assert "port 88" in str(denied.value) and "above 1024" in str(denied.value)
+    assert "--kerberos-port 0" in str(denied.value)
