@@ -9,7 +9,10 @@ both transports go through the one runner."""
 from __future__ import annotations
 
 import errno
+import json
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,7 @@ from krb_wire_support import (
     serve_kerberos,
     tcp_exchange,
 )
-from support import FAST_KDF, REALM
+from support import FAST_KDF, REALM, clean_env, free_port, stop, wait_http
 
 from kdc.cli import cli as kdc_cli
 from kdc.kerberos_wire import frame, message_length, open_kerberos_sockets
@@ -151,3 +154,50 @@ def test_a_port_that_cannot_be_had_says_what_to_do(monkeypatch: pytest.MonkeyPat
         open_kerberos_sockets("127.0.0.1", 88)
     assert "port 88" in str(denied.value) and "above 1024" in str(denied.value)
     assert "--kerberos-port 0" in str(denied.value)
+
+
+# -- end to end: orthrus-kdc serve, its gunicorn workers sharing the sockets ----------------
+
+SERVE_WITH_DOUBLE = Path(__file__).with_name("kerberos_serve_double.py")
+
+
+def _serve_argv(realm_dir: Path, *args: str) -> list[str]:
+    return [sys.executable, str(SERVE_WITH_DOUBLE), "--dir", str(realm_dir), "serve", *args]
+
+
+def test_serve_answers_kerberos_beside_http_from_its_workers(realm_dir: Path) -> None:
+    port, kerberos_port = free_port(), free_port()
+    argv = _serve_argv(realm_dir, "--port", str(port), "--kerberos-port", str(kerberos_port))
+    log = realm_dir / "serve-kerberos.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [*argv, "--workers", "2"], stdout=out, stderr=subprocess.STDOUT, env=clean_env()
+        )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/livez", process)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.settimeout(10)
+            udp.connect(("127.0.0.1", kerberos_port))
+            for _ in range(20):
+                udp.send(AS_TAG + b"ok")
+                assert udp.recv(65536) == b"R" * 100
+        with socket.create_connection(("127.0.0.1", kerberos_port), timeout=10) as tcp:
+            assert tcp_exchange(tcp, TGS_TAG + b"refuse") == b"KRB-ERROR"
+    finally:
+        stop(process)
+    lines = [json.loads(line) for line in (realm_dir / "audit.log").read_text().splitlines()]
+    wire = [(a["event"], a["transport"], a["result"]) for a in lines if "transport" in a]
+    assert wire.count(("as", "udp", "ok")) == 20
+    assert ("tgs", "tcp", "refused") in wire
+
+
+def test_serve_stops_at_once_when_the_kerberos_port_is_taken(realm_dir: Path) -> None:
+    held = open_kerberos_sockets("127.0.0.1", 0)
+    try:
+        argv = _serve_argv(realm_dir, "--port", str(free_port()), "--kerberos-port", str(held.port))
+        result = subprocess.run(argv, capture_output=True, text=True, env=clean_env(), timeout=60)
+    finally:
+        held.close()
+    assert result.returncode != 0
+    assert "pass --kerberos-port with another port, or 0" in result.stderr
+    assert "Traceback" not in result.stderr
