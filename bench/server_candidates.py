@@ -2,13 +2,15 @@
 the same exchange runner, and Orthrus's load generator (bench/loadgen.py) sends TGS and
 pre-authenticated AS requests with 1 and 2 clients; the candidates' runs alternate (after
 one unmeasured warm-up run of each), and the table gives requests/s and the server's CPU
-per request (bench/runner.py), median [min-max]. docs/architecture.md has the figures.
+per request (bench/runner.py), median [min-max], into ``bench/results/servers-*.json``.
+docs/architecture.md has the figures.
 
 - ``gunicorn``: ``orthrus-kdc serve`` as shipped (gthread, 2 workers x 4 threads).
 - ``uvicorn``: bench/asgi_candidate.py under uvicorn on uvloop with httptools (llhttp),
   2 worker processes.
+- ``granian``: the same ASGI app under granian (Rust, hyper), asyncio on uvloop, 2 workers.
 
-uvicorn, uvloop, httptools and a2wsgi are installed into ``--packages`` (a scratch
+uvicorn, uvloop, httptools, a2wsgi and granian are installed into ``--packages`` (a scratch
 directory, with the project's own ``uv``) when missing: they are not dependencies of Orthrus.
 
     .venv/bin/python -m bench.server_candidates --reps 3 --secs 4
@@ -32,22 +34,30 @@ from bench.common import (
     VENV_BIN,
     free_port,
     log,
+    machine,
     start,
     stop,
     stopping_all,
     summarize_runs,
     wait_ready,
+    write_results,
 )
 from bench.orthrus_realm import OrthrusRealm
 from bench.run import orthrus_argv
 from bench.runner import run_clients
 
 ROOT = Path(__file__).resolve().parent.parent
-CANDIDATE_PACKAGES = ("uvicorn==0.55.0", "uvloop==0.23.0", "httptools==0.9.0", "a2wsgi==1.10.10")
+CANDIDATE_PACKAGES = (
+    "uvicorn==0.55.0",
+    "uvloop==0.23.0",
+    "httptools==0.9.0",
+    "a2wsgi==1.10.10",
+    "granian==2.8.9",
+)
 
 
 def install_candidates(target: Path) -> None:
-    if (target / "uvicorn").is_dir():
+    if (target / "uvicorn").is_dir() and (target / "granian").is_dir():
         return
     argv = [str(VENV_BIN / "uv"), "pip", "install", "--quiet", "--python", sys.executable]
     subprocess.run([*argv, "--target", str(target), *CANDIDATE_PACKAGES], check=True)
@@ -55,9 +65,10 @@ def install_candidates(target: Path) -> None:
         subprocess.run(["rm", "-rf", str(shadowing)], check=True)
 
 
-def start_uvicorn(realm: OrthrusRealm, packages: Path, workdir: Path) -> tuple[Any, int]:
+def start_asgi(server: str, realm: OrthrusRealm, packages: Path, workdir: Path) -> tuple[Any, int]:
+    """bench/asgi_candidate.py under ``server`` (uvicorn or granian), 2 workers."""
     port = free_port()
-    metrics = workdir / "uvicorn-metrics"
+    metrics = workdir / f"{server}-metrics"
     metrics.mkdir()
     env = dict(
         realm.env,
@@ -66,13 +77,14 @@ def start_uvicorn(realm: OrthrusRealm, packages: Path, workdir: Path) -> tuple[A
         PROMETHEUS_MULTIPROC_DIR=str(metrics),  # as orthrus-kdc serve: samples in files
         PYTHONPATH=f"{ROOT}:{packages}",
     )
-    argv = [
-        sys.executable,
-        *("-m", "uvicorn", "--factory", "bench.asgi_candidate:make_app"),
-        *("--host", HOST, "--port", str(port), "--workers", "2"),
-        *("--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"),
-    ]
-    with open(workdir / "uvicorn.log", "wb") as out:
+    where = ("--host", HOST, "--port", str(port), "--workers", "2", "--loop", "uvloop")
+    quiet = ("--no-access-log", "--log-level", "warning")
+    if server == "uvicorn":
+        options = ("--http", "httptools", "bench.asgi_candidate:make_app")
+    else:
+        options = ("--interface", "asgi", "bench.asgi_candidate:make_app")
+    argv = [sys.executable, "-m", server, "--factory", *where, *quiet, *options]
+    with open(workdir / f"{server}.log", "wb") as out:
         proc = start(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
     wait_ready(port, proc, "/livez")
     return proc, port
@@ -92,7 +104,8 @@ def main() -> int:
         realm.start_kdc(2, 4)
         assert realm.kdc is not None
         servers = {"gunicorn": (realm.kdc, realm.port)}
-        servers["uvicorn"] = start_uvicorn(realm, args.packages, Path(tmp))
+        for server in ("uvicorn", "granian"):
+            servers[server] = start_asgi(server, realm, args.packages, Path(tmp))
         for mode in ("tgs", "as_preauth"):
             for clients in (1, 2):
                 runs: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
@@ -109,9 +122,12 @@ def main() -> int:
                         )
                 for name in servers:
                     results[f"{mode} x{clients} {name}"] = summarize_runs(runs[name])
-        stop(servers["uvicorn"][0])
+        for server in ("uvicorn", "granian"):
+            stop(servers[server][0])
         realm.stop_kdc()
+    results["machine"] = machine()
     print(json.dumps(results, indent=1))
+    print(f"results: {write_results('servers', results)}")
     return 0
 
 
