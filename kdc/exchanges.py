@@ -162,7 +162,7 @@ class ExchangeRunner:
         return JSONAnswer(413, encode(error.to_json()))
 
     def run_json(self, route: JSONRoute, body: bytes, arrival: Arrival) -> JSONAnswer:
-        """The answer to a JSON request (the rate limit already passed).
+        """The answer to a JSON request (its transport checked the rate limit: :meth:`refused`).
 
         A back end that is down (``Unavailable``) is 503 and an event with the error
         ``UNAVAILABLE``, so the audit log and metrics count what was turned away; any other
@@ -179,10 +179,10 @@ class ExchangeRunner:
             self._emit(route.kind, arrival, names, (exc.name, exc.message), body, payload)
             return JSONAnswer(exc.http_status, payload)
         except Unavailable as exc:
-            message_ = _unavailable_message(exc)
+            why = _unavailable_message(exc)
             log.error("%s", exc)
-            self._emit(route.kind, arrival, names, (UNAVAILABLE, message_), body, None)
-            return JSONAnswer(503, error_json(UNAVAILABLE, message_, 503))
+            self._emit(route.kind, arrival, names, (UNAVAILABLE, why), body, None)
+            return JSONAnswer(503, error_json(UNAVAILABLE, why, 503))
         except Exception:
             log.exception("internal error in the %s exchange", route.kind)
             return JSONAnswer(500, error_json("KRB_ERR_GENERIC", INTERNAL_ERROR))
@@ -193,7 +193,7 @@ class ExchangeRunner:
     def run_kerberos(
         self, request: bytes, arrival: Arrival, max_reply: int | None = None
     ) -> bytes | None:
-        """The DER reply to a Kerberos message, or None: say nothing (rate limit passed,
+        """The DER reply to a Kerberos message, or None: say nothing (over the rate limit,
         garbage, a back end down). Only an exchange that could be decoded has an event."""
         if self.kerberos is None or self.rate_limit.refused(arrival.client_address):
             return None
