@@ -1,13 +1,15 @@
 """Orthrus's client library: log in, get service tickets, call services (docs/client.md).
 
->>> import requests, client_lib
->>> requests.get("https://www.example.test/whoami", auth=client_lib.RequestsTicketAuth())
+```python
+import requests, client_lib
+requests.get("https://www.example.test/whoami", auth=client_lib.RequestsTicketAuth())
+```
 
 Everything a caller needs is here; the submodules are the implementation.
 """
 
 from client_lib.aio import AsyncClient
-from client_lib.api import Client, LoginOptions
+from client_lib.api import Client
 from client_lib.errors import BadPassword, KDCUnreachable, NoCredentials, ServiceRefused
 from client_lib.http_auth import (
     HttpxTicketAuth,
@@ -18,6 +20,7 @@ from client_lib.http_auth import (
     fetch_sealed,
     raise_for_refusal,
 )
+from client_lib.options import FreshOptions, LoginOptions
 from orthrus.errors import OrthrusError, ProtocolError
 from orthrus.principal import Principal
 
@@ -25,6 +28,7 @@ __all__ = [
     "AsyncClient",
     "BadPassword",
     "Client",
+    "FreshOptions",
     "HttpxTicketAuth",
     "KDCUnreachable",
     "LoginOptions",
