@@ -104,7 +104,7 @@ class KerberosOutcome(Protocol):
     """What the Kerberos exchanges answer (``orthrus.kerberos.kdc.KerberosAnswer``)."""
 
     @property
-    def reply(self) -> bytes | None: ...
+    def reply(self) -> bytes: ...
     @property
     def exchange(self) -> Exchange | None: ...
     @property
@@ -193,8 +193,10 @@ class ExchangeRunner:
     def run_kerberos(
         self, request: bytes, arrival: Arrival, max_reply: int | None = None
     ) -> bytes | None:
-        """The DER reply to a Kerberos message, or None: say nothing (over the rate limit,
-        garbage, a back end down). Only an exchange that could be decoded has an event."""
+        """The DER reply to a Kerberos message, or None: say nothing (over the rate limit, a
+        back end down, or over UDP a message that is no KDC request: RFC 4120 §7.2.1 lets
+        the KDC drop it; over TCP it gets its KRB-ERROR). Only an exchange that could be
+        decoded has an event."""
         if self.kerberos is None or self.rate_limit.refused(arrival.client_address):
             return None
         try:
@@ -209,10 +211,11 @@ class ExchangeRunner:
         except Exception:
             log.exception("internal error in a Kerberos exchange over %s", arrival.transport)
             return None
-        if outcome.exchange is not None:
-            names = ExchangeNames(outcome.client, outcome.server)
-            error = (outcome.error, outcome.message or "") if outcome.error else None
-            self._emit(outcome.exchange, arrival, names, error, request, outcome.reply)
+        if outcome.exchange is None:
+            return None if arrival.transport == "udp" else outcome.reply
+        names = ExchangeNames(outcome.client, outcome.server)
+        error = (outcome.error, outcome.message or "") if outcome.error else None
+        self._emit(outcome.exchange, arrival, names, error, request, outcome.reply)
         return outcome.reply
 
     def _emit(

@@ -11,7 +11,8 @@ audit line and metrics, the event saying ``transport`` ``udp`` or ``tcp``.
 - **TCP**: each message is preceded by its length, 4 octets big-endian (§7.2.2); several
   messages per connection. A length with the reserved high bit set, or above
   :data:`~orthrus.der.codec.MAX_MESSAGE_SIZE`, closes the connection (§7.2.2 allows either
-  that or KRB_ERR_FIELD_TOOLONG), as does a message the exchanges do not answer. Each
+  that or KRB_ERR_FIELD_TOOLONG), as does a message the runner has no reply to (over the
+  rate limit, a back end down); garbage gets the exchanges' KRB-ERROR. Each
   message — waiting for it, reading it, writing its reply — has ``timeout`` seconds
   (``request_timeout``), so slow or idle clients cannot hold connections; at most
   ``max_connections`` are open per process, more are closed at once.

@@ -37,9 +37,18 @@ class ServeOptions:
     kerberos_port: int = 88
 
 
-#: The Kerberos exchanges on DER, ``orthrus.kerberos.kdc.answer`` (issue 14 §5), connected
-#: here when they land; until then ``serve`` listens for no Kerberos and says so.
+#: The Kerberos exchanges the listeners run; None: ``orthrus.kerberos.kdc.answer``, imported
+#: only when serving (it compiles the ASN.1 module: seconds, not for every CLI command).
 KERBEROS_EXCHANGES: KerberosAnswerer | None = None
+
+
+def _kerberos_exchanges() -> KerberosAnswerer:
+    """The Kerberos exchanges on DER (RFC 4120 §3.1, §3.3) this KDC answers with."""
+    if KERBEROS_EXCHANGES is not None:
+        return KERBEROS_EXCHANGES
+    from orthrus.kerberos.kdc import answer
+
+    return answer
 
 
 class _KDCServer(BaseApplication):  # type: ignore[misc]
@@ -84,7 +93,8 @@ class _KDCServer(BaseApplication):  # type: ignore[misc]
         )
         settings = load_settings(self._directory)
         backends = make_backends(settings, self._options.workers)
-        app = create_app(settings, Store.open(settings), backends, kerberos=KERBEROS_EXCHANGES)
+        kerberos = _kerberos_exchanges() if self._kerberos is not None else None
+        app = create_app(settings, Store.open(settings), backends, kerberos=kerberos)
         if self._kerberos is not None:
             from kdc.kerberos_wire import KerberosListener
 
@@ -145,13 +155,6 @@ def _kerberos_sockets(options: ServeOptions) -> KerberosSockets | None:
     """The Kerberos sockets, opened before the workers start so that a port that cannot be
     had stops ``serve`` at once with what to do; the workers inherit them."""
     if not options.kerberos_port:
-        return None
-    if KERBEROS_EXCHANGES is None:
-        logging.getLogger("orthrus.kdc").warning(
-            "this KDC does not answer Kerberos on the wire yet (issue 14): "
-            "--kerberos-port %d ignored, serving the HTTP API alone",
-            options.kerberos_port,
-        )
         return None
     from kdc.kerberos_wire import open_kerberos_sockets
 

@@ -24,13 +24,14 @@ from orthrus_io.events import Exchange, ExchangeEvent
 
 AS_TAG, TGS_TAG = b"\x6a", b"\x6c"  # [APPLICATION 10] AS-REQ, [APPLICATION 12] TGS-REQ
 BIG = 3 * MAX_UDP_REPLY
+GARBAGE_ERROR = b"KRB-ERROR: not a request"
 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
     """The shape of ``orthrus.kerberos.kdc.KerberosAnswer``."""
 
-    reply: bytes | None
+    reply: bytes
     exchange: Exchange | None
     error: str | None = None
     message: str | None = None
@@ -41,11 +42,12 @@ class Answer:
 def answer(request: bytes, ctx: KDCContext, now: float, max_reply: int | None = None) -> Answer:
     """A double of the Kerberos exchanges: ``6a`` + word is an AS-REQ, ``6c`` + word a TGS-REQ
     (``down``: the database is down; ``big``: a reply longer than a datagram; ``refuse``: a
-    KRB-ERROR), anything else garbage (say nothing)."""
+    KRB-ERROR), anything else garbage: a KRB-ERROR with no exchange, which the KDC sends over
+    TCP only."""
     kind: Exchange | None = {AS_TAG: "AS", TGS_TAG: "TGS"}.get(request[:1])  # type: ignore[assignment]
     word = request[1:]
     if kind is None or word not in (b"ok", b"big", b"down", b"refuse"):
-        return Answer(None, None)
+        return Answer(GARBAGE_ERROR, None, "KRB_ERR_GENERIC", "not a KDC request")
     if word == b"down":
         raise Unavailable("database down")
     names = {"client": f"alice@{ctx.policy.realm}", "server": f"krbtgt/{ctx.policy.realm}"}

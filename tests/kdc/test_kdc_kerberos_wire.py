@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from krb_wire_support import (
     AS_TAG,
     BIG,
+    GARBAGE_ERROR,
     TGS_TAG,
     Wire,
     closed_by_kdc,
@@ -123,18 +124,24 @@ def test_udp_garbage_gets_no_reply_and_the_kdc_goes_on(wire: Wire) -> None:
     [
         b"\x80\x00\x00\x04abcd",  # the reserved high bit
         (MAX_MESSAGE_SIZE + 1).to_bytes(4, "big"),  # over the size bound: not read
-        frame(bytes.fromhex("6AFF")),  # not a request
-        frame(b""),
     ],
-    ids=["high-bit", "oversized", "garbage", "empty"],
+    ids=["high-bit", "oversized"],
 )
-def test_tcp_closes_a_connection_it_cannot_frame_or_answer(wire: Wire, sent: bytes) -> None:
+def test_tcp_closes_a_connection_it_cannot_frame(wire: Wire, sent: bytes) -> None:
     """At once: not after reading 2 GiB or at the deadline (tests/test_attacks.py too)."""
     with wire.tcp() as tcp:
         tcp.sendall(sent)
         assert closed_by_kdc(tcp)
     with wire.tcp() as tcp:  # and goes on
         assert tcp_exchange(tcp, AS_TAG + b"ok") == b"R" * 100
+
+
+def test_tcp_answers_garbage_with_its_krb_error_and_goes_on(wire: Wire) -> None:
+    with wire.tcp() as tcp:
+        for garbage in (bytes.fromhex("6AFF"), bytes.fromhex("FFFF"), b""):
+            assert tcp_exchange(tcp, garbage) == GARBAGE_ERROR
+        assert tcp_exchange(tcp, AS_TAG + b"ok") == b"R" * 100
+    assert [(e.transport, e.exchange) for e in wire.events.events] == [("tcp", "AS")]
 
 
 class _DeniedSocket(socket.socket):
