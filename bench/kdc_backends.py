@@ -98,6 +98,8 @@ def serving(realm: Realm, workers: int) -> Iterator[str]:
             "--dir",
             str(realm.directory),
             "serve",
+            "--kerberos-port",
+            "0",
             "--port",
             str(port),
             "--workers",

@@ -63,6 +63,8 @@ class OrthrusRealm:
             "--dir",
             str(self.kdc_dir),
             "serve",
+            "--kerberos-port",
+            "0",
             "--host",
             HOST,
             "--port",

@@ -1,33 +1,42 @@
-"""The KDC as a Flask application: ``POST /v1/as``, ``POST /v1/tgs`` (RFC 4120 §3.1, §3.3).
+"""The KDC as a WSGI application: the JSON API's exchanges (RFC 4120 §3.1, §3.3, RFC 3244)
+answered by the exchange runner (:mod:`kdc.exchanges`, :mod:`kdc.http_api`), and Flask for
+the rest: JWKS, realm document, health, metrics, OpenAPI.
 
 Requests and replies are the JSON of :mod:`orthrus.codec`. Every error is a JSON body
-``{"error": {"code", "name", "message"}}`` with a 4xx status: protocol errors from the core
-are translated here, once, and nothing a client sends can produce a traceback.
+``{"error": {"code", "name", "message"}}`` with a 4xx status (503 when a back end is down),
+built by :func:`kdc.exchanges.error_json`: nothing a client sends can produce a traceback.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import time
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from flask import Flask, Response, g, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
 
 from kdc.backends import Backends, make_backends
 from kdc.config import KDCSettings
 from kdc.enumeration import as_handler
-from kdc.exchanges import ExchangeRunner, LeanExchanges, Route, rate_limit_exempt
+from kdc.exchanges import (
+    INTERNAL_ERROR,
+    ExchangeNames,
+    ExchangeRunner,
+    JSONRoute,
+    KerberosAnswerer,
+    error_json,
+)
+from kdc.http_api import ExchangeFront
 from kdc.openapi import register_openapi
-from kdc.ratelimit import install_rate_limits
+from kdc.ratelimit import RateLimit
 from kdc.store import AdminError, PasswordRejected, Store
 from orthrus.ap import APRules
 from orthrus.codec import encode
-from orthrus.errors import ERROR_CODES, KDCError, MalformedMessage, OrthrusError
+from orthrus.errors import KDCError, OrthrusError
 from orthrus.keys import Key
 from orthrus.kpasswd import KpasswdRep, KpasswdReq, changepw_service, handle_kpasswd_req
 from orthrus.messages import ASReq, TGSReq
@@ -35,18 +44,17 @@ from orthrus.principal import Principal
 from orthrus.realm import KDCContext
 from orthrus.tgs_exchange import handle_tgs_req
 from orthrus_io.audit import AuditSink, open_audit_log
-from orthrus_io.errors import Unavailable
-from orthrus_io.events import EventSink, Exchange, LoggingSink, fan_out
+from orthrus_io.events import EventSink, LoggingSink, fan_out
 from orthrus_io.metrics import CONTENT_TYPE_LATEST, MetricsSink, render_metrics
 from orthrus_io.trace import TRACE_NAME, TraceSink
 
-__all__ = ["create_app", "default_events", "lab_labels"]
+__all__ = ["RUNNER", "create_app", "default_events", "lab_labels", "make_runner"]
 
 log = logging.getLogger("orthrus.kdc")
 
-T = TypeVar("T")
-#: Where a password change leaves its principal's name for the exchange's event.
-_G_CLIENT = "orthrus_kpasswd_client"
+#: Where :func:`create_app` keeps its runner in ``app.extensions`` (the Kerberos listener
+#: of the same process serves with it: kdc.server).
+RUNNER = "orthrus.runner"
 JSON = "application/json"
 
 
@@ -54,31 +62,49 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(encode(body), status=status, mimetype=JSON)
 
 
-def _error(name: str, message: str, status: int) -> Response:
-    return _json({"error": {"code": ERROR_CODES[name], "name": name, "message": message}}, status)
+@dataclass(frozen=True, slots=True)
+class PasswordChange:
+    """The password-change exchange (RFC 3244) on the realm's store."""
+
+    store: Store
+    rules: APRules
+    changepw: Principal
+
+    def __call__(
+        self, req: KpasswdReq, _ctx: KDCContext, now: float, names: ExchangeNames
+    ) -> KpasswdRep:
+        def change_password(principal: Principal, password: str) -> int:
+            names.client = str(principal)  # for the event, accepted or refused
+            try:
+                return self.store.change_key(principal, password)
+            except PasswordRejected as exc:
+                raise KDCError("KDC_ERR_POLICY", f"{exc}; nothing was changed") from None
+            except AdminError as exc:
+                raise KDCError("KDC_ERR_C_PRINCIPAL_UNKNOWN", str(exc)) from None
+
+        return handle_kpasswd_req(req, self._keys, self.rules, now, change_password, os.urandom)
+
+    def _keys(self, principal: Principal) -> Mapping[int, Key] | None:
+        entry = self.store.lookup(principal) if principal == self.changepw else None
+        return entry.keys if entry else None
 
 
-def create_app(
+def make_runner(
     settings: KDCSettings,
     store: Store,
     backends: Backends | None = None,
     events: EventSink | None = None,
-) -> Flask:
-    """Build the KDC app for ``settings`` over ``store``.
+    kerberos: KerberosAnswerer | None = None,
+) -> ExchangeRunner:
+    """The exchange runner of a KDC process: one for the JSON API and Kerberos alike.
 
     ``backends`` holds the TGS replay cache and the lockout counters (default: what
-    ``settings`` ask for, for one process).
-
-    ``events`` receives one :class:`~orthrus_io.events.ExchangeEvent` per AS and TGS
-    exchange (default: a line in the ``orthrus.kdc`` log). In a lab realm the events also
-    carry the request and reply as sent, for traces.
+    ``settings`` ask for, for one process). ``events`` receives one
+    :class:`~orthrus_io.events.ExchangeEvent` per exchange (default: :func:`default_events`).
+    ``kerberos``: the Kerberos exchanges on DER, for the UDP and TCP listeners.
     """
-    app = Flask("orthrus.kdc")
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
-    signer = store.signer()
-    jwks = signer.jwks()
-    sink = events or default_events(settings)
     backends = backends or make_backends(settings)
+    signer = store.signer()
     ctx = KDCContext(
         policy=settings.policy,
         lookup=store.lookup,
@@ -88,75 +114,34 @@ def create_app(
         guard=backends.guard,
         verify_tgt_authz=not settings.lab_unsigned_tgts,
     )
-
-    runner = ExchangeRunner(settings, ctx, sink)
-
-    def exchange(
-        kind: Exchange, type_: type[T], handle: Callable[[T, KDCContext, float], Any]
-    ) -> Response:
-        started, now = time.perf_counter(), time.time()
-        body = request.get_data(cache=False)
-        if len(body) >= settings.max_request_bytes and request.environ["wsgi.input"].read(1):
-            # Werkzeug cuts a chunked body (no Content-Length) at the limit instead of
-            # refusing it: one byte more in the server's stream means it was too large.
-            raise RequestEntityTooLarge()
-        request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
-        status, payload = runner.run(
-            kind,
-            type_,
-            handle,
-            body,
-            started,
-            now,
-            request.remote_addr,
-            request_id,
-            # A password change names its principal only inside the sealed request.
-            late_client=lambda: g.pop(_G_CLIENT, None),
-        )
-        response = Response(payload, status=status, mimetype=JSON)
-        response.headers["X-Request-Id"] = request_id
-        return response
-
-    # Hardening (docs/security.md): decoys for unknown clients if configured, per-client
-    # rate limits on /v1/*, and the OpenAPI description the fuzzers generate requests from.
     handle_as = as_handler(settings, signer)
-    install_rate_limits(app, settings, sink)
+    rules = APRules(replay_cache=backends.replay_cache, max_skew=settings.max_skew, where="KDC")
+    routes = {
+        "/v1/as": JSONRoute("AS", ASReq, lambda m, c, now, _: handle_as(m, c, now)),
+        "/v1/tgs": JSONRoute("TGS", TGSReq, lambda m, c, now, _: handle_tgs_req(m, c, now)),
+        "/v1/kpasswd": JSONRoute(
+            "KPASSWD", KpasswdReq, PasswordChange(store, rules, changepw_service(settings.realm))
+        ),
+    }
+    sink = events or default_events(settings)
+    return ExchangeRunner(settings, ctx, sink, routes, RateLimit(settings), kerberos)
+
+
+def create_app(
+    settings: KDCSettings,
+    store: Store,
+    backends: Backends | None = None,
+    events: EventSink | None = None,
+    kerberos: KerberosAnswerer | None = None,
+) -> Flask:
+    """The KDC's WSGI application for ``settings`` over ``store`` (arguments: as
+    :func:`make_runner`); its runner is ``app.extensions[RUNNER]``. In a lab realm the
+    events also carry the request and reply as sent, for traces."""
+    runner = make_runner(settings, store, backends, events, kerberos)
+    app = Flask("orthrus.kdc")
+    app.extensions[RUNNER] = runner
+    jwks = store.signer().jwks()
     register_openapi(app)
-
-    @app.post("/v1/as")
-    def as_exchange() -> Response:
-        return exchange("AS", ASReq, handle_as)
-
-    @app.post("/v1/tgs")
-    def tgs_exchange() -> Response:
-        return exchange("TGS", TGSReq, handle_tgs_req)
-
-    changepw = changepw_service(settings.realm)
-    kpasswd_rules = APRules(
-        replay_cache=backends.replay_cache, max_skew=settings.max_skew, where="KDC"
-    )
-
-    def change_password(principal: Principal, password: str) -> int:
-        setattr(g, _G_CLIENT, str(principal))  # for the audit line, accepted or refused
-        try:
-            return store.change_key(principal, password)
-        except PasswordRejected as exc:
-            raise KDCError("KDC_ERR_POLICY", f"{exc}; nothing was changed") from None
-        except AdminError as exc:
-            raise KDCError("KDC_ERR_C_PRINCIPAL_UNKNOWN", str(exc)) from None
-
-    def keys_for_changepw(principal: Principal) -> Mapping[int, Key] | None:
-        entry = store.lookup(principal) if principal == changepw else None
-        return entry.keys if entry else None
-
-    def handle_kpasswd(req: KpasswdReq, _ctx: KDCContext, now: float) -> KpasswdRep:
-        return handle_kpasswd_req(
-            req, keys_for_changepw, kpasswd_rules, now, change_password, os.urandom
-        )
-
-    @app.post("/v1/kpasswd")
-    def kpasswd_exchange() -> Response:
-        return exchange("KPASSWD", KpasswdReq, handle_kpasswd)
 
     @app.get("/.well-known/orthrus/jwks.json")
     def jwks_document() -> Response:
@@ -184,36 +169,17 @@ def create_app(
             return _json({"status": "unavailable", "reason": str(exc)}, 503)
         return _json({"status": "ready", "realm": settings.realm})
 
-    @app.errorhandler(Unavailable)
-    def backend_down(exc: Unavailable) -> Response:
-        log.error("%s", exc)
-        return _error("KRB_ERR_GENERIC", f"the KDC cannot serve now ({exc}); try again soon", 503)
-
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
-        status = exc.code or 400
-        if status == 413:
-            too_long = MalformedMessage(
-                f"request larger than {settings.max_request_bytes} bytes", too_long=True
-            )
-            return _json(too_long.to_json(), 413)
-        return _error("KRB_ERR_GENERIC", f"{exc.name}: {request.method} {request.path}", status)
+        message = f"{exc.name}: {request.method} {request.path}"
+        return Response(error_json("KRB_ERR_GENERIC", message), exc.code or 400, mimetype=JSON)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
         log.exception("internal error on %s", request.path)
-        return _error("KRB_ERR_GENERIC", "internal error in the KDC; see its log", 500)
+        return Response(error_json("KRB_ERR_GENERIC", INTERNAL_ERROR), 500, mimetype=JSON)
 
-    # POST /v1/as and /v1/tgs from clients the rate limit does not apply to are answered
-    # without Flask (kdc.exchanges: same answers and events, half the CPU per request).
-    # Anything added to Flask's request processing for them must be added there too.
-    app.wsgi_app = LeanExchanges(  # type: ignore[method-assign]
-        app.wsgi_app,
-        runner,
-        {"/v1/as": Route("AS", ASReq, handle_as), "/v1/tgs": Route("TGS", TGSReq, handle_tgs_req)},
-        settings.max_request_bytes,
-        rate_limit_exempt(settings),
-    )
+    app.wsgi_app = ExchangeFront(app.wsgi_app, runner)  # type: ignore[method-assign]
     return app
 
 

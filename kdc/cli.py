@@ -563,9 +563,18 @@ def load(ctx: click.Context, force: bool, file: Path) -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="The certificate's private key (PEM).",
 )
+@click.option(
+    "--kerberos-port",
+    default=88,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Also answer Kerberos (RFC 4120) over UDP and TCP on this port of --host; "
+    "0: the HTTP API alone. Below 1024 needs root or CAP_NET_BIND_SERVICE.",
+)
 @click.pass_context
 def serve_command(ctx: click.Context, /, **options: Any) -> None:
-    """Serve the KDC with gunicorn: POST /v1/as, /v1/tgs, /v1/kpasswd; /metrics, /livez, /readyz."""
+    """Serve the KDC with gunicorn: POST /v1/as, /v1/tgs, /v1/kpasswd; /metrics, /livez,
+    /readyz; and Kerberos over UDP and TCP on --kerberos-port."""
     directory = _directory(ctx)
     if bool(options["certfile"]) != bool(options["keyfile"]):
         raise click.UsageError("--certfile and --keyfile go together")

@@ -102,7 +102,7 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: does a random-key service, and an unknown server (or a user asked for as one) until the
     #: client proved its key.
     hide_unknown_principals: bool = False
-    #: Requests per client address to /v1/* (Flask-Limiter syntax; "" turns it off), counted
+    #: Requests per client address to /v1/* and Kerberos (``limits`` syntax; "" off), counted
     #: in Redis when redis_url is set; addresses in rate_limit_exempt (comma-separated) are
     #: never limited: loopback by default, where a local proxy must limit for its clients.
     rate_limit: str = "20/second;600/minute"

@@ -1,295 +1,276 @@
-"""The KDC's exchanges over HTTP, independent of any web framework.
+"""The KDC's one exchange runner, the same for every transport (sans-IO).
 
-:class:`ExchangeRunner` turns a request body into the answer (status and JSON) and emits the
-exchange's event: the Flask routes of :mod:`kdc.app` use it for every exchange.
+A transport (:mod:`kdc.http` for the JSON API over HTTP, :mod:`kdc.kerberos_wire` for
+Kerberos over UDP and TCP) reads a request's bytes, says how they came (:class:`Arrival`)
+and writes back the bytes it is given. Between the two, :class:`ExchangeRunner` does the
+rest, once for all: the rate limit, decoding, the core's exchange, encoding the answer, and
+the exchange's event (audit line, metrics, log line, lab trace). It does no I/O of its own
+besides what the exchanges do (principal lookups, replay cache, lockout) and the sinks.
 
-:class:`LeanExchanges` answers ``POST /v1/as`` and ``POST /v1/tgs`` with it directly from
-WSGI, in front of Flask: Flask's request and response objects, URL routing and request
-context cost more CPU than the exchange itself (measured: ~250 µs of ~450 µs per request).
-It takes only plain requests — a ``Content-Length`` under the size limit, no
-``Transfer-Encoding`` — from clients the rate limit does not apply to (``rate_limit`` off,
-or an address in ``rate_limit_exempt``, loopback by default: a TLS proxy on the same host);
-anything else goes to Flask, which refuses, limits or answers it as before. The answer is
-the same either way: same decoding and core functions, same error JSON and status, same
-``X-Request-Id``, same event (tests/kdc/test_kdc_lean_path.py holds the two side by side).
-Whatever is added to Flask's request processing for these two routes must be added here too.
+Every error body of the JSON API is built here (:func:`error_json`), so that a 4xx, 429,
+503 or 500 has one shape whoever answers it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-from werkzeug.http import HTTP_STATUS_CODES
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orthrus.codec import decode, encode
-from orthrus.errors import ERROR_CODES, ProtocolError
+from orthrus.errors import ERROR_CODES, MalformedMessage, ProtocolError
 from orthrus.kpasswd import KpasswdReq
 from orthrus.messages import ASReq, TGSReq
 from orthrus.realm import KDCContext
-from orthrus_io.errors import Unavailable
-from orthrus_io.events import EventSink, Exchange, ExchangeEvent
+from orthrus_io.errors import UNAVAILABLE, Unavailable
+from orthrus_io.events import EventSink, Exchange, ExchangeEvent, Transport
 
 if TYPE_CHECKING:
     from kdc.config import KDCSettings
+    from kdc.ratelimit import RateLimit
 
 __all__ = [
+    "INTERNAL_ERROR",
+    "Arrival",
+    "ExchangeNames",
     "ExchangeRunner",
-    "LeanExchanges",
-    "Route",
-    "error_body",
-    "exchange_names",
-    "rate_limit_exempt",
+    "JSONAnswer",
+    "JSONRoute",
+    "KerberosAnswerer",
+    "KerberosOutcome",
+    "error_json",
 ]
 
 log = logging.getLogger("orthrus.kdc")
 
-JSON = "application/json"
-Handler = Callable[[Any, KDCContext, float], Any]
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-
-def error_body(name: str, message: str) -> bytes:
-    """The JSON of an error the KDC answers outside the protocol (503, 500, 400...)."""
-    return encode({"error": {"code": ERROR_CODES[name], "name": name, "message": message}})
-
-
-def unavailable_message(exc: Exception) -> str:
-    return f"the KDC cannot serve now ({exc}); try again soon"
-
-
 INTERNAL_ERROR = "internal error in the KDC; see its log"
-#: The ``error`` of the event of a request turned away with 503 (a back end is down).
-UNAVAILABLE = "UNAVAILABLE"
 
 
-def exchange_names(message: object) -> dict[str, str | None]:
-    """The client and server an exchange's event names, as far as the request tells."""
-    if isinstance(message, KpasswdReq):
-        return {"client": None, "server": str(message.ap_req.ticket.server)}
-    if isinstance(message, ASReq):
-        return {"client": str(message.client), "server": str(message.body.server)}
-    if isinstance(message, TGSReq):
-        return {"client": None, "server": str(message.body.server)}
-    return {"client": None, "server": None}
+def error_json(name: str, message: str, code: int | None = None) -> bytes:
+    """The JSON body of every error the KDC answers over HTTP outside the core's own
+    (``ProtocolError.to_json``): 400/404/405 from the HTTP layer, 429, 503, 500."""
+    number = ERROR_CODES[name] if code is None else code
+    return encode({"error": {"code": number, "name": name, "message": message}})
 
 
 @dataclass(frozen=True, slots=True)
-class ExchangeRunner:
-    """Decode, run the core's exchange, encode the answer, emit the event."""
+class Arrival:
+    """What a transport knows about a request besides its bytes."""
 
-    settings: KDCSettings
-    ctx: KDCContext
-    sink: EventSink
-
-    def run(
-        self,
-        kind: Exchange,
-        type_: type[Any],
-        handle: Handler,
-        body: bytes,
-        started: float,
-        now: float,
-        client_address: str | None,
-        request_id: str,
-        late_client: Callable[[], str | None] | None = None,
-    ) -> tuple[int, bytes]:
-        """The status and JSON body of the answer to ``body``.
-
-        ``late_client`` names the client when only the exchange learnt it (a password
-        change names its principal inside the sealed request). A database or Redis that is
-        down (``Unavailable``) propagates (the caller answers 503) after an event with the
-        error ``UNAVAILABLE``, so the audit log and metrics count what was turned away;
-        other exceptions propagate with no event.
-        """
-        names: dict[str, str | None] = {"client": None, "server": None}
-        outcome = _Outcome(kind, names, started, now, client_address, request_id, body)
-        try:
-            message = decode(body, type_)
-            names.update(exchange_names(message))
-            reply = handle(message, self.ctx, now)
-            names["client"] = str(getattr(reply, "client", "")) or names["client"]
-        except ProtocolError as exc:
-            status, payload = exc.http_status, encode(exc.to_json())
-            error: tuple[str, str] | None = (exc.name, exc.message)
-        except Unavailable as exc:
-            self._emit(outcome, None, (UNAVAILABLE, unavailable_message(exc)))
-            raise
-        else:
-            status, payload, error = 200, encode(reply), None
-        if late_client is not None:
-            names["client"] = names["client"] or late_client()
-        self._emit(outcome, payload, error)
-        return status, payload
-
-    def _emit(
-        self, outcome: _Outcome, payload: bytes | None, error: tuple[str, str] | None
-    ) -> None:
-        lab = self.settings.lab
-        self.sink.emit(
-            ExchangeEvent(
-                exchange=outcome.kind,
-                ok=error is None,
-                time=outcome.now,
-                duration=time.perf_counter() - outcome.started,
-                error=error[0] if error else None,
-                message=error[1] if error else None,
-                client_address=outcome.client_address,
-                request_id=outcome.request_id,
-                realm=self.settings.realm,
-                request=outcome.body if lab else None,
-                reply=payload if lab else None,
-                client=outcome.names["client"],
-                server=outcome.names["server"],
-            )
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    """What an exchange's event says besides its result."""
-
-    kind: Exchange
-    names: dict[str, str | None]
-    started: float
-    now: float
+    transport: Transport
     client_address: str | None
-    request_id: str
-    body: bytes
+    request_id: str | None
+    #: ``time.perf_counter()`` when the request was taken up (for the event's duration).
+    started: float
+    #: ``time.time()``: the KDC's clock for the exchange.
+    now: float
+
+
+@dataclass(slots=True)
+class ExchangeNames:
+    """The client and server an exchange's event names: from the request, or filled in by
+    the exchange when only it learns them (a password change names its principal inside
+    the sealed request)."""
+
+    client: str | None = None
+    server: str | None = None
+
+
+#: An exchange of the JSON API: (decoded request, context, now, names) -> reply message.
+Handler = Callable[[Any, KDCContext, float, ExchangeNames], Any]
 
 
 @dataclass(frozen=True, slots=True)
-class Route:
+class JSONRoute:
+    """One exchange of the JSON API: its kind, request type and handler."""
+
     kind: Exchange
     type_: type[Any]
     handle: Handler
 
 
-def rate_limit_exempt(settings: KDCSettings) -> frozenset[str] | None:
-    """The addresses :mod:`kdc.ratelimit` does not limit; None: it limits nobody."""
-    if not settings.rate_limit:
-        return None
-    return frozenset(a.strip() for a in settings.rate_limit_exempt.split(",") if a.strip())
+@dataclass(frozen=True, slots=True)
+class JSONAnswer:
+    """The answer of the JSON API: HTTP status, body, extra headers."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
 
 
-def _status_line(status: int) -> str:
-    """As Werkzeug writes it (``400 BAD REQUEST``), so both paths answer alike."""
-    line = _STATUS_LINES.get(status)
-    if line is None:
-        line = _STATUS_LINES[status] = (
-            f"{status} {HTTP_STATUS_CODES.get(status, 'UNKNOWN').upper()}"
-        )
-    return line
+class KerberosOutcome(Protocol):
+    """What the Kerberos exchanges answer (``orthrus.kerberos.kdc.KerberosAnswer``)."""
+
+    @property
+    def reply(self) -> bytes: ...
+    @property
+    def exchange(self) -> Exchange | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def message(self) -> str | None: ...
+    @property
+    def client(self) -> str | None: ...
+    @property
+    def server(self) -> str | None: ...
 
 
-_STATUS_LINES: dict[int, str] = {}
+#: The Kerberos exchanges on DER (RFC 4120 §3.1, §3.3): ``(request, ctx, now, max_reply)``;
+#: ``max_reply`` set, a longer reply becomes KRB_ERR_RESPONSE_TOO_BIG (RFC 4120 §7.2.1).
+KerberosAnswerer = Callable[[bytes, KDCContext, float, int | None], KerberosOutcome]
 
 
-class LeanExchanges:
-    """WSGI middleware: plain ``POST`` requests to ``routes`` answered without Flask."""
+def _names(message: object) -> ExchangeNames:
+    """The client and server as far as the request tells."""
+    if isinstance(message, ASReq):
+        return ExchangeNames(str(message.client), str(message.body.server))
+    if isinstance(message, TGSReq):
+        return ExchangeNames(None, str(message.body.server))
+    if isinstance(message, KpasswdReq):
+        return ExchangeNames(None, str(message.ap_req.ticket.server))
+    return ExchangeNames()
 
-    def __init__(
+
+@dataclass(frozen=True, slots=True)
+class ExchangeRunner:
+    """Rate limit, decode, exchange, encode, event: one implementation for every transport."""
+
+    settings: KDCSettings
+    ctx: KDCContext
+    sink: EventSink
+    routes: Mapping[str, JSONRoute]
+    rate_limit: RateLimit
+    #: The Kerberos exchanges; None: this KDC answers only the JSON API.
+    kerberos: KerberosAnswerer | None = None
+
+    def refused(self, kind: Exchange | None, arrival: Arrival) -> JSONAnswer | None:
+        """429 with ``Retry-After`` when the client passed the rate limit (counts it); the
+        refusal of an exchange is an event too (audit, metrics, a lab's trace)."""
+        over = self._over_limit(kind, arrival, {"status": 429})
+        if over is None:
+            return None
+        message, retry_after = over
+        body = error_json("KRB_ERR_GENERIC", message)
+        return JSONAnswer(429, body, (("Retry-After", str(retry_after)),))
+
+    def _over_limit(
+        self, kind: Exchange | None, arrival: Arrival, extra: dict[str, Any]
+    ) -> tuple[str, int] | None:
+        address = arrival.client_address
+        over = self.rate_limit.refused(address)
+        if over is None:
+            return None
+        limit, retry_after = over
+        message = f"too many requests from {address} (limit {limit}); retry in {retry_after} s"
+        if kind is not None:
+            error = ("KRB_ERR_GENERIC", message)
+            extra = {**extra, "rate_limit": limit}
+            self._emit(kind, arrival, ExchangeNames(), error, b"", None, extra)
+        return message, retry_after
+
+    def too_large(self) -> JSONAnswer:
+        """413 KRB_ERR_FIELD_TOOLONG: a body over ``max_request_bytes``, never decoded."""
+        limit = self.settings.max_request_bytes
+        error = MalformedMessage(f"request larger than {limit} bytes", too_long=True)
+        return JSONAnswer(413, encode(error.to_json()))
+
+    def run_json(self, route: JSONRoute, body: bytes, arrival: Arrival) -> JSONAnswer:
+        """The answer to a JSON request (its transport checked the rate limit: :meth:`refused`).
+
+        A back end that is down (``Unavailable``) is 503 and an event with the error
+        ``UNAVAILABLE``, so the audit log and metrics count what was turned away; any other
+        exception is 500 with no event (and its traceback in the log, never to the client).
+        """
+        names = ExchangeNames()
+        try:
+            message = decode(body, route.type_)
+            names = _names(message)
+            reply = route.handle(message, self.ctx, arrival.now, names)
+            names.client = names.client or str(getattr(reply, "client", "")) or None
+        except ProtocolError as exc:
+            payload = encode(exc.to_json())
+            self._emit(route.kind, arrival, names, (exc.name, exc.message), body, payload)
+            return JSONAnswer(exc.http_status, payload)
+        except Unavailable as exc:
+            why = _unavailable_message(exc)
+            log.error("%s", exc)
+            self._emit(route.kind, arrival, names, (UNAVAILABLE, why), body, None)
+            return JSONAnswer(503, error_json(UNAVAILABLE, why, 503))
+        except Exception:
+            log.exception("internal error in the %s exchange", route.kind)
+            return JSONAnswer(500, error_json("KRB_ERR_GENERIC", INTERNAL_ERROR))
+        payload = encode(reply)
+        self._emit(route.kind, arrival, names, None, body, payload)
+        return JSONAnswer(200, payload)
+
+    def run_kerberos(
+        self, request: bytes, arrival: Arrival, max_reply: int | None = None
+    ) -> bytes | None:
+        """The DER reply to a Kerberos message, or None: say nothing (over the rate limit, a
+        back end down, or over UDP a message that is no KDC request: RFC 4120 §7.2.1 lets
+        the KDC drop it; over TCP it gets its KRB-ERROR). Only an exchange that could be
+        decoded has an event."""
+        if self.kerberos is None:
+            return None
+        if self._over_limit(_KERBEROS_KINDS.get(request[:1]), arrival, {}) is not None:
+            return None
+        try:
+            outcome = self.kerberos(request, self.ctx, arrival.now, max_reply)
+        except Unavailable as exc:
+            log.error("%s", exc)
+            kind = _KERBEROS_KINDS.get(request[:1])
+            if kind is not None:
+                down = (UNAVAILABLE, _unavailable_message(exc))
+                self._emit(kind, arrival, ExchangeNames(), down, request, None)
+            return None
+        except Exception:
+            log.exception("internal error in a Kerberos exchange over %s", arrival.transport)
+            return None
+        if outcome.exchange is None:
+            return None if arrival.transport == "udp" else outcome.reply
+        names = ExchangeNames(outcome.client, outcome.server)
+        error = (outcome.error, outcome.message or "") if outcome.error else None
+        self._emit(outcome.exchange, arrival, names, error, request, outcome.reply)
+        return outcome.reply
+
+    def _emit(
         self,
-        app: WSGIApp,
-        runner: ExchangeRunner,
-        routes: Mapping[str, Route],
-        max_request_bytes: int,
-        exempt: frozenset[str] | None,
+        kind: Exchange,
+        arrival: Arrival,
+        names: ExchangeNames,
+        error: tuple[str, str] | None,
+        request: bytes,
+        reply: bytes | None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
-        self.app = app
-        self._runner = runner
-        self._routes = dict(routes)
-        self._max = max_request_bytes
-        self._exempt = exempt
-
-    def route(
-        self,
-        method: str | None,
-        path: str | None,
-        content_length: str | None,
-        transfer_encoding: str | None,
-        address: str | None,
-    ) -> Route | None:
-        """The route that answers this request here, or None: Flask answers it."""
-        route = self._routes.get(path or "")
-        if route is None or method != "POST":
-            return None
-        length = content_length or ""
-        if (
-            not length.isascii()
-            or not length.isdigit()
-            or int(length) >= self._max
-            or transfer_encoding
-            or (self._exempt is not None and address not in self._exempt)
-        ):
-            return None
-        return route
-
-    def answer(
-        self,
-        route: Route,
-        path: str,
-        body: bytes | None,
-        address: str | None,
-        request_id: str,
-        started: float,
-        now: float,
-    ) -> tuple[str, list[tuple[str, str]], bytes]:
-        """Status line, headers and body of the answer (``body`` None: cut short)."""
-        request_id = request_id[:64] or uuid.uuid4().hex
-        if body is None:  # the client went away mid-body (as Flask: 400)
-            status, payload = 400, error_body("KRB_ERR_GENERIC", f"Bad Request: POST {path}")
-        else:
-            try:
-                status, payload = self._runner.run(
-                    route.kind, route.type_, route.handle, body, started, now, address, request_id
-                )
-            except Unavailable as exc:
-                log.error("%s", exc)
-                status, payload = 503, error_body("KRB_ERR_GENERIC", unavailable_message(exc))
-            except Exception:
-                log.exception("internal error on %s", path)
-                status, payload = 500, error_body("KRB_ERR_GENERIC", INTERNAL_ERROR)
-        headers = [
-            ("Content-Type", JSON),
-            ("Content-Length", str(len(payload))),
-            ("X-Request-Id", request_id),
-        ]
-        return _status_line(status), headers, payload
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        path = environ.get("PATH_INFO", "")
-        address = environ.get("REMOTE_ADDR")
-        length = environ.get("CONTENT_LENGTH")
-        route = self.route(
-            environ.get("REQUEST_METHOD"),
-            path,
-            length,
-            environ.get("HTTP_TRANSFER_ENCODING"),
-            address,
+        lab = self.settings.lab
+        self.sink.emit(
+            ExchangeEvent(
+                exchange=kind,
+                ok=error is None,
+                time=arrival.now,
+                duration=time.perf_counter() - arrival.started,
+                error=error[0] if error else None,
+                message=error[1] if error else None,
+                client_address=arrival.client_address,
+                request_id=arrival.request_id,
+                realm=self.settings.realm,
+                transport=arrival.transport,
+                request=request if lab else None,
+                reply=reply if lab else None,
+                client=names.client,
+                server=names.server,
+                extra=extra or {},
+            )
         )
-        if route is None:
-            return self.app(environ, start_response)
-        started, now = time.perf_counter(), time.time()
-        body = _read(environ["wsgi.input"], int(length or 0))
-        request_id = environ.get("HTTP_X_REQUEST_ID", "")
-        status, headers, payload = self.answer(route, path, body, address, request_id, started, now)
-        start_response(status, headers)
-        return [payload]
 
 
-def _read(stream: Any, length: int) -> bytes | None:
-    """Exactly ``length`` bytes of the body, or None if the stream ends before."""
-    chunks = []
-    missing = length
-    while missing > 0:
-        chunk = stream.read(missing)
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        missing -= len(chunk)
-    return b"".join(chunks)
+#: The exchange a Kerberos message is, by its first byte: [APPLICATION 10] AS-REQ,
+#: [APPLICATION 12] TGS-REQ (RFC 4120 §5.4.1), for the event of one that could not be run.
+_KERBEROS_KINDS: dict[bytes, Exchange] = {b"\x6a": "AS", b"\x6c": "TGS"}
+
+
+def _unavailable_message(exc: Exception) -> str:
+    return f"the KDC cannot serve now ({exc}); try again soon"

@@ -1,13 +1,14 @@
-"""Per-client rate limits on the KDC's exchanges (``POST /v1/*``), with Flask-Limiter.
+"""Per-client rate limits on the KDC's exchanges, on every transport, with ``limits``.
 
 Lockout (:mod:`kdc.lockout`) bounds the guesses against one principal; a rate limit bounds
 what one client address may send in all: password spraying across many principals, and
-floods (RFC 4120 §1.5.2 leaves denial of service to the implementation). Counters are in
-Redis when ``redis_url`` is set, so every KDC process and host shares them (fixed windows,
-keys under ``<redis_prefix>:<realm>:ratelimit``), else in this process. A refused request
-gets ``429`` with ``Retry-After`` and the KDC's JSON error body; it never reaches the
-exchange, so it changes no replay cache, lockout counter or database row. It is still an
-event (audit log, metrics, a lab's trace): refused, ``KRB_ERR_GENERIC``, status 429.
+floods (RFC 4120 §1.5.2 leaves denial of service to the implementation). It applies to
+``/v1/*`` over HTTP and to every Kerberos message over UDP and TCP, counted together per
+address. Counters are in Redis when ``redis_url`` is set, so every KDC process and host
+shares them (fixed windows, keys under ``<redis_prefix>:<realm>:ratelimit``), else in this
+process; Redis down, they are counted in this process rather than refuse requests (lockout
+and the replay cache still refuse, with 503, what they cannot check). A refused request
+never reaches the exchange, so it changes no replay cache, lockout counter or database row.
 
 Addresses in ``rate_limit_exempt`` are never limited: by default loopback, because a
 reverse proxy on the same host carries every client under its own address and must limit
@@ -16,29 +17,27 @@ them itself (nginx ``limit_req``), and local tools and tests come from there.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import limits
-from flask import Flask, Response, request
-from flask_limiter import Limiter, RateLimitExceeded, RequestLimit
+from limits.storage import MemoryStorage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 
-from orthrus.codec import encode
-from orthrus.errors import ERROR_CODES, ConfigError
-from orthrus_io.events import EventSink, Exchange, ExchangeEvent
+from orthrus.errors import ConfigError
 
 if TYPE_CHECKING:
     from kdc.config import KDCSettings
 
-__all__ = ["check_rate_limit", "install_rate_limits"]
+__all__ = ["RateLimit", "check_rate_limit"]
 
-_NAME = "KRB_ERR_GENERIC"
-JSON = "application/json"
+log = logging.getLogger("orthrus.kdc")
 
 
 def check_rate_limit(value: str) -> None:
-    """``ConfigError`` naming the key if ``value`` is not a Flask-Limiter rate string."""
+    """``ConfigError`` naming the key if ``value`` is not a rate limit string."""
     if not value:
         return
     try:
@@ -49,77 +48,34 @@ def check_rate_limit(value: str) -> None:
         ) from None
 
 
-def _body(message: str) -> dict[str, Any]:
-    return {"error": {"code": ERROR_CODES[_NAME], "name": _NAME, "message": message}}
+class RateLimit:
+    """The realm's limits per client address (``settings.rate_limit``)."""
 
+    def __init__(self, settings: KDCSettings) -> None:
+        check_rate_limit(settings.rate_limit)
+        self._items = limits.parse_many(settings.rate_limit) if settings.rate_limit else []
+        exempt = settings.rate_limit_exempt.split(",")
+        self._exempt = frozenset(a.strip() for a in exempt if a.strip())
+        self._prefix = f"{settings.redis_prefix}:{settings.realm}:ratelimit"
+        storage = storage_from_string(settings.redis_url) if settings.redis_url else None
+        self._shared = FixedWindowRateLimiter(storage) if storage else None
+        self._local = FixedWindowRateLimiter(MemoryStorage())
 
-def _client_address() -> str:
-    return request.remote_addr or "unknown"
-
-
-#: The exchange of each limited path, for the event of a refused request.
-_EXCHANGES: dict[str, Exchange] = {"/v1/as": "AS", "/v1/tgs": "TGS", "/v1/kpasswd": "KPASSWD"}
-
-
-def install_rate_limits(app: Flask, settings: KDCSettings, events: EventSink) -> Limiter | None:
-    """Limit ``POST /v1/*`` per client address to ``settings.rate_limit`` (None when ""); each
-    refusal is an event for ``events``."""
-    rate_limit = settings.rate_limit
-    check_rate_limit(rate_limit)
-    if not rate_limit:
+    def refused(self, address: str | None) -> tuple[str, int] | None:
+        """None if a request from ``address`` may go on; else the limit it passed and the
+        seconds until it may retry. Counts the request."""
+        if not self._items or (address or "") in self._exempt:
+            return None
+        who = address or "unknown"
+        for item in self._items:
+            limiter = self._shared or self._local
+            try:
+                allowed = limiter.hit(item, self._prefix, who)
+            except Exception as exc:  # Redis down: count here rather than refuse everyone
+                log.warning("rate limit counted in this process: %s", exc)
+                limiter = self._local
+                allowed = limiter.hit(item, self._prefix, who)
+            if not allowed:
+                reset = limiter.get_window_stats(item, self._prefix, who).reset_time
+                return str(item), max(1, math.ceil(reset - time.time()))
         return None
-    exempt = settings.rate_limit_exempt.split(",")
-    exempt_addresses = frozenset(a.strip() for a in exempt if a.strip())
-    prefix = f"{settings.redis_prefix}:{settings.realm}:ratelimit"
-
-    def on_breach(limit: RequestLimit) -> Response:
-        retry_after = max(1, math.ceil(limit.reset_at - time.time()))
-        message = (
-            f"too many requests from {_client_address()} (limit {limit.limit}); "
-            f"retry in {retry_after} s"
-        )
-        response = Response(encode(_body(message)), status=429, mimetype=JSON)
-        response.headers["Retry-After"] = str(retry_after)
-        exchange = _EXCHANGES.get(request.path)
-        if exchange is not None:
-            events.emit(
-                ExchangeEvent(
-                    exchange,
-                    ok=False,
-                    time=time.time(),
-                    error=_NAME,
-                    message=message,
-                    client_address=_client_address(),
-                    request_id=request.headers.get("X-Request-Id", "")[:64] or None,
-                    realm=settings.realm,
-                    extra={"status": 429, "rate_limit": str(limit.limit)},
-                )
-            )
-        return response
-
-    limiter = Limiter(
-        _client_address,
-        app=app,
-        default_limits=[rate_limit],
-        storage_uri=settings.redis_url or "memory://",
-        key_prefix=prefix,
-        strategy="fixed-window",
-        # Redis down: count in this process rather than fail requests (lockout and the
-        # replay cache still refuse, with 503, what they cannot check).
-        swallow_errors=True,
-        in_memory_fallback_enabled=True,
-        on_breach=on_breach,
-    )
-
-    @limiter.request_filter
-    def not_limited() -> bool:
-        return not request.path.startswith("/v1/") or _client_address() in exempt_addresses
-
-    @app.errorhandler(RateLimitExceeded)
-    def too_many(exc: RateLimitExceeded) -> Response:
-        # More specific than the app's HTTPException handler: the answer on_breach built.
-        if isinstance(exc.response, Response):
-            return exc.response
-        return Response(encode(_body(str(exc.description))), status=429, mimetype=JSON)
-
-    return limiter

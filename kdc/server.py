@@ -7,13 +7,17 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gunicorn.app.base import BaseApplication
 
 from kdc.backends import make_backends
 from kdc.config import load_settings
 from kdc.store import Store
+
+if TYPE_CHECKING:
+    from kdc.exchanges import KerberosAnswerer
+    from kdc.kerberos_wire import KerberosSockets
 
 __all__ = ["ServeOptions", "serve"]
 
@@ -29,12 +33,31 @@ class ServeOptions:
     access_log: bool = False
     certfile: str | None = None
     keyfile: str | None = None
+    #: Kerberos over UDP and TCP on ``host`` (RFC 4120 §7.2); 0: none.
+    kerberos_port: int = 88
+
+
+#: The Kerberos exchanges the listeners run; None: ``orthrus.kerberos.kdc.answer``, imported
+#: only when serving (it compiles the ASN.1 module: seconds, not for every CLI command).
+KERBEROS_EXCHANGES: KerberosAnswerer | None = None
+
+
+def _kerberos_exchanges() -> KerberosAnswerer:
+    """The Kerberos exchanges on DER (RFC 4120 §3.1, §3.3) this KDC answers with."""
+    if KERBEROS_EXCHANGES is not None:
+        return KERBEROS_EXCHANGES
+    from orthrus.kerberos.kdc import answer
+
+    return answer
 
 
 class _KDCServer(BaseApplication):  # type: ignore[misc]
-    def __init__(self, directory: Path, options: ServeOptions) -> None:
+    def __init__(
+        self, directory: Path, options: ServeOptions, kerberos: KerberosSockets | None
+    ) -> None:
         self._directory = directory
         self._options = options
+        self._kerberos = kerberos
         super().__init__()
 
     def load_config(self) -> None:
@@ -43,9 +66,7 @@ class _KDCServer(BaseApplication):  # type: ignore[misc]
             "workers": self._options.workers,
             "threads": self._options.threads,
             # gthread with a deadline per request (headers, body, answer): slow clients
-            # cannot hold the threads (orthrus_io.deadlines; request_timeout in kdc.toml);
-            # a kept-alive connection's next request is served by the same thread when it
-            # comes at once (kdc.worker: half the server CPU of a request).
+            # cannot hold the threads (orthrus_io.deadlines; request_timeout in kdc.toml).
             "worker_class": "kdc.worker.KDCWorker",
             "timeout": load_settings(self._directory).request_timeout,
             "keepalive": 30,
@@ -65,14 +86,23 @@ class _KDCServer(BaseApplication):  # type: ignore[misc]
         # Runs in each worker after the fork: every worker opens its own database engine.
         # kdc.app (and so prometheus_client) is imported only here, after serve() has set
         # PROMETHEUS_MULTIPROC_DIR: the client picks its multiprocess mode at import time.
-        from kdc.app import create_app
+        from kdc.app import RUNNER, create_app
 
         logging.basicConfig(
             level=logging.INFO, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s"
         )
         settings = load_settings(self._directory)
         backends = make_backends(settings, self._options.workers)
-        return create_app(settings, Store.open(settings), backends)
+        kerberos = _kerberos_exchanges() if self._kerberos is not None else None
+        app = create_app(settings, Store.open(settings), backends, kerberos=kerberos)
+        if self._kerberos is not None:
+            from kdc.kerberos_wire import KerberosListener
+
+            # The worker's own listener on the sockets serve() opened, with the app's runner.
+            KerberosListener(
+                app.extensions[RUNNER], self._kerberos, settings.request_timeout
+            ).start()
+        return app
 
 
 def _child_exit(_server: Any, worker: Any) -> None:
@@ -118,4 +148,14 @@ def serve(directory: Path, options: ServeOptions) -> None:
     store.ping()
     store.signer()
     make_backends(settings, options.workers)
-    _KDCServer(directory, options).run()
+    _KDCServer(directory, options, _kerberos_sockets(options)).run()
+
+
+def _kerberos_sockets(options: ServeOptions) -> KerberosSockets | None:
+    """The Kerberos sockets, opened before the workers start so that a port that cannot be
+    had stops ``serve`` at once with what to do; the workers inherit them."""
+    if not options.kerberos_port:
+        return None
+    from kdc.kerberos_wire import open_kerberos_sockets
+
+    return open_kerberos_sockets(options.host, options.kerberos_port)

@@ -255,7 +255,10 @@ def _command(lab: Lab, name: str, port: int) -> list[str]:
     paths, state = lab.paths, lab.state
     host = ("--host", "127.0.0.1", "--port", str(port))
     if name == "kdc":
-        return python_command("kdc.cli", "--dir", str(paths.kdc), "serve", *host)
+        # The lab's KDC speaks the JSON API only: no Kerberos port to collide on.
+        return python_command(
+            "kdc.cli", "--dir", str(paths.kdc), "serve", *host, "--kerberos-port", "0"
+        )
     if name == "impostor":
         return python_command(
             "labs.impostor", *host, "--realm", state.realm, "--trace", str(paths.trace)

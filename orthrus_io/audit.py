@@ -1,9 +1,9 @@
 """The audit log: one JSON line per AS, TGS, AP, password change and admin action.
 
 Lines hold the time (ISO-8601 UTC), the exchange or action, the principal, the service, the
-client address, the result, the error name and the request id — never a password, key or
-ticket. Written with structlog's JSON renderer, appended with one ``write`` per line so that
-the processes of one host can share the file.
+client address, the transport (http, udp, tcp), the result, the error name and the request
+id — never a password, key or ticket. Written with structlog's JSON renderer, appended with
+one ``write`` per line so that the processes of one host can share the file.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class AuditSink:
             "result": "ok" if event.ok else "refused",
             "error": event.error,
             "request_id": event.request_id,
+            "transport": event.transport,
             "realm": event.realm,
             "duration_ms": round(event.duration * 1000, 3),
         }

@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-__all__ = ["EventSink", "ExchangeEvent", "LoggingSink", "fan_out"]
+__all__ = ["EventSink", "Exchange", "ExchangeEvent", "LoggingSink", "Transport", "fan_out"]
 
 Exchange = Literal["AS", "TGS", "AP", "ADMIN", "KPASSWD"]
+#: How a request came: HTTP (the JSON API), or Kerberos over UDP or TCP (RFC 4120 §7.2).
+Transport = Literal["http", "udp", "tcp"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,7 @@ class ExchangeEvent:
     request_id: str | None = None
     realm: str | None = None
     action: str | None = None
+    transport: Transport | None = None
     request: bytes | None = field(default=None, repr=False)
     reply: bytes | None = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)

@@ -154,7 +154,10 @@ def story(demo: Demo) -> None:
     demo.run("orthrus-kdc", "addprinc", "--randkey", f"HTTP/localhost@{REALM}")
     keytab = demo.work / "http.keytab"
     demo.run("orthrus-kdc", "ktadd", "-k", str(keytab), f"HTTP/localhost@{REALM}")
-    demo.start("orthrus-kdc", "serve", "--port", str(demo.kdc_port), port=demo.kdc_port)
+    demo.start(
+        "orthrus-kdc", "serve", "--port", str(demo.kdc_port), "--kerberos-port", "0",
+        port=demo.kdc_port,
+    )  # fmt: skip
     demo.start(
         "python", "-m", "service_demo", "--keytab", str(keytab), "--port", str(demo.service_port),
         "--principal", f"HTTP/localhost@{REALM}", "--workers", "2",

@@ -49,7 +49,7 @@ $kdc addprinc --randkey HTTP/localhost@EXAMPLE.TEST >/dev/null
 $kdc ktadd -k "$work/http.keytab" HTTP/localhost@EXAMPLE.TEST >/dev/null
 sed -i 's/^lockout_attempts = .*/lockout_attempts = 0/' "$work/kdc/kdc.toml"
 kdc_port="$(free_port)"; demo_port="$(free_port)"
-$kdc serve --host 127.0.0.1 --port "$kdc_port" >"$work/kdc.log" 2>&1 & pids+=($!)
+$kdc serve --host 127.0.0.1 --port "$kdc_port" --kerberos-port 0 >"$work/kdc.log" 2>&1 & pids+=($!)
 "$BIN/python" -m service_demo --keytab "$work/http.keytab" --db "$work/notes.db" \
     --host 127.0.0.1 --port "$demo_port" >"$work/demo.log" 2>&1 & pids+=($!)
 KDC_URL="http://127.0.0.1:$kdc_port"; DEMO_URL="http://127.0.0.1:$demo_port"

@@ -20,8 +20,8 @@ step orthrus-kdc addprinc --randkey HTTP/localhost@EXAMPLE.TEST
 "$BIN/orthrus-kdc" addprinc --randkey HTTP/localhost@EXAMPLE.TEST
 step orthrus-kdc ktadd -k "$WORK/http.keytab" HTTP/localhost@EXAMPLE.TEST
 "$BIN/orthrus-kdc" ktadd -k "$WORK/http.keytab" HTTP/localhost@EXAMPLE.TEST
-step orthrus-kdc serve --host 127.0.0.1 --port "$PORT" '&'
-"$BIN/orthrus-kdc" serve --host 127.0.0.1 --port "$PORT" 2>"$WORK/kdc.log" &
+step orthrus-kdc serve --host 127.0.0.1 --port "$PORT" --kerberos-port 0 '&'
+"$BIN/orthrus-kdc" serve --host 127.0.0.1 --port "$PORT" --kerberos-port 0 2>"$WORK/kdc.log" &
 KDC_PID=$!
 for _ in $(seq 100); do curl -fs "$ORTHRUS_KDC_URL/livez" >/dev/null 2>&1 && break; sleep 0.1; done
 step "printf 's3cret-pass\n' | orthrus kinit alice@EXAMPLE.TEST"

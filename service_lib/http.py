@@ -29,7 +29,7 @@ from orthrus.httpauth import (
     challenge,
     parse_authorization,
 )
-from orthrus_io.errors import Unavailable
+from orthrus_io.errors import UNAVAILABLE, Unavailable
 from service_lib.identity import Identity
 
 __all__ = [
@@ -94,7 +94,7 @@ def error_response(error: ProtocolError, realm: str) -> ErrorResponse:
 def unavailable_response(error: Unavailable) -> ErrorResponse:
     """503 when a back end the check needs (the replay cache in Redis) cannot be reached:
     the request is refused, never accepted unchecked; the client may retry."""
-    body = {"error": {"code": 503, "name": "SERVICE_UNAVAILABLE", "message": str(error)}}
+    body = {"error": {"code": 503, "name": UNAVAILABLE, "message": str(error)}}
     headers = [
         ("Content-Type", "application/json"),
         ("Cache-Control", "no-store"),

@@ -44,7 +44,7 @@ from orthrus.principal import Principal
 from orthrus.replay import ReplayCache
 from orthrus.session_token import ticket_id
 from orthrus.timecheck import check_ticket_times
-from orthrus_io.errors import Unavailable
+from orthrus_io.errors import UNAVAILABLE, Unavailable
 from orthrus_io.events import EventSink, ExchangeEvent
 from service_lib.identity import Identity
 from service_lib.keytab_source import KeySnapshot, KeytabSource, keytab_realms
@@ -53,12 +53,10 @@ from service_lib.replay import open_replay_cache
 from service_lib.settings import VerifierSettings
 from service_lib.ticket_cache import CheckedTicket, TicketCache, ticket_cache_key
 
-__all__ = ["UNAVAILABLE", "RequestOrigin", "Verifier", "VerifierOptions"]
+__all__ = ["RequestOrigin", "Verifier", "VerifierOptions"]
 
 log = logging.getLogger("orthrus.service")
 
-#: The error name of events (and 503 answers) when a back end the check needs is down.
-UNAVAILABLE = "SERVICE_UNAVAILABLE"
 
 Clock = Callable[[], float]
 
@@ -200,7 +198,7 @@ class Verifier:
         Every verification, accepted or refused, is one ``AP`` event for the verifier's
         ``events`` sink (audit log, metrics, lab traces); ``origin`` says where it came from.
         One that could not be made (the replay cache is unreachable:
-        :class:`~orthrus_io.errors.Unavailable`) is an event with error ``SERVICE_UNAVAILABLE``.
+        :class:`~orthrus_io.errors.Unavailable`) is an event with error ``UNAVAILABLE``.
 
         With ``method`` and ``path`` (the percent-decoded path, plus ``?query`` when there
         is one), an authenticator checksum must equal :func:`orthrus.httpauth.http_binding`

@@ -122,6 +122,8 @@ class Realm:
                 "--dir",
                 str(self.directory),
                 "serve",
+                "--kerberos-port",  # none, unless extra_args name one (the last one counts)
+                "0",
                 "--port",
                 str(port),
                 "--workers",

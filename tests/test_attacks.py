@@ -58,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).with_name("core")))
 from core_realm import T0, CoreRealm, wire
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kerberos_realm import KerberosRealm
+from krb_wire_support import AS_TAG, closed_by_kdc, serve_kerberos, tcp_exchange
 
 from client_lib.api import Client
 from client_lib.ccache import CredentialCache
@@ -66,6 +67,7 @@ from kdc.app import create_app
 from kdc.backends import Backends, make_backends
 from kdc.cli import cli as kdc_cli
 from kdc.config import KDCSettings, load_settings
+from kdc.kerberos_wire import frame
 from kdc.store import PrincipalChanges, Store
 from orthrus import codec, der
 from orthrus.ap import (
@@ -2812,6 +2814,74 @@ def test_unsigned_tgts_lab_switch_outside_a_lab_realm_is_a_config_error(tmp_path
         load_settings(tmp_path, env={})
     lab = KDCSettings(realm=REALM, database_url="sqlite://", lab=True, lab_unsigned_tgts=True)
     assert lab.lab_unsigned_tgts
+
+
+# -- Kerberos over UDP and TCP (kdc.kerberos_wire; the exchanges a test double) -------------
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [b"\x80\x00\x00\x04", (der.MAX_MESSAGE_SIZE + 1).to_bytes(4, "big")],
+    ids=["reserved-high-bit", "over-64-KiB"],
+)
+def test_kerberos_tcp_length_over_the_bound_closes_the_connection_at_once(
+    kdc_realm: Realm, prefix: bytes
+) -> None:
+    """A TCP length prefix with the reserved bit set (RFC 4120 §7.2.2) or above 64 KiB: the
+    KDC closes the connection at once instead of waiting for (and buffering) that much."""
+    with serve_kerberos(kdc_realm.directory) as kdc, kdc.tcp() as tcp:
+        tcp.sendall(prefix + b"\x6a")
+        assert closed_by_kdc(tcp)  # fails (times out) if the KDC waits for the rest
+        assert kdc.events.events == []
+
+
+def test_kerberos_tcp_slow_and_idle_clients_are_cut_at_the_deadline(kdc_realm: Realm) -> None:
+    """Slowloris over Kerberos TCP: a client sending half a length prefix, or one request
+    and then nothing, holds its connection no longer than request_timeout (here 2 s)."""
+    with serve_kerberos(kdc_realm.directory, timeout=2) as kdc:
+        with kdc.tcp() as slow, kdc.tcp() as idle:
+            slow.sendall(b"\x00\x00")
+            assert tcp_exchange(idle, AS_TAG + b"ok") == b"R" * 100
+            assert closed_by_kdc(slow) and closed_by_kdc(idle)
+        with kdc.tcp() as tcp:
+            assert tcp_exchange(tcp, AS_TAG + b"ok") == b"R" * 100
+
+
+def test_kerberos_tcp_connections_beyond_the_bound_are_closed(kdc_realm: Realm) -> None:
+    """Connection flooding: past max_connections a new TCP connection is closed at once;
+    the connections already open are still served."""
+    with (
+        serve_kerberos(kdc_realm.directory, max_connections=2) as kdc,
+        kdc.tcp() as one,
+        kdc.tcp() as two,
+    ):
+        for sock in (one, two):  # both accepted and counted
+            assert tcp_exchange(sock, AS_TAG + b"ok") == b"R" * 100
+        with kdc.tcp() as third:
+            assert closed_by_kdc(third)
+        assert tcp_exchange(one, AS_TAG + b"ok") == b"R" * 100
+
+
+def test_kerberos_request_flood_from_one_address_is_cut_by_the_rate_limit(
+    kdc_realm: Realm,
+) -> None:
+    """The rate limit of the JSON API applies to Kerberos too, one count per address across
+    UDP and TCP: past it no answer (the TCP connection is closed) and no exchange runs."""
+    with serve_kerberos(kdc_realm.directory, rate_limit="3/minute", rate_limit_exempt="") as kdc:
+        with kdc.udp() as udp:
+            for _ in range(2):
+                udp.send(AS_TAG + b"ok")
+                assert udp.recv(65536) == b"R" * 100
+        with kdc.tcp() as tcp:
+            assert tcp_exchange(tcp, AS_TAG + b"ok") == b"R" * 100
+            tcp.sendall(frame(AS_TAG + b"ok"))
+            assert closed_by_kdc(tcp)
+        served, refusal = kdc.events.events[:3], kdc.events.events[3:]
+        assert [e.ok for e in served] == [True] * 3
+        # The refusal is an event too (audit, metrics), naming the limit; nothing else ran.
+        assert [(e.error, e.extra["rate_limit"]) for e in refusal] == [
+            ("KRB_ERR_GENERIC", "3 per 1 minute")
+        ]
 
 
 # -- the same attacks on the Kerberos wire (DER, RFC 3962/8009 enctypes) --------------------

@@ -84,7 +84,9 @@ def _commands(paths: LabPaths, state: ClassState) -> dict[str, list[str]]:
     services = paths.service_dir()
     return {
         "kdc": python_command(
-            "kdc.cli", "--dir", str(paths.kdc), "serve", *bind(state.host, "kdc"), *certs
+            "kdc.cli",
+            *("--dir", str(paths.kdc), "serve", *bind(state.host, "kdc"), *certs),
+            *("--kerberos-port", "0"),
         ),
         "notes": python_command(
             "service_demo",

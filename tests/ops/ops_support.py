@@ -315,6 +315,8 @@ def start_kdc(
                 "--dir",
                 str(directory),
                 "serve",
+                "--kerberos-port",
+                "0",
                 "--port",
                 str(port),
                 "--workers",

@@ -24,9 +24,6 @@ from mit_peer import (
 )
 from support import Realm, free_port
 
-#: Turn on once ``orthrus-kdc serve --kerberos-port N`` exists (issue 14 §3): the KDC fixture
-#: then gives the KDC a Kerberos port of its own and tests needing it stop skipping.
-KERBEROS_LISTENER = False
 #: The least PBKDF2 count MIT's clients accept for every default enctype (RFC 8009's default).
 MIT_MIN_ITERATIONS = 32768
 
@@ -71,8 +68,8 @@ def start_kdc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[...
         realms.append(realm)
         realm.add_user(ALICE, ALICE_PASSWORD)
         realm.add_service(HTTP_SERVICE)
-        port = free_port() if KERBEROS_LISTENER else None
-        listener = ("--kerberos-port", str(port)) if port is not None else ()
+        port = free_port()  # Kerberos over UDP and TCP (orthrus-kdc serve --kerberos-port)
+        listener = ("--kerberos-port", str(port))
         return PeerKDC(realm, realm.serve(extra_args=(*listener, *serve_flags)), port)
 
     yield start

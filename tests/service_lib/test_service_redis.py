@@ -101,4 +101,4 @@ def test_unreachable_replay_cache_is_503_never_accepted(realm: MiniRealm) -> Non
         )
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "1"
-        assert response.json["error"]["name"] == "SERVICE_UNAVAILABLE"
+        assert response.json["error"]["name"] == "UNAVAILABLE"

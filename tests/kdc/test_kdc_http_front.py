@@ -1,14 +1,16 @@
-"""``POST /v1/as`` and ``/v1/tgs`` answered without Flask (kdc.exchanges.LeanExchanges)
-give what Flask gives: the same status, error JSON, headers and events, for good and bad
-requests alike; and the rate limit still applies to every client it applies to.
+"""The JSON API's transport (kdc.http_api.ExchangeFront): the exchanges are answered by
+the exchange runner and only there (Flask has no route for them); a client the rate limit
+applies to gets the same answers and events as one it does not; what the edge refuses
+(size, method, a body cut short, the rate limit) gets the KDC's error JSON.
 
-The KDC app is called in-process through WSGI: from 127.0.0.1 (exempt from the rate limit,
-so the lean path answers) and from 10.1.2.3 (rate limited, so Flask answers)."""
+The KDC app is called in-process through WSGI: from 127.0.0.1 (exempt from the rate limit)
+and from 10.1.2.3 (rate limited)."""
 
 from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import os
 import sys
 import time
@@ -25,7 +27,7 @@ from kdc.app import create_app
 from kdc.backends import make_backends
 from kdc.cli import cli as kdc_cli
 from kdc.config import load_settings
-from kdc.exchanges import LeanExchanges
+from kdc.http_api import ExchangeFront
 from kdc.store import Store
 from orthrus import codec
 from orthrus.as_exchange import ASOptions, make_as_req, read_as_rep
@@ -38,7 +40,7 @@ from orthrus_io.events import ExchangeEvent
 
 ALICE = Principal.parse(f"alice@{REALM}")
 SERVICE = Principal.parse(f"HTTP/lean.example.test@{REALM}")
-LEAN, FLASK = "127.0.0.1", "10.1.2.3"
+EXEMPT, LIMITED = "127.0.0.1", "10.1.2.3"
 
 
 def admin(directory: Path, *args: str, input: str | None = None) -> None:
@@ -91,7 +93,7 @@ class KDC:
             "wsgi.version": (1, 0),
         }
         if "chunked" not in headers.values():
-            environ["CONTENT_LENGTH"] = str(len(body))
+            environ["CONTENT_LENGTH"] = headers.pop("content_length_override", str(len(body)))
         for name, value in headers.items():
             environ[f"HTTP_{name.upper()}"] = value
         answer: list[Any] = []
@@ -119,11 +121,14 @@ def _comparable(event: ExchangeEvent) -> dict[str, Any]:
     return fields
 
 
-def test_the_lean_path_is_in_front_of_flask(kdc: KDC) -> None:
-    assert isinstance(kdc.app.wsgi_app, LeanExchanges)
+def test_the_exchanges_are_answered_in_front_of_flask_only(kdc: KDC) -> None:
+    assert isinstance(kdc.app.wsgi_app, ExchangeFront)
+    flask_paths = {rule.rule for rule in kdc.app.url_map.iter_rules()}
+    assert flask_paths.isdisjoint({"/v1/as", "/v1/tgs", "/v1/kpasswd"})
+    assert "/v1/realm" in flask_paths
 
 
-def test_answers_and_events_are_those_of_flask(kdc: KDC, realm_dir: Path) -> None:
+def test_answers_and_events_are_alike_for_every_client(kdc: KDC, realm_dir: Path) -> None:
     key = alice_key(realm_dir)
     now = time.time()
     good_as = make_as_req(ALICE, now, os.urandom, ASOptions(), key)
@@ -140,15 +145,17 @@ def test_answers_and_events_are_those_of_flask(kdc: KDC, realm_dir: Path) -> Non
         ("/v1/tgs", b""),
     ]
     for path, body in cases:
-        for_lean = kdc.call(path, body, LEAN, x_request_id="req-1")
-        for_flask = kdc.call(path, body, FLASK, x_request_id="req-1")
-        assert for_lean == for_flask, (path, body)
-        lean_event, flask_event = kdc.events.events[-2:]
-        assert _comparable(lean_event) == _comparable(flask_event)
-        assert (lean_event.client_address, flask_event.client_address) == (LEAN, FLASK)
+        exempt = kdc.call(path, body, EXEMPT, x_request_id="req-1")
+        limited = kdc.call(path, body, LIMITED, x_request_id="req-1")
+        assert exempt == limited, (path, body)
+        assert exempt[0][0] == "4" and exempt[1]["x-request-id"] == "req-1"
+        exempt_event, limited_event = kdc.events.events[-2:]
+        assert _comparable(exempt_event) == _comparable(limited_event)
+        assert exempt_event.transport == "http" and exempt_event.request_id == "req-1"
+        assert (exempt_event.client_address, limited_event.client_address) == (EXEMPT, LIMITED)
 
     answers = {}
-    for address in (LEAN, FLASK):
+    for address in (EXEMPT, LIMITED):
         status, headers, payload = kdc.call("/v1/as", codec.encode(good_as), address)
         assert status == "200 OK" and headers["content-type"] == "application/json"
         assert len(headers["x-request-id"]) == 32
@@ -161,29 +168,46 @@ def test_answers_and_events_are_those_of_flask(kdc: KDC, realm_dir: Path) -> Non
         assert ticket.server == SERVICE
         # The same request again is a replay, refused the same way by both.
         answers[address] = kdc.call("/v1/tgs", codec.encode(tgs.message), address, x_request_id="r")
-    assert answers[LEAN] == answers[FLASK]
-    assert answers[LEAN][0] == "400 BAD REQUEST"
-    assert b"KRB_AP_ERR_REPEAT" in answers[LEAN][2]
+    assert answers[EXEMPT] == answers[LIMITED]
+    assert answers[EXEMPT][0] == "400 BAD REQUEST"
+    assert b"KRB_AP_ERR_REPEAT" in answers[EXEMPT][2]
     oks = [e for e in kdc.events.events if e.ok]
     assert [e.exchange for e in oks] == ["AS", "TGS", "AS", "TGS"]
     assert _comparable(oks[0]) | {"request_id": None} == _comparable(oks[2]) | {"request_id": None}
 
 
-def test_what_the_lean_path_does_not_take_goes_to_flask(kdc: KDC) -> None:
+def test_what_the_edge_refuses_gets_the_kdcs_error_json(kdc: KDC) -> None:
     big = b"x" * 70_000
-    assert kdc.call("/v1/as", big, LEAN) == kdc.call("/v1/as", big, FLASK)
-    assert kdc.call("/v1/as", big, LEAN)[0] == "413 REQUEST ENTITY TOO LARGE"
-    chunked = kdc.call("/v1/as", b"{}", LEAN, transfer_encoding="chunked")
-    assert chunked[0].startswith("400")
-    assert kdc.call("/v1/as", b"", LEAN, method="GET")[0] == "405 METHOD NOT ALLOWED"
+    for headers in ({}, {"transfer_encoding": "chunked"}):
+        status, _, payload = kdc.call("/v1/as", big, LIMITED, **headers)
+        assert status == "413 REQUEST ENTITY TOO LARGE"
+        assert json.loads(payload)["error"]["name"] == "KRB_ERR_FIELD_TOOLONG"
+    # Within the limit a chunked body is read whole and answered (here: not an AS-REQ).
+    status, _, payload = kdc.call("/v1/as", b"{}", EXEMPT, transfer_encoding="chunked")
+    assert status == "400 BAD REQUEST" and b"KRB_ERR_GENERIC" in payload
+    status, headers, payload = kdc.call("/v1/tgs", b"", EXEMPT, method="GET")
+    assert status == "405 METHOD NOT ALLOWED" and headers["allow"] == "POST"
+    assert json.loads(payload)["error"]["message"] == "Method Not Allowed: GET /v1/tgs"
+    # A client that left mid-body: what arrived is shorter than its Content-Length.
+    status, _, payload = kdc.call("/v1/as", b"{}", EXEMPT, content_length_override="10")
+    assert status == "400 BAD REQUEST"
+    # Only the chunked "{}" reached an exchange (and was refused by it).
+    assert [(e.exchange, e.error) for e in kdc.events.events] == [("AS", "KRB_ERR_GENERIC")]
 
 
-def test_the_rate_limit_still_applies(realm_dir: Path) -> None:
+def test_the_rate_limit_applies_to_every_v1_path(realm_dir: Path) -> None:
     kdc = KDC(realm_dir, rate_limit="3/minute")
     try:
-        statuses = [kdc.call("/v1/as", b"{}", FLASK)[0][:3] for _ in range(5)]
-        assert statuses == ["400", "400", "400", "429", "429"]
-        assert [kdc.call("/v1/as", b"{}", LEAN)[0][:3] for _ in range(5)] == ["400"] * 5
+        statuses = [kdc.call("/v1/as", b"{}", LIMITED)[0][:3] for _ in range(4)]
+        assert statuses == ["400", "400", "400", "429"]
+        status, headers, payload = kdc.call("/v1/realm", b"", LIMITED, method="GET")
+        assert status[:3] == "429" and int(headers["retry-after"]) >= 1
+        assert b"too many requests from 10.1.2.3" in payload
+        assert kdc.call("/livez", b"", LIMITED, method="GET")[0][:3] == "200"
+        assert [kdc.call("/v1/as", b"{}", EXEMPT)[0][:3] for _ in range(5)] == ["400"] * 5
+        # A refused exchange runs nothing but is an event (the GET /v1/realm has none).
+        assert [e.ok for e in kdc.events.events[3:4]] == [False]
+        assert len(kdc.events.events) == 3 + 1 + 5
     finally:
         kdc.store._engine.dispose()
 
@@ -192,12 +216,12 @@ def test_a_request_the_rate_limit_refused_is_an_event(realm_dir: Path) -> None:
     """Audit log, metrics and a lab's trace see a 429 too: refused, with the limit."""
     kdc = KDC(realm_dir, rate_limit="1/hour")
     try:
-        kdc.call("/v1/tgs", b"{}", FLASK)
-        assert kdc.call("/v1/tgs", b"{}", FLASK, x_request_id="flood-2")[0].startswith("429")
+        kdc.call("/v1/tgs", b"{}", LIMITED)
+        assert kdc.call("/v1/tgs", b"{}", LIMITED, x_request_id="flood-2")[0].startswith("429")
         refused = kdc.events.events[-1]
         assert (refused.exchange, refused.ok, refused.error) == ("TGS", False, "KRB_ERR_GENERIC")
         assert refused.extra == {"status": 429, "rate_limit": "1 per 1 hour"}
-        assert (refused.client_address, refused.request_id) == (FLASK, "flood-2")
+        assert (refused.client_address, refused.request_id) == (LIMITED, "flood-2")
         assert refused.realm == REALM and "too many requests" in str(refused.message)
     finally:
         kdc.store._engine.dispose()
