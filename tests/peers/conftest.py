@@ -46,10 +46,12 @@ def make_mit(tmp_path: Path) -> Callable[..., MITPeer]:
     """``make_mit(kdc_address, enctypes=(...))``: a fresh MIT configuration for that KDC."""
     count = 0
 
-    def make(kdc: KDCAddress | None = None, enctypes: Sequence[str] = ()) -> MITPeer:
+    def make(
+        kdc: KDCAddress | None = None, enctypes: Sequence[str] = (), timesync: bool = True
+    ) -> MITPeer:
         nonlocal count
         count += 1
-        return MITPeer(tmp_path / f"mit-{count}", kdc, enctypes)
+        return MITPeer(tmp_path / f"mit-{count}", kdc, enctypes, timesync=timesync)
 
     return make
 

@@ -70,6 +70,9 @@ class MITPeer:
     enctypes: Sequence[str] = ()
     realm: str = REALM
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: False: ``kdc_timesync = 0``, so a client whose clock is off is refused rather than
+    #: corrected from the KDC's time in the KRB-ERROR (MIT's default corrects it).
+    timesync: bool = True
 
     def __post_init__(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -102,6 +105,8 @@ class MITPeer:
         }
         if self.kdc is not None and self.kdc.tcp_only:
             libdefaults["udp_preference_limit"] = "1"
+        if not self.timesync:
+            libdefaults["kdc_timesync"] = "0"
         if self.enctypes:
             names = " ".join(self.enctypes)
             for setting in ("permitted_enctypes", "default_tkt_enctypes", "default_tgs_enctypes"):
