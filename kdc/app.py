@@ -9,6 +9,7 @@ built by :func:`kdc.exchanges.error_json`: nothing a client sends can produce a 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Mapping
@@ -21,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 
 from kdc.backends import Backends, make_backends
 from kdc.config import KDCSettings
-from kdc.enumeration import as_handler
+from kdc.enumeration import DecoyPrincipals, as_handler
 from kdc.exchanges import (
     INTERNAL_ERROR,
     ExchangeNames,
@@ -115,6 +116,9 @@ def make_runner(
         verify_tgt_authz=not settings.lab_unsigned_tgts,
     )
     handle_as = as_handler(settings, signer)
+    if kerberos is not None and isinstance(handle_as, DecoyPrincipals):
+        # Unknown names hidden on the Kerberos wire too: its AS-REQs see the same decoys.
+        kerberos = functools.partial(kerberos, handle_as=handle_as.kerberos)
     rules = APRules(replay_cache=backends.replay_cache, max_skew=settings.max_skew, where="KDC")
     routes = {
         "/v1/as": JSONRoute("AS", ASReq, lambda m, c, now, _: handle_as(m, c, now)),

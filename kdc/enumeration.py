@@ -38,7 +38,7 @@ import hashlib
 import hmac
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
 from cryptography.hazmat.primitives import serialization
@@ -47,11 +47,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from orthrus.as_exchange import handle_as_req
 from orthrus.authz import AuthzSigner
 from orthrus.errors import KDCError
+from orthrus.der import KDCRep, KDCReq
+from orthrus.enctypes import enctype
+from orthrus.kerberos.exchanges import handle_kerberos_as
+from orthrus.kerberos.names import principal_of
 from orthrus.keys import Key
 from orthrus.messages import ASRep, ASReq
 from orthrus.principal import Principal
 from orthrus.pwkdf import SALT_BYTES, KDFParams
-from orthrus.realm import KDCContext, PrincipalEntry, ticket_server
+from orthrus.realm import KDCContext, KerberosKey, PrincipalEntry, ticket_server
 
 if TYPE_CHECKING:
     from kdc.config import KDCSettings
@@ -59,6 +63,8 @@ if TYPE_CHECKING:
 __all__ = ["DecoyPrincipals", "as_handler", "decoy_secret"]
 
 ASHandler = Callable[[ASReq, KDCContext, float], ASRep]
+R = TypeVar("R")
+T = TypeVar("T")
 
 
 def decoy_secret(signing_key: Ed25519PrivateKey, realm: str) -> bytes:
@@ -87,9 +93,22 @@ def _presentation(entry: PrincipalEntry | None, decoy: PrincipalEntry) -> Princi
         # A random key (a service): no password, but its KDC_ERR_PREAUTH_REQUIRED must
         # carry KDF parameters as a user's and a decoy's do.
         kdf = decoy.kdf
+    # On the Kerberos wire likewise: a random key's PA-ETYPE-INFO2 has a user's salt and
+    # PBKDF2 count (the decoy's: the default salt, the realm's count).
+    salted = {k.enctype: k for k in decoy.kerberos_keys}
+    kerberos_keys = tuple(
+        k
+        if k.salt is not None or k.enctype not in salted
+        else dataclasses.replace(
+            k, salt=salted[k.enctype].salt, iterations=salted[k.enctype].iterations
+        )
+        for k in shown.kerberos_keys
+    )
     # Whether it may be a ticket's server is decided from the store's entry once the client
-    # proved its key (DecoyPrincipals.__call__), as for a name that does not exist.
-    return dataclasses.replace(shown, keys=keys, kdf=kdf, allow_svr=True)
+    # proved its key (DecoyPrincipals._answer), as for a name that does not exist.
+    return dataclasses.replace(
+        shown, keys=keys, kdf=kdf, allow_svr=True, kerberos_keys=kerberos_keys
+    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -97,12 +116,15 @@ class DecoyPrincipals:
     """An AS handler that answers for unknown clients and servers as if they existed (see
     module doc).
 
-    ``kdf`` gives the Argon2id costs a new password would get (the realm's settings), so a
-    decoy's parameters look like a real user's.
+    ``kdf`` gives the Argon2id costs a new password would get (the realm's settings), and
+    ``enctypes`` and ``iterations`` the Kerberos keys a new password would get, so a decoy's
+    parameters look like a real user's on either wire.
     """
 
     secret: bytes = dataclasses.field(repr=False)
     kdf: KDFParams
+    enctypes: tuple[int, ...] = ()
+    iterations: int = 0
     #: name -> (the store's entry, what the exchange sees for it).
     _presented: dict[str, tuple[PrincipalEntry | None, PrincipalEntry]] = dataclasses.field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -123,6 +145,17 @@ class DecoyPrincipals:
             kvno=1,
             kdf=msgspec.structs.replace(self.kdf, salt=salt),
             requires_preauth=True,
+            kerberos_keys=tuple(self._kerberos_key(principal, n) for n in self.enctypes),
+        )
+
+    def _kerberos_key(self, principal: Principal, number: int) -> KerberosKey:
+        """A decoy's key of enctype ``number``: unknowable, with the salt a user of that name
+        would have (RFC 4120 §4: the realm, then the name's components) and the realm's count."""
+        kind = enctype(number)
+        seed = hmac.new(self.secret, b"krb|%d|%s" % (number, str(principal).encode()), "sha256")
+        salt = (principal.realm + "".join(principal.components)).encode()
+        return KerberosKey(
+            1, kind.random_to_key(seed.digest()[: kind.key_size]), salt, self.iterations
         )
 
     def present(self, principal: Principal, entry: PrincipalEntry | None) -> PrincipalEntry:
@@ -144,9 +177,26 @@ class DecoyPrincipals:
         return cached[1]
 
     def __call__(self, req: ASReq, ctx: KDCContext, now: float) -> ASRep:
-        """Answer ``req`` as :func:`handle_as_req` would, with decoys for unknown names;
-        ``KDC_ERR_S_PRINCIPAL_UNKNOWN`` (:func:`orthrus.realm.ticket_server`) only once the
-        client has proved its key."""
+        """Answer ``req`` as :func:`handle_as_req` would, with decoys for unknown names."""
+        return self._answer(handle_as_req, req, req.client, req.body.server, ctx, now)
+
+    def kerberos(self, req: KDCReq, ctx: KDCContext, now: float) -> KDCRep:
+        """Answer a DER AS-REQ as :func:`handle_kerberos_as` would, with decoys."""
+        body = req.req_body
+        client, server = principal_of(body.cname, body.realm), principal_of(body.sname, body.realm)
+        return self._answer(handle_kerberos_as, req, client, server, ctx, now)
+
+    def _answer(
+        self,
+        handle: Callable[[R, KDCContext, float], T],
+        req: R,
+        client: Principal,
+        server: Principal,
+        ctx: KDCContext,
+        now: float,
+    ) -> T:
+        """``handle(req)`` with decoys for unknown names; ``KDC_ERR_S_PRINCIPAL_UNKNOWN``
+        (:func:`orthrus.realm.ticket_server`) only once the client has proved its key."""
         real = ctx.lookup
         stored: dict[Principal, PrincipalEntry | None] = {}
 
@@ -154,11 +204,11 @@ class DecoyPrincipals:
             entry = stored[principal] = real(principal)  # the same step for every name
             return self.present(principal, entry)
 
-        reply = handle_as_req(req, dataclasses.replace(ctx, lookup=lookup), now)
-        if stored[req.client] is None:  # unreachable: a decoy's key comes from a secret
+        reply = handle(req, dataclasses.replace(ctx, lookup=lookup), now)
+        if stored[client] is None:  # unreachable: a decoy's key comes from a secret
             raise KDCError("KDC_ERR_PREAUTH_FAILED", "pre-authentication failed")
         # An unknown server, or a user asked for as one (user roasting), only now.
-        ticket_server(req.body.server, stored[req.body.server], ctx.policy)
+        ticket_server(server, stored[server], ctx.policy)
         return reply
 
 
@@ -173,4 +223,9 @@ def as_handler(settings: KDCSettings, signer: AuthzSigner) -> ASHandler:
         settings.kdf_memory_kib,
         settings.kdf_lanes,
     )
-    return DecoyPrincipals(decoy_secret(signer.private_key, settings.realm), kdf)
+    return DecoyPrincipals(
+        decoy_secret(signer.private_key, settings.realm),
+        kdf,
+        settings.enctype_numbers,
+        settings.kerberos_iterations,
+    )

@@ -117,9 +117,19 @@ class KerberosOutcome(Protocol):
     def server(self) -> str | None: ...
 
 
-#: The Kerberos exchanges on DER (RFC 4120 §3.1, §3.3): ``(request, ctx, now, max_reply)``;
-#: ``max_reply`` set, a longer reply becomes KRB_ERR_RESPONSE_TOO_BIG (RFC 4120 §7.2.1).
-KerberosAnswerer = Callable[[bytes, KDCContext, float, int | None], KerberosOutcome]
+class KerberosAnswerer(Protocol):
+    """The Kerberos exchanges on DER (RFC 4120 §3.1, §3.3), ``orthrus.kerberos.kdc.answer``:
+    ``max_reply`` set, a longer reply becomes KRB_ERR_RESPONSE_TOO_BIG (RFC 4120 §7.2.1);
+    ``handle_as``, when given, answers the AS-REQs (the decoys of ``kdc.enumeration``)."""
+
+    def __call__(
+        self,
+        request: bytes,
+        ctx: KDCContext,
+        now: float,
+        max_reply: int | None = None,
+        handle_as: Callable[[Any, KDCContext, float], Any] = ...,
+    ) -> KerberosOutcome: ...
 
 
 def _names(message: object) -> ExchangeNames:

@@ -805,7 +805,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "test_service_enumeration_by_as_server_name_is_preauth_required",
         "kdc/enumeration.py",
-        "        ticket_server(req.body.server, stored[req.body.server], ctx.policy)\n",
+        "        ticket_server(server, stored[server], ctx.policy)\n",
         "",
     ),
     Mutation(
@@ -904,6 +904,18 @@ MUTATIONS: list[Mutation] = [
         "orthrus/tgs_exchange.py",
         "        signer.verify_own(tgt, tgs, ctx.policy.max_skew, now)",
         "        pass",
+    ),
+    Mutation(
+        "test_user_enumeration_over_the_kerberos_wire_gets_the_same_answers",
+        "kdc/app.py",
+        "if kerberos is not None and isinstance(handle_as, DecoyPrincipals):",
+        "if False:",
+    ),
+    Mutation(
+        "test_user_enumeration_over_the_kerberos_wire_gets_the_same_answers",
+        "kdc/enumeration.py",
+        "if k.salt is not None or k.enctype not in salted",
+        "if True",
     ),
 ]
 

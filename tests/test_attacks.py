@@ -63,10 +63,11 @@ from krb_wire_support import AS_TAG, closed_by_kdc, serve_kerberos, tcp_exchange
 from client_lib.api import Client
 from client_lib.ccache import CredentialCache
 from client_lib.config import ClientSettings
-from kdc.app import create_app
+from kdc.app import RUNNER, create_app
 from kdc.backends import Backends, make_backends
 from kdc.cli import cli as kdc_cli
 from kdc.config import KDCSettings, load_settings
+from kdc.exchanges import Arrival, ExchangeRunner
 from kdc.kerberos_wire import frame
 from kdc.store import PrincipalChanges, Store
 from orthrus import codec, der
@@ -85,7 +86,7 @@ from orthrus.authz import AuthzSigner
 from orthrus.b64 import b64u_decode, b64u_encode
 from orthrus.codec import body_checksum
 from orthrus.credentials import Credential
-from orthrus.enctypes import CHECKSUM_TYPES, ENCTYPES, checksum_type, enctype
+from orthrus.enctypes import CHECKSUM_TYPES, ENCTYPES, KeyBlock, checksum_type, enctype
 from orthrus.errors import ConfigError, ProtocolError
 from orthrus.httpauth import (
     SESSION_HEADER,
@@ -95,13 +96,15 @@ from orthrus.httpauth import (
     http_binding,
 )
 from orthrus.kerberos.client import KerberosCredential, tgs_request
+from orthrus.kerberos.client import as_request as krb_as_request
+from orthrus.kerberos.kdc import answer as kerberos_answer
 from orthrus.kerberos.names import principal_name
 from orthrus.kerberos.tickets import open_kerberos_ticket, seal_kerberos_ticket
 from orthrus.keys import Key, KeyUsage
 from orthrus.keytab import Keytab, KeytabEntry
 from orthrus.kpasswd import handle_kpasswd_req, make_kpasswd_req
 from orthrus.messages import APRep, ASRep, ASReq, KDCReqBody, PAData, TGSReq
-from orthrus.principal import Principal
+from orthrus.principal import Principal, krbtgt
 from orthrus.priv import KrbPriv, PrivChannel
 from orthrus.pwkdf import DEFAULT_KDF, KDFParams, string_to_key
 from orthrus.replay import MemoryReplayCache, ReplayCache
@@ -1467,6 +1470,57 @@ def test_user_enumeration_answers_match_in_every_field_for_users_unknown_names_a
     errors = [f["body"]["error"]["name"] for f in fields[names[0]]]
     assert errors == ["KDC_ERR_PREAUTH_REQUIRED", "KDC_ERR_PREAUTH_FAILED"]
     assert sqlite_snapshot(kdc.db) == before
+
+
+def kerberos_as(runner: ExchangeRunner, name: str, key: KeyBlock | None = None) -> der.KRBError:
+    """The KDC's KRB-ERROR to a DER AS-REQ for ``name`` (Kerberos wire, as over UDP)."""
+    request = krb_as_request(
+        Principal.parse(name), krbtgt(REALM), (20, 18), time.time(), os.urandom, key
+    )
+    arrival = Arrival("udp", "10.9.8.7", None, time.perf_counter(), time.time())
+    reply = runner.run_kerberos(request.encode(), arrival)
+    assert reply is not None
+    return der.decode_krb_error(reply)
+
+
+def etype_info(error: der.KRBError) -> der.ETypeInfo2Entry:
+    assert error.e_data is not None
+    hint = der.find_padata(der.decode_method_data(error.e_data), der.PA_ETYPE_INFO2)
+    assert hint is not None
+    (entry,) = der.decode_etype_info2(hint.value)
+    return entry
+
+
+def test_user_enumeration_over_the_kerberos_wire_gets_the_same_answers(
+    kdc_realm: Realm,
+) -> None:
+    """User enumeration with MIT's kinit: with hide_unknown_principals, a user, a name nobody
+    has and a random-key service get the same KRB-ERRORs on the Kerberos wire too: PREAUTH_
+    REQUIRED with PA-ETYPE-INFO2 (the salt a user of that name has, the realm's PBKDF2
+    count), then PREAUTH_FAILED for a wrong key; nothing in the database changes."""
+    settings = msgspec.structs.replace(
+        load_settings(kdc_realm.directory, env={}), hide_unknown_principals=True
+    )
+    store = Store.open(settings)
+    app = create_app(settings, store, make_backends(settings), kerberos=kerberos_answer)
+    runner: ExchangeRunner = app.extensions[RUNNER]
+    before = sqlite_snapshot(kdc_realm.directory / "principal.db")
+    seen = {}
+    for name in (f"alice@{REALM}", f"mallory@{REALM}", HTTP_NAME):
+        required = kerberos_as(runner, name)
+        info = etype_info(required)
+        principal = Principal.parse(name)
+        assert info.salt == principal.realm + "".join(principal.components)
+        key = enctype(info.etype).string_to_key("guess-6", info.salt.encode(), info.s2kparams)
+        failed = kerberos_as(runner, name, key)
+        seen[name] = [
+            (e.error_code, (e.e_text or "").replace(name, "<name>"), e.e_data is not None)
+            for e in (required, failed)
+        ] + [(info.etype, info.s2kparams)]
+    assert len({repr(v) for v in seen.values()}) == 1, seen
+    assert [code for code, _, _ in seen[HTTP_NAME][:2]] == [25, 24]
+    assert sqlite_snapshot(kdc_realm.directory / "principal.db") == before
+    store._engine.dispose()
 
 
 def test_service_enumeration_by_as_server_name_is_preauth_required(kdc_realm: Realm) -> None:

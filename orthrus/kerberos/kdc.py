@@ -8,10 +8,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from orthrus.der import (
+    KDCRep,
     KDCReq,
     KRBError,
     PrincipalName,
@@ -52,13 +54,19 @@ class KerberosAnswer:
 
 
 def answer(
-    request: bytes, ctx: KDCContext, now: float, max_reply: int | None = None
+    request: bytes,
+    ctx: KDCContext,
+    now: float,
+    max_reply: int | None = None,
+    handle_as: Callable[[KDCReq, KDCContext, float], KDCRep] = handle_kerberos_as,
 ) -> KerberosAnswer:
     """The KDC's answer to ``request``: an AS-REP, a TGS-REP or a KRB-ERROR.
 
     With ``max_reply`` (a datagram's room), a longer reply is replaced by
     ``KRB_ERR_RESPONSE_TOO_BIG`` so that the client retries over TCP (RFC 4120 §7.2.1).
-    ``orthrus_io.errors.Unavailable`` (a back end down) propagates.
+    ``handle_as`` answers AS-REQs (a KDC hiding which names exist passes its own, which
+    presents decoys: ``kdc.enumeration``). ``orthrus_io.errors.Unavailable`` (a back end
+    down) propagates.
     """
     try:
         req = decode_kdc_req(request)
@@ -69,7 +77,7 @@ def answer(
     server = _name(req.req_body.sname, req.req_body.realm)
     try:
         if req.msg_type == AS_REQ:
-            reply = handle_kerberos_as(req, ctx, now)
+            reply = handle_as(req, ctx, now)
         else:
             reply = handle_kerberos_tgs(req, ctx, now)
     except ProtocolError as exc:
