@@ -46,9 +46,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from orthrus.as_exchange import handle_as_req
 from orthrus.authz import AuthzSigner
-from orthrus.errors import KDCError
 from orthrus.der import KDCRep, KDCReq
 from orthrus.enctypes import enctype
+from orthrus.errors import KDCError
 from orthrus.kerberos.exchanges import handle_kerberos_as
 from orthrus.kerberos.names import principal_of
 from orthrus.keys import Key
