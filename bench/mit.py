@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,36 @@ _KDC_CONF = """[kdcdefaults]
 """
 
 
+def client_env(directory: Path, port: int) -> dict[str, str]:
+    """The environment of MIT's clients (``krb5bench``) for a KDC of realm BENCH.TEST on
+    ``port`` of 127.0.0.1: a ``krb5.conf`` written in ``directory``, its own ccache and
+    replay cache. MIT's KDC and Orthrus's are driven alike through it."""
+    (directory / "rcache").mkdir(parents=True, exist_ok=True)
+    config = directory / "krb5.conf"
+    config.write_text(_KRB5_CONF.format(realm=REALM, host=HOST, port=port))
+    return dict(
+        os.environ,
+        KRB5_CONFIG=str(config),
+        KRB5RCACHEDIR=str(directory / "rcache"),
+        KRB5CCNAME=f"FILE:{directory / 'ccache'}",
+    )
+
+
+def krb5bench_argv(
+    binary: Path, load: str, keytab: Callable[[str], str], service: str, count: int, secs: float
+) -> list[str]:
+    """The ``krb5bench`` command line of one client for ``load`` (``keytab(name)``: the MIT
+    keytab of ``bob`` or ``alice``), whichever KDC its environment points to."""
+    b = str(binary)
+    if load == "as_preauth":
+        return [b, "as_kt", "bob", keytab("bob"), str(count), str(secs)]
+    if load == "as_nopreauth":
+        return [b, "as_kt", "alice", keytab("alice"), str(count), str(secs)]
+    if load == "tgs":
+        return [b, "tgs", "alice", keytab("alice"), service, str(count), str(secs)]
+    raise ValueError(load)
+
+
 def missing_tools() -> list[str]:
     return [tool for tool in TOOLS if shutil.which(tool) is None]
 
@@ -103,14 +134,10 @@ class MITRealm:
         self.dir = directory / "mit"
         self.port = free_port()
         self.bin = self.dir / "krb5bench"
-        self.env = dict(
-            os.environ,
-            KRB5_CONFIG=str(self.dir / "krb5.conf"),
-            KRB5_KDC_PROFILE=str(self.dir / "kdc.conf"),
-            KRB5RCACHEDIR=str(self.dir / "rcache"),
-            KRB5CCNAME=f"FILE:{self.dir / 'ccache'}",
-            KRB5BENCH_SVC_KEYTAB=f"FILE:{self.dir / 'host.keytab'}",
-        )
+        self.env = client_env(self.dir, self.port) | {
+            "KRB5_KDC_PROFILE": str(self.dir / "kdc.conf"),
+            "KRB5BENCH_SVC_KEYTAB": f"FILE:{self.dir / 'host.keytab'}",
+        }
         self.kdc: subprocess.Popen[Any] | None = None
 
     def keytab(self, name: str) -> str:
@@ -118,9 +145,7 @@ class MITRealm:
 
     def setup(self) -> None:
         """kdb5_util create, the principals of the anchors, keytabs, and the C client."""
-        (self.dir / "rcache").mkdir(parents=True, exist_ok=True)
         fields = {"realm": REALM, "host": HOST, "port": self.port, "dir": self.dir}
-        (self.dir / "krb5.conf").write_text(_KRB5_CONF.format(**fields))
         (self.dir / "kdc.conf").write_text(_KDC_CONF.format(**fields))
         (self.dir / "kadm5.acl").write_text("")
         run = self._run
@@ -164,13 +189,9 @@ class MITRealm:
 
     def client_argv(self, load: str, count: int, secs: float) -> list[str]:
         """The krb5bench command line of one client for ``load``."""
+        if load != "ap":
+            return krb5bench_argv(self.bin, load, self.keytab, SERVICE, count, secs)
         b = str(self.bin)
-        if load == "as_preauth":
-            return [b, "as_kt", "bob", self.keytab("bob"), str(count), str(secs)]
-        if load == "as_nopreauth":
-            return [b, "as_kt", "alice", self.keytab("alice"), str(count), str(secs)]
-        if load == "tgs":
-            return [b, "tgs", "alice", self.keytab("alice"), SERVICE, str(count), str(secs)]
         if load == "ap":
             kt = f"FILE:{self.keytab('host')}"
             return [b, "aprd", "alice", self.keytab("alice"), SERVICE, kt, str(count), str(secs)]

@@ -30,6 +30,7 @@ class OrthrusRealm:
         self.env.pop("ORTHRUS_REDIS_URL", None)
         self.env.pop("ORTHRUS_DB_URL", None)
         self.port = 0
+        self.kerberos_port = 0
         self.kdc: subprocess.Popen[Any] | None = None
         self.options: dict[str, Any] = {}
 
@@ -53,10 +54,18 @@ class OrthrusRealm:
         for name, principal in (("bob", f"bob@{REALM}"), ("alice", f"alice@{REALM}")):
             self._admin("ktadd", "-k", str(self.keytab(name)), principal)
         self._admin("ktadd", "-k", str(self.keytab("service")), SERVICE)
+        for name in ("bob", "alice"):  # their Kerberos keys, for MIT's krb5bench
+            self._admin("ktadd", "--format", "mit", "-k", self.mit_keytab(name), f"{name}@{REALM}")
+
+    def mit_keytab(self, name: str) -> str:
+        """The MIT keytab of ``name`` (``orthrus-kdc ktadd --format mit``)."""
+        return str(self.dir / f"{name}.mit.keytab")
 
     def start_kdc(self, workers: int, threads: int, extra: list[str] | None = None) -> int:
-        """``orthrus-kdc serve`` on a free port; returns the gunicorn master's pid."""
+        """``orthrus-kdc serve`` on free ports (HTTP, and Kerberos over UDP and TCP);
+        returns the gunicorn master's pid."""
         self.port = free_port()
+        self.kerberos_port = free_port()
         self.options = {"workers": workers, "threads": threads, "extra": extra or []}
         argv = [
             str(VENV_BIN / "orthrus-kdc"),
@@ -64,7 +73,7 @@ class OrthrusRealm:
             str(self.kdc_dir),
             "serve",
             "--kerberos-port",
-            "0",
+            str(self.kerberos_port),
             "--host",
             HOST,
             "--port",

@@ -48,6 +48,12 @@ KDC_LOADS = [
     ("as_preauth2", "AS pre-auth, 2 round trips as MIT", "as_preauth2", "as_preauth"),
     ("tgs", "TGS", "tgs", "tgs"),
 ]
+#: (key, label, krb5bench load): MIT's own C client drives both KDCs over UDP, the same
+#: client on the same wire (issue 14 §8); the Orthrus side is its Kerberos listener.
+UDP_LOADS = [
+    ("as_preauth_udp", "AS pre-auth over UDP, MIT's krb5bench to both", "as_preauth"),
+    ("tgs_udp", "TGS over UDP, MIT's krb5bench to both", "tgs"),
+]
 #: Requests each Orthrus client prepares: a bound on the run besides its time limit.
 PREPARE = {"as_preauth": 30_000, "as_preauth2": 15_000, "tgs": 30_000}
 
@@ -77,11 +83,17 @@ def kdc_cell(
     argvs: tuple[list[list[str]], list[list[str]]],
     pids: tuple[int | None, int | None],
     mrealm: mitmod.MITRealm | None,
+    orthrus_env: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """One cell: a warm-up, then ``--reps`` runs of MIT's clients and Orthrus's alternately."""
+    """One cell: a warm-up, then ``--reps`` runs of MIT's clients and Orthrus's alternately.
+
+    ``orthrus_env``: the Orthrus side is driven by ``krb5bench`` too, with this environment
+    (its ``krb5.conf`` names the Orthrus KDC's Kerberos port); else by Orthrus's own clients.
+    """
     (oargv, margv), (opid, mpid) = argvs, pids
+    synced = orthrus_env is None
     log(f"{what}: warm-up")
-    run_clients(oargv, opid, args.secs, synced=True)
+    run_clients(oargv, opid, args.secs, synced=synced, env=orthrus_env)
     if mrealm:
         run_clients(margv, mpid, args.secs, synced=False, env=mrealm.env)
     oruns, mruns = [], []
@@ -93,7 +105,7 @@ def kdc_cell(
                 f"  MIT     run {rep + 1}: {r['ops_per_s']:8.0f}/s"
                 f"  kdc {r['kdc_cpu_us_per_op']} us/op  other {r['other_cpu_pct']}%"
             )
-        r = run_clients(oargv, opid, args.secs, synced=True)
+        r = run_clients(oargv, opid, args.secs, synced=synced, env=orthrus_env)
         oruns.append(r)
         log(
             f"  Orthrus run {rep + 1}: {r['ops_per_s']:8.0f}/s"
@@ -127,6 +139,48 @@ def measure_kdc(
             rows.append(
                 {"load": key, "label": label, "clients": nclients, "orthrus": orthrus, "mit": mit}
             )
+    rows += measure_udp(args, orealm, mrealm, pids)
+    return rows
+
+
+def measure_udp(
+    args: argparse.Namespace,
+    orealm: OrthrusRealm,
+    mrealm: mitmod.MITRealm | None,
+    pids: tuple[int | None, int | None],
+) -> list[dict[str, Any]]:
+    """The rows where MIT's ``krb5bench`` drives both KDCs over UDP (needs MIT's client)."""
+    rows = []
+    for key, label, load in UDP_LOADS:
+        if args.only and key not in args.only:
+            continue
+        for nclients in (1, 2):
+            what = f"{label}, {nclients} client(s)"
+            if mrealm is None:
+                skipped = {"error": "MIT's krb5bench is not built (MIT Kerberos not installed)"}
+                rows.append(
+                    {
+                        "load": key,
+                        "label": label,
+                        "clients": nclients,
+                        "orthrus": skipped,
+                        "mit": None,
+                    }
+                )
+                continue
+            env = mitmod.client_env(orealm.dir, orealm.kerberos_port)
+            count = 10_000_000
+            oargv = [
+                mitmod.krb5bench_argv(
+                    mrealm.bin, load, orealm.mit_keytab, SERVICE, count, args.secs
+                )
+            ] * nclients
+            margv = [mrealm.client_argv(load, count, args.secs)] * nclients
+            cell = functools.partial(kdc_cell, args, what, (oargv, margv), pids, mrealm, env)
+            orthrus, mit = measured(what, cell, lambda error: (error, error))
+            rows.append(
+                {"load": key, "label": label, "clients": nclients, "orthrus": orthrus, "mit": mit}
+            )
     return rows
 
 
@@ -142,7 +196,11 @@ def main() -> int:
         default=7500.0,
         help="requests/s per client to prepare for (a count bound)",
     )
-    parser.add_argument("--only", nargs="*", help="loads to run (as_preauth, tgs, ap, service)")
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        help="loads to run (as_preauth, as_preauth2, tgs, as_preauth_udp, tgs_udp, ap, service)",
+    )
     parser.add_argument("--no-mit", action="store_true", help="run Orthrus alone")
     parser.add_argument("--service-workers", type=int, default=2)
     parser.add_argument("--service-clients", type=int, default=2)
