@@ -28,7 +28,14 @@ from orthrus.errors import ConfigError, MalformedMessage
 from orthrus.keytab import Keytab
 from orthrus.kpasswd import changepw_service
 from orthrus.principal import Principal, krbtgt
-from orthrus.pwkdf import DEFAULT_KDF, MAX_ITERATIONS, MAX_LANES, MAX_MEMORY_KIB
+from orthrus.pwkdf import (
+    DEFAULT_ITERATIONS,
+    DEFAULT_LANES,
+    DEFAULT_MEMORY_KIB,
+    MAX_ITERATIONS,
+    MAX_LANES,
+    MAX_MEMORY_KIB,
+)
 from orthrus_io.audit import AuditSink, open_audit_log
 from orthrus_io.cli import run
 from orthrus_io.events import ExchangeEvent
@@ -109,22 +116,22 @@ def cli(ctx: click.Context, directory: str | None) -> None:
 @click.option("--max-renewable-life", type=DURATION, default="7d", show_default=True)
 @click.option(
     "--kdf-memory-kib",
-    type=click.IntRange(DEFAULT_KDF["memory_kib"], MAX_MEMORY_KIB),
-    default=DEFAULT_KDF["memory_kib"],
+    type=click.IntRange(DEFAULT_MEMORY_KIB, MAX_MEMORY_KIB),
+    default=DEFAULT_MEMORY_KIB,
     show_default=True,
     help="Argon2id memory per password key derivation (clients refuse less).",
 )
 @click.option(
     "--kdf-iterations",
-    type=click.IntRange(DEFAULT_KDF["iterations"], MAX_ITERATIONS),
-    default=DEFAULT_KDF["iterations"],
+    type=click.IntRange(DEFAULT_ITERATIONS, MAX_ITERATIONS),
+    default=DEFAULT_ITERATIONS,
     show_default=True,
     help="Argon2id passes (clients refuse fewer).",
 )
 @click.option(
     "--kdf-lanes",
     type=click.IntRange(1, MAX_LANES),
-    default=DEFAULT_KDF["lanes"],
+    default=DEFAULT_LANES,
     show_default=True,
     help="Argon2id lanes (parallelism).",
 )

@@ -10,7 +10,14 @@ from typing import Annotated
 import msgspec
 
 from orthrus.errors import ConfigError
-from orthrus.pwkdf import DEFAULT_KDF, MAX_ITERATIONS, MAX_LANES, MAX_MEMORY_KIB
+from orthrus.pwkdf import (
+    DEFAULT_ITERATIONS,
+    DEFAULT_LANES,
+    DEFAULT_MEMORY_KIB,
+    MAX_ITERATIONS,
+    MAX_LANES,
+    MAX_MEMORY_KIB,
+)
 from orthrus.realm import RealmPolicy
 from orthrus_io.settings import build_settings, load_toml, redacted_repr
 
@@ -41,14 +48,14 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_renewable_life: Seconds = 7 * 86400
     max_skew: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 300
     #: Argon2id costs of new password keys: never below the floor every client holds a KDC
-    #: to (orthrus.pwkdf.DEFAULT_KDF), or no client would log in.
-    kdf_iterations: Annotated[
-        int, msgspec.Meta(ge=DEFAULT_KDF["iterations"], le=MAX_ITERATIONS)
-    ] = DEFAULT_KDF["iterations"]
-    kdf_memory_kib: Annotated[
-        int, msgspec.Meta(ge=DEFAULT_KDF["memory_kib"], le=MAX_MEMORY_KIB)
-    ] = DEFAULT_KDF["memory_kib"]
-    kdf_lanes: Annotated[int, msgspec.Meta(ge=1, le=MAX_LANES)] = DEFAULT_KDF["lanes"]
+    #: to (orthrus.pwkdf.DEFAULT_ITERATIONS, DEFAULT_MEMORY_KIB), or no client would log in.
+    kdf_iterations: Annotated[int, msgspec.Meta(ge=DEFAULT_ITERATIONS, le=MAX_ITERATIONS)] = (
+        DEFAULT_ITERATIONS
+    )
+    kdf_memory_kib: Annotated[int, msgspec.Meta(ge=DEFAULT_MEMORY_KIB, le=MAX_MEMORY_KIB)] = (
+        DEFAULT_MEMORY_KIB
+    )
+    kdf_lanes: Annotated[int, msgspec.Meta(ge=1, le=MAX_LANES)] = DEFAULT_LANES
     max_request_bytes: Annotated[int, msgspec.Meta(ge=1024, le=1024 * 1024)] = 64 * 1024
     #: Password policy: minimum length, and how many previous passwords cannot be reused.
     min_password_length: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 8

@@ -96,7 +96,13 @@ from orthrus.kpasswd import handle_kpasswd_req, make_kpasswd_req
 from orthrus.messages import APRep, ASRep, ASReq, KDCReqBody, PAData, TGSReq
 from orthrus.principal import Principal
 from orthrus.priv import KrbPriv, PrivChannel
-from orthrus.pwkdf import DEFAULT_KDF, KDFParams, string_to_key
+from orthrus.pwkdf import (
+    DEFAULT_ITERATIONS,
+    DEFAULT_LANES,
+    DEFAULT_MEMORY_KIB,
+    KDFParams,
+    string_to_key,
+)
 from orthrus.replay import MemoryReplayCache, ReplayCache
 from orthrus.seal import open_sealed, seal
 from orthrus.session_proof import ProofTarget, make_session_proof
@@ -1820,6 +1826,12 @@ def test_case_tricks_in_principal_names_do_not_reach_the_principal(kdc: KDC) -> 
 
 # == A fake KDC: Argon2id costs and salts it chooses (issue 12 §2) =========================
 
+#: What an honest KDC offers by default.
+HONEST_KDF = {
+    "iterations": DEFAULT_ITERATIONS,
+    "memory_kib": DEFAULT_MEMORY_KIB,
+    "lanes": DEFAULT_LANES,
+}
 #: What a fake KDC offered in issue 12: 1,000 offline guesses in 1.4 s, one salt for all.
 WEAK_KDF = {"iterations": 1, "memory_kib": 1024, "lanes": 1}
 #: What exhausted the client in issue 12: one kinit took 44 s and 1.1 GB.
@@ -1861,8 +1873,11 @@ def test_fake_kdc_offering_weak_argon2id_gets_no_timestamp_is_etype_nosupp(
         assert "KDC spoofing" in result.stderr
         assert "Traceback" not in result.stderr + result.stdout
         assert len(seen) == 1 and timestamps(seen) == []
-        for weaker in ({"iterations": 2}, {"memory_kib": 65535}):
-            kdf = {"iterations": 3, "memory_kib": 65536, "lanes": 4, **weaker}
+        for weaker in (
+            {"iterations": DEFAULT_ITERATIONS - 1},
+            {"memory_kib": DEFAULT_MEMORY_KIB - 1},
+        ):
+            kdf = {**HONEST_KDF, **weaker}
             with fake_kdc(kdf, SHARED_SALT) as (other_url, other_seen):
                 client = fake_kdc_client(other_url, tmp_path)
                 error = refused(client.login, Principal.parse(f"alice@{REALM}"), "alice-pass")
@@ -1882,9 +1897,9 @@ def test_fake_kdc_offering_huge_argon2id_is_refused_before_deriving_is_etype_nos
     monkeypatch.setattr(client_lib.api, "string_to_key", lambda *args: derived.append(args))
     over = (
         HUGE_KDF,
-        {**DEFAULT_KDF, "iterations": 9},
-        {**DEFAULT_KDF, "memory_kib": 256 * 1024 + 1},
-        {**DEFAULT_KDF, "lanes": 9},
+        {**HONEST_KDF, "iterations": 9},
+        {**HONEST_KDF, "memory_kib": 256 * 1024 + 1},
+        {**HONEST_KDF, "lanes": 9},
     )
     for kdf in over:
         with fake_kdc(kdf, SHARED_SALT) as (url, seen):
@@ -1907,8 +1922,8 @@ def test_fake_kdc_giving_every_victim_one_salt_still_gets_a_key_per_principal(
     timestamp opens under its own principal's key only. The fake KDC's answer to both:
     KDC_ERR_PREAUTH_FAILED, and no ccache is written."""
     alice, bob = Principal.parse(f"alice@{REALM}"), Principal.parse(f"bob@{REALM}")
-    params = KDFParams(base64.b64decode(SHARED_SALT), "argon2id", **DEFAULT_KDF)  # type: ignore[arg-type]
-    with fake_kdc(dict(DEFAULT_KDF), SHARED_SALT) as (url, seen):
+    params = KDFParams(base64.b64decode(SHARED_SALT))
+    with fake_kdc(HONEST_KDF, SHARED_SALT) as (url, seen):
         client = fake_kdc_client(url, tmp_path)
         for name in (alice, bob):
             assert refused(client.login, name, "same-password").name == "KDC_ERR_PREAUTH_FAILED"
