@@ -21,7 +21,14 @@ from orthrus.pwkdf import (
 from orthrus.realm import RealmPolicy
 from orthrus_io.settings import build_settings, load_toml, redacted_repr
 
-__all__ = ["CONFIG_NAME", "ENV_OVERRIDES", "KDCSettings", "kdc_dir", "load_settings"]
+__all__ = [
+    "CONFIG_NAME",
+    "ENV_OVERRIDES",
+    "KDCSettings",
+    "check_rate_limit",
+    "kdc_dir",
+    "load_settings",
+]
 
 CONFIG_NAME = "kdc.toml"
 
@@ -90,8 +97,6 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return redacted_repr(self)  # no database or Redis password in logs and tracebacks
 
     def __post_init__(self) -> None:
-        from kdc.ratelimit import check_rate_limit
-
         check_rate_limit(self.rate_limit)
 
     @property
@@ -128,6 +133,20 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             else:
                 lines.append(f'{key} = "{value}"')
         return "\n".join(lines) + "\n"
+
+
+def check_rate_limit(value: str) -> None:
+    """``ConfigError`` naming the key if ``value`` is not a Flask-Limiter rate string."""
+    if not value:
+        return
+    import limits  # when settings are made, not at import: `orthrus-kdc --help` needs none
+
+    try:
+        limits.parse_many(value)
+    except ValueError:
+        raise ConfigError(
+            f"key 'rate_limit': {value!r} is not a rate limit; write e.g. '20/second;600/minute'"
+        ) from None
 
 
 def kdc_dir(option: str | None, env: Mapping[str, str] = os.environ) -> Path:

@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.table import Table
 
 from labs.classroom.cli import class_group, join
@@ -279,6 +278,8 @@ def list_command(directory: str, as_json: bool) -> None:
 @dir_option
 def show(number: int, directory: str) -> None:
     """Show exercise NUMBER's instructions."""
+    from rich.markdown import Markdown  # markdown-it and pygments: for this command only
+
     console.print(Markdown(_doc(number).read_text(encoding="utf-8")), soft_wrap=False)
 
 
