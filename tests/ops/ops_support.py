@@ -273,13 +273,16 @@ class Server:
     ready_path: str = "/livez"
     verify: object = True
 
-    def wait(self, timeout: float = 30) -> Server:
+    def wait(self, timeout: float = 120) -> Server:
+        """Until the server is ready; as :func:`support.wait_http`, ``timeout`` bounds only a
+        server that never comes up, and no probe is abandoned half-way."""
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.url} exited early:\n{self.log.read_text()[-3000:]}")
+            left = max(deadline - time.monotonic(), 0.1)
             try:
-                reply = httpx.get(self.url + self.ready_path, timeout=1, verify=self.verify)  # type: ignore[arg-type]
+                reply = httpx.get(self.url + self.ready_path, timeout=left, verify=self.verify)  # type: ignore[arg-type]
                 if reply.status_code == 200:
                     return self
             except httpx.HTTPError:
