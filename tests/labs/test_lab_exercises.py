@@ -262,7 +262,10 @@ def test_exercise_10_mutual_auth(lab: Lab, alice: Student) -> None:
 def test_exercise_11_roasting(lab: Lab, alice: Student) -> None:
     since = time.time()
     alice.kinit()
-    words = attacks.load_wordlist(None)
+    # The list's last words, wrong guesses first, then the password: the whole list is ~100
+    # Argon2id derivations (~25 s, near the test timeout under load) and proves no more.
+    words = attacks.load_wordlist(None)[-12:]
+    assert words.index("baseball1") > 0
     client = alice.client()
     try:
         legacy = client.get_service_ticket(Principal.parse("HTTP/legacy@LAB.TEST")).ticket
