@@ -142,7 +142,10 @@ def test_exercise_6_tampering(lab: Lab, alice: Student) -> None:
 
 def test_exercise_7_password_guessing(lab: Lab) -> None:
     since = time.time()
+    # From five words before the password on: each guess is an Argon2id derivation, and the
+    # 44 guesses of the whole list up to it prove no more (as in test_exercise_11_roasting).
     words = attacks.load_wordlist(None)
+    words = words[words.index("sunshine") - 5 :]
     cracked = attacks.crack_as_rep(lab, Principal.parse("carol@LAB.TEST"), words)
     assert (cracked.result, cracked.password) == ("found", "sunshine")
     assert cracked.guesses == words.index("sunshine") + 1
