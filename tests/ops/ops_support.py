@@ -175,7 +175,7 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 120  # bounds a redis-server that never starts, not load
         while True:
             try:
                 redis.Redis.from_url(self.url, socket_connect_timeout=0.5).ping()
