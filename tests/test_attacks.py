@@ -1676,7 +1676,9 @@ def test_lockout_cannot_be_bypassed_across_kdc_processes(tmp_path: Path, redis_c
 def test_request_flood_from_one_address_is_429(kdc_realm: Realm) -> None:
     """A flood (or password spraying over many names) from one client address: past the
     rate limit the KDC answers 429 with Retry-After, before any exchange runs."""
-    kdc = KDC(kdc_realm, rate_limit="3/minute", rate_limit_exempt="")
+    # Per day, not per minute: the windows are fixed (whole minutes), and a test whose third
+    # and fourth requests fell on either side of a minute's end saw no 429.
+    kdc = KDC(kdc_realm, rate_limit="3/day", rate_limit_exempt="")
     before = sqlite_snapshot(kdc.db)
     for name in ("alice", "bob", "carol"):
         assert kdc.post("/v1/as", as_req(f"{name}@{REALM}")).status_code in (401, 404)
@@ -1692,7 +1694,7 @@ def test_request_flood_spread_over_kdc_processes_is_429(tmp_path: Path, redis_cl
     """A flood spread over two KDC processes (a load balancer in front): with Redis the
     requests are counted together, so one address gets its limit once, not once per process."""
     realm = make_realm(tmp_path / "kdc")
-    set_toml(realm, rate_limit="3/minute", rate_limit_exempt="")
+    set_toml(realm, rate_limit="3/day", rate_limit_exempt="")  # a fixed window: as above
     env = {"ORTHRUS_REDIS_URL": os.environ["ORTHRUS_TEST_REDIS_URL"]}
     env["ORTHRUS_REDIS_PREFIX"] = redis_client.prefix
     try:
