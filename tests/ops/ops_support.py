@@ -300,6 +300,25 @@ class Server:
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def tracebacks(self) -> list[str]:
+        """The tracebacks in the log, but for gunicorn's ``SystemExit: 0``: the SIGINT of
+        :meth:`stop` makes a worker that is still in a request it has answered (its client
+        already has the reply; on a loaded machine the worker has not run since) exit right
+        there, and gunicorn logs that exit as an error. An exception of the app never ends
+        so."""
+        found: list[str] = []
+        block: list[str] | None = None
+        for line in self.log_text().splitlines():
+            if line.startswith("Traceback (most recent call last):"):
+                block = [line]
+            elif block is not None:
+                block.append(line)
+                if not line.startswith((" ", "\t")):
+                    if line != "SystemExit: 0":
+                        found.append("\n".join(block))
+                    block = None
+        return found
+
 
 def start_kdc(
     directory: Path,

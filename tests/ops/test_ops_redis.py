@@ -291,4 +291,4 @@ def test_ap_replay_after_redis_restarted_empty_is_refused(cluster: Cluster, tmp_
     finally:
         service.stop()
         own.kill()
-    assert "Traceback" not in service.log_text()
+    assert not service.tracebacks(), service.log_text()
