@@ -32,7 +32,9 @@ KeyError: 3
 def server_with_log(tmp_path: Path, text: str) -> Server:
     log = tmp_path / "server.log"
     log.write_text(text)
-    return Server(subprocess.Popen(["true"]), "http://127.0.0.1:9", log)
+    process = subprocess.Popen(["true"])  # a server that has exited: only its log is read
+    process.wait()
+    return Server(process, "http://127.0.0.1:9", log)
 
 
 def test_an_app_traceback_is_found_and_the_quick_shutdown_exit_is_not(tmp_path: Path) -> None:
