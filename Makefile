@@ -1,5 +1,6 @@
 # Orthrus: `make install`, `make test`, `make demo`. Everything lands in .venv; nothing is
-# installed system-wide except what the browser tests need (Debian's chromium, when root).
+# installed system-wide except what the browser and peer tests need (Debian's chromium and
+# MIT Kerberos, when root).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -13,8 +14,8 @@ PYTEST_ARGS ?= -n 2 --dist loadscope
 READY ?= install
 MUTATIONS_ARGS ?= --record docs/security.md
 
-.PHONY: install lock test-latest lint typecheck test pytest test-slow fuzz mutations demo \
-	walkthrough clean browser bench bench-enumeration
+.PHONY: install lock test-latest lint typecheck docs test pytest test-slow fuzz mutations demo \
+	walkthrough clean browser mit-peers bench bench-enumeration
 
 install: $(STAMP)
 
@@ -53,7 +54,13 @@ lint: $(READY)
 typecheck: $(READY)
 	$(BIN)/mypy
 
-test: lint typecheck browser pytest
+# The documentation site (mkdocs.yml): docs/*.md and an API reference generated from the
+# docstrings, into site/. Strict: a broken link, a missing page or a docstring mkdocstrings
+# cannot read fails the build.
+docs: $(READY)
+	$(BIN)/mkdocs build --strict --quiet
+
+test: lint typecheck docs browser mit-peers pytest
 
 pytest: $(READY)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
@@ -65,6 +72,20 @@ browser:
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
 	   >/dev/null) || echo "make: could not install chromium; the browser test will skip"; \
+	fi
+
+# MIT Kerberos's own programs for the peer tests (tests/peers, issue 14 §7): kinit, klist,
+# kvno, ktutil (krb5-user), krb5kdc, kadmind, faketime and curl, from Debian. Installed here
+# only when one is missing and we are root; if that fails the peer tests skip and say why.
+MIT_PEERS := krb5-user:/usr/bin/kinit krb5-kdc:/usr/sbin/krb5kdc \
+	krb5-admin-server:/usr/sbin/kadmind faketime:/usr/bin/faketime curl:/usr/bin/curl
+mit-peers:
+	@missing=""; for pair in $(MIT_PEERS); do \
+	  [ -x "$${pair#*:}" ] || missing="$$missing $${pair%%:*}"; \
+	done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing \
+	   >/dev/null) || echo "make: could not install$$missing; the MIT peer tests will skip"; \
 	fi
 
 test-slow: install
@@ -98,4 +119,4 @@ walkthrough: install
 	bash scripts/walkthrough.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var site

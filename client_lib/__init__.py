@@ -1,7 +1,9 @@
 """Orthrus's client library: log in, get service tickets, call services (docs/client.md).
 
->>> import requests, client_lib
->>> requests.get("https://www.example.test/whoami", auth=client_lib.RequestsTicketAuth())
+```python
+import requests, client_lib
+requests.get("https://www.example.test/whoami", auth=client_lib.RequestsTicketAuth())
+```
 
 Everything a caller needs is here; the submodules are the implementation.
 """
@@ -11,8 +13,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from client_lib.aio import AsyncClient
-from client_lib.api import Client, LoginOptions
+from client_lib.api import Client
 from client_lib.errors import BadPassword, KDCUnreachable, NoCredentials, ServiceRefused
+from client_lib.options import FreshOptions, LoginOptions
 from orthrus.errors import OrthrusError, ProtocolError
 from orthrus.principal import Principal
 
@@ -31,6 +34,7 @@ __all__ = [
     "AsyncClient",
     "BadPassword",
     "Client",
+    "FreshOptions",
     "HttpxTicketAuth",
     "KDCUnreachable",
     "LoginOptions",

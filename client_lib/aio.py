@@ -11,15 +11,17 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from client_lib.api import ClientBase, LoginOptions
+from client_lib.api import ClientBase
 from client_lib.config import ClientSettings
+from client_lib.options import FreshOptions, LoginOptions
 from client_lib.transport import AsyncKDCTransport, drive_async
 from orthrus.credentials import Credential
+from orthrus.errors import OrthrusError
 from orthrus.keys import Entropy
 from orthrus.kpasswd import KpasswdResult
 from orthrus.principal import Principal
@@ -27,6 +29,7 @@ from orthrus.principal import Principal
 __all__ = ["AsyncClient"]
 
 _DEFAULT_LOGIN = LoginOptions()
+_DEFAULT_FRESH = FreshOptions()
 
 
 class AsyncClient(ClientBase):
@@ -113,3 +116,25 @@ class AsyncClient(ClientBase):
     async def renew(self) -> Credential:
         """Renew the cached TGT (``kinit -R``) before its end, within its renewable life."""
         return await drive_async(self._renew_flow(), self.transport)
+
+    async def keep_fresh(
+        self,
+        *,
+        keytab: Path | str,
+        principal: Principal | str,
+        options: FreshOptions = _DEFAULT_FRESH,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        """:meth:`Client.keep_fresh <client_lib.Client.keep_fresh>` as a coroutine that runs
+        until cancelled: ``task = asyncio.create_task(client.keep_fresh(...))``, then
+        ``task.cancel()``. ``sleep`` waits between refreshes."""
+        schedule = self._fresh_schedule(principal, options)
+        while True:
+            await sleep(schedule.delay(self.now()))
+            try:
+                flow = self._refresh_flow(schedule, Path(keytab))
+                tgt = await drive_async(flow, self.transport)
+            except OrthrusError as exc:
+                schedule.failed(exc, self.now())
+            else:
+                schedule.succeeded(tgt, self.now())

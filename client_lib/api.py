@@ -1,8 +1,10 @@
 """The client library: log in, get service tickets, renew, with a credential cache.
 
->>> client = Client.from_environment()
->>> client.login(Principal.parse("alice@EXAMPLE.TEST"), "s3cret-pass")
->>> ticket = client.get_service_ticket(Principal.parse("HTTP/www@EXAMPLE.TEST"))
+```python
+client = Client.from_environment()
+client.login(Principal.parse("alice@EXAMPLE.TEST"), "s3cret-pass")
+ticket = client.get_service_ticket(Principal.parse("HTTP/www@EXAMPLE.TEST"))
+```
 
 Each call runs one exchange of RFC 4120: AS (§3.1) for a login, TGS (§3.3) for a service
 ticket or a renewal; the reply is checked (nonce, server name, times) before it is stored.
@@ -11,9 +13,9 @@ ticket or a renewal; the reply is checked (nonce, server name, times) before it 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
@@ -22,10 +24,12 @@ import msgspec
 from client_lib.ccache import CredentialCache
 from client_lib.config import ClientSettings, load_client_settings
 from client_lib.errors import BadPassword, NoCredentials
+from client_lib.fresh import FreshSchedule, Stop, cached_tgt
+from client_lib.options import FreshOptions, LoginOptions
 from client_lib.transport import Flow, KDCCall, KDCTransport, drive
 from orthrus.as_exchange import ASOptions, make_as_req, read_as_rep
 from orthrus.credentials import Credential
-from orthrus.errors import ConfigError, KDCError
+from orthrus.errors import ConfigError, KDCError, OrthrusError
 from orthrus.keys import Entropy, Key
 from orthrus.keytab import Keytab
 from orthrus.kpasswd import (
@@ -45,14 +49,6 @@ __all__ = ["Client", "ClientBase", "LoginOptions"]
 
 #: A ticket this close to its end is not handed out from the cache.
 _EXPIRY_MARGIN = 30
-
-
-@dataclass(frozen=True, slots=True)
-class LoginOptions:
-    """Lifetime and renewable life asked for, in seconds (None: the realm's maximum)."""
-
-    lifetime: int | None = None
-    renewable_life: int | None = 7 * 86400
 
 
 class ClientBase:
@@ -163,6 +159,17 @@ class ClientBase:
         rep = yield KDCCall("/v1/as", req, ASRep)
         return read_as_rep(rep, req, key, self.now())
 
+    def _fresh_schedule(self, principal: Principal | str, options: FreshOptions) -> FreshSchedule:
+        name = principal if isinstance(principal, Principal) else self.parse_principal(principal)
+        return FreshSchedule(name, options, cached_tgt(self.ccache, name))
+
+    def _refresh_flow(self, schedule: FreshSchedule, keytab: Path) -> Flow[Credential]:
+        """One refresh of a keep-fresh loop: a renewal, or a login from the keytab."""
+        if schedule.plan(self.now()):
+            return (yield from self._renew_flow())
+        login = schedule.options.login
+        return (yield from self._keytab_login_flow(schedule.principal, keytab, login))
+
     def _change_password_flow(
         self, principal: Principal, old_password: str, new_password: str
     ) -> Flow[KpasswdResult]:
@@ -269,6 +276,36 @@ class Client(ClientBase):
     def renew(self) -> Credential:
         """Renew the cached TGT (``kinit -R``, RFC 4120 §3.3.1) within its renewable life."""
         return drive(self._renew_flow(), self.transport)
+
+    def keep_fresh(
+        self,
+        *,
+        keytab: Path | str,
+        principal: Principal | str,
+        options: FreshOptions = FreshOptions(),
+        stop: Stop | None = None,
+    ) -> None:
+        """Keep ``principal``'s TGT in the cache fresh until ``stop`` is set, as ``k5start``
+        does (``orthrus kinit --keep``).
+
+        When ``options.refresh_left`` of the TGT's lifetime is left (at once if the cache
+        holds none), the TGT is renewed (RFC 4120 §3.3.1) while its renewable life allows,
+        else acquired anew with ``principal``'s key from ``keytab`` (§3.1). The cache is
+        written atomically under its lock; each refresh is logged (logger
+        ``client_lib.fresh``). A failure of the first refresh is raised; later ones are
+        logged and retried every ``options.retry_after`` seconds. ``stop`` is waited on
+        between refreshes (a :class:`threading.Event`; never set: run it in a daemon
+        thread).
+        """
+        stop = threading.Event() if stop is None else stop
+        schedule = self._fresh_schedule(principal, options)
+        while not stop.wait(schedule.delay(self.now())):
+            try:
+                tgt = drive(self._refresh_flow(schedule, Path(keytab)), self.transport)
+            except OrthrusError as exc:
+                schedule.failed(exc, self.now())
+            else:
+                schedule.succeeded(tgt, self.now())
 
 
 def _as_options(options: LoginOptions, server: Principal | None = None) -> ASOptions:

@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import signal
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,8 @@ from typing import Any
 import click
 import httpx
 
-from client_lib.api import Client, LoginOptions
+from client_lib.api import Client
+from client_lib.options import FreshOptions, LoginOptions
 from orthrus.credentials import Credential
 from orthrus.duration import parse_duration
 from orthrus.errors import ConfigError, MalformedMessage, TransportError
@@ -110,11 +113,24 @@ def cli(ctx: click.Context, clock_offset: float) -> None:
     "-r", "renewable_life", type=DURATION, default="7d", show_default=True, help="Renewable life."
 )
 @click.option("-R", "renew", is_flag=True, help="Renew the ticket-granting ticket in the cache.")
+@click.option(
+    "--keep",
+    is_flag=True,
+    help="With -k: stay in the foreground and keep the ticket fresh (renewed, else acquired "
+    "anew from the keytab) until SIGTERM or SIGINT, like k5start.",
+)
 @click.argument("principal", required=False)
 @click.pass_context
 def kinit(ctx: click.Context, /, principal: str | None, **options: Any) -> None:
-    """Log in as PRINCIPAL and store a ticket-granting ticket in the cache."""
+    """Log in as PRINCIPAL and store a ticket-granting ticket in the cache.
+
+    For a long-running service: orthrus kinit --keep -k -t KEYTAB SERVICE/host
+    """
     client = _client(ctx)
+    if options["keep"] and not options["use_keytab"]:
+        raise click.UsageError(
+            "--keep logs in again from a keytab: orthrus kinit --keep -k -t KEYTAB PRINCIPAL"
+        )
     if options["renew"]:
         tgt = client.renew()
         click.echo(f"Ticket for {tgt.client} renewed until {_local(tgt.endtime)}")
@@ -127,9 +143,48 @@ def kinit(ctx: click.Context, /, principal: str | None, **options: Any) -> None:
         keytab = options["keytab"] or client.settings.keytab
         if not keytab:
             raise ConfigError("-k needs a keytab: pass -t KEYTAB or set ORTHRUS_KEYTAB")
+        if options["keep"]:
+            _keep_fresh(client, name, Path(keytab), FreshOptions(login))
+            return
         client.login_with_keytab(name, Path(keytab), login)
     else:
         client.login(name, read_password(f"Password for {name}"), login)
+
+
+class _SignalStop:
+    """Stops ``kinit --keep`` on SIGTERM or SIGINT. The signals are blocked and waited for
+    between refreshes (never handled in the middle of one), so a signal arriving during a
+    refresh ends the loop once the refresh is written."""
+
+    SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+
+    def __init__(self) -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, self.SIGNALS)
+        self.received: signal.Signals | None = None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        info: signal.struct_siginfo | None
+        if timeout is None:
+            info = signal.sigwaitinfo(self.SIGNALS)
+        else:
+            info = signal.sigtimedwait(self.SIGNALS, timeout)
+        if info is None:
+            return False
+        self.received = signal.Signals(info.si_signo)
+        return True
+
+
+def _keep_fresh(client: Client, principal: Principal, keytab: Path, options: FreshOptions) -> None:
+    """``kinit --keep``: each refresh logged to stderr, a clean exit on SIGTERM/SIGINT."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("orthrus: %(message)s"))
+    log = logging.getLogger("client_lib.fresh")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    stop = _SignalStop()
+    client.keep_fresh(keytab=keytab, principal=principal, options=options, stop=stop)
+    name = stop.received.name if stop.received else "a signal"
+    click.echo(f"orthrus: stopped on {name}; the cache keeps its last ticket", err=True)
 
 
 @cli.command()

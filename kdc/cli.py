@@ -16,9 +16,22 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kdc.config import CONFIG_NAME, KDCSettings, kdc_dir, load_settings
+from kdc.config import (
+    CONFIG_NAME,
+    DEFAULT_ENCTYPES,
+    DEFAULT_KERBEROS_ITERATIONS,
+    MAX_KERBEROS_ITERATIONS,
+    MIN_KERBEROS_ITERATIONS,
+    KDCSettings,
+    kdc_dir,
+    load_settings,
+)
 from orthrus.duration import format_duration, parse_duration
+from orthrus.enctypes import enctype
 from orthrus.errors import ConfigError, MalformedMessage
+from orthrus.keytab import Keytab
+from orthrus.kpasswd import changepw_service
+from orthrus.mitkeytab import MITKeytabEntry, append_entries, is_mit_keytab
 from orthrus.principal import Principal, krbtgt
 from orthrus.pwkdf import (
     DEFAULT_ITERATIONS,
@@ -136,6 +149,19 @@ def cli(ctx: click.Context, directory: str | None) -> None:
     help="Argon2id lanes (parallelism).",
 )
 @click.option(
+    "--enctypes",
+    default=",".join(DEFAULT_ENCTYPES),
+    show_default=True,
+    help="Encryption types of the Kerberos keys (for MIT and Heimdal clients), strongest first.",
+)
+@click.option(
+    "--kerberos-iterations",
+    type=click.IntRange(MIN_KERBEROS_ITERATIONS, MAX_KERBEROS_ITERATIONS),
+    default=DEFAULT_KERBEROS_ITERATIONS,
+    show_default=True,
+    help="PBKDF2 iterations of Kerberos password keys (sent to clients in s2kparams).",
+)
+@click.option(
     "--master-key",
     "master_key_file",
     type=click.Path(path_type=Path),
@@ -146,7 +172,6 @@ def init(ctx: click.Context, /, realm: str, db_url: str | None, **options: Any) 
     """Create a realm: kdc.toml, master key stash, database and krbtgt/REALM."""
     from kdc.masterkey import MasterKey
     from kdc.store import NewPrincipal, Store, make_engine, ping
-    from orthrus.kpasswd import changepw_service
 
     directory = _directory(ctx)
     try:
@@ -155,7 +180,6 @@ def init(ctx: click.Context, /, realm: str, db_url: str | None, **options: Any) 
         raise click.BadParameter(exc.message, param_hint="--realm") from None
     if (directory / CONFIG_NAME).exists():
         raise ConfigError(f"{directory} already holds a KDC ({CONFIG_NAME}); not touching it")
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings = KDCSettings(
         realm=realm,
         database_url=db_url or f"sqlite:///{directory / 'principal.db'}",
@@ -165,7 +189,10 @@ def init(ctx: click.Context, /, realm: str, db_url: str | None, **options: Any) 
         kdf_memory_kib=options["kdf_memory_kib"],
         kdf_iterations=options["kdf_iterations"],
         kdf_lanes=options["kdf_lanes"],
+        enctypes=tuple(n.strip() for n in options["enctypes"].split(",") if n.strip()),
+        kerberos_iterations=options["kerberos_iterations"],
     )
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     engine = make_engine(settings.database_url)
     ping(engine)
     if options["master_key_file"]:
@@ -317,6 +344,7 @@ def getprinc(ctx: click.Context, as_json: bool, principal: str) -> None:
         f"Last modified: {_when(info['modified'])}",
         f"Number of keys: {len(info['keys'])}",
         *(f"Key: vno {k['kvno']}, {k['enctype']}" for k in info["keys"]),
+        *_kerberos_key_lines(info),
         f"Groups: {', '.join(info['groups']) or '[none]'}",
         f"Attributes: {' '.join(attributes)}",
     ]
@@ -326,6 +354,26 @@ def getprinc(ctx: click.Context, as_json: bool, principal: str) -> None:
             f"in with it: reset it (orthrus-kdc cpw {info['principal']})"
         )
     click.echo("\n".join(lines))
+
+
+#: What getprinc says of a principal with no Kerberos key (made before they existed).
+NO_KERBEROS_KEYS = (
+    "no Kerberos keys: MIT clients cannot log in as this principal until its next cpw"
+)
+
+
+def _kerberos_key_lines(info: dict[str, Any]) -> list[str]:
+    """getprinc's lines for the Kerberos keys, as MIT's ``Key: vno N, ENCTYPE`` lines."""
+    if not info["kerberos_keys"]:
+        return [f"Kerberos keys: {NO_KERBEROS_KEYS}"]
+    lines = []
+    for key in info["kerberos_keys"]:
+        if key["salt"] is None:
+            how = "random key"
+        else:
+            how = f"salt {key['salt']}, {key['iterations']} iterations"
+        lines.append(f"Kerberos key: vno {key['kvno']}, {key['enctype']}, {how}")
+    return lines
 
 
 @cli.command()
@@ -360,31 +408,95 @@ def cpw(ctx: click.Context, randkey: bool, principal: str) -> None:
     type=click.Path(path_type=Path),
     help="Keytab file to add to (created with mode 0600).",
 )
+@click.option(
+    "--format",
+    "keytab_format",
+    type=click.Choice(["orthrus", "mit"]),
+    default="orthrus",
+    show_default=True,
+    help="orthrus: the JSON keytab of Orthrus services (the Ticket scheme). mit: MIT's keytab "
+    "(version 0x502) of the Kerberos keys, for MIT's kinit -k, kvno -k, klist -k and "
+    "Kerberos services.",
+)
 @click.argument("principals", nargs=-1, required=True)
 @click.pass_context
-def ktadd(ctx: click.Context, keytab_path: Path, principals: tuple[str, ...]) -> None:
-    """Add the current keys (every kvno still in use) of PRINCIPALS to a keytab.
+def ktadd(
+    ctx: click.Context, keytab_path: Path, keytab_format: str, principals: tuple[str, ...]
+) -> None:
+    """Add the keys of PRINCIPALS to a keytab, keeping what it holds.
 
-    Unlike MIT's default this does not change the keys: use cpw --randkey for that.
+    The Orthrus format gets every kvno still in use; the MIT format, as MIT's kadmin ktadd,
+    the current kvno in every enctype, added after the entries already there. Unlike MIT's
+    default this does not change the keys: use cpw --randkey for that.
     """
-    from orthrus.keytab import Keytab
-
     store = _store(ctx)
-    keytab = Keytab()
+    names = [_principal(store, text) for text in principals]
+    existing = b""
     if keytab_path.exists() or keytab_path.is_symlink():
-        keytab = Keytab.from_bytes(read_private(keytab_path, "keytab"))
-    for text in principals:
-        name = _principal(store, text)
+        existing = read_private(keytab_path, "keytab")
+    if keytab_format == "mit":
+        data, added = _mit_keytab(store, keytab_path, existing, names)
+    else:
+        data, added = _orthrus_keytab(store, keytab_path, existing, names)
+    write_private(keytab_path, data)
+    for name, kvno, enctype_name in added:
+        click.echo(
+            f"Entry for principal {name} with kvno {kvno}, encryption type "
+            f"{enctype_name} added to keytab FILE:{keytab_path}."
+        )
+    for name in names:
+        _audit(store.settings, "ktadd", name)
+
+
+#: What ktadd says it added: principal, kvno, encryption type name.
+_Added = list[tuple[Principal, int, str]]
+
+
+def _orthrus_keytab(
+    store: Store, path: Path, existing: bytes, names: list[Principal]
+) -> tuple[bytes, _Added]:
+    if is_mit_keytab(existing):
+        raise ConfigError(f"keytab {path} is an MIT keytab: add --format mit, or use another file")
+    keytab = Keytab.from_bytes(existing) if existing else Keytab()
+    added: _Added = []
+    for name in names:
         entries = store.keytab_entries(name)
         keytab = keytab.merged(entries, store.signer().jwks())
-        for entry in entries:
-            click.echo(
-                f"Entry for principal {name} with kvno {entry.kvno}, encryption type "
-                f"{entry.enctype} added to keytab FILE:{keytab_path}."
+        added += [(name, entry.kvno, entry.enctype) for entry in entries]
+    return keytab.to_bytes(), added
+
+
+def _mit_keytab(
+    store: Store, path: Path, existing: bytes, names: list[Principal]
+) -> tuple[bytes, _Added]:
+    if existing and not is_mit_keytab(existing):
+        raise ConfigError(
+            f"keytab {path} is not an MIT keytab (an Orthrus one?): leave out --format mit, "
+            "or use another file"
+        )
+    from kdc.store import AdminError
+
+    try:  # the file as MIT would append to it, checked before any key is read
+        kept = append_entries(existing, [])
+    except MalformedMessage as exc:
+        raise ConfigError(f"keytab {path} is not a valid MIT keytab: {exc.message}") from None
+    now = int(time.time())
+    entries: list[MITKeytabEntry] = []
+    for name in names:
+        principal = store.lookup(name)
+        if principal is None:
+            raise AdminError(f"principal {name} does not exist")
+        keys = [k for k in principal.kerberos_keys if k.kvno == principal.kvno]
+        if not keys:
+            raise AdminError(
+                f"{name} has no Kerberos keys at kvno {principal.kvno} (it was made before the "
+                f"realm had them): make them with 'orthrus-kdc cpw {name}' (a user's password) "
+                f"or 'orthrus-kdc rotate {name}' (a service), then ktadd again"
             )
-    write_private(keytab_path, keytab.to_bytes())
-    for text in principals:
-        _audit(store.settings, "ktadd", text)
+        entries += [MITKeytabEntry(name, k.kvno, k.key, now) for k in keys]
+    return append_entries(kept, entries), [
+        (e.principal, e.kvno, enctype(e.enctype).name) for e in entries
+    ]
 
 
 @cli.command()
@@ -443,7 +555,6 @@ def dump(ctx: click.Context, file: Path) -> None:
 def load(ctx: click.Context, force: bool, file: Path) -> None:
     """Replace the realm's database with the dump in FILE (checked before anything changes)."""
     from kdc.dump import load_realm
-    from orthrus.kpasswd import changepw_service
 
     store = _store(ctx)
     # What init creates (krbtgt, kadmin/changepw) does not make a realm non-empty.

@@ -9,6 +9,8 @@ from typing import Annotated
 
 import msgspec
 
+from orthrus.enctypes import ENCTYPES, UnsupportedEnctype, enctype
+from orthrus.enctypes.rfc3962 import MAX_ITERATIONS as MAX_S2K_ITERATIONS
 from orthrus.errors import ConfigError
 from orthrus.pwkdf import (
     DEFAULT_ITERATIONS,
@@ -23,8 +25,13 @@ from orthrus_io.settings import build_settings, load_toml, redacted_repr
 
 __all__ = [
     "CONFIG_NAME",
+    "DEFAULT_ENCTYPES",
+    "DEFAULT_KERBEROS_ITERATIONS",
     "ENV_OVERRIDES",
+    "MAX_KERBEROS_ITERATIONS",
+    "MIN_KERBEROS_ITERATIONS",
     "KDCSettings",
+    "check_enctypes",
     "check_rate_limit",
     "kdc_dir",
     "load_settings",
@@ -42,6 +49,15 @@ ENV_OVERRIDES: Mapping[str, str] = {
 }
 
 Seconds = Annotated[int, msgspec.Meta(ge=1, le=10 * 365 * 86400)]
+
+#: The Kerberos keys a new realm gives every principal (issue 14 §4): RFC 8009's strongest
+#: type first, then RFC 3962's, which every MIT and Heimdal release since 2005 has.
+DEFAULT_ENCTYPES = ("aes256-cts-hmac-sha384-192", "aes256-cts-hmac-sha1-96")
+#: PBKDF2 count of new Kerberos password keys: RFC 8009's default, 8 times MIT's 4096 for
+#: RFC 3962 types. RFC 8018 §4.2 recommends at least 1,000; MIT clients refuse 2**24 or more.
+DEFAULT_KERBEROS_ITERATIONS = 32768
+MIN_KERBEROS_ITERATIONS = 1000
+MAX_KERBEROS_ITERATIONS = MAX_S2K_ITERATIONS - 1
 
 
 class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -63,6 +79,13 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         DEFAULT_MEMORY_KIB
     )
     kdf_lanes: Annotated[int, msgspec.Meta(ge=1, le=MAX_LANES)] = DEFAULT_LANES
+    #: The RFC 3961 enctypes of the Kerberos keys of new keys (orthrus.enctypes.registry
+    #: names), strongest first: the order the KDC prefers them in.
+    enctypes: tuple[str, ...] = DEFAULT_ENCTYPES
+    #: PBKDF2 iterations of new Kerberos password keys, sent to clients in s2kparams.
+    kerberos_iterations: Annotated[
+        int, msgspec.Meta(ge=MIN_KERBEROS_ITERATIONS, le=MAX_KERBEROS_ITERATIONS)
+    ] = DEFAULT_KERBEROS_ITERATIONS
     max_request_bytes: Annotated[int, msgspec.Meta(ge=1024, le=1024 * 1024)] = 64 * 1024
     #: Password policy: minimum length, and how many previous passwords cannot be reused.
     min_password_length: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 8
@@ -79,6 +102,9 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     audit_log: str = "audit.log"
     #: A lab realm (``orthrus-lab up``): traces keep the wire messages, lab switches work.
     lab: bool = False
+    #: A lab switch (``orthrus-lab switch kdc tgt-signature off``): the TGS believes a TGT
+    #: without checking the KDC's signature on it, so a golden ticket works. Only with lab.
+    lab_unsigned_tgts: bool = False
     #: User enumeration: an unknown client gets what a known one would (KDC_ERR_PREAUTH_REQUIRED
     #: with a stable made-up salt, then KDC_ERR_PREAUTH_FAILED), not C_PRINCIPAL_UNKNOWN; so
     #: does a random-key service, and an unknown server (or a user asked for as one) until the
@@ -98,6 +124,12 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     def __post_init__(self) -> None:
         check_rate_limit(self.rate_limit)
+        if self.lab_unsigned_tgts and not self.lab:
+            raise ConfigError(
+                "key 'lab_unsigned_tgts': a lab switch that lets forged TGTs through, allowed "
+                "only in a lab realm (lab = true, made by orthrus-lab up); remove it"
+            )
+        check_enctypes(self.enctypes)
 
     @property
     def policy(self) -> RealmPolicy:
@@ -108,6 +140,11 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             self.max_skew,
             self.hide_unknown_principals,
         )
+
+    @property
+    def enctype_numbers(self) -> tuple[int, ...]:
+        """The numbers of :attr:`enctypes`, in their order (RFC 3961 §8)."""
+        return tuple(enctype(name).number for name in self.enctypes)
 
     @property
     def master_key_path(self) -> Path:
@@ -126,7 +163,9 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         for key, value in msgspec.structs.asdict(self).items():
             if key == "directory":
                 continue
-            if isinstance(value, bool):
+            if isinstance(value, tuple):
+                lines.append(f"{key} = [" + ", ".join(f'"{v}"' for v in value) + "]")
+            elif isinstance(value, bool):
                 lines.append(f"{key} = {str(value).lower()}")
             elif isinstance(value, int):
                 lines.append(f"{key} = {value}")
@@ -147,6 +186,24 @@ def check_rate_limit(value: str) -> None:
         raise ConfigError(
             f"key 'rate_limit': {value!r} is not a rate limit; write e.g. '20/second;600/minute'"
         ) from None
+
+
+def check_enctypes(names: tuple[str, ...]) -> None:
+    """``ConfigError`` naming the key unless ``names`` are distinct enctypes of the registry."""
+    supported = ", ".join(e.name for e in ENCTYPES.values())
+    if not names:
+        raise ConfigError(f"key 'enctypes': name at least one of {supported}")
+    numbers = []
+    for name in names:
+        try:
+            numbers.append(enctype(name).number)
+        except UnsupportedEnctype:
+            raise ConfigError(
+                f"key 'enctypes': {name!r:.40} is not an encryption type Orthrus supports; "
+                f"use some of {supported}"
+            ) from None
+    if len(set(numbers)) != len(numbers):
+        raise ConfigError(f"key 'enctypes': {list(names)} names an encryption type twice")
 
 
 def kdc_dir(option: str | None, env: Mapping[str, str] = os.environ) -> Path:

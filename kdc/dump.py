@@ -6,6 +6,8 @@ realm → ``dump`` gives the same bytes. It names the realm and the master key's
 ``load`` refuses a file from another realm or master key, or one whose keys do not open,
 before it changes anything, and then replaces the database in one transaction. Moving a realm
 between SQLite and PostgreSQL is a dump, an ``init --master-key`` on the new database, a load.
+Dumps made before Kerberos keys existed (no ``kerberos_keys``) still load: their principals
+get Kerberos keys at their next ``cpw``, as after migration 0005.
 """
 
 from __future__ import annotations
@@ -17,9 +19,18 @@ import msgspec
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
-from kdc.models import GroupRow, KeyRow, PasswordHistoryRow, PrincipalRow, SigningKeyRow
+from kdc.kerberos_keys import seal_owner
+from kdc.models import (
+    GroupRow,
+    KerberosKeyRow,
+    KeyRow,
+    PasswordHistoryRow,
+    PrincipalRow,
+    SigningKeyRow,
+)
 from kdc.store import Store
-from orthrus.errors import ConfigError
+from orthrus.enctypes import UnsupportedEnctype, enctype
+from orthrus.errors import ConfigError, MalformedMessage
 from orthrus.principal import Principal
 
 __all__ = ["dump_realm", "load_realm"]
@@ -33,6 +44,15 @@ Stamp = Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\
 class DumpKey(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     kvno: int
     enctype: str
+    wrapped: str
+    created_at: Stamp
+
+
+class DumpKerberosKey(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    kvno: int
+    enctype: int
+    salt: bytes | None
+    iterations: int | None
     wrapped: str
     created_at: Stamp
 
@@ -67,6 +87,8 @@ class DumpPrincipal(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: Absent from dumps made before the flag existed: refused as a server, as after the
     #: migration that added it (0003_allow_svr).
     allow_svr: bool = False
+    #: Absent from dumps made before Kerberos keys existed (0005_kerberos_keys).
+    kerberos_keys: list[DumpKerberosKey] = []
 
 
 class DumpSigningKey(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -99,6 +121,7 @@ def dump_realm(store: Store) -> bytes:
             select(PrincipalRow)
             .options(
                 selectinload(PrincipalRow.keys),
+                selectinload(PrincipalRow.kerberos_keys),
                 selectinload(PrincipalRow.groups),
                 selectinload(PrincipalRow.history),
             )
@@ -146,6 +169,12 @@ def _dump_principal(row: PrincipalRow) -> DumpPrincipal:
             for h in row.history
         ],
         allow_svr=row.allow_svr,
+        kerberos_keys=[
+            DumpKerberosKey(
+                k.kvno, k.enctype, k.salt, k.iterations, k.wrapped, _stamp(k.created_at)
+            )
+            for k in sorted(row.kerberos_keys, key=lambda k: (k.kvno, k.enctype))
+        ],
     )
 
 
@@ -169,12 +198,34 @@ def _check(store: Store, document: DumpFile) -> None:
             raise ConfigError(f"the dump has no current key for {principal.name}")
         for key in principal.keys:
             store.master.unwrap(key.wrapped, f"{principal.name}#{key.kvno}")
+        _check_kerberos_keys(store, principal)
         for old in principal.password_history:
             store.master.unwrap(old.wrapped, f"{principal.name}#history")
     for signing in document.signing_keys:
         store.master.unwrap(signing.wrapped, f"signing#{signing.kid}")
     if not document.signing_keys:
         raise ConfigError("the dump holds no KDC signing key")
+
+
+def _check_kerberos_keys(store: Store, principal: DumpPrincipal) -> None:
+    """Each Kerberos key is of a version the principal has, of a known enctype and size,
+    opens under the master key for its name, kvno and enctype, and appears once."""
+    versions = {k.kvno for k in principal.keys}
+    seen = set()
+    for key in principal.kerberos_keys:
+        where = f"the Kerberos key of {principal.name} (kvno {key.kvno}, enctype {key.enctype})"
+        if key.kvno not in versions:
+            raise ConfigError(f"the dump has {where} but no key version {key.kvno}")
+        if (key.kvno, key.enctype) in seen:
+            raise ConfigError(f"the dump has {where} twice")
+        seen.add((key.kvno, key.enctype))
+        material = store.master.unwrap(
+            key.wrapped, seal_owner(principal.name, key.kvno, key.enctype)
+        )
+        try:
+            enctype(key.enctype).random_to_key(material)
+        except (UnsupportedEnctype, MalformedMessage):
+            raise ConfigError(f"the dump has {where}, of an unknown type or size") from None
 
 
 def load_realm(store: Store, data: bytes) -> int:
@@ -185,7 +236,14 @@ def load_realm(store: Store, data: bytes) -> int:
         raise ConfigError(f"the dump is damaged or not an Orthrus dump: {exc}") from None
     _check(store, document)
     with store.transaction() as session:
-        for table in (PasswordHistoryRow, GroupRow, KeyRow, PrincipalRow, SigningKeyRow):
+        for table in (
+            PasswordHistoryRow,
+            GroupRow,
+            KerberosKeyRow,
+            KeyRow,
+            PrincipalRow,
+            SigningKeyRow,
+        ):
             session.execute(delete(table))
         for item in document.principals:
             session.add(_principal_row(item))
@@ -217,6 +275,17 @@ def _principal_row(item: DumpPrincipal) -> PrincipalRow:
     row.keys = [
         KeyRow(kvno=k.kvno, enctype=k.enctype, wrapped=k.wrapped, created_at=_moment(k.created_at))
         for k in item.keys
+    ]
+    row.kerberos_keys = [
+        KerberosKeyRow(
+            kvno=k.kvno,
+            enctype=k.enctype,
+            salt=k.salt,
+            iterations=k.iterations,
+            wrapped=k.wrapped,
+            created_at=_moment(k.created_at),
+        )
+        for k in item.kerberos_keys
     ]
     row.groups = [GroupRow(name=g) for g in item.groups]
     row.history = [

@@ -19,6 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 __all__ = [
     "Base",
     "GroupRow",
+    "KerberosKeyRow",
     "KeyRow",
     "PasswordHistoryRow",
     "PrincipalRow",
@@ -62,6 +63,11 @@ class PrincipalRow(Base):
     keys: Mapped[list[KeyRow]] = relationship(
         back_populates="principal", cascade="all, delete-orphan", order_by="KeyRow.kvno"
     )
+    kerberos_keys: Mapped[list[KerberosKeyRow]] = relationship(
+        back_populates="principal",
+        cascade="all, delete-orphan",
+        order_by="KerberosKeyRow.kvno",
+    )
     groups: Mapped[list[GroupRow]] = relationship(
         back_populates="principal", cascade="all, delete-orphan", order_by="GroupRow.name"
     )
@@ -86,6 +92,29 @@ class KeyRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     principal: Mapped[PrincipalRow] = relationship(back_populates="keys")
+
+
+class KerberosKeyRow(Base):
+    """One RFC 3961 key of a principal for Kerberos clients, at one kvno and enctype, sealed
+    under the master key (kdc.kerberos_keys binds the name, kvno and enctype to the seal).
+
+    ``salt`` and ``iterations`` are those of a key made from a password (RFC 3962 §4,
+    RFC 8009 §4), null for a random key. See 0005_kerberos_keys.
+    """
+
+    __tablename__ = "kerberos_keys"
+
+    principal_id: Mapped[int] = mapped_column(
+        ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True
+    )
+    kvno: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enctype: Mapped[int] = mapped_column(Integer, primary_key=True)
+    salt: Mapped[bytes | None] = mapped_column(LargeBinary(1024), nullable=True)
+    iterations: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    wrapped: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    principal: Mapped[PrincipalRow] = relationship(back_populates="kerberos_keys")
 
 
 class GroupRow(Base):

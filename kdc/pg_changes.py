@@ -1,7 +1,7 @@
 """Whether any session committed a change to the principals on PostgreSQL: LISTEN/NOTIFY.
 
 Migration 0004 makes every statement that changes ``principals``, ``keys`` or ``groups``
-``NOTIFY orthrus_principals`` (https://www.postgresql.org/docs/current/sql-notify.html);
+(and 0005, ``kerberos_keys``) ``NOTIFY orthrus_principals`` (https://www.postgresql.org/docs/current/sql-notify.html);
 PostgreSQL delivers a notification once its transaction has committed, and never one of a
 transaction rolled back. One connection per process LISTENs; every notification bumps a
 counter, the version the lookup cache compares with, as it compares SQLite's
@@ -12,8 +12,8 @@ rather than only reading what has already arrived: a committing session signals 
 listening backends before its COMMIT returns, and a backend sends its pending notifications
 before it answers the next query (ReadyForQuery), so a change committed before the lookup
 began is always seen, whereas a mere look at the socket could run ahead of the
-notification. A database whose schema predates migration 0004 sends nothing: then every
-lookup counts as after a change (no cache) until ``orthrus-kdc upgrade``. A lost
+notification. A database whose schema predates migration 0005 does not notify every change:
+then every lookup counts as after a change (no cache) until ``orthrus-kdc upgrade``. A lost
 connection is opened again and counts as a change (the cache is dropped), since whatever
 was committed while nobody listened went unheard.
 """
@@ -30,16 +30,19 @@ from orthrus_io.errors import Unavailable
 
 __all__ = ["CHANNEL", "PostgresChanges"]
 
-#: The channel the triggers of migration 0004 notify.
+#: The channel the triggers of migrations 0004 and 0005 notify.
 CHANNEL = "orthrus_principals"
 
 #: How many of the tables the lookup reads have the trigger (resolved by the search path,
-#: as the lookup's own queries are).
+#: as the lookup's own queries are); all of them: :data:`_TABLES`.
 _TRIGGERS = """
 SELECT count(DISTINCT tgrelid) FROM pg_trigger
-WHERE tgname IN ('orthrus_principals_changed', 'orthrus_keys_changed', 'orthrus_groups_changed')
-  AND tgrelid IN (to_regclass('principals'), to_regclass('keys'), to_regclass('groups'))
+WHERE tgname IN ('orthrus_principals_changed', 'orthrus_keys_changed', 'orthrus_groups_changed',
+                 'orthrus_kerberos_keys_changed')
+  AND tgrelid IN (to_regclass('principals'), to_regclass('keys'), to_regclass('groups'),
+                  to_regclass('kerberos_keys'))
 """
+_TABLES = 4
 
 
 class PostgresChanges:
@@ -67,7 +70,7 @@ class PostgresChanges:
         conn.add_notify_handler(self._heard)
         conn.execute(f"LISTEN {CHANNEL}")
         row = conn.execute(_TRIGGERS).fetchone()
-        self._notified = row is not None and row[0] == 3
+        self._notified = row is not None and row[0] == _TABLES
         return conn
 
     def version(self) -> int:

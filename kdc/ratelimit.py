@@ -6,7 +6,8 @@ floods (RFC 4120 §1.5.2 leaves denial of service to the implementation). Counte
 Redis when ``redis_url`` is set, so every KDC process and host shares them (fixed windows,
 keys under ``<redis_prefix>:<realm>:ratelimit``), else in this process. A refused request
 gets ``429`` with ``Retry-After`` and the KDC's JSON error body; it never reaches the
-exchange, so it changes no replay cache, lockout counter or database row.
+exchange, so it changes no replay cache, lockout counter or database row. It is still an
+event (audit log, metrics, a lab's trace): refused, ``KRB_ERR_GENERIC``, status 429.
 
 Addresses in ``rate_limit_exempt`` are never limited: by default loopback, because a
 reverse proxy on the same host carries every client under its own address and must limit
@@ -24,6 +25,7 @@ from flask_limiter import Limiter, RateLimitExceeded, RequestLimit
 
 from orthrus.codec import encode
 from orthrus.errors import ERROR_CODES
+from orthrus_io.events import EventSink, Exchange, ExchangeEvent
 
 if TYPE_CHECKING:
     from kdc.config import KDCSettings
@@ -42,8 +44,13 @@ def _client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def install_rate_limits(app: Flask, settings: KDCSettings) -> Limiter | None:
-    """Limit ``POST /v1/*`` per client address to ``settings.rate_limit`` (None when "")."""
+#: The exchange of each limited path, for the event of a refused request.
+_EXCHANGES: dict[str, Exchange] = {"/v1/as": "AS", "/v1/tgs": "TGS", "/v1/kpasswd": "KPASSWD"}
+
+
+def install_rate_limits(app: Flask, settings: KDCSettings, events: EventSink) -> Limiter | None:
+    """Limit ``POST /v1/*`` per client address to ``settings.rate_limit`` (None when ""); each
+    refusal is an event for ``events``."""
     rate_limit = settings.rate_limit  # checked when the settings were made
     if not rate_limit:
         return None
@@ -59,6 +66,21 @@ def install_rate_limits(app: Flask, settings: KDCSettings) -> Limiter | None:
         )
         response = Response(encode(_body(message)), status=429, mimetype=JSON)
         response.headers["Retry-After"] = str(retry_after)
+        exchange = _EXCHANGES.get(request.path)
+        if exchange is not None:
+            events.emit(
+                ExchangeEvent(
+                    exchange,
+                    ok=False,
+                    time=time.time(),
+                    error=_NAME,
+                    message=message,
+                    client_address=_client_address(),
+                    request_id=request.headers.get("X-Request-Id", "")[:64] or None,
+                    realm=settings.realm,
+                    extra={"status": 429, "rate_limit": str(limit.limit)},
+                )
+            )
         return response
 
     limiter = Limiter(

@@ -2,16 +2,17 @@
 
 Administration (add, delete, change keys, modify, list) goes through the ORM in one
 transaction each. The hot path, :meth:`Store.lookup`, is what the AS and TGS exchanges see
-as their principal lookup: two Core queries (statements built once) and a cache of unwrapped
-keys. It also keeps the principals it has read, for as long as the database has not changed:
-every lookup first asks the database whether any connection — of this process or any
-other — committed a change since, and any change at all empties the cache. SQLite answers
-with ``PRAGMA data_version`` (a few microseconds, no disk read); PostgreSQL with the
+as their principal lookup: two Core queries (statements built once: the principal with
+all its keys — Argon2id and Kerberos, in one UNION ALL — then its groups) and a cache of
+unwrapped keys. It also keeps the principals it has read, for as long as the database has
+not changed: every lookup first asks the database whether any connection — of this process
+or any other — committed a change since, and any change at all empties the cache. SQLite
+answers with ``PRAGMA data_version`` (a few microseconds, no disk read); PostgreSQL with the
 notifications its triggers send (LISTEN/NOTIFY, :mod:`kdc.pg_changes`). So a principal
 added, deleted, disabled or re-keyed through any process is seen by the very next lookup,
-exactly as without the cache. With
-``hide_unknown_principals`` the cache holds the whole table, read again after each commit, so
-that the time a lookup takes does not tell whether the name exists (:meth:`Store._whole_table`).
+exactly as without the cache. With ``hide_unknown_principals`` the cache holds the whole
+table, read again after each commit, so that the time a lookup takes does not tell whether
+the name exists (:meth:`Store._whole_table`).
 """
 
 from __future__ import annotations
@@ -30,14 +31,30 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, bindparam, create_engine, event, select, text
+from sqlalchemy import (
+    CompoundSelect,
+    Engine,
+    Integer,
+    LargeBinary,
+    Select,
+    bindparam,
+    cast,
+    create_engine,
+    event,
+    null,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from kdc import kerberos_keys
 from kdc.config import KDCSettings
 from kdc.masterkey import MasterKey
 from kdc.models import (
     GroupRow,
+    KerberosKeyRow,
     KeyRow,
     PasswordHistoryRow,
     PrincipalRow,
@@ -46,12 +63,13 @@ from kdc.models import (
 )
 from kdc.pg_changes import PostgresChanges
 from orthrus.authz import AuthzSigner
+from orthrus.enctypes import KeyBlock, enctype
 from orthrus.errors import ConfigError, OrthrusError
 from orthrus.keys import Key
 from orthrus.keytab import KeytabEntry
 from orthrus.principal import Principal
 from orthrus.pwkdf import SALT_BYTES, KDFParams, is_legacy_salt, string_to_key
-from orthrus.realm import PrincipalEntry
+from orthrus.realm import KerberosKey, PrincipalEntry
 from orthrus_io.errors import Unavailable
 
 __all__ = [
@@ -66,12 +84,38 @@ __all__ = [
 _UNWRAP_CACHE_LIMIT = 16384
 _LOOKUP_CACHE_LIMIT = 16384
 
+
+def _principals_and_keys(by_name: bool) -> CompoundSelect[Any]:
+    """One row per key of each principal (or of the one named ``:name``): the principal's
+    columns, then ``key_kvno``, ``wrapped`` and, for a Kerberos key (null for the Argon2id
+    key), ``key_enctype``, ``key_salt`` and ``key_iterations``. A UNION ALL of two joins,
+    each using its table's index: one round trip, and no product of the two key tables."""
+    dialect_keys: Select[Any] = select(
+        PrincipalRow.__table__,
+        KeyRow.kvno.label("key_kvno"),
+        KeyRow.wrapped,
+        cast(null(), Integer).label("key_enctype"),
+        cast(null(), LargeBinary).label("key_salt"),
+        cast(null(), Integer).label("key_iterations"),
+    ).join(KeyRow, KeyRow.principal_id == PrincipalRow.id)
+    kerberos: Select[Any] = select(
+        PrincipalRow.__table__,
+        KerberosKeyRow.kvno.label("key_kvno"),
+        KerberosKeyRow.wrapped,
+        KerberosKeyRow.enctype.label("key_enctype"),
+        KerberosKeyRow.salt.label("key_salt"),
+        KerberosKeyRow.iterations.label("key_iterations"),
+    ).join(KerberosKeyRow, KerberosKeyRow.principal_id == PrincipalRow.id)
+    if by_name:
+        dialect_keys = dialect_keys.where(PrincipalRow.name == bindparam("name"))
+        kerberos = kerberos.where(PrincipalRow.name == bindparam("name"))
+    return union_all(dialect_keys, kerberos)
+
+
 # The lookup's statements, built once: building a SQLAlchemy expression costs more than
 # running it on SQLite.
-_ALL_PRINCIPALS_AND_KEYS = select(
-    PrincipalRow.__table__, KeyRow.kvno.label("key_kvno"), KeyRow.wrapped
-).join(KeyRow, KeyRow.principal_id == PrincipalRow.id)
-_PRINCIPAL_AND_KEYS = _ALL_PRINCIPALS_AND_KEYS.where(PrincipalRow.name == bindparam("name"))
+_ALL_PRINCIPALS_AND_KEYS = _principals_and_keys(by_name=False)
+_PRINCIPAL_AND_KEYS = _principals_and_keys(by_name=True)
 _ALL_GROUPS = select(GroupRow.principal_id, GroupRow.name).order_by(
     GroupRow.principal_id, GroupRow.name
 )
@@ -225,6 +269,8 @@ class Store:
         self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._unwrapped: dict[tuple[str, int, str], Key] = {}
+        #: Kerberos keys by (seal owner, wrapped); each KeyBlock keeps its derived keys.
+        self._unwrapped_kerberos: dict[tuple[str, str], KeyBlock] = {}
         self._lock = threading.Lock()
         self._changes = _change_detector(engine)
         self._entries: dict[str, tuple[int, PrincipalEntry | None]] = {}
@@ -280,6 +326,8 @@ class Store:
         )
 
     def _new_key(self, row: PrincipalRow, password: str | None, kvno: int) -> KeyRow:
+        """Key version ``kvno`` of ``row``: the returned Argon2id (or random) key of the JSON
+        dialect; the Kerberos keys of the same version are added to ``row`` here."""
         if password is None:
             key = Key.generate(os.urandom, kvno)
             row.kdf_salt = row.kdf_iterations = row.kdf_memory_kib = row.kdf_lanes = None
@@ -291,6 +339,11 @@ class Store:
             row.kdf_memory_kib, row.kdf_lanes = params.memory_kib, params.lanes
             row.password_changed_at = utcnow()
             self._remember_password(row, params, key)
+        row.kerberos_keys.extend(
+            kerberos_keys.new_rows(
+                self.settings, self._master, Principal.parse(row.name), password, kvno
+            )
+        )
         wrapped = self._master.wrap(key.material, f"{row.name}#{kvno}")
         return KeyRow(kvno=kvno, enctype=key.enctype, wrapped=wrapped)
 
@@ -360,6 +413,7 @@ class Store:
             .where(PrincipalRow.name == str(principal))
             .options(
                 selectinload(PrincipalRow.keys),
+                selectinload(PrincipalRow.kerberos_keys),
                 selectinload(PrincipalRow.groups),
                 selectinload(PrincipalRow.history),
             )
@@ -402,17 +456,21 @@ class Store:
         A ticket lives at most ``max_life``; every ticket is sealed with the newest key, so
         version *k* is unused once version *k+1* is older than ``max_life`` plus the skew.
         Renewal re-seals with the newest key, so renewable life does not extend this.
+        The Kerberos keys of a pruned version go with it.
         """
         horizon = timedelta(seconds=self.settings.max_life + self.settings.max_skew)
         pruned: list[tuple[str, int]] = []
         with self.transaction() as session:
             for row in session.scalars(
-                select(PrincipalRow).options(selectinload(PrincipalRow.keys))
+                select(PrincipalRow).options(
+                    selectinload(PrincipalRow.keys), selectinload(PrincipalRow.kerberos_keys)
+                )
             ):
                 versions = sorted(row.keys, key=lambda k: k.kvno)
                 for older, newer in itertools.pairwise(versions):
                     if _utc(newer.created_at) + horizon < now:
                         row.keys.remove(older)
+                        row.kerberos_keys = [k for k in row.kerberos_keys if k.kvno != older.kvno]
                         pruned.append((row.name, older.kvno))
         return pruned
 
@@ -432,6 +490,11 @@ class Store:
             for key_row in session.scalars(select(KeyRow)):
                 owner = f"{key_row.principal.name}#{key_row.kvno}"
                 key_row.wrapped = new.wrap(old.unwrap(key_row.wrapped, owner), owner)
+            for kerberos in session.scalars(select(KerberosKeyRow)):
+                owner = kerberos_keys.seal_owner(
+                    kerberos.principal.name, kerberos.kvno, kerberos.enctype
+                )
+                kerberos.wrapped = new.wrap(old.unwrap(kerberos.wrapped, owner), owner)
             for signing in session.scalars(select(SigningKeyRow)):
                 owner = f"signing#{signing.kid}"
                 signing.wrapped = new.wrap(old.unwrap(signing.wrapped, owner), owner)
@@ -441,6 +504,7 @@ class Store:
         self._master = new.only_current()
         self._master.stash(path)
         self._unwrapped.clear()
+        self._unwrapped_kerberos.clear()
         return self._master.kvno
 
     def modify(self, principal: Principal, changes: PrincipalChanges) -> None:
@@ -471,6 +535,9 @@ class Store:
                 "principal": row.name,
                 "kvno": row.kvno,
                 "keys": [{"kvno": k.kvno, "enctype": k.enctype} for k in row.keys],
+                "kerberos_keys": kerberos_keys.describe(
+                    row.kerberos_keys, self.settings.enctype_numbers
+                ),
                 "password_key": row.kdf_salt is not None,
                 "legacy_salt": row.kdf_salt is not None and is_legacy_salt(row.kdf_salt),
                 "requires_preauth": row.requires_preauth,
@@ -497,19 +564,36 @@ class Store:
                 for k in row.keys
             ]
 
+    def _open(self, wrapped: str, owner: str) -> bytes:
+        """The material of a stored key, with whichever master key version sealed it."""
+        if self._master.wrapped_with(wrapped) not in self._master.kvnos:
+            # Another process rotated the master key: its new version is in the stash.
+            self._master = MasterKey.load(self.settings.master_key_path)
+        return self._master.unwrap(wrapped, owner)
+
     def _unwrap(self, name: str, kvno: int, wrapped: str) -> Key:
         cache_key = (name, kvno, wrapped)
         key = self._unwrapped.get(cache_key)
         if key is None:
-            if self._master.wrapped_with(wrapped) not in self._master.kvnos:
-                # Another process rotated the master key: its new version is in the stash.
-                self._master = MasterKey.load(self.settings.master_key_path)
-            key = Key(self._master.unwrap(wrapped, f"{name}#{kvno}"), kvno)
+            key = Key(self._open(wrapped, f"{name}#{kvno}"), kvno)
             with self._lock:
                 if len(self._unwrapped) >= _UNWRAP_CACHE_LIMIT:
                     self._unwrapped.clear()
                 self._unwrapped[cache_key] = key
         return key
+
+    def _unwrap_kerberos(self, name: str, row: Any) -> KerberosKey:
+        """The Kerberos key of a lookup row (one with a ``key_enctype``)."""
+        owner = kerberos_keys.seal_owner(name, row.key_kvno, row.key_enctype)
+        cache_key = (owner, row.wrapped)
+        key = self._unwrapped_kerberos.get(cache_key)
+        if key is None:
+            key = enctype(row.key_enctype).random_to_key(self._open(row.wrapped, owner))
+            with self._lock:
+                if len(self._unwrapped_kerberos) >= _UNWRAP_CACHE_LIMIT:
+                    self._unwrapped_kerberos.clear()
+                self._unwrapped_kerberos[cache_key] = key
+        return KerberosKey(row.key_kvno, key, row.key_salt, row.key_iterations)
 
     def lookup(self, principal: Principal) -> PrincipalEntry | None:
         """The principal as the exchanges need it, or None if it does not exist.
@@ -590,10 +674,26 @@ class Store:
     def _entry(
         self, principal: Principal, rows: Sequence[Any], groups: tuple[str, ...]
     ) -> PrincipalEntry:
-        """The entry of ``principal`` from its rows (one per key) and its groups."""
+        """The entry of ``principal`` from its rows (one per key) and its groups.
+
+        Kerberos keys of an enctype the realm no longer lists are left out (and not opened).
+        """
         name = str(principal)
         row = rows[0]
-        keys = {r.key_kvno: self._unwrap(name, r.key_kvno, r.wrapped) for r in rows}
+        enctypes = self.settings.enctype_numbers
+        keys = {
+            r.key_kvno: self._unwrap(name, r.key_kvno, r.wrapped)
+            for r in rows
+            if r.key_enctype is None
+        }
+        kerberos = kerberos_keys.realm_order(
+            (
+                self._unwrap_kerberos(name, r)
+                for r in rows
+                if r.key_enctype is not None and r.key_enctype in enctypes
+            ),
+            enctypes,
+        )
         kdf = None
         if row.kdf_salt is not None:
             kdf = KDFParams(
@@ -610,6 +710,7 @@ class Store:
             max_life=row.max_life,
             max_renewable_life=row.max_renewable_life,
             groups=groups,
+            kerberos_keys=kerberos,
         )
 
     def create_signing_key(self) -> str:

@@ -41,7 +41,7 @@ from orthrus.credentials import Credential
 from orthrus.errors import ConfigError, ProtocolError
 from orthrus.keys import Key, KeyUsage
 from orthrus.keytab import Keytab
-from orthrus.messages import ASRep, EncryptionKey, EncTicketPart, Ticket
+from orthrus.messages import ASRep, ASReq, EncryptionKey, EncTicketPart, Ticket
 from orthrus.principal import Principal
 from orthrus.pwkdf import KDFParams, string_to_key
 from orthrus.seal import open_sealed, peek_header
@@ -55,8 +55,10 @@ __all__ = [
     "crack_as_rep",
     "crack_ticket",
     "default_cost",
+    "error_of",
     "forge_ticket",
     "load_wordlist",
+    "post_as",
     "replay",
     "steal_ccache",
     "tamper",
@@ -126,10 +128,9 @@ def _event_for(lab: Lab, request_id: str) -> TraceEvent | None:
     return next((e for e in reversed(events) if e.record.get("request_id") == request_id), None)
 
 
-def _as_probe(lab: Lab, principal: Principal) -> tuple[httpx.Response, TraceEvent | None]:
-    """An AS-REQ for ``principal`` with no pre-authentication, as anyone may send one."""
-    request = make_as_req(principal, time.time(), os.urandom, ASOptions())
-    request_id = f"lab-crack-{uuid.uuid4().hex[:12]}"
+def post_as(lab: Lab, request: ASReq, tool: str) -> tuple[httpx.Response, TraceEvent | None]:
+    """Send an AS-REQ to the lab's KDC as ``tool``; the answer and the trace event it made."""
+    request_id = f"lab-{tool}-{uuid.uuid4().hex[:12]}"
     try:
         response = httpx.post(
             f"{lab.url('kdc')}/v1/as",
@@ -142,7 +143,12 @@ def _as_probe(lab: Lab, principal: Principal) -> tuple[httpx.Response, TraceEven
     return response, _event_for(lab, request_id)
 
 
-def _error_of(response: httpx.Response) -> dict[str, Any]:
+def _as_probe(lab: Lab, principal: Principal) -> tuple[httpx.Response, TraceEvent | None]:
+    """An AS-REQ for ``principal`` with no pre-authentication, as anyone may send one."""
+    return post_as(lab, make_as_req(principal, time.time(), os.urandom, ASOptions()), "crack")
+
+
+def error_of(response: httpx.Response) -> dict[str, Any]:
     try:
         error = response.json().get("error")
     except ValueError:
@@ -162,7 +168,7 @@ def crack_as_rep(lab: Lab, principal: Principal, words: list[str]) -> CrackResul
         str(principal), "as-rep", "nothing-to-crack", event=event.id if event else None
     )
     if response.status_code != 200:
-        error = _error_of(response)
+        error = error_of(response)
         result.reason = (
             f"the KDC answered {error.get('name', response.status_code)}: no part sealed under "
             f"{principal}'s key came back, so there is nothing to guess against offline"
@@ -193,7 +199,7 @@ def crack_as_rep(lab: Lab, principal: Principal, words: list[str]) -> CrackResul
 def _service_kdf(lab: Lab, service: Principal) -> tuple[KDFParams | None, TraceEvent | None]:
     """The salt and KDF of a service's key, as the KDC tells anyone who asks to log in as it."""
     response, event = _as_probe(lab, service)
-    data = _error_of(response).get("data") if response.status_code != 200 else None
+    data = error_of(response).get("data") if response.status_code != 200 else None
     raw = (data or {}).get("kdf") if isinstance(data, dict) else None
     if response.status_code == 200:
         raw = msgspec.to_builtins(decode(response.content, ASRep).kdf)
@@ -393,7 +399,7 @@ def _send(lab: Lab, event: TraceEvent, token: str) -> Sent:
         raise ConfigError(f"cannot reach {url} ({exc}); is the lab up?") from None
     error: dict[str, Any] = {}
     if response.status_code >= 400:
-        error = _error_of(response)
+        error = error_of(response)
     return Sent(response.status_code, error.get("name"), error.get("message"), response.text)
 
 

@@ -702,6 +702,17 @@ def check_golden_ticket(ev: Evidence) -> list[Step]:
         ),
         None,
     )
+    believed = next(
+        (
+            (e, client)
+            for e in ev.where(exchange="TGS", ok=True)
+            if e.labels.get("tgt_signature") == "off"
+            and e.ticket_sealed
+            and ticket_id(e.ticket_sealed) not in issued
+            and (client := _tgs_ticket_client(ev, e)) is not None
+        ),
+        None,
+    )
     tgs = Principal.parse(f"krbtgt/{ev.realm}@{ev.realm}")
     kvno = int(ev.lab.store().describe(tgs)["kvno"])
     rotated = kvno if kvno >= 2 else None
@@ -733,6 +744,16 @@ def check_golden_ticket(ev: Evidence) -> list[Step]:
             else "",
             "no forged TGT was refused by the TGS: orthrus-lab forge --golden --as dave, then "
             "ORTHRUS_CCACHE=... orthrus kvno HTTP/notes",
+        ),
+        _step(
+            "turn the TGS's check of the signature off: the forged TGT gets a service ticket",
+            believed,
+            f"event #{believed[0].id}: a service ticket for {believed[1]}, from a TGT the KDC "
+            "never issued"
+            if believed
+            else "",
+            "no forged TGT got a service ticket with the check off: orthrus-lab switch kdc "
+            "tgt-signature off, then ORTHRUS_CCACHE=... orthrus kvno HTTP/notes (and on again)",
         ),
         _step(
             "rotate the krbtgt key (a new kvno in the KDC)",
@@ -872,6 +893,132 @@ def check_overpass_the_hash(ev: Evidence) -> list[Step]:
     ]
 
 
+# -- 15. Password spraying and user enumeration ---------------------------------------------
+
+
+def _unknown(store: Any, name: str | None) -> bool:
+    """``name`` is no principal of the realm (so an answer for it came from a decoy)."""
+    try:
+        return name is not None and store.lookup(Principal.parse(name)) is None
+    except ProtocolError:
+        return True
+
+
+def _sprayed(ev: Evidence, act: Activity) -> TraceEvent | None:
+    """A spray run of one password at three names or more, each with one failed
+    pre-authentication or a login, none locked out: the login it found, if any."""
+    if act.data.get("passwords") != 1:
+        return None
+    wanted = {i for i in act.data.get("events") or [] if isinstance(i, int)}
+    tried = [e for e in ev.where(exchange="AS") if e.id in wanted and e.request.get("padata")]
+    failed = {e.client for e in tried if e.error == "KDC_ERR_PREAUTH_FAILED"}
+    hit = next((e for e in tried if e.ok), None)
+    locked = any(e.error == "KDC_ERR_CLIENT_REVOKED" for e in tried)
+    if hit is None or locked or len(failed | {hit.client}) < 3:
+        return None
+    return hit
+
+
+def _guessed_without_lockout(ev: Evidence, limit: int) -> tuple[str, int] | None:
+    """A user who got more failed pre-authentications than a lockout allows, lockout off."""
+    failures: dict[str, int] = {}
+    for event in ev.where(exchange="AS", error="KDC_ERR_PREAUTH_FAILED"):
+        if event.labels.get("lockout") == "off" and event.client is not None:
+            failures[event.client] = failures.get(event.client, 0) + 1
+    client, count = max(failures.items(), key=lambda item: item[1], default=(None, 0))
+    return (client, count) if client is not None and count > limit else None
+
+
+def check_spraying(ev: Evidence) -> list[Step]:
+    store = ev.lab.store()
+    listed = next(
+        (
+            e
+            for e in ev.where(exchange="AS", error="KDC_ERR_C_PRINCIPAL_UNKNOWN")
+            if not e.request.get("padata")
+        ),
+        None,
+    )
+    hit = next((h for a in ev.acts("spray") if (h := _sprayed(ev, a)) is not None), None)
+    locked = next(
+        (
+            e
+            for e in ev.where(exchange="AS", error="KDC_ERR_CLIENT_REVOKED")
+            if e.request.get("padata") and e.labels.get("lockout", "off") != "off"
+        ),
+        None,
+    )
+    # Off, the realm's settings say 0: compare with the default lockout's five failures.
+    unlimited = _guessed_without_lockout(ev, store.settings.lockout_attempts or 5)
+    hidden = next(
+        (
+            e
+            for e in ev.where(exchange="AS", error="KDC_ERR_PREAUTH_REQUIRED")
+            if e.labels.get("hide_unknown_principals") == "on" and _unknown(store, e.client)
+        ),
+        None,
+    )
+    limited = next(
+        (e for e in ev.where(component="kdc", ok=False) if e.extra.get("status") == 429), None
+    )
+    return [
+        _step(
+            "list names: the KDC tells a name it does not have from one it has",
+            listed,
+            f"event #{listed.id}: KDC_ERR_C_PRINCIPAL_UNKNOWN for {listed.client}"
+            if listed
+            else "",
+            "no name was answered KDC_ERR_C_PRINCIPAL_UNKNOWN: orthrus-lab enumerate alice "
+            "bob admin root",
+        ),
+        _step(
+            "spray one password at many names: one failure each, nobody locked out, one in",
+            hit,
+            f"event #{hit.id}: {hit.client} logged in with the sprayed password" if hit else "",
+            "no run of one password at three names or more found a login: "
+            "orthrus-lab spray -p password1 alice bob dave erin",
+        ),
+        _step(
+            "guess many passwords against one user: locked out",
+            locked,
+            f"event #{locked.id}: KDC_ERR_CLIENT_REVOKED for {locked.client} "
+            f"(lockout {locked.labels.get('lockout')})"
+            if locked
+            else "",
+            "nobody was locked out: orthrus-lab spray bob -p 123456 -p password -p qwerty "
+            "-p abc123 -p monkey -p letmein",
+        ),
+        _step(
+            "turn lockout off: the guesses go on unrefused",
+            unlimited,
+            f"{unlimited[0]}: {unlimited[1]} failed guesses, none refused (lockout off)"
+            if unlimited
+            else "",
+            "no user got more failed guesses than the lockout allows with lockout off: "
+            "orthrus-lab switch kdc lockout off, then the same guesses against dave",
+        ),
+        _step(
+            "hide unknown names: a name nobody has answers as a real one",
+            hidden,
+            f"event #{hidden.id}: KDC_ERR_PREAUTH_REQUIRED for {hidden.client}, which does "
+            "not exist"
+            if hidden
+            else "",
+            "no unknown name was answered KDC_ERR_PREAUTH_REQUIRED: orthrus-lab switch kdc "
+            "hide-unknown on, then orthrus-lab enumerate again",
+        ),
+        _step(
+            "turn the rate limit on: the spray is cut off (HTTP 429)",
+            limited,
+            f"event #{limited.id}: HTTP 429, limit {limited.extra.get('rate_limit')}"
+            if limited
+            else "",
+            "no request was refused by the rate limit: orthrus-lab switch kdc rate-limit on, "
+            "then spray again",
+        ),
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class Exercise:
     number: int
@@ -913,6 +1060,7 @@ EXERCISES: tuple[Exercise, ...] = (
         "Overpass-the-hash: a stolen key is a password",
         check_overpass_the_hash,
     ),
+    Exercise(15, "password-spraying", "Password spraying and user enumeration", check_spraying),
 )
 
 

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from labs.classroom.cli import class_group, join
-from labs.state import DEFAULT_DIR, SERVICE_NAMES, SWITCHES, LabPaths, NotALab
+from labs.state import DEFAULT_DIR, KDC_SWITCHES, SERVICE_NAMES, SWITCHES, LabPaths, NotALab
 from orthrus.errors import ConfigError, MalformedMessage
 from orthrus_io.cli import run
 
@@ -188,6 +188,7 @@ def status(directory: str, as_json: bool) -> None:
     for service in lab.state.services:
         switches = ", ".join(f"{s} {lab.state.switch(service.name, s)}" for s in SWITCHES)
         console.print(f"{service.name}: {switches}")
+    console.print("kdc: " + ", ".join(f"{s} {lab.state.switch('kdc', s)}" for s in KDC_SWITCHES))
 
 
 @cli.command()
@@ -283,6 +284,35 @@ def show(number: int, directory: str) -> None:
     console.print(Markdown(_doc(number).read_text(encoding="utf-8")), soft_wrap=False)
 
 
+@cli.command()
+@click.argument("number", type=int)
+@click.option(
+    "--class",
+    "class_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    help="The class directory you run (an instructor, in a shell that joined a class).",
+)
+def answers(number: int, class_dir: Path | None) -> None:
+    """The answers to exercise NUMBER's questions, from docs/labs/answers.md.
+
+    For instructors, and for practice on your own lab; refused in a shell that joined a
+    class server (orthrus-lab join), whose instructor holds the key.
+    """
+    from rich.markdown import Markdown
+
+    from labs.answers import ANSWERS, answer_section, require_instructor
+    from labs.checks import exercise
+
+    exercise(number)
+    require_instructor(os.environ, class_dir)
+    try:
+        text = ANSWERS.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the answer key {ANSWERS}: {exc.strerror}") from None
+    console.print(Markdown(answer_section(text, number)), soft_wrap=False)
+
+
 def parse_since(value: str | None) -> float | None:
     if value is None:
         return None
@@ -349,11 +379,16 @@ def check(
 
 def _student_decoder(lab: Any, user: str | None, keytabs: tuple[Path, ...]) -> Any:
     from labs.decode import Decoder, KeytabKeys, PasswordKeys, StoreKeys, chain
+    from orthrus.authz import AuthzVerifier
 
     if user is None and not keytabs:
         return None
+    store = lab.store()
+    # The realm's public keys: a verdict on each opened ticket's KDC signature.
+    authz = AuthzVerifier(store.signer().jwks(), lab.state.realm)
+    skew = int(store.settings.max_skew)
     if user == "instructor":
-        return Decoder(StoreKeys(lab.store()), "the instructor (every key)")
+        return Decoder(StoreKeys(store), "the instructor (every key)", authz, skew)
     sources: list[Any] = []
     holder = "you"
     if user is not None:
@@ -363,7 +398,7 @@ def _student_decoder(lab: Any, user: str | None, keytabs: tuple[Path, ...]) -> A
         holder = principal
     if keytabs:
         sources.append(KeytabKeys(list(keytabs)))
-    return Decoder(chain(sources), holder)
+    return Decoder(chain(sources), holder, authz, skew)
 
 
 def _record_decodes(lab: Any, decoder: Any, events: list[Any]) -> None:
@@ -424,15 +459,17 @@ def trace(
     """Every AS, TGS and AP exchange, decoded with the keys you hold."""
     from labs.render import event_line, event_tree
     from labs.tracefile import follow_trace, read_trace
-    from labs.view import event_view
+    from labs.view import EventMarks, event_view
 
     lab = _lab_or_warn(directory)
     decoder = _student_decoder(lab, user, keytabs)
     events = read_trace(lab.paths.trace, _warn)
+    marks = EventMarks()
+    marks.feed(events)
 
     def show_event(event: Any) -> None:
         parts = decoder.parts(event) if decoder else None
-        view = event_view(event, parts)
+        view = event_view(event, parts, marks.of(event))
         if as_json:
             click.echo(json.dumps(view))
         elif brief:
@@ -705,26 +742,111 @@ def _report_sent(what: str, sent: Any) -> None:
         )
 
 
+#: Every lab switch, by what it switches.
+_SWITCHES_OF = {**{name: SWITCHES for name in SERVICE_NAMES}, "kdc": KDC_SWITCHES}
+
+
 @cli.command()
-@click.argument("service", type=click.Choice(SERVICE_NAMES))
-@click.argument("switch", type=click.Choice(SWITCHES))
+@click.argument("component", metavar="COMPONENT", type=click.Choice(list(_SWITCHES_OF)))
+@click.argument("switch", type=click.Choice(sorted({*SWITCHES, *KDC_SWITCHES})))
 @click.argument("state", type=click.Choice(["on", "off"]))
 @dir_option
-def switch(service: str, switch: str, state: str, directory: str) -> None:
-    """Turn a service's defence on or off (lab realms only) and restart it.
+def switch(component: str, switch: str, state: str, directory: str) -> None:
+    """Turn a defence of a service or of the KDC on or off (lab realms only), and restart it.
 
     \b
-    replay-cache: remember accepted authenticators and refuse them again
-    authz:        check the KDC's signature on the ticket's groups
+    notes|legacy replay-cache: remember accepted authenticators and refuse them again
+    notes|legacy authz:        check the KDC's signature on the ticket's groups
+    kdc lockout:               lock a user out after 5 failed logins in 10 minutes (on)
+    kdc hide-unknown:          answer unknown names as real ones (off)
+    kdc rate-limit:            10 logins an hour per address, loopback included (off)
+    kdc tgt-signature:         the TGS checks the KDC's signature on a TGT (on)
     """
     from labs.lab import restart_service
 
+    if switch not in _SWITCHES_OF[component]:
+        raise click.BadParameter(
+            f"{component} has the switches {', '.join(_SWITCHES_OF[component])}",
+            param_hint="SWITCH",
+        )
     lab = _lab(directory, up=True)
-    lab.state.switches.setdefault(service, {})[switch] = state
+    lab.state.switches.setdefault(component, {})[switch] = state
     lab.state.save(lab.paths)
-    info = restart_service(lab, service, _say)
+    info = restart_service(lab, component, _say)
     color = "green" if state == "on" else "bold red"
-    console.print(f"{service}: {switch} [{color}]{state}[/] (restarted, pid {info.pid})")
+    console.print(f"{component}: {switch} [{color}]{state}[/] (restarted, pid {info.pid})")
+
+
+# -- online guessing: enumerate, spray -------------------------------------------------------
+
+#: Names an attacker tries first: the lab's users among names nobody has.
+DEFAULT_NAMES = ("alice", "bob", "dave", "erin", "admin", "root", "test", "guest")
+
+
+def _names(lab: Any, given: tuple[str, ...]) -> list[Any]:
+    return [_parse(name, lab.state.realm) for name in given or DEFAULT_NAMES]
+
+
+def _attempt_table(title: str, attempts: list[Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps([a.to_json() for a in attempts], indent=2))
+        return
+    table = Table(title=title, title_justify="left")
+    for column in ("name", "the KDC answered", "so", "event"):
+        table.add_column(column)
+    for attempt in attempts:
+        table.add_row(
+            attempt.name,
+            attempt.answer,
+            attempt.outcome,
+            f"#{attempt.event}" if attempt.event is not None else "",
+        )
+    console.print(table)
+
+
+@cli.command("enumerate")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@dir_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable.")
+def enumerate_command(names: tuple[str, ...], directory: str, as_json: bool) -> None:
+    """Find which NAMEs exist, with no password: one AS-REQ each, no pre-authentication.
+
+    Default names: the lab's users among some that nobody has (admin, root, test, guest).
+    """
+    from labs.spraying import enumerate_names
+
+    lab = _lab(directory, up=True)
+    attempts = enumerate_names(lab, _names(lab, names))
+    _attempt_table("What the KDC told about each name", attempts, as_json)
+
+
+@cli.command("spray")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option(
+    "--password",
+    "-p",
+    "passwords",
+    multiple=True,
+    required=True,
+    help="A password to try against every name (repeatable: each in turn).",
+)
+@dir_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable.")
+def spray_command(
+    names: tuple[str, ...], passwords: tuple[str, ...], directory: str, as_json: bool
+) -> None:
+    """Log in online as each NAME with each --password: spraying (one password, many
+    names) or guessing (many passwords, one name).
+
+    \b
+    orthrus-lab spray -p password1 alice bob dave erin    # spraying
+    orthrus-lab spray bob -p 123456 -p password -p qwerty  # guessing: see the lockout
+    """
+    from labs.spraying import spray
+
+    lab = _lab(directory, up=True)
+    attempts = spray(lab, _names(lab, names), list(passwords))
+    _attempt_table("One online login per name and password", attempts, as_json)
 
 
 cli.add_command(class_group)

@@ -9,7 +9,10 @@ ticket's session key (§3.3.4); under that one they can read their own authentic
 hold a service's long-term key, so a ticket stays closed to them — unless a lab exercise
 hands them a leaked keytab. The grader holds every key (it reads the KDC's database).
 
-:class:`Decoder` walks the trace in order, learning keys as parts open.
+:class:`Decoder` walks the trace in order, learning keys as parts open, and says of each
+key where it was learnt (the event whose part held it). Given the realm's public JWKS, it
+also gives each ticket it opens a verdict on the KDC's signature over its authorization data
+(RFC 4120 §5.2.6): what a service checks, and what a forged ticket lacks.
 """
 
 from __future__ import annotations
@@ -26,9 +29,12 @@ import jwt
 import msgspec
 
 from labs.tracefile import TraceEvent, get_path
+from orthrus.authz import AuthzVerifier
+from orthrus.codec import decode
 from orthrus.errors import ProtocolError
 from orthrus.keys import Key, KeyUsage
 from orthrus.keytab import Keytab
+from orthrus.messages import EncTicketPart
 from orthrus.principal import Principal
 from orthrus.pwkdf import KDFParams, string_to_key
 from orthrus.seal import open_sealed, peek_header
@@ -147,6 +153,11 @@ class OpenedPart:
     fields: dict[str, Any] | None = None
     reason: str | None = None
     altered: bool = False
+    #: The event whose part held the key that opened this one (None: a long-term key).
+    origin: int | None = None
+    #: A ticket's KDC signature: True (verified), False (not the KDC's), None (not checked).
+    signed: bool | None = None
+    verdict: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -161,6 +172,9 @@ class OpenedPart:
             "fields": self.fields,
             "reason": self.reason,
             "altered": self.altered,
+            "origin": self.origin,
+            "signed": self.signed,
+            "verdict": self.verdict,
         }
 
 
@@ -211,15 +225,44 @@ def _authorization_claims(token: Any) -> dict[str, Any] | None:
     return {"header": header, "claims": claims}
 
 
-class Decoder:
-    """Opens what ``holder`` can open, event after event, learning keys on the way."""
+#: A key learnt from a part: the key, how it is named, the event that held it.
+Learnt = tuple[Key, str, int | None]
 
-    def __init__(self, keys: KeySource, holder: str) -> None:
+
+def _verdict(
+    plaintext: bytes, server: str, authz: AuthzVerifier, max_skew: int, now: float
+) -> tuple[bool, str]:
+    """Whether an opened ticket's authorization data is the KDC's, and in words why."""
+    try:
+        ticket = decode(plaintext, EncTicketPart)
+        groups = authz.verify(ticket, Principal.parse(server), max_skew, now)
+    except ProtocolError as exc:
+        return False, f"not the KDC's: {exc.message}"
+    shown = ", ".join(groups) or "no group"
+    return True, f"signed by the KDC, for this ticket's client, times and session key ({shown})"
+
+
+class Decoder:
+    """Opens what ``holder`` can open, event after event, learning keys on the way.
+
+    With ``authz`` (a verifier of the realm's JWKS, public) each opened ticket gets a verdict
+    on its KDC-signed authorization data, at the event's time within ``max_skew``.
+    """
+
+    def __init__(
+        self,
+        keys: KeySource,
+        holder: str,
+        authz: AuthzVerifier | None = None,
+        max_skew: int = 300,
+    ) -> None:
         self.keys = keys
         self.holder = holder
+        self.authz = authz
+        self.max_skew = max_skew
         self.kdf: dict[tuple[str, int], KDFParams] = {}
-        #: Session keys by ticket id, and where they were learned.
-        self.sessions: dict[str, tuple[Key, str]] = {}
+        #: Session keys by ticket id, and where they were learnt.
+        self.sessions: dict[str, Learnt] = {}
         self.decoded: dict[int, list[OpenedPart]] = {}
 
     def feed(self, events: Iterable[TraceEvent]) -> None:
@@ -238,7 +281,7 @@ class Decoder:
     def _decode(self, event: TraceEvent) -> list[OpenedPart]:
         for principal, kvno, params in kdf_hints(event):
             self.kdf[(principal, kvno)] = params
-        subkeys: dict[str, tuple[Key, str]] = {}
+        subkeys: dict[str, Learnt] = {}
         out = []
         for raw in event.parts:
             part = OpenedPart(
@@ -265,7 +308,7 @@ class Decoder:
             if found is None:
                 part.reason = f"{self.holder} does not hold the {part.key}"
                 continue
-            key, how = found
+            key, how, origin = found
             try:
                 header = peek_header(sealed)
                 context = header.get("ctx") if isinstance(header.get("ctx"), str) else None
@@ -281,19 +324,24 @@ class Decoder:
             if not isinstance(fields, dict):
                 part.reason = "opened, but holds no JSON object"
                 continue
-            part.opened, part.by, part.fields = True, how, fields
+            part.opened, part.by, part.fields, part.origin = True, how, fields, origin
+            if part.usage == KeyUsage.TICKET and self.authz is not None:
+                server = str(ref.get("principal"))
+                verdict = _verdict(plaintext, server, self.authz, self.max_skew, event.time)
+                part.signed, part.verdict = verdict
             self._learn(event, part, fields, subkeys)
         return out
 
     def _key_for(
-        self, ref: dict[str, Any], subkeys: dict[str, tuple[Key, str]], event: TraceEvent
-    ) -> tuple[Key, str] | None:
+        self, ref: dict[str, Any], subkeys: dict[str, Learnt], event: TraceEvent
+    ) -> Learnt | None:
         kind = ref.get("kind")
         if kind == "long-term":
             principal, kvno = str(ref.get("principal")), ref.get("kvno")
             if not isinstance(kvno, int):
                 return None
-            return self.keys.key(principal, kvno, self.kdf.get((principal, kvno)))
+            found = self.keys.key(principal, kvno, self.kdf.get((principal, kvno)))
+            return (*found, None) if found else None
         if kind == "session":
             return self.sessions.get(str(ref.get("ticket")))
         if kind == "subkey":
@@ -305,7 +353,7 @@ class Decoder:
         event: TraceEvent,
         part: OpenedPart,
         fields: dict[str, Any],
-        subkeys: dict[str, tuple[Key, str]],
+        subkeys: dict[str, Learnt],
     ) -> None:
         usage = part.usage
         if usage in _REPLY_PARTS:
@@ -316,6 +364,7 @@ class Decoder:
                 self.sessions[ticket_id(ticket)] = (
                     key,
                     f"the session key from the {what} reply of event #{event.id}",
+                    event.id,
                 )
         elif usage == KeyUsage.TICKET:
             sealed = event.get(part.where)
@@ -323,7 +372,7 @@ class Decoder:
             if isinstance(sealed, str) and key is not None:
                 self.sessions.setdefault(
                     ticket_id(sealed),
-                    (key, f"the session key inside the ticket (event #{event.id})"),
+                    (key, f"the session key inside the ticket (event #{event.id})", event.id),
                 )
             claims = _authorization_claims(fields.get("authorization_data"))
             if claims is not None:
@@ -331,4 +380,8 @@ class Decoder:
         elif usage in _AUTHENTICATORS:
             key = _key_from(fields.get("subkey"))
             if key is not None:
-                subkeys[part.where] = (key, f"the subkey of the authenticator of event #{event.id}")
+                subkeys[part.where] = (
+                    key,
+                    f"the subkey of the authenticator of event #{event.id}",
+                    event.id,
+                )

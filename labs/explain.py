@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["EXPLANATIONS", "explain"]
+__all__ = ["EXPLANATIONS", "FORGED", "explain"]
 
 EXPLANATIONS: dict[str, str] = {
     "KDC_ERR_PREAUTH_REQUIRED": (
@@ -54,6 +54,16 @@ EXPLANATIONS: dict[str, str] = {
     ),
     "KRB_ERR_GENERIC": "A malformed request.",
 }
+
+
+#: ``KRB_AP_ERR_MODIFIED`` for a ticket the KDC never issued (exercises 8 and 12).
+FORGED = (
+    "A forged ticket: the KDC never issued it. It was sealed with a stolen long-term key, so "
+    "it opens and AES-GCM's tag matches — encryption alone cannot tell it from a real one. "
+    "What refused it is the KDC's signature on its authorization data (client, times, "
+    "session key, groups): the forger holds no KDC signing key, so the signature does not "
+    "verify (RFC 4120 §5.2.6)."
+)
 
 
 def explain(error: str | None) -> str | None:

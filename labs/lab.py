@@ -30,6 +30,7 @@ from labs.procs import (
     wait_ready,
 )
 from labs.state import (
+    KDC_SWITCHES,
     LAB_REALM,
     PROCESS_NAMES,
     SERVICE_NAMES,
@@ -51,6 +52,7 @@ __all__ = [
     "lab_env",
     "start_lab",
     "stop_lab",
+    "write_kdc_switches",
 ]
 
 #: Argon2id for the lab: the floor every client holds a KDC to (64 MiB, three passes; see
@@ -136,6 +138,7 @@ class Lab:
             "up": self.is_up(),
             "trace": str(self.paths.trace),
             "kdc_dir": str(self.paths.kdc),
+            "kdc_switches": {s: self.state.switch("kdc", s) for s in KDC_SWITCHES},
             "processes": {
                 p.name: {"running": p.running, "pid": p.pid, "port": p.port, "url": p.url}
                 for p in self.processes()
@@ -210,6 +213,34 @@ def create_lab(paths: LabPaths, say: Say, realm: str = LAB_REALM) -> LabState:
     state.save(paths)
     say(f"Created lab realm {realm} in {paths.root} (kdc.toml: lab = true)")
     return state
+
+
+#: What each KDC switch sets in ``kdc.toml``, on and off. A rate limit is only felt by the
+#: addresses it does not exempt, and lab clients are on loopback: on, it exempts nobody and
+#: is low enough for a spray of a few names to run into it; off, it is a new realm's.
+_KDC_SWITCH_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
+    "lockout": {"on": {"lockout_attempts": 5}, "off": {"lockout_attempts": 0}},
+    "hide-unknown": {
+        "on": {"hide_unknown_principals": True},
+        "off": {"hide_unknown_principals": False},
+    },
+    "rate-limit": {
+        "on": {"rate_limit": "10/hour", "rate_limit_exempt": ""},
+        "off": {"rate_limit": "20/second;600/minute", "rate_limit_exempt": "127.0.0.1,::1"},
+    },
+    "tgt-signature": {"on": {"lab_unsigned_tgts": False}, "off": {"lab_unsigned_tgts": True}},
+}
+
+
+def write_kdc_switches(lab: Lab) -> None:
+    """Write the lab's KDC switches into its ``kdc.toml`` (the KDC reads it when it starts)."""
+    from kdc.config import load_settings
+
+    changes: dict[str, Any] = {}
+    for switch in KDC_SWITCHES:
+        changes.update(_KDC_SWITCH_SETTINGS[switch][lab.state.switch("kdc", switch)])
+    settings = msgspec.structs.replace(load_settings(lab.paths.kdc, env={}), **changes)
+    write_private(lab.paths.kdc / "kdc.toml", settings.to_toml().encode())
 
 
 def lab_env() -> dict[str, str]:
@@ -321,8 +352,12 @@ def stop_lab(paths: LabPaths, say: Say) -> None:
 
 
 def restart_service(lab: Lab, name: str, say: Say) -> ProcInfo:
-    """Restart a service so that it runs with the lab's current switches."""
-    if name not in SERVICE_NAMES:
-        raise ConfigError(f"only the services {', '.join(SERVICE_NAMES)} have lab switches")
+    """Restart the KDC or a service so that it runs with the lab's current switches."""
+    if name not in (*SERVICE_NAMES, "kdc"):
+        raise ConfigError(
+            f"only the KDC and the services {', '.join(SERVICE_NAMES)} have lab switches"
+        )
+    if name == "kdc":
+        write_kdc_switches(lab)
     stop_process(lab.paths, name)
     return start_one(lab, name, DEFAULT_PORT_BASE, say)

@@ -37,6 +37,11 @@ def event_line(view: dict[str, Any]) -> Text:
         line.append(str(view["reply_label"]), style="green")
     else:
         line.append(str(view["reply_label"]), style="bold red")
+    marks = view.get("marks") or {}
+    if marks.get("replay_of"):
+        line.append(f"  replay of #{marks['replay_of']}", style="bold yellow")
+    if marks.get("forged"):
+        line.append("  forged ticket", style="bold yellow")
     switches = {k: v for k, v in (view.get("labels") or {}).items() if v == "off"}
     if switches:
         line.append(
@@ -66,6 +71,9 @@ def event_tree(view: dict[str, Any]) -> Tree:
         branch.add(Text(f"sealed under the {part['key']}", style="magenta"))
         if part["opened"]:
             branch.add(Text(f"opened with {part['by']}", style="green"))
+            if part.get("signed") is not None:
+                style = "green" if part["signed"] else "bold red"
+                branch.add(Text(f"KDC signature: {part['verdict']}", style=style))
             for name, value in (part["fields"] or {}).items():
                 branch.add(f"{name}: {_value(name, value)}")
         elif view.get("decoded") and part.get("reason"):

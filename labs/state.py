@@ -30,8 +30,10 @@ from orthrus_io.trace import TRACE_NAME
 
 __all__ = [
     "DEFAULT_DIR",
+    "KDC_SWITCHES",
     "LAB_REALM",
     "SERVICE_NAMES",
+    "SWITCHES",
     "LabPaths",
     "LabService",
     "LabState",
@@ -47,7 +49,14 @@ STATE_FORMAT = "orthrus-lab/1"
 #: The processes of a lab, in the order they start (the KDC first: services ask it).
 PROCESS_NAMES = ("kdc", "notes", "legacy", "impostor")
 SERVICE_NAMES = ("notes", "legacy")
-SWITCHES = ("replay-cache", "authz")
+#: Each lab switch and its state when nobody has switched it: a service's defences are on; of
+#: the KDC's, lockout is on and the others off, as in a new realm (``orthrus-kdc init``).
+SWITCH_DEFAULTS: dict[str, dict[str, str]] = {
+    "service": {"replay-cache": "on", "authz": "on"},
+    "kdc": {"lockout": "on", "hide-unknown": "off", "rate-limit": "off", "tgt-signature": "on"},
+}
+SWITCHES = tuple(SWITCH_DEFAULTS["service"])
+KDC_SWITCHES = tuple(SWITCH_DEFAULTS["kdc"])
 
 
 class NotALab(ConfigError):
@@ -87,7 +96,7 @@ class LabService:
 
 def default_users() -> list[LabUser]:
     """alice and bob (plain users), carol (no pre-authentication, a weak password), dave
-    (group admins)."""
+    (group admins), erin (a common password, for spraying)."""
     return [
         LabUser("alice", "alice-lab-pass", note="a student"),
         LabUser("bob", "bob-lab-pass", note="another student"),
@@ -98,6 +107,11 @@ def default_users() -> list[LabUser]:
             note="no pre-authentication and a weak password (exercise 7)",
         ),
         LabUser("dave", "dave-lab-pass", groups=("admins",), note="in group admins"),
+        LabUser(
+            "erin",
+            "password1",  # a lab password, common on purpose
+            note="a password from every list of common ones (exercise 15)",
+        ),
     ]
 
 
@@ -193,8 +207,10 @@ class LabState:
         known = ", ".join(s.name for s in self.services)
         raise ConfigError(f"the lab has no service {name!r}; its services are {known}")
 
-    def switch(self, service: str, switch: str) -> str:
-        return self.switches.get(service, {}).get(switch, "on")
+    def switch(self, component: str, switch: str) -> str:
+        """``on`` or ``off``: ``component`` is ``kdc`` or a service's name."""
+        default = SWITCH_DEFAULTS["kdc" if component == "kdc" else "service"][switch]
+        return self.switches.get(component, {}).get(switch, default)
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"

@@ -8,14 +8,16 @@ that protects it — opened, when the viewer holds that key.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from labs.decode import OpenedPart
-from labs.explain import explain
+from labs.explain import FORGED, explain
 from labs.tracefile import TraceEvent
+from orthrus.session_token import ticket_id
 
-__all__ = ["TIME_FIELDS", "event_view", "format_time"]
+__all__ = ["TIME_FIELDS", "EventMarks", "event_view", "format_time"]
 
 TIME_FIELDS = {
     "ctime",
@@ -37,6 +39,39 @@ _MESSAGES = {
     "AP": ("AP-REQ", "accepted"),
     "KPASSWD": ("KPASSWD-REQ", "KPASSWD-REP"),
 }
+
+
+class EventMarks:
+    """What the trace itself shows of an exchange, event after event: a *replay* (its
+    authenticator, byte for byte, was sent before: RFC 4120 §3.2.3) and a *forgery* (its
+    ticket is in no reply of the KDC: minted with a stolen key, §5.2.6, or altered)."""
+
+    def __init__(self) -> None:
+        self.authenticators: dict[str, int] = {}
+        self.issued: set[str] = set()
+        self.marks: dict[int, dict[str, Any]] = {}
+
+    def feed(self, events: Iterable[TraceEvent]) -> None:
+        """Mark new events, in trace order (each only once)."""
+        for event in events:
+            if event.id in self.marks:
+                continue
+            marks: dict[str, Any] = {}
+            sealed, ticket = event.authenticator_sealed, event.ticket_sealed
+            if sealed is not None:
+                first = self.authenticators.setdefault(sealed, event.id)
+                if first != event.id:
+                    marks["replay_of"] = first
+            if ticket is not None and ticket_id(ticket) not in self.issued:
+                marks["forged"] = True
+            issued = event.get("reply.ticket.enc_part")
+            if event.component == "kdc" and isinstance(issued, str):
+                self.issued.add(ticket_id(issued))
+            self.marks[event.id] = marks
+
+    def of(self, event: TraceEvent) -> dict[str, Any]:
+        self.feed([event])
+        return self.marks[event.id]
 
 
 def format_time(value: Any) -> str:
@@ -111,8 +146,22 @@ def _clear(event: TraceEvent) -> dict[str, Any]:
     return {k: v for k, v in clear.items() if v not in (None, [], {})}
 
 
-def event_view(event: TraceEvent, parts: list[OpenedPart] | None) -> dict[str, Any]:
-    """The view of ``event``; ``parts`` are its sealed parts as decoded for the viewer."""
+def _explanation(event: TraceEvent, parts: list[OpenedPart], marks: dict[str, Any]) -> Any:
+    """The error explained; a forged ticket's refusal by its real cause, the signature."""
+    unsigned = any(p.signed is False for p in parts)
+    # Not decoded: a ticket the KDC never issued, refused for its authorization data (an
+    # altered one, which does not open, is refused for its tag: explained as such).
+    unissued = marks.get("forged") and "authorization data" in str(event.record.get("message"))
+    if event.error == "KRB_AP_ERR_MODIFIED" and (unsigned or unissued):
+        return FORGED
+    return explain(event.error)
+
+
+def event_view(
+    event: TraceEvent, parts: list[OpenedPart] | None, marks: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The view of ``event``; ``parts`` are its sealed parts as decoded for the viewer,
+    ``marks`` what :class:`EventMarks` found (a replay, a forgery)."""
     request_label, reply_label = _MESSAGES.get(event.exchange, (event.exchange, "reply"))
     if not event.ok:
         reply_label = event.error or "refused"
@@ -145,7 +194,7 @@ def event_view(event: TraceEvent, parts: list[OpenedPart] | None) -> dict[str, A
         "server": event.server,
         "error": event.error,
         "message": event.record.get("message"),
-        "explanation": explain(event.error),
+        "explanation": _explanation(event, shown_parts, marks or {}),
         "request_label": request_label,
         "reply_label": reply_label,
         "summary": _summary(event),
@@ -153,4 +202,5 @@ def event_view(event: TraceEvent, parts: list[OpenedPart] | None) -> dict[str, A
         "clear": _clear(event),
         "parts": [p.to_json() for p in shown_parts],
         "decoded": parts is not None,
+        "marks": marks or {},
     }

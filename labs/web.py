@@ -2,9 +2,11 @@
 
 Plain HTML and JavaScript (``labs/static/``), no build step, served by Flask under gunicorn.
 The page polls ``GET /api/events?after=N&as=USER`` and draws each AS, TGS and AP exchange
-(RFC 4120 §3) as a request arrow and a reply arrow between the client, the KDC and the
-services; a click opens an arrow's decoded fields and the key that protects each sealed
-part; refusals are red, with the error explained.
+(RFC 4120 §3) as a request arrow and a reply arrow between a lifeline per client principal,
+the KDC and the services; replays and forged tickets are marked; a click opens an arrow's
+decoded fields, the key that protects each sealed part (a link to the event it was learnt
+from) and a verdict on each opened ticket's KDC signature; refusals are red, with the error
+explained; the rows can be filtered by principal and exchange.
 
 ``python -m labs.web --dir LAB --port P``
 """
@@ -25,7 +27,8 @@ from labs.lab import Lab
 from labs.page import page_app
 from labs.state import LabPaths
 from labs.tracefile import TraceEvent, read_trace, record_activity
-from labs.view import event_view
+from labs.view import EventMarks, event_view
+from orthrus.authz import AuthzVerifier
 
 __all__ = ["create_app", "main", "serve"]
 
@@ -57,7 +60,11 @@ class _Viewers:
         self.lock = threading.Lock()
         self.decoders: dict[str, Decoder] = {}
         self.recorded: dict[str, set[int]] = {}
+        self.marks = EventMarks()
         self.seen = 0
+        store = lab.store()
+        self.authz = AuthzVerifier(store.signer().jwks(), lab.state.realm)
+        self.max_skew = int(store.settings.max_skew)
 
     def decoder(self, viewer: str) -> Decoder | None:
         if viewer in ("", "none"):
@@ -65,11 +72,13 @@ class _Viewers:
         found = self.decoders.get(viewer)
         if found is None:
             if viewer == INSTRUCTOR:
-                found = Decoder(StoreKeys(self.lab.store()), "the instructor (every key)")
+                keys: Any = StoreKeys(self.lab.store())
+                holder = "the instructor (every key)"
             else:
                 user = self.lab.state.user(viewer)
-                principal = user.principal(self.lab.state.realm)
-                found = Decoder(PasswordKeys({principal: user.password}), principal)
+                holder = user.principal(self.lab.state.realm)
+                keys = PasswordKeys({holder: user.password})
+            found = Decoder(keys, holder, self.authz, self.max_skew)
             self.decoders[viewer] = found
         return found
 
@@ -81,13 +90,19 @@ class _Viewers:
             if last < self.seen:  # the lab was reset
                 self.decoders.clear()
                 self.recorded.clear()
+                self.marks = EventMarks()
             self.seen = last
+            self.marks.feed(events)
             decoder = self.decoder(viewer)
             if decoder is not None:
                 decoder.feed(events)
                 self._record(viewer, decoder, events)
             shown = [e for e in events if e.id > after]
-            return [event_view(e, decoder.parts(e) if decoder else None) for e in shown], warnings
+            views = [
+                event_view(e, decoder.parts(e) if decoder else None, self.marks.of(e))
+                for e in shown
+            ]
+            return views, warnings
 
     def _record(self, viewer: str, decoder: Decoder, events: list[TraceEvent]) -> None:
         """A user who opened their own AP authenticator did exercise 3's decoding step."""

@@ -12,11 +12,12 @@ import hashlib
 import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 from orthrus.b64 import b64u_decode
 from orthrus.codec import decode, encode
 from orthrus.credentials import Credential
+from orthrus.enctypes import KeyBlock
 from orthrus.errors import APError, MalformedMessage
 from orthrus.keys import Entropy, Key, KeyUsage
 from orthrus.messages import (
@@ -38,19 +39,26 @@ __all__ = [
     "APRules",
     "AuthenticatorFields",
     "KeysFor",
+    "OpenedAPReq",
     "TicketCheck",
     "VerifiedAPReq",
     "check_authenticator",
+    "check_opened",
     "make_ap_rep",
     "make_ap_req",
     "open_ap_ticket",
+    "open_authenticator",
     "open_ticket",
     "read_ap_rep",
+    "replay_expiry",
     "seal_ticket",
     "verify_ap_req",
 ]
 
 T = TypeVar("T")
+#: A session key: :class:`~orthrus.keys.Key` on the JOSE wire, a
+#: :class:`~orthrus.enctypes.KeyBlock` on the Kerberos wire.
+K = TypeVar("K", Key, KeyBlock)
 
 #: The verifier's keys: a server's keys by kvno, or None for a server not served here.
 KeysFor = Callable[[Principal], Mapping[int, Key] | None]
@@ -127,6 +135,23 @@ class APRules:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenedAPReq(Generic[K]):
+    """An AP-REQ whose ticket and authenticator opened, not yet checked (RFC 4120 §3.2.3).
+
+    Each wire format opens its own (JSON and JOSE here, DER and RFC 3961 enctypes in
+    :mod:`orthrus.kerberos`) and hands the result to the same checks,
+    :func:`check_opened` and then the replay cache, whose entry is ``replay_entry``.
+    """
+
+    server: Principal
+    ticket: EncTicketPart
+    authenticator: Authenticator
+    session_key: K
+    replay_entry: bytes
+    mutual_required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class VerifiedAPReq:
     """An AP-REQ that passed every check."""
 
@@ -166,23 +191,37 @@ def open_ap_ticket(ticket: Ticket, keys_for: KeysFor) -> EncTicketPart:
     return open_ticket(ticket, select_key(keys, ticket.kvno, server))
 
 
-def check_authenticator(
-    ap_req: APReq, ticket: EncTicketPart, now: float, rules: APRules
-) -> VerifiedAPReq:
-    """The rest of RFC 4120 §3.2.3 given the opened ``ticket`` of ``ap_req``.
-
-    Authenticator integrity (``MODIFIED``), ticket times, ``rules.ticket_check``,
-    ``BADMATCH``, ``SKEW``, request binding, replay (``REPEAT``, always last: an
-    authenticator already stored, or made before the replay cache's memory starts).
-    """
-    server = ap_req.ticket.server
-    session_key = _session_key(ticket.key)
+def open_authenticator(
+    ap_req: APReq, ticket: EncTicketPart, usage: KeyUsage, session_key: Key | None = None
+) -> OpenedAPReq[Key]:
+    """Open the authenticator of ``ap_req`` under the session key of its opened ``ticket``
+    (``MODIFIED`` if it does not open or decode). A caller that keeps opened tickets passes
+    their session key as a :class:`Key` it keeps too, which derives each usage's key once."""
+    session_key = session_key or ticket.key.to_key()
     authenticator = _decode_sealed(
-        open_sealed(session_key, rules.usage, ap_req.authenticator), Authenticator, "authenticator"
+        open_sealed(session_key, usage, ap_req.authenticator), Authenticator, "authenticator"
     )
+    return OpenedAPReq(
+        ap_req.ticket.server,
+        ticket,
+        authenticator,
+        session_key,
+        _replay_entry(ap_req.ticket.server, usage, ap_req.authenticator),
+        "mutual-required" in ap_req.options,
+    )
+
+
+def check_opened(opened: OpenedAPReq[Any], now: float, rules: APRules) -> float:
+    """The checks of RFC 4120 §3.2.3 after the ticket and authenticator opened, but for the
+    replay cache: ticket times, ``rules.ticket_check``, ``BADMATCH``, ``SKEW``, request
+    binding. Returns the client's time, for the replay check the caller makes last
+    (:func:`orthrus.replay.check_replay`), once its own checks passed too: a request refused
+    for any reason never enters the replay cache.
+    """
+    ticket, authenticator = opened.ticket, opened.authenticator
     check_ticket_times(ticket.starttime, ticket.endtime, now, rules.max_skew)
     if rules.ticket_check is not None:
-        rules.ticket_check(ticket, server)
+        rules.ticket_check(ticket, opened.server)
     if authenticator.client != ticket.client:
         raise APError(
             "KRB_AP_ERR_BADMATCH",
@@ -192,27 +231,34 @@ def check_authenticator(
     client_time = authenticator.ctime + authenticator.cusec / 1e6
     check_skew(client_time, now, rules.max_skew, rules.where)
     _check_binding(authenticator.checksum, rules)
-    entry = _replay_entry(server, rules.usage, ap_req.authenticator)
-    expires_at = authenticator.ctime + rules.max_skew + 1
-    check_replay(rules.replay_cache, entry, expires_at, now, client_time, rules.where)
+    return client_time
+
+
+def replay_expiry(authenticator: Authenticator, max_skew: int) -> float:
+    """When a replay cache may forget an authenticator: once its time is out of the skew."""
+    return authenticator.ctime + max_skew + 1
+
+
+def check_authenticator(
+    ap_req: APReq,
+    ticket: EncTicketPart,
+    now: float,
+    rules: APRules,
+    session_key: Key | None = None,
+) -> VerifiedAPReq:
+    """The rest of RFC 4120 §3.2.3 given the opened ``ticket`` of ``ap_req``.
+
+    Authenticator integrity (``MODIFIED``), then :func:`check_opened`, then the replay
+    cache (``REPEAT``, always last: an authenticator already stored, or made before the
+    replay cache's memory starts).
+    """
+    opened = open_authenticator(ap_req, ticket, rules.usage, session_key)
+    client_time = check_opened(opened, now, rules)
+    expires_at = replay_expiry(opened.authenticator, rules.max_skew)
+    check_replay(rules.replay_cache, opened.replay_entry, expires_at, now, client_time, rules.where)
     return VerifiedAPReq(
-        server, ticket, authenticator, session_key, "mutual-required" in ap_req.options
+        opened.server, ticket, opened.authenticator, opened.session_key, opened.mutual_required
     )
-
-
-#: Session keys of tickets seen recently, as :class:`Key` objects: a client sends the same
-#: ticket with many authenticators, and each Key derives its per-usage AEAD once (HKDF).
-_SESSION_KEYS: dict[bytes, Key] = {}
-_SESSION_KEYS_LIMIT = 4096
-
-
-def _session_key(key: EncryptionKey) -> Key:
-    cached = _SESSION_KEYS.get(key.value)
-    if cached is None:
-        if len(_SESSION_KEYS) >= _SESSION_KEYS_LIMIT:
-            _SESSION_KEYS.clear()
-        cached = _SESSION_KEYS[key.value] = key.to_key()
-    return cached
 
 
 def _check_binding(checksum: bytes | None, rules: APRules) -> None:

@@ -7,7 +7,9 @@ the realm (lookups, replay cache, entropy) and the time. The client side builds 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
@@ -30,8 +32,15 @@ from orthrus.realm import KDCContext, PrincipalEntry, select_key, ticket_server
 from orthrus.seal import open_sealed, peek_header, seal
 from orthrus.timecheck import check_skew
 
+K = TypeVar("K")
+K_co = TypeVar("K_co", covariant=True)
+
 __all__ = [
     "ASOptions",
+    "Preauth",
+    "as_entries",
+    "as_terms",
+    "check_preauth",
     "handle_as_req",
     "make_as_req",
     "preauth_hint",
@@ -39,21 +48,25 @@ __all__ = [
 ]
 
 
-def _lookup_entries(req: ASReq, ctx: KDCContext) -> tuple[PrincipalEntry, PrincipalEntry]:
+def as_entries(
+    client_name: Principal, server_name: Principal, ctx: KDCContext
+) -> tuple[PrincipalEntry, PrincipalEntry]:
+    """The client and server of an AS-REQ, if the KDC may issue that ticket at all
+    (RFC 4120 §3.1.3: realm, unknown client, server, policy)."""
     realm = ctx.policy.realm
-    if req.client.realm != realm or req.body.server.realm != realm:
+    if client_name.realm != realm or server_name.realm != realm:
         raise KDCError(
             "KDC_ERR_WRONG_REALM",
-            f"this KDC serves realm {realm}; ask the KDC of {req.client.realm} instead",
+            f"this KDC serves realm {realm}; ask the KDC of {client_name.realm} instead",
         )
-    client = ctx.lookup(req.client)
+    client = ctx.lookup(client_name)
     if client is None:
         raise KDCError(
             "KDC_ERR_C_PRINCIPAL_UNKNOWN",
-            f"client {req.client} is not in the database; check the name or ask an "
+            f"client {client_name} is not in the database; check the name or ask an "
             "administrator to create it (orthrus-kdc addprinc)",
         )
-    server = ticket_server(req.body.server, ctx.lookup(req.body.server), ctx.policy)
+    server = ticket_server(server_name, ctx.lookup(server_name), ctx.policy)
     for entry in (client, server):
         if not entry.allow_tickets:
             raise KDCError(
@@ -71,15 +84,35 @@ def preauth_hint(client: PrincipalEntry) -> dict[str, object]:
     return hint
 
 
-def _check_enc_timestamp(req: ASReq, client: PrincipalEntry, ctx: KDCContext, now: float) -> Key:
-    """Check PA-ENC-TIMESTAMP (RFC 4120 §5.2.7.2); return the key it proved."""
-    padata = next((p for p in req.padata if p.type == "enc-timestamp"), None)
-    if padata is None:
+class Preauth(Protocol[K_co]):
+    """How one wire format carries PA-ENC-TIMESTAMP (RFC 4120 §5.2.7.2) and its hints."""
+
+    def offered(self) -> bool:
+        """Whether the request carries an encrypted timestamp at all."""
+        ...
+
+    def hint(self, client: PrincipalEntry) -> Mapping[str, Any]:
+        """The data of ``KDC_ERR_PREAUTH_REQUIRED`` and ``_FAILED``: salt, KDF, kvno."""
+        ...
+
+    def open(self, client: PrincipalEntry) -> tuple[float, K_co]:
+        """The client's time and the key that opened the timestamp; raises
+        ``APError``/``MalformedMessage``/``ValueError`` if it does not open."""
+        ...
+
+
+def check_preauth(client: PrincipalEntry, preauth: Preauth[K], ctx: KDCContext, now: float) -> K:
+    """Check PA-ENC-TIMESTAMP (RFC 4120 §5.2.7.2) with lockout; return the key it proved.
+
+    The lockout guard reserves the attempt before the key is tried, and counts a failure
+    whatever the wire: one limit per principal, however the guesses arrive.
+    """
+    if not preauth.offered():
         raise KDCError(
             "KDC_ERR_PREAUTH_REQUIRED",
             f"{client.principal} must pre-authenticate: send an encrypted timestamp "
             "made with the key derived from the password (the data gives salt and KDF)",
-            preauth_hint(client),
+            preauth.hint(client),
         )
     guard = ctx.guard
     if guard is not None and not guard.admit(client.principal, now):
@@ -89,14 +122,7 @@ def _check_enc_timestamp(req: ASReq, client: PrincipalEntry, ctx: KDCContext, no
             "lockout to end or ask an administrator (orthrus-kdc modprinc --unlock)",
         )
     try:
-        kid = peek_header(padata.value).get("kid")
-        # Only the current key logs in: older versions stay for the tickets issued under
-        # them, not so that an old password keeps working after a change.
-        current = {client.kvno: client.current_key}
-        key = select_key(current, int(kid) if isinstance(kid, str) else -1, client.principal)
-        stamp = decode(
-            open_sealed(key, KeyUsage.AS_REQ_PA_ENC_TIMESTAMP, padata.value), PAEncTimestamp
-        )
+        client_time, key = preauth.open(client)
     except (APError, MalformedMessage, ValueError) as exc:
         if guard is not None:
             guard.failed(client.principal, now)
@@ -104,32 +130,73 @@ def _check_enc_timestamp(req: ASReq, client: PrincipalEntry, ctx: KDCContext, no
             "KDC_ERR_PREAUTH_FAILED",
             f"pre-authentication of {client.principal} failed: wrong password or key; "
             "check it and try again",
-            preauth_hint(client),
+            preauth.hint(client),
         ) from exc
     if guard is not None:
         guard.succeeded(client.principal)
-    check_skew(stamp.patimestamp + stamp.pausec / 1e6, now, ctx.policy.max_skew, "KDC")
+    check_skew(client_time, now, ctx.policy.max_skew, "KDC")
     return key
 
 
-def handle_as_req(req: ASReq, ctx: KDCContext, now: float) -> ASRep:
-    """Answer an AS-REQ (RFC 4120 §3.1.2-§3.1.3) or raise the ``KDC_ERR_*`` that applies."""
-    client, server = _lookup_entries(req, ctx)
-    flags = ["initial"]
-    reply_key = client.current_key
-    if client.requires_preauth:
-        reply_key = _check_enc_timestamp(req, client, ctx, now)
-        flags.append("pre-authent")
-    start, end, renew_till = grant_times(req.body, now, ctx.policy, (client, server))
-    terms = TicketTerms(
+def as_terms(
+    body: KDCReqBody,
+    client: PrincipalEntry,
+    server: PrincipalEntry,
+    flags: tuple[str, ...],
+    ctx: KDCContext,
+    now: float,
+) -> TicketTerms:
+    """The ticket an AS-REQ gets (RFC 4120 §3.1.3), within the realm's and both principals'
+    limits; forwardable and proxiable when asked for (§2.6)."""
+    start, end, renew_till = grant_times(body, now, ctx.policy, (client, server))
+    asked = tuple(f for f in ("forwardable", "proxiable") if f in body.options)
+    return TicketTerms(
         client=client.principal,
-        flags=tuple(flags),
+        flags=flags + asked,
         authtime=start,
         starttime=start,
         endtime=end,
         renew_till=renew_till,
         groups=client.groups,
     )
+
+
+class _JoseTimestamp:
+    """PA-ENC-TIMESTAMP on the JSON wire: a JWE whose ``kid`` names the key version."""
+
+    def __init__(self, req: ASReq) -> None:
+        self._padata = next((p for p in req.padata if p.type == "enc-timestamp"), None)
+
+    def offered(self) -> bool:
+        return self._padata is not None
+
+    def hint(self, client: PrincipalEntry) -> Mapping[str, Any]:
+        return preauth_hint(client)
+
+    def open(self, client: PrincipalEntry) -> tuple[float, Key]:
+        if self._padata is None:
+            raise MalformedMessage("the request carries no encrypted timestamp")
+        kid = peek_header(self._padata.value).get("kid")
+        # Only the current key logs in: older versions stay for the tickets issued under
+        # them, not so that an old password keeps working after a change.
+        current = {client.kvno: client.current_key}
+        key = select_key(current, int(kid) if isinstance(kid, str) else -1, client.principal)
+        stamp = decode(
+            open_sealed(key, KeyUsage.AS_REQ_PA_ENC_TIMESTAMP, self._padata.value),
+            PAEncTimestamp,
+        )
+        return stamp.patimestamp + stamp.pausec / 1e6, key
+
+
+def handle_as_req(req: ASReq, ctx: KDCContext, now: float) -> ASRep:
+    """Answer an AS-REQ (RFC 4120 §3.1.2-§3.1.3) or raise the ``KDC_ERR_*`` that applies."""
+    client, server = as_entries(req.client, req.body.server, ctx)
+    flags: tuple[str, ...] = ("initial",)
+    reply_key = client.current_key
+    if client.requires_preauth:
+        reply_key = check_preauth(client, _JoseTimestamp(req), ctx, now)
+        flags += ("pre-authent",)
+    terms = as_terms(req.body, client, server, flags, ctx, now)
     ticket, part = issue_ticket(terms, server, req.body.nonce, ctx)
     # A client that pre-authenticated has its KDF parameters already (from the
     # KDC_ERR_PREAUTH_REQUIRED data); only a reply without pre-authentication carries them.

@@ -57,10 +57,13 @@ def encode(message: Any) -> bytes:
     return _encoder.encode(message)
 
 
-def decode(data: bytes | str, type_: type[T]) -> T:
-    """Decode and validate JSON into ``type_``; anything wrong is ``MalformedMessage``."""
-    if len(data) > MAX_MESSAGE_SIZE:
-        raise MalformedMessage(f"message larger than {MAX_MESSAGE_SIZE} bytes", too_long=True)
+def decode(data: bytes | str, type_: type[T], max_size: int = MAX_MESSAGE_SIZE) -> T:
+    """Decode and validate JSON into ``type_``; anything wrong is ``MalformedMessage``.
+
+    ``max_size`` bounds what a peer may send; a file of ours (a credentials cache holding
+    a hundred tickets) may be given a larger bound."""
+    if len(data) > max_size:
+        raise MalformedMessage(f"message larger than {max_size} bytes", too_long=True)
     decoder = _decoders.get(type_)
     if decoder is None:
         decoder = _decoders[type_] = msgspec.json.Decoder(type_, dec_hook=_dec_hook)

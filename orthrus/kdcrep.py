@@ -27,7 +27,9 @@ __all__ = [
     "issue_ticket",
     "read_kdc_reply",
     "reply_checksum",
+    "reply_part",
     "seal_reply",
+    "ticket_part",
 ]
 
 
@@ -75,15 +77,14 @@ def grant_times(
     return start, end, renew_till
 
 
-def issue_ticket(
-    terms: TicketTerms, server: PrincipalEntry, nonce: int, ctx: KDCContext
-) -> tuple[Ticket, EncKDCRepPart]:
-    """A new session key, the ticket sealed for ``server``, and the matching reply part.
+def ticket_part(
+    terms: TicketTerms, server: PrincipalEntry, session_key: EncryptionKey, ctx: KDCContext
+) -> EncTicketPart:
+    """The contents of a new ticket for ``server`` with ``session_key``, whatever the wire.
 
     With a signer in ``ctx``, the ticket carries KDC-signed authorization data
     (:mod:`orthrus.authz`) bound to its client, times, server and session key.
     """
-    session_key = EncryptionKey.from_key(Key.generate(ctx.entropy))
     flags = sorted(set(terms.flags) | ({"renewable"} if terms.renew_till else set()))
     part = EncTicketPart(
         flags=flags,  # type: ignore[arg-type]
@@ -97,18 +98,30 @@ def issue_ticket(
     if ctx.signer is not None:
         signed = ctx.signer.sign(part, server.principal, terms.groups)
         part = msgspec.structs.replace(part, authorization_data=signed)
-    ticket = seal_ticket(part, server.principal, server.current_key, ctx.entropy)
-    reply = EncKDCRepPart(
-        key=session_key,
+    return part
+
+
+def reply_part(part: EncTicketPart, server: Principal, nonce: int) -> EncKDCRepPart:
+    """What the reply tells the client of the ticket ``part`` (RFC 4120 §5.4.2)."""
+    return EncKDCRepPart(
+        key=part.key,
         nonce=nonce,
         flags=part.flags,
         authtime=part.authtime,
         starttime=part.starttime,
         endtime=part.endtime,
-        server=server.principal,
+        server=server,
         renew_till=part.renew_till,
     )
-    return ticket, reply
+
+
+def issue_ticket(
+    terms: TicketTerms, server: PrincipalEntry, nonce: int, ctx: KDCContext
+) -> tuple[Ticket, EncKDCRepPart]:
+    """A new session key, the ticket sealed for ``server`` (JOSE), and the reply part."""
+    part = ticket_part(terms, server, EncryptionKey.from_key(Key.generate(ctx.entropy)), ctx)
+    ticket = seal_ticket(part, server.principal, server.current_key, ctx.entropy)
+    return ticket, reply_part(part, server.principal, nonce)
 
 
 def reply_checksum(request: object, client: Principal, ticket: Ticket, kdf: object = None) -> bytes:

@@ -11,8 +11,10 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from orthrus.codec import decode, encode
+from orthrus.errors import MalformedMessage
 from orthrus.keys import KEY_SIZE, Key
 from orthrus.messages import Kvno
+from orthrus.mitkeytab import is_mit_keytab
 from orthrus.principal import Principal
 
 __all__ = ["Keytab", "KeytabEntry"]
@@ -42,6 +44,12 @@ class Keytab(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Keytab:
+        if is_mit_keytab(data):
+            raise MalformedMessage(
+                "this is an MIT keytab (from ktadd --format mit, ktutil or kadmin), not an "
+                "Orthrus one; export the Orthrus keytab with 'orthrus-kdc ktadd -k FILE "
+                "SERVICE' (without --format mit)"
+            )
         return decode(data, cls)
 
     def to_bytes(self) -> bytes:

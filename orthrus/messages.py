@@ -12,7 +12,9 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from orthrus.keys import KEY_SIZE, Key
+from orthrus.enctypes import KeyBlock, enctype
+from orthrus.errors import MalformedMessage
+from orthrus.keys import ENCTYPE, KEY_SIZE, Key
 from orthrus.principal import Principal
 from orthrus.pwkdf import KDFParams
 
@@ -29,6 +31,7 @@ __all__ = [
     "KDCReqBody",
     "PAData",
     "PAEncTimestamp",
+    "SessionKeyType",
     "TGSRep",
     "TGSReq",
     "Ticket",
@@ -42,8 +45,17 @@ Kvno = Annotated[int, msgspec.Meta(ge=0, lt=2**31)]
 Sealed = Annotated[str, msgspec.Meta(min_length=1, max_length=48 * 1024)]
 Digest = Annotated[bytes, msgspec.Meta(min_length=32, max_length=32)]
 
-TicketFlag = Literal["forwardable", "renewable", "initial", "pre-authent"]
-KDCOption = Literal["renewable", "renew"]
+TicketFlag = Literal["forwardable", "proxiable", "renewable", "initial", "pre-authent"]
+KDCOption = Literal["forwardable", "proxiable", "renewable", "renew", "canonicalize"]
+#: The JOSE session key type, then RFC 3962's and RFC 8009's (a DER ticket's key, read into
+#: these models by :mod:`orthrus.kerberos`).
+SessionKeyType = Literal[
+    "A256GCM",
+    "aes128-cts-hmac-sha1-96",
+    "aes256-cts-hmac-sha1-96",
+    "aes128-cts-hmac-sha256-128",
+    "aes256-cts-hmac-sha384-192",
+]
 APOption = Literal["mutual-required"]
 
 _STRUCT = {"frozen": True, "forbid_unknown_fields": True, "omit_defaults": True}
@@ -52,15 +64,28 @@ _STRUCT = {"frozen": True, "forbid_unknown_fields": True, "omit_defaults": True}
 class EncryptionKey(msgspec.Struct, **_STRUCT):
     """A session key or subkey as carried inside encrypted parts (RFC 4120 §5.2.9)."""
 
-    enctype: Literal["A256GCM"]
-    value: Annotated[bytes, msgspec.Meta(min_length=KEY_SIZE, max_length=KEY_SIZE)]
+    enctype: SessionKeyType
+    value: Annotated[bytes, msgspec.Meta(min_length=16, max_length=KEY_SIZE)]
 
     @classmethod
     def from_key(cls, key: Key) -> EncryptionKey:
         return cls("A256GCM", key.material)
 
+    @classmethod
+    def from_keyblock(cls, key: KeyBlock) -> EncryptionKey:
+        return cls(enctype(key.enctype).name, key.material)  # type: ignore[arg-type]
+
     def to_key(self) -> Key:
+        """The JOSE key; ``MalformedMessage`` for a key of another type or size (a peer's)."""
+        if self.enctype != ENCTYPE or len(self.value) != KEY_SIZE:
+            raise MalformedMessage(f"a session key here is {ENCTYPE}, not {self.enctype}")
         return Key(self.value, 0, self.enctype)
+
+    def to_keyblock(self) -> KeyBlock:
+        """The RFC 3961 key; ``MalformedMessage`` for a JOSE key or a wrong size."""
+        if self.enctype == ENCTYPE:
+            raise MalformedMessage(f"a session key here is a Kerberos key, not {ENCTYPE}")
+        return enctype(self.enctype).random_to_key(self.value)
 
     def __repr__(self) -> str:
         return f"EncryptionKey(enctype={self.enctype!r})"
@@ -87,7 +112,7 @@ class KDCReqBody(msgspec.Struct, **_STRUCT):
     nonce: Nonce
     till: Time
     renew_till: Time | None = None
-    options: Annotated[list[KDCOption], msgspec.Meta(max_length=4)] = []
+    options: Annotated[list[KDCOption], msgspec.Meta(max_length=5)] = []
 
 
 class ASReq(msgspec.Struct, tag="AS-REQ", **_STRUCT):

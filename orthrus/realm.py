@@ -130,6 +130,9 @@ class KDCContext:
     entropy: Entropy
     signer: AuthzSigner | None = None
     guard: PreauthGuard | None = None
+    #: Whether the TGS checks the KDC's signature on a TGT's authorization data; False only
+    #: in a lab realm, to show a golden ticket succeed (kdc.toml ``lab_unsigned_tgts``).
+    verify_tgt_authz: bool = True
 
 
 def select_key(keys: Mapping[int, Key], kvno: int, owner: Principal) -> Key:

@@ -8,12 +8,22 @@ changed in transit. The KDC side is :func:`handle_tgs_req`; the client side is
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
-from orthrus.ap import APRules, AuthenticatorFields, make_ap_req, verify_ap_req
+from orthrus.ap import (
+    APRules,
+    AuthenticatorFields,
+    OpenedAPReq,
+    TicketCheck,
+    check_opened,
+    make_ap_req,
+    open_ap_ticket,
+    open_authenticator,
+    replay_expiry,
+)
 from orthrus.codec import body_checksum
 from orthrus.credentials import Credential
 from orthrus.errors import APError, KDCError
@@ -32,11 +42,20 @@ from orthrus.principal import Principal, krbtgt
 from orthrus.realm import KDCContext, PrincipalEntry, ticket_server
 from orthrus.replay import check_replay
 
-__all__ = ["TGSRequest", "handle_tgs_req", "make_tgs_req", "read_tgs_rep"]
+__all__ = [
+    "TGSGrant",
+    "TGSRequest",
+    "check_tgs_req",
+    "handle_tgs_req",
+    "make_tgs_req",
+    "read_tgs_rep",
+    "tgs_entry",
+]
 
 
-def _tgs_entry(req: TGSReq, ctx: KDCContext) -> PrincipalEntry:
-    server = req.ap_req.ticket.server
+def tgs_entry(server: Principal, ctx: KDCContext) -> PrincipalEntry:
+    """The entry of this realm's ticket-granting service, if ``server`` names it: a TGS-REQ's
+    ticket must be a TGT of this realm (``NOT_US``, ``KDC_ERR_WRONG_REALM``)."""
     if not server.is_tgs:
         raise APError(
             "KRB_AP_ERR_NOT_US",
@@ -120,57 +139,78 @@ def _service_terms(
     return terms, server
 
 
-class _DeferredReplay:
-    """Takes the replay entry :func:`verify_ap_req` would store, so that the KDC stores it
-    only after its own checks (service, client, options) pass too: a refused request never
-    enters the replay cache (no state change, as for the AP checks themselves)."""
+@dataclass(frozen=True, slots=True)
+class TGSGrant:
+    """A TGS request that passed every check: what to issue, and for whom."""
 
-    entry: tuple[bytes, float, float] | None = None
+    terms: TicketTerms
+    server: PrincipalEntry
+    tgt: EncTicketPart
 
-    def check_and_store(self, entry: bytes, expires_at: float, now: float) -> bool:
-        self.entry = (entry, expires_at, now)
-        return True
 
-    def remembers_since(self) -> float:
-        return -math.inf  # stores nothing itself: the KDC's own cache is checked later
+def check_tgs_req(
+    opened: OpenedAPReq[Any],
+    body: KDCReqBody,
+    tgs: PrincipalEntry,
+    body_binding: bytes,
+    ctx: KDCContext,
+    now: float,
+) -> TGSGrant:
+    """The checks of a TGS-REQ (RFC 4120 §3.3.2, §3.2.3) once its TGT and authenticator
+    opened (gather, then check; the caller issues). One implementation for every wire.
+
+    ``body_binding`` is what the authenticator's checksum must be: the checksum of the
+    request body as received. The KDC-signed authorization data of the TGT is checked with
+    the other ticket checks; the replay cache is consulted last, after the client, service
+    and options checks: a refused request never enters it.
+    """
+    rules = APRules(
+        replay_cache=ctx.replay_cache,
+        usage=KeyUsage.TGS_REQ_AUTHENTICATOR,
+        max_skew=ctx.policy.max_skew,
+        expected_checksum=body_binding,
+        where="KDC",
+        ticket_check=_signed_by_this_kdc(ctx, now),
+    )
+    client_time = check_opened(opened, now, rules)
+    tgt = opened.ticket
+    client = _check_client(tgt, ctx)
+    if "renew" in body.options:
+        terms, server = _renewal_terms(body, tgt, client, tgs.principal, now), tgs
+    else:
+        terms, server = _service_terms(body, tgt, client, ctx, now)
+    expires_at = replay_expiry(opened.authenticator, ctx.policy.max_skew)
+    check_replay(ctx.replay_cache, opened.replay_entry, expires_at, now, client_time, "KDC")
+    return TGSGrant(terms, server, tgt)
+
+
+def _signed_by_this_kdc(ctx: KDCContext, now: float) -> TicketCheck | None:
+    signer = ctx.signer
+    if signer is None or not ctx.verify_tgt_authz:
+        return None
+
+    def check(tgt: EncTicketPart, tgs: Principal) -> None:
+        # A TGT sealed with a stolen krbtgt key (a "golden ticket") opens like a real one:
+        # only the KDC's signature on its authorization data, bound to its client, times and
+        # session key, shows the KDC issued it (RFC 4120 §5.2.6).
+        signer.verify_own(tgt, tgs, ctx.policy.max_skew, now)
+
+    return check
 
 
 def handle_tgs_req(req: TGSReq, ctx: KDCContext, now: float) -> TGSRep:
     """Answer a TGS-REQ (RFC 4120 §3.3.2-§3.3.3) or raise the error that applies."""
-    tgs = _tgs_entry(req, ctx)
-    replay = _DeferredReplay()
-    rules = APRules(
-        replay_cache=replay,
-        usage=KeyUsage.TGS_REQ_AUTHENTICATOR,
-        max_skew=ctx.policy.max_skew,
-        expected_checksum=body_checksum(req.body),
-        where="KDC",
-    )
-    verified = verify_ap_req(
-        req.ap_req, lambda p: tgs.keys if p == tgs.principal else None, now, rules
-    )
-    tgt = verified.ticket
-    if ctx.signer is not None:
-        # A TGT sealed with a stolen krbtgt key (a "golden ticket") opens like a real one:
-        # only the KDC's signature on its authorization data, bound to its client, times and
-        # session key, shows the KDC issued it (RFC 4120 §5.2.6).
-        ctx.signer.verify_own(tgt, tgs.principal, ctx.policy.max_skew, now)
-    client = _check_client(tgt, ctx)
-    if "renew" in req.body.options:
-        terms, server = _renewal_terms(req.body, tgt, client, tgs.principal, now), tgs
-    else:
-        terms, server = _service_terms(req.body, tgt, client, ctx, now)
-    if replay.entry is None:
-        raise APError("KRB_AP_ERR_REPEAT", "the authenticator was not checked for replay")
-    sent = verified.authenticator
-    check_replay(ctx.replay_cache, *replay.entry, sent.ctime + sent.cusec / 1e6, "KDC")
-    ticket, part = issue_ticket(terms, server, req.body.nonce, ctx)
+    tgs = tgs_entry(req.ap_req.ticket.server, ctx)
+    tgt = open_ap_ticket(req.ap_req.ticket, lambda p: tgs.keys if p == tgs.principal else None)
+    opened = open_authenticator(req.ap_req, tgt, KeyUsage.TGS_REQ_AUTHENTICATOR)
+    grant = check_tgs_req(opened, req.body, tgs, body_checksum(req.body), ctx, now)
+    ticket, part = issue_ticket(grant.terms, grant.server, req.body.nonce, ctx)
     part = msgspec.structs.replace(part, checksum=reply_checksum(req, tgt.client, ticket))
-    subkey = verified.authenticator.subkey
+    subkey = opened.authenticator.subkey
     reply_key, usage = (
         (subkey.to_key(), KeyUsage.TGS_REP_ENC_PART_SUBKEY)
         if subkey
-        else (verified.session_key, KeyUsage.TGS_REP_ENC_PART_SESSKEY)
+        else (opened.session_key, KeyUsage.TGS_REP_ENC_PART_SESSKEY)
     )
     sealed = seal_reply(part, reply_key, usage, ctx.entropy)
     return TGSRep(client=tgt.client, ticket=ticket, enc_part=sealed)

@@ -1,15 +1,18 @@
 """Private files (keytabs, credential caches, master key stashes): written atomically with
 mode 0600, read and destroyed only when they are regular files owned by us and closed to
-others, opened without following links; and private directories (0700) to hold them.
+others, opened without following links; private directories (0700) to hold them; and lock
+files that serialize their writers.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from orthrus.errors import ConfigError
@@ -17,6 +20,7 @@ from orthrus.errors import ConfigError
 __all__ = [
     "MAX_PRIVATE_FILE",
     "destroy_private",
+    "locked_private",
     "private_directory",
     "read_private",
     "write_private",
@@ -110,6 +114,35 @@ def _open_private(path: Path, what: str, flags: int) -> int:
         os.close(fd)
         raise
     return fd
+
+
+@contextlib.contextmanager
+def locked_private(path: Path, what: str) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the lock file ``path`` (created 0600, never written),
+    waiting for the writer that holds it.
+
+    A lock file another user made, or one open to others, is refused: whoever can open it
+    can hold the lock forever and so stop every write of ours.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot open {what} {path} ({exc.strerror}): remove it, or use a file in a "
+            "directory only you can write"
+        ) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"{what} {path} is not a regular file; remove it")
+        _check_ours(info, path, what, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def read_private(path: Path, what: str) -> bytes:

@@ -223,11 +223,9 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "test_refused_request_never_enters_the_replay_cache",
         "orthrus/ap.py",
-        "    check_ticket_times(ticket.starttime, ticket.endtime, now, rules.max_skew)\n",
-        "    rules.replay_cache.check_and_store(\n"
-        "        _replay_entry(server, rules.usage, ap_req.authenticator), now + 600, now\n"
-        "    )\n"
-        "    check_ticket_times(ticket.starttime, ticket.endtime, now, rules.max_skew)\n",
+        "    client_time = check_opened(opened, now, rules)\n    expires_at",
+        "    rules.replay_cache.check_and_store(opened.replay_entry, now + 600, now)\n"
+        "    client_time = check_opened(opened, now, rules)\n    expires_at",
     ),
     Mutation(
         "test_ticket_relabelled_for_a_service_sharing_its_key_is_modified",
@@ -286,7 +284,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "test_client_of_another_realm_is_wrong_realm",
         "orthrus/as_exchange.py",
-        "if req.client.realm != realm or req.body.server.realm != realm:",
+        "if client_name.realm != realm or server_name.realm != realm:",
         "if False:",
     ),
     Mutation(
@@ -451,6 +449,12 @@ MUTATIONS: list[Mutation] = [
         "orthrus_io/files.py",
         "if info.st_mode & 0o077:",
         "if info.st_mode & 0o007:",
+    ),
+    Mutation(
+        "test_ccache_lock_file_planted_by_another_user_is_refused",
+        "orthrus_io/files.py",
+        'is not a regular file; remove it")\n        _check_ours(info, path, what, 0o600)',
+        'is not a regular file; remove it")',
     ),
     Mutation(
         "test_ccache_written_through_a_planted_symlink_leaves_its_target_alone",
@@ -631,8 +635,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "test_user_roasting_through_the_as_is_must_use_user2user",
         "orthrus/as_exchange.py",
-        "server = ticket_server(req.body.server, ctx.lookup(req.body.server), ctx.policy)",
-        "server = ctx.lookup(req.body.server) or ticket_server(req.body.server, None, ctx.policy)",
+        "server = ticket_server(server_name, ctx.lookup(server_name), ctx.policy)",
+        "server = ctx.lookup(server_name) or ticket_server(server_name, None, ctx.policy)",
     ),
     Mutation(
         "test_user_roasting_with_hidden_names_gets_what_an_unknown_name_gets",
@@ -716,8 +720,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "test_tgs_request_replayed_after_the_kdc_restarted_is_repeat",
         "orthrus/tgs_exchange.py",
-        "*replay.entry, sent.ctime + sent.cusec / 1e6,",
-        "*replay.entry, 1e12,",
+        'expires_at, now, client_time, "KDC")',
+        'expires_at, now, 1e12, "KDC")',
     ),
     Mutation(
         "test_ticket_for_another_principal_of_the_same_keytab_is_not_us",
@@ -792,6 +796,12 @@ MUTATIONS: list[Mutation] = [
         'groups = tuple(conn.scalars(_GROUPS, {"principal_id": principal_id})) if rows else ()',
     ),
     Mutation(
+        "test_kerberos_key_swapped_into_another_enctype_or_kvno_does_not_open",
+        "kdc/kerberos_keys.py",
+        'return f"{name}#{kvno}/{number}"',
+        'return f"{name}#{kvno}/"',
+    ),
+    Mutation(
         "test_der_message_oversized_is_field_toolong",
         "orthrus/der/codec.py",
         "    if len(data) > MAX_MESSAGE_SIZE:",
@@ -830,8 +840,14 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "test_golden_ticket_with_a_stolen_krbtgt_key_is_modified",
         "orthrus/tgs_exchange.py",
-        "        ctx.signer.verify_own(tgt, tgs.principal, ctx.policy.max_skew, now)",
+        "        signer.verify_own(tgt, tgs, ctx.policy.max_skew, now)",
         "        pass",
+    ),
+    Mutation(
+        "test_unsigned_tgts_lab_switch_outside_a_lab_realm_is_a_config_error",
+        "kdc/config.py",
+        "        if self.lab_unsigned_tgts and not self.lab:",
+        "        if False:",
     ),
     Mutation(
         "test_principal_deleted_through_another_kdc_on_postgresql_is_c_principal_unknown",
@@ -844,6 +860,25 @@ MUTATIONS: list[Mutation] = [
         "kdc/migrations/versions/0004_notify_principal_changes.py",
         "PERFORM pg_notify('orthrus_principals', '');",
         "NULL;",
+    ),
+    Mutation(
+        "test_kerberos_tgs_body_changed_after_its_checksum_is_modified",
+        "orthrus/kerberos/exchanges.py",
+        "binding = kind.enctype.checksum(session, KeyUsage.TGS_REQ_AUTH_CHECKSUM, body)",
+        "binding = sent.cksum.checksum",
+    ),
+    Mutation(
+        "test_kerberos_tgs_request_replayed_is_repeat",
+        "orthrus/tgs_exchange.py",
+        "    check_replay(ctx.replay_cache, opened.replay_entry, expires_at, now, client_time, "
+        '"KDC")\n',
+        "",
+    ),
+    Mutation(
+        "test_kerberos_golden_ticket_with_a_stolen_krbtgt_key_is_modified",
+        "orthrus/tgs_exchange.py",
+        "        signer.verify_own(tgt, tgs, ctx.policy.max_skew, now)",
+        "        pass",
     ),
 ]
 

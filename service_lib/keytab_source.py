@@ -5,6 +5,11 @@ keytab holds several versions; when the KDC rotates the service key and the new 
 written (atomically, mode 0600), the next look-up after the file changed uses it, with no
 restart. The file is looked at (one ``stat``) at most every ``check_interval`` seconds; a
 broken new file is ignored (the previous keys stay) and logged, without any key material.
+
+The file is Orthrus's JSON keytab (``orthrus-kdc ktadd``: the keys of the ``Ticket`` scheme
+and the KDC's public keys) or MIT's keytab (``ktadd --format mit``, MIT's ``ktutil`` or
+``kadmin``: RFC 3961 keys, :attr:`KeySnapshot.kerberos_keys`), told apart by its first
+octets (MIT's start ``05 02``).
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ from orthrus.authz import AuthzVerifier
 from orthrus.errors import ConfigError, ProtocolError
 from orthrus.keys import Key
 from orthrus.keytab import Keytab
+from orthrus.mitkeytab import is_mit_keytab, parse_keytab
 from orthrus.principal import Principal
+from orthrus.realm import KerberosKey
 from orthrus_io.files import read_private
 
 __all__ = ["KeySnapshot", "KeytabSource", "keytab_realms"]
@@ -32,15 +39,22 @@ __all__ = ["KeySnapshot", "KeytabSource", "keytab_realms"]
 log = logging.getLogger("orthrus.service.keytab")
 
 Clock = Callable[[], float]
+#: Every principal's RFC 3961 keys, in the order of the keytab file.
+KerberosKeys = Mapping[Principal, tuple[KerberosKey, ...]]
 
 
 @dataclass(frozen=True, slots=True)
 class KeySnapshot:
-    """The keys and KDC public keys of one version of the keytab file."""
+    """The keys and KDC public keys of one version of the keytab file.
+
+    ``keys`` are the ``Ticket`` scheme's (Orthrus's keytab); ``kerberos_keys`` the RFC 3961
+    keys of an MIT keytab, which no wire of the verifier uses yet.
+    """
 
     keys: Mapping[Principal, Mapping[int, Key]] = field(repr=False)
     kdc_jwks: Mapping[str, Any] | None
     generation: int
+    kerberos_keys: KerberosKeys = field(default_factory=dict, repr=False)
     _authz: dict[str, AuthzVerifier] = field(default_factory=dict, repr=False)
 
     def keys_for(self, principal: Principal) -> Mapping[int, Key] | None:
@@ -63,13 +77,17 @@ class KeySnapshot:
 
     @property
     def principals(self) -> frozenset[Principal]:
-        return frozenset(self.keys)
+        """Every principal with keys here, of either kind."""
+        return frozenset(self.keys) | frozenset(self.kerberos_keys)
 
 
-def _snapshot(keytab: Keytab, accepted: Collection[Principal], generation: int) -> KeySnapshot:
+def _snapshot(
+    loaded: tuple[Keytab, KerberosKeys], accepted: Collection[Principal], generation: int
+) -> KeySnapshot:
+    keytab, kerberos = loaded
     table = keytab.keys_by_principal()
     if accepted:
-        missing = sorted(str(p) for p in accepted if p not in table)
+        missing = sorted(str(p) for p in accepted if p not in table and p not in kerberos)
         if missing:
             raise ConfigError(
                 f"the keytab holds no key for {', '.join(missing)}, a principal this service "
@@ -77,27 +95,35 @@ def _snapshot(keytab: Keytab, accepted: Collection[Principal], generation: int) 
                 "accept every principal of the keytab ('accept_any_keytab_principal')"
             )
         table = {p: k for p, k in table.items() if p in accepted}
-    if not table:
+        kerberos = {p: k for p, k in kerberos.items() if p in accepted}
+    if not table and not kerberos:
         raise ConfigError("the keytab holds no keys")
     if keytab.kdc_jwks is not None:
         try:  # refuse a broken JWKS now rather than on the first request
             AuthzVerifier(keytab.kdc_jwks, "CHECK")
         except (jwt.PyJWTError, ValueError, TypeError, AttributeError) as exc:
             raise ConfigError(f"the keytab's kdc_jwks is not a valid JWKS: {exc}") from None
-    return KeySnapshot(table, keytab.kdc_jwks, generation)
+    return KeySnapshot(table, keytab.kdc_jwks, generation, kerberos)
 
 
-def _load(path: Path) -> Keytab:
+def _load(path: Path) -> tuple[Keytab, KerberosKeys]:
+    """The keytab file at ``path``: Orthrus's keys, or MIT's keys (each with none of the other)."""
     data = read_private(path, "keytab")
     try:
-        return Keytab.from_bytes(data)
+        if not is_mit_keytab(data):
+            return Keytab.from_bytes(data), {}
+        grouped: dict[Principal, list[KerberosKey]] = {}
+        for entry in parse_keytab(data):
+            grouped.setdefault(entry.principal, []).append(entry.to_kerberos_key())
+        return Keytab(), {p: tuple(keys) for p, keys in grouped.items()}
     except ProtocolError as exc:
         raise ConfigError(f"keytab {path} is not a valid keytab: {exc.message}") from None
 
 
 def keytab_realms(path: Path) -> frozenset[str]:
     """The realms of the principals in the keytab file at ``path``."""
-    return frozenset(p.realm for p in _load(path).keys_by_principal())
+    keytab, kerberos = _load(path)
+    return frozenset(p.realm for p in (*keytab.keys_by_principal(), *kerberos))
 
 
 class KeytabSource:
@@ -124,7 +150,8 @@ class KeytabSource:
         self._clock = clock
         self._lock = threading.Lock()
         self._stamp = self._stat()
-        self._snapshot = _snapshot(keytab or self._read(), self._accepted, 1)
+        loaded = (keytab, {}) if keytab is not None else self._read()
+        self._snapshot = _snapshot(loaded, self._accepted, 1)
         self._checked_at = clock()
 
     @classmethod
@@ -166,7 +193,7 @@ class KeytabSource:
         log.info(
             "keytab %s reloaded: %s",
             self._path,
-            "; ".join(f"{p} kvno {sorted(k)}" for p, k in sorted(snapshot.keys.items())),
+            "; ".join(f"{p} kvno {kvnos}" for p, kvnos in sorted(_kvnos(snapshot).items())),
         )
         return True
 
@@ -179,6 +206,14 @@ class KeytabSource:
             return None
         return (info.st_ino, info.st_mtime_ns, info.st_size, info.st_ctime_ns)
 
-    def _read(self) -> Keytab:
+    def _read(self) -> tuple[Keytab, KerberosKeys]:
         assert self._path is not None
         return _load(self._path)
+
+
+def _kvnos(snapshot: KeySnapshot) -> dict[Principal, list[int]]:
+    """Every principal's key versions (for the log: no key material)."""
+    kvnos = {p: set(keys) for p, keys in snapshot.keys.items()}
+    for p, keys in snapshot.kerberos_keys.items():
+        kvnos.setdefault(p, set()).update(k.kvno for k in keys)
+    return {p: sorted(v) for p, v in kvnos.items()}

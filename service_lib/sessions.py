@@ -27,7 +27,7 @@ from orthrus.session_token import (
     verify_session_token,
 )
 from service_lib.identity import Identity
-from service_lib.ticket_cache import CachedTicket
+from service_lib.ticket_cache import CheckedTicket
 from service_lib.verifier import Verifier
 
 __all__ = ["SessionTokens"]
@@ -82,7 +82,7 @@ class SessionTokens:
 
     def _open(
         self, token: str, kind: SessionKind, now: float
-    ) -> tuple[SessionClaims, CachedTicket]:
+    ) -> tuple[SessionClaims, CheckedTicket]:
         verifier = self._verifier
         keys_for = verifier.keytab.snapshot().keys_for
         claims = verify_session_token(token, kind, keys_for, now, verifier.options.max_skew)
@@ -91,7 +91,7 @@ class SessionTokens:
         return claims, ticket
 
 
-def _identity(claims: SessionClaims, ticket: CachedTicket) -> Identity:
+def _identity(claims: SessionClaims, ticket: CheckedTicket) -> Identity:
     part = ticket.part
     return Identity(
         principal=part.client,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from orthrus.keys import Key
 from orthrus.messages import EncTicketPart, Ticket
 
-__all__ = ["CachedTicket", "TicketCache", "ticket_cache_key"]
+__all__ = ["CheckedTicket", "TicketCache", "ticket_cache_key"]
 
 
 def ticket_cache_key(ticket: Ticket) -> bytes:
@@ -29,7 +29,7 @@ def ticket_cache_key(ticket: Ticket) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
-class CachedTicket:
+class CheckedTicket:
     """An opened ticket whose authorization data checked out, with its groups (and its
     :func:`orthrus.session_token.ticket_id`, so that it is hashed once too, and its session
     key as a :class:`Key`, which derives each per-usage key once)."""
@@ -42,14 +42,14 @@ class CachedTicket:
 
 
 class TicketCache:
-    """A bounded LRU map from :func:`ticket_cache_key` to :class:`CachedTicket`."""
+    """A bounded LRU map from :func:`ticket_cache_key` to :class:`CheckedTicket`."""
 
     def __init__(self, max_entries: int = 10_000) -> None:
         self._max = max_entries
-        self._entries: OrderedDict[bytes, CachedTicket] = OrderedDict()
+        self._entries: OrderedDict[bytes, CheckedTicket] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: bytes, now: float) -> CachedTicket | None:
+    def get(self, key: bytes, now: float) -> CheckedTicket | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -60,7 +60,7 @@ class TicketCache:
             self._entries.move_to_end(key)
             return entry
 
-    def put(self, key: bytes, entry: CachedTicket) -> None:
+    def put(self, key: bytes, entry: CheckedTicket) -> None:
         if self._max <= 0:
             return
         with self._lock:

@@ -17,9 +17,11 @@ Checks follow RFC 4120 §3.2.3, each failure with its Kerberos error:
     (``KRB_AP_ERR_REPEAT``; a cache that lost entries refuses what it may have forgotten)
     — last, so a refused request never enters the replay cache.
 
-Steps 1-3 and 6 are done once per ticket: the opened ticket and its groups are cached
-(:mod:`service_lib.ticket_cache`) until the ticket expires or the keytab is reloaded.
-:meth:`Verifier.checked_ticket` makes the ticket's own checks (1-3, 5, 6) for a session.
+The ticket's own checks (1-3, 5, 6) are :meth:`Verifier.checked_ticket`, which returns a
+:class:`~service_lib.ticket_cache.CheckedTicket` (the opened ticket, its groups and its
+session key) cached (:mod:`service_lib.ticket_cache`) until the ticket expires or the keytab
+is reloaded; the authenticator's (4, 7-10) run on every request, after them. A session
+re-opens its ticket the same way.
 The mutual-authentication reply (RFC 4120 §3.2.4) is :meth:`Verifier.reply_token`.
 """
 
@@ -49,7 +51,7 @@ from service_lib.keytab_source import KeySnapshot, KeytabSource, keytab_realms
 from service_lib.lab import NoReplayCache, confirm_lab_realm, unverified_groups
 from service_lib.replay import open_replay_cache
 from service_lib.settings import VerifierSettings
-from service_lib.ticket_cache import CachedTicket, TicketCache, ticket_cache_key
+from service_lib.ticket_cache import CheckedTicket, TicketCache, ticket_cache_key
 
 __all__ = ["UNAVAILABLE", "RequestOrigin", "Verifier", "VerifierOptions"]
 
@@ -142,6 +144,13 @@ class Verifier:
         self._tickets = TicketCache(self.options.ticket_cache_size)
         self._generation = keytab.generation
         snapshot = keytab.snapshot()
+        if not snapshot.keys:
+            raise ConfigError(
+                f"the keytab {keytab.path} holds only Kerberos keys (an MIT keytab), "
+                "which the Ticket scheme cannot use: services do not accept Kerberos's "
+                "Negotiate yet; export the Orthrus keytab with 'orthrus-kdc ktadd -k FILE "
+                "SERVICE' (without --format mit)"
+            )
         if self.options.require_authz and snapshot.kdc_jwks is None:
             raise ConfigError(
                 "the keytab has no kdc_jwks (the KDC's public keys), so KDC-signed "
@@ -286,36 +295,27 @@ class Verifier:
         ap_req = decode_ap_req(token)
         seen["server"] = str(ap_req.ticket.server)
         now = self.clock()
-        snapshot = self._snapshot()
-        cached = self._tickets.get(ticket_cache_key(ap_req.ticket), now)
-        checked: list[CachedTicket] = []
-
-        def check_ticket(part: EncTicketPart, server: Principal) -> None:
-            # Run once per ticket (RFC 4120 §3.2.3 steps 1-3 and 6 are cached with it).
-            checked.append(self._remember(ap_req.ticket, part, snapshot, now))
-
-        part = cached.part if cached else open_ap_ticket(ap_req.ticket, snapshot.keys_for)
+        checked = self.checked_ticket(ap_req.ticket, now)
+        part = checked.part
         seen["client"] = str(part.client)
         binding = http_binding(method, path) if method is not None and path is not None else None
         rules = APRules(
             self.replay_cache,
             max_skew=self.options.max_skew,
             expected_checksum=binding,
-            ticket_check=None if cached else check_ticket,
             require_checksum=self.options.bind_requests,
         )
-        verified = check_authenticator(ap_req, part, now, rules)
-        entry = cached or checked[0]
+        verified = check_authenticator(ap_req, part, now, rules, checked.session_key)
         auth = verified.authenticator
         return Identity(
             principal=part.client,
-            groups=entry.groups,
+            groups=checked.groups,
             service=verified.server,
             authtime=part.authtime,
             starttime=part.starttime,
             endtime=part.endtime,
             auth_method="ticket",
-            ticket_id=entry.ticket_id,
+            ticket_id=checked.ticket_id,
             ticket=ap_req.ticket,
             session_key=verified.session_key,
             subkey=auth.subkey.to_key() if auth.subkey else None,
@@ -324,7 +324,7 @@ class Verifier:
             ap=verified,
         )
 
-    def checked_ticket(self, ticket: Ticket, now: float) -> CachedTicket:
+    def checked_ticket(self, ticket: Ticket, now: float) -> CheckedTicket:
         """``ticket`` opened and checked without an authenticator: RFC 4120 §3.2.3 steps 1-3
         (``NOT_US``, ``BADKEYVER``, ``MODIFIED``), 5 (``TKT_NYV``, ``TKT_EXPIRED``) and 6 (the
         KDC-signed authorization data, ``MODIFIED``). A session re-opens the ticket that
@@ -337,11 +337,11 @@ class Verifier:
 
     def _remember(
         self, ticket: Ticket, part: EncTicketPart, snapshot: KeySnapshot, now: float
-    ) -> CachedTicket:
+    ) -> CheckedTicket:
         """Check the authorization data of an opened ticket and cache the verdict."""
         groups = self._check_authz(snapshot, part, ticket.server, now)
         expires_at = part.endtime + self.options.max_skew
-        entry = CachedTicket(
+        entry = CheckedTicket(
             part, groups, expires_at, ticket_id(ticket.enc_part), part.key.to_key()
         )
         self._tickets.put(ticket_cache_key(ticket), entry)

@@ -25,8 +25,8 @@ BIN = Path(sys.executable).parent
 REALM = "EXAMPLE.TEST"
 #: The cheapest Argon2id parameters a client accepts: the floor (64 MiB, three passes; see
 #: orthrus.pwkdf.KDFPolicy) on one lane, ~0.25 s per derivation. Nothing cheaper: the KDC
-#: and the clients refuse less.
-FAST_KDF = ("--kdf-lanes", "1")
+#: and the clients refuse less. The Kerberos keys' PBKDF2 at the KDC's floor (1,000).
+FAST_KDF = ("--kdf-lanes", "1", "--kerberos-iterations", "1000")
 
 
 def free_port() -> int:
@@ -110,8 +110,13 @@ class Realm:
         if keytab is not None:
             self.admin("ktadd", "-k", str(keytab), name)
 
-    def serve(self, workers: int = 1, extra_env: dict[str, str] | None = None) -> str:
-        """Start ``orthrus-kdc serve`` on a free port; return its URL."""
+    def serve(
+        self,
+        workers: int = 1,
+        extra_env: dict[str, str] | None = None,
+        extra_args: Sequence[str] = (),
+    ) -> str:
+        """Start ``orthrus-kdc serve`` on a free port (with ``extra_args``); return its URL."""
         port = free_port()
         log = open(self.directory / f"kdc-{port}.log", "wb")  # noqa: SIM115 - closed with the process
         process = subprocess.Popen(
@@ -124,6 +129,7 @@ class Realm:
                 str(port),
                 "--workers",
                 str(workers),
+                *extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -48,6 +48,7 @@ from support import (
     clean_env,
     fake_kdc,
     free_port,
+    open_store,
     sqlite_snapshot,
     stop,
     wait_http,
@@ -56,6 +57,7 @@ from support import (
 sys.path.insert(0, str(Path(__file__).with_name("core")))
 from core_realm import T0, CoreRealm, wire
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from kerberos_realm import KerberosRealm
 
 from client_lib.api import Client
 from client_lib.ccache import CredentialCache
@@ -90,6 +92,9 @@ from orthrus.httpauth import (
     encode_ap_req,
     http_binding,
 )
+from orthrus.kerberos.client import KerberosCredential, tgs_request
+from orthrus.kerberos.names import principal_name
+from orthrus.kerberos.tickets import open_kerberos_ticket, seal_kerberos_ticket
 from orthrus.keys import Key, KeyUsage
 from orthrus.keytab import Keytab, KeytabEntry
 from orthrus.kpasswd import handle_kpasswd_req, make_kpasswd_req
@@ -1978,6 +1983,29 @@ def test_group_or_world_accessible_credential_files_are_refused(
     assert CredentialCache(cache.path).credentials()[0].client == tgt.client
 
 
+def test_ccache_lock_file_planted_by_another_user_is_refused(
+    tmp_path: Path, core: CoreRealm, tgt: Credential
+) -> None:
+    """Writers of a cache hold a lock on ``CACHE.lock``. Whoever can open that file can hold
+    the lock for ever and stop every write of the victim (a ``kinit --keep`` that can no
+    longer renew): a lock file open to others, or (as root can show) another user's, is
+    refused with one sentence, and the cache is left as it was."""
+    cache = _ccache_with_tgt(tmp_path / "ccache", core, tgt)
+    before = cache.path.read_bytes()
+    cache.lock_path.chmod(0o666)
+    cases = [("open to other users (mode 0666)", 0o666)]
+    if os.geteuid() == 0:
+        cases.append(("belongs to another user (uid 65534)", 0o600))
+    for expected, mode in cases:
+        cache.lock_path.chmod(mode)
+        if "uid" in expected:
+            os.chown(cache.lock_path, 65534, 65534)
+        for write in (lambda: cache.initialize(tgt.client, tgt), lambda: cache.store(tgt)):
+            with pytest.raises(ConfigError, match=re.escape(expected)):
+                write()
+        assert cache.path.read_bytes() == before
+
+
 def test_ccache_written_through_a_planted_symlink_leaves_its_target_alone(
     tmp_path: Path, core: CoreRealm, tgt: Credential
 ) -> None:
@@ -2788,3 +2816,112 @@ def test_golden_ticket_with_a_stolen_krbtgt_key_is_modified(
         assert refused(core.tgs_exchange, request).name == "KRB_AP_ERR_MODIFIED"
     assert len(core.replay) == size
     assert core.service_ticket(tgt, http).client == tgt.client  # the genuine TGT still works
+
+
+def test_unsigned_tgts_lab_switch_outside_a_lab_realm_is_a_config_error(tmp_path: Path) -> None:
+    """The lab switch that makes the TGS believe unsigned TGTs (a golden ticket then works,
+    exercise 12) is refused by any realm not made as a lab, however it is set: in code or
+    in kdc.toml."""
+    with pytest.raises(ConfigError, match=r"'lab_unsigned_tgts'.*only in a lab realm"):
+        KDCSettings(realm=REALM, database_url="sqlite://", lab_unsigned_tgts=True)
+    (tmp_path / "kdc.toml").write_text(
+        f'realm = "{REALM}"\ndatabase_url = "sqlite://"\nlab_unsigned_tgts = true\n'
+    )
+    with pytest.raises(ConfigError, match="'lab_unsigned_tgts'"):
+        load_settings(tmp_path, env={})
+    lab = KDCSettings(realm=REALM, database_url="sqlite://", lab=True, lab_unsigned_tgts=True)
+    assert lab.lab_unsigned_tgts
+
+
+# -- the same attacks on the Kerberos wire (DER, RFC 3962/8009 enctypes) --------------------
+
+
+@pytest.fixture
+def krb_realm() -> KerberosRealm:
+    return KerberosRealm()
+
+
+def krb_tgt(realm: KerberosRealm) -> tuple[KerberosCredential, Principal]:
+    alice = realm.add_krb_user("alice", "correct horse")
+    web = realm.add_krb_service("HTTP/web")
+    return realm.krb_login(alice, "correct horse"), web
+
+
+def test_kerberos_tgs_body_changed_after_its_checksum_is_modified(
+    krb_realm: KerberosRealm,
+) -> None:
+    """A TGS-REQ captured on the wire and sent again for another service: the body is in
+    clear, but the authenticator's keyed checksum (usage 6, RFC 4120 §5.4.1) covers it, and
+    only the TGT's session key makes it. Nothing is issued or remembered."""
+    tgt, web = krb_tgt(krb_realm)
+    admin = krb_realm.add_krb_service("HTTP/admin")
+    request = tgs_request(tgt, web, T0, os.urandom)
+    body = dataclasses.replace(request.message.req_body, sname=principal_name(admin))
+    moved = dataclasses.replace(request.message, req_body=body)
+    size = len(krb_realm.replay)
+    assert krb_realm.error(der.encode_kdc_req(moved)).error_code == 41  # KRB_AP_ERR_MODIFIED
+    assert len(krb_realm.replay) == size
+
+
+def test_kerberos_tgs_request_replayed_is_repeat(krb_realm: KerberosRealm) -> None:
+    """The same TGS-REQ bytes sent twice: the second is a replay (RFC 4120 §3.2.3), in the
+    KDC's one replay cache whichever wire the request came on."""
+    tgt, web = krb_tgt(krb_realm)
+    request = tgs_request(tgt, web, T0, os.urandom)
+    assert krb_realm.send(request).error is None
+    assert krb_realm.error(request).error_code == 34  # KRB_AP_ERR_REPEAT
+
+
+def test_kerberos_golden_ticket_with_a_stolen_krbtgt_key_is_modified(
+    krb_realm: KerberosRealm,
+) -> None:
+    """A DER TGT minted with a stolen krbtgt key: it opens, but carries no KDC signature for
+    its client (the signed data moved from alice's TGT says alice), so the TGS refuses it."""
+    tgt, web = krb_tgt(krb_realm)
+    tgs = krb_realm.entries[krb_realm.tgs]
+    part = open_kerberos_ticket(tgt.ticket, tgs)
+    bob = krb_realm.add_krb_user("bob", "hunter2 hunter2")
+    key = krb_realm.krb_key(krb_realm.tgs)
+    forged_ticket = seal_kerberos_ticket(
+        msgspec.structs.replace(part, client=bob), krb_realm.tgs, key, tgs.kvno, os.urandom
+    )
+    forged = dataclasses.replace(tgt, client=bob, ticket=forged_ticket)
+    size = len(krb_realm.replay)
+    error = krb_realm.error(tgs_request(forged, web, T0, os.urandom))
+    assert error.error_code == 41  # KRB_AP_ERR_MODIFIED
+    assert len(krb_realm.replay) == size
+
+
+@pytest.mark.parametrize(
+    ("into", "what"),
+    [((1, 20), "another enctype"), ((2, 18), "another kvno")],
+)
+def test_kerberos_key_swapped_into_another_enctype_or_kvno_does_not_open(
+    tmp_path: Path, into: tuple[int, int], what: str
+) -> None:
+    """Someone who can write the database (not read the master key) moves alice's sealed
+    aes256-cts-hmac-sha1-96 key of kvno 1 onto ``what``: a key the KDC would then use
+    where another belongs (a known or weaker key for a stronger type, an old key for the
+    current version). Sealed with the name, kvno and enctype bound, it does not open:
+    the lookup refuses the row and nothing is served under it."""
+    directory = tmp_path / "kdc"
+    admin(directory, "init", "--realm", REALM, *FAST_KDF)
+    alice = f"alice@{REALM}"
+    admin(directory, "addprinc", alice, input=f"{ALICE_PASS}\n{ALICE_PASS}\n")
+    admin(directory, "cpw", alice, input=f"{BOB_PASS}\n{BOB_PASS}\n")
+    with sqlite3.connect(directory / "principal.db") as db:
+        (owner,) = db.execute("SELECT id FROM principals WHERE name = ?", (alice,)).fetchone()
+        (moved,) = db.execute(
+            "SELECT wrapped FROM kerberos_keys WHERE principal_id = ? AND kvno = 1 "
+            "AND enctype = 18",
+            (owner,),
+        ).fetchone()
+        changed = db.execute(
+            "UPDATE kerberos_keys SET wrapped = ? WHERE principal_id = ? AND kvno = ? "
+            "AND enctype = ?",
+            (moved, owner, *into),
+        )
+        assert changed.rowcount == 1
+    refused = pytest.raises(ConfigError, match="does not open with this master key stash")
+    with open_store(directory) as store, refused:
+        store.lookup(Principal.parse(alice))

@@ -202,6 +202,7 @@ def join(url: str, ca: Path, directory: str, notes_url: str | None) -> None:
         "ORTHRUS_CA_FILE": str(saved_ca),
         "ORTHRUS_CCACHE": str(root / "ccache"),
         "LAB_NOTES": notes,
+        "ORTHRUS_LAB_CLASS": str(root),  # a student's shell: orthrus-lab answers refuses
     }
     for name, value in settings.items():
         click.echo(f"export {name}={_quote(value)}")

@@ -10,7 +10,8 @@ an activity log, a ``time`` field) is read.
 Exercises whose evidence exists only on the student's machine (decoding with one's own
 keys, offline cracking) are *self-check only*; those that need the lab's tools against a
 service with its defences switched off are *local practice*: the grid says so, rather than
-trusting what a student reports.
+trusting what a student reports. An exercise only some of whose steps the class server sees
+is graded on those (:data:`CLASS_STEPS`), and the grid says which.
 """
 
 from __future__ import annotations
@@ -28,14 +29,29 @@ from labs.state import LabPaths
 from labs.tracefile import TraceEvent, read_trace
 from orthrus.session_token import ticket_id
 
-__all__ = ["CLASS_GRADED", "NOT_GRADED", "ClassGrid", "attributed_client", "grade_class"]
+__all__ = [
+    "CLASS_GRADED",
+    "CLASS_STEPS",
+    "NOT_GRADED",
+    "ClassGrid",
+    "attributed_client",
+    "grade_class",
+]
 
 #: Exercises the class server grades: their evidence is what its KDC and services saw.
-CLASS_GRADED = (1, 2, 4)
+CLASS_GRADED = (1, 2, 4, 5)
+#: Of a graded exercise whose other steps need a local lab, the steps the class server grades,
+#: and why the others are left out (shown on the dashboard).
+CLASS_STEPS: dict[int, tuple[slice, str]] = {
+    5: (
+        slice(0, 1),
+        "graded: the replay refused by the class service; replaying with its cache off is "
+        "local practice",
+    ),
+}
 #: Why each other exercise is not graded by the class server (shown on the dashboard).
 NOT_GRADED = {
     3: "self-check only: decoding with your own keys happens on your machine",
-    5: "local practice: needs a service with its replay cache switched off",
     6: "local practice: the tamper tool replays a captured request from a local trace",
     7: "self-check only: offline cracking happens on your machine",
     8: "local practice: needs a service that believes unsigned groups",
@@ -45,6 +61,7 @@ NOT_GRADED = {
     12: "local practice: stealing and rotating the krbtgt key is an administrator's step",
     13: "local practice: the copied cache is a file on your machine",
     14: "local practice: exporting and changing a user's key is an administrator's step",
+    15: "local practice: needs the KDC's defences switched off; a failed login names nobody",
 }
 
 
@@ -63,7 +80,7 @@ class ClassGrid:
                 "exercise": e.number,
                 "title": e.title,
                 "graded": e.number in CLASS_GRADED,
-                "note": NOT_GRADED.get(e.number, "graded from the class server's records"),
+                "note": _note(e.number),
             }
             for e in EXERCISES
         ]
@@ -93,6 +110,20 @@ class ClassGrid:
             by_number = {r.number: r for r in results}
             writer.writerow([student, *(_status(by_number, e.number) for e in EXERCISES)])
         return out.getvalue()
+
+
+def _note(number: int) -> str:
+    if number in CLASS_STEPS:
+        return CLASS_STEPS[number][1]
+    return NOT_GRADED.get(number, "graded from the class server's records")
+
+
+def _class_steps(result: CheckResult) -> CheckResult:
+    """``result`` with only the steps the class server grades."""
+    if result.number not in CLASS_STEPS:
+        return result
+    steps = result.steps[CLASS_STEPS[result.number][0]]
+    return CheckResult(result.number, result.slug, result.title, steps)
 
 
 def _cell(result: CheckResult) -> dict[str, Any]:
@@ -162,5 +193,5 @@ def grade_class(
         principal = state.principal(student)
         mine = [e for e in events if clients[e.id] == principal]
         evidence = Evidence(student_lab(paths, state, student, store), mine, [], decoder, warnings)
-        results[student] = grade(evidence, list(CLASS_GRADED))
+        results[student] = [_class_steps(r) for r in grade(evidence, list(CLASS_GRADED))]
     return ClassGrid(state.realm, time.time(), results, warnings)

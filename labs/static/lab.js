@@ -1,17 +1,18 @@
 // The Orthrus lab's sequence diagram: polls /api/events and draws each exchange as a request
-// arrow and a reply arrow between lanes (client, KDC, services). No build step, no library.
+// arrow and a reply arrow between lanes (one per client principal, the KDC, the services),
+// marking replays and forged tickets; filters by principal and exchange. No build step.
 "use strict";
 
 const TIME_FIELDS = new Set(["ctime", "patimestamp", "authtime", "starttime", "endtime",
   "renew_till", "till", "iat", "nbf", "exp", "timestamp"]);
-const BASE_LANES = ["client", "kdc", "notes", "legacy", "impostor"];
-const LANE_NAMES = { client: "Client", kdc: "KDC", notes: "notes (HTTP/notes)",
-  legacy: "legacy (HTTP/legacy)", impostor: "impostor" };
+const BASE_LANES = ["kdc", "notes", "legacy", "impostor"];
+const LANE_NAMES = { kdc: "KDC", notes: "notes (HTTP/notes)", legacy: "legacy (HTTP/legacy)",
+  impostor: "impostor", "?": "unknown client", replayer: "replayer (sender unknown)" };
 
 // `generation` changes when the viewer changes: a poll started before that is dropped, and
 // an event already drawn is never drawn again (polls may overlap: timer, viewer change).
 const state = { after: 0, generation: 0, viewer: "", lanes: BASE_LANES.slice(), open: new Set(),
-  timer: null, polling: false };
+  timer: null, polling: false, filter: { principal: "", exchange: "" }, views: [] };
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -62,9 +63,21 @@ function drawLanes() {
     ...state.lanes.map((lane) => el("div", {}, LANE_NAMES[lane] || lane)));
 }
 
+function shortName(principal) {
+  return principal ? principal.split("@")[0] : "?";
+}
+
+// The lifeline a request starts from: its client's, or the replayer's (a replay's sender is
+// whoever copied the request, not the client named inside it).
+function clientLane(view) {
+  return (view.marks || {}).replay_of ? "replayer" : shortName(view.client);
+}
+
 function arrow(kind, view, from, to, y, label) {
-  const tone = kind === "request" ? "request" : `reply ${view.ok ? "ok" : "refused"}`;
-  const head = kind === "request" ? "plain" : (view.ok ? "ok" : "bad");
+  const marks = view.marks || {};
+  const marked = `${marks.replay_of ? " replay" : ""}${marks.forged ? " forged" : ""}`;
+  const tone = kind === "request" ? `request${marked}` : `reply ${view.ok ? "ok" : "refused"}`;
+  const head = kind === "request" ? (marked ? "mark" : "plain") : (view.ok ? "ok" : "bad");
   const group = svg("g", {
     class: `arrow ${tone}`, "data-event": view.id, "data-kind": kind, role: "button", tabindex: "0",
   });
@@ -86,7 +99,15 @@ function partBox(part, decoded) {
       `  ${part.part} — key usage ${part.usage} (${part.usage_name})`),
     el("div", { class: "key" }, `sealed under the ${part.key}`));
   if (part.opened) {
-    box.append(el("div", {}, `opened with ${part.by}`), fieldTable(part.fields));
+    const by = part.origin
+      ? el("a", { href: `#details-${part.origin}`, class: "origin", "data-goto": part.origin }, part.by)
+      : part.by;
+    box.append(el("div", {}, "opened with ", by));
+    if (part.signed !== null && part.signed !== undefined) {
+      box.append(el("div", { class: `verdict ${part.signed ? "good" : "bad"}` },
+        `KDC signature on the authorization data: ${part.verdict}`));
+    }
+    box.append(fieldTable(part.fields));
   } else if (decoded && part.reason) {
     box.append(el("div", { class: "why" }, part.reason));
   } else if (!decoded) {
@@ -116,7 +137,20 @@ function details(view) {
   if (view.parts.length) box.append(el("div", {}, el("strong", {}, "Sealed parts")));
   for (const part of view.parts) box.append(partBox(part, view.decoded));
   if (state.open.has(view.id)) box.classList.add("open");
+  for (const link of box.querySelectorAll("a.origin")) {
+    link.addEventListener("click", (e) => { e.preventDefault(); reveal(Number(link.dataset.goto)); });
+  }
   return box;
+}
+
+// Open an event's details and bring it into view (a key's origin links there).
+function reveal(id) {
+  const box = document.getElementById(`details-${id}`);
+  if (!box) return;
+  box.classList.add("open");
+  state.open.add(id);
+  box.closest(".event").classList.remove("hidden");
+  box.scrollIntoView({ block: "center" });
 }
 
 function toggle(id) {
@@ -127,22 +161,58 @@ function toggle(id) {
 }
 
 function row(view) {
-  const lane = state.lanes.includes(view.lane) ? view.lane : "client";
+  const from = clientLane(view);
+  const lane = view.lane;
   const picture = svg("svg", { "aria-label": view.summary });
   for (const l of state.lanes) {
     picture.append(svg("line", { class: "lifeline", x1: `${laneX(l)}%`, y1: 0,
       x2: `${laneX(l)}%`, y2: 66 }));
   }
-  const who = view.client ? view.client.split("@")[0] : "?";
-  picture.append(arrow("request", view, "client", lane, 24, `${view.request_label} (${who})`));
-  picture.append(arrow("reply", view, lane, "client", 54, view.reply_label));
+  const marks = view.marks || {};
+  const notes = [marks.replay_of ? `replay of #${marks.replay_of}` : "",
+    marks.forged ? "forged ticket" : ""].filter(Boolean);
+  const service = view.exchange === "AS" ? "" : ` for ${shortName(view.server)}`;
+  const label = `${view.request_label}${service}${notes.length ? ` — ${notes.join(", ")}` : ""}`;
+  picture.append(arrow("request", view, from, lane, 24, label));
+  picture.append(arrow("reply", view, lane, from, 54, view.reply_label));
   picture.addEventListener("click", () => toggle(view.id));
   picture.addEventListener("keydown", (e) => { if (e.key === "Enter") toggle(view.id); });
-  const wrapper = el("div", { class: "event", "data-id": view.id, "data-ok": view.ok },
+  const wrapper = el("div", { class: "event", "data-id": view.id, "data-ok": view.ok,
+    "data-principal": shortName(view.client), "data-exchange": view.exchange },
     el("div", { class: "row" }, el("div", { class: "when" }, `#${view.id} ${view.at.slice(11, 19)}`),
       picture),
     details(view));
+  if (!shown(wrapper)) wrapper.classList.add("hidden");
   return wrapper;
+}
+
+function shown(row) {
+  const { principal, exchange } = state.filter;
+  return (!principal || row.dataset.principal === principal) &&
+    (!exchange || row.dataset.exchange === exchange);
+}
+
+function applyFilter() {
+  for (const row of document.querySelectorAll("#diagram .event")) {
+    row.classList.toggle("hidden", !shown(row));
+  }
+}
+
+// A new lifeline: client principals to the left of the KDC, anything else to the right; and
+// each principal once in the filter.
+function addLanes(view) {
+  const from = clientLane(view);
+  let changed = false;
+  if (!state.lanes.includes(from)) {
+    state.lanes.splice(state.lanes.indexOf("kdc"), 0, from); changed = true;
+  }
+  if (!state.lanes.includes(view.lane)) { state.lanes.push(view.lane); changed = true; }
+  if (changed) { drawLanes(); redraw(); }
+  const principal = shortName(view.client);
+  const select = document.getElementById("filter-principal");
+  if (![...select.options].some((o) => o.value === principal)) {
+    select.append(el("option", { value: principal }, principal));
+  }
 }
 
 async function poll() {
@@ -162,7 +232,8 @@ async function poll() {
     const diagram = document.getElementById("diagram");
     for (const view of body.events) {
       if (view.id <= state.after) continue;
-      if (!state.lanes.includes(view.lane)) { state.lanes.push(view.lane); drawLanes(); }
+      addLanes(view);  // may draw the rows so far again, on new lanes
+      state.views.push(view);
       diagram.append(row(view));
       state.after = Math.max(state.after, view.id);
     }
@@ -195,9 +266,22 @@ async function loadStatus() {
 function restart() {
   state.generation += 1;
   state.after = 0;
+  state.views = [];
   document.getElementById("diagram").replaceChildren();
   poll();
 }
+
+// Lanes moved (a new principal): draw the rows drawn so far again on the new lanes.
+function redraw() {
+  document.getElementById("diagram").replaceChildren(...state.views.map(row));
+}
+
+document.getElementById("filter-principal").addEventListener("change", (e) => {
+  state.filter.principal = e.target.value; applyFilter();
+});
+document.getElementById("filter-exchange").addEventListener("change", (e) => {
+  state.filter.exchange = e.target.value; applyFilter();
+});
 
 document.getElementById("viewer").addEventListener("change", (e) => {
   state.viewer = e.target.value;

@@ -141,3 +141,8 @@ def test_no_repr_shows_key_material(core: CoreRealm, tgt: Credential, http: Prin
             assert secret not in text, f"{type(obj).__name__} shows key material"
     assert repr(keytab_entry) == "KeytabEntry(principal=Principal('HTTP/web@EX.TEST'), kvno=1)"
     assert "EncryptionKey(enctype='A256GCM')" in repr(tgt)
+
+
+def test_an_mit_keytab_is_named_as_such() -> None:
+    with pytest.raises(MalformedMessage, match="this is an MIT keytab"):
+        Keytab.from_bytes(b"\x05\x02\x00\x00\x00\x00")

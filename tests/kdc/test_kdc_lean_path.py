@@ -186,3 +186,18 @@ def test_the_rate_limit_still_applies(realm_dir: Path) -> None:
         assert [kdc.call("/v1/as", b"{}", LEAN)[0][:3] for _ in range(5)] == ["400"] * 5
     finally:
         kdc.store._engine.dispose()
+
+
+def test_a_request_the_rate_limit_refused_is_an_event(realm_dir: Path) -> None:
+    """Audit log, metrics and a lab's trace see a 429 too: refused, with the limit."""
+    kdc = KDC(realm_dir, rate_limit="1/hour")
+    try:
+        kdc.call("/v1/tgs", b"{}", FLASK)
+        assert kdc.call("/v1/tgs", b"{}", FLASK, x_request_id="flood-2")[0].startswith("429")
+        refused = kdc.events.events[-1]
+        assert (refused.exchange, refused.ok, refused.error) == ("TGS", False, "KRB_ERR_GENERIC")
+        assert refused.extra == {"status": 429, "rate_limit": "1 per 1 hour"}
+        assert (refused.client_address, refused.request_id) == (FLASK, "flood-2")
+        assert refused.realm == REALM and "too many requests" in str(refused.message)
+    finally:
+        kdc.store._engine.dispose()

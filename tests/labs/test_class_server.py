@@ -233,6 +233,37 @@ def test_clock_skew_is_graded_from_the_ticket_inside_a_refused_request(
     assert classroom.grades("ann")["4"] == "not started"  # ben's evidence is his own
 
 
+def curl_whoami(student: ClassStudent, token: str) -> subprocess.CompletedProcess[str]:
+    """curl, as the class page shows it: the token in the header, the class CA trusted."""
+    header = f"Authorization: Ticket {token}"
+    url = f"{student.env['LAB_NOTES']}/whoami"
+    ca = student.env["ORTHRUS_CA_FILE"]
+    return run(["curl", "-sS", "--cacert", ca, "-H", header, url], student.env)
+
+
+def test_a_replay_is_graded_from_the_class_services_records(
+    classroom: Classroom, students: dict[str, ClassStudent]
+) -> None:
+    """ben captures his own AP-REQ (orthrus token) and sends it twice with curl: the class
+    service refuses the second, and exercise 5 passes for ben alone. cat sends ben's token
+    again, as an eavesdropper would: refused, and it counts for ben's ticket, not for cat."""
+    ben, cat = students["ben"], students["cat"]
+    assert classroom.grades("ben")["5"] == "not started"
+    made = ben.orthrus("token", "--method", "GET", "--path", "/whoami", "HTTP/notes")
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    assert f"ben@{classroom.report()['realm']}" in curl_whoami(ben, token).stdout
+    assert classroom.grades("ben")["5"] == "not started"
+    assert "KRB_AP_ERR_REPEAT" in curl_whoami(ben, token).stdout
+    assert classroom.grades("ben")["5"] == "passed"
+    assert "KRB_AP_ERR_REPEAT" in curl_whoami(cat, token).stdout
+    assert classroom.grades("cat")["5"] == "not started"
+    row = next(s for s in classroom.report()["students"] if s["student"] == "ben")
+    assert [s["step"] for s in row["results"]["5"]["steps"]] == [
+        "replay a captured AP-REQ while the replay cache is on: refused"
+    ]
+
+
 def _forged_lines(principal: str, realm: str) -> str:
     """The issue's forgeries: hand-written AS lines, a TGS and an AP line, crack lines."""
     now = 4102444800.0  # a ``time`` far in the future: filters by time must not help either
@@ -249,6 +280,9 @@ def _forged_lines(principal: str, realm: str) -> str:
          "reply": {"ticket": ticket}},
         {"v": 1, "time": now + 3, "component": "notes", "exchange": "AP", "ok": True,
          "client": principal, "error": "KRB_AP_ERR_SKEW", "request": {"ticket": ticket}},
+        *({"v": 1, "time": now + 4 + i, "component": "notes", "exchange": "AP", "ok": not i,
+           "client": principal, "error": "KRB_AP_ERR_REPEAT" if i else None, "token": "t",
+           "labels": {"replay_cache": "on"}, "request": {"ticket": ticket}} for i in (0, 1)),
     ]  # fmt: skip
     return "".join(json.dumps(line) + "\n" for line in lines)
 
@@ -288,6 +322,7 @@ def test_forged_lines_in_every_file_a_student_reaches_do_not_change_a_grade(
     assert after == before
     cat_grades = classroom.grades("cat")
     assert cat_grades["2"] == "2/3 steps" and cat_grades["4"] == "not started"
+    assert cat_grades["5"] == "not started"
 
 
 def test_another_students_evidence_never_counts(
@@ -353,6 +388,23 @@ def test_a_ticket_forged_with_a_leaked_service_key_counts_for_nobody(
     for document in (before, after):
         document.pop("generated")
     assert after == before
+
+
+def test_the_answer_key_is_the_instructors_in_a_class(
+    classroom: Classroom, students: dict[str, ClassStudent]
+) -> None:
+    """A shell that joined the class is refused the answer key, also naming its own join
+    directory as a class; the instructor, naming the class directory, gets it."""
+    ann = students["ann"]
+    assert ann.env["ORTHRUS_LAB_CLASS"] == str(ann.home / "class")
+    refused = lab("answers", "1", env=ann.env)
+    assert refused.returncode == 1 and "your instructor's; ask them" in refused.stderr
+    assert "nonce" not in refused.stdout
+    own = lab("answers", "1", "--class", str(ann.home / "class"), env=ann.env)
+    assert own.returncode == 1 and "is not a class you run" in own.stderr
+    instructor = lab("answers", "1", "--class", str(classroom.root), env=ann.env)
+    assert instructor.returncode == 0, instructor.stderr
+    assert "1. First login" in instructor.stdout
 
 
 def test_report_json_and_csv(classroom: Classroom, students: dict[str, ClassStudent]) -> None:

@@ -15,11 +15,13 @@ import pytest
 from click.testing import CliRunner, Result
 from lab_support import orthrus_lab
 
+from labs.answers import answer_section
 from labs.cli import cli
 from labs.lab import Lab, create_lab
 from labs.procs import choose_port, read_proc, running
 from labs.state import LabPaths
 from labs.tracefile import follow_trace, read_trace
+from orthrus.errors import ConfigError
 from orthrus_io.events import ExchangeEvent
 from orthrus_io.trace import trace_record
 
@@ -130,7 +132,7 @@ def test_a_damaged_trace_line_is_skipped_with_a_warning(down_lab: Lab) -> None:
     assert "trace line 2 is not valid JSON; skipped" in shown.stderr
     assert "#1" in shown.stdout and "#4" in shown.stdout
     graded = invoke("check", "--all", "--json", "--dir", str(down_lab.paths.root))
-    assert graded.exit_code == 1 and len(json.loads(graded.stdout)) == 14
+    assert graded.exit_code == 1 and len(json.loads(graded.stdout)) == 15
     down_lab.paths.trace.unlink()
 
 
@@ -138,19 +140,37 @@ def test_every_command_has_help() -> None:
     for command in cli.commands:
         result = invoke(command, "--help")
         assert result.exit_code == 0, command
-        assert "--dir" in result.stdout or command == "show", command
+        # show and answers read docs/labs/, not a lab directory
+        assert "--dir" in result.stdout or command in ("show", "answers"), command
 
 
 def test_show_renders_each_exercise_and_refuses_others() -> None:
-    for number in range(1, 15):
+    for number in range(1, 16):
         shown = invoke("show", str(number))
         assert shown.exit_code == 0
         text = shown.stdout
         for heading in ("Goal", "Background", "Steps", "Questions", "Check"):
             assert heading in text, (number, heading)
         assert f"orthrus-lab check {number}" in text
-    missing = invoke("show", "15")
-    assert "there is no exercise 15" in str(missing.exception)
+    missing = invoke("show", "16")
+    assert "there is no exercise 16" in str(missing.exception)
+
+
+def test_answers_prints_each_exercises_answer_key_section() -> None:
+    for number in range(1, 16):
+        shown = invoke("answers", str(number))
+        assert shown.exit_code == 0, shown.output
+        heading = shown.stdout.strip().splitlines()[0].strip()
+        assert heading.startswith(f"{number}. "), heading
+    assert "there is no exercise 16" in str(invoke("answers", "16").exception)
+
+
+def test_answers_section_is_one_heading_to_the_next() -> None:
+    text = "# Key\n\nintro\n\n## 1. One\n\n1. a\n2. b\n\n## 2. Two\n\n```\n## 3. no\n```\n"
+    assert answer_section(text, 1) == "## 1. One\n\n1. a\n2. b\n"
+    assert answer_section(text, 2) == "## 2. Two\n\n```\n## 3. no\n```\n"
+    with pytest.raises(ConfigError, match="no answers for exercise 3"):
+        answer_section(text, 3)
 
 
 def test_show_wraps_at_a_narrow_terminal_and_loses_no_text() -> None:

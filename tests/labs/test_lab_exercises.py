@@ -290,7 +290,7 @@ def test_exercise_11_roasting(lab: Lab, alice: Student) -> None:
 
 def test_list_and_check_all_agree_with_each_check(lab: Lab) -> None:
     listed = json.loads(lab_cli(lab, "list", "--json").stdout)
-    assert [r["number"] for r in listed] == list(range(1, 15))
+    assert [r["number"] for r in listed] == list(range(1, 16))
     assert all(r["doc"].startswith("docs/labs/") for r in listed)
     graded = lab_cli(lab, "check", "--all", "--json")
     results = json.loads(graded.stdout)
@@ -327,11 +327,24 @@ def test_exercise_12_golden_ticket(lab: Lab, alice: Student, bob: Student) -> No
     # The stolen key opens the forged TGT in the trace: dave, signed with a made-up key.
     shown = lab_cli(lab, "trace", "--keytab", str(lab.paths.keytab("krbtgt")), "--last", "1")
     assert "client: dave@LAB.TEST" in shown.stdout and "forged-by-the-student" in shown.stdout
+    # Marked as a ticket the KDC never issued, with a verdict on its (made-up) signature.
+    assert "forged ticket" in shown.stdout and "KDC signature: not the KDC's" in shown.stdout
     result = check(lab, 12, since)
     assert missing(result) == [
+        "turn the TGS's check of the signature off: the forged TGT gets a service ticket",
         "rotate the krbtgt key (a new kvno in the KDC)",
         "after the rotation, a TGT issued before it still gets service tickets",
     ]
+    # The lab switch: a TGS that believes unsigned TGTs hands dave's forger a ticket.
+    assert lab_cli(lab, "switch", "kdc", "tgt-signature", "off").exit_code == 0
+    try:
+        Student(lab, "dave", ccache=golden).kvno("HTTP/notes")  # no refusal: believed
+    finally:
+        assert lab_cli(lab, "switch", "kdc", "tgt-signature", "on").exit_code == 0
+    assert (
+        "turn the TGS's check of the signature off: the forged TGT gets a service ticket"
+        not in (missing(check(lab, 12, since)))
+    )
     _kdc_admin(lab, "rotate", tgs)
     bob.kinit()  # a TGT under kvno 2
     assert "after the rotation, a TGT issued before it still gets service tickets" in missing(
@@ -368,16 +381,16 @@ def test_exercise_13_pass_the_ticket(lab: Lab, alice: Student) -> None:
 def test_exercise_14_overpass_the_hash(lab: Lab, tmp_path: Path) -> None:
     since = time.time()
     # A user of its own, whose password the test may change without touching the others'.
-    erin = Principal.parse("erin@LAB.TEST")
-    lab.store().add_principal(NewPrincipal(erin, "erin-lab-pass"))
+    frank = Principal.parse("frank@LAB.TEST")
+    lab.store().add_principal(NewPrincipal(frank, "frank-lab-pass"))
     stolen = tmp_path / "stolen.keytab"
-    _kdc_admin(lab, "ktadd", "-k", str(stolen), str(erin))
-    victim = Student(lab, "alice", ccache=tmp_path / "erin.ccache")
+    _kdc_admin(lab, "ktadd", "-k", str(stolen), str(frank))
+    victim = Student(lab, "alice", ccache=tmp_path / "frank.ccache")
 
     def login_with_key() -> None:
         client = victim.client()
         try:
-            client.login_with_keytab(erin, stolen)
+            client.login_with_keytab(frank, stolen)
         finally:
             client.close()
 
@@ -390,7 +403,7 @@ def test_exercise_14_overpass_the_hash(lab: Lab, tmp_path: Path) -> None:
     assert missing(check(lab, 14, since)) == [
         "change the user's password: the stolen key no longer logs in"
     ]
-    lab.store().change_key(erin, "erin-new-pass")
+    lab.store().change_key(frank, "frank-new-pass")
     with pytest.raises(KDCError) as refused:
         login_with_key()
     assert refused.value.name == "KDC_ERR_PREAUTH_FAILED"

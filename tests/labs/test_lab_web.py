@@ -15,10 +15,14 @@ from pathlib import Path
 
 import pytest
 from lab_support import Student, lab_cli, last
+from lab_support import events as lab_events
 
+from labs import attacks
+from labs.explain import FORGED
 from labs.lab import Lab
 from labs.procs import read_proc
 from labs.web import MAX_SAFE_INTEGER, create_app, json_safe
+from orthrus.principal import Principal
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -91,7 +95,7 @@ def test_the_page_draws_each_exchange_live_and_decodes_on_click(
             page.select_option("#viewer", "alice")
             page.wait_for_selector(f".event[data-id='{refused.id}']", timeout=15_000)
             lanes = page.inner_text("#lanes")
-            assert "KDC" in lanes and "notes" in lanes and "Client" in lanes
+            assert "KDC" in lanes and "notes" in lanes and "alice" in lanes
 
             # The refusal is red, and its details explain it.
             reply = page.locator(f".event[data-id='{refused.id}'] .arrow.reply")
@@ -153,3 +157,85 @@ def test_nonces_reach_the_page_exactly_as_the_cli_shows_them(lab: Lab, alice: St
     assert json_safe({"a": [big, -big, 2**53 - 1, True]}) == {
         "a": [str(big), str(-big), 2**53 - 1, True]
     }
+
+
+def test_the_page_marks_replays_and_forgeries_links_key_origins_and_filters(lab: Lab) -> None:
+    """One lifeline per client (and one for whoever replays); a replay and a forged ticket
+    are marked on their arrows; a key's origin is a link to its event; an opened ticket has a
+    verdict on its KDC signature; the refusal of a forgery names the signature; filters."""
+    alice = Student(lab, "alice")
+    alice.kinit()
+    assert alice.fetch("notes").status_code == 200
+    accepted = last(lab, component="notes", ok=True)
+    attacks.replay(lab, accepted.id)
+    replayed = last(lab, component="notes")
+    forged_cache = lab.paths.ccache("mallory")
+    realm = lab.state.realm
+    attacks.forge_ticket(
+        lab,
+        lab.paths.keytab("notes"),
+        Principal.parse(f"HTTP/notes@{realm}"),
+        Principal.parse(f"mallory@{realm}"),
+        ("admins",),
+        forged_cache,
+    )
+    assert Student(lab, "alice", ccache=forged_cache).fetch("notes").status_code == 401
+    forged = last(lab, component="notes")
+    assert forged.error == "KRB_AP_ERR_MODIFIED"
+    tgs = next(
+        e
+        for e in reversed(lab_events(lab))
+        if e.exchange == "TGS" and e.id < accepted.id and e.client == f"alice@{realm}"
+    )
+    info = read_proc(lab.paths, "web")
+    if info is None:
+        assert lab_cli(lab, "web").exit_code == 0
+        info = read_proc(lab.paths, "web")
+    assert info is not None
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{info.url}/")
+            page.select_option("#viewer", "instructor")
+            page.wait_for_selector(f".event[data-id='{forged.id}']", timeout=30_000)
+            lanes = page.inner_text("#lanes")
+            # The forger's lifeline: the client the service read in the ticket, if it did.
+            forger = forged.client.split("@")[0] if forged.client else "?"
+            assert "alice" in lanes and "replayer" in lanes
+            assert (forger if forged.client else "unknown client") in lanes
+
+            replay = page.locator(f".event[data-id='{replayed.id}'] .arrow.request")
+            assert "replay" in (replay.get_attribute("class") or "")
+            assert f"replay of #{accepted.id}" in str(replay.text_content())
+            fake = page.locator(f".event[data-id='{forged.id}'] .arrow.request")
+            assert "forged" in (fake.get_attribute("class") or "")
+            assert "AP-REQ for HTTP/notes — forged ticket" in str(fake.text_content())
+
+            fake.click()
+            text = page.inner_text(f"#details-{forged.id}")
+            assert "KDC signature on the authorization data: not the KDC's" in text
+            assert FORGED.split(":")[0] in text and "signing key" in text
+
+            page.click(f".event[data-id='{accepted.id}'] .arrow.request")
+            text = page.inner_text(f"#details-{accepted.id}")
+            assert "KDC signature on the authorization data: signed by the KDC" in text
+            origin = page.locator(f"#details-{accepted.id} a.origin[data-goto='{tgs.id}']")
+            assert f"the TGS reply of event #{tgs.id}" in origin.inner_text()
+            origin.click()
+            page.wait_for_selector(f"#details-{tgs.id}.open", state="visible")
+
+            page.select_option("#filter-principal", forger)
+            page.wait_for_selector(f".event[data-id='{accepted.id}']", state="hidden")
+            visible = page.eval_on_selector_all(
+                ".event:not(.hidden)", "rows => rows.map(r => r.dataset.principal)"
+            )
+            assert visible and set(visible) == {forger}, visible
+            page.select_option("#filter-principal", "")
+            page.select_option("#filter-exchange", "AS")
+            shown = page.eval_on_selector_all(
+                ".event:not(.hidden)", "rows => rows.map(r => r.dataset.exchange)"
+            )
+            assert shown and set(shown) == {"AS"}, shown
+        finally:
+            browser.close()

@@ -30,9 +30,10 @@ from ops_support import (
     stop_all,
     whoami,
 )
-from support import REALM, Realm, User, http_login, kdc_post, sqlite_snapshot
+from support import REALM, Realm, User, http_login, kdc_post, open_store, sqlite_snapshot
 
 from orthrus.as_exchange import ASOptions, make_as_req
+from orthrus.enctypes import enctype
 from orthrus.errors import KDCError
 from orthrus.keytab import Keytab
 from orthrus.kpasswd import make_kpasswd_req
@@ -173,6 +174,16 @@ def test_kpasswd_end_to_end_with_the_password_policy(running: Running, tmp_path:
     # Of all these attempts only the one accepted change made a key version.
     assert key_versions(running.realm.directory, name) == [1, 2]
     http_login(running.kdc.url, name, second)
+    # ... with the Kerberos keys of the new password (MIT clients log in with it, too).
+    with open_store(running.realm.directory) as store:
+        entry = store.lookup(Principal.parse(name))
+    assert entry is not None
+    for number in store.settings.enctype_numbers:
+        new = entry.kerberos_key(number)
+        assert new is not None and new.iterations is not None
+        assert new.key == enctype(number).string_to_key(
+            second, b"EXAMPLE.TESTpat", new.iterations.to_bytes(4, "big")
+        )
 
 
 def test_master_key_rotation(running: Running) -> None:
@@ -186,6 +197,7 @@ def test_master_key_rotation(running: Running) -> None:
     assert [k["kvno"] for k in stash["keys"]] == [2]
     tables = sqlite_snapshot(running.realm.directory / "principal.db")
     wrapped = [row[3] for row in tables["keys"]] + [row[1] for row in tables["signing_keys"]]
+    wrapped += [row[5] for row in tables["kerberos_keys"]]
     assert wrapped and {peek_header(w)["kid"] for w in wrapped} == {"2"}
 
     # The KDC started under version 1 serves on: logins, tickets, a principal added now.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -9,10 +10,14 @@ from pathlib import Path
 import pytest
 from realm_helpers import SERVICE, MiniRealm, token
 
+from orthrus.enctypes import KeyBlock
 from orthrus.errors import ConfigError, ProtocolError
+from orthrus.mitkeytab import MITKeytabEntry, serialize_keytab
 from orthrus.principal import Principal
+from orthrus.realm import KerberosKey
 from orthrus.replay import MemoryReplayCache
 from service_lib import KeytabSource, Verifier
+from service_lib.keytab_source import keytab_realms
 
 
 class Ticks:
@@ -109,3 +114,77 @@ def test_accepted_principals(realm: MiniRealm, tmp_path: Path) -> None:
         KeytabSource(path, {Principal.parse("HTTP/nothere@SVC.TEST")})
     source = KeytabSource(path, {Principal.parse(SERVICE)})
     assert source.snapshot().principals == {Principal.parse(SERVICE)}
+
+
+def mit_keytab(path: Path, *entries: MITKeytabEntry) -> Path:
+    path.write_bytes(serialize_keytab(entries))
+    os.chmod(path, 0o600)
+    return path
+
+
+HTTP = Principal.parse(SERVICE)
+IMAP = Principal.parse("imap/mail@SVC.TEST")
+AES256 = KeyBlock(18, bytes(range(32)))
+AES256_SHA384 = KeyBlock(20, bytes(range(32, 64)))
+
+
+def test_an_mit_keytab_gives_kerberos_keys(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = mit_keytab(
+        tmp_path / "mit.keytab",
+        MITKeytabEntry(HTTP, 2, AES256_SHA384),
+        MITKeytabEntry(HTTP, 2, AES256),
+        MITKeytabEntry(IMAP, 7, AES256),
+    )
+    ticks = Ticks()
+    source = KeytabSource(path, clock=ticks)
+    snapshot = source.snapshot()
+    assert snapshot.keys == {}
+    assert snapshot.principals == {HTTP, IMAP}
+    assert snapshot.kerberos_keys == {
+        HTTP: (KerberosKey(2, AES256_SHA384), KerberosKey(2, AES256)),
+        IMAP: (KerberosKey(7, AES256),),
+    }
+    assert keytab_realms(path) == {HTTP.realm, IMAP.realm}
+    assert KeytabSource(path, {IMAP}).snapshot().kerberos_keys == {IMAP: (KerberosKey(7, AES256),)}
+    with pytest.raises(ConfigError, match=re.escape("HTTP/nothere@SVC.TEST")):
+        KeytabSource(path, {Principal.parse("HTTP/nothere@SVC.TEST")})
+
+    # A new version of the file is read as the Orthrus one is; the log names no key.
+    mit_keytab(path, MITKeytabEntry(HTTP, 3, AES256))
+    ticks.now = 5
+    with caplog.at_level(logging.INFO, "orthrus.service.keytab"):
+        assert source.refresh()
+    assert source.snapshot().kerberos_keys == {HTTP: (KerberosKey(3, AES256),)}
+    assert f"{HTTP} kvno [3]" in caplog.text
+    assert AES256.material.hex() not in caplog.text
+    assert "kerberos_keys" not in repr(snapshot)
+
+
+def test_the_ticket_scheme_refuses_an_mit_keytab_saying_what_to_export(tmp_path: Path) -> None:
+    path = mit_keytab(tmp_path / "mit.keytab", MITKeytabEntry(HTTP, 2, AES256))
+    with pytest.raises(ConfigError) as caught:
+        Verifier(KeytabSource(path), MemoryReplayCache())
+    assert "holds only Kerberos keys (an MIT keytab)" in str(caught.value)
+    assert "'orthrus-kdc ktadd -k FILE SERVICE' (without --format mit)" in str(caught.value)
+
+
+def test_a_bad_mit_keytab_is_a_clear_error(realm: MiniRealm, tmp_path: Path) -> None:
+    path = tmp_path / "bad.keytab"
+    for data, says in [
+        (b"\x05\x01\x00\x00", "version 0x0501"),
+        (b"\x05\x02\x00\x00\x00\x30\x00\x01", "truncated or corrupt"),
+        (b"\x05\x02\x00", "record length"),
+    ]:
+        path.write_bytes(data)
+        os.chmod(path, 0o600)
+        with pytest.raises(ConfigError, match=f"keytab {path} is not a valid keytab: .*{says}"):
+            KeytabSource(path)
+    # A broken MIT keytab replacing a good one: the old keys stay.
+    ticks = Ticks()
+    verifier = Verifier(KeytabSource(realm.write_keytab(path), clock=ticks), MemoryReplayCache())
+    path.write_bytes(b"\x05\x02\x00\x00\x00\x30")
+    ticks.now = 5
+    assert verifier.verify(token(realm.credential("alice")))
+    assert verifier.keytab.generation == 1

@@ -1,0 +1,126 @@
+"""The KDC's answers on the Kerberos wire (RFC 4120 §3.1, §3.3; DER, RFC 3962/8009), driven
+sans-IO by the Kerberos client of :mod:`orthrus.kerberos.client`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+import pytest
+from core_realm import T0
+from kerberos_realm import ETYPES, ITERATIONS, KerberosRealm, salt_of
+
+from orthrus.der import (
+    PA_ETYPE_INFO2,
+    decode_enc_ticket_part,
+    decode_etype_info2,
+    decode_method_data,
+    find_padata,
+)
+from orthrus.enctypes import enctype
+from orthrus.kerberos import kdc
+from orthrus.kerberos.client import KerberosRequest, as_request, read_kdc_rep, tgs_request
+from orthrus.kerberos.names import flags_from_bits
+from orthrus.kerberos.tickets import AD_ORTHRUS_AUTHZ, open_kerberos_ticket
+from orthrus.keys import KeyUsage
+
+PASSWORD = "correct horse"
+
+
+@pytest.fixture
+def realm() -> KerberosRealm:
+    return KerberosRealm()
+
+
+def test_as_without_preauth_asks_for_it_with_salt_and_iteration_count(realm: KerberosRealm) -> None:
+    alice = realm.add_krb_user("alice", PASSWORD)
+    error = realm.error(as_request(alice, realm.tgs, ETYPES, T0, os.urandom))
+    assert error.error_code == 25  # KDC_ERR_PREAUTH_REQUIRED
+    assert error.e_data is not None
+    hint = find_padata(decode_method_data(error.e_data), PA_ETYPE_INFO2)
+    assert hint is not None
+    (entry,) = decode_etype_info2(hint.value)
+    assert (entry.etype, entry.salt) == (20, salt_of(alice).decode())
+    assert entry.s2kparams == ITERATIONS.to_bytes(4, "big")
+
+
+@pytest.mark.parametrize("etype", ETYPES)
+def test_as_gives_a_tgt_under_the_enctype_the_client_prefers(
+    realm: KerberosRealm, etype: int
+) -> None:
+    alice = realm.add_krb_user("alice", PASSWORD)
+    tgt = realm.krb_login(alice, PASSWORD, etypes=(etype, *ETYPES))
+    assert tgt.session_key.enctype == etype
+    assert tgt.client == alice and tgt.server == realm.tgs
+    assert {"initial", "pre-authent"} <= set(flags_from_bits(tgt.flags))
+    part = open_kerberos_ticket(tgt.ticket, realm.entries[realm.tgs])
+    assert part.client == alice and part.key.to_keyblock() == tgt.session_key
+    assert part.authorization_data is not None  # KDC-signed, inside AD-IF-RELEVANT
+    assert realm.signer.verify_own(part, realm.tgs, 300, T0) == ()
+
+
+@pytest.mark.parametrize("etype", [17, 19, 23])
+def test_as_for_an_enctype_the_client_has_no_key_of_is_etype_nosupp(
+    realm: KerberosRealm, etype: int
+) -> None:
+    alice = realm.add_krb_user("alice", PASSWORD)
+    error = realm.error(as_request(alice, realm.tgs, (etype,), T0, os.urandom))
+    assert error.error_code == 14  # KDC_ERR_ETYPE_NOSUPP
+
+
+def test_tgs_gives_a_service_ticket_the_service_key_opens(realm: KerberosRealm) -> None:
+    alice = realm.add_krb_user("alice", PASSWORD, groups=("staff",))
+    web = realm.add_krb_service("HTTP/web")
+    tgt = realm.krb_login(alice, PASSWORD)
+    request = tgs_request(tgt, web, T0 + 1, os.urandom)
+    ticket = read_kdc_rep(realm.reply(request, T0 + 1), request)
+    assert ticket.server == web
+    part = open_kerberos_ticket(ticket.ticket, realm.entries[web])
+    assert part.client == alice
+    assert realm.verifier().verify(part, web, 300, T0 + 1) == ("staff",)
+    raw = enctype(20).decrypt(realm.krb_key(web), KeyUsage.TICKET, ticket.ticket.enc_part.cipher)
+    entries = decode_enc_ticket_part(raw).authorization_data or ()
+    assert entries and entries[0].ad_type == 1  # AD-IF-RELEVANT, which MIT clients ignore
+    assert AD_ORTHRUS_AUTHZ < 0
+
+
+def test_tgt_renewed_on_the_kerberos_wire(realm: KerberosRealm) -> None:
+    alice = realm.add_krb_user("alice", PASSWORD)
+    key = enctype(20).string_to_key(PASSWORD, salt_of(alice), ITERATIONS.to_bytes(4, "big"))
+    request = as_request(alice, realm.tgs, ETYPES, T0, os.urandom, key, options=("renewable",))
+    body = request.message.req_body
+    request = KerberosRequest(
+        replace(request.message, req_body=replace(body, rtime=int(T0) + 86400)),
+        request.reply_key,
+        request.reply_usage,
+    )
+    tgt = read_kdc_rep(realm.reply(request), request, key)
+    assert "renewable" in flags_from_bits(tgt.flags)
+    renew = tgs_request(tgt, realm.tgs, T0 + 60, os.urandom, options=("renew",))
+    renewed = read_kdc_rep(realm.reply(renew, T0 + 60), renew)
+    assert renewed.endtime > tgt.endtime
+
+
+def test_garbage_is_a_krb_error_with_no_exchange(realm: KerberosRealm) -> None:
+    for datagram in (b"", b"\x6a\xff", b"\x6c\xff", b"\xff\xff", b"\x6a\x03\x30\x01"):
+        answer = realm.send(datagram)
+        assert answer.exchange is None
+        assert realm.error(datagram).error_code == 60  # KRB_ERR_GENERIC
+
+
+def test_a_reply_too_big_for_a_datagram_is_response_too_big(realm: KerberosRealm) -> None:
+    alice = realm.add_krb_user("alice", PASSWORD)
+    key = enctype(20).string_to_key(PASSWORD, salt_of(alice), ITERATIONS.to_bytes(4, "big"))
+    request = as_request(alice, realm.tgs, ETYPES, T0, os.urandom, key)
+    answer = kdc.answer(request.encode(), realm.ctx, T0, max_reply=200)
+    assert answer.error == "KRB_ERR_RESPONSE_TOO_BIG"
+    assert realm.send(request.encode()).error is None  # unlimited (TCP): the AS-REP itself
+
+
+def test_principal_without_kerberos_keys_is_etype_nosupp_saying_what_to_do(
+    realm: KerberosRealm,
+) -> None:
+    bob = realm.add_user("bob", PASSWORD)
+    error = realm.error(as_request(bob, realm.tgs, ETYPES, T0, os.urandom))
+    assert error.error_code == 14
+    assert error.e_text is not None and "orthrus-kdc cpw" in error.e_text
