@@ -200,8 +200,3 @@ class MITRealm:
 
 def parse_line(line: str) -> dict[str, str]:
     return dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
-
-
-def log_failure(what: str, err: str) -> None:
-    if err.strip():
-        log(f"  {what}: {err.strip()[:300]}")

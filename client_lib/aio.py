@@ -73,34 +73,34 @@ class AsyncClient(ClientBase):
         await self.aclose()
 
     async def login(
-        self, client: Principal, password: str, options: LoginOptions = _DEFAULT_LOGIN
+        self, principal: Principal, password: str, options: LoginOptions = _DEFAULT_LOGIN
     ) -> Credential:
         """Log in with a password and store the TGT in the credential cache."""
-        return await drive_async(self._login_flow(client, password, options), self.transport)
+        return await drive_async(self._login_flow(principal, password, options), self.transport)
 
     async def initial_ticket(
         self,
-        client: Principal,
+        principal: Principal,
         password: str,
         options: LoginOptions = _DEFAULT_LOGIN,
         server: Principal | None = None,
     ) -> Credential:
         """An AS exchange with a password, for a TGT or ``server``; returned, not stored."""
-        flow = self._initial_ticket_flow(client, password, options, server)
+        flow = self._initial_ticket_flow(principal, password, options, server)
         return await drive_async(flow, self.transport)
 
     async def login_with_keytab(
-        self, client: Principal, keytab_path: Path, options: LoginOptions = _DEFAULT_LOGIN
+        self, principal: Principal, keytab_path: Path, options: LoginOptions = _DEFAULT_LOGIN
     ) -> Credential:
-        """Log in with the newest key of ``client`` in a keytab (one round trip)."""
-        flow = self._keytab_login_flow(client, keytab_path, options)
+        """Log in with the newest key of ``principal`` in a keytab (one round trip)."""
+        flow = self._keytab_login_flow(principal, keytab_path, options)
         return await drive_async(flow, self.transport)
 
     async def change_password(
-        self, client: Principal, old_password: str, new_password: str
+        self, principal: Principal, old_password: str, new_password: str
     ) -> KpasswdResult:
-        """Change ``client``'s password through ``/v1/kpasswd`` (RFC 3244)."""
-        flow = self._change_password_flow(client, old_password, new_password)
+        """Change ``principal``'s password through ``/v1/kpasswd`` (RFC 3244)."""
+        flow = self._change_password_flow(principal, old_password, new_password)
         return await drive_async(flow, self.transport)
 
     async def get_service_ticket(self, server: Principal, use_cache: bool = True) -> Credential:

@@ -100,15 +100,15 @@ class ClientBase:
         return tgt
 
     def _login_flow(
-        self, client: Principal, password: str, options: LoginOptions
+        self, principal: Principal, password: str, options: LoginOptions
     ) -> Flow[Credential]:
-        tgt = yield from self._initial_ticket_flow(client, password, options, None)
-        self.ccache.initialize(client, tgt)
+        tgt = yield from self._initial_ticket_flow(principal, password, options, None)
+        self.ccache.initialize(principal, tgt)
         return tgt
 
     def _initial_ticket_flow(
         self,
-        client: Principal,
+        principal: Principal,
         password: str,
         options: LoginOptions,
         server: Principal | None,
@@ -120,42 +120,42 @@ class ClientBase:
         carries the encrypted timestamp. (A principal without pre-authentication answers the
         first request directly, with the parameters in the reply.)
         """
-        probe = make_as_req(client, self.now(), self._entropy, _as_options(options, server))
+        probe = make_as_req(principal, self.now(), self._entropy, _as_options(options, server))
         try:
             rep = yield KDCCall("/v1/as", probe, ASRep)
         except KDCError as exc:
             if exc.name != "KDC_ERR_PREAUTH_REQUIRED":
                 raise
-            params = self._kdf_params(client, exc.data.get("kdf"))
-            key = string_to_key(password, client, params, _kvno(exc.data))
+            params = self._kdf_params(principal, exc.data.get("kdf"))
+            key = string_to_key(password, principal, params, _kvno(exc.data))
             try:
-                return (yield from self._as_with_key_flow(client, key, options, server))
+                return (yield from self._as_with_key_flow(principal, key, options, server))
             except KDCError as failed:
-                raise _explain_legacy_salt(failed, client, params) from None
-        key = string_to_key(password, client, self._kdf_params(client, rep.kdf), 0)
+                raise _explain_legacy_salt(failed, principal, params) from None
+        key = string_to_key(password, principal, self._kdf_params(principal, rep.kdf), 0)
         return read_as_rep(rep, probe, key, self.now())
 
-    def _kdf_params(self, client: Principal, hint: object) -> KDFParams:
+    def _kdf_params(self, principal: Principal, hint: object) -> KDFParams:
         """The KDC's salt part and KDF parameters, within this client's floor and ceiling."""
-        params = _kdf_hint(client, hint)
+        params = _kdf_hint(principal, hint)
         check_params(params, self.settings.kdf)
         return params
 
     def _keytab_login_flow(
-        self, client: Principal, keytab_path: Path, options: LoginOptions
+        self, principal: Principal, keytab_path: Path, options: LoginOptions
     ) -> Flow[Credential]:
         keytab = Keytab.from_bytes(read_private(keytab_path, "keytab"))
-        keys = keytab.keys_by_principal().get(client)
+        keys = keytab.keys_by_principal().get(principal)
         if not keys:
-            raise ConfigError(f"keytab {keytab_path} holds no key for {client}")
-        tgt = yield from self._as_with_key_flow(client, keys[max(keys)], options)
-        self.ccache.initialize(client, tgt)
+            raise ConfigError(f"keytab {keytab_path} holds no key for {principal}")
+        tgt = yield from self._as_with_key_flow(principal, keys[max(keys)], options)
+        self.ccache.initialize(principal, tgt)
         return tgt
 
     def _as_with_key_flow(
-        self, client: Principal, key: Key, options: LoginOptions, server: Principal | None = None
+        self, principal: Principal, key: Key, options: LoginOptions, server: Principal | None = None
     ) -> Flow[Credential]:
-        req = make_as_req(client, self.now(), self._entropy, _as_options(options, server), key)
+        req = make_as_req(principal, self.now(), self._entropy, _as_options(options, server), key)
         rep = yield KDCCall("/v1/as", req, ASRep)
         return read_as_rep(rep, req, key, self.now())
 
@@ -171,10 +171,10 @@ class ClientBase:
         return (yield from self._keytab_login_flow(schedule.principal, keytab, login))
 
     def _change_password_flow(
-        self, client: Principal, old_password: str, new_password: str
+        self, principal: Principal, old_password: str, new_password: str
     ) -> Flow[KpasswdResult]:
         ticket = yield from self._initial_ticket_flow(
-            client, old_password, LoginOptions(300, None), changepw_service(client.realm)
+            principal, old_password, LoginOptions(300, None), changepw_service(principal.realm)
         )
         request, state = make_kpasswd_req(ticket, new_password, self.now(), self._entropy)
         reply = yield KDCCall("/v1/kpasswd", request, KpasswdRep)
@@ -235,37 +235,37 @@ class Client(ClientBase):
             self._transport.close()
 
     def login(
-        self, client: Principal, password: str, options: LoginOptions = LoginOptions()
+        self, principal: Principal, password: str, options: LoginOptions = LoginOptions()
     ) -> Credential:
         """Log in with a password (AS exchange, RFC 4120 §3.1) and store the TGT."""
-        return drive(self._login_flow(client, password, options), self.transport)
+        return drive(self._login_flow(principal, password, options), self.transport)
 
     def initial_ticket(
         self,
-        client: Principal,
+        principal: Principal,
         password: str,
         options: LoginOptions = LoginOptions(),
         server: Principal | None = None,
     ) -> Credential:
         """An AS exchange with a password, for a TGT or ``server``; returned, not stored."""
-        flow = self._initial_ticket_flow(client, password, options, server)
+        flow = self._initial_ticket_flow(principal, password, options, server)
         return drive(flow, self.transport)
 
     def login_with_keytab(
-        self, client: Principal, keytab_path: Path, options: LoginOptions = LoginOptions()
+        self, principal: Principal, keytab_path: Path, options: LoginOptions = LoginOptions()
     ) -> Credential:
-        """Log in with the newest key of ``client`` in a keytab (one round trip)."""
-        return drive(self._keytab_login_flow(client, keytab_path, options), self.transport)
+        """Log in with the newest key of ``principal`` in a keytab (one round trip)."""
+        return drive(self._keytab_login_flow(principal, keytab_path, options), self.transport)
 
     def change_password(
-        self, client: Principal, old_password: str, new_password: str
+        self, principal: Principal, old_password: str, new_password: str
     ) -> KpasswdResult:
-        """Change ``client``'s password through ``/v1/kpasswd`` (RFC 3244).
+        """Change ``principal``'s password through ``/v1/kpasswd`` (RFC 3244).
 
         The old password buys a short initial ticket for ``kadmin/changepw``; the new one
         travels sealed under a fresh subkey; the KDC's reply is checked (mutual).
         """
-        flow = self._change_password_flow(client, old_password, new_password)
+        flow = self._change_password_flow(principal, old_password, new_password)
         return drive(flow, self.transport)
 
     def get_service_ticket(self, server: Principal, use_cache: bool = True) -> Credential:
@@ -312,11 +312,11 @@ def _as_options(options: LoginOptions, server: Principal | None = None) -> ASOpt
     return ASOptions(options.lifetime or 0, options.renewable_life, server)
 
 
-def _kdf_hint(client: Principal, hint: object) -> KDFParams:
+def _kdf_hint(principal: Principal, hint: object) -> KDFParams:
     """The salt part and KDF parameters the KDC sent, within the wire format's bounds."""
     if hint is None:
         raise ConfigError(
-            f"{client} has a random key, not a password; log in with a keytab: "
+            f"{principal} has a random key, not a password; log in with a keytab: "
             "orthrus kinit -k -t KEYTAB"
         )
     if isinstance(hint, KDFParams):
@@ -331,14 +331,14 @@ def _kdf_hint(client: Principal, hint: object) -> KDFParams:
         ) from None
 
 
-def _explain_legacy_salt(failed: KDCError, client: Principal, params: KDFParams) -> KDCError:
+def _explain_legacy_salt(failed: KDCError, principal: Principal, params: KDFParams) -> KDCError:
     """``failed``, with the likely cause added when the key predates salts bound to names."""
     if failed.name != "KDC_ERR_PREAUTH_FAILED" or not is_legacy_salt(params.salt):
         return failed
     return BadPassword(
-        f"{failed.message}. If the password is right, {client}'s key predates salts bound "
+        f"{failed.message}. If the password is right, {principal}'s key predates salts bound "
         "to principal names and no client derives it any more: ask an administrator to "
-        f"reset the password (orthrus-kdc cpw {client})",
+        f"reset the password (orthrus-kdc cpw {principal})",
         failed.data,
     )
 

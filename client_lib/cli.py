@@ -15,12 +15,6 @@ import click
 import httpx
 
 from client_lib.api import Client
-from client_lib.http_auth import (
-    HttpxTicketAuth,
-    PlainRequest,
-    TicketAuthenticator,
-    fetch_sealed,
-)
 from client_lib.options import FreshOptions, LoginOptions
 from orthrus.credentials import Credential
 from orthrus.duration import parse_duration
@@ -299,6 +293,8 @@ def token(
     ctx: click.Context, mutual: bool, method: str | None, path: str | None, service: str
 ) -> None:
     """Print a fresh one-use AP-REQ for SERVICE, for `Authorization: Ticket <token>`."""
+    from client_lib.http_auth import TicketAuthenticator  # requests and PyJWT: not for klist
+
     client = _client(ctx)
     if (method is None) != (path is None):
         raise click.UsageError("--method and --path go together")
@@ -326,6 +322,13 @@ def token(
 @click.pass_context
 def fetch(ctx: click.Context, /, url: str, **options: Any) -> None:
     """Fetch URL like curl, answering the service's Ticket challenge with a ticket."""
+    from client_lib.http_auth import (
+        HttpxTicketAuth,
+        PlainRequest,
+        TicketAuthenticator,
+        fetch_sealed,
+    )
+
     client = _client(ctx)
     service = _principal(client, options["service"]) if options["service"] else None
     encrypt = options["encrypt"]

@@ -12,11 +12,10 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from kdc.backends import make_backends
 from kdc.config import (
     CONFIG_NAME,
     DEFAULT_ENCTYPES,
@@ -27,11 +26,6 @@ from kdc.config import (
     kdc_dir,
     load_settings,
 )
-from kdc.dump import dump_realm, load_realm
-from kdc.lockout import RedisLockout
-from kdc.masterkey import MasterKey
-from kdc.server import ServeOptions, serve
-from kdc.store import AdminError, NewPrincipal, PrincipalChanges, Store, make_engine, ping
 from orthrus.duration import format_duration, parse_duration
 from orthrus.enctypes import enctype
 from orthrus.errors import ConfigError, MalformedMessage
@@ -39,12 +33,22 @@ from orthrus.keytab import Keytab
 from orthrus.kpasswd import changepw_service
 from orthrus.mitkeytab import MITKeytabEntry, append_entries, is_mit_keytab
 from orthrus.principal import Principal, krbtgt
-from orthrus.pwkdf import DEFAULT_KDF, MAX_ITERATIONS, MAX_LANES, MAX_MEMORY_KIB
-from orthrus_io.audit import AuditSink, open_audit_log
+from orthrus.pwkdf import (
+    DEFAULT_ITERATIONS,
+    DEFAULT_LANES,
+    DEFAULT_MEMORY_KIB,
+    MAX_ITERATIONS,
+    MAX_LANES,
+    MAX_MEMORY_KIB,
+)
 from orthrus_io.cli import run
-from orthrus_io.events import ExchangeEvent
 from orthrus_io.files import read_private, write_private
 from orthrus_io.prompt import read_password
+
+# The database, server, Redis and audit-log libraries are imported by the commands that use
+# them, not here: `--help` and a getprinc should not pay for gunicorn, Flask or structlog.
+if TYPE_CHECKING:
+    from kdc.store import Store
 
 __all__ = ["main"]
 
@@ -71,6 +75,8 @@ def _directory(ctx: click.Context) -> Path:
 
 
 def _store(ctx: click.Context) -> Store:
+    from kdc.store import Store
+
     return Store.open(load_settings(_directory(ctx)))
 
 
@@ -79,6 +85,9 @@ def _audit(settings: KDCSettings, action: str, target: object = None) -> None:
     path = settings.audit_log_path
     if path is None:
         return
+    from orthrus_io.audit import AuditSink, open_audit_log
+    from orthrus_io.events import ExchangeEvent
+
     with open_audit_log(path) as stream:
         AuditSink(stream, "kdc-admin").emit(
             ExchangeEvent(
@@ -120,22 +129,22 @@ def cli(ctx: click.Context, directory: str | None) -> None:
 @click.option("--max-renewable-life", type=DURATION, default="7d", show_default=True)
 @click.option(
     "--kdf-memory-kib",
-    type=click.IntRange(DEFAULT_KDF["memory_kib"], MAX_MEMORY_KIB),
-    default=DEFAULT_KDF["memory_kib"],
+    type=click.IntRange(DEFAULT_MEMORY_KIB, MAX_MEMORY_KIB),
+    default=DEFAULT_MEMORY_KIB,
     show_default=True,
     help="Argon2id memory per password key derivation (clients refuse less).",
 )
 @click.option(
     "--kdf-iterations",
-    type=click.IntRange(DEFAULT_KDF["iterations"], MAX_ITERATIONS),
-    default=DEFAULT_KDF["iterations"],
+    type=click.IntRange(DEFAULT_ITERATIONS, MAX_ITERATIONS),
+    default=DEFAULT_ITERATIONS,
     show_default=True,
     help="Argon2id passes (clients refuse fewer).",
 )
 @click.option(
     "--kdf-lanes",
     type=click.IntRange(1, MAX_LANES),
-    default=DEFAULT_KDF["lanes"],
+    default=DEFAULT_LANES,
     show_default=True,
     help="Argon2id lanes (parallelism).",
 )
@@ -161,6 +170,9 @@ def cli(ctx: click.Context, directory: str | None) -> None:
 @click.pass_context
 def init(ctx: click.Context, /, realm: str, db_url: str | None, **options: Any) -> None:
     """Create a realm: kdc.toml, master key stash, database and krbtgt/REALM."""
+    from kdc.masterkey import MasterKey
+    from kdc.store import NewPrincipal, Store, make_engine, ping
+
     directory = _directory(ctx)
     try:
         tgs = krbtgt(realm)
@@ -230,6 +242,8 @@ _ALLOW_SVR = (
 @click.pass_context
 def addprinc(ctx: click.Context, /, principal: str, randkey: bool, **options: Any) -> None:
     """Add PRINCIPAL, with a password (asked twice) or --randkey."""
+    from kdc.store import NewPrincipal
+
     store = _store(ctx)
     name = _principal(store, principal)
     password = None if randkey else read_password(f'Enter password for principal "{name}"', True)
@@ -268,6 +282,10 @@ def delprinc(ctx: click.Context, force: bool, principal: str) -> None:
 @click.pass_context
 def modprinc(ctx: click.Context, /, principal: str, unlock: bool, **changes: Any) -> None:
     """Change PRINCIPAL's groups, flags or limits, or unlock it."""
+    from kdc.backends import make_backends
+    from kdc.lockout import RedisLockout
+    from kdc.store import PrincipalChanges
+
     store = _store(ctx)
     name = _principal(store, principal)
     if unlock:
@@ -456,6 +474,8 @@ def _mit_keytab(
             f"keytab {path} is not an MIT keytab (an Orthrus one?): leave out --format mit, "
             "or use another file"
         )
+    from kdc.store import AdminError
+
     try:  # the file as MIT would append to it, checked before any key is read
         kept = append_entries(existing, [])
     except MalformedMessage as exc:
@@ -520,6 +540,8 @@ def rotate_master_key(ctx: click.Context) -> None:
 @click.pass_context
 def dump(ctx: click.Context, file: Path) -> None:
     """Write the whole realm to FILE (keys stay sealed under the master key)."""
+    from kdc.dump import dump_realm
+
     store = _store(ctx)
     write_private(file, dump_realm(store))
     _audit(store.settings, "dump")
@@ -532,6 +554,8 @@ def dump(ctx: click.Context, file: Path) -> None:
 @click.pass_context
 def load(ctx: click.Context, force: bool, file: Path) -> None:
     """Replace the realm's database with the dump in FILE (checked before anything changes)."""
+    from kdc.dump import load_realm
+
     store = _store(ctx)
     # What init creates (krbtgt, kadmin/changepw) does not make a realm non-empty.
     made_by_init = {str(changepw_service(store.settings.realm))}
@@ -575,6 +599,8 @@ def load(ctx: click.Context, force: bool, file: Path) -> None:
 def serve_command(ctx: click.Context, /, **options: Any) -> None:
     """Serve the KDC with gunicorn: POST /v1/as, /v1/tgs, /v1/kpasswd; /metrics, /livez,
     /readyz; and Kerberos over UDP and TCP on --kerberos-port."""
+    from kdc.server import ServeOptions, serve
+
     directory = _directory(ctx)
     if bool(options["certfile"]) != bool(options["keyfile"]):
         raise click.UsageError("--certfile and --keyfile go together")

@@ -12,7 +12,14 @@ import msgspec
 from orthrus.enctypes import ENCTYPES, UnsupportedEnctype, enctype
 from orthrus.enctypes.rfc3962 import MAX_ITERATIONS as MAX_S2K_ITERATIONS
 from orthrus.errors import ConfigError
-from orthrus.pwkdf import DEFAULT_KDF, MAX_ITERATIONS, MAX_LANES, MAX_MEMORY_KIB
+from orthrus.pwkdf import (
+    DEFAULT_ITERATIONS,
+    DEFAULT_LANES,
+    DEFAULT_MEMORY_KIB,
+    MAX_ITERATIONS,
+    MAX_LANES,
+    MAX_MEMORY_KIB,
+)
 from orthrus.realm import RealmPolicy
 from orthrus_io.settings import build_settings, load_toml, redacted_repr
 
@@ -25,6 +32,7 @@ __all__ = [
     "MIN_KERBEROS_ITERATIONS",
     "KDCSettings",
     "check_enctypes",
+    "check_rate_limit",
     "kdc_dir",
     "load_settings",
 ]
@@ -63,14 +71,14 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_renewable_life: Seconds = 7 * 86400
     max_skew: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 300
     #: Argon2id costs of new password keys: never below the floor every client holds a KDC
-    #: to (orthrus.pwkdf.DEFAULT_KDF), or no client would log in.
-    kdf_iterations: Annotated[
-        int, msgspec.Meta(ge=DEFAULT_KDF["iterations"], le=MAX_ITERATIONS)
-    ] = DEFAULT_KDF["iterations"]
-    kdf_memory_kib: Annotated[
-        int, msgspec.Meta(ge=DEFAULT_KDF["memory_kib"], le=MAX_MEMORY_KIB)
-    ] = DEFAULT_KDF["memory_kib"]
-    kdf_lanes: Annotated[int, msgspec.Meta(ge=1, le=MAX_LANES)] = DEFAULT_KDF["lanes"]
+    #: to (orthrus.pwkdf.DEFAULT_ITERATIONS, DEFAULT_MEMORY_KIB), or no client would log in.
+    kdf_iterations: Annotated[int, msgspec.Meta(ge=DEFAULT_ITERATIONS, le=MAX_ITERATIONS)] = (
+        DEFAULT_ITERATIONS
+    )
+    kdf_memory_kib: Annotated[int, msgspec.Meta(ge=DEFAULT_MEMORY_KIB, le=MAX_MEMORY_KIB)] = (
+        DEFAULT_MEMORY_KIB
+    )
+    kdf_lanes: Annotated[int, msgspec.Meta(ge=1, le=MAX_LANES)] = DEFAULT_LANES
     #: The RFC 3961 enctypes of the Kerberos keys of new keys (orthrus.enctypes.registry
     #: names), strongest first: the order the KDC prefers them in.
     enctypes: tuple[str, ...] = DEFAULT_ENCTYPES
@@ -115,8 +123,6 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return redacted_repr(self)  # no database or Redis password in logs and tracebacks
 
     def __post_init__(self) -> None:
-        from kdc.ratelimit import check_rate_limit
-
         check_rate_limit(self.rate_limit)
         if self.lab_unsigned_tgts and not self.lab:
             raise ConfigError(
@@ -166,6 +172,20 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             else:
                 lines.append(f'{key} = "{value}"')
         return "\n".join(lines) + "\n"
+
+
+def check_rate_limit(value: str) -> None:
+    """``ConfigError`` naming the key if ``value`` is not a Flask-Limiter rate string."""
+    if not value:
+        return
+    import limits  # when settings are made, not at import: `orthrus-kdc --help` needs none
+
+    try:
+        limits.parse_many(value)
+    except ValueError:
+        raise ConfigError(
+            f"key 'rate_limit': {value!r} is not a rate limit; write e.g. '20/second;600/minute'"
+        ) from None
 
 
 def check_enctypes(names: tuple[str, ...]) -> None:

@@ -26,26 +26,14 @@ import limits
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
-from orthrus.errors import ConfigError
+from kdc.config import check_rate_limit
 
 if TYPE_CHECKING:
     from kdc.config import KDCSettings
 
-__all__ = ["RateLimit", "check_rate_limit"]
+__all__ = ["RateLimit"]
 
 log = logging.getLogger("orthrus.kdc")
-
-
-def check_rate_limit(value: str) -> None:
-    """``ConfigError`` naming the key if ``value`` is not a rate limit string."""
-    if not value:
-        return
-    try:
-        limits.parse_many(value)
-    except ValueError:
-        raise ConfigError(
-            f"key 'rate_limit': {value!r} is not a rate limit; write e.g. '20/second;600/minute'"
-        ) from None
 
 
 class RateLimit:

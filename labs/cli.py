@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.table import Table
 
 from labs.classroom.cli import class_group, join
@@ -280,6 +279,8 @@ def list_command(directory: str, as_json: bool) -> None:
 @dir_option
 def show(number: int, directory: str) -> None:
     """Show exercise NUMBER's instructions."""
+    from rich.markdown import Markdown  # markdown-it and pygments: for this command only
+
     console.print(Markdown(_doc(number).read_text(encoding="utf-8")), soft_wrap=False)
 
 
@@ -298,6 +299,8 @@ def answers(number: int, class_dir: Path | None) -> None:
     For instructors, and for practice on your own lab; refused in a shell that joined a
     class server (orthrus-lab join), whose instructor holds the key.
     """
+    from rich.markdown import Markdown
+
     from labs.answers import ANSWERS, answer_section, require_instructor
     from labs.checks import exercise
 

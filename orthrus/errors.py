@@ -8,7 +8,7 @@ sentence that says what happened and what to do. Messages never contain secrets.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 __all__ = [
     "APError",
@@ -89,8 +89,6 @@ class ProtocolError(OrthrusError):
     parameters that come with ``KDC_ERR_PREAUTH_REQUIRED``); it never holds a secret.
     """
 
-    family: ClassVar[str] = "KRB_ERR"
-
     def __init__(self, name: str, message: str, data: Mapping[str, Any] | None = None) -> None:
         if name not in ERROR_CODES:
             raise ValueError(f"unknown Kerberos error name {name!r}")
@@ -116,13 +114,9 @@ class ProtocolError(OrthrusError):
 class KDCError(ProtocolError):
     """An error answered by the KDC (``KDC_ERR_*``)."""
 
-    family = "KDC_ERR"
-
 
 class APError(ProtocolError):
     """An error in validating a ticket or authenticator (``KRB_AP_ERR_*``)."""
-
-    family = "KRB_AP_ERR"
 
 
 class MalformedMessage(ProtocolError):

@@ -30,7 +30,9 @@ from orthrus.keys import KEY_SIZE, Key
 from orthrus.principal import Principal
 
 __all__ = [
-    "DEFAULT_KDF",
+    "DEFAULT_ITERATIONS",
+    "DEFAULT_LANES",
+    "DEFAULT_MEMORY_KIB",
     "LEGACY_SALT_BYTES",
     "MAX_ITERATIONS",
     "MAX_LANES",
@@ -51,7 +53,9 @@ MAX_LANES = 16
 
 #: The project's default costs (RFC 9106 §4, second recommended option: 64 MiB, t=3). They
 #: are also the floor every client holds a KDC to.
-DEFAULT_KDF = {"iterations": 3, "memory_kib": 64 * 1024, "lanes": 4}
+DEFAULT_ITERATIONS = 3
+DEFAULT_MEMORY_KIB = 64 * 1024
+DEFAULT_LANES = 4
 
 #: Length of the random salt part the KDC draws for a new password key.
 SALT_BYTES = 32
@@ -68,29 +72,30 @@ class KDFParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     salt: Annotated[bytes, msgspec.Meta(min_length=8, max_length=64)]
     algorithm: Literal["argon2id"] = "argon2id"
-    iterations: Annotated[int, msgspec.Meta(ge=1, le=MAX_ITERATIONS)] = 3
-    memory_kib: Annotated[int, msgspec.Meta(ge=1024, le=MAX_MEMORY_KIB)] = 64 * 1024
-    lanes: Annotated[int, msgspec.Meta(ge=1, le=MAX_LANES)] = 4
+    iterations: Annotated[int, msgspec.Meta(ge=1, le=MAX_ITERATIONS)] = DEFAULT_ITERATIONS
+    memory_kib: Annotated[int, msgspec.Meta(ge=1024, le=MAX_MEMORY_KIB)] = DEFAULT_MEMORY_KIB
+    lanes: Annotated[int, msgspec.Meta(ge=1, le=MAX_LANES)] = DEFAULT_LANES
 
 
 class KDFPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The Argon2id costs a client accepts from a KDC (``[client.kdf]`` in ``client.toml``).
 
-    The floor (``min_*``) can be raised, never lowered below :data:`DEFAULT_KDF`. Lanes have
-    a ceiling and no floor: they split the same memory and passes into parallel lanes, so an
-    attacker's work per guess does not depend on them.
+    The floor (``min_*``) can be raised, never lowered below the project's defaults
+    (:data:`DEFAULT_ITERATIONS`, :data:`DEFAULT_MEMORY_KIB`). Lanes have a ceiling and no
+    floor: they split the same memory and passes into parallel lanes, so an attacker's work
+    per guess does not depend on them.
     """
 
-    min_iterations: int = DEFAULT_KDF["iterations"]
-    min_memory_kib: int = DEFAULT_KDF["memory_kib"]
+    min_iterations: int = DEFAULT_ITERATIONS
+    min_memory_kib: int = DEFAULT_MEMORY_KIB
     max_iterations: int = 8
     max_memory_kib: int = 256 * 1024
     max_lanes: int = 8
 
     def __post_init__(self) -> None:
         bounds = (  # name, this policy's floor, the project's floor, ceiling, hard limit
-            ("iterations", self.min_iterations, DEFAULT_KDF["iterations"], self.max_iterations),
-            ("memory_kib", self.min_memory_kib, DEFAULT_KDF["memory_kib"], self.max_memory_kib),
+            ("iterations", self.min_iterations, DEFAULT_ITERATIONS, self.max_iterations),
+            ("memory_kib", self.min_memory_kib, DEFAULT_MEMORY_KIB, self.max_memory_kib),
             ("lanes", 1, 1, self.max_lanes),
         )
         limits = {"iterations": MAX_ITERATIONS, "memory_kib": MAX_MEMORY_KIB, "lanes": MAX_LANES}

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from orthrus.authz import AuthzSigner
-from orthrus.enctypes import KeyBlock
 from orthrus.errors import APError, KDCError
 from orthrus.keys import Entropy, Key
 from orthrus.principal import Principal
 from orthrus.pwkdf import KDFParams
 from orthrus.replay import ReplayCache
 from orthrus.timecheck import DEFAULT_MAX_SKEW
+
+if TYPE_CHECKING:  # only named in annotations; JWT and the RFC enctypes load when used
+    from orthrus.authz import AuthzSigner
+    from orthrus.enctypes import KeyBlock
 
 __all__ = [
     "KDCContext",

@@ -176,7 +176,7 @@ MUTATIONS: list[Mutation] = [
         "test_replay_to_another_host_through_redis_is_repeat",
         "orthrus_io/redis_replay.py",
         "nx=True, px=ttl_ms)",
-        "nx=True, pxat=int(expires_at * 1000))",
+        "nx=True, pxat=int(now * 1000) + ttl_ms)",
     ),
     Mutation(
         "test_authenticator_exactly_300_s_off_is_accepted",

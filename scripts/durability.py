@@ -5,8 +5,9 @@ be half-written (a row without its current key, a key that does not unwrap).
     .venv/bin/python scripts/durability.py --cycles 100 [--dir DIR]
 
 The writer is a separate process using the same store code as ``orthrus-kdc addprinc`` and
-``cpw``; it prints ``ACK name kvno`` only after the transaction committed. tests/kdc runs
-20 cycles of this inside ``make test``.
+``cpw``; it prints ``ACK name kvno`` only after the transaction committed. Each writer is
+forked from one process that imported the store once (a cycle costs a fork, not a Python
+start and its imports). tests/ops runs 20 cycles of this inside ``make test``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def writer(directory: Path) -> None:
     from kdc.store import NewPrincipal, Store
     from orthrus.principal import Principal
 
+    print(f"PID {os.getpid()}", flush=True)
     store = Store.open(load_settings(directory))
     rng = random.Random(os.getpid())
     known: list[Principal] = []
@@ -53,6 +55,22 @@ def writer(directory: Path) -> None:
             kvno = store.lookup(principal).kvno + 1  # type: ignore[union-attr]
             store.change_key(principal, password(str(principal), kvno))
         print(f"ACK {principal} {kvno}", flush=True)
+
+
+def zygote(directory: Path) -> None:
+    """For each line read, fork a :func:`writer` (it shares this stdout) and say ``DONE``
+    once it is dead; the store's modules are imported here, before any fork."""
+    import kdc.store  # noqa: F401 - once, for every writer
+
+    for _ in sys.stdin:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                writer(directory)
+            finally:
+                os._exit(1)
+        os.waitpid(pid, 0)
+        print("DONE", flush=True)
 
 
 def verify(directory: Path, acked: dict[str, int], fresh: set[str]) -> None:
@@ -76,10 +94,14 @@ def verify(directory: Path, acked: dict[str, int], fresh: set[str]) -> None:
             assert key == entry.current_key, f"the key of {name} kvno {kvno} is not its password's"
 
 
-def _collect(stream: IO[str], lines: list[str], first: threading.Event) -> None:
+def _collect(stream: IO[str], lines: list[str], started: threading.Event) -> None:
+    """One writer's lines, up to the zygote's ``DONE``; ``started`` once it acknowledged one."""
     for line in stream:
+        if line == "DONE\n":
+            return
         lines.append(line)
-        first.set()
+        if line.startswith("ACK"):
+            started.set()
 
 
 def run_cycles(cycles: int, directory: Path, seed: int = 1) -> int:
@@ -95,41 +117,45 @@ def run_cycles(cycles: int, directory: Path, seed: int = 1) -> int:
             config.read_text().replace("password_history = 3", "password_history = 0")
         )
     acked: dict[str, int] = {}
-    for _ in range(cycles):
-        process = subprocess.Popen(
-            [sys.executable, __file__, "writer", str(directory)],
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-        )
-        assert process.stdout is not None
-        lines: list[str] = []
-        first = threading.Event()
-        reader = threading.Thread(target=_collect, args=(process.stdout, lines, first))
-        reader.start()
-        first.wait(30)  # the writer has started writing: kill it somewhere in the stream
-        time.sleep(rng.uniform(0.0, 0.25))
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        reader.join()
-        fresh: set[str] = set()
-        for line in lines:
-            parts = line.split()
-            if len(parts) == 3 and parts[0] == "ACK":
-                acked[parts[1]] = max(acked.get(parts[1], 0), int(parts[2]))
-                fresh.add(parts[1])
-        verify(directory, acked, fresh)
+    with subprocess.Popen(
+        [sys.executable, __file__, "zygote", str(directory)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    ) as forker:
+        assert forker.stdin is not None and forker.stdout is not None
+        for _ in range(cycles):
+            lines: list[str] = []
+            started = threading.Event()
+            reader = threading.Thread(target=_collect, args=(forker.stdout, lines, started))
+            reader.start()
+            forker.stdin.write("fork\n")
+            forker.stdin.flush()
+            # Once the writer has started writing, kill it somewhere in the stream.
+            assert started.wait(120), f"the writer acknowledged nothing: {lines}"
+            time.sleep(rng.uniform(0.0, 0.25))
+            os.kill(int(lines[0].split()[1]), signal.SIGKILL)
+            reader.join()
+            fresh: set[str] = set()
+            for line in lines:
+                parts = line.split()
+                if len(parts) == 3 and parts[0] == "ACK":
+                    acked[parts[1]] = max(acked.get(parts[1], 0), int(parts[2]))
+                    fresh.add(parts[1])
+            verify(directory, acked, fresh)
+        forker.stdin.close()
     return len(acked)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", nargs="?", default="run", choices=["run", "writer"])
+    parser.add_argument("mode", nargs="?", default="run", choices=["run", "zygote"])
     parser.add_argument("directory", nargs="?", type=Path)
     parser.add_argument("--cycles", type=int, default=100)
     args = parser.parse_args()
-    if args.mode == "writer":
-        writer(args.directory)
+    if args.mode == "zygote":
+        zygote(args.directory)
         return
     with tempfile.TemporaryDirectory() as scratch:
         directory = args.directory or Path(scratch) / "kdc"

@@ -44,14 +44,17 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def wait_http(
-    url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 20
+    url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 120
 ) -> None:
+    """Until ``url`` answers 200 (or ``process`` exits). ``timeout`` only bounds a server that
+    never comes up: on a loaded machine a start takes what it takes. A probe is given all
+    the time left, never abandoned half-way: the server would log a broken pipe."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while (left := deadline - time.monotonic()) > 0:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"server exited early with {process.returncode}")
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
+            if httpx.get(url, timeout=left).status_code == 200:
                 return
         except httpx.HTTPError:
             pass

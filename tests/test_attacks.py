@@ -106,7 +106,13 @@ from orthrus.kpasswd import handle_kpasswd_req, make_kpasswd_req
 from orthrus.messages import APRep, ASRep, ASReq, KDCReqBody, PAData, TGSReq
 from orthrus.principal import Principal, krbtgt
 from orthrus.priv import KrbPriv, PrivChannel
-from orthrus.pwkdf import DEFAULT_KDF, KDFParams, string_to_key
+from orthrus.pwkdf import (
+    DEFAULT_ITERATIONS,
+    DEFAULT_LANES,
+    DEFAULT_MEMORY_KIB,
+    KDFParams,
+    string_to_key,
+)
 from orthrus.replay import MemoryReplayCache, ReplayCache
 from orthrus.seal import open_sealed, seal
 from orthrus.session_proof import ProofTarget, make_session_proof
@@ -294,6 +300,10 @@ def test_ticket_swapped_in_a_kdc_reply_is_noticed_by_the_client(
 # == Slow clients, huge headers: the real server (gunicorn) =================================
 
 REQUEST_TIMEOUT = 2
+#: How long the test waits for an answer or a cut. Without the deadline the slow clients hold
+#: the KDC for as long as they dribble (for ever), so any bound fails then; a tight one (it
+#: was REQUEST_TIMEOUT + 2 s) also failed a loaded machine's slow but right answer.
+SLOW_CLIENT_PATIENCE = 60
 
 
 @pytest.fixture(scope="module")
@@ -323,7 +333,7 @@ def test_slowloris_slow_headers_and_bodies_cannot_hold_the_kdc(
     host, port = served_kdc.removeprefix("http://").split(":")
     slow: list[socket.socket] = []
     for i in range(6):
-        sock = socket.create_connection((host, int(port)), timeout=REQUEST_TIMEOUT + 5)
+        sock = socket.create_connection((host, int(port)), timeout=SLOW_CLIENT_PATIENCE)
         head = b"POST /v1/as HTTP/1.1\r\nHost: kdc\r\n"
         if i % 2:
             head += b"Content-Type: application/json\r\nContent-Length: 60000\r\n\r\n{"
@@ -334,10 +344,8 @@ def test_slowloris_slow_headers_and_bodies_cannot_hold_the_kdc(
     dribbler.start()
     try:
         time.sleep(0.5)
-        started = time.monotonic()
-        answer = httpx.get(f"{served_kdc}/livez", timeout=REQUEST_TIMEOUT + 5)
+        answer = httpx.get(f"{served_kdc}/livez", timeout=SLOW_CLIENT_PATIENCE)
         assert answer.status_code == 200
-        assert time.monotonic() - started < REQUEST_TIMEOUT + 2
         for sock in slow:  # each slow connection was cut: the server closed it
             with contextlib.suppress(ConnectionError):
                 while sock.recv(4096):
@@ -1731,7 +1739,9 @@ def test_lockout_cannot_be_bypassed_across_kdc_processes(tmp_path: Path, redis_c
 def test_request_flood_from_one_address_is_429(kdc_realm: Realm) -> None:
     """A flood (or password spraying over many names) from one client address: past the
     rate limit the KDC answers 429 with Retry-After, before any exchange runs."""
-    kdc = KDC(kdc_realm, rate_limit="3/minute", rate_limit_exempt="")
+    # Per day, not per minute: the windows are fixed (whole minutes), and a test whose third
+    # and fourth requests fell on either side of a minute's end saw no 429.
+    kdc = KDC(kdc_realm, rate_limit="3/day", rate_limit_exempt="")
     before = sqlite_snapshot(kdc.db)
     for name in ("alice", "bob", "carol"):
         assert kdc.post("/v1/as", as_req(f"{name}@{REALM}")).status_code in (401, 404)
@@ -1747,7 +1757,7 @@ def test_request_flood_spread_over_kdc_processes_is_429(tmp_path: Path, redis_cl
     """A flood spread over two KDC processes (a load balancer in front): with Redis the
     requests are counted together, so one address gets its limit once, not once per process."""
     realm = make_realm(tmp_path / "kdc")
-    set_toml(realm, rate_limit="3/minute", rate_limit_exempt="")
+    set_toml(realm, rate_limit="3/day", rate_limit_exempt="")  # a fixed window: as above
     env = {"ORTHRUS_REDIS_URL": os.environ["ORTHRUS_TEST_REDIS_URL"]}
     env["ORTHRUS_REDIS_PREFIX"] = redis_client.prefix
     try:
@@ -1881,6 +1891,12 @@ def test_case_tricks_in_principal_names_do_not_reach_the_principal(kdc: KDC) -> 
 
 # == A fake KDC: Argon2id costs and salts it chooses (issue 12 §2) =========================
 
+#: What an honest KDC offers by default.
+HONEST_KDF = {
+    "iterations": DEFAULT_ITERATIONS,
+    "memory_kib": DEFAULT_MEMORY_KIB,
+    "lanes": DEFAULT_LANES,
+}
 #: What a fake KDC offered in issue 12: 1,000 offline guesses in 1.4 s, one salt for all.
 WEAK_KDF = {"iterations": 1, "memory_kib": 1024, "lanes": 1}
 #: What exhausted the client in issue 12: one kinit took 44 s and 1.1 GB.
@@ -1922,8 +1938,11 @@ def test_fake_kdc_offering_weak_argon2id_gets_no_timestamp_is_etype_nosupp(
         assert "KDC spoofing" in result.stderr
         assert "Traceback" not in result.stderr + result.stdout
         assert len(seen) == 1 and timestamps(seen) == []
-        for weaker in ({"iterations": 2}, {"memory_kib": 65535}):
-            kdf = {"iterations": 3, "memory_kib": 65536, "lanes": 4, **weaker}
+        for weaker in (
+            {"iterations": DEFAULT_ITERATIONS - 1},
+            {"memory_kib": DEFAULT_MEMORY_KIB - 1},
+        ):
+            kdf = {**HONEST_KDF, **weaker}
             with fake_kdc(kdf, SHARED_SALT) as (other_url, other_seen):
                 client = fake_kdc_client(other_url, tmp_path)
                 error = refused(client.login, Principal.parse(f"alice@{REALM}"), "alice-pass")
@@ -1943,9 +1962,9 @@ def test_fake_kdc_offering_huge_argon2id_is_refused_before_deriving_is_etype_nos
     monkeypatch.setattr(client_lib.api, "string_to_key", lambda *args: derived.append(args))
     over = (
         HUGE_KDF,
-        {**DEFAULT_KDF, "iterations": 9},
-        {**DEFAULT_KDF, "memory_kib": 256 * 1024 + 1},
-        {**DEFAULT_KDF, "lanes": 9},
+        {**HONEST_KDF, "iterations": 9},
+        {**HONEST_KDF, "memory_kib": 256 * 1024 + 1},
+        {**HONEST_KDF, "lanes": 9},
     )
     for kdf in over:
         with fake_kdc(kdf, SHARED_SALT) as (url, seen):
@@ -1968,8 +1987,8 @@ def test_fake_kdc_giving_every_victim_one_salt_still_gets_a_key_per_principal(
     timestamp opens under its own principal's key only. The fake KDC's answer to both:
     KDC_ERR_PREAUTH_FAILED, and no ccache is written."""
     alice, bob = Principal.parse(f"alice@{REALM}"), Principal.parse(f"bob@{REALM}")
-    params = KDFParams(base64.b64decode(SHARED_SALT), "argon2id", **DEFAULT_KDF)  # type: ignore[arg-type]
-    with fake_kdc(dict(DEFAULT_KDF), SHARED_SALT) as (url, seen):
+    params = KDFParams(base64.b64decode(SHARED_SALT))
+    with fake_kdc(HONEST_KDF, SHARED_SALT) as (url, seen):
         client = fake_kdc_client(url, tmp_path)
         for name in (alice, bob):
             assert refused(client.login, name, "same-password").name == "KDC_ERR_PREAUTH_FAILED"
@@ -2921,7 +2940,7 @@ def test_kerberos_request_flood_from_one_address_is_cut_by_the_rate_limit(
 ) -> None:
     """The rate limit of the JSON API applies to Kerberos too, one count per address across
     UDP and TCP: past it no answer (the TCP connection is closed) and no exchange runs."""
-    with serve_kerberos(kdc_realm.directory, rate_limit="3/minute", rate_limit_exempt="") as kdc:
+    with serve_kerberos(kdc_realm.directory, rate_limit="3/day", rate_limit_exempt="") as kdc:
         with kdc.udp() as udp:
             for _ in range(2):
                 udp.send(AS_TAG + b"ok")
@@ -2934,7 +2953,7 @@ def test_kerberos_request_flood_from_one_address_is_cut_by_the_rate_limit(
         assert [e.ok for e in served] == [True] * 3
         # The refusal is an event too (audit, metrics), naming the limit; nothing else ran.
         assert [(e.error, e.extra["rate_limit"]) for e in refusal] == [
-            ("KRB_ERR_GENERIC", "3 per 1 minute")
+            ("KRB_ERR_GENERIC", "3 per 1 day")
         ]
 
 

@@ -62,7 +62,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             stop_all(cluster.kdcs)
             redis_cleanup(REDIS_URL, prefix)
         for server in cluster.kdcs:
-            assert "Traceback" not in server.log_text(), server.log_text()
+            assert not server.tracebacks(), server.log_text()
 
 
 @pytest.fixture(scope="session")
@@ -83,7 +83,7 @@ def redis_service(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) ->
     finally:
         server.stop()
         redis_cleanup(REDIS_URL, prefix)
-    assert "Traceback" not in server.log_text(), server.log_text()
+    assert not server.tracebacks(), server.log_text()
 
 
 @pytest.fixture(scope="session")

@@ -175,7 +175,7 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 120  # bounds a redis-server that never starts, not load
         while True:
             try:
                 redis.Redis.from_url(self.url, socket_connect_timeout=0.5).ping()
@@ -273,13 +273,16 @@ class Server:
     ready_path: str = "/livez"
     verify: object = True
 
-    def wait(self, timeout: float = 30) -> Server:
+    def wait(self, timeout: float = 120) -> Server:
+        """Until the server is ready; as :func:`support.wait_http`, ``timeout`` bounds only a
+        server that never comes up, and no probe is abandoned half-way."""
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.url} exited early:\n{self.log.read_text()[-3000:]}")
+            left = max(deadline - time.monotonic(), 0.1)
             try:
-                reply = httpx.get(self.url + self.ready_path, timeout=1, verify=self.verify)  # type: ignore[arg-type]
+                reply = httpx.get(self.url + self.ready_path, timeout=left, verify=self.verify)  # type: ignore[arg-type]
                 if reply.status_code == 200:
                     return self
             except httpx.HTTPError:
@@ -296,6 +299,25 @@ class Server:
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def tracebacks(self) -> list[str]:
+        """The tracebacks in the log, but for gunicorn's ``SystemExit: 0``: the SIGINT of
+        :meth:`stop` makes a worker that is still in a request it has answered (its client
+        already has the reply; on a loaded machine the worker has not run since) exit right
+        there, and gunicorn logs that exit as an error. An exception of the app never ends
+        so."""
+        found: list[str] = []
+        block: list[str] | None = None
+        for line in self.log_text().splitlines():
+            if line.startswith("Traceback (most recent call last):"):
+                block = [line]
+            elif block is not None:
+                block.append(line)
+                if not line.startswith((" ", "\t")):
+                    if line != "SystemExit: 0":
+                        found.append("\n".join(block))
+                    block = None
+        return found
 
 
 def start_kdc(

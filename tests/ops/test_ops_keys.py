@@ -74,7 +74,7 @@ def running(
     finally:
         stop_all([kdc, service])
     for server in (kdc, service):
-        assert "Traceback" not in server.log_text()
+        assert not server.tracebacks(), server.log_text()
 
 
 def test_service_key_rotation(running: Running) -> None:
@@ -95,7 +95,7 @@ def test_service_key_rotation(running: Running) -> None:
 
     running.admin("ktadd", "-k", str(running.keytab), SERVICE)
     assert {e.kvno for e in Keytab.from_bytes(running.keytab.read_bytes()).entries} == {1, 2}
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while whoami(running.service.url, ap_token(new)).status_code != 200:
         assert time.monotonic() < deadline, "the service did not load the new keytab"
         time.sleep(0.2)

@@ -140,7 +140,7 @@ def test_database_down_while_serving(cluster: Cluster) -> None:
         assert "Traceback" not in refused.stderr
 
         proxy.start()
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60
         while as_probe(kdc.url, name).status_code != 401:
             assert time.monotonic() < deadline, "the KDC did not recover"
             time.sleep(0.2)
@@ -151,7 +151,7 @@ def test_database_down_while_serving(cluster: Cluster) -> None:
     finally:
         kdc.stop()
         proxy.stop()
-    assert "Traceback" not in kdc.log_text()
+    assert not kdc.tracebacks(), kdc.log_text()
     assert " 500 " not in kdc.log_text()
 
 

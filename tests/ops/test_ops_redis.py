@@ -243,7 +243,7 @@ def test_redis_down_while_serving(cluster: Cluster, tmp_path: Path) -> None:
         assert metric(service.url, "orthrus_requests_total", result="UNAVAILABLE") == 6
 
         own.start()
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60
         while whoami(service.url, ap_token(credential)).status_code != 200:
             assert time.monotonic() < deadline, "the service did not recover"
             time.sleep(0.2)
@@ -293,4 +293,4 @@ def test_ap_replay_after_redis_restarted_empty_is_refused(cluster: Cluster, tmp_
     finally:
         service.stop()
         own.kill()
-    assert "Traceback" not in service.log_text()
+    assert not service.tracebacks(), service.log_text()

@@ -156,7 +156,7 @@ def test_key_rotation_without_restart(server: Server) -> None:
     new = server.realm.credential("alice")
     assert new.ticket.kvno == old.ticket.kvno + 1
     server.realm.write_keytab(server.keytab)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60
     while _send(server.url, token(new)).status_code != 200:
         assert time.monotonic() < deadline, "the new key was not picked up"
         time.sleep(0.2)

@@ -1,0 +1,60 @@
+"""What the console scripts import to start (docs/performance.md, "CLI start-up").
+
+Each heavy library (the database, the servers, Redis, the audit log, HTTP clients) is imported
+by the commands that use it, so ``--help`` and a one-row ``getprinc`` do not pay ~0.5 s of
+imports for it. These tests name the libraries a command must not load; they count modules,
+never time.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support import Realm, clean_env
+
+#: Libraries no CLI needs to parse its arguments and print its help.
+HEAVY = (
+    "sqlalchemy",
+    "flask",
+    "gunicorn",
+    "redis",
+    "structlog",
+    "limits",
+    "jwt",
+    "requests",
+    "rich.markdown",
+)
+#: What ``orthrus-kdc getprinc`` has no use for (it reads one row through SQLAlchemy).
+NOT_FOR_GETPRINC = ("flask", "gunicorn", "redis", "structlog", "alembic", "prometheus_client")
+
+
+def loaded(module: str, args: list[str], wanted: tuple[str, ...], env: dict[str, str]) -> set[str]:
+    """Which of ``wanted`` are imported once ``module``'s ``main`` has run with ``args``."""
+    code = (
+        "import atexit, sys\n"
+        f"atexit.register(lambda: print('LOADED', *[m for m in {wanted!r} if m in sys.modules],"
+        " file=sys.stderr))\n"
+        f"sys.argv = ['cli', *{args!r}]\n"
+        f"from {module} import main\n"
+        "main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    line = next(ln for ln in result.stderr.splitlines() if ln.startswith("LOADED"))
+    return set(line.split()[1:])
+
+
+@pytest.mark.parametrize("module", ["kdc.cli", "client_lib.cli", "labs.cli"])
+def test_help_imports_no_heavy_library(module: str) -> None:
+    assert loaded(module, ["--help"], HEAVY, clean_env()) == set()
+
+
+def test_getprinc_imports_only_the_database(tmp_path: Path) -> None:
+    realm = Realm.create(tmp_path / "realm")
+    args = ["--dir", str(realm.directory), "getprinc", f"krbtgt/{realm.name}"]
+    assert loaded("kdc.cli", args, (*NOT_FOR_GETPRINC, "sqlalchemy"), clean_env()) == {"sqlalchemy"}
