@@ -605,6 +605,9 @@ def serve_command(ctx: click.Context, /, **options: Any) -> None:
     if bool(options["certfile"]) != bool(options["keyfile"]):
         raise click.UsageError("--certfile and --keyfile go together")
     os.environ["ORTHRUS_KDC_DIR"] = str(directory)
+    warning = load_settings(directory).mit_iterations_warning()
+    if warning and options["kerberos_port"]:
+        click.echo(f"orthrus-kdc: warning: {warning}", err=True)
     serve(directory, ServeOptions(**options))
 
 

@@ -146,6 +146,20 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         """The numbers of :attr:`enctypes`, in their order (RFC 3961 §8)."""
         return tuple(enctype(name).number for name in self.enctypes)
 
+    def mit_iterations_warning(self) -> str | None:
+        """Why MIT's clients would refuse this realm's password keys, or None: libk5crypto
+        refuses a PBKDF2 count below each enctype's default (RFC 3962 §4: 4,096; RFC 8009
+        §4: 32,768) with "Invalid key generation parameters from KDC"."""
+        needed = max(enctype(n).default_iterations for n in self.enctype_numbers)
+        if self.kerberos_iterations >= needed:
+            return None
+        return (
+            f"kerberos_iterations = {self.kerberos_iterations} is below the {needed} MIT's "
+            "clients require for these enctypes: their kinit with a password will fail "
+            "('Invalid key generation parameters'); raise it in kdc.toml (existing keys keep "
+            "their count until their next cpw)"
+        )
+
     @property
     def master_key_path(self) -> Path:
         return Path(self.directory) / self.master_key_file
