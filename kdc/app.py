@@ -42,16 +42,19 @@ from orthrus.keys import Key
 from orthrus.kpasswd import KpasswdRep, KpasswdReq, changepw_service, handle_kpasswd_req
 from orthrus.messages import ASReq, TGSReq
 from orthrus.principal import Principal
-from orthrus.realm import KDCContext
+from orthrus.realm import KDCContext, OpenedTGT
 from orthrus.tgs_exchange import handle_tgs_req
 from orthrus_io.audit import AuditSink, open_audit_log
 from orthrus_io.events import EventSink, LoggingSink, fan_out
+from orthrus_io.expiring_cache import ExpiringCache
 from orthrus_io.metrics import CONTENT_TYPE_LATEST, MetricsSink, render_metrics
 from orthrus_io.trace import TRACE_NAME, TraceSink
 
 __all__ = ["RUNNER", "create_app", "default_events", "lab_labels", "make_runner"]
 
 log = logging.getLogger("orthrus.kdc")
+#: TGTs a KDC process keeps opened and checked (least recently used goes first).
+OPENED_TGTS = 10_000
 
 #: Where :func:`create_app` keeps its runner in ``app.extensions`` (the Kerberos listener
 #: of the same process serves with it: kdc.server).
@@ -114,6 +117,8 @@ def make_runner(
         signer=signer,
         guard=backends.guard,
         verify_tgt_authz=not settings.lab_unsigned_tgts,
+        # Opened and checked TGTs, per process: a TGT comes with every TGS-REQ of its life.
+        opened_tgts=ExpiringCache[OpenedTGT](OPENED_TGTS),
     )
     handle_as = as_handler(settings, signer)
     if kerberos is not None and isinstance(handle_as, DecoyPrincipals):

@@ -20,10 +20,13 @@ from orthrus.timecheck import DEFAULT_MAX_SKEW
 if TYPE_CHECKING:  # only named in annotations; JWT and the RFC enctypes load when used
     from orthrus.authz import AuthzSigner
     from orthrus.enctypes import KeyBlock
+    from orthrus.messages import EncTicketPart
 
 __all__ = [
     "KDCContext",
     "KerberosKey",
+    "OpenedTGT",
+    "OpenedTGTs",
     "PreauthGuard",
     "PrincipalEntry",
     "PrincipalLookup",
@@ -133,6 +136,28 @@ class KDCContext:
     #: Whether the TGS checks the KDC's signature on a TGT's authorization data; False only
     #: in a lab realm, to show a golden ticket succeed (kdc.toml ``lab_unsigned_tgts``).
     verify_tgt_authz: bool = True
+    #: TGTs already opened and checked, kept by the KDC's edge (None: none kept).
+    opened_tgts: OpenedTGTs | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedTGT:
+    """A TGT that opened under the krbtgt key and whose KDC signature checked out, with its
+    session key as the wire's key object (which derives each usage's keys once): its own
+    checks are not made again while it lasts (``expires_at``: its end plus the skew)."""
+
+    part: EncTicketPart = field(repr=False)
+    session_key: Key | KeyBlock = field(repr=False)
+    expires_at: float
+
+
+class OpenedTGTs(Protocol):
+    """Where the KDC keeps :class:`OpenedTGT` values, keyed by a hash of the exact TGT as
+    sent (``orthrus_io.expiring_cache.ExpiringCache``)."""
+
+    def get(self, key: bytes, now: float) -> OpenedTGT | None: ...
+
+    def put(self, key: bytes, entry: OpenedTGT) -> None: ...
 
 
 def select_key(keys: Mapping[int, Key], kvno: int, owner: Principal) -> Key:

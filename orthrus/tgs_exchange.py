@@ -8,6 +8,7 @@ changed in transit. The KDC side is :func:`handle_tgs_req`; the client side is
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +40,7 @@ from orthrus.kdcrep import (
 from orthrus.keys import Entropy, Key, KeyUsage
 from orthrus.messages import EncTicketPart, KDCReqBody, TGSRep, TGSReq
 from orthrus.principal import Principal, krbtgt
-from orthrus.realm import KDCContext, PrincipalEntry, ticket_server
+from orthrus.realm import KDCContext, OpenedTGT, PrincipalEntry, select_key, ticket_server
 from orthrus.replay import check_replay
 
 __all__ = [
@@ -49,7 +50,10 @@ __all__ = [
     "handle_tgs_req",
     "make_tgs_req",
     "read_tgs_rep",
+    "recall_tgt",
+    "remember_tgt",
     "tgs_entry",
+    "tgt_memo_key",
 ]
 
 
@@ -155,14 +159,16 @@ def check_tgs_req(
     body_binding: bytes,
     ctx: KDCContext,
     now: float,
+    known_tgt: bool = False,
 ) -> TGSGrant:
     """The checks of a TGS-REQ (RFC 4120 §3.3.2, §3.2.3) once its TGT and authenticator
     opened (gather, then check; the caller issues). One implementation for every wire.
 
     ``body_binding`` is what the authenticator's checksum must be: the checksum of the
     request body as received. The KDC-signed authorization data of the TGT is checked with
-    the other ticket checks; the replay cache is consulted last, after the client, service
-    and options checks: a refused request never enters it.
+    the other ticket checks, unless ``known_tgt`` (it checked out before: :func:`recall_tgt`);
+    the replay cache is consulted last, after the client, service and options checks: a
+    refused request never enters it.
     """
     rules = APRules(
         replay_cache=ctx.replay_cache,
@@ -170,7 +176,7 @@ def check_tgs_req(
         max_skew=ctx.policy.max_skew,
         expected_checksum=body_binding,
         where="KDC",
-        ticket_check=_signed_by_this_kdc(ctx, now),
+        ticket_check=None if known_tgt else _signed_by_this_kdc(ctx, now),
     )
     client_time = check_opened(opened, now, rules)
     tgt = opened.ticket
@@ -182,6 +188,29 @@ def check_tgs_req(
     expires_at = replay_expiry(opened.authenticator, ctx.policy.max_skew)
     check_replay(ctx.replay_cache, opened.replay_entry, expires_at, now, client_time, "KDC")
     return TGSGrant(terms, server, tgt)
+
+
+def tgt_memo_key(wire: bytes, server: Principal, kvno: int, ciphertext: bytes) -> bytes:
+    """The key under which a TGT as sent is remembered: SHA-256 of the wire, the server,
+    the key version and the exact ciphertext (never two TGTs; never one TGT on two wires)."""
+    return hashlib.sha256(b"%s|%s|%d|" % (wire, str(server).encode(), kvno) + ciphertext).digest()
+
+
+def recall_tgt(ctx: KDCContext, memo: bytes, now: float) -> OpenedTGT | None:
+    """The TGT remembered under ``memo``, if the KDC keeps opened TGTs and has it."""
+    return ctx.opened_tgts.get(memo, now) if ctx.opened_tgts is not None else None
+
+
+def remember_tgt(
+    ctx: KDCContext, memo: bytes, opened: OpenedAPReq[Any], known: OpenedTGT | None
+) -> None:
+    """Keep a TGT that passed every check of a TGS-REQ (opened, KDC-signed), so that the
+    next request with it skips those: decryption, decoding and the signature, the costly
+    half of the TGS's work. Its times, its client and each authenticator are checked on
+    every request."""
+    if ctx.opened_tgts is not None and known is None:
+        expires_at = opened.ticket.endtime + ctx.policy.max_skew
+        ctx.opened_tgts.put(memo, OpenedTGT(opened.ticket, opened.session_key, expires_at))
 
 
 def _signed_by_this_kdc(ctx: KDCContext, now: float) -> TicketCheck | None:
@@ -200,10 +229,20 @@ def _signed_by_this_kdc(ctx: KDCContext, now: float) -> TicketCheck | None:
 
 def handle_tgs_req(req: TGSReq, ctx: KDCContext, now: float) -> TGSRep:
     """Answer a TGS-REQ (RFC 4120 §3.3.2-§3.3.3) or raise the error that applies."""
-    tgs = tgs_entry(req.ap_req.ticket.server, ctx)
-    tgt = open_ap_ticket(req.ap_req.ticket, lambda p: tgs.keys if p == tgs.principal else None)
-    opened = open_authenticator(req.ap_req, tgt, KeyUsage.TGS_REQ_AUTHENTICATOR)
-    grant = check_tgs_req(opened, req.body, tgs, body_checksum(req.body), ctx, now)
+    sent = req.ap_req.ticket
+    tgs = tgs_entry(sent.server, ctx)
+    memo = tgt_memo_key(b"jose", sent.server, sent.kvno, sent.enc_part.encode())
+    known = recall_tgt(ctx, memo, now)
+    if known is not None and isinstance(known.session_key, Key):
+        select_key(tgs.keys, sent.kvno, tgs.principal)  # its key version is still there
+        tgt, session_key = known.part, known.session_key
+    else:
+        tgt = open_ap_ticket(sent, lambda p: tgs.keys if p == tgs.principal else None)
+        session_key = tgt.key.to_key()
+    opened = open_authenticator(req.ap_req, tgt, KeyUsage.TGS_REQ_AUTHENTICATOR, session_key)
+    checksum = body_checksum(req.body)
+    grant = check_tgs_req(opened, req.body, tgs, checksum, ctx, now, known is not None)
+    remember_tgt(ctx, memo, opened, known)
     ticket, part = issue_ticket(grant.terms, grant.server, req.body.nonce, ctx)
     part = msgspec.structs.replace(part, checksum=reply_checksum(req, tgt.client, ticket))
     subkey = opened.authenticator.subkey

@@ -917,6 +917,27 @@ MUTATIONS: list[Mutation] = [
         "if k.salt is not None or k.enctype not in salted",
         "if True",
     ),
+    Mutation(
+        "test_tgt_the_kdc_remembers_is_refused_once_its_key_version_is_gone",
+        "orthrus/tgs_exchange.py",
+        "        select_key(tgs.keys, sent.kvno, tgs.principal)"
+        "  # its key version is still there\n",
+        "",
+    ),
+    Mutation(
+        "test_tgt_the_kdc_remembers_is_refused_once_its_key_version_is_gone",
+        "orthrus/tgs_exchange.py",
+        "        session_key = tgt.key.to_key()\n",
+        "        session_key = tgt.key.to_key()\n"
+        "        remember_tgt(ctx, memo, open_authenticator(req.ap_req, tgt, "
+        "KeyUsage.TGS_REQ_AUTHENTICATOR, session_key), None)\n",
+    ),
+    Mutation(
+        "test_kerberos_tgt_the_kdc_remembers_is_refused_once_its_key_version_is_gone",
+        "orthrus/kerberos/exchanges.py",
+        "        server_key(tgs, sealed_tgt)  # its key version is still there\n",
+        "",
+    ),
 ]
 
 

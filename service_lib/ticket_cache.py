@@ -11,12 +11,11 @@ checked on every request: only the ticket's own checks are skipped.
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from orthrus.keys import Key
 from orthrus.messages import EncTicketPart, Ticket
+from orthrus_io.expiring_cache import ExpiringCache
 
 __all__ = ["CheckedTicket", "TicketCache", "ticket_cache_key"]
 
@@ -41,37 +40,5 @@ class CheckedTicket:
     session_key: Key = field(repr=False, compare=False)
 
 
-class TicketCache:
+class TicketCache(ExpiringCache[CheckedTicket]):
     """A bounded LRU map from :func:`ticket_cache_key` to :class:`CheckedTicket`."""
-
-    def __init__(self, max_entries: int = 10_000) -> None:
-        self._max = max_entries
-        self._entries: OrderedDict[bytes, CheckedTicket] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: bytes, now: float) -> CheckedTicket | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if entry.expires_at < now:
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
-            return entry
-
-    def put(self, key: bytes, entry: CheckedTicket) -> None:
-        if self._max <= 0:
-            return
-        with self._lock:
-            self._entries[key] = entry
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)

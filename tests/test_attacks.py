@@ -57,7 +57,7 @@ from support import (
 sys.path.insert(0, str(Path(__file__).with_name("core")))
 from core_realm import T0, CoreRealm, wire
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from kerberos_realm import KerberosRealm
+from kerberos_realm import KerberosRealm, random_keys
 from krb_wire_support import AS_TAG, closed_by_kdc, serve_kerberos, tcp_exchange
 
 from client_lib.api import Client
@@ -3049,3 +3049,41 @@ def test_kerberos_key_swapped_into_another_enctype_or_kvno_does_not_open(
     refused = pytest.raises(ConfigError, match="does not open with this master key stash")
     with open_store(directory) as store, refused:
         store.lookup(Principal.parse(alice))
+
+
+# -- TGTs the KDC remembers (opened and checked once per TGT) ---------------------------------
+
+
+def test_tgt_the_kdc_remembers_is_refused_once_its_key_version_is_gone(
+    core: CoreRealm, tgt: Credential, http: Principal
+) -> None:
+    """The KDC keeps each TGT it opened and whose signature checked out, keyed by its exact
+    ciphertext, so its next TGS-REQs skip decryption and the signature. A TGT that did not
+    check out is never kept (a golden ticket stays refused on every try), and a kept TGT
+    whose krbtgt key version an administrator removed is refused as it was before:
+    ``KRB_AP_ERR_BADKEYVER``."""
+    key = core.key_of(core.tgs)
+    unsigned = reseal(tgt, key, authorization_data=None)
+    for _ in range(2):
+        request = make_tgs_req(unsigned, http, T0, os.urandom)
+        assert refused(core.tgs_exchange, request).name == "KRB_AP_ERR_MODIFIED"
+    assert len(core.opened_tgts) == 0
+    core.service_ticket(tgt, http)
+    assert len(core.opened_tgts) == 1
+    core.change(core.tgs, keys={2: Key.generate(os.urandom, 2)}, kvno=2)
+    request = make_tgs_req(tgt, http, T0, os.urandom)
+    assert refused(core.tgs_exchange, request).name == "KRB_AP_ERR_BADKEYVER"
+
+
+def test_kerberos_tgt_the_kdc_remembers_is_refused_once_its_key_version_is_gone(
+    krb_realm: KerberosRealm,
+) -> None:
+    """The same on the Kerberos wire: a DER TGT kept by the KDC, its krbtgt keys rotated
+    and the old version removed, is refused (``KRB_AP_ERR_BADKEYVER``, code 44)."""
+    tgt, web = krb_tgt(krb_realm)
+    assert krb_realm.send(tgs_request(tgt, web, T0, os.urandom)).error is None
+    assert len(krb_realm.opened_tgts) == 1
+    krb_realm.change(
+        krb_realm.tgs, keys={2: Key.generate(os.urandom, 2)}, kvno=2, kerberos_keys=random_keys(2)
+    )
+    assert krb_realm.error(tgs_request(tgt, web, T0 + 1, os.urandom)).error_code == 44

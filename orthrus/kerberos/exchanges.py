@@ -7,6 +7,7 @@ functions, in the same order, as for the JSON wire), and the reply is written ba
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from orthrus.ap import OpenedAPReq
@@ -40,12 +41,19 @@ from orthrus.kerberos.tickets import (
     replay_entry,
     reply_enc_part,
     seal_kerberos_ticket,
+    server_key,
 )
 from orthrus.keys import KeyUsage
 from orthrus.messages import Authenticator, EncKDCRepPart, EncryptionKey, KDCReqBody
 from orthrus.principal import Principal
-from orthrus.realm import KDCContext, KerberosKey, PrincipalEntry
-from orthrus.tgs_exchange import check_tgs_req, tgs_entry
+from orthrus.realm import KDCContext, KerberosKey, OpenedTGT, PrincipalEntry
+from orthrus.tgs_exchange import (
+    check_tgs_req,
+    recall_tgt,
+    remember_tgt,
+    tgs_entry,
+    tgt_memo_key,
+)
 
 __all__ = ["AS_REP", "TGS_REP", "handle_kerberos_as", "handle_kerberos_tgs"]
 
@@ -181,19 +189,38 @@ def _issue(
     return ticket, reply_part(part, server.principal, nonce)
 
 
-def _open_tgs_req(
-    req: KDCReq, ctx: KDCContext
-) -> tuple[OpenedAPReq[KeyBlock], PrincipalEntry, bytes]:
-    """Gather: the TGT and authenticator of PA-TGS-REQ, opened (RFC 4120 §3.3.2), and what
-    the authenticator's checksum must be (the req-body's, under the session key, usage 6)."""
+@dataclass(frozen=True, slots=True)
+class _GatheredTGSReq:
+    """A TGS-REQ's TGT and authenticator opened (RFC 4120 §3.3.2), what the authenticator's
+    checksum must be (the req-body's, under the session key, usage 6), and whether the KDC
+    knew the TGT already (:func:`orthrus.tgs_exchange.recall_tgt`)."""
+
+    opened: OpenedAPReq[KeyBlock]
+    tgs: PrincipalEntry
+    binding: bytes
+    memo: bytes
+    known: OpenedTGT | None
+
+
+def _open_tgs_req(req: KDCReq, ctx: KDCContext, now: float) -> _GatheredTGSReq:
+    """Gather: PA-TGS-REQ's TGT (or the KDC's memory of it) and authenticator, opened."""
     padata = find_padata(req.padata, PA_TGS_REQ)
     if padata is None:
         raise MalformedMessage("a TGS-REQ carries its TGT in PA-TGS-REQ; this one has none")
     ap_req = decode_pa_tgs_req(padata.value)
+    sealed_tgt = ap_req.ticket.enc_part
     tgt_server = principal_of(ap_req.ticket.sname, ap_req.ticket.realm)
     tgs = tgs_entry(tgt_server, ctx)
-    tgt = open_kerberos_ticket(ap_req.ticket, tgs)
-    session = tgt.key.to_keyblock()
+    memo = tgt_memo_key(
+        b"der%d" % sealed_tgt.etype, tgt_server, sealed_tgt.kvno or 0, sealed_tgt.cipher
+    )
+    known = recall_tgt(ctx, memo, now)
+    if known is not None and isinstance(known.session_key, KeyBlock):
+        server_key(tgs, sealed_tgt)  # its key version is still there
+        tgt, session = known.part, known.session_key
+    else:
+        tgt = open_kerberos_ticket(ap_req.ticket, tgs)
+        session = tgt.key.to_keyblock()
     plaintext = decrypt(session, KeyUsage.TGS_REQ_AUTHENTICATOR, ap_req.authenticator)
     try:
         sent = decode_authenticator(plaintext)
@@ -222,14 +249,18 @@ def _open_tgs_req(
         seq=sent.seq_number,
     )
     entry = replay_entry(tgt_server, KeyUsage.TGS_REQ_AUTHENTICATOR, ap_req.authenticator)
-    return OpenedAPReq(tgt_server, tgt, authenticator, session, entry), tgs, binding
+    opened = OpenedAPReq(tgt_server, tgt, authenticator, session, entry)
+    return _GatheredTGSReq(opened, tgs, binding, memo, known)
 
 
 def handle_kerberos_tgs(req: KDCReq, ctx: KDCContext, now: float) -> KDCRep:
     """Answer a DER TGS-REQ (RFC 4120 §3.3.2-§3.3.3) or raise the error that applies."""
-    opened, tgs, binding = _open_tgs_req(req, ctx)
+    gathered = _open_tgs_req(req, ctx, now)
+    opened = gathered.opened
     neutral = core_body(req.req_body)
-    grant = check_tgs_req(opened, neutral, tgs, binding, ctx, now)
+    known = gathered.known is not None
+    grant = check_tgs_req(opened, neutral, gathered.tgs, gathered.binding, ctx, now, known)
+    remember_tgt(ctx, gathered.memo, opened, gathered.known)
     session = _first_key(req.req_body.etype, grant.server, "server")
     ticket, part = _issue(grant.terms, grant.server, session, neutral.nonce, ctx)
     subkey = opened.authenticator.subkey

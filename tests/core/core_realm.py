@@ -23,9 +23,10 @@ from orthrus.keys import Key
 from orthrus.messages import ASRep, ASReq, TGSRep, TGSReq
 from orthrus.principal import Principal, krbtgt
 from orthrus.pwkdf import KDFParams, string_to_key
-from orthrus.realm import KDCContext, PrincipalEntry, RealmPolicy
+from orthrus.realm import KDCContext, OpenedTGT, PrincipalEntry, RealmPolicy
 from orthrus.replay import MemoryReplayCache
 from orthrus.tgs_exchange import TGSRequest, handle_tgs_req, make_tgs_req, read_tgs_rep
+from orthrus_io.expiring_cache import ExpiringCache
 
 #: The fake clock's starting point (2025-06-15T15:06:40Z); tests move it as they like.
 T0 = 1_750_000_000.0
@@ -70,7 +71,16 @@ class CoreRealm:
         self.entries: dict[Principal, PrincipalEntry] = {}
         self.replay = MemoryReplayCache()
         self.signer = AuthzSigner(Ed25519PrivateKey.generate(), "kdc-test-1", name)
-        self.ctx = KDCContext(self.policy, self.entries.get, self.replay, os.urandom, self.signer)
+        #: As the KDC keeps them (kdc.app): a TGT's own checks once per TGT.
+        self.opened_tgts: ExpiringCache[OpenedTGT] = ExpiringCache()
+        self.ctx = KDCContext(
+            self.policy,
+            self.entries.get,
+            self.replay,
+            os.urandom,
+            self.signer,
+            opened_tgts=self.opened_tgts,
+        )
         self.tgs = krbtgt(name)
         self.entries[self.tgs] = PrincipalEntry(self.tgs, {1: Key.generate(os.urandom, 1)}, 1)
 
