@@ -41,7 +41,7 @@ from orthrus.principal import Principal, krbtgt
 from orthrus.realm import KDCContext, PrincipalEntry, RealmPolicy
 from orthrus.replay import MemoryReplayCache, ReplayCache
 from orthrus.tgs_exchange import handle_tgs_req, make_tgs_req, read_tgs_rep
-from service_lib import KeytabSource, Verifier, VerifierOptions
+from service_lib import KeytabSource, Verifier, VerifierSettings
 
 REALM = "BENCH.TEST"
 SERVICE = Principal.parse(f"HTTP/bench@{REALM}")
@@ -113,7 +113,7 @@ def main() -> int:
 
     ticket, keytab = mint()
     source = KeytabSource.from_keytab(keytab)
-    options = VerifierOptions(max_skew=300)
+    settings = VerifierSettings(max_skew=300)
     prefix = f"orthrus-bench-{uuid.uuid4().hex[:8]}"
     workdir = Path(tempfile.mkdtemp(prefix="orthrus-bench-"))
 
@@ -143,7 +143,7 @@ def main() -> int:
     try:
         for name, make in caches:
             for threads in sorted({1, args.threads}):
-                verifier = Verifier(source, make(), options)
+                verifier = Verifier(source, make(), settings)
                 rate, p50, p99 = measure(verifier, tokens(ticket, count), threads)
                 results[(name, threads)] = rate
                 print(f"{name:24} {threads:>7} {rate:>10.0f} {p50:>8.3f} {p99:>8.3f}")

@@ -57,7 +57,7 @@ def _worker(args: argparse.Namespace) -> None:
     from orthrus.httpauth import encode_ap_req, http_binding
     from orthrus.replay import MemoryReplayCache
     from service_lib.keytab_source import KeytabSource
-    from service_lib.verifier import Verifier, VerifierOptions
+    from service_lib.verifier import Verifier
 
     args.service = SERVICE
     cred = _service_ticket(args)
@@ -66,11 +66,7 @@ def _worker(args: argparse.Namespace) -> None:
         encode_ap_req(make_ap_req(cred, time.time(), os.urandom, fields)[0])
         for _ in range(args.count)
     ]
-    verifier = Verifier(
-        KeytabSource(Path(args.realm_dir) / "service.keytab"),
-        MemoryReplayCache(),
-        VerifierOptions(),
-    )
+    verifier = Verifier(KeytabSource(Path(args.realm_dir) / "service.keytab"), MemoryReplayCache())
     print(json.dumps({"ready": True}), flush=True)
     if not sys.stdin.readline():
         return

@@ -26,7 +26,7 @@ from service_lib.ops import readiness_problems, register_ops_routes, service_eve
 from service_lib.replay import MemoryReplayCache, SQLiteReplayCache, open_replay_cache
 from service_lib.sessions import SessionTokens
 from service_lib.settings import VerifierSettings, load_verifier_settings
-from service_lib.verifier import Verifier, VerifierOptions
+from service_lib.verifier import Verifier
 from service_lib.wsgi import TicketAuthMiddleware
 
 __all__ = [
@@ -45,7 +45,6 @@ __all__ = [
     "TicketAuth",
     "TicketAuthMiddleware",
     "Verifier",
-    "VerifierOptions",
     "VerifierSettings",
     "current_identity",
     "is_sealed_request",

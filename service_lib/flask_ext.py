@@ -111,11 +111,11 @@ class TicketAuth:
         """Attach to ``app``: its verifier, error handler and response headers."""
         verifier = verifier or self._verifier
         if verifier is None:
-            # The keytab and options from ORTHRUS_KEYTAB / the [service] table of ORTHRUS_CONFIG.
+            # The settings from ORTHRUS_KEYTAB / the [service] table of ORTHRUS_CONFIG.
             verifier = Verifier.from_settings(load_verifier_settings())
         sessions = None
         if self._sessions:
-            sessions = SessionTokens(verifier, self._session_lifetime or 3600)
+            sessions = SessionTokens(verifier, self._session_lifetime)
         app.extensions[_EXTENSION] = _AppState(verifier, sessions, self._browser_sessions)
         app.register_error_handler(ProtocolError, _error_handler)
         app.register_error_handler(Unavailable, _unavailable_handler)

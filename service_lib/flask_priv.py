@@ -61,7 +61,7 @@ def _channel() -> PrivChannel:
             "a sealed body needs an authenticator with an initial sequence number",
         )
     channel = PrivChannel.acceptor(
-        identity.subkey, identity.seq, max_skew=_verifier().options.max_skew
+        identity.subkey, identity.seq, max_skew=_verifier().settings.max_skew
     )
     setattr(g, _G_CHANNEL, channel)
     return channel

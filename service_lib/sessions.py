@@ -37,12 +37,13 @@ class SessionTokens:
     """Issues and checks the sessions of the principals a :class:`Verifier` serves.
 
     Uses the verifier's keytab, clock, allowed skew, ticket cache and replay cache (proofs
-    are remembered there, beside authenticators).
+    are remembered there, beside authenticators); ``lifetime`` defaults to its settings'
+    ``session_lifetime``.
     """
 
-    def __init__(self, verifier: Verifier, lifetime: int = 3600) -> None:
+    def __init__(self, verifier: Verifier, lifetime: int | None = None) -> None:
         self._verifier = verifier
-        self.lifetime = lifetime
+        self.lifetime = verifier.settings.session_lifetime if lifetime is None else lifetime
 
     def issue(self, identity: Identity, kind: SessionKind = "proof") -> tuple[str, int] | None:
         """A token for the ticket ``identity`` came with, sent as ``kind``, and its life in
@@ -68,7 +69,7 @@ class SessionTokens:
         now = self._verifier.clock()
         claims, ticket = self._open(token, "proof", now)
         rules = ProofRules(
-            self._verifier.replay_cache, claims.ticket.server, self._verifier.options.max_skew
+            self._verifier.replay_cache, claims.ticket.server, self._verifier.settings.max_skew
         )
         bound = ProofTarget(token, method, target)
         check_session_proof(proof, ticket.session_key, bound, now, rules)
@@ -85,7 +86,7 @@ class SessionTokens:
     ) -> tuple[SessionClaims, CheckedTicket]:
         verifier = self._verifier
         keys_for = verifier.keytab.snapshot().keys_for
-        claims = verify_session_token(token, kind, keys_for, now, verifier.options.max_skew)
+        claims = verify_session_token(token, kind, keys_for, now, verifier.settings.max_skew)
         ticket = verifier.checked_ticket(claims.ticket, now)
         check_session_ticket(claims, ticket.part)
         return claims, ticket

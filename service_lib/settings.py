@@ -51,6 +51,8 @@ class VerifierSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
     """How a service checks tickets.
 
     - ``keytab``: the keytab file (mode 0600), reloaded when it changes (key rotation);
+      required by :meth:`~service_lib.verifier.Verifier.from_settings` and
+      :func:`load_verifier_settings`, unused by a ``Verifier`` given a ``KeytabSource``;
     - ``principals``: the service principals this service is, ``name/instance[@REALM]``
       (default ``HTTP/<host name>``; a name without realm is in ``realm``, else the
       keytab's); a ticket for any other is ``KRB_AP_ERR_NOT_US``;
@@ -75,7 +77,7 @@ class VerifierSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
       refused unless the KDC at ``kdc_url`` serves the realm as a lab (:mod:`service_lib.lab`).
     """
 
-    keytab: str
+    keytab: str = ""
     principals: list[str] = []
     accept_any_keytab_principal: bool = False
     realm: str | None = None
@@ -91,7 +93,8 @@ class VerifierSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
     reload_interval: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 1.0
     session_lifetime: Annotated[int, msgspec.Meta(ge=1, le=86_400)] = 3600
     #: Lab switches (service_lib.lab), refused unless the KDC at ``kdc_url`` says the realm
-    #: is a lab realm: keep tokens in events, no replay cache, unchecked authorization data.
+    #: is a lab realm: keep tokens, methods and paths in events (traces; never in
+    #: production), no replay cache, unchecked authorization data.
     record_messages: bool = False
     lab_replay_cache_off: bool = False
     lab_unsigned_authz: bool = False
@@ -107,6 +110,19 @@ class VerifierSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
             )
         if self.replay_cache == "redis" and not self.redis_url:
             raise ConfigError("replay_cache = 'redis' needs redis_url (or ORTHRUS_REDIS_URL)")
+
+    @property
+    def lab_switches(self) -> list[str]:
+        """The lab switches that are on, by name."""
+        return [
+            name
+            for name, on in (
+                ("record_messages", self.record_messages),
+                ("lab_replay_cache_off", self.lab_replay_cache_off),
+                ("lab_unsigned_authz", self.lab_unsigned_authz),
+            )
+            if on
+        ]
 
     @property
     def keytab_path(self) -> Path:

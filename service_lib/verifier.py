@@ -53,7 +53,7 @@ from service_lib.replay import open_replay_cache
 from service_lib.settings import VerifierSettings
 from service_lib.ticket_cache import CheckedTicket, TicketCache, ticket_cache_key
 
-__all__ = ["RequestOrigin", "Verifier", "VerifierOptions"]
+__all__ = ["RequestOrigin", "Verifier"]
 
 log = logging.getLogger("orthrus.service")
 
@@ -69,66 +69,21 @@ class RequestOrigin:
     request_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VerifierOptions:
-    """The checks a :class:`Verifier` makes (a subset of :class:`VerifierSettings`)."""
-
-    max_skew: int = 300
-    require_authz: bool = True
-    bind_requests: bool = False
-    ticket_cache_size: int = 10_000
-    realm: str | None = None
-    #: Keep the token, method and path in events (lab realms, for traces); never in
-    #: production. This and the ``lab_*`` switches are refused unless the KDC at ``kdc_url``
-    #: serves the realm as a lab realm (:mod:`service_lib.lab`).
-    record_messages: bool = False
-    #: Lab switch: no replay cache (a replayed AP-REQ is accepted).
-    lab_replay_cache_off: bool = False
-    #: Lab switch: believe the groups of the authorization data without checking its signature.
-    lab_unsigned_authz: bool = False
-    #: The realm's KDC, asked whether the realm is a lab when a lab switch is on.
-    kdc_url: str = ""
-
-    @classmethod
-    def from_settings(cls, settings: VerifierSettings) -> VerifierOptions:
-        return cls(
-            max_skew=settings.max_skew,
-            require_authz=settings.require_authz,
-            bind_requests=settings.bind_requests,
-            ticket_cache_size=settings.ticket_cache_size,
-            realm=settings.realm,
-            record_messages=settings.record_messages,
-            lab_replay_cache_off=settings.lab_replay_cache_off,
-            lab_unsigned_authz=settings.lab_unsigned_authz,
-            kdc_url=settings.kdc_url,
-        )
-
-    @property
-    def lab_switches(self) -> list[str]:
-        """The lab switches that are on, by name."""
-        return [
-            name
-            for name, on in (
-                ("record_messages", self.record_messages),
-                ("lab_replay_cache_off", self.lab_replay_cache_off),
-                ("lab_unsigned_authz", self.lab_unsigned_authz),
-            )
-            if on
-        ]
-
-
 class Verifier:
     """Verifies AP-REQ tokens for the principals of a keytab.
 
-    ``clock`` and ``entropy`` default to the system's (``time.time``, ``os.urandom``);
-    tests pass their own. Safe to share between threads.
+    ``settings`` says how strict it is (skew, authorization data, request binding, ticket
+    cache, lab switches); its keytab, principals and replay-cache fields are what
+    :meth:`from_settings` opens, and are not read when ``keytab`` and ``replay_cache`` are
+    given here. ``clock`` and ``entropy`` default to the system's (``time.time``,
+    ``os.urandom``); tests pass their own. Safe to share between threads.
     """
 
     def __init__(
         self,
         keytab: KeytabSource,
         replay_cache: ReplayCache,
-        options: VerifierOptions | None = None,
+        settings: VerifierSettings | None = None,
         clock: Clock = time.time,
         entropy: Entropy = os.urandom,
         events: EventSink | None = None,
@@ -136,10 +91,10 @@ class Verifier:
         self.keytab = keytab
         self.events = events
         self.replay_cache = replay_cache
-        self.options = options or VerifierOptions()
+        self.settings = VerifierSettings() if settings is None else settings
         self.clock = clock
         self.entropy = entropy
-        self._tickets = TicketCache(self.options.ticket_cache_size)
+        self._tickets = TicketCache(self.settings.ticket_cache_size)
         self._generation = keytab.generation
         snapshot = keytab.snapshot()
         if not snapshot.keys:
@@ -149,30 +104,31 @@ class Verifier:
                 "Negotiate yet; export the Orthrus keytab with 'orthrus-kdc ktadd -k FILE "
                 "SERVICE' (without --format mit)"
             )
-        if self.options.require_authz and snapshot.kdc_jwks is None:
+        if self.settings.require_authz and snapshot.kdc_jwks is None:
             raise ConfigError(
                 "the keytab has no kdc_jwks (the KDC's public keys), so KDC-signed "
                 "authorization data cannot be checked; export it again with "
                 "'orthrus-kdc ktadd', or set require_authz = false"
             )
         realms = sorted({p.realm for p in snapshot.principals})
-        self.realm = self.options.realm or realms[0]
-        if self.options.lab_switches:
-            confirm_lab_realm(self.options.kdc_url, self.realm, self.options.lab_switches)
-        if self.options.lab_replay_cache_off:
+        self.realm = self.settings.realm or realms[0]
+        if self.settings.lab_switches:
+            confirm_lab_realm(self.settings.kdc_url, self.realm, self.settings.lab_switches)
+        if self.settings.lab_replay_cache_off:
             self.replay_cache = NoReplayCache()
 
     @classmethod
     def from_settings(cls, settings: VerifierSettings, events: EventSink | None = None) -> Verifier:
         """A verifier with the keytab file, the principals and the replay cache ``settings``
         name (by default ``HTTP/<host name>`` and a file that survives restarts)."""
+        if not settings.keytab:
+            raise ConfigError("no keytab: set keytab in the verifier's settings (ORTHRUS_KEYTAB)")
         source = KeytabSource(
             settings.keytab_path,
             settings.accepted_principals(keytab_realms(settings.keytab_path)),
             check_interval=settings.reload_interval,
         )
-        options = VerifierOptions.from_settings(settings)
-        return cls(source, open_replay_cache(settings), options, events=events)
+        return cls(source, open_replay_cache(settings), settings, events=events)
 
     @property
     def ticket_cache(self) -> TicketCache:
@@ -206,7 +162,7 @@ class Verifier:
         :class:`~orthrus.errors.MalformedMessage` for a token that does not decode and
         :class:`~orthrus.errors.APError` for a refused one.
         """
-        if self.options.bind_requests and (method is None or path is None):
+        if self.settings.bind_requests and (method is None or path is None):
             raise TypeError("bind_requests is on: verify() needs the method and path")
         if self.events is None:
             return self._verify(token, method, path)
@@ -249,7 +205,7 @@ class Verifier:
             )
             raise
         reply = None
-        if self.options.record_messages and identity.mutual_required:
+        if self.settings.record_messages and identity.mutual_required:
             # Made now so that the trace shows the AP-REP the client gets (RFC 4120 §3.2.4).
             identity = dataclasses.replace(identity, ap_rep=self.reply_token(identity))
             reply = identity.ap_rep
@@ -273,7 +229,7 @@ class Verifier:
         recorded: dict[str, str | None] | None = None,
     ) -> None:
         assert self.events is not None
-        recorded = recorded if self.options.record_messages and recorded else {}
+        recorded = recorded if self.settings.record_messages and recorded else {}
         self.events.emit(
             dataclasses.replace(
                 event,
@@ -281,7 +237,7 @@ class Verifier:
                 realm=self.realm,
                 client_address=origin.address if origin else None,
                 request_id=origin.request_id if origin else None,
-                request=token.encode() if self.options.record_messages else None,
+                request=token.encode() if self.settings.record_messages else None,
                 extra={**event.extra, **recorded},
             )
         )
@@ -299,9 +255,9 @@ class Verifier:
         binding = http_binding(method, path) if method is not None and path is not None else None
         rules = APRules(
             self.replay_cache,
-            max_skew=self.options.max_skew,
+            max_skew=self.settings.max_skew,
             expected_checksum=binding,
-            require_checksum=self.options.bind_requests,
+            require_checksum=self.settings.bind_requests,
         )
         verified = check_authenticator(ap_req, part, now, rules, checked.session_key)
         auth = verified.authenticator
@@ -330,7 +286,7 @@ class Verifier:
         snapshot = self._snapshot()
         cached = self._tickets.get(ticket_cache_key(ticket), now)
         part = cached.part if cached else open_ap_ticket(ticket, snapshot.keys_for)
-        check_ticket_times(part.starttime, part.endtime, now, self.options.max_skew)
+        check_ticket_times(part.starttime, part.endtime, now, self.settings.max_skew)
         return cached or self._remember(ticket, part, snapshot, now)
 
     def _remember(
@@ -338,7 +294,7 @@ class Verifier:
     ) -> CheckedTicket:
         """Check the authorization data of an opened ticket and cache the verdict."""
         groups = self._check_authz(snapshot, part, ticket.server, now)
-        expires_at = part.endtime + self.options.max_skew
+        expires_at = part.endtime + self.settings.max_skew
         entry = CheckedTicket(
             part, groups, expires_at, ticket_id(ticket.enc_part), part.key.to_key()
         )
@@ -348,9 +304,9 @@ class Verifier:
     def _check_authz(
         self, snapshot: KeySnapshot, part: EncTicketPart, server: Principal, now: float
     ) -> tuple[str, ...]:
-        if self.options.lab_unsigned_authz:
+        if self.settings.lab_unsigned_authz:
             return unverified_groups(part)  # lab switch: the silver-ticket mistake
-        if part.authorization_data is None and not self.options.require_authz:
+        if part.authorization_data is None and not self.settings.require_authz:
             return ()
         authz = snapshot.authz_verifier(server.realm)
         if authz is None:
@@ -359,7 +315,7 @@ class Verifier:
                 "the ticket's authorization data cannot be checked: the keytab has no KDC "
                 "public keys (kdc_jwks); the service administrator must export it again",
             )
-        return authz.verify(part, server, self.options.max_skew, now=now)
+        return authz.verify(part, server, self.settings.max_skew, now=now)
 
     def reply_token(self, identity: Identity, seq: int | None = None) -> str:
         """The ``Authentication-Info: Ticket <token>`` value proving this service read the

@@ -121,7 +121,7 @@ from orthrus.tgs_exchange import handle_tgs_req, make_tgs_req, read_tgs_rep
 from orthrus_io.files import read_private, write_private
 from orthrus_io.redis_replay import RedisReplayCache
 from orthrus_io.replay import SQLiteReplayCache
-from service_lib import KeytabSource, TicketAuth, Verifier, VerifierOptions, current_identity
+from service_lib import KeytabSource, TicketAuth, Verifier, VerifierSettings, current_identity
 
 ALICE_PASS = "alice-attack-pass"
 BOB_PASS = "bob-attack-pass"
@@ -394,7 +394,7 @@ def make_verifier(
 ) -> Verifier:
     source = KeytabSource.from_keytab(service_keytab(core, *names))
     cache = MemoryReplayCache() if cache is None else cache
-    return Verifier(source, cache, VerifierOptions(**options), clock=clock)
+    return Verifier(source, cache, VerifierSettings(**options), clock=clock)
 
 
 def ap_token(

@@ -48,7 +48,7 @@ from orthrus.session_token import (
     verify_session_token,
 )
 from orthrus.tgs_exchange import handle_tgs_req, make_tgs_req, read_tgs_rep
-from service_lib import KeytabSource, Verifier, VerifierOptions
+from service_lib import KeytabSource, Verifier
 
 TALLY: dict[str, tuple[int, int]] = {}
 
@@ -137,9 +137,7 @@ def test_bit_flips_of_ap_req_and_ap_rep_are_all_refused(realm: Setting) -> None:
         entries=[KeytabEntry(http, v, k.material) for v, k in entry.keys.items()],
         kdc_jwks=core.signer.jwks(),
     )
-    verifier = Verifier(
-        KeytabSource.from_keytab(keytab), MemoryReplayCache(), VerifierOptions(), clock=lambda: T0
-    )
+    verifier = Verifier(KeytabSource.from_keytab(keytab), MemoryReplayCache(), clock=lambda: T0)
     ap_req, sent = make_ap_req(cred, T0, os.urandom, AuthenticatorFields(mutual=True))
 
     def ap_req_accepted(data: bytes) -> None:

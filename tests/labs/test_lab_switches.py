@@ -119,7 +119,7 @@ def test_every_verifier_switch_is_refused_outside_a_lab(real: RealRealm, switch:
     plain = Verifier.from_settings(
         VerifierSettings(keytab=keytab, principals=svc, kdc_url=real.url)
     )
-    assert plain.options.lab_switches == []
+    assert plain.settings.lab_switches == []
 
 
 def test_a_lab_kdc_of_another_realm_does_not_vouch(real: RealRealm, lab: Lab) -> None:

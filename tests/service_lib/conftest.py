@@ -8,7 +8,7 @@ import pytest
 from realm_helpers import Clock, MakeVerifier, MiniRealm
 
 from orthrus.replay import MemoryReplayCache
-from service_lib import KeytabSource, Verifier, VerifierOptions
+from service_lib import KeytabSource, Verifier, VerifierSettings
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def make_verifier(realm: MiniRealm, clock: Clock) -> MakeVerifier:
         return Verifier(
             source,
             MemoryReplayCache(),
-            VerifierOptions(**options),
+            VerifierSettings(**options),
             clock=clock,  # type: ignore[arg-type]
         )
 

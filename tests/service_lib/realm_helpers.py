@@ -167,5 +167,5 @@ class Clock:
         return self.now
 
 
-#: The ``make_verifier`` fixture: a Verifier of HTTP/localhost with VerifierOptions(**kwargs).
+#: The ``make_verifier`` fixture: a Verifier of HTTP/localhost with VerifierSettings(**kwargs).
 MakeVerifier = Callable[..., Verifier]

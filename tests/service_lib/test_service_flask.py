@@ -317,6 +317,16 @@ def test_session_header_with_a_proof(
     assert fresh.get("/whoami?x=1", headers=query).status_code == 200
 
 
+def test_session_lifetime_comes_from_the_verifier_settings(
+    realm: MiniRealm, make_verifier: MakeVerifier
+) -> None:
+    verifier = make_verifier(session_lifetime=60)
+    client = make_app(verifier, sessions=True).test_client()
+    response = client.get("/whoami", headers=auth(token(realm.credential("alice"))))
+    claims = token_claims(response.headers[SESSION_HEADER])
+    assert claims["exp"] - claims["iat"] == 60
+
+
 def test_browser_session_is_an_https_only_cookie(
     realm: MiniRealm, verifier: Verifier, clock: Clock
 ) -> None:
@@ -461,7 +471,7 @@ def test_verifier_settings_from_toml(
     tmp_path: Any, keytab_file: Any, make_verifier: MakeVerifier
 ) -> None:
     from orthrus.errors import ConfigError
-    from service_lib import load_verifier_settings
+    from service_lib import VerifierSettings, load_verifier_settings
 
     config = tmp_path / "service.toml"
     config.write_text(
@@ -477,6 +487,11 @@ def test_verifier_settings_from_toml(
     config.write_text('[service]\nkeytab = "x"\nmax_skw = 1\n')
     with pytest.raises(ConfigError, match="max_skw"):
         load_verifier_settings(config, env={})
+    config.write_text("[service]\nmax_skew = 120\n")
+    with pytest.raises(ConfigError, match="no keytab"):
+        load_verifier_settings(config, env={})
+    with pytest.raises(ConfigError, match="no keytab"):
+        Verifier.from_settings(VerifierSettings())
     # A principal without realm is in the keytab's realm.
     config.write_text('[service]\nprincipals = ["HTTP/localhost"]\n')
     verifier = Verifier.from_settings(
