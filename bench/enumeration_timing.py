@@ -67,7 +67,7 @@ SETTINGS = {"hide_unknown_principals": "true", "lockout_attempts": "1000", "lock
 class Series:
     """One kind of request: ``client`` (``{i}``: the request's number) asks for ``server``,
     with a wrong key or none; ``cold``: right after a commit to the database, which empties
-    the KDC's lookup cache (kdc/store.py), so every name is read from the database again."""
+    the KDC's lookup cache (kdc/lookups.py), so every name is read from the database again."""
 
     label: str
     client: str

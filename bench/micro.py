@@ -60,7 +60,7 @@ def main() -> int:
         backends = make_backends(settings, 2)
         ctx = KDCContext(
             policy=settings.policy,
-            lookup=store.lookup,
+            lookup=store.lookups.lookup,
             replay_cache=backends.replay_cache,
             entropy=os.urandom,
             signer=store.signer(),

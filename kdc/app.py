@@ -111,7 +111,7 @@ def make_runner(
     signer = store.signer()
     ctx = KDCContext(
         policy=settings.policy,
-        lookup=store.lookup,
+        lookup=store.lookups.lookup,
         replay_cache=backends.replay_cache,
         entropy=os.urandom,
         signer=signer,

@@ -20,7 +20,7 @@ pre-authentication) learns that its server does not exist: the exchange's reply 
 dropped for ``KDC_ERR_S_PRINCIPAL_UNKNOWN``.
 
 The work is the same too (the timing, docs/security.md): every name costs one lookup in the
-store (which, with this setting, holds the whole table: kdc/store.py) and one in the cache
+store (which, with this setting, holds the whole table: kdc/lookups.py) and one in the cache
 of what :meth:`~DecoyPrincipals.present` made of it, keyed on the store's entry. When that
 entry is new (a name not seen before, or any name after a commit) the presentation is
 rebuilt by the same steps whether the name exists or not: the decoy derived, new key

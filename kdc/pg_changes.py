@@ -5,7 +5,7 @@ Migration 0004 makes every statement that changes ``principals``, ``keys`` or ``
 PostgreSQL delivers a notification once its transaction has committed, and never one of a
 transaction rolled back. One connection per process LISTENs; every notification bumps a
 counter, the version the lookup cache compares with, as it compares SQLite's
-``data_version`` (kdc/store.py).
+``data_version`` (kdc/change_detection.py).
 
 Each :meth:`PostgresChanges.version` makes one round trip (``SELECT 1``) on that connection
 rather than only reading what has already arrived: a committing session signals the

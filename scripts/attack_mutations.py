@@ -810,13 +810,13 @@ MUTATIONS: list[Mutation] = [
     ),
     Mutation(
         "test_user_enumeration_by_database_work_sees_no_difference",
-        "kdc/store.py",
+        "kdc/lookups.py",
         "if self.settings.hide_unknown_principals:",
         "if False:",
     ),
     Mutation(
         "test_user_enumeration_by_database_work_sees_no_difference",
-        "kdc/store.py",
+        "kdc/lookups.py",
         'groups = tuple(conn.scalars(_GROUPS, {"principal_id": principal_id}))',
         'groups = tuple(conn.scalars(_GROUPS, {"principal_id": principal_id})) if rows else ()',
     ),

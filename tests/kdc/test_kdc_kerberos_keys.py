@@ -275,7 +275,7 @@ def test_a_lookup_reads_every_key_in_one_query(store: Store) -> None:
     store.add_principal(NewPrincipal(ALICE, ALICE_PASS))
     statements: list[str] = []
     event.listen(store._engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
-    entry = store._read_entry(ALICE)
+    entry = store.lookups._read_entry(ALICE)
     assert entry is not None and len(entry.kerberos_keys) == 2 and len(entry.keys) == 1
     assert len(statements) == 2 and "UNION ALL" in statements[0]
 

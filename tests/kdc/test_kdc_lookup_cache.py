@@ -82,6 +82,6 @@ def test_changes_through_another_store_are_seen(realm_dir: Path, kdc_store: Stor
 def test_disposing_of_the_engine_closes_the_change_detector(realm_dir: Path) -> None:
     with open_store(realm_dir) as store:
         store.lookup(ALICE)
-        changes = store._changes
+        changes = store.lookups._changes
         assert changes is not None and changes._conn is not None
     assert changes._conn is None

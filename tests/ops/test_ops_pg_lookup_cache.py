@@ -123,7 +123,7 @@ def test_a_lost_listening_connection_drops_the_cache(
         other.add_principal(NewPrincipal(ALICE))
         try:
             assert kdc_store.lookup(ALICE) is kdc_store.lookup(ALICE)
-            listener = kdc_store._changes._conn  # type: ignore[union-attr]
+            listener = kdc_store.lookups._changes._conn  # type: ignore[union-attr]
             pg_execute("SELECT pg_terminate_backend(%s)", listener.info.backend_pid)
             other.modify(ALICE, PrincipalChanges(allow_tickets=False))  # heard by nobody
             entry = kdc_store.lookup(ALICE)
