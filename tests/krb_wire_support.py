@@ -1,6 +1,7 @@
 """Kerberos over UDP and TCP in-process for tests: a KDC's exchange runner with a test double
-of the Kerberos exchanges (``orthrus.kerberos.kdc.answer``: same signature, same answer
-shape) behind a real :class:`kdc.kerberos_wire.KerberosListener` on free 127.0.0.1 ports."""
+of the Kerberos exchanges (``orthrus.kerberos.kdc.answer``: same signature, and its
+``KerberosAnswer``) behind a real :class:`kdc.kerberos_wire.KerberosListener` on free
+127.0.0.1 ports."""
 
 from __future__ import annotations
 
@@ -18,45 +19,37 @@ from kdc.backends import make_backends
 from kdc.config import load_settings
 from kdc.kerberos_wire import MAX_UDP_REPLY, KerberosListener, frame, open_kerberos_sockets
 from kdc.store import Store
+from orthrus.kerberos.kdc import Exchange as KDCExchange
+from orthrus.kerberos.kdc import KerberosAnswer
 from orthrus.realm import KDCContext
 from orthrus_io.errors import Unavailable
-from orthrus_io.events import Exchange, ExchangeEvent
+from orthrus_io.events import ExchangeEvent
 
 AS_TAG, TGS_TAG = b"\x6a", b"\x6c"  # [APPLICATION 10] AS-REQ, [APPLICATION 12] TGS-REQ
 BIG = 3 * MAX_UDP_REPLY
 GARBAGE_ERROR = b"KRB-ERROR: not a request"
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """The shape of ``orthrus.kerberos.kdc.KerberosAnswer``."""
-
-    reply: bytes
-    exchange: Exchange | None
-    error: str | None = None
-    message: str | None = None
-    client: str | None = None
-    server: str | None = None
-
-
-def answer(request: bytes, ctx: KDCContext, now: float, max_reply: int | None = None) -> Answer:
+def answer(
+    request: bytes, ctx: KDCContext, now: float, max_reply: int | None = None
+) -> KerberosAnswer:
     """A double of the Kerberos exchanges: ``6a`` + word is an AS-REQ, ``6c`` + word a TGS-REQ
     (``down``: the database is down; ``big``: a reply longer than a datagram; ``refuse``: a
     KRB-ERROR), anything else garbage: a KRB-ERROR with no exchange, which the KDC sends over
     TCP only."""
-    kind: Exchange | None = {AS_TAG: "AS", TGS_TAG: "TGS"}.get(request[:1])  # type: ignore[assignment]
+    kind: KDCExchange | None = {AS_TAG: "AS", TGS_TAG: "TGS"}.get(request[:1])  # type: ignore[assignment]
     word = request[1:]
     if kind is None or word not in (b"ok", b"big", b"down", b"refuse"):
-        return Answer(GARBAGE_ERROR, None, "KRB_ERR_GENERIC", "not a KDC request")
+        return KerberosAnswer(GARBAGE_ERROR, None, "KRB_ERR_GENERIC", "not a KDC request")
     if word == b"down":
         raise Unavailable("database down")
     names = {"client": f"alice@{ctx.policy.realm}", "server": f"krbtgt/{ctx.policy.realm}"}
     if word == b"refuse":
-        return Answer(b"KRB-ERROR", kind, "KDC_ERR_PREAUTH_FAILED", "wrong key", **names)
+        return KerberosAnswer(b"KRB-ERROR", kind, "KDC_ERR_PREAUTH_FAILED", "wrong key", **names)
     reply = b"R" * (BIG if word == b"big" else 100)
     if max_reply is not None and len(reply) > max_reply:
-        return Answer(b"TOO-BIG", kind, "KRB_ERR_RESPONSE_TOO_BIG", "use TCP", **names)
-    return Answer(reply, kind, **names)
+        return KerberosAnswer(b"TOO-BIG", kind, "KRB_ERR_RESPONSE_TOO_BIG", "use TCP", **names)
+    return KerberosAnswer(reply, kind, **names)
 
 
 class Recorder:
