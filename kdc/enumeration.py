@@ -44,6 +44,7 @@ import msgspec
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from kdc.kerberos_keys import default_salt
 from orthrus.as_exchange import handle_as_req
 from orthrus.authz import AuthzSigner
 from orthrus.der import KDCRep, KDCReq
@@ -153,10 +154,8 @@ class DecoyPrincipals:
         would have (RFC 4120 §4: the realm, then the name's components) and the realm's count."""
         kind = enctype(number)
         seed = hmac.new(self.secret, b"krb|%d|%s" % (number, str(principal).encode()), "sha256")
-        salt = (principal.realm + "".join(principal.components)).encode()
-        return KerberosKey(
-            1, kind.random_to_key(seed.digest()[: kind.key_size]), salt, self.iterations
-        )
+        key = kind.random_to_key(seed.digest()[: kind.key_size])
+        return KerberosKey(1, key, default_salt(principal), self.iterations)
 
     def present(self, principal: Principal, entry: PrincipalEntry | None) -> PrincipalEntry:
         """What the exchange sees for ``principal``, whose entry in the store is ``entry``.

@@ -7,6 +7,7 @@ import os
 
 from core_realm import T0, CoreRealm
 
+from kdc.kerberos_keys import default_salt
 from orthrus.der import KDCRep, KRBError, decode_as_rep, decode_krb_error, decode_tgs_rep
 from orthrus.enctypes import KeyBlock, enctype
 from orthrus.kerberos import kdc
@@ -19,13 +20,8 @@ ITERATIONS = 2
 ETYPES = (20, 18)
 
 
-def salt_of(principal: Principal) -> bytes:
-    """RFC 4120 §4's default salt: the realm then the name components."""
-    return (principal.realm + "".join(principal.components)).encode()
-
-
 def password_keys(principal: Principal, password: str, kvno: int = 1) -> tuple[KerberosKey, ...]:
-    salt = salt_of(principal)
+    salt = default_salt(principal)
     return tuple(
         KerberosKey(
             kvno,
@@ -82,7 +78,7 @@ class KerberosRealm(CoreRealm):
         self, client: Principal, password: str, now: float = T0, etypes: tuple[int, ...] = ETYPES
     ) -> KerberosCredential:
         key = enctype(etypes[0]).string_to_key(
-            password, salt_of(client), ITERATIONS.to_bytes(4, "big")
+            password, default_salt(client), ITERATIONS.to_bytes(4, "big")
         )
         request = as_request(client, self.tgs, etypes, now, os.urandom, key)
         return read_kdc_rep(self.reply(request, now), request, key)

@@ -8,8 +8,10 @@ from dataclasses import replace
 
 import pytest
 from core_realm import T0
-from kerberos_realm import ETYPES, ITERATIONS, KerberosRealm, salt_of
+from kerberos_realm import ETYPES, ITERATIONS, KerberosRealm
 
+from kdc.kerberos_keys import default_salt
+from orthrus import der
 from orthrus.der import (
     PA_ETYPE_INFO2,
     decode_enc_ticket_part,
@@ -17,12 +19,19 @@ from orthrus.der import (
     decode_method_data,
     find_padata,
 )
-from orthrus.enctypes import enctype
+from orthrus.enctypes import checksum_type, enctype
 from orthrus.kerberos import kdc
-from orthrus.kerberos.client import KerberosRequest, as_request, read_kdc_rep, tgs_request
-from orthrus.kerberos.names import flags_from_bits
-from orthrus.kerberos.tickets import AD_ORTHRUS_AUTHZ, open_kerberos_ticket
+from orthrus.kerberos.client import (
+    KerberosCredential,
+    KerberosRequest,
+    as_request,
+    read_kdc_rep,
+    tgs_request,
+)
+from orthrus.kerberos.names import flags_from_bits, principal_name
+from orthrus.kerberos.tickets import AD_ORTHRUS_AUTHZ, encrypt, open_kerberos_ticket
 from orthrus.keys import KeyUsage
+from orthrus.principal import Principal
 
 PASSWORD = "correct horse"
 
@@ -40,7 +49,7 @@ def test_as_without_preauth_asks_for_it_with_salt_and_iteration_count(realm: Ker
     hint = find_padata(decode_method_data(error.e_data), PA_ETYPE_INFO2)
     assert hint is not None
     (entry,) = decode_etype_info2(hint.value)
-    assert (entry.etype, entry.salt) == (20, salt_of(alice).decode())
+    assert (entry.etype, entry.salt) == (20, default_salt(alice).decode())
     assert entry.s2kparams == ITERATIONS.to_bytes(4, "big")
 
 
@@ -86,7 +95,7 @@ def test_tgs_gives_a_service_ticket_the_service_key_opens(realm: KerberosRealm) 
 
 def test_tgt_renewed_on_the_kerberos_wire(realm: KerberosRealm) -> None:
     alice = realm.add_krb_user("alice", PASSWORD)
-    key = enctype(20).string_to_key(PASSWORD, salt_of(alice), ITERATIONS.to_bytes(4, "big"))
+    key = enctype(20).string_to_key(PASSWORD, default_salt(alice), ITERATIONS.to_bytes(4, "big"))
     request = as_request(alice, realm.tgs, ETYPES, T0, os.urandom, key, options=("renewable",))
     body = request.message.req_body
     request = KerberosRequest(
@@ -110,7 +119,7 @@ def test_garbage_is_a_krb_error_with_no_exchange(realm: KerberosRealm) -> None:
 
 def test_a_reply_too_big_for_a_datagram_is_response_too_big(realm: KerberosRealm) -> None:
     alice = realm.add_krb_user("alice", PASSWORD)
-    key = enctype(20).string_to_key(PASSWORD, salt_of(alice), ITERATIONS.to_bytes(4, "big"))
+    key = enctype(20).string_to_key(PASSWORD, default_salt(alice), ITERATIONS.to_bytes(4, "big"))
     request = as_request(alice, realm.tgs, ETYPES, T0, os.urandom, key)
     answer = kdc.answer(request.encode(), realm.ctx, T0, max_reply=200)
     assert answer.error == "KRB_ERR_RESPONSE_TOO_BIG"
@@ -124,3 +133,84 @@ def test_principal_without_kerberos_keys_is_etype_nosupp_saying_what_to_do(
     error = realm.error(as_request(bob, realm.tgs, ETYPES, T0, os.urandom))
     assert error.error_code == 14
     assert error.e_text is not None and "orthrus-kdc cpw" in error.e_text
+
+
+def tgs_req_with(
+    realm: KerberosRealm,
+    tgt: KerberosCredential,
+    server: Principal,
+    cksumtype: int | None,
+    sealed_etype: int | None = None,
+) -> bytes:
+    """A TGS-REQ whose authenticator carries a checksum of ``cksumtype`` over the body (None:
+    no checksum), its EncryptedData labelled ``sealed_etype`` (default: the session key's)."""
+    session = tgt.session_key
+    body = der.KDCReqBody(
+        kdc_options=0,
+        realm=server.realm,
+        till=int(T0) + 3600,
+        nonce=7,
+        etype=(session.enctype,),
+        sname=principal_name(server),
+    )
+    cksum = None
+    if cksumtype is not None:
+        kind = checksum_type(cksumtype).enctype
+        key = (
+            session if kind.number == session.enctype else kind.random_to_key(b"k" * kind.key_size)
+        )
+        data = der.encode_kdc_req_body(body)
+        cksum = der.Checksum(cksumtype, kind.checksum(key, KeyUsage.TGS_REQ_AUTH_CHECKSUM, data))
+    authenticator = der.Authenticator(
+        crealm=tgt.client.realm,
+        cname=principal_name(tgt.client),
+        cusec=0,
+        ctime=int(T0),
+        cksum=cksum,
+    )
+    sealed = encrypt(
+        session, KeyUsage.TGS_REQ_AUTHENTICATOR, der.encode_authenticator(authenticator), os.urandom
+    )
+    label = session.enctype if sealed_etype is None else sealed_etype
+    ap_req = der.APReq(0, tgt.ticket, der.EncryptedData(label, sealed))
+    padata = (der.PAData(der.PA_TGS_REQ, der.encode_ap_req(ap_req)),)
+    return der.encode_kdc_req(der.KDCReq(12, body, padata))
+
+
+def test_tgs_authenticator_checksum_bound_rightly_is_accepted(realm: KerberosRealm) -> None:
+    alice = realm.add_krb_user("alice", PASSWORD)
+    web = realm.add_krb_service("HTTP/web")
+    tgt = realm.krb_login(alice, PASSWORD)
+    assert realm.send(tgs_req_with(realm, tgt, web, 20)).error is None  # hmac-sha384-192
+
+
+def test_tgs_authenticator_without_a_checksum_of_the_body_is_modified(
+    realm: KerberosRealm,
+) -> None:
+    """The body of a TGS-REQ travels in clear: an authenticator that does not bind it (RFC
+    4120 §5.4.1) would let anyone change the service, times or options asked for."""
+    alice = realm.add_krb_user("alice", PASSWORD)
+    web = realm.add_krb_service("HTTP/web")
+    tgt = realm.krb_login(alice, PASSWORD)
+    assert realm.error(tgs_req_with(realm, tgt, web, None)).error_code == 41
+
+
+def test_tgs_checksum_of_a_type_the_session_key_cannot_make_is_inapp_cksum(
+    realm: KerberosRealm,
+) -> None:
+    """A checksum type of another enctype than the session key's (RFC 3961 §4: a keyed
+    checksum goes with its key) is refused before it is compared: KRB_AP_ERR_INAPP_CKSUM."""
+    alice = realm.add_krb_user("alice", PASSWORD)
+    web = realm.add_krb_service("HTTP/web")
+    tgt = realm.krb_login(alice, PASSWORD)
+    assert tgt.session_key.enctype == 20
+    assert realm.error(tgs_req_with(realm, tgt, web, 16)).error_code == 50
+
+
+def test_authenticator_labelled_with_another_enctype_is_modified(realm: KerberosRealm) -> None:
+    """An EncryptedData whose etype is not its key's is refused, even though the ciphertext
+    itself would open under the key: the label is part of what the client sent."""
+    alice = realm.add_krb_user("alice", PASSWORD)
+    web = realm.add_krb_service("HTTP/web")
+    tgt = realm.krb_login(alice, PASSWORD)
+    assert realm.error(tgs_req_with(realm, tgt, web, 20, sealed_etype=18)).error_code == 41
