@@ -58,8 +58,8 @@ DRIFT_STEPS = 1
 SECRET_BYTES = 20
 #: How many recovery codes an enrollment prints (each works once).
 RECOVERY_CODES = 10
-#: Random bytes per recovery code: 50 bits, 10 base32 characters shown as ``xxxxx-xxxxx``.
-_RECOVERY_BYTES = 10 * 5 // 8
+#: A recovery code: 10 base32 characters (50 random bits), shown as ``xxxxx-xxxxx``.
+_RECOVERY_CHARS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,18 +125,27 @@ def check_code(
 
     A code outside the accepted steps is wrong. A right code is stored in the replay cache
     under (principal, step) until the last moment any step's window, the KDC's skew added,
-    could accept it; a second use, or a code older than what the cache remembers, is
-    refused (:func:`orthrus.replay.check_replay`): a code seen over a shoulder or in
-    transit is worth nothing once used.
+    could accept it; a second use is refused: a code seen over a shoulder or in transit is
+    worth nothing once used. As RFC 4120 §3.2.3 has it for authenticators, a code the cache
+    may have forgotten (one a KDC could accept before the cache's memory starts: a restarted
+    KDC, a flushed Redis) is refused too, until the next code.
     """
     step = _matching_step(enrollment.secret, code, now)
     if step is None:
         raise _failed(principal, "the one-time code is wrong or from another time window")
     entry = b"otp|%s|%d" % (str(principal).encode(), step)
     expires_at = (step + DRIFT_STEPS + 1) * STEP + max_skew
+    # The first moment the KDC could accept this code (one step early: RFC 6238 §5.2).
+    usable_from = (step - DRIFT_STEPS) * STEP
     try:
-        check_replay(cache, entry, expires_at, now, step * STEP, "KDC")
-    except APError:
+        check_replay(cache, entry, expires_at, now, usable_from, "KDC")
+    except APError as exc:
+        if cache.remembers_since() > usable_from:
+            raise _failed(
+                principal,
+                "the KDC's replay cache started after this code became valid, so it cannot "
+                "tell whether it was used; wait for a later code",
+            ) from exc
         raise _failed(
             principal, "this one-time code was already used; wait for the next one"
         ) from None
@@ -160,7 +169,8 @@ def new_recovery_codes(entropy: Entropy, count: int = RECOVERY_CODES) -> list[st
     """``count`` fresh recovery codes, ``xxxxx-xxxxx`` in base32 (RFC 4648 §6)."""
     codes = []
     for _ in range(count):
-        text = base64.b32encode(entropy(_RECOVERY_BYTES)).decode("ascii")
+        # 7 bytes are 12 base32 characters before the padding; 10 of them are kept.
+        text = base64.b32encode(entropy(7)).decode("ascii")[:_RECOVERY_CHARS]
         codes.append(f"{text[:5]}-{text[5:]}".lower())
     return codes
 

@@ -942,8 +942,14 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "test_otp_replayed_code_is_refused",
         "orthrus/otp.py",
-        '        check_replay(cache, entry, expires_at, now, step * STEP, "KDC")\n',
+        '        check_replay(cache, entry, expires_at, now, usable_from, "KDC")\n',
         "        pass\n",
+    ),
+    Mutation(
+        "test_otp_code_the_replay_cache_may_have_forgotten_is_refused",
+        "orthrus/otp.py",
+        'check_replay(cache, entry, expires_at, now, usable_from, "KDC")',
+        'check_replay(cache, entry, expires_at, now, now, "KDC")',
     ),
     Mutation(
         "test_otp_code_from_another_window_is_refused",

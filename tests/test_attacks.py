@@ -3147,6 +3147,22 @@ def test_otp_replayed_code_is_refused(otp_realm: tuple[CoreRealm, Principal, Key
     assert error.name == "KDC_ERR_PREAUTH_FAILED" and "already used" in error.message
 
 
+def test_otp_code_the_replay_cache_may_have_forgotten_is_refused(
+    otp_realm: tuple[CoreRealm, Principal, Key],
+) -> None:
+    """RFC 4120 §3.2.3 for codes: a cache that started (a KDC restarted, Redis flushed)
+    after a code became valid cannot tell whether it was used; a later code works."""
+    from orthrus.replay import MemoryReplayCache
+
+    realm, dave, key = otp_realm
+    now = T0 + 2400 + 15  # the middle of a step: its code was valid from 45 s ago
+    realm.ctx = dataclasses.replace(realm.ctx, replay_cache=MemoryReplayCache(started_at=now - 5))
+    error = refused(_otp_login, realm, dave, key, _code(now), now)
+    assert error.name == "KDC_ERR_PREAUTH_FAILED" and "cannot tell" in error.message
+    later = now + 2 * 30  # the first code that became valid after the cache started
+    assert _otp_login(realm, dave, key, _code(later), later).client == dave
+
+
 def test_otp_code_from_another_window_is_refused(
     otp_realm: tuple[CoreRealm, Principal, Key],
 ) -> None:
