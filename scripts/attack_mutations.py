@@ -996,6 +996,24 @@ MUTATIONS: list[Mutation] = [
         "    if codes is None or not (codes.consume(principal, recovery_digest(code)) or True):\n",
     ),
     Mutation(
+        "test_kerberos_login_of_an_otp_principal_is_refused",
+        "orthrus/kerberos/exchanges.py",
+        "    if client.requires_otp:\n",
+        "    if False:\n",
+    ),
+    Mutation(
+        "test_otp_service_requiring_it_refuses_a_ticket_without_it",
+        "service_lib/flask_ext.py",
+        "                if needed_factors and not identity.has_factors(needed_factors):\n",
+        "                if False:\n",
+    ),
+    Mutation(
+        "test_otp_service_requiring_it_refuses_a_ticket_without_it",
+        "service_lib/verifier.py",
+        "            claims.factors,\n",
+        '            ("otp",),\n',
+    ),
+    Mutation(
         "test_otp_forged_auth_factors_claim_is_modified",
         "orthrus/authz.py",
         '                    "verify_iat": now is None,\n',

@@ -2383,6 +2383,11 @@ def session_app(verifier: Verifier, browser: bool = False) -> FlaskClient:
     def stats() -> Any:
         return {"notes": 0}
 
+    @app.get("/mfa")
+    @auth.required(factors=["otp"])
+    def mfa() -> Any:
+        return {"factors": list(current_identity().auth_factors)}  # type: ignore[union-attr]
+
     return app.test_client()
 
 
@@ -3263,7 +3268,45 @@ def test_otp_forged_auth_factors_claim_is_modified(
         assert error.name == "KRB_AP_ERR_MODIFIED"
 
 
+def test_otp_service_requiring_it_refuses_a_ticket_without_it(
+    otp_realm: tuple[CoreRealm, Principal, Key], clock: Clock
+) -> None:
+    """``@auth.required(factors=["otp"])``: bob's ticket (a password alone) is 403 naming
+    the missing factor, with a ticket or with the session it opened; dave's, from a login
+    with a code, is let in."""
+    realm, dave, key = otp_realm
+    http = realm.principal("HTTP/web")
+    bob = realm.principal("bob")
+    bobs = realm.service_ticket(realm.login(bob, realm.user_key(bob, "bob-pass")), http)
+    daves = realm.service_ticket(_otp_login(realm, dave, key, _code(T0), T0), http)
+    client = session_app(make_verifier(realm, clock))
+
+    def ticket(cred: Credential) -> dict[str, str]:
+        return {"Authorization": f"Ticket {ap_token(cred, T0, ('GET', '/mfa'))}"}
+
+    refused_bob = client.get("/mfa", headers=ticket(bobs))
+    assert error_of(refused_bob, 403)["data"] == {"missing_factors": ["otp"]}
+    session = open_session(client, bobs, T0).headers[SESSION_HEADER]
+    by_session = client.get("/mfa", headers=proved(session, bobs.session_key, T0, ("GET", "/mfa")))
+    assert error_of(by_session, 403)["data"] == {"missing_factors": ["otp"]}
+    let_in = client.get("/mfa", headers=ticket(daves))
+    assert let_in.status_code == 200 and let_in.json == {"factors": ["otp"]}
+
+
 def _edit_payload(token: str, claims: dict[str, Any]) -> str:
     header, _, signature = token.split(".")
     payload = b64u_encode(json.dumps(claims, separators=(",", ":")).encode())
     return f"{header}.{payload}.{signature}"
+
+
+def test_kerberos_login_of_an_otp_principal_is_refused(krb_realm: KerberosRealm) -> None:
+    """The DER wire has no PA-OTP (MIT's OTP, RFC 6560, is a RADIUS bridge): a principal
+    that must give a one-time code gets no ticket there with its password alone, only
+    KDC_ERR_POLICY naming the client that can log it in."""
+    from orthrus.otp import OTPEnrollment
+
+    dave = krb_realm.add_krb_user(
+        "dave", "correct horse", requires_otp=True, otp=OTPEnrollment(OTP_SECRET)
+    )
+    answer = krb_realm.send(krb_realm.krb_as_req(dave, "correct horse")[0])
+    assert answer.error == "KDC_ERR_POLICY" and "orthrus kinit" in (answer.message or "")
