@@ -68,9 +68,15 @@ class OTPEnrollment:
 
     def _check_second_factor(self, ticket: EncTicketPart, ctx: KDCContext, now: float) -> None:
         """Whoever already logs in with a code replaces its authenticator only with a ticket
-        whose login gave one (else a stolen password would take the second factor over)."""
+        whose login gave one (else a stolen password would take the second factor over); a
+        principal deleted since its ticket enrolls nothing."""
         entry = ctx.lookup(ticket.client)
-        if entry is None or not (entry.requires_otp and entry.otp is not None):
+        if entry is None:
+            raise KDCError(
+                "KDC_ERR_C_PRINCIPAL_UNKNOWN",
+                f"{ticket.client} is not in the database any more; nothing was enrolled",
+            )
+        if not (entry.requires_otp and entry.otp is not None):
             return
         signer = ctx.signer
         skew = ctx.policy.max_skew

@@ -1014,6 +1014,12 @@ MUTATIONS: list[Mutation] = [
         '            ("otp",),\n',
     ),
     Mutation(
+        "test_otp_enrolling_again_without_a_code_is_refused",
+        "kdc/otp.py",
+        "        if claims is None or otp.FACTOR not in claims.factors:\n",
+        "        if False:\n",
+    ),
+    Mutation(
         "test_otp_forged_auth_factors_claim_is_modified",
         "orthrus/authz.py",
         '                    "verify_iat": now is None,\n',

@@ -67,7 +67,7 @@ from kdc.app import RUNNER, create_app
 from kdc.backends import Backends, make_backends
 from kdc.cli import cli as kdc_cli
 from kdc.config import KDCSettings, load_settings
-from kdc.exchanges import Arrival, ExchangeRunner
+from kdc.exchanges import Arrival, ExchangeNames, ExchangeRunner
 from kdc.kerberos_wire import frame
 from kdc.store import PrincipalChanges, Store
 from orthrus import codec, der
@@ -3291,6 +3291,42 @@ def test_otp_service_requiring_it_refuses_a_ticket_without_it(
     assert error_of(by_session, 403)["data"] == {"missing_factors": ["otp"]}
     let_in = client.get("/mfa", headers=ticket(daves))
     assert let_in.status_code == 200 and let_in.json == {"factors": ["otp"]}
+
+
+def test_otp_enrolling_again_without_a_code_is_refused(
+    otp_realm: tuple[CoreRealm, Principal, Key],
+) -> None:
+    """An enrolled user replaces the authenticator only with a ticket whose login gave a
+    code: a password alone (a changepw ticket from before --require-otp) does not take the
+    second factor over. With a code, the enrollment goes through."""
+    from kdc.otp import OTPEnrollment
+    from orthrus.kpasswd import changepw_service
+    from orthrus.otp import OTPEnrollment as Enrolled
+    from orthrus.otp_enroll import OTPEnrollReq, OTPEnrollResult, make_otp_enroll_req
+
+    class Enrollment(OTPEnrollment):
+        def enroll(self, principal: Principal) -> OTPEnrollResult:
+            return OTPEnrollResult(principal, b"\x01" * 20, [])
+
+    realm, dave, key = otp_realm
+    changepw = changepw_service(realm.name)
+    realm.add_service("kadmin/changepw")
+    keys_for = {changepw: {1: realm.key_of(changepw)}}.get
+    rules = APRules(replay_cache=MemoryReplayCache(), where="KDC")
+    exchange = Enrollment(None, rules, changepw, keys_for)  # type: ignore[arg-type]
+    realm.change(dave, requires_otp=False)
+    options = ASOptions(server=changepw)
+    before = make_as_req(dave, T0, os.urandom, options, key)
+    old_ticket = read_as_rep(realm.as_exchange(before), before, key, T0)
+    realm.change(dave, requires_otp=True, otp=Enrolled(OTP_SECRET))
+
+    def enroll(ticket: Credential) -> Any:
+        request, _ = make_otp_enroll_req(ticket, T0 + 1, os.urandom)
+        return exchange(wire(request, OTPEnrollReq), realm.ctx, T0 + 1, ExchangeNames())
+
+    assert refused(enroll, old_ticket).name == "KDC_ERR_POLICY"
+    with_code = make_as_req(dave, T0, os.urandom, options, key, _code(T0))
+    assert enroll(read_as_rep(realm.as_exchange(with_code), with_code, key, T0)) is not None
 
 
 def _edit_payload(token: str, claims: dict[str, Any]) -> str:
