@@ -13,6 +13,10 @@
     @auth.required(groups=["admins"])     # 403 for a client outside the group
     def admin(): ...
 
+    @app.get("/payroll")
+    @auth.required(factors=["otp"])       # 403 unless the login gave a one-time code
+    def payroll(): ...
+
 A request carrying ``Authorization: Ticket <AP-REQ>`` is verified (RFC 4120 §3.2.3) with
 the request's method and path as the binding; when the AP-REQ asks for mutual
 authentication (``mutual-required``) the response, whatever the view answers (a 403
