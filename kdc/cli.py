@@ -277,6 +277,13 @@ def delprinc(ctx: click.Context, force: bool, principal: str) -> None:
 @click.option("--allow-svr/--no-allow-svr", default=None, help=_ALLOW_SVR)
 @click.option("--maxlife", type=DURATION)
 @click.option("--maxrenewlife", type=DURATION)
+@click.option(
+    "--require-otp/--no-require-otp",
+    "requires_otp",
+    default=None,
+    help="Logins need a one-time code (TOTP) besides the password; until the user enrolls "
+    "(orthrus otp enroll) the KDC gives only the ticket that enrolls.",
+)
 @click.option("--unlock", is_flag=True, help="Clear failed-login counters and any lockout.")
 @click.argument("principal")
 @click.pass_context
@@ -331,6 +338,7 @@ def getprinc(ctx: click.Context, as_json: bool, principal: str) -> None:
             ("DISALLOW_ALL_TIX", not info["allow_tickets"]),
             # As MIT's flag: no ticket has this principal as server (its key is a password's).
             ("DISALLOW_SVR", info["password_key"] and not info["allow_svr"]),
+            ("REQUIRES_OTP", info["requires_otp"]),
         )
         if on
     ]
