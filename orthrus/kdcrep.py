@@ -44,6 +44,9 @@ class TicketTerms:
     endtime: int
     renew_till: int | None = None
     groups: tuple[str, ...] = ()
+    #: The service that asked for this ticket in the client's name (S4U2Proxy), signed
+    #: into the authorization data as ``dlg``.
+    delegated_by: Principal | None = None
 
 
 def grant_times(
@@ -96,7 +99,7 @@ def ticket_part(
         renew_till=terms.renew_till,
     )
     if ctx.signer is not None:
-        signed = ctx.signer.sign(part, server.principal, terms.groups)
+        signed = ctx.signer.sign(part, server.principal, terms.groups, terms.delegated_by)
         part = msgspec.structs.replace(part, authorization_data=signed)
     return part
 
