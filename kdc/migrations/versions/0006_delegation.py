@@ -1,0 +1,36 @@
+"""Delegation (issue 17 §3): per principal, whether its tickets may be forwardable
+(``allow_forwardable``, true as MIT's default), whether its service tickets say a client may
+forward a TGT to it (``ok_as_delegate``, false), and the services it may ask tickets for in
+a client's name (``delegate_to``: principal names separated by spaces, empty for none;
+constrained delegation, MS-SFU S4U2Proxy). Existing principals keep every behaviour they had:
+forwardable tickets as before, no delegation.
+
+Revision ID: 0006
+Revises: 0005
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006"
+down_revision = "0005"
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("principals") as batch:
+        batch.add_column(
+            sa.Column("allow_forwardable", sa.Boolean(), nullable=False, server_default=sa.true())
+        )
+        batch.add_column(
+            sa.Column("ok_as_delegate", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+        batch.add_column(sa.Column("delegate_to", sa.Text(), nullable=False, server_default=""))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("principals") as batch:
+        batch.drop_column("delegate_to")
+        batch.drop_column("ok_as_delegate")
+        batch.drop_column("allow_forwardable")
