@@ -309,7 +309,7 @@ class Client(ClientBase):
 
 
 def _as_options(options: LoginOptions, server: Principal | None = None) -> ASOptions:
-    return ASOptions(options.lifetime or 0, options.renewable_life, server)
+    return ASOptions(options.lifetime or 0, options.renewable_life, server, options.forwardable)
 
 
 def _kdf_hint(principal: Principal, hint: object) -> KDFParams:

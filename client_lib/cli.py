@@ -26,7 +26,15 @@ from orthrus_io.prompt import read_password
 
 __all__ = ["main"]
 
-_FLAG_LETTERS = {"forwardable": "F", "renewable": "R", "initial": "I", "pre-authent": "A"}
+#: klist -f's letters, MIT's (klist(1)).
+_FLAG_LETTERS = {
+    "forwardable": "F",
+    "forwarded": "f",
+    "renewable": "R",
+    "initial": "I",
+    "pre-authent": "A",
+    "ok-as-delegate": "O",
+}
 
 
 class _Duration(click.ParamType[int]):
@@ -114,6 +122,13 @@ def cli(ctx: click.Context, clock_offset: float) -> None:
 )
 @click.option("-R", "renew", is_flag=True, help="Renew the ticket-granting ticket in the cache.")
 @click.option(
+    "-f",
+    "forwardable",
+    is_flag=True,
+    help="Ask for a forwardable ticket, which may be forwarded to or delegated by a service "
+    "the realm trusts (RFC 4120 §2.6).",
+)
+@click.option(
     "--keep",
     is_flag=True,
     help="With -k: stay in the foreground and keep the ticket fresh (renewed, else acquired "
@@ -138,7 +153,7 @@ def kinit(ctx: click.Context, /, principal: str | None, **options: Any) -> None:
     if principal is None:
         raise click.UsageError("name the principal to log in as: orthrus kinit alice@REALM")
     name = _principal(client, principal)
-    login = LoginOptions(options["lifetime"], options["renewable_life"])
+    login = LoginOptions(options["lifetime"], options["renewable_life"], options["forwardable"])
     if options["use_keytab"]:
         keytab = options["keytab"] or client.settings.keytab
         if not keytab:

@@ -11,10 +11,12 @@ __all__ = ["FreshOptions", "LoginOptions"]
 
 @dataclass(frozen=True, slots=True)
 class LoginOptions:
-    """Lifetime and renewable life asked for, in seconds (None: the realm's maximum)."""
+    """Lifetime and renewable life asked for, in seconds (None: the realm's maximum), and
+    whether the ticket is to be forwardable (``kinit -f``)."""
 
     lifetime: int | None = None
     renewable_life: int | None = 7 * 86400
+    forwardable: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from service_lib import (
     G_IDENTITY,
     Identity,
     TicketAuth,
+    delegated_session,
     is_sealed_request,
     read_sealed_request,
     sealed_response,
@@ -48,8 +49,9 @@ def _note_in(data: bytes) -> NoteIn:
         raise MalformedMessage('a note is JSON {"text": ...}') from None
 
 
-def make_blueprint(auth: TicketAuth) -> Blueprint:
-    """The routes, protected by ``auth``."""
+def make_blueprint(auth: TicketAuth, backend: tuple[str, str] | None = None) -> Blueprint:
+    """The routes, protected by ``auth``; ``backend`` is the URL and principal of the
+    service ``/backend/whoami`` calls as the user."""
     api = Blueprint("notes", __name__)
 
     @api.get("/livez")
@@ -63,6 +65,7 @@ def make_blueprint(auth: TicketAuth) -> Blueprint:
         return jsonify(
             principal=identity.name,
             groups=list(identity.groups),
+            delegated_by=str(identity.delegated_by) if identity.delegated_by else None,
             service=str(identity.service),
             auth_method=identity.auth_method,
             ticket={
@@ -71,6 +74,21 @@ def make_blueprint(auth: TicketAuth) -> Blueprint:
                 "endtime": identity.endtime,
             },
         )
+
+    @api.get("/backend/whoami")
+    @auth.required
+    def backend_whoami() -> Any:
+        """The back end's ``/whoami``, called in the user's name (constrained delegation):
+        it names the user, and this service as ``delegated_by``."""
+        if backend is None:
+            return json_error(404, "NO_BACKEND", "this service is started without --backend-url")
+        url, principal = backend
+        with delegated_session(_identity(), principal) as session:
+            reply = session.get(f"{url.rstrip('/')}/whoami")
+        status = 200 if reply.status_code == 200 else 502
+        return jsonify(
+            front=_identity().name, backend_status=reply.status_code, backend=reply.json()
+        ), status
 
     @api.get("/notes")
     @auth.required

@@ -57,7 +57,7 @@ from service_lib.sessions import SessionTokens
 from service_lib.settings import load_verifier_settings
 from service_lib.verifier import RequestOrigin, Verifier
 
-__all__ = ["G_IDENTITY", "TicketAuth", "current_identity"]
+__all__ = ["G_IDENTITY", "TicketAuth", "current_identity", "current_verifier"]
 
 log = logging.getLogger("orthrus.service")
 
@@ -71,6 +71,14 @@ REQUEST_ID_HEADER = "X-Request-Id"
 _EXTENSION = "orthrus"
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def current_verifier() -> Verifier:
+    """The verifier of the current app's :class:`TicketAuth` (``RuntimeError`` if none)."""
+    state: _AppState | None = current_app.extensions.get(_EXTENSION)
+    if state is None:
+        raise RuntimeError("this Flask app has no TicketAuth: call TicketAuth(app) first")
+    return state.verifier
 
 
 def current_identity() -> Identity | None:

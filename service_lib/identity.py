@@ -45,6 +45,10 @@ class Identity:
     #: The mutual-authentication reply, when it was made during the verification (a lab
     #: service recording messages traces it with the AP-REQ); sent as made.
     ap_rep: str | None = field(default=None, repr=False, compare=False)
+    #: The service that asked the KDC for this ticket in ``principal``'s name (constrained
+    #: delegation, MS-SFU S4U2Proxy), from the KDC-signed authorization data; None when the
+    #: client asked for it itself.
+    delegated_by: Principal | None = None
 
     @property
     def name(self) -> str:

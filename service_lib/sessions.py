@@ -97,6 +97,7 @@ def _identity(claims: SessionClaims, ticket: CheckedTicket) -> Identity:
     return Identity(
         principal=part.client,
         groups=ticket.groups,
+        delegated_by=ticket.delegated_by,
         service=claims.ticket.server,
         authtime=part.authtime,
         starttime=part.starttime,
