@@ -938,6 +938,56 @@ MUTATIONS: list[Mutation] = [
         "        server_key(tgs, sealed_tgt)  # its key version is still there\n",
         "",
     ),
+    # -- delegation (issue 17 §3) --
+    Mutation(
+        "test_delegation_to_a_service_not_allowed_is_badoption",
+        "orthrus/delegation.py",
+        "    if target not in service.delegate_to:",
+        "    if False:",
+    ),
+    Mutation(
+        "test_s4u2proxy_by_a_service_with_no_permission_is_badoption",
+        "orthrus/delegation.py",
+        "    if target not in service.delegate_to:",
+        "    if service.delegate_to and target not in service.delegate_to:",
+    ),
+    Mutation(
+        "test_delegation_with_an_evidence_ticket_for_another_service_is_badoption",
+        "orthrus/delegation.py",
+        "    if ticket.server != service.principal:",
+        "    if False:",
+    ),
+    Mutation(
+        "test_delegation_with_evidence_minted_with_the_service_key_is_modified",
+        "orthrus/delegation.py",
+        "    ctx.signer.verify_own(part, service.principal, ctx.policy.max_skew, now)\n",
+        "",
+    ),
+    Mutation(
+        "test_delegation_of_a_non_forwardable_ticket_is_badoption",
+        "orthrus/delegation.py",
+        'if "forwardable" not in evidence.flags or not user.allow_forwardable:',
+        "if not user.allow_forwardable:",
+    ),
+    Mutation(
+        "test_forwarding_a_non_forwardable_tgt_is_badoption",
+        "orthrus/delegation.py",
+        '    if "forwardable" not in tgt.flags:',
+        "    if False:",
+    ),
+    Mutation(
+        "test_forwarding_a_non_forwardable_tgt_is_badoption",
+        "orthrus/delegation.py",
+        "    if not client.allow_forwardable:",
+        "    if False:",
+    ),
+    Mutation(
+        "test_delegated_by_tampered_with_the_back_end_key_is_modified",
+        "orthrus/authz.py",
+        '                    "verify_iat": now is None,',
+        '                    "verify_iat": now is None,\n'
+        '                    "verify_signature": False,',
+    ),
 ]
 
 
