@@ -42,7 +42,7 @@ from orthrus.kpasswd import (
 from orthrus.messages import ASRep, KDCReqBody, TGSRep
 from orthrus.principal import Principal, krbtgt
 from orthrus.pwkdf import KDFParams, check_params, is_legacy_salt, string_to_key
-from orthrus.tgs_exchange import make_tgs_req, read_tgs_rep
+from orthrus.tgs_exchange import make_forward_req, make_tgs_req, read_tgs_rep
 from orthrus_io.files import read_private
 
 __all__ = ["Client", "ClientBase", "LoginOptions"]
@@ -192,6 +192,11 @@ class ClientBase:
         self.ccache.store(credential)
         return credential
 
+    def _forwarded_tgt_flow(self) -> Flow[Credential]:
+        request = make_forward_req(self.tgt(), self.now(), self._entropy)
+        rep = yield KDCCall("/v1/tgs", request.message, TGSRep)
+        return read_tgs_rep(rep, request, self.now())
+
     def _renew_flow(self) -> Flow[Credential]:
         principal = self.ccache.principal()
         tgt = self.ccache.find(krbtgt(principal.realm))
@@ -272,6 +277,11 @@ class Client(ClientBase):
         """A ticket for ``server``: from the cache if still good, else from the TGS
         (RFC 4120 §3.3)."""
         return drive(self._service_ticket_flow(server, use_cache), self.transport)
+
+    def forwarded_tgt(self) -> Credential:
+        """A FORWARDED TGT to hand to a service trusted for delegation (RFC 4120 §2.6); the
+        cached TGT must be forwardable (``orthrus kinit -f``). Returned, not stored."""
+        return drive(self._forwarded_tgt_flow(), self.transport)
 
     def renew(self) -> Credential:
         """Renew the cached TGT (``kinit -R``, RFC 4120 §3.3.1) within its renewable life."""

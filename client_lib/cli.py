@@ -26,7 +26,7 @@ from orthrus_io.prompt import read_password
 
 __all__ = ["main"]
 
-#: klist -f's letters, MIT's (klist(1)).
+#: klist -f's letters, MIT's, in the order MIT's klist(1) prints them.
 _FLAG_LETTERS = {
     "forwardable": "F",
     "forwarded": "f",
@@ -265,7 +265,7 @@ def klist(ctx: click.Context, as_json: bool, show_flags: bool, verbose: bool) ->
         if credential.renew_till:
             lines.append(f"\trenew until {_local(credential.renew_till)}")
         if show_flags:
-            letters = "".join(_FLAG_LETTERS[f] for f in credential.flags if f in _FLAG_LETTERS)
+            letters = "".join(c for f, c in _FLAG_LETTERS.items() if f in credential.flags)
             lines.append(f"\tFlags: {letters}")
         if verbose:
             lines.append(f"\tTicket kvno: {credential.ticket.kvno}")
@@ -333,6 +333,12 @@ def token(
 )
 @click.option("--service", help="Service principal (default HTTP/<host>@<realm>).")
 @click.option("-i", "--include", is_flag=True, help="Print the status line and headers too.")
+@click.option(
+    "--forward",
+    is_flag=True,
+    help="Hand the service a forwarded TGT if the realm trusts it with one (its ticket is "
+    "OK-AS-DELEGATE), like curl --delegation policy; needs 'orthrus kinit -f'.",
+)
 @click.argument("url")
 @click.pass_context
 def fetch(ctx: click.Context, /, url: str, **options: Any) -> None:
@@ -342,6 +348,7 @@ def fetch(ctx: click.Context, /, url: str, **options: Any) -> None:
         PlainRequest,
         TicketAuthenticator,
         fetch_sealed,
+        forwarding_headers,
     )
 
     client = _client(ctx)
@@ -356,6 +363,16 @@ def fetch(ctx: click.Context, /, url: str, **options: Any) -> None:
     headers = dict(_header(h) for h in options["headers"])
     if data is not None and "content-type" not in {k.lower() for k in headers}:
         headers["Content-Type"] = "application/json" if _is_json(data) else "text/plain"
+    if options["forward"]:
+        target = authenticator.service_for(url, None)
+        forwarded = forwarding_headers(client, client.get_service_ticket(target))
+        if not forwarded:
+            click.echo(
+                f"orthrus: not forwarding the TGT: the realm does not trust {target} with it "
+                "(its ticket is not OK-AS-DELEGATE)",
+                err=True,
+            )
+        headers.update(forwarded)
     try:
         with client.settings.http_client(url, "the URL") as http:
             if encrypt:

@@ -15,6 +15,7 @@ from service_lib import (
     Identity,
     TicketAuth,
     delegated_session,
+    forwarded_session,
     is_sealed_request,
     read_sealed_request,
     sealed_response,
@@ -78,17 +79,23 @@ def make_blueprint(auth: TicketAuth, backend: tuple[str, str] | None = None) -> 
     @api.get("/backend/whoami")
     @auth.required
     def backend_whoami() -> Any:
-        """The back end's ``/whoami``, called in the user's name (constrained delegation):
-        it names the user, and this service as ``delegated_by``."""
+        """The back end's ``/whoami``, called as the user: with the TGT the user forwarded
+        if there is one (it names the user alone), else by constrained delegation (it names
+        the user, and this service as ``delegated_by``)."""
         if backend is None:
             return json_error(404, "NO_BACKEND", "this service is started without --backend-url")
         url, principal = backend
-        with delegated_session(_identity(), principal) as session:
+        identity = _identity()
+        forwarded = identity.forwarded_tgt is not None
+        session = (forwarded_session if forwarded else delegated_session)(identity, principal)
+        with session:
             reply = session.get(f"{url.rstrip('/')}/whoami")
-        status = 200 if reply.status_code == 200 else 502
         return jsonify(
-            front=_identity().name, backend_status=reply.status_code, backend=reply.json()
-        ), status
+            front=identity.name,
+            delegation="forwarded-tgt" if forwarded else "s4u2proxy",
+            backend_status=reply.status_code,
+            backend=reply.json(),
+        ), (200 if reply.status_code == 200 else 502)
 
     @api.get("/notes")
     @auth.required

@@ -13,7 +13,12 @@
   :func:`register_ops_routes` — ``/readyz`` and ``/metrics`` for a Flask app.
 """
 
-from service_lib.delegation import DelegatedAuth, Delegator, delegated_session
+from service_lib.delegation import (
+    DelegatedAuth,
+    Delegator,
+    delegated_session,
+    forwarded_session,
+)
 from service_lib.flask_ext import G_IDENTITY, TicketAuth, current_identity, current_verifier
 from service_lib.flask_priv import is_sealed_request, read_sealed_request, sealed_response
 from service_lib.http import (
@@ -54,6 +59,7 @@ __all__ = [
     "current_identity",
     "current_verifier",
     "delegated_session",
+    "forwarded_session",
     "is_sealed_request",
     "load_verifier_settings",
     "open_replay_cache",

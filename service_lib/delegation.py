@@ -1,4 +1,5 @@
-"""Calling a back end as the client: constrained delegation (MS-SFU §3.1.5.2 S4U2Proxy).
+"""Calling a back end as the client: constrained delegation (MS-SFU §3.1.5.2 S4U2Proxy),
+or with the TGT the client forwarded (RFC 4120 §2.6, :func:`forwarded_session`).
 
 A service that an administrator allowed to delegate to a back end (``orthrus-kdc modprinc
 --allowed-to-delegate-to HTTP/backend@R HTTP/front@R``) hands the KDC the client's ticket
@@ -33,11 +34,11 @@ from orthrus.errors import ERROR_CODES, ConfigError, TransportError, error_class
 from orthrus.httpauth import SCHEME, encode_ap_req, http_binding
 from orthrus.messages import ASRep, TGSRep
 from orthrus.principal import Principal
-from orthrus.tgs_exchange import make_proxy_req, read_tgs_rep
+from orthrus.tgs_exchange import make_proxy_req, make_tgs_req, read_tgs_rep
 from service_lib.identity import Identity
 from service_lib.verifier import Verifier
 
-__all__ = ["DelegatedAuth", "Delegator", "delegated_session"]
+__all__ = ["DelegatedAuth", "Delegator", "delegated_session", "forwarded_session"]
 
 T = TypeVar("T")
 
@@ -90,7 +91,28 @@ class Delegator:
 
     def session(self, identity: Identity, backend: Principal | str) -> httpx.Client:
         """An ``httpx.Client`` whose requests reach ``backend`` as ``identity``."""
-        credential = self.credential(identity, backend)
+        return self._client_for(self.credential(identity, backend))
+
+    def forwarded_credential(self, identity: Identity, backend: Principal | str) -> Credential:
+        """A ticket to ``backend`` got with the TGT ``identity``'s client forwarded (RFC 4120
+        §2.6, unconstrained: the KDC sees the client itself asking)."""
+        if identity.forwarded_tgt is None:
+            raise ConfigError(
+                f"{identity.principal} forwarded no TGT with this request (the client forwards "
+                "one only to a service marked OK-AS-DELEGATE: orthrus-kdc modprinc "
+                "--ok-as-delegate, and only with 'orthrus fetch --forward')"
+            )
+        target = backend if isinstance(backend, Principal) else Principal.parse(backend)
+        now = self.verifier.clock()
+        request = make_tgs_req(identity.forwarded_tgt, target, now, self.verifier.entropy)
+        rep = self._call("/v1/tgs", request.message, TGSRep)
+        return read_tgs_rep(rep, request, self.verifier.clock())
+
+    def forwarded_session(self, identity: Identity, backend: Principal | str) -> httpx.Client:
+        """An ``httpx.Client`` reaching ``backend`` with the client's forwarded TGT."""
+        return self._client_for(self.forwarded_credential(identity, backend))
+
+    def _client_for(self, credential: Credential) -> httpx.Client:
         return httpx.Client(auth=DelegatedAuth(credential, self.verifier), timeout=10.0)
 
     def _service_tgt(self, service: Principal, now: float) -> Credential:
@@ -154,6 +176,17 @@ def delegated_session(
     if delegator is None:
         delegator = _app_delegator()
     return delegator.session(identity, backend)
+
+
+def forwarded_session(
+    identity: Identity, backend: Principal | str, delegator: Delegator | None = None
+) -> httpx.Client:
+    """An ``httpx.Client`` calling ``backend`` with the TGT ``identity``'s client forwarded
+    (unconstrained delegation, RFC 4120 §2.6); ``delegator`` as for
+    :func:`delegated_session`."""
+    if delegator is None:
+        delegator = _app_delegator()
+    return delegator.forwarded_session(identity, backend)
 
 
 def _app_delegator() -> Delegator:

@@ -37,6 +37,7 @@ from typing import Any, TypeVar, overload
 from flask import Flask, Response, current_app, g, request
 
 from orthrus.errors import MalformedMessage, ProtocolError
+from orthrus.forwarding import FORWARDED_TGT_HEADER
 from orthrus_io.errors import Unavailable
 from service_lib.http import (
     REPLY_HEADER,
@@ -163,6 +164,9 @@ class TicketAuth:
     def _verify_ticket(self, state: _AppState, token: str) -> Identity:
         origin = RequestOrigin(request.remote_addr, _request_id())
         identity = state.verifier.verify(token, request.method, _target(), origin)
+        forwarded = request.headers.get(FORWARDED_TGT_HEADER)
+        if forwarded:
+            identity = state.verifier.with_forwarded_tgt(identity, forwarded)
         if identity.mutual_required:
             setattr(g, _G_REPLY, state.verifier.reply_token(identity))
         if state.sessions is not None:

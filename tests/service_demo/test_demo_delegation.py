@@ -74,19 +74,20 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         assert "Traceback" not in text, text
 
 
-def _fetch(user: User, url: str) -> subprocess.CompletedProcess[str]:
-    return user.run("fetch", "--service", FRONT, url)
+def _fetch(user: User, url: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return user.run("fetch", "--service", FRONT, *extra, url)
 
 
 def test_the_back_end_sees_the_user_and_the_delegating_front(deployment: Deployment) -> None:
     alice = deployment.user("alice")
     alice.kinit(f"alice@{REALM}", "alice-delegation-pass", "-f").check_returncode()
     flags = alice.run("klist", "-f", check=True).stdout
-    assert "Flags: FIA" in flags
+    assert "Flags: FRIA" in flags
     fetched = _fetch(alice, deployment.front_url + "/backend/whoami")
     assert fetched.returncode == 0, fetched.stderr
     reply = json.loads(fetched.stdout)
     assert reply["front"] == f"alice@{REALM}"
+    assert reply["delegation"] == "s4u2proxy"
     assert reply["backend"]["principal"] == f"alice@{REALM}"
     assert reply["backend"]["delegated_by"] == FRONT
     assert reply["backend"]["service"] == BACKEND
@@ -102,3 +103,31 @@ def test_without_kinit_f_the_kdc_refuses_the_delegation(deployment: Deployment) 
     error = json.loads(fetched.stdout)["error"]
     assert error["name"] == "KDC_ERR_BADOPTION"
     assert "not forwardable" in error["message"]
+
+
+def test_a_tgt_is_forwarded_only_to_a_service_trusted_with_it(deployment: Deployment) -> None:
+    """``orthrus fetch --forward`` hands the front a forwarded TGT only once its tickets are
+    OK-AS-DELEGATE (``modprinc --ok-as-delegate``); the front then calls the back end with
+    it, and the back end sees alice alone. A TGT without -f cannot be forwarded."""
+    alice = deployment.user("alice-forward")
+    url = deployment.front_url + "/backend/whoami"
+    alice.kinit(f"alice@{REALM}", "alice-delegation-pass", "-f").check_returncode()
+    untrusted = _fetch(alice, url, "--forward")
+    assert "not forwarding the TGT" in untrusted.stderr
+    assert json.loads(untrusted.stdout)["delegation"] == "s4u2proxy"
+    deployment.realm.admin("modprinc", "--ok-as-delegate", FRONT)
+    try:
+        alice.kinit(f"alice@{REALM}", "alice-delegation-pass", "-f").check_returncode()
+        fetched = _fetch(alice, url, "--forward")
+        assert fetched.returncode == 0, fetched.stderr
+        reply = json.loads(fetched.stdout)
+        assert reply["delegation"] == "forwarded-tgt"
+        assert reply["backend"]["principal"] == f"alice@{REALM}"
+        assert reply["backend"]["delegated_by"] is None
+        assert "Flags: FAO" in alice.run("klist", "-f", check=True).stdout
+        alice.kinit(f"alice@{REALM}", "alice-delegation-pass").check_returncode()
+        refused = _fetch(alice, url, "--forward")
+        assert refused.returncode != 0 and "KDC_ERR_BADOPTION" in refused.stderr
+        assert "Traceback" not in refused.stderr
+    finally:
+        deployment.realm.admin("modprinc", "--no-ok-as-delegate", FRONT)

@@ -18,8 +18,14 @@ revision = "0006"
 down_revision = "0005"
 
 
+#: ALTER TABLE, never a copy of the table (SQLite 3.35+ for DROP COLUMN): on SQLite, with
+#: foreign keys enforced, dropping the old principals table deletes every key through ON
+#: DELETE CASCADE.
+_IN_PLACE = "never"
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("principals") as batch:
+    with op.batch_alter_table("principals", recreate=_IN_PLACE) as batch:
         batch.add_column(
             sa.Column("allow_forwardable", sa.Boolean(), nullable=False, server_default=sa.true())
         )
@@ -30,7 +36,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("principals") as batch:
+    with op.batch_alter_table("principals", recreate=_IN_PLACE) as batch:
         batch.drop_column("delegate_to")
         batch.drop_column("ok_as_delegate")
         batch.drop_column("allow_forwardable")
