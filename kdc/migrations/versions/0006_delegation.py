@@ -11,6 +11,8 @@ Revises: 0005
 
 from __future__ import annotations
 
+from typing import Literal
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -21,7 +23,7 @@ down_revision = "0005"
 #: ALTER TABLE, never a copy of the table (SQLite 3.35+ for DROP COLUMN): on SQLite, with
 #: foreign keys enforced, dropping the old principals table deletes every key through ON
 #: DELETE CASCADE.
-_IN_PLACE = "never"
+_IN_PLACE: Literal["never"] = "never"
 
 
 def upgrade() -> None:
