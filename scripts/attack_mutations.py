@@ -988,6 +988,12 @@ MUTATIONS: list[Mutation] = [
         '                    "verify_iat": now is None,\n'
         '                    "verify_signature": False,',
     ),
+    Mutation(
+        "test_forwarded_tgt_of_another_client_is_modified",
+        "orthrus/forwarding.py",
+        "    if tgt.client != client:",
+        "    if False:",
+    ),
 ]
 
 

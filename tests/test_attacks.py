@@ -88,6 +88,7 @@ from orthrus.codec import body_checksum
 from orthrus.credentials import Credential
 from orthrus.enctypes import CHECKSUM_TYPES, ENCTYPES, KeyBlock, checksum_type, enctype
 from orthrus.errors import ConfigError, ProtocolError
+from orthrus.forwarding import seal_forwarded_tgt
 from orthrus.httpauth import (
     SESSION_HEADER,
     SESSION_PROOF_HEADER,
@@ -3236,3 +3237,28 @@ def test_delegated_by_tampered_with_the_back_end_key_is_modified(
     assert cache_size(verifier.replay_cache) == 0
     identity = verifier.verify(ap_token(delegated, T0), "GET", "/notes")
     assert (identity.principal, identity.delegated_by) == (core.principal("alice"), front)
+
+
+def test_forwarded_tgt_of_another_client_is_modified(
+    core: CoreRealm, service_cred: Credential, clock: Clock
+) -> None:
+    """Alice authenticates to HTTP/web and hands it, as her forwarded TGT, bob's (stolen:
+    the service would then act as bob while its log says alice), or one sealed under
+    another ticket's session key (lifted from another request). The credential must be
+    the authenticated client's, sealed under this ticket's session key:
+    ``KRB_AP_ERR_MODIFIED``."""
+    bob = core.principal("bob")
+    bobs_tgt = core.login(bob, core.user_key(bob, "bob-pass"), T0, forwardable=True)
+    alice = service_cred.client
+    alices_tgt = core.login(alice, core.user_key(alice, "alice-pass"), T0, forwardable=True)
+    other = core.service_ticket(alices_tgt, core.principal("HTTP/other"), T0)
+    verifier = make_verifier(core, clock)
+    identity = verifier.verify(ap_token(service_cred, T0), "GET", "/notes")
+    for forwarded in (
+        seal_forwarded_tgt(bobs_tgt, service_cred.session_key, os.urandom),
+        seal_forwarded_tgt(alices_tgt, other.session_key, os.urandom),
+    ):
+        error = refused(verifier.with_forwarded_tgt, identity, forwarded)
+        assert error.name == "KRB_AP_ERR_MODIFIED"
+    sealed = seal_forwarded_tgt(alices_tgt, service_cred.session_key, os.urandom)
+    assert verifier.with_forwarded_tgt(identity, sealed).forwarded_tgt == alices_tgt
