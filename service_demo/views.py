@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
+import httpx
 import msgspec
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from orthrus.errors import MalformedMessage
+from orthrus.errors import MalformedMessage, TransportError
 from service_demo.models import NoteStore
 from service_lib import (
     G_IDENTITY,
@@ -87,14 +88,19 @@ def make_blueprint(auth: TicketAuth, backend: tuple[str, str] | None = None) -> 
         url, principal = backend
         identity = _identity()
         forwarded = identity.forwarded_tgt is not None
-        session = (forwarded_session if forwarded else delegated_session)(identity, principal)
-        with session:
-            reply = session.get(f"{url.rstrip('/')}/whoami")
+        try:
+            session = (forwarded_session if forwarded else delegated_session)(identity, principal)
+            with session:
+                reply = session.get(f"{url.rstrip('/')}/whoami")
+            answer = reply.json()
+        except (httpx.HTTPError, ValueError, TransportError) as exc:
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return json_error(502, "BAD_GATEWAY", f"the back end {principal} failed: {detail}")
         return jsonify(
             front=identity.name,
             delegation="forwarded-tgt" if forwarded else "s4u2proxy",
             backend_status=reply.status_code,
-            backend=reply.json(),
+            backend=answer,
         ), (200 if reply.status_code == 200 else 502)
 
     @api.get("/notes")

@@ -13,7 +13,8 @@ client's name; the back end sees both names (``identity.principal``,
 The service's own TGT comes from its keytab key (an AS exchange, RFC 4120 §3.1) and is
 kept until shortly before it ends; the KDC is ``kdc_url`` of the verifier's settings.
 Every request of the session carries a fresh ``Authorization: Ticket`` AP-REQ bound to its
-method and path (RFC 4120 §3.2.2).
+method and path (RFC 4120 §3.2.2). A KDC that cannot be reached is ``Unavailable`` (503 in a
+:class:`~service_lib.TicketAuth` app); one that answers something else, ``TransportError``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from orthrus.httpauth import SCHEME, encode_ap_req, http_binding
 from orthrus.messages import ASRep, TGSRep
 from orthrus.principal import Principal
 from orthrus.tgs_exchange import make_proxy_req, make_tgs_req, read_tgs_rep
+from orthrus_io.errors import Unavailable
 from service_lib.identity import Identity
 from service_lib.verifier import Verifier
 
@@ -137,7 +139,7 @@ class Delegator:
                 url, content=encode(message), headers={"Content-Type": "application/json"}
             )
         except httpx.HTTPError as exc:
-            raise TransportError(f"cannot reach the KDC at {self.kdc_url}: {exc}") from None
+            raise Unavailable(f"cannot reach the KDC at {self.kdc_url}: {exc}") from None
         if response.status_code == 200:
             return decode(response.content, reply_type)
         try:
