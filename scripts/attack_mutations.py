@@ -994,6 +994,36 @@ MUTATIONS: list[Mutation] = [
         "    if tgt.client != client:",
         "    if False:",
     ),
+    Mutation(
+        "test_delegation_without_evidence_or_for_a_revoked_or_expired_user_is_refused",
+        "orthrus/delegation.py",
+        "    if len(body.additional_tickets) != 1:",
+        "    if False:",
+    ),
+    Mutation(
+        "test_delegation_without_evidence_or_for_a_revoked_or_expired_user_is_refused",
+        "orthrus/delegation.py",
+        "    if now > part.endtime + ctx.policy.max_skew:",
+        "    if False:",
+    ),
+    Mutation(
+        "test_delegation_without_evidence_or_for_a_revoked_or_expired_user_is_refused",
+        "orthrus/delegation.py",
+        "    if user is None or not user.allow_tickets:",
+        "    if user is None:",
+    ),
+    Mutation(
+        "test_delegation_without_evidence_or_for_a_revoked_or_expired_user_is_refused",
+        "orthrus/delegation.py",
+        "    if ctx.signer is None:",
+        "    if False:",
+    ),
+    Mutation(
+        "test_forwarded_ticket_for_a_service_is_badoption",
+        "orthrus/delegation.py",
+        "    if body.server != tgs:",
+        "    if False:",
+    ),
 ]
 
 

@@ -3262,3 +3262,38 @@ def test_forwarded_tgt_of_another_client_is_modified(
         assert error.name == "KRB_AP_ERR_MODIFIED"
     sealed = seal_forwarded_tgt(alices_tgt, service_cred.session_key, os.urandom)
     assert verifier.with_forwarded_tgt(identity, sealed).forwarded_tgt == alices_tgt
+
+
+def test_delegation_without_evidence_or_for_a_revoked_or_expired_user_is_refused(
+    core: CoreRealm, delegation: tuple[Principal, Principal, Principal]
+) -> None:
+    """The rest of S4U2Proxy's checks: no evidence ticket (``KDC_ERR_BADOPTION``); evidence
+    whose client an administrator disabled since (``KDC_ERR_CLIENT_REVOKED``); evidence that
+    has ended (``KRB_AP_ERR_TKT_EXPIRED``); a KDC that signs no authorization data delegates
+    nothing, since it could not tell real evidence from a service's own (``BADOPTION``)."""
+    front, _, backend = delegation
+    evidence = evidence_for(core, front)
+    service_tgt = core.service_login(front)
+    body = KDCReqBody(server=backend, nonce=7, till=0, options=["cname-in-addl-tkt"])
+    bare = make_tgs_req(service_tgt, backend, T0, os.urandom, body)
+    assert refused(core.tgs_exchange, bare).name == "KDC_ERR_BADOPTION"
+    later = T0 + evidence.endtime - evidence.starttime + 301
+    late_tgt = core.service_login(front, later - 60)
+    request = make_proxy_req(late_tgt, evidence.ticket, evidence.client, backend, later, os.urandom)
+    assert refused(core.tgs_exchange, request, later).name == "KRB_AP_ERR_TKT_EXPIRED"
+    alice = core.principal("alice")
+    core.change(alice, allow_tickets=False)
+    assert proxy_refused(core, front, evidence, backend).name == "KDC_ERR_CLIENT_REVOKED"
+    core.change(alice, allow_tickets=True)
+    core.ctx = dataclasses.replace(core.ctx, signer=None)
+    assert proxy_refused(core, front, evidence, backend).name == "KDC_ERR_BADOPTION"
+
+
+def test_forwarded_ticket_for_a_service_is_badoption(core: CoreRealm, http: Principal) -> None:
+    """FORWARDED asks for a TGT to hand over; asked for another server (a forwarded service
+    ticket, which Orthrus does not issue) it is ``KDC_ERR_BADOPTION``."""
+    alice = core.principal("alice")
+    tgt = core.login(alice, core.user_key(alice, "alice-pass"), T0, forwardable=True)
+    body = KDCReqBody(server=http, nonce=9, till=0, options=["forwarded", "forwardable"])
+    request = make_tgs_req(tgt, http, T0, os.urandom, body)
+    assert refused(core.tgs_exchange, request).name == "KDC_ERR_BADOPTION"

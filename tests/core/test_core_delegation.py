@@ -11,6 +11,8 @@ from core_realm import T0, CoreRealm
 
 from orthrus.ap import open_ticket
 from orthrus.credentials import Credential
+from orthrus.errors import ProtocolError
+from orthrus.forwarding import open_forwarded_tgt, seal_forwarded_tgt
 from orthrus.principal import Principal
 from orthrus.tgs_exchange import make_forward_req, read_tgs_rep
 
@@ -75,3 +77,23 @@ def test_s4u2proxy_gives_the_back_end_a_ticket_naming_both(
     assert claims.delegated_by == front
     direct = open_ticket(core.service_ticket(forwardable, backend).ticket, core.key_of(backend))
     assert core.verifier().claims(direct, backend, 300, now=T0).delegated_by is None
+
+
+def test_a_forwarded_credential_must_be_a_live_tgt_of_the_client(
+    core: CoreRealm, forwardable: Credential, http: Principal, alice: Principal
+) -> None:
+    """What a service checks of ``Orthrus-Forwarded-TGT`` besides its seal and its client:
+    a TGT of the client's realm (not a service ticket), not expired."""
+    ticket = core.service_ticket(forwardable, http)
+    session_key = ticket.session_key
+    for credential, name in (
+        (ticket, "KRB_AP_ERR_MODIFIED"),
+        (forwardable, "KRB_AP_ERR_TKT_EXPIRED"),
+    ):
+        sealed = seal_forwarded_tgt(credential, session_key, os.urandom)
+        later = forwardable.endtime + 301
+        with pytest.raises(ProtocolError) as caught:
+            open_forwarded_tgt(sealed, session_key, alice, later, 300)
+        assert caught.value.name == name
+    sealed = seal_forwarded_tgt(forwardable, session_key, os.urandom)
+    assert open_forwarded_tgt(sealed, session_key, alice, T0, 300) == forwardable
