@@ -48,7 +48,7 @@ from orthrus.otp_enroll import (
 )
 from orthrus.principal import Principal, krbtgt
 from orthrus.pwkdf import KDFParams, check_params, is_legacy_salt, string_to_key
-from orthrus.tgs_exchange import make_tgs_req, read_tgs_rep
+from orthrus.tgs_exchange import make_forward_req, make_tgs_req, read_tgs_rep
 from orthrus_io.files import read_private
 
 __all__ = ["Client", "ClientBase", "LoginOptions"]
@@ -199,7 +199,7 @@ class ClientBase:
         ticket = yield from self._initial_ticket_flow(
             principal,
             password,
-            LoginOptions(300, None, options.otp_code),
+            LoginOptions(300, None, otp_code=options.otp_code),
             changepw_service(principal.realm),
         )
         request, state = make_otp_enroll_req(ticket, self.now(), self._entropy)
@@ -217,6 +217,11 @@ class ClientBase:
         credential = read_tgs_rep(rep, request, self.now())
         self.ccache.store(credential)
         return credential
+
+    def _forwarded_tgt_flow(self) -> Flow[Credential]:
+        request = make_forward_req(self.tgt(), self.now(), self._entropy)
+        rep = yield KDCCall("/v1/tgs", request.message, TGSRep)
+        return read_tgs_rep(rep, request, self.now())
 
     def _renew_flow(self) -> Flow[Credential]:
         principal = self.ccache.principal()
@@ -310,6 +315,11 @@ class Client(ClientBase):
         (RFC 4120 §3.3)."""
         return drive(self._service_ticket_flow(server, use_cache), self.transport)
 
+    def forwarded_tgt(self) -> Credential:
+        """A FORWARDED TGT to hand to a service trusted for delegation (RFC 4120 §2.6); the
+        cached TGT must be forwardable (``orthrus kinit -f``). Returned, not stored."""
+        return drive(self._forwarded_tgt_flow(), self.transport)
+
     def renew(self) -> Credential:
         """Renew the cached TGT (``kinit -R``, RFC 4120 §3.3.1) within its renewable life."""
         return drive(self._renew_flow(), self.transport)
@@ -346,7 +356,7 @@ class Client(ClientBase):
 
 
 def _as_options(options: LoginOptions, server: Principal | None = None) -> ASOptions:
-    return ASOptions(options.lifetime or 0, options.renewable_life, server)
+    return ASOptions(options.lifetime or 0, options.renewable_life, server, options.forwardable)
 
 
 def _kdf_hint(principal: Principal, hint: object) -> KDFParams:

@@ -29,7 +29,15 @@ from orthrus_io.prompt import read_password
 
 __all__ = ["main"]
 
-_FLAG_LETTERS = {"forwardable": "F", "renewable": "R", "initial": "I", "pre-authent": "A"}
+#: klist -f's letters, MIT's, in the order MIT's klist(1) prints them.
+_FLAG_LETTERS = {
+    "forwardable": "F",
+    "forwarded": "f",
+    "renewable": "R",
+    "initial": "I",
+    "pre-authent": "A",
+    "ok-as-delegate": "O",
+}
 
 
 class _Duration(click.ParamType[int]):
@@ -117,6 +125,13 @@ def cli(ctx: click.Context, clock_offset: float) -> None:
 )
 @click.option("-R", "renew", is_flag=True, help="Renew the ticket-granting ticket in the cache.")
 @click.option(
+    "-f",
+    "forwardable",
+    is_flag=True,
+    help="Ask for a forwardable ticket, which may be forwarded to or delegated by a service "
+    "the realm trusts (RFC 4120 §2.6).",
+)
+@click.option(
     "--keep",
     is_flag=True,
     help="With -k: stay in the foreground and keep the ticket fresh (renewed, else acquired "
@@ -148,7 +163,10 @@ def kinit(ctx: click.Context, /, principal: str | None, **options: Any) -> None:
         raise click.UsageError("name the principal to log in as: orthrus kinit alice@REALM")
     name = _principal(client, principal)
     login = LoginOptions(
-        options["lifetime"], options["renewable_life"], _otp_source(name, options["otp_code"])
+        options["lifetime"],
+        options["renewable_life"],
+        options["forwardable"],
+        otp_code=_otp_source(name, options["otp_code"]),
     )
     if options["use_keytab"]:
         keytab = options["keytab"] or client.settings.keytab
@@ -269,7 +287,7 @@ def klist(ctx: click.Context, as_json: bool, show_flags: bool, verbose: bool) ->
         if credential.renew_till:
             lines.append(f"\trenew until {_local(credential.renew_till)}")
         if show_flags:
-            letters = "".join(_FLAG_LETTERS[f] for f in credential.flags if f in _FLAG_LETTERS)
+            letters = "".join(c for f, c in _FLAG_LETTERS.items() if f in credential.flags)
             lines.append(f"\tFlags: {letters}")
         if verbose:
             lines.append(f"\tTicket kvno: {credential.ticket.kvno}")
@@ -337,6 +355,12 @@ def token(
 )
 @click.option("--service", help="Service principal (default HTTP/<host>@<realm>).")
 @click.option("-i", "--include", is_flag=True, help="Print the status line and headers too.")
+@click.option(
+    "--forward",
+    is_flag=True,
+    help="Hand the service a forwarded TGT if the realm trusts it with one (its ticket is "
+    "OK-AS-DELEGATE), like curl --delegation policy; needs 'orthrus kinit -f'.",
+)
 @click.argument("url")
 @click.pass_context
 def fetch(ctx: click.Context, /, url: str, **options: Any) -> None:
@@ -346,6 +370,7 @@ def fetch(ctx: click.Context, /, url: str, **options: Any) -> None:
         PlainRequest,
         TicketAuthenticator,
         fetch_sealed,
+        forwarding_headers,
     )
 
     client = _client(ctx)
@@ -360,6 +385,16 @@ def fetch(ctx: click.Context, /, url: str, **options: Any) -> None:
     headers = dict(_header(h) for h in options["headers"])
     if data is not None and "content-type" not in {k.lower() for k in headers}:
         headers["Content-Type"] = "application/json" if _is_json(data) else "text/plain"
+    if options["forward"]:
+        target = authenticator.service_for(url, None)
+        forwarded = forwarding_headers(client, client.get_service_ticket(target))
+        if not forwarded:
+            click.echo(
+                f"orthrus: not forwarding the TGT: the realm does not trust {target} with it "
+                "(its ticket is not OK-AS-DELEGATE)",
+                err=True,
+            )
+        headers.update(forwarded)
     try:
         with client.settings.http_client(url, "the URL") as http:
             if encrypt:

@@ -35,6 +35,7 @@ from orthrus.ap import AuthenticatorFields, make_ap_req, read_ap_rep
 from orthrus.codec import decode
 from orthrus.credentials import Credential
 from orthrus.errors import ERROR_CODES, APError, MalformedMessage
+from orthrus.forwarding import FORWARDED_TGT_HEADER, seal_forwarded_tgt
 from orthrus.httpauth import (
     REPLY_HEADER,
     SCHEME,
@@ -61,6 +62,7 @@ __all__ = [
     "TicketAuthenticator",
     "challenge_realm",
     "fetch_sealed",
+    "forwarding_headers",
     "raise_for_refusal",
 ]
 
@@ -217,6 +219,19 @@ class TicketAuthenticator:
                 "KRB_AP_ERR_MUT_FAIL",
                 f"the service did not prove its identity ({exc.message}); it may be an impostor",
             ) from None
+
+
+def forwarding_headers(client: Client, credential: Credential) -> dict[str, str]:
+    """The header handing ``credential``'s service a forwarded TGT (:mod:`orthrus.forwarding`),
+    or none when the realm does not trust that service with one: its ticket is not
+    OK-AS-DELEGATE (RFC 4120 §2.8), as MIT's GSS-API clients decide with
+    ``ok-as-delegate`` policy. The cached TGT must be forwardable (``orthrus kinit -f``),
+    else the KDC answers ``KDC_ERR_BADOPTION``."""
+    if "ok-as-delegate" not in credential.flags:
+        return {}
+    tgt = client.forwarded_tgt()
+    sealed = seal_forwarded_tgt(tgt, credential.session_key, client.entropy)
+    return {FORWARDED_TGT_HEADER: sealed}
 
 
 PRIV_CONTENT_TYPE = "application/orthrus-priv"

@@ -12,7 +12,8 @@ __all__ = ["FreshOptions", "LoginOptions"]
 
 @dataclass(frozen=True, slots=True)
 class LoginOptions:
-    """Lifetime and renewable life asked for, in seconds (None: the realm's maximum).
+    """Lifetime and renewable life asked for, in seconds (None: the realm's maximum), and
+    whether the ticket is to be forwardable (``kinit -f``).
 
     ``otp_code`` is asked for the one-time code (RFC 6238 TOTP, or a recovery code) when
     the KDC says the principal needs one (``orthrus kinit`` prompts for it); None: such a
@@ -21,6 +22,7 @@ class LoginOptions:
 
     lifetime: int | None = None
     renewable_life: int | None = 7 * 86400
+    forwardable: bool = False
     otp_code: Callable[[], str] | None = field(default=None, compare=False, repr=False)
 
 

@@ -284,6 +284,33 @@ def delprinc(ctx: click.Context, force: bool, principal: str) -> None:
     help="Logins need a one-time code (TOTP) besides the password; until the user enrolls "
     "(orthrus otp enroll) the KDC gives only the ticket that enrolls.",
 )
+@click.option(
+    "--allow-forwardable/--disallow-forwardable",
+    default=None,
+    help="Whether this principal's tickets may be forwardable (kinit -f), hence forwarded or "
+    "delegated (MIT's allow_forwardable; allowed unless disallowed).",
+)
+@click.option(
+    "--ok-as-delegate/--no-ok-as-delegate",
+    default=None,
+    help="Trust this service with clients' forwarded TGTs: its tickets carry OK-AS-DELEGATE "
+    "and clients forward only to such services (unconstrained delegation).",
+)
+@click.option(
+    "--allowed-to-delegate-to",
+    "add_delegate_to",
+    multiple=True,
+    metavar="SERVICE",
+    help="Let this service ask for tickets to SERVICE in its clients' names (constrained "
+    "delegation, S4U2Proxy). Repeat for several.",
+)
+@click.option(
+    "--no-allowed-to-delegate-to",
+    "remove_delegate_to",
+    multiple=True,
+    metavar="SERVICE",
+    help="Take SERVICE back from the services this one may delegate to.",
+)
 @click.option("--unlock", is_flag=True, help="Clear failed-login counters and any lockout.")
 @click.argument("principal")
 @click.pass_context
@@ -307,6 +334,8 @@ def modprinc(ctx: click.Context, /, principal: str, unlock: bool, **changes: Any
         click.echo(f'Principal "{name}" unlocked.')
     changes["max_life"] = changes.pop("maxlife")
     changes["max_renewable_life"] = changes.pop("maxrenewlife")
+    for key in ("add_delegate_to", "remove_delegate_to"):
+        changes[key] = tuple(_principal(store, n) for n in changes[key])
     if any(value not in (None, ()) for value in changes.values()):
         store.modify(name, PrincipalChanges(**changes))
         _audit(store.settings, "modprinc", name)
@@ -339,6 +368,8 @@ def getprinc(ctx: click.Context, as_json: bool, principal: str) -> None:
             # As MIT's flag: no ticket has this principal as server (its key is a password's).
             ("DISALLOW_SVR", info["password_key"] and not info["allow_svr"]),
             ("REQUIRES_OTP", info["requires_otp"]),
+            ("DISALLOW_FORWARDABLE", not info["allow_forwardable"]),
+            ("OK_AS_DELEGATE", info["ok_as_delegate"]),
         )
         if on
     ]
@@ -355,6 +386,7 @@ def getprinc(ctx: click.Context, as_json: bool, principal: str) -> None:
         *_kerberos_key_lines(info),
         f"Groups: {', '.join(info['groups']) or '[none]'}",
         f"Attributes: {' '.join(attributes)}",
+        f"Allowed to delegate to: {', '.join(info['allowed_to_delegate_to']) or '[none]'}",
     ]
     if info["legacy_salt"]:
         lines.append(

@@ -97,6 +97,10 @@ class DumpPrincipal(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     requires_otp: bool = False
     otp_wrapped: str | None = None
     otp_recovery_codes: list[str] = []
+    #: Absent from dumps made before delegation existed: as after 0007_delegation.
+    allow_forwardable: bool = True
+    ok_as_delegate: bool = False
+    delegate_to: list[str] = []
 
 
 class DumpSigningKey(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -178,6 +182,9 @@ def _dump_principal(row: PrincipalRow) -> DumpPrincipal:
             for h in row.history
         ],
         allow_svr=row.allow_svr,
+        allow_forwardable=row.allow_forwardable,
+        ok_as_delegate=row.ok_as_delegate,
+        delegate_to=row.delegate_to.split(),
         kerberos_keys=[
             DumpKerberosKey(
                 k.kvno, k.enctype, k.salt, k.iterations, k.wrapped, _stamp(k.created_at)
@@ -208,6 +215,8 @@ def _check(store: Store, document: DumpFile) -> None:
             raise ConfigError(f"the dump holds {principal.name}, of another realm")
         if principal.kvno not in {k.kvno for k in principal.keys}:
             raise ConfigError(f"the dump has no current key for {principal.name}")
+        if any(Principal.parse(t).realm != document.realm for t in principal.delegate_to):
+            raise ConfigError(f"{principal.name} may delegate to a service of another realm")
         for key in principal.keys:
             store.master.unwrap(key.wrapped, f"{principal.name}#{key.kvno}")
         _check_kerberos_keys(store, principal)
@@ -280,6 +289,9 @@ def _principal_row(item: DumpPrincipal) -> PrincipalRow:
         allow_svr=item.allow_svr,
         requires_otp=item.requires_otp,
         otp_wrapped=item.otp_wrapped,
+        allow_forwardable=item.allow_forwardable,
+        ok_as_delegate=item.ok_as_delegate,
+        delegate_to=" ".join(item.delegate_to),
         max_life=item.max_life,
         max_renewable_life=item.max_renewable_life,
         created_at=_moment(item.created_at),

@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -53,6 +54,12 @@ class PrincipalRow(Base):
     requires_otp: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: The enrolled TOTP secret, sealed under the master key (owner ``name#otp``).
     otp_wrapped: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Delegation (see 0007_delegation): forwardable tickets allowed, OK-AS-DELEGATE in its
+    #: service tickets, and the services it may ask tickets for in a client's name
+    #: (names separated by spaces).
+    allow_forwardable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    ok_as_delegate: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    delegate_to: Mapped[str] = mapped_column(Text, default="", server_default="")
     max_life: Mapped[int | None] = mapped_column(Integer, nullable=True)
     max_renewable_life: Mapped[int | None] = mapped_column(Integer, nullable=True)
     kdf_salt: Mapped[bytes | None] = mapped_column(LargeBinary(64), nullable=True)

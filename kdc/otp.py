@@ -80,7 +80,7 @@ class OTPEnrollment:
             return
         signer = ctx.signer
         skew = ctx.policy.max_skew
-        claims = signer.own_claims(ticket, self.changepw, skew, now) if signer else None
+        claims = signer.verify_own(ticket, self.changepw, skew, now) if signer else None
         if claims is None or otp.FACTOR not in claims.factors:
             raise KDCError(
                 "KDC_ERR_POLICY",

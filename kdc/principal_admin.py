@@ -68,6 +68,11 @@ class PrincipalChanges:
     max_life: int | None = None
     max_renewable_life: int | None = None
     requires_otp: bool | None = None
+    allow_forwardable: bool | None = None
+    ok_as_delegate: bool | None = None
+    #: Services this principal may (or may no longer) ask tickets for in a client's name.
+    add_delegate_to: Sequence[Principal] = ()
+    remove_delegate_to: Sequence[Principal] = ()
 
 
 class PrincipalAdmin:
@@ -253,11 +258,32 @@ class PrincipalAdmin:
                 "max_life",
                 "max_renewable_life",
                 "requires_otp",
+                "allow_forwardable",
+                "ok_as_delegate",
             ):
                 value = getattr(changes, name)
                 if value is not None:
                     setattr(row, name, value)
+            row.delegate_to = self._delegate_to(session, row, changes)
             row.modified_at = utcnow()
+
+    def _delegate_to(self, session: Session, row: PrincipalRow, changes: PrincipalChanges) -> str:
+        """The services ``row`` may delegate to after ``changes`` (MS-SFU's
+        msDS-AllowedToDelegateTo): each added one must be a principal of this realm."""
+        for target in changes.add_delegate_to:
+            self._check_realm(target)
+            if (
+                session.scalar(select(PrincipalRow.id).where(PrincipalRow.name == str(target)))
+                is None
+            ):
+                raise AdminError(
+                    f"principal {target} does not exist; add the service first (orthrus-kdc "
+                    "addprinc --randkey), then allow delegation to it"
+                )
+        removed = {str(t) for t in changes.remove_delegate_to}
+        kept = [n for n in row.delegate_to.split() if n not in removed]
+        added = [str(t) for t in changes.add_delegate_to if str(t) not in kept]
+        return " ".join(sorted(set(kept + added)))
 
     def describe(self, principal: Principal) -> dict[str, Any]:
         """What ``getprinc`` shows: public attributes only, never key material."""
@@ -277,6 +303,9 @@ class PrincipalAdmin:
                 "allow_svr": row.allow_svr,
                 "requires_otp": row.requires_otp,
                 "otp_enrolled": row.otp_wrapped is not None,
+                "allow_forwardable": row.allow_forwardable,
+                "ok_as_delegate": row.ok_as_delegate,
+                "allowed_to_delegate_to": row.delegate_to.split(),
                 "max_life": row.max_life or self.settings.max_life,
                 "max_renewable_life": row.max_renewable_life or self.settings.max_renewable_life,
                 "groups": [g.name for g in row.groups],

@@ -28,7 +28,7 @@ from orthrus.kdcrep import (
 )
 from orthrus.keys import Entropy, Key, KeyUsage
 from orthrus.kpasswd import CHANGEPW_NAME
-from orthrus.messages import PAOTP, ASRep, ASReq, KDCReqBody, PAData, PAEncTimestamp
+from orthrus.messages import PAOTP, ASRep, ASReq, KDCOption, KDCReqBody, PAData, PAEncTimestamp
 from orthrus.principal import Principal, krbtgt
 from orthrus.realm import KDCContext, PrincipalEntry, select_key, ticket_server
 from orthrus.seal import open_sealed, peek_header, seal
@@ -171,10 +171,12 @@ def as_terms(
     factors: tuple[str, ...] = (),
 ) -> TicketTerms:
     """The ticket an AS-REQ gets (RFC 4120 §3.1.3), within the realm's and both principals'
-    limits; forwardable and proxiable when asked for (§2.6); ``factors`` proven besides the
-    key (``otp``)."""
+    limits; forwardable and proxiable when asked for (§2.6), forwardable only if the client
+    is allowed it (else left out, as MIT's ``DISALLOW_FORWARDABLE`` does); ``factors``
+    proven besides the key (``otp``)."""
     start, end, renew_till = grant_times(body, now, ctx.policy, (client, server))
-    asked = tuple(f for f in ("forwardable", "proxiable") if f in body.options)
+    allowed = ("forwardable", "proxiable") if client.allow_forwardable else ("proxiable",)
+    asked = tuple(f for f in allowed if f in body.options)
     return TicketTerms(
         client=client.principal,
         flags=flags + asked,
@@ -304,11 +306,13 @@ def handle_as_req(req: ASReq, ctx: KDCContext, now: float) -> ASRep:
 
 @dataclass(frozen=True, slots=True)
 class ASOptions:
-    """What the client asks for: lifetime in seconds (0: the realm's maximum), renewable life."""
+    """What the client asks for: lifetime in seconds (0: the realm's maximum), renewable
+    life, and a forwardable ticket (``kinit -f``, RFC 4120 §2.6)."""
 
     lifetime: int = 0
     renewable_life: int | None = None
     server: Principal | None = None
+    forwardable: bool = False
 
 
 def make_as_req(
@@ -323,13 +327,15 @@ def make_as_req(
     and with ``otp_code`` too, PA-OTP (:class:`~orthrus.messages.PAOTP`): six digits are an
     authenticator's code, anything else a recovery code."""
     seconds = int(now)
-    renewable = options.renewable_life is not None
+    asked: list[KDCOption] = ["renewable"] if options.renewable_life is not None else []
+    if options.forwardable:
+        asked.append("forwardable")
     body = KDCReqBody(
         server=options.server or krbtgt(client.realm),
         nonce=int.from_bytes(entropy(8), "big") >> 1,
         till=seconds + options.lifetime if options.lifetime else 0,
         renew_till=seconds + options.renewable_life if options.renewable_life else None,
-        options=["renewable"] if renewable else [],
+        options=asked,
     )
     padata = []
     if key is not None:

@@ -21,7 +21,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from orthrus.b64 import b64u_encode
-from orthrus.errors import APError
+from orthrus.errors import APError, MalformedMessage
 from orthrus.keys import Key
 from orthrus.messages import EncTicketPart
 from orthrus.principal import Principal
@@ -50,11 +50,15 @@ def _ckey(material: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class AuthzClaims:
-    """What the KDC vouched for: the client's groups, and the factors of its login besides
-    the long-term key (``auth_factors``: ``("otp",)`` after a one-time code, RFC 6238)."""
+    """What the KDC vouched for besides the ticket's own fields: the client's groups, the
+    factors of its login besides the long-term key (``auth_factors``: ``("otp",)`` after a
+    one-time code, RFC 6238), and the service that asked for the ticket in the client's name
+    (``delegated_by``, claim ``dlg``; constrained delegation, MS-SFU §3.2.5.2.2), None for a
+    ticket the client asked for itself."""
 
     groups: tuple[str, ...]
     factors: tuple[str, ...] = ()
+    delegated_by: Principal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +84,10 @@ class AuthzSigner:
         server: Principal,
         groups: tuple[str, ...],
         factors: tuple[str, ...] = (),
+        delegated_by: Principal | None = None,
     ) -> str:
-        """Sign the claims for ``ticket`` issued to ``server``: a compact JWS (RFC 7515),
+        """Sign the claims for ``ticket`` issued to ``server`` (and ``dlg``, the service that
+        asked for it in the client's name, if one did): a compact JWS (RFC 7515),
         EdDSA (RFC 8037), byte for byte what ``jwt.encode(claims, key, "EdDSA",
         headers={"kid": kid})`` gives (Ed25519 signatures are deterministic) without
         pyjwt's per-call key and header checks, which cost a third of the signature.
@@ -98,6 +104,8 @@ class AuthzSigner:
         }
         if factors:
             claims["auth_factors"] = list(factors)
+        if delegated_by is not None:
+            claims["dlg"] = str(delegated_by)
         payload = b64u_encode(json.dumps(claims, separators=(",", ":")).encode())
         signing_input = self._header + b"." + payload.encode("ascii")
         signature = b64u_encode(self.private_key.sign(signing_input))
@@ -105,15 +113,9 @@ class AuthzSigner:
 
     def verify_own(
         self, ticket: EncTicketPart, server: Principal, max_skew: int, now: float
-    ) -> tuple[str, ...]:
-        """The groups of a ticket this KDC signed (the TGS checks a TGT with it); see
-        :meth:`AuthzVerifier.verify`."""
-        return self.own_claims(ticket, server, max_skew, now).groups
-
-    def own_claims(
-        self, ticket: EncTicketPart, server: Principal, max_skew: int, now: float
     ) -> AuthzClaims:
-        """The claims of a ticket this KDC signed; see :meth:`AuthzVerifier.claims`."""
+        """The claims of a ticket this KDC signed (the TGS checks a TGT, and the evidence
+        ticket of a delegation, with it); see :meth:`AuthzVerifier.verify`."""
         return self._verifier.claims(ticket, server, max_skew, now)
 
     def jwks(self) -> dict[str, Any]:
@@ -136,7 +138,7 @@ class AuthzVerifier:
     def verify(
         self, ticket: EncTicketPart, server: Principal, max_skew: int, now: float | None = None
     ) -> tuple[str, ...]:
-        """The groups the KDC vouched for (see :meth:`claims`)."""
+        """The groups the KDC vouched for; see :meth:`claims`."""
         return self.claims(ticket, server, max_skew, now).groups
 
     def claims(
@@ -199,7 +201,7 @@ class AuthzVerifier:
         factors = claims.get("auth_factors", [])
         if not isinstance(factors, list) or not all(isinstance(f, str) for f in factors):
             raise _not_signed("the authorization data's auth_factors is not a list of names")
-        return AuthzClaims(tuple(groups), tuple(factors))
+        return AuthzClaims(tuple(groups), tuple(factors), _delegated_by(claims.get("dlg")))
 
 
 def claimed_factors(ticket: EncTicketPart) -> tuple[str, ...]:
@@ -212,6 +214,18 @@ def claimed_factors(ticket: EncTicketPart) -> tuple[str, ...]:
     claims = jwt.decode(token, options={"verify_signature": False})
     factors = claims.get("auth_factors", [])
     return tuple(f for f in factors if isinstance(f, str)) if isinstance(factors, list) else ()
+
+
+def _delegated_by(claim: object) -> Principal | None:
+    """The ``dlg`` claim as a principal (absent: None)."""
+    if claim is None:
+        return None
+    try:
+        return Principal.parse(claim)  # type: ignore[arg-type]  # checked: not text is refused
+    except MalformedMessage as exc:
+        raise _not_signed(
+            f"the authorization data names no valid delegating service ({exc})"
+        ) from None
 
 
 def _not_signed(why: str) -> APError:

@@ -46,6 +46,9 @@ class TicketTerms:
     groups: tuple[str, ...] = ()
     #: Factors proven besides the long-term key (``otp``), signed as ``auth_factors``.
     factors: tuple[str, ...] = ()
+    #: The service that asked for this ticket in the client's name (S4U2Proxy), signed
+    #: into the authorization data as ``dlg``.
+    delegated_by: Principal | None = None
 
 
 def grant_times(
@@ -98,7 +101,9 @@ def ticket_part(
         renew_till=terms.renew_till,
     )
     if ctx.signer is not None:
-        signed = ctx.signer.sign(part, server.principal, terms.groups, terms.factors)
+        signed = ctx.signer.sign(
+            part, server.principal, terms.groups, terms.factors, terms.delegated_by
+        )
         part = msgspec.structs.replace(part, authorization_data=signed)
     return part
 

@@ -46,8 +46,27 @@ Kvno = Annotated[int, msgspec.Meta(ge=0, lt=2**31)]
 Sealed = Annotated[str, msgspec.Meta(min_length=1, max_length=48 * 1024)]
 Digest = Annotated[bytes, msgspec.Meta(min_length=32, max_length=32)]
 
-TicketFlag = Literal["forwardable", "proxiable", "renewable", "initial", "pre-authent"]
-KDCOption = Literal["forwardable", "proxiable", "renewable", "renew", "canonicalize"]
+TicketFlag = Literal[
+    "forwardable",
+    "forwarded",
+    "proxiable",
+    "renewable",
+    "initial",
+    "pre-authent",
+    "ok-as-delegate",
+]
+#: ``forwarded`` asks for a TGT to hand to another host (RFC 4120 §2.6);
+#: ``cname-in-addl-tkt`` a ticket in the name of the client of the additional ticket
+#: (constrained delegation, MS-SFU §2.2.1 S4U2Proxy).
+KDCOption = Literal[
+    "forwardable",
+    "forwarded",
+    "proxiable",
+    "renewable",
+    "renew",
+    "canonicalize",
+    "cname-in-addl-tkt",
+]
 #: The JOSE session key type, then RFC 3962's and RFC 8009's (a DER ticket's key, read into
 #: these models by :mod:`orthrus.kerberos`).
 SessionKeyType = Literal[
@@ -127,6 +146,14 @@ class PAEncTimestamp(msgspec.Struct, **_STRUCT):
     pausec: Micros
 
 
+class Ticket(msgspec.Struct, **_STRUCT):
+    """Ticket (RFC 4120 §5.3): the clear server name and kvno, and the sealed part."""
+
+    server: Principal
+    kvno: Kvno
+    enc_part: Sealed
+
+
 class KDCReqBody(msgspec.Struct, **_STRUCT):
     """KDC-REQ-BODY (RFC 4120 §5.4.1). A TGS authenticator carries a checksum of it."""
 
@@ -134,7 +161,10 @@ class KDCReqBody(msgspec.Struct, **_STRUCT):
     nonce: Nonce
     till: Time
     renew_till: Time | None = None
-    options: Annotated[list[KDCOption], msgspec.Meta(max_length=5)] = []
+    options: Annotated[list[KDCOption], msgspec.Meta(max_length=7)] = []
+    #: The evidence ticket of a ``cname-in-addl-tkt`` request (RFC 4120 §5.4.1
+    #: additional-tickets): the user's ticket to the service asking.
+    additional_tickets: Annotated[list[Ticket], msgspec.Meta(max_length=1)] = []
 
 
 class ASReq(msgspec.Struct, tag="AS-REQ", **_STRUCT):
@@ -143,14 +173,6 @@ class ASReq(msgspec.Struct, tag="AS-REQ", **_STRUCT):
     client: Principal
     body: KDCReqBody
     padata: Annotated[list[PAData], msgspec.Meta(max_length=4)] = []
-
-
-class Ticket(msgspec.Struct, **_STRUCT):
-    """Ticket (RFC 4120 §5.3): the clear server name and kvno, and the sealed part."""
-
-    server: Principal
-    kvno: Kvno
-    enc_part: Sealed
 
 
 class EncTicketPart(msgspec.Struct, **_STRUCT):

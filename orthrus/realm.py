@@ -86,6 +86,13 @@ class PrincipalEntry:
     max_life: int | None = None
     max_renewable_life: int | None = None
     groups: tuple[str, ...] = ()
+    #: Delegation (RFC 4120 §2.6, MS-SFU §3.2.5.2): whether this principal's tickets may be
+    #: forwardable (MIT's ``allow_forwardable``), whether its service tickets say a client
+    #: may forward a TGT to it (``ok_as_delegate``), and the services it may ask tickets
+    #: for in a client's name (``delegate_to``, constrained delegation).
+    allow_forwardable: bool = True
+    ok_as_delegate: bool = False
+    delegate_to: frozenset[Principal] = frozenset()
     #: The keys Kerberos clients use (RFC 3962/8009), every kvno, strongest enctype first.
     kerberos_keys: tuple[KerberosKey, ...] = field(default=(), repr=False)
     #: A login needs a one-time code too (RFC 6238, :mod:`orthrus.otp`): ``modprinc

@@ -27,6 +27,7 @@ from orthrus.ap import (
 )
 from orthrus.codec import body_checksum
 from orthrus.credentials import Credential
+from orthrus.delegation import forwarded_terms, proxy_terms
 from orthrus.errors import APError, KDCError
 from orthrus.kdcrep import (
     ReplyExpectation,
@@ -38,7 +39,7 @@ from orthrus.kdcrep import (
     seal_reply,
 )
 from orthrus.keys import Entropy, Key, KeyUsage
-from orthrus.messages import EncTicketPart, KDCReqBody, TGSRep, TGSReq
+from orthrus.messages import EncTicketPart, KDCReqBody, TGSRep, TGSReq, Ticket
 from orthrus.principal import Principal, krbtgt
 from orthrus.realm import KDCContext, OpenedTGT, PrincipalEntry, select_key, ticket_server
 from orthrus.replay import check_replay
@@ -48,6 +49,8 @@ __all__ = [
     "TGSRequest",
     "check_tgs_req",
     "handle_tgs_req",
+    "make_forward_req",
+    "make_proxy_req",
     "make_tgs_req",
     "read_tgs_rep",
     "recall_tgt",
@@ -142,7 +145,7 @@ def _service_terms(
         renew_till = None
     terms = TicketTerms(
         client=tgt.client,
-        flags=tuple(f for f in tgt.flags if f in {"pre-authent", "forwardable"}),
+        flags=_service_flags(tgt, server),
         authtime=tgt.authtime,
         starttime=start,
         endtime=end,
@@ -151,6 +154,14 @@ def _service_terms(
         factors=_factors(tgt),
     )
     return terms, server
+
+
+def _service_flags(tgt: EncTicketPart, server: PrincipalEntry) -> tuple[str, ...]:
+    """A service ticket's flags (RFC 4120 §2.6, §2.8): FORWARDABLE and FORWARDED as the
+    TGT's, and OK-AS-DELEGATE when the realm trusts ``server`` with forwarded TGTs (the
+    client forwards one only then)."""
+    kept = tuple(f for f in tgt.flags if f in {"pre-authent", "forwardable", "forwarded"})
+    return kept + (("ok-as-delegate",) if server.ok_as_delegate else ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +204,10 @@ def check_tgs_req(
     client = _check_client(tgt, ctx)
     if "renew" in body.options:
         terms, server = _renewal_terms(body, tgt, client, tgs.principal, now), tgs
+    elif "forwarded" in body.options:
+        terms, server = forwarded_terms(body, tgt, client, tgs.principal, now), tgs
+    elif "cname-in-addl-tkt" in body.options:
+        terms, server = proxy_terms(body, tgt, client, ctx, now)
     else:
         terms, server = _service_terms(body, tgt, client, ctx, now)
     expires_at = replay_expiry(opened.authenticator, ctx.policy.max_skew)
@@ -254,7 +269,8 @@ def handle_tgs_req(req: TGSReq, ctx: KDCContext, now: float) -> TGSRep:
     grant = check_tgs_req(opened, req.body, tgs, checksum, ctx, now, known is not None)
     remember_tgt(ctx, memo, opened, known)
     ticket, part = issue_ticket(grant.terms, grant.server, req.body.nonce, ctx)
-    part = msgspec.structs.replace(part, checksum=reply_checksum(req, tgt.client, ticket))
+    client = grant.terms.client  # the TGT's, or a delegating service's user
+    part = msgspec.structs.replace(part, checksum=reply_checksum(req, client, ticket))
     subkey = opened.authenticator.subkey
     reply_key, usage = (
         (subkey.to_key(), KeyUsage.TGS_REP_ENC_PART_SUBKEY)
@@ -262,7 +278,7 @@ def handle_tgs_req(req: TGSReq, ctx: KDCContext, now: float) -> TGSRep:
         else (opened.session_key, KeyUsage.TGS_REP_ENC_PART_SESSKEY)
     )
     sealed = seal_reply(part, reply_key, usage, ctx.entropy)
-    return TGSRep(client=tgt.client, ticket=ticket, enc_part=sealed)
+    return TGSRep(client=client, ticket=ticket, enc_part=sealed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +307,40 @@ def make_tgs_req(
     )
     ap_req, _ = make_ap_req(tgt, now, entropy, fields)
     return TGSRequest(TGSReq(ap_req=ap_req, body=body), subkey, tgt.client)
+
+
+def make_forward_req(tgt: Credential, now: float, entropy: Entropy) -> TGSRequest:
+    """Ask for a forwarded TGT (RFC 4120 §2.6, §3.3.1: option FORWARDED) to hand to a
+    service whose ticket is OK-AS-DELEGATE; ``tgt`` must be forwardable."""
+    body = KDCReqBody(
+        server=tgt.server,
+        nonce=int.from_bytes(entropy(8), "big") >> 1,
+        till=tgt.endtime,
+        options=["forwarded", "forwardable"],
+    )
+    return make_tgs_req(tgt, tgt.server, now, entropy, body)
+
+
+def make_proxy_req(
+    service_tgt: Credential,
+    evidence: Ticket,
+    user: Principal,
+    backend: Principal,
+    now: float,
+    entropy: Entropy,
+) -> TGSRequest:
+    """A service asks, with its own TGT, for a ticket to ``backend`` in the name of
+    ``user``, whose ticket to the service is ``evidence`` (MS-SFU §3.1.5.2 S4U2Proxy, option
+    ``cname-in-addl-tkt``). The reply names ``user`` as the client."""
+    body = KDCReqBody(
+        server=backend,
+        nonce=int.from_bytes(entropy(8), "big") >> 1,
+        till=0,
+        options=["cname-in-addl-tkt"],
+        additional_tickets=[evidence],
+    )
+    request = make_tgs_req(service_tgt, backend, now, entropy, body)
+    return TGSRequest(request.message, request.subkey, user)
 
 
 def read_tgs_rep(rep: TGSRep, request: TGSRequest, now: float) -> Credential:

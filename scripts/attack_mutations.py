@@ -308,8 +308,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "test_as_rep_roasting_gets_nothing_without_preauth",
         "orthrus/as_exchange.py",
-        "    if client.requires_preauth:\n        reply_key",
-        "    if False:\n        reply_key",
+        "    if client.requires_preauth or otp_data is not None:\n",
+        "    if otp_data is not None:\n",
     ),
     Mutation(
         "test_forged_kdc_reply_with_another_nonce_is_modified",
@@ -503,8 +503,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "test_silver_ticket_with_a_stolen_service_key_is_modified",
         "service_lib/verifier.py",
-        "groups = self._check_authz(snapshot, part, ticket.server, now)",
-        "groups = ()",
+        "claims = self._check_authz(snapshot, part, ticket.server, now)",
+        "claims = AuthzClaims(())",
     ),
     Mutation(
         "test_downgrade_of_the_signed_authorization_data_is_modified",
@@ -583,8 +583,8 @@ MUTATIONS: list[Mutation] = [
         Mutation(
             test,
             "service_lib/verifier.py",
-            "groups = self._check_authz(snapshot, part, ticket.server, now)",
-            "groups = unverified_groups(part)",
+            "claims = self._check_authz(snapshot, part, ticket.server, now)",
+            "claims = AuthzClaims(unverified_groups(part))",
         )
         for test in (
             "test_session_minted_with_a_stolen_service_key_is_modified",
@@ -1025,6 +1025,92 @@ MUTATIONS: list[Mutation] = [
         '                    "verify_iat": now is None,\n',
         '                    "verify_iat": now is None,\n'
         '                    "verify_signature": False,\n',
+    ),
+    # -- delegation (issue 17 §3) --
+    Mutation(
+        "test_delegation_to_a_service_not_allowed_is_badoption",
+        "orthrus/delegation.py",
+        "    if target not in service.delegate_to:",
+        "    if False:",
+    ),
+    Mutation(
+        "test_s4u2proxy_by_a_service_with_no_permission_is_badoption",
+        "orthrus/delegation.py",
+        "    if target not in service.delegate_to:",
+        "    if service.delegate_to and target not in service.delegate_to:",
+    ),
+    Mutation(
+        "test_delegation_with_an_evidence_ticket_for_another_service_is_badoption",
+        "orthrus/delegation.py",
+        "    if ticket.server != service.principal:",
+        "    if False:",
+    ),
+    Mutation(
+        "test_delegation_with_evidence_minted_with_the_service_key_is_modified",
+        "orthrus/delegation.py",
+        "    ctx.signer.verify_own(part, service.principal, ctx.policy.max_skew, now)\n",
+        "",
+    ),
+    Mutation(
+        "test_delegation_of_a_non_forwardable_ticket_is_badoption",
+        "orthrus/delegation.py",
+        'if "forwardable" not in evidence.flags or not user.allow_forwardable:',
+        "if not user.allow_forwardable:",
+    ),
+    Mutation(
+        "test_forwarding_a_non_forwardable_tgt_is_badoption",
+        "orthrus/delegation.py",
+        '    if "forwardable" not in tgt.flags:',
+        "    if False:",
+    ),
+    Mutation(
+        "test_forwarding_a_non_forwardable_tgt_is_badoption",
+        "orthrus/delegation.py",
+        "    if not client.allow_forwardable:",
+        "    if False:",
+    ),
+    Mutation(
+        "test_delegated_by_tampered_with_the_back_end_key_is_modified",
+        "orthrus/authz.py",
+        '                    "verify_iat": now is None,',
+        '                    "verify_iat": now is None,\n'
+        '                    "verify_signature": False,',
+    ),
+    Mutation(
+        "test_forwarded_tgt_of_another_client_is_modified",
+        "orthrus/forwarding.py",
+        "    if tgt.client != client:",
+        "    if False:",
+    ),
+    Mutation(
+        "test_delegation_without_evidence_or_for_a_revoked_or_expired_user_is_refused",
+        "orthrus/delegation.py",
+        "    if len(body.additional_tickets) != 1:",
+        "    if False:",
+    ),
+    Mutation(
+        "test_delegation_without_evidence_or_for_a_revoked_or_expired_user_is_refused",
+        "orthrus/delegation.py",
+        "    if now > part.endtime + ctx.policy.max_skew:",
+        "    if False:",
+    ),
+    Mutation(
+        "test_delegation_without_evidence_or_for_a_revoked_or_expired_user_is_refused",
+        "orthrus/delegation.py",
+        "    if user is None or not user.allow_tickets:",
+        "    if user is None:",
+    ),
+    Mutation(
+        "test_delegation_without_evidence_or_for_a_revoked_or_expired_user_is_refused",
+        "orthrus/delegation.py",
+        "    if ctx.signer is None:",
+        "    if False:",
+    ),
+    Mutation(
+        "test_forwarded_ticket_for_a_service_is_badoption",
+        "orthrus/delegation.py",
+        "    if body.server != tgs:",
+        "    if False:",
     ),
 ]
 

@@ -52,7 +52,8 @@ def create_app(settings: DemoSettings, verifier: Verifier | None = None) -> Flas
     auth = TicketAuth(
         app, verifier, sessions=settings.sessions, browser_sessions=settings.browser_sessions
     )
-    app.register_blueprint(make_blueprint(auth))
+    backend = (settings.backend_url, settings.backend_principal) if settings.backend_url else None
+    app.register_blueprint(make_blueprint(auth, backend))
     register_ops_routes(app, verifier, {"notes_db": store.ping})
     register_openapi(app)
     app.register_error_handler(HTTPException, _http_error)

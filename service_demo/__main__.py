@@ -2,7 +2,7 @@
 [--host H] [--port P] [--workers N] [--db PATH] [--realm R] [--replay-cache PATH|memory]
 [--no-sessions | --browser-sessions] [--redis-url URL] [--audit-log PATH]
 [--certfile PEM --keyfile PEM] [--trace FILE] [--lab-no-replay-cache] [--lab-unsigned-authz]
-[--kdc-url URL]``: the demo service under gunicorn.
+[--kdc-url URL] [--backend-url URL --backend-principal P]``: the demo service under gunicorn.
 
 The service is ``HTTP/<host name>`` unless ``--principal`` (repeatable) names what it is, or
 ``--accept-any-keytab-principal`` accepts every principal of the keytab; a ticket for any
@@ -87,6 +87,17 @@ def parse_args(argv: Sequence[str] | None = None) -> DemoSettings:
         help="JSON-lines audit log, one line per verification (default: audit.log beside "
         "the database; '' for none)",
     )
+    parser.add_argument(
+        "--backend-url",
+        default="",
+        help="a second service that /backend/whoami calls as the user (delegation)",
+    )
+    parser.add_argument(
+        "--backend-principal",
+        default="",
+        help="that service's principal, e.g. HTTP/backend@R; this service must be allowed to "
+        "delegate to it (orthrus-kdc modprinc --allowed-to-delegate-to); needs --kdc-url",
+    )
     parser.add_argument("--certfile", help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--keyfile", help="the certificate's private key (PEM)")
     lab = parser.add_argument_group(
@@ -104,7 +115,8 @@ def parse_args(argv: Sequence[str] | None = None) -> DemoSettings:
     lab.add_argument(
         "--kdc-url",
         default=os.environ.get("ORTHRUS_KDC_URL", ""),
-        help="the realm's KDC, asked whether the realm is a lab (default $ORTHRUS_KDC_URL)",
+        help="the realm's KDC, asked whether the realm is a lab and for delegated tickets "
+        "(default $ORTHRUS_KDC_URL)",
     )
     args = parser.parse_args(argv)
     if bool(args.certfile) != bool(args.keyfile):
@@ -113,6 +125,10 @@ def parse_args(argv: Sequence[str] | None = None) -> DemoSettings:
         parser.error("--browser-sessions and --no-sessions exclude each other")
     if args.principal and args.accept_any_keytab_principal:
         parser.error("--principal and --accept-any-keytab-principal exclude each other")
+    if bool(args.backend_url) != bool(args.backend_principal):
+        parser.error("--backend-url and --backend-principal go together")
+    if args.backend_url and not args.kdc_url:
+        parser.error("--backend-url needs --kdc-url (or ORTHRUS_KDC_URL) for delegated tickets")
     if args.replay_cache == "memory" and args.workers > 1 and not args.redis_url:
         parser.error("--replay-cache memory is one worker's: use a file or --redis-url")
     audit_log = args.audit_log
@@ -141,6 +157,8 @@ def parse_args(argv: Sequence[str] | None = None) -> DemoSettings:
         "lab_replay_cache_off": args.lab_no_replay_cache,
         "lab_unsigned_authz": args.lab_unsigned_authz,
         "kdc_url": args.kdc_url,
+        "backend_url": args.backend_url,
+        "backend_principal": args.backend_principal,
     }
     try:
         return msgspec.convert(values, DemoSettings)

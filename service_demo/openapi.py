@@ -62,8 +62,14 @@ def demo_openapi() -> dict[str, Any]:
     paths = {
         "/livez": _get("the process runs", secured=False),
         "/readyz": _get("keytab, replay cache and notes database answer", secured=False),
-        "/whoami": _get("the authenticated principal, its groups and ticket times"),
+        "/whoami": _get(
+            "the authenticated principal, its groups, its login factors, the service that "
+            "delegated it (if one did) and ticket times"
+        ),
         "/whoami/otp": _get("the same, only for a login with a one-time code (else 403)"),
+        "/backend/whoami": _get(
+            "the back end's /whoami, called in the user's name (constrained delegation)"
+        ),
         "/notes": notes,
         "/admin/stats": _get("counts of notes and users (group admins)"),
         "/openapi.json": _get("this description", secured=False),

@@ -53,6 +53,10 @@ class DemoSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     lab_replay_cache_off: bool = False
     lab_unsigned_authz: bool = False
     kdc_url: str = ""
+    #: A second service that ``/backend/whoami`` calls as the user (constrained delegation:
+    #: the KDC at ``kdc_url`` must allow this service to delegate to ``backend_principal``).
+    backend_url: str = ""
+    backend_principal: str = ""
 
     def __repr__(self) -> str:
         return redacted_repr(self)  # no database or Redis password in logs and tracebacks

@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
+import httpx
 import msgspec
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from orthrus.errors import MalformedMessage
+from orthrus.errors import MalformedMessage, TransportError
 from service_demo.models import NoteStore
 from service_lib import (
     G_IDENTITY,
     Identity,
     TicketAuth,
+    delegated_session,
+    forwarded_session,
     is_sealed_request,
     read_sealed_request,
     sealed_response,
@@ -48,8 +51,9 @@ def _note_in(data: bytes) -> NoteIn:
         raise MalformedMessage('a note is JSON {"text": ...}') from None
 
 
-def make_blueprint(auth: TicketAuth) -> Blueprint:
-    """The routes, protected by ``auth``."""
+def make_blueprint(auth: TicketAuth, backend: tuple[str, str] | None = None) -> Blueprint:
+    """The routes, protected by ``auth``; ``backend`` is the URL and principal of the
+    service ``/backend/whoami`` calls as the user."""
     api = Blueprint("notes", __name__)
 
     @api.get("/livez")
@@ -66,6 +70,32 @@ def make_blueprint(auth: TicketAuth) -> Blueprint:
     def whoami_with_otp() -> Any:
         # Only for a login that gave a one-time code (RFC 6238): 403 missing_factors else.
         return _whoami()
+
+    @api.get("/backend/whoami")
+    @auth.required
+    def backend_whoami() -> Any:
+        """The back end's ``/whoami``, called as the user: with the TGT the user forwarded
+        if there is one (it names the user alone), else by constrained delegation (it names
+        the user, and this service as ``delegated_by``)."""
+        if backend is None:
+            return json_error(404, "NO_BACKEND", "this service is started without --backend-url")
+        url, principal = backend
+        identity = _identity()
+        forwarded = identity.forwarded_tgt is not None
+        try:
+            session = (forwarded_session if forwarded else delegated_session)(identity, principal)
+            with session:
+                reply = session.get(f"{url.rstrip('/')}/whoami")
+            answer = reply.json()
+        except (httpx.HTTPError, ValueError, TransportError) as exc:
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return json_error(502, "BAD_GATEWAY", f"the back end {principal} failed: {detail}")
+        return jsonify(
+            front=identity.name,
+            delegation="forwarded-tgt" if forwarded else "s4u2proxy",
+            backend_status=reply.status_code,
+            backend=answer,
+        ), (200 if reply.status_code == 200 else 502)
 
     @api.get("/notes")
     @auth.required
@@ -102,6 +132,7 @@ def _whoami() -> Response:
         principal=identity.name,
         groups=list(identity.groups),
         auth_factors=list(identity.auth_factors),
+        delegated_by=str(identity.delegated_by) if identity.delegated_by else None,
         service=str(identity.service),
         auth_method=identity.auth_method,
         ticket={

@@ -7,11 +7,19 @@
 - :class:`TicketAuth` — the Flask extension (``@auth.required``); identity on
   ``flask.g.orthrus_identity``; :mod:`service_lib.flask_priv` for sealed bodies;
 - :class:`TicketAuthMiddleware` — plain WSGI middleware (``REMOTE_USER``);
+- :func:`delegated_session` — call a back end as the client (constrained delegation,
+  :mod:`service_lib.delegation`);
 - :func:`service_events` — audit log and Prometheus metrics for ``Verifier(events=)``;
   :func:`register_ops_routes` — ``/readyz`` and ``/metrics`` for a Flask app.
 """
 
-from service_lib.flask_ext import G_IDENTITY, TicketAuth, current_identity
+from service_lib.delegation import (
+    DelegatedAuth,
+    Delegator,
+    delegated_session,
+    forwarded_session,
+)
+from service_lib.flask_ext import G_IDENTITY, TicketAuth, current_identity, current_verifier
 from service_lib.flask_priv import is_sealed_request, read_sealed_request, sealed_response
 from service_lib.http import (
     ENVIRON_IDENTITY,
@@ -36,6 +44,8 @@ __all__ = [
     "SESSION_COOKIE",
     "SESSION_HEADER",
     "SESSION_PROOF_HEADER",
+    "DelegatedAuth",
+    "Delegator",
     "Identity",
     "KeySnapshot",
     "KeytabSource",
@@ -47,6 +57,9 @@ __all__ = [
     "Verifier",
     "VerifierSettings",
     "current_identity",
+    "current_verifier",
+    "delegated_session",
+    "forwarded_session",
     "is_sealed_request",
     "load_verifier_settings",
     "open_replay_cache",

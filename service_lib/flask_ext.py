@@ -41,6 +41,7 @@ from typing import Any, TypeVar, overload
 from flask import Flask, Response, current_app, g, request
 
 from orthrus.errors import MalformedMessage, ProtocolError
+from orthrus.forwarding import FORWARDED_TGT_HEADER
 from orthrus_io.errors import Unavailable
 from service_lib.http import (
     REPLY_HEADER,
@@ -62,7 +63,7 @@ from service_lib.sessions import SessionTokens
 from service_lib.settings import load_verifier_settings
 from service_lib.verifier import RequestOrigin, Verifier
 
-__all__ = ["G_IDENTITY", "TicketAuth", "current_identity"]
+__all__ = ["G_IDENTITY", "TicketAuth", "current_identity", "current_verifier"]
 
 log = logging.getLogger("orthrus.service")
 
@@ -76,6 +77,14 @@ REQUEST_ID_HEADER = "X-Request-Id"
 _EXTENSION = "orthrus"
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def current_verifier() -> Verifier:
+    """The verifier of the current app's :class:`TicketAuth` (``RuntimeError`` if none)."""
+    state: _AppState | None = current_app.extensions.get(_EXTENSION)
+    if state is None:
+        raise RuntimeError("this Flask app has no TicketAuth: call TicketAuth(app) first")
+    return state.verifier
 
 
 def current_identity() -> Identity | None:
@@ -160,6 +169,9 @@ class TicketAuth:
     def _verify_ticket(self, state: _AppState, token: str) -> Identity:
         origin = RequestOrigin(request.remote_addr, _request_id())
         identity = state.verifier.verify(token, request.method, _target(), origin)
+        forwarded = request.headers.get(FORWARDED_TGT_HEADER)
+        if forwarded:
+            identity = state.verifier.with_forwarded_tgt(identity, forwarded)
         if identity.mutual_required:
             setattr(g, _G_REPLY, state.verifier.reply_token(identity))
         if state.sessions is not None:

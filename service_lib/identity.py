@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from orthrus.ap import VerifiedAPReq
+from orthrus.credentials import Credential
 from orthrus.keys import Key
 from orthrus.messages import Ticket
 from orthrus.principal import Principal
@@ -47,6 +48,13 @@ class Identity:
     #: service recording messages traces it with the AP-REQ); sent as made.
     ap_rep: str | None = field(default=None, repr=False, compare=False)
     auth_factors: tuple[str, ...] = ()
+    #: The service that asked the KDC for this ticket in ``principal``'s name (constrained
+    #: delegation, MS-SFU S4U2Proxy), from the KDC-signed authorization data; None when the
+    #: client asked for it itself.
+    delegated_by: Principal | None = None
+    #: The TGT the client forwarded with this request (``Orthrus-Forwarded-TGT``, RFC 4120
+    #: §2.6), for :func:`service_lib.delegation.forwarded_session`; never shown by ``repr``.
+    forwarded_tgt: Credential | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:

@@ -98,6 +98,7 @@ def _identity(claims: SessionClaims, ticket: CheckedTicket) -> Identity:
         principal=part.client,
         groups=ticket.groups,
         auth_factors=ticket.factors,
+        delegated_by=ticket.delegated_by,
         service=claims.ticket.server,
         authtime=part.authtime,
         starttime=part.starttime,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from orthrus.keys import Key
 from orthrus.messages import EncTicketPart, Ticket
+from orthrus.principal import Principal
 from orthrus_io.expiring_cache import ExpiringCache
 
 __all__ = ["CheckedTicket", "TicketCache", "ticket_cache_key"]
@@ -29,7 +30,8 @@ def ticket_cache_key(ticket: Ticket) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class CheckedTicket:
-    """An opened ticket whose authorization data checked out, with its groups (and its
+    """An opened ticket whose authorization data checked out, with its groups and the
+    service that asked for it in the client's name, if one did (and its
     :func:`orthrus.session_token.ticket_id`, so that it is hashed once too, and its session
     key as a :class:`Key`, which derives each per-usage key once)."""
 
@@ -40,6 +42,7 @@ class CheckedTicket:
     session_key: Key = field(repr=False, compare=False)
     #: The login factors the KDC signed besides the key (``auth_factors``: ``otp``).
     factors: tuple[str, ...] = ()
+    delegated_by: Principal | None = None
 
 
 class TicketCache(ExpiringCache[CheckedTicket]):

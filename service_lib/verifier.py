@@ -37,8 +37,9 @@ from typing import Any
 
 from orthrus.ap import APRules, check_authenticator, make_ap_rep, open_ap_ticket
 from orthrus.authz import AuthzClaims
-from orthrus.errors import APError, ConfigError, ProtocolError
-from orthrus.httpauth import decode_ap_req, encode_ap_rep, http_binding
+from orthrus.errors import APError, ConfigError, MalformedMessage, ProtocolError
+from orthrus.forwarding import open_forwarded_tgt
+from orthrus.httpauth import MAX_TOKEN_LENGTH, decode_ap_req, encode_ap_rep, http_binding
 from orthrus.keys import Entropy
 from orthrus.messages import EncTicketPart, Ticket
 from orthrus.principal import Principal
@@ -266,6 +267,7 @@ class Verifier:
             principal=part.client,
             groups=checked.groups,
             auth_factors=checked.factors,
+            delegated_by=checked.delegated_by,
             service=verified.server,
             authtime=part.authtime,
             starttime=part.starttime,
@@ -279,6 +281,19 @@ class Verifier:
             mutual_required=verified.mutual_required,
             ap=verified,
         )
+
+    def with_forwarded_tgt(self, identity: Identity, token: str) -> Identity:
+        """``identity`` with the TGT its client forwarded in ``token`` (the header
+        ``Orthrus-Forwarded-TGT``, :mod:`orthrus.forwarding`), opened under the session key
+        of the ticket it authenticated with; a session (no ticket) carries none."""
+        if identity.session_key is None:
+            raise MalformedMessage("a forwarded TGT goes with a ticket, not with a session")
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise MalformedMessage("the forwarded TGT is too long", too_long=True)
+        tgt = open_forwarded_tgt(
+            token, identity.session_key, identity.principal, self.clock(), self.settings.max_skew
+        )
+        return dataclasses.replace(identity, forwarded_tgt=tgt)
 
     def checked_ticket(self, ticket: Ticket, now: float) -> CheckedTicket:
         """``ticket`` opened and checked without an authenticator: RFC 4120 §3.2.3 steps 1-3
@@ -304,6 +319,7 @@ class Verifier:
             ticket_id(ticket.enc_part),
             part.key.to_key(),
             claims.factors,
+            claims.delegated_by,
         )
         self._tickets.put(ticket_cache_key(ticket), entry)
         return entry

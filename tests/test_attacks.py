@@ -88,6 +88,7 @@ from orthrus.codec import body_checksum
 from orthrus.credentials import Credential
 from orthrus.enctypes import CHECKSUM_TYPES, ENCTYPES, KeyBlock, checksum_type, enctype
 from orthrus.errors import ConfigError, ProtocolError
+from orthrus.forwarding import seal_forwarded_tgt
 from orthrus.httpauth import (
     SESSION_HEADER,
     SESSION_PROOF_HEADER,
@@ -117,7 +118,13 @@ from orthrus.replay import MemoryReplayCache, ReplayCache
 from orthrus.seal import open_sealed, seal
 from orthrus.session_proof import ProofTarget, make_session_proof
 from orthrus.session_token import SessionClaims, issue_session_token, session_token_key
-from orthrus.tgs_exchange import handle_tgs_req, make_tgs_req, read_tgs_rep
+from orthrus.tgs_exchange import (
+    handle_tgs_req,
+    make_forward_req,
+    make_proxy_req,
+    make_tgs_req,
+    read_tgs_rep,
+)
 from orthrus_io.files import read_private, write_private
 from orthrus_io.redis_replay import RedisReplayCache
 from orthrus_io.replay import SQLiteReplayCache
@@ -3346,3 +3353,206 @@ def test_kerberos_login_of_an_otp_principal_is_refused(krb_realm: KerberosRealm)
     )
     answer = krb_realm.send(krb_realm.krb_as_req(dave, "correct horse")[0])
     assert answer.error == "KDC_ERR_POLICY" and "orthrus kinit" in (answer.message or "")
+
+
+# -- delegation (issue 17 §3): forwarded TGTs and constrained delegation ---------------------
+
+
+@pytest.fixture
+def delegation(core: CoreRealm) -> tuple[Principal, Principal, Principal]:
+    """HTTP/front allowed to delegate to HTTP/backend only; HTTP/lone allowed nothing;
+    and HTTP/backend."""
+    backend = core.add_service("HTTP/backend")
+    front = core.add_service("HTTP/front", delegate_to=frozenset({backend}))
+    lone = core.add_service("HTTP/lone")
+    return front, lone, backend
+
+
+def evidence_for(core: CoreRealm, service: Principal, forwardable: bool = True) -> Credential:
+    """Alice's ticket to ``service``, from a TGT of 'orthrus kinit [-f]'."""
+    alice = core.principal("alice")
+    tgt = core.login(alice, core.user_key(alice, "alice-pass"), T0, forwardable=forwardable)
+    return core.service_ticket(tgt, service, T0)
+
+
+def proxy_refused(
+    core: CoreRealm, service: Principal, evidence: Credential, backend: Principal
+) -> ProtocolError:
+    """The error of ``service``'s S4U2Proxy request; nothing entered the replay cache."""
+    service_tgt = core.service_login(service)
+    before = len(core.replay)
+    request = make_proxy_req(service_tgt, evidence.ticket, evidence.client, backend, T0, os.urandom)
+    error = refused(core.tgs_exchange, request)
+    assert len(core.replay) == before
+    return error
+
+
+def test_delegation_to_a_service_not_allowed_is_badoption(
+    core: CoreRealm, delegation: tuple[Principal, Principal, Principal]
+) -> None:
+    """HTTP/front may delegate to HTTP/backend only: asking for HTTP/other (or the KDC's
+    own krbtgt, a TGT in alice's name) in alice's name is ``KDC_ERR_BADOPTION``."""
+    front, _, backend = delegation
+    evidence = evidence_for(core, front)
+    for target in (core.principal("HTTP/other"), core.tgs):
+        error = proxy_refused(core, front, evidence, target)
+        assert error.name == "KDC_ERR_BADOPTION"
+        assert "not allowed to delegate" in error.message
+    assert core.delegate(core.service_login(front), evidence, backend).client == evidence.client
+
+
+def test_s4u2proxy_by_a_service_with_no_permission_is_badoption(
+    core: CoreRealm, delegation: tuple[Principal, Principal, Principal]
+) -> None:
+    """HTTP/lone, which an administrator allowed no delegation, holds alice's genuine
+    forwardable ticket and asks for HTTP/backend in her name: ``KDC_ERR_BADOPTION``."""
+    _, lone, backend = delegation
+    error = proxy_refused(core, lone, evidence_for(core, lone), backend)
+    assert error.name == "KDC_ERR_BADOPTION"
+
+
+def test_delegation_with_an_evidence_ticket_for_another_service_is_badoption(
+    core: CoreRealm, delegation: tuple[Principal, Principal, Principal]
+) -> None:
+    """HTTP/front presents a ticket alice got for HTTP/lone (stolen, or sniffed) as
+    evidence: a service may act only on a ticket given to itself (``KDC_ERR_BADOPTION``)."""
+    front, lone, backend = delegation
+    error = proxy_refused(core, front, evidence_for(core, lone), backend)
+    assert error.name == "KDC_ERR_BADOPTION"
+    assert "evidence ticket is for" in error.message
+
+
+def test_delegation_with_evidence_minted_with_the_service_key_is_modified(
+    core: CoreRealm, delegation: tuple[Principal, Principal, Principal]
+) -> None:
+    """HTTP/front holds its own key, so it can seal a ticket to itself claiming any client
+    (a silver ticket as evidence, to act as bob, or alice with admins): the KDC checks its
+    own signature on the evidence and refuses it (``KRB_AP_ERR_MODIFIED``)."""
+    front, _, backend = delegation
+    evidence = evidence_for(core, front)
+    key = core.key_of(front)
+    for forged in (
+        reseal(evidence, key, client=core.principal("bob")),
+        reseal(evidence, key, authorization_data=None),
+    ):
+        assert proxy_refused(core, front, forged, backend).name == "KRB_AP_ERR_MODIFIED"
+
+
+def test_delegation_of_a_non_forwardable_ticket_is_badoption(
+    core: CoreRealm, delegation: tuple[Principal, Principal, Principal]
+) -> None:
+    """Alice logged in without -f (or her principal is disallowed forwardable tickets):
+    her ticket to HTTP/front is not forwardable, so no service may act in her name; a
+    delegated ticket is never forwardable either, so there is no second hop."""
+    front, _, backend = delegation
+    error = proxy_refused(core, front, evidence_for(core, front, forwardable=False), backend)
+    assert error.name == "KDC_ERR_BADOPTION"
+    core.change(backend, delegate_to=frozenset({front}))
+    delegated = core.delegate(core.service_login(front), evidence_for(core, front), backend)
+    assert proxy_refused(core, backend, delegated, front).name == "KDC_ERR_BADOPTION"
+
+
+def test_forwarding_a_non_forwardable_tgt_is_badoption(core: CoreRealm, tgt: Credential) -> None:
+    """A TGT from 'orthrus kinit' without -f is not FORWARDABLE: a FORWARDED TGT asked for
+    with it is ``KDC_ERR_BADOPTION`` (RFC 4120 §2.6); so is one from a forwardable TGT once
+    an administrator disallowed forwardable tickets for its client."""
+    before = len(core.replay)
+    request = make_forward_req(tgt, T0, os.urandom)
+    assert refused(core.tgs_exchange, request).name == "KDC_ERR_BADOPTION"
+    alice = core.principal("alice")
+    forwardable = core.login(alice, core.user_key(alice, "alice-pass"), T0, forwardable=True)
+    core.change(alice, allow_forwardable=False)
+    request = make_forward_req(forwardable, T0, os.urandom)
+    assert refused(core.tgs_exchange, request).name == "KDC_ERR_BADOPTION"
+    assert len(core.replay) == before
+
+
+def test_delegated_by_tampered_with_the_back_end_key_is_modified(
+    core: CoreRealm, delegation: tuple[Principal, Principal, Principal], clock: Clock
+) -> None:
+    """Whoever holds HTTP/backend's key re-seals a delegated ticket with ``dlg`` (the
+    delegating service) removed or changed in its authorization data — to pass a request
+    HTTP/front made as alice's own, or as another front's. The KDC signed ``dlg``: the
+    verifier refuses both (``KRB_AP_ERR_MODIFIED``) and takes the genuine one."""
+    front, _, backend = delegation
+    delegated = core.delegate(core.service_login(front), evidence_for(core, front), backend)
+    key = core.key_of(backend)
+    part = open_ticket(delegated.ticket, key)
+    token = part.authorization_data or ""
+    header, payload, signature = token.split(".")
+    claims = json.loads(b64u_decode(payload))
+    forgeries = []
+    for dlg in (None, f"HTTP/lone@{core.name}"):
+        changed = {k: v for k, v in claims.items() if k != "dlg"}
+        changed.update({"dlg": dlg} if dlg else {})
+        edited = b64u_encode(json.dumps(changed, separators=(",", ":")).encode())
+        forgeries.append(
+            reseal(delegated, key, authorization_data=f"{header}.{edited}.{signature}")
+        )
+    verifier = make_verifier(core, clock, names=("HTTP/backend",))
+    for forged in forgeries:
+        token = ap_token(forged, T0)
+        assert refused(verifier.verify, token, "GET", "/notes").name == "KRB_AP_ERR_MODIFIED"
+    assert cache_size(verifier.replay_cache) == 0
+    identity = verifier.verify(ap_token(delegated, T0), "GET", "/notes")
+    assert (identity.principal, identity.delegated_by) == (core.principal("alice"), front)
+
+
+def test_forwarded_tgt_of_another_client_is_modified(
+    core: CoreRealm, service_cred: Credential, clock: Clock
+) -> None:
+    """Alice authenticates to HTTP/web and hands it, as her forwarded TGT, bob's (stolen:
+    the service would then act as bob while its log says alice), or one sealed under
+    another ticket's session key (lifted from another request). The credential must be
+    the authenticated client's, sealed under this ticket's session key:
+    ``KRB_AP_ERR_MODIFIED``."""
+    bob = core.principal("bob")
+    bobs_tgt = core.login(bob, core.user_key(bob, "bob-pass"), T0, forwardable=True)
+    alice = service_cred.client
+    alices_tgt = core.login(alice, core.user_key(alice, "alice-pass"), T0, forwardable=True)
+    other = core.service_ticket(alices_tgt, core.principal("HTTP/other"), T0)
+    verifier = make_verifier(core, clock)
+    identity = verifier.verify(ap_token(service_cred, T0), "GET", "/notes")
+    for forwarded in (
+        seal_forwarded_tgt(bobs_tgt, service_cred.session_key, os.urandom),
+        seal_forwarded_tgt(alices_tgt, other.session_key, os.urandom),
+    ):
+        error = refused(verifier.with_forwarded_tgt, identity, forwarded)
+        assert error.name == "KRB_AP_ERR_MODIFIED"
+    sealed = seal_forwarded_tgt(alices_tgt, service_cred.session_key, os.urandom)
+    assert verifier.with_forwarded_tgt(identity, sealed).forwarded_tgt == alices_tgt
+
+
+def test_delegation_without_evidence_or_for_a_revoked_or_expired_user_is_refused(
+    core: CoreRealm, delegation: tuple[Principal, Principal, Principal]
+) -> None:
+    """The rest of S4U2Proxy's checks: no evidence ticket (``KDC_ERR_BADOPTION``); evidence
+    whose client an administrator disabled since (``KDC_ERR_CLIENT_REVOKED``); evidence that
+    has ended (``KRB_AP_ERR_TKT_EXPIRED``); a KDC that signs no authorization data delegates
+    nothing, since it could not tell real evidence from a service's own (``BADOPTION``)."""
+    front, _, backend = delegation
+    evidence = evidence_for(core, front)
+    service_tgt = core.service_login(front)
+    body = KDCReqBody(server=backend, nonce=7, till=0, options=["cname-in-addl-tkt"])
+    bare = make_tgs_req(service_tgt, backend, T0, os.urandom, body)
+    assert refused(core.tgs_exchange, bare).name == "KDC_ERR_BADOPTION"
+    later = T0 + evidence.endtime - evidence.starttime + 301
+    late_tgt = core.service_login(front, later - 60)
+    request = make_proxy_req(late_tgt, evidence.ticket, evidence.client, backend, later, os.urandom)
+    assert refused(core.tgs_exchange, request, later).name == "KRB_AP_ERR_TKT_EXPIRED"
+    alice = core.principal("alice")
+    core.change(alice, allow_tickets=False)
+    assert proxy_refused(core, front, evidence, backend).name == "KDC_ERR_CLIENT_REVOKED"
+    core.change(alice, allow_tickets=True)
+    core.ctx = dataclasses.replace(core.ctx, signer=None)
+    assert proxy_refused(core, front, evidence, backend).name == "KDC_ERR_BADOPTION"
+
+
+def test_forwarded_ticket_for_a_service_is_badoption(core: CoreRealm, http: Principal) -> None:
+    """FORWARDED asks for a TGT to hand over; asked for another server (a forwarded service
+    ticket, which Orthrus does not issue) it is ``KDC_ERR_BADOPTION``."""
+    alice = core.principal("alice")
+    tgt = core.login(alice, core.user_key(alice, "alice-pass"), T0, forwardable=True)
+    body = KDCReqBody(server=http, nonce=9, till=0, options=["forwarded", "forwardable"])
+    request = make_tgs_req(tgt, http, T0, os.urandom, body)
+    assert refused(core.tgs_exchange, request).name == "KDC_ERR_BADOPTION"

@@ -30,26 +30,30 @@ NT_SRV_INST = 2
 #: Ticket flags (RFC 4120 §5.3) the core knows, by bit number (bit 0 is the top bit).
 TICKET_FLAG_BITS: Mapping[TicketFlag, int] = {
     "forwardable": 1,
+    "forwarded": 2,
     "proxiable": 3,
     "renewable": 8,
     "initial": 9,
     "pre-authent": 10,
+    "ok-as-delegate": 13,
 }
 #: KDC options (RFC 4120 §5.4.1) the core acts on, by bit number.
 KDC_OPTION_BITS: Mapping[KDCOption, int] = {
     "forwardable": 1,
+    "forwarded": 2,
     "proxiable": 3,
     "renewable": 8,
     "canonicalize": 15,
     "renew": 30,
 }
-#: Options asking for what Orthrus does not do (forwarded/proxy tickets with addresses,
-#: postdating, user-to-user, validation): KDC_ERR_BADOPTION rather than a silent no.
+#: Options asking for what Orthrus does not do (proxy tickets with addresses, postdating,
+#: constrained delegation on this wire, user-to-user, validation): KDC_ERR_BADOPTION
+#: rather than a silent no.
 UNSUPPORTED_OPTION_BITS: Mapping[str, int] = {
-    "forwarded": 2,
     "proxy": 4,
     "allow-postdate": 5,
     "postdated": 6,
+    "cname-in-addl-tkt": 14,
     "enc-tkt-in-skey": 28,
     "validate": 31,
 }

@@ -25,7 +25,13 @@ from orthrus.principal import Principal, krbtgt
 from orthrus.pwkdf import KDFParams, string_to_key
 from orthrus.realm import KDCContext, OpenedTGT, PrincipalEntry, RealmPolicy
 from orthrus.replay import MemoryReplayCache
-from orthrus.tgs_exchange import TGSRequest, handle_tgs_req, make_tgs_req, read_tgs_rep
+from orthrus.tgs_exchange import (
+    TGSRequest,
+    handle_tgs_req,
+    make_proxy_req,
+    make_tgs_req,
+    read_tgs_rep,
+)
 from orthrus_io.expiring_cache import ExpiringCache
 
 #: The fake clock's starting point (2025-06-15T15:06:40Z); tests move it as they like.
@@ -128,8 +134,9 @@ class CoreRealm:
         lifetime: int = 0,
         renewable_life: int | None = None,
         server: Principal | None = None,
+        forwardable: bool = False,
     ) -> ASReq:
-        options = ASOptions(lifetime=lifetime, renewable_life=renewable_life, server=server)
+        options = ASOptions(lifetime, renewable_life, server, forwardable)
         return make_as_req(client, now, os.urandom, options, key)
 
     def as_exchange(self, req: ASReq, now: float = T0) -> ASRep:
@@ -144,8 +151,9 @@ class CoreRealm:
         now: float = T0,
         lifetime: int = 0,
         renewable_life: int | None = None,
+        forwardable: bool = False,
     ) -> Credential:
-        req = self.as_req(client, key, now, lifetime, renewable_life)
+        req = self.as_req(client, key, now, lifetime, renewable_life, forwardable=forwardable)
         return read_as_rep(self.as_exchange(req, now), req, key, now)
 
     def tgs_exchange(self, request: TGSRequest | TGSReq, now: float = T0) -> TGSRep:
@@ -155,4 +163,18 @@ class CoreRealm:
 
     def service_ticket(self, tgt: Credential, server: Principal, now: float = T0) -> Credential:
         request = make_tgs_req(tgt, server, now, os.urandom)
+        return read_tgs_rep(self.tgs_exchange(request, now), request, now)
+
+    def service_login(self, service: Principal, now: float = T0) -> Credential:
+        """A service's own TGT, from its random key (as a keytab login)."""
+        return self.login(service, self.key_of(service), now)
+
+    def delegate(
+        self, service_tgt: Credential, evidence: Credential, backend: Principal, now: float = T0
+    ) -> Credential:
+        """S4U2Proxy: the service of ``service_tgt`` asks for a ticket to ``backend`` in the
+        name of the client of ``evidence`` (its ticket to the service)."""
+        request = make_proxy_req(
+            service_tgt, evidence.ticket, evidence.client, backend, now, os.urandom
+        )
         return read_tgs_rep(self.tgs_exchange(request, now), request, now)

@@ -108,7 +108,7 @@ def edit(doc: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
         ("body.renew_till", "never"),
         ("body.options", "renewable"),
         ("body.options", ["renewable", "postdated"]),
-        ("body.options", ["renewable"] * 6),
+        ("body.options", ["renewable"] * 8),
         ("padata", {"type": "enc-timestamp"}),
         ("padata.0.type", "enc-password"),
         ("padata.0.value", 17),

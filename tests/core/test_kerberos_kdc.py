@@ -65,7 +65,7 @@ def test_as_gives_a_tgt_under_the_enctype_the_client_prefers(
     part = open_kerberos_ticket(tgt.ticket, realm.entries[realm.tgs])
     assert part.client == alice and part.key.to_keyblock() == tgt.session_key
     assert part.authorization_data is not None  # KDC-signed, inside AD-IF-RELEVANT
-    assert realm.signer.verify_own(part, realm.tgs, 300, T0) == ()
+    assert realm.signer.verify_own(part, realm.tgs, 300, T0).groups == ()
 
 
 @pytest.mark.parametrize("etype", [17, 19, 23])
@@ -214,3 +214,26 @@ def test_authenticator_labelled_with_another_enctype_is_modified(realm: Kerberos
     web = realm.add_krb_service("HTTP/web")
     tgt = realm.krb_login(alice, PASSWORD)
     assert realm.error(tgs_req_with(realm, tgt, web, 20, sealed_etype=18)).error_code == 41
+
+
+def test_forwarded_tgt_on_the_kerberos_wire(realm: KerberosRealm) -> None:
+    """FORWARDED (RFC 4120 §2.6) from a FORWARDABLE TGT: a TGT flagged forwarded; from a TGT
+    that is not forwardable, KDC_ERR_BADOPTION (13), as on the JSON wire; and
+    CNAME-IN-ADDL-TKT (constrained delegation, the JSON API's only) is refused with 13."""
+    alice = realm.add_krb_user("alice", PASSWORD)
+    web = realm.add_krb_service("HTTP/web")
+    key = enctype(20).string_to_key(PASSWORD, default_salt(alice), ITERATIONS.to_bytes(4, "big"))
+    login = as_request(alice, realm.tgs, ETYPES, T0, os.urandom, key, options=("forwardable",))
+    tgt = read_kdc_rep(realm.reply(login, T0), login, key)
+    assert "forwardable" in flags_from_bits(tgt.flags)
+    request = tgs_request(tgt, realm.tgs, T0 + 1, os.urandom, options=("forwarded",))
+    forwarded = read_kdc_rep(realm.reply(request, T0 + 1), request)
+    assert {"forwarded", "forwardable"} <= set(flags_from_bits(forwarded.flags))
+    plain = realm.krb_login(alice, PASSWORD)
+    refused = tgs_request(plain, realm.tgs, T0 + 1, os.urandom, options=("forwarded",))
+    assert realm.error(refused, T0 + 1).error_code == 13
+    proxy = tgs_request(tgt, web, T0 + 1, os.urandom)
+    body = proxy.message.req_body
+    bits = body.kdc_options | (1 << (31 - 14))  # cname-in-addl-tkt, MS-SFU §2.2.1
+    asked = replace(proxy, message=replace(proxy.message, req_body=replace(body, kdc_options=bits)))
+    assert realm.error(asked, T0 + 1).error_code == 13

@@ -414,3 +414,40 @@ def test_no_secret_in_any_output_log_or_repr(realm: Realm, kdc_url: str, tmp_pat
     for obj in (master, tgs_key, *entries, entry):
         assert_no_secrets(repr(obj))
     assert repr(master).startswith("MasterKey(kvno=1")
+
+
+def test_delegation_attributes_are_set_by_modprinc_and_shown_by_getprinc(realm: Realm) -> None:
+    """``--allowed-to-delegate-to`` (repeatable, taken back with
+    ``--no-allowed-to-delegate-to``), ``--ok-as-delegate`` and ``--disallow-forwardable``;
+    getprinc shows MIT's OK_AS_DELEGATE and DISALLOW_FORWARDABLE and the allowed services.
+    A service that does not exist, or of another realm, is refused with nothing changed."""
+    front, back = f"HTTP/front.example.test@{REALM}", f"HTTP/back.example.test@{REALM}"
+    ok(run(realm.directory, "addprinc", "--randkey", front))
+    ok(run(realm.directory, "addprinc", "--randkey", back))
+    changed = run(
+        realm.directory,
+        "modprinc", "--allowed-to-delegate-to", back, "--allowed-to-delegate-to", FIXTURE_SVC,
+        "--ok-as-delegate", "--disallow-forwardable", front,
+    )  # fmt: skip
+    assert ok(changed).strip() == f'Principal "{front}" modified.'
+    text, as_json = run_all(
+        [
+            (realm.directory, ["getprinc", front], None),
+            (realm.directory, ["getprinc", "--json", front], None),
+        ]
+    )
+    lines = ok(text).splitlines()
+    assert "Attributes: REQUIRES_PRE_AUTH DISALLOW_FORWARDABLE OK_AS_DELEGATE" in lines
+    assert f"Allowed to delegate to: {back}, {FIXTURE_SVC}" in lines
+    info = json.loads(ok(as_json))
+    assert info["allowed_to_delegate_to"] == [back, FIXTURE_SVC]
+    assert (info["ok_as_delegate"], info["allow_forwardable"]) == (True, False)
+    for target in (f"HTTP/nowhere@{REALM}", "HTTP/back.example.test@OTHER.TEST"):
+        before = sqlite_snapshot(db_file(realm))
+        refused = run(realm.directory, "modprinc", "--allowed-to-delegate-to", target, front)
+        assert refused.returncode != 0 and "Traceback" not in refused.stderr
+        assert target.split("@")[1] in refused.stderr
+        assert sqlite_snapshot(db_file(realm)) == before
+    ok(run(realm.directory, "modprinc", "--no-allowed-to-delegate-to", FIXTURE_SVC, front))
+    info = json.loads(ok(run(realm.directory, "getprinc", "--json", front)))
+    assert info["allowed_to_delegate_to"] == [back]

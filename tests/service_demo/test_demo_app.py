@@ -8,8 +8,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
-from realm_helpers import SERVICE, MiniRealm, session_headers, token
+from realm_helpers import REALM, SERVICE, MiniRealm, session_headers, token
+from support import free_port
 
 from orthrus.priv import PrivChannel, decode_priv, encode_priv
 from service_demo import DemoSettings, create_app
@@ -200,3 +202,24 @@ def test_principals_and_replay_cache_flags(capsys: pytest.CaptureFixture[str]) -
         with pytest.raises(SystemExit):
             parse_args([*base, *wrong])
     assert "exclude each other" in capsys.readouterr().err
+
+
+def test_backend_page_without_a_backend_or_a_kdc(demo_realm: MiniRealm, tmp_path: Path) -> None:
+    """``/backend/whoami`` (delegation): 404 when the service has no back end; 503 when the
+    KDC it asks for the delegated ticket cannot be reached — never a 500."""
+    keytab = demo_realm.write_keytab(tmp_path / "http.keytab")
+    plain = DemoSettings(keytab=str(keytab), db=str(tmp_path / "a.sqlite"), principals=[SERVICE])
+    closed = f"http://127.0.0.1:{free_port()}"
+    settings = msgspec.structs.replace(
+        plain,
+        db=str(tmp_path / "b.sqlite"),
+        kdc_url=closed,
+        backend_url=closed,
+        backend_principal=f"HTTP/backend@{REALM}",
+    )
+    for app_settings, status, name in ((plain, 404, "NO_BACKEND"), (settings, 503, "UNAVAILABLE")):
+        client = create_app(app_settings).test_client()
+        headers = auth(demo_realm, "alice", "GET", "/backend/whoami")
+        response = client.get("/backend/whoami", headers=headers)
+        assert response.status_code == status, response.get_data(as_text=True)
+        assert response.get_json()["error"]["name"] == name
