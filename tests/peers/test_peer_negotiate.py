@@ -1,11 +1,13 @@
-"""``Authorization: Negotiate`` from real Kerberos clients (issue 15 §1, §2, §4): MIT's
-``kinit`` against the Orthrus KDC, then ``curl --negotiate`` and Python's ``gssapi`` (MIT's
-``gss_init_sec_context``) against a running ``service_demo`` whose keytab is the MIT one of
-``orthrus-kdc ktadd --format mit``; the mutual authentication checked by the client library
-(``gssapi`` completing its context on the service's token with the mutual flag set, what
-requests-gssapi's ``REQUIRED`` asks; ``requests_kerberos`` gets the page too); a replayed header, a ticket for another service and a tampered token,
-each a 401 with both challenges; and a service in a real MIT realm (``krb5kdc``, keytab from
-``kadmin.local ktadd``) accepting ``curl --negotiate`` from a user of that realm.
+"""``Authorization: Negotiate`` from real Kerberos clients (issue 15 §1, §2, §4).
+
+MIT's ``kinit`` against the Orthrus KDC, then ``curl --negotiate`` and Python's ``gssapi``
+(MIT's ``gss_init_sec_context``) against a running ``service_demo`` whose keytab is the MIT
+one of ``orthrus-kdc ktadd --format mit``. The mutual authentication is checked by the
+client library: ``gssapi`` completes its context on the service's token with the mutual
+flag set, what requests-gssapi's ``REQUIRED`` asks (``requests_kerberos`` gets the page
+too). A replayed header, a ticket for another service and a tampered token are each a 401
+with both challenges. A service in a real MIT realm (``krb5kdc``, keytab from
+``kadmin.local ktadd``) accepts ``curl --negotiate`` from a user of that realm.
 """
 
 from __future__ import annotations
