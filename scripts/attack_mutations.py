@@ -938,6 +938,37 @@ MUTATIONS: list[Mutation] = [
         "        server_key(tgs, sealed_tgt)  # its key version is still there\n",
         "",
     ),
+    Mutation(
+        "test_negotiate_header_replayed_is_repeat",
+        "orthrus/ap.py",
+        "    check_replay(rules.replay_cache, opened.replay_entry, expires_at, now, client_time, "
+        "rules.where)\n",
+        "",
+    ),
+    Mutation(
+        "test_negotiate_ticket_for_another_service_of_the_keytab_is_not_us",
+        "service_lib/keytab_source.py",
+        "kerberos = {p: k for p, k in kerberos.items() if p in accepted}",
+        "kerberos = dict(kerberos)",
+    ),
+    Mutation(
+        "test_negotiate_ticket_with_a_flipped_bit_is_modified",
+        "orthrus/enctypes/rfc3961.py",
+        "    if not hmac.compare_digest(expected, received):",
+        "    if False:",
+    ),
+    Mutation(
+        "test_negotiate_silver_ticket_with_forged_groups_is_modified",
+        "service_lib/verifier.py",
+        "groups.append(self._check_authz(snapshot, part, server, now))",
+        "groups.append(unverified_groups(part))",
+    ),
+    Mutation(
+        "test_negotiate_ap_rep_of_an_earlier_exchange_is_mut_fail",
+        "orthrus/kerberos/gss.py",
+        "if (part.ctime, part.cusec) != (context.ctime, context.cusec):",
+        "if False:",
+    ),
 ]
 
 
