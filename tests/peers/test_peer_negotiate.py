@@ -75,6 +75,7 @@ print(response.text)
 
 
 def _python_module(name: str) -> str | None:
+    """Why Debian's Python cannot import ``name`` (None: it can)."""
     if not Path(SYSTEM_PYTHON).exists():
         return f"{SYSTEM_PYTHON} is not installed"
     found = subprocess.run(
@@ -83,6 +84,13 @@ def _python_module(name: str) -> str | None:
     if found.returncode != 0:
         return f"Debian's python3-{name.replace('_', '-')} is not installed ('make test' as root)"
     return None
+
+
+def need_module(name: str) -> None:
+    """Skip, saying why, unless Debian's Python has the module ``name``."""
+    reason = _python_module(name)
+    if reason:
+        pytest.skip(reason)
 
 
 def need(*tools: str) -> None:
@@ -180,9 +188,7 @@ def test_curl_negotiate_with_mit_kinit_names_the_principal_and_its_groups(
 def test_gssapi_completes_mutual_authentication(
     negotiate_realm: NegotiateRealm, carol: MITPeer
 ) -> None:
-    reason = _python_module("gssapi")
-    if reason:
-        pytest.skip(reason)
+    need_module("gssapi")
     url = negotiate_realm.service.url + "/whoami"
     out = carol.ok(SYSTEM_PYTHON, "-c", GSSAPI_CLIENT, "fetch", url)
     assert json.loads(out)["principal"] == CAROL
@@ -191,18 +197,14 @@ def test_gssapi_completes_mutual_authentication(
 def test_requests_kerberos_with_mutual_authentication_required(
     negotiate_realm: NegotiateRealm, carol: MITPeer
 ) -> None:
-    reason = _python_module("requests_kerberos")
-    if reason:
-        pytest.skip(reason)
+    need_module("requests_kerberos")
     url = negotiate_realm.service.url + "/whoami"
     out = carol.ok(SYSTEM_PYTHON, "-c", REQUESTS_CLIENT, url)
     assert json.loads(out)["principal"] == CAROL
 
 
 def _mit_token(mit: MITPeer, service: str = "HTTP@localhost") -> str:
-    reason = _python_module("gssapi")
-    if reason:
-        pytest.skip(reason)
+    need_module("gssapi")
     return mit.ok(SYSTEM_PYTHON, "-c", GSSAPI_CLIENT, "token", service).strip()
 
 
