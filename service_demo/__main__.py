@@ -46,7 +46,8 @@ def parse_args(argv: Sequence[str] | None = None) -> DemoSettings:
         "--keytab",
         required=True,
         help="the service keytab (mode 0600): Orthrus's (orthrus-kdc ktadd) for the Ticket "
-        "scheme, or MIT's (ktadd --format mit, kadmin ktadd, ktutil) for Negotiate",
+        "scheme, MIT's (ktadd --format mit, kadmin ktadd, ktutil) for Negotiate, or both "
+        "files comma-separated for both schemes",
     )
     parser.add_argument(
         "--kdc-jwks",
