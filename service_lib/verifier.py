@@ -43,16 +43,19 @@ from pathlib import Path
 from typing import Any
 
 from orthrus.ap import APRules, check_authenticator, make_ap_rep, open_ap_ticket
+from orthrus.enctypes import KeyBlock
 from orthrus.errors import APError, ConfigError, ProtocolError
 from orthrus.httpauth import decode_ap_req, encode_ap_rep, http_binding
 from orthrus.kerberos.gss import (
+    InitiatorRequest,
     accept_reply,
-    accept_security_context,
+    accept_with_ticket,
+    open_initiator_ticket,
     read_initiator_token,
 )
 from orthrus.kerberos.names import principal_of
 from orthrus.kerberos.tickets import kerberos_ticket_id
-from orthrus.keys import Entropy
+from orthrus.keys import Entropy, Key
 from orthrus.messages import EncTicketPart, Ticket
 from orthrus.principal import Principal
 from orthrus.replay import ReplayCache
@@ -65,7 +68,13 @@ from service_lib.keytab_source import KeySnapshot, KeytabSource, keytab_realms
 from service_lib.lab import NoReplayCache, confirm_lab_realm, unverified_groups
 from service_lib.replay import open_replay_cache
 from service_lib.settings import VerifierSettings
-from service_lib.ticket_cache import CheckedTicket, TicketCache, ticket_cache_key
+from service_lib.ticket_cache import (
+    CheckedTicket,
+    KerberosTicketCache,
+    TicketCache,
+    kerberos_ticket_cache_key,
+    ticket_cache_key,
+)
 
 __all__ = ["RequestOrigin", "Verifier"]
 
@@ -109,6 +118,7 @@ class Verifier:
         self.clock = clock
         self.entropy = entropy
         self._tickets = TicketCache(self.settings.ticket_cache_size)
+        self._kerberos_tickets = KerberosTicketCache(self.settings.ticket_cache_size)
         self._generation = keytab.generation
         snapshot = keytab.snapshot()
         # An MIT keytab alone serves Negotiate; its tickets' groups need the KDC's keys only
@@ -145,11 +155,17 @@ class Verifier:
     def ticket_cache(self) -> TicketCache:
         return self._tickets
 
+    @property
+    def kerberos_ticket_cache(self) -> KerberosTicketCache:
+        """The ``Negotiate`` tickets opened and checked (:meth:`verify_negotiate`)."""
+        return self._kerberos_tickets
+
     def _snapshot(self) -> KeySnapshot:
         snapshot = self.keytab.snapshot()
         if snapshot.generation != self._generation:
             # New keys: tickets opened with the old ones are checked again from scratch.
             self._tickets.clear()
+            self._kerberos_tickets.clear()
             self._generation = snapshot.generation
         return snapshot
 
@@ -332,36 +348,49 @@ class Verifier:
         ticket = request.ap_req.ticket
         seen["server"] = str(principal_of(ticket.sname, ticket.realm))
         now = self.clock()
-        snapshot = self._snapshot()
-        groups: list[tuple[str, ...]] = []
-
-        def check_authz(part: EncTicketPart, server: Principal) -> None:
-            seen["client"] = str(part.client)
-            if snapshot.kdc_jwks is None:
-                groups.append(())  # a ticket of another KDC: an identity, no groups
-            else:
-                groups.append(self._check_authz(snapshot, part, server, now))
-
-        rules = APRules(
-            self.replay_cache, max_skew=self.settings.max_skew, ticket_check=check_authz
-        )
-        accepted = accept_security_context(request, snapshot.kerberos_keys_for, now, rules)
-        part = accepted.opened.ticket
+        checked = self._checked_kerberos_ticket(request, now)
+        part = checked.part
+        seen["client"] = str(part.client)
+        rules = APRules(self.replay_cache, max_skew=self.settings.max_skew)
+        accepted = accept_with_ticket(request, part, checked.session_key, now, rules)
         return Identity(
             principal=part.client,
-            groups=groups[0],
+            groups=checked.groups,
             service=accepted.opened.server,
             authtime=part.authtime,
             starttime=part.starttime,
             endtime=part.endtime,
             auth_method="negotiate",
-            ticket_id=kerberos_ticket_id(ticket),
+            ticket_id=checked.ticket_id,
             seq=accepted.opened.authenticator.seq,
             mutual_required=True,
             ap_rep=base64.b64encode(accept_reply(accepted, self.entropy)).decode("ascii"),
         )
 
-    def checked_ticket(self, ticket: Ticket, now: float) -> CheckedTicket:
+    def _checked_kerberos_ticket(
+        self, request: InitiatorRequest, now: float
+    ) -> CheckedTicket[KeyBlock]:
+        """The ``Negotiate`` ticket's own checks, as :meth:`checked_ticket` makes the
+        ``Ticket`` scheme's (``NOT_US``, ``BADKEYVER``, ``MODIFIED``, the ticket times, the
+        KDC-signed groups when the KDC's public keys are known), cached the same way."""
+        snapshot = self._snapshot()
+        ticket = request.ap_req.ticket
+        key = kerberos_ticket_cache_key(ticket)
+        cached = self._kerberos_tickets.get(key, now)
+        if cached is not None:
+            return cached
+        part = open_initiator_ticket(request, snapshot.kerberos_keys_for)
+        check_ticket_times(part.starttime, part.endtime, now, self.settings.max_skew)
+        server = principal_of(ticket.sname, ticket.realm)
+        # Without the KDC's public keys (a ticket of another KDC) an identity, no groups.
+        groups = () if snapshot.kdc_jwks is None else self._check_authz(snapshot, part, server, now)
+        expires_at = part.endtime + self.settings.max_skew
+        session_key = part.key.to_keyblock()
+        entry = CheckedTicket(part, groups, expires_at, kerberos_ticket_id(ticket), session_key)
+        self._kerberos_tickets.put(key, entry)
+        return entry
+
+    def checked_ticket(self, ticket: Ticket, now: float) -> CheckedTicket[Key]:
         """``ticket`` opened and checked without an authenticator: RFC 4120 §3.2.3 steps 1-3
         (``NOT_US``, ``BADKEYVER``, ``MODIFIED``), 5 (``TKT_NYV``, ``TKT_EXPIRED``) and 6 (the
         KDC-signed authorization data, ``MODIFIED``). A session re-opens the ticket that
@@ -382,7 +411,7 @@ class Verifier:
 
     def _remember(
         self, ticket: Ticket, part: EncTicketPart, snapshot: KeySnapshot, now: float
-    ) -> CheckedTicket:
+    ) -> CheckedTicket[Key]:
         """Check the authorization data of an opened ticket and cache the verdict."""
         groups = self._check_authz(snapshot, part, ticket.server, now)
         expires_at = part.endtime + self.settings.max_skew

@@ -7,8 +7,9 @@ The acceptor (a service):
     accepted = accept_security_context(request, keys_for, now, rules)
     answer = accept_reply(accepted, entropy)              # NegTokenResp + AP-REP
 
-:func:`accept_security_context` opens the AP-REQ (RFC 4120 §3.2.3: ``NOT_US``,
-``BADKEYVER``, ticket and authenticator integrity) with the same code as the KDC's TGS
+:func:`accept_security_context` opens the ticket (:func:`open_initiator_ticket`, RFC 4120
+§3.2.3: ``NOT_US``, ``BADKEYVER``, integrity; a service may keep it) and the authenticator
+(:func:`accept_with_ticket`) with the same code as the KDC's TGS
 (:mod:`orthrus.kerberos.ap_req`), reads the 0x8003 checksum (RFC 4121 §4.1.1), then runs
 the same checks as every AP-REQ (:func:`orthrus.ap.check_opened_and_replay`: ticket times,
 ``rules.ticket_check``, ``BADMATCH``, ``SKEW``, the replay cache last).
@@ -26,7 +27,8 @@ mechListMIC is then needed); SPNEGO's second round trip to pick another is not m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from orthrus.ap import (
@@ -84,6 +86,7 @@ from orthrus.kerberos.gss_tokens import (
 from orthrus.kerberos.names import principal_name, principal_of
 from orthrus.kerberos.tickets import decrypt, encrypt, read_kerberos_ticket, select_server_key
 from orthrus.keys import Entropy, KeyUsage
+from orthrus.messages import EncTicketPart
 from orthrus.principal import Principal
 from orthrus.realm import KerberosKey
 
@@ -95,8 +98,10 @@ __all__ = [
     "KerberosKeysFor",
     "accept_reply",
     "accept_security_context",
+    "accept_with_ticket",
     "complete_security_context",
     "initiate_security_context",
+    "open_initiator_ticket",
     "read_initiator_token",
     "reject_token",
 ]
@@ -187,28 +192,59 @@ def accept_security_context(
     request: InitiatorRequest, keys_for: KerberosKeysFor, now: float, rules: APRules
 ) -> AcceptedContext:
     """Verify the initiator's AP-REQ (RFC 4120 §3.2.3, RFC 4121 §4.1) or raise the first
-    failed check's ``KRB_AP_ERR_*``: ``NOT_US``, ``BADKEYVER``, ticket then authenticator
-    integrity (``MODIFIED``), the 0x8003 checksum (``INAPP_CKSUM``), then
-    :func:`orthrus.ap.check_opened_and_replay` (the replay cache last)."""
+    failed check's ``KRB_AP_ERR_*``: :func:`open_initiator_ticket`, then
+    :func:`accept_with_ticket`."""
+    ticket = open_initiator_ticket(request, keys_for)
+    return accept_with_ticket(request, ticket, ticket.key.to_keyblock(), now, rules)
+
+
+def open_initiator_ticket(request: InitiatorRequest, keys_for: KerberosKeysFor) -> EncTicketPart:
+    """The ticket's checks of RFC 4120 §3.2.3: ``NOT_US``, ``BADKEYVER``, then ``MODIFIED``.
+    A service may keep the result, keyed by the exact ticket, for later requests with it
+    (:func:`accept_with_ticket`), as the ``Ticket`` scheme does."""
     ticket = request.ap_req.ticket
     server = principal_of(ticket.sname, ticket.realm)
     key = select_server_key(server, served_keys(keys_for, server), None, ticket.enc_part)
-    try:
-        part = read_kerberos_ticket(ticket, key)
+    with _changed_is_modified():
+        return read_kerberos_ticket(ticket, key)
+
+
+def accept_with_ticket(
+    request: InitiatorRequest,
+    ticket: EncTicketPart,
+    session_key: KeyBlock,
+    now: float,
+    rules: APRules,
+) -> AcceptedContext:
+    """The rest of RFC 4120 §3.2.3 given the opened ``ticket`` and its ``session_key`` (kept
+    with it, so that its per-usage keys are derived once): authenticator integrity
+    (``MODIFIED``), the 0x8003 checksum (``INAPP_CKSUM``), then
+    :func:`orthrus.ap.check_opened_and_replay` (ticket times, ``rules.ticket_check``,
+    ``BADMATCH``, ``SKEW``, the replay cache last)."""
+    sent_to = request.ap_req.ticket
+    server = principal_of(sent_to.sname, sent_to.realm)
+    with _changed_is_modified():
         opened, sent = open_kerberos_authenticator(
-            request.ap_req, server, part, part.key.to_keyblock(), rules.usage
+            request.ap_req, server, ticket, session_key, rules.usage
         )
+    checksum = _gss_checksum(sent)
+    check_opened_and_replay(opened, now, rules)
+    return AcceptedContext(request, opened, checksum)
+
+
+@contextmanager
+def _changed_is_modified() -> Iterator[None]:
+    """A ticket or authenticator that does not open is ``KRB_AP_ERR_MODIFIED``, as the
+    Ticket scheme answers (RFC 4120 §7.5.9, "message stream modified"); the KDC keeps
+    ``BAD_INTEGRITY`` for the same failure."""
+    try:
+        yield
     except IntegrityError as exc:
-        # As the Ticket scheme answers (RFC 4120 §7.5.9, "message stream modified"): the
-        # KDC keeps BAD_INTEGRITY, a service names a changed token for what it is.
         raise APError(
             "KRB_AP_ERR_MODIFIED",
             "the ticket or authenticator does not open under this service's key: "
             "it was changed, or made for another key of this name",
         ) from exc
-    checksum = _gss_checksum(sent)
-    check_opened_and_replay(opened, now, rules)
-    return AcceptedContext(request, opened, checksum)
 
 
 def _gss_checksum(sent: DerAuthenticator) -> GSSChecksum:

@@ -22,8 +22,9 @@ from test_service_flask import make_app
 from werkzeug.test import Client
 
 from orthrus.enctypes import KeyBlock
-from orthrus.errors import ConfigError
+from orthrus.errors import ConfigError, ProtocolError
 from orthrus.kerberos.gss import complete_security_context
+from orthrus.negotiate import parse_negotiate
 from orthrus.principal import Principal
 from orthrus.replay import MemoryReplayCache
 from service_lib import KeytabSource, TicketAuthMiddleware, Verifier, VerifierSettings
@@ -198,3 +199,18 @@ def test_an_orthrus_keytab_and_an_mit_one_together_serve_both_schemes(
     assert_refused(response, "KRB_AP_ERR_MODIFIED")
     fresh = client.get("/whoami", headers=negotiate(kerberos_credential(realm, "alice"))[0])
     assert fresh.status_code == 200
+
+
+def test_a_ticket_is_opened_once_and_still_expires(
+    realm: MiniRealm, mit_verifier: Verifier, clock: Clock
+) -> None:
+    cred = kerberos_credential(realm, "alice", now=clock.now, lifetime=600)
+    for _ in range(3):  # the same ticket, a new authenticator each time
+        header, _ = negotiate(cred, now=clock.now)
+        assert mit_verifier.verify_negotiate(parse_negotiate(header["Authorization"]) or b"")
+    assert len(mit_verifier.kerberos_ticket_cache) == 1  # opened and its signature checked once
+    clock.now += 600 + 301  # past its end and the skew: the cached ticket is refused too
+    header, _ = negotiate(cred, now=clock.now)
+    with pytest.raises(ProtocolError) as caught:
+        mit_verifier.verify_negotiate(parse_negotiate(header["Authorization"]) or b"")
+    assert caught.value.name == "KRB_AP_ERR_TKT_EXPIRED"
