@@ -379,6 +379,14 @@ class Verifier:
         cached = self._kerberos_tickets.get(key, now)
         if cached is not None:
             return cached
+        if not snapshot.kerberos_keys:
+            raise APError(
+                "KRB_AP_ERR_NOT_US",
+                "this service holds no Kerberos keys (its keytab is Orthrus's): it takes "
+                "'Authorization: Ticket' (orthrus fetch); for Negotiate its administrator "
+                "adds an MIT keytab ('orthrus-kdc ktadd --format mit -k FILE SERVICE', or "
+                "the realm's kadmin ktadd) to its keytab setting",
+            )
         part = open_initiator_ticket(request, snapshot.kerberos_keys_for)
         check_ticket_times(part.starttime, part.endtime, now, self.settings.max_skew)
         server = principal_of(ticket.sname, ticket.realm)

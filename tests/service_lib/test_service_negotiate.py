@@ -214,3 +214,13 @@ def test_a_ticket_is_opened_once_and_still_expires(
     with pytest.raises(ProtocolError) as caught:
         mit_verifier.verify_negotiate(parse_negotiate(header["Authorization"]) or b"")
     assert caught.value.name == "KRB_AP_ERR_TKT_EXPIRED"
+
+
+def test_negotiate_to_a_service_without_kerberos_keys_says_what_to_export(
+    realm: MiniRealm, verifier: Verifier
+) -> None:
+    header, _ = negotiate(kerberos_credential(realm, "alice"))
+    with pytest.raises(ProtocolError) as caught:
+        verifier.verify_negotiate(parse_negotiate(header["Authorization"]) or b"")
+    assert caught.value.name == "KRB_AP_ERR_NOT_US"
+    assert "ktadd --format mit" in caught.value.message
