@@ -134,6 +134,7 @@ class MITRealm:
         self.dir = directory / "mit"
         self.port = free_port()
         self.bin = self.dir / "krb5bench"
+        self.gss_bin = self.dir / "gssbench"
         self.env = client_env(self.dir, self.port) | {
             "KRB5_KDC_PROFILE": str(self.dir / "kdc.conf"),
             "KRB5BENCH_SVC_KEYTAB": f"FILE:{self.dir / 'host.keytab'}",
@@ -166,6 +167,15 @@ class MITRealm:
         run(
             ["gcc", "-O2", "-Wall", "-o", str(self.bin), str(BENCH / "mit" / "krb5bench.c"), *flags]
         )
+        gss_flags = subprocess.run(
+            ["krb5-config", "--cflags", "--libs", "krb5", "gssapi"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.split()
+        source = str(BENCH / "mit" / "gssbench.c")
+        run(["gcc", "-O2", "-Wall", "-o", str(self.gss_bin), source, *gss_flags])
 
     def _run(self, argv: list[str]) -> None:
         result = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=120)
@@ -196,6 +206,17 @@ class MITRealm:
             kt = f"FILE:{self.keytab('host')}"
             return [b, "aprd", "alice", self.keytab("alice"), SERVICE, kt, str(count), str(secs)]
         raise ValueError(load)
+
+    def gss_accept_argv(self, count: int, secs: float, tokens_out: Path) -> list[str]:
+        """gssbench: alice's SPNEGO tokens for the service, timed through MIT's
+        ``gss_accept_sec_context`` (keytab ``$KRB5_KTNAME``: :meth:`gss_env`), and written
+        to ``tokens_out`` for Orthrus to verify the same ones."""
+        alice = self.keytab("alice")
+        return [str(self.gss_bin), "alice", alice, SERVICE, str(count), str(secs), str(tokens_out)]
+
+    def gss_env(self) -> dict[str, str]:
+        """The environment of gssbench: the realm's, the service keytab as the acceptor's."""
+        return self.env | {"KRB5_KTNAME": f"FILE:{self.keytab('host')}"}
 
 
 def parse_line(line: str) -> dict[str, str]:

@@ -5,7 +5,12 @@
    (new authenticator, bound to ``GET /whoami``) for one ticket from the KDC — beside MIT's
    ``krb5_rd_req`` with its default replay cache (``dfl`` file) and a FILE keytab, measured on
    the same machine in the same run with the anchors' C client. 1 and 2 processes.
-2. ``service_demo`` under gunicorn (2 sync workers, SQLite replay cache shared by them):
+2. ``Authorization: Negotiate`` in-process (issue 15 §5): :meth:`Verifier.verify_negotiate`
+   over the MIT keytab of the service, on SPNEGO tokens made by MIT's
+   ``gss_init_sec_context`` (mutual authentication, a fresh authenticator each), beside MIT's
+   ``gss_accept_sec_context`` with its replay cache on the very same tokens
+   (``bench/mit/gssbench.c``). One process each.
+3. ``service_demo`` under gunicorn (2 sync workers, SQLite replay cache shared by them):
    ``GET /whoami`` with a fresh ticket per request against the same view unprotected
    (``GET /open/whoami``, see :mod:`bench.service_app`), 2 client processes.
 
@@ -39,6 +44,7 @@ from bench.common import (
     start,
     stop,
     stopping_all,
+    summarize,
     summarize_runs,
     wait_ready,
     write_results,
@@ -114,6 +120,108 @@ def _worker(args: argparse.Namespace) -> None:
         ),
         flush=True,
     )
+
+
+def _negotiate_worker(args: argparse.Namespace) -> None:
+    """Verify the SPNEGO tokens of ``args.tokens`` (hex lines, from MIT's
+    ``gss_init_sec_context``) with ``Verifier.verify_negotiate`` over the MIT keytab
+    ``args.keytab``, the in-process replay cache on; print the figures as JSON."""
+    from orthrus.errors import ProtocolError
+    from orthrus.replay import MemoryReplayCache
+    from service_lib import KeytabSource, Verifier, VerifierSettings
+
+    tokens = [bytes.fromhex(line) for line in Path(args.tokens).read_text().split()]
+    settings = VerifierSettings(principals=[mitmod.SERVICE])
+    verifier = Verifier(KeytabSource(Path(args.keytab)), MemoryReplayCache(), settings)
+    verify = verifier.verify_negotiate
+    clock = time.perf_counter
+    lat = []
+    errors = 0
+    first_error = ""
+    t0 = clock()
+    deadline = t0 + args.secs
+    for token in tokens:
+        s = clock()
+        try:
+            verify(token)
+        except ProtocolError as exc:
+            errors += 1
+            first_error = first_error or exc.name
+        e = clock()
+        lat.append(e - s)
+        if e >= deadline:
+            break
+    elapsed = clock() - t0
+    try:
+        verify(tokens[0])
+        replay = "ACCEPTED"
+    except ProtocolError as exc:
+        replay = exc.name
+    lat.sort()
+    n = len(lat)
+    figures = {
+        "ops": n,
+        "secs": elapsed,
+        "ops_per_s": n / elapsed,
+        "p50_us": lat[n // 2] * 1e6,
+        "p99_us": lat[min(n - 1, int(n * 0.99))] * 1e6,
+        "errors": errors,
+        "first_error": first_error,
+        "replay_of_first": replay,
+    }
+    print(json.dumps(figures), flush=True)
+
+
+def negotiate_cell(
+    args: argparse.Namespace, mrealm: mitmod.MITRealm, directory: Path
+) -> dict[str, Any]:
+    """``--reps`` runs: MIT's gssbench makes the tokens and times its acceptor on them, then
+    Orthrus verifies the same tokens (each with its own replay cache)."""
+    tokens = directory / "spnego-tokens.txt"
+    count = int(args.secs * 20_000)
+    timeout = 120 + 4 * args.secs
+    oruns, mruns = [], []
+    for rep in range(args.reps):
+        done = subprocess.run(
+            mrealm.gss_accept_argv(count, args.secs, tokens),
+            env=mrealm.gss_env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"gssbench failed: {done.stderr.strip()[-300:]}")
+        line = mitmod.parse_line(done.stdout.strip().splitlines()[-1])
+        if line["replay"] != "refused":
+            raise RuntimeError("MIT's acceptor took a replayed token")
+        mit = {k: float(line[k]) for k in ("ops", "secs", "ops_per_s", "p50_us", "p99_us")}
+        mruns.append(mit | {"errors": int(line["errors"])})
+        worker = [
+            sys.executable, "-m", "bench.verify", "--negotiate-worker", "--tokens", str(tokens),
+            "--keytab", mrealm.keytab("host"), "--secs", str(args.secs),
+        ]  # fmt: skip
+        done = subprocess.run(worker, capture_output=True, text=True, timeout=timeout, check=True)
+        orthrus = json.loads(done.stdout.strip().splitlines()[-1])
+        if orthrus["replay_of_first"] != "KRB_AP_ERR_REPEAT":
+            raise RuntimeError(f"a replayed token was not refused: {orthrus['replay_of_first']}")
+        oruns.append(orthrus)
+        log(
+            f"  Negotiate run {rep + 1}: Orthrus {orthrus['ops_per_s']:7.0f}/s "
+            f"(errors {orthrus['errors']} {orthrus['first_error']}), "
+            f"MIT gss_accept_sec_context {mit['ops_per_s']:7.0f}/s"
+        )
+    return {"orthrus": _cell(oruns), "mit": _cell(mruns)}
+
+
+def _cell(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "ops_per_s": summarize([r["ops_per_s"] for r in runs]),
+        "p50_us": summarize([r["p50_us"] for r in runs])["median"],
+        "p99_us": summarize([r["p99_us"] for r in runs])["median"],
+        "errors": sum(r["errors"] for r in runs),
+        "runs": runs,
+    }
 
 
 def _worker_argv(realm: OrthrusRealm, count: int, secs: float) -> list[str]:
@@ -249,7 +357,34 @@ def measure_service(
 
 
 def render(results: dict[str, Any]) -> str:
-    return render_ap(results) + render_service(results)
+    return render_ap(results) + render_negotiate(results) + render_service(results)
+
+
+def render_negotiate(results: dict[str, Any]) -> str:
+    row = results.get("negotiate")
+    if not row:
+        return ""
+    if "error" in row:
+        return f"\nNegotiate in-process: failed: {row['error']}"
+    o, m = row["orthrus"], row["mit"]
+    ratio = o["ops_per_s"]["median"] / m["ops_per_s"]["median"]
+    lines = [
+        "",
+        "Negotiate (SPNEGO, RFC 4559) in-process with a replay cache: the same tokens, made by "
+        "MIT's gss_init_sec_context",
+        "",
+        "| Orthrus verify_negotiate/s median [min-max] | p50/p99 µs | MIT gss_accept_sec_context/s "
+        "median [min-max] | p50/p99 µs | Orthrus/MIT |",
+        "|---|---|---|---|---|",
+    ]
+    cells = [
+        f"{c['ops_per_s']['median']:,.0f} [{c['ops_per_s']['min']:,.0f}-"
+        f"{c['ops_per_s']['max']:,.0f}] | {c['p50_us']:.0f} / {c['p99_us']:.0f}"
+        for c in (o, m)
+    ]
+    lines.append(f"| {cells[0]} | {cells[1]} | {ratio:.2f}x |")
+    lines.append("\ntarget: Orthrus >= 1.0x MIT gss_accept_sec_context")
+    return "\n".join(lines)
 
 
 def render_ap(results: dict[str, Any]) -> str:
@@ -309,6 +444,9 @@ def render_service(results: dict[str, Any]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--negotiate-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--tokens", help=argparse.SUPPRESS)
+    parser.add_argument("--keytab", help=argparse.SUPPRESS)
     parser.add_argument("--realm-dir", help=argparse.SUPPRESS)
     parser.add_argument("--kdc-port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--realm", default="BENCH.TEST", help=argparse.SUPPRESS)
@@ -322,6 +460,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.worker:
         _worker(args)
+        return 0
+    if args.negotiate_worker:
+        _negotiate_worker(args)
         return 0
     os.chdir(Path(__file__).resolve().parent.parent)
     results: dict[str, Any] = {"machine": machine(), "reps": args.reps, "secs_per_run": args.secs}
@@ -342,6 +483,12 @@ def main() -> int:
         try:
             results["ap"] = measure_ap(args, orealm, mrealm)
             if mrealm:
+                log("Negotiate in-process, replay cache, 1 process")
+                results["negotiate"] = measured(
+                    "Negotiate",
+                    lambda: negotiate_cell(args, mrealm, directory),
+                    lambda error: error,
+                )
                 mrealm.stop_kdc()
             if not args.no_service:
                 results["service"] = measured(

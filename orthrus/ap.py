@@ -44,14 +44,18 @@ __all__ = [
     "VerifiedAPReq",
     "check_authenticator",
     "check_opened",
+    "check_opened_and_replay",
+    "check_reply_echo",
     "make_ap_rep",
     "make_ap_req",
+    "not_sealed_for_us",
     "open_ap_ticket",
     "open_authenticator",
     "open_ticket",
     "read_ap_rep",
     "replay_expiry",
     "seal_ticket",
+    "served_keys",
     "verify_ap_req",
 ]
 
@@ -181,6 +185,12 @@ def open_ap_ticket(ticket: Ticket, keys_for: KeysFor) -> EncTicketPart:
     :func:`check_authenticator` for later requests with the same ticket.
     """
     server = ticket.server
+    return open_ticket(ticket, select_key(served_keys(keys_for, server), ticket.kvno, server))
+
+
+def served_keys(keys_for: Callable[[Principal], T | None], server: Principal) -> T:
+    """The keys ``keys_for`` holds for ``server`` (RFC 4120 §3.2.3, first check), whatever
+    their form: ``KRB_AP_ERR_NOT_US`` if this verifier does not serve it."""
     keys = keys_for(server)
     if keys is None:
         raise APError(
@@ -188,7 +198,7 @@ def open_ap_ticket(ticket: Ticket, keys_for: KeysFor) -> EncTicketPart:
             f"the ticket is for {server}, which is not served here; "
             "ask for a ticket for this service",
         )
-    return open_ticket(ticket, select_key(keys, ticket.kvno, server))
+    return keys
 
 
 def open_authenticator(
@@ -239,6 +249,14 @@ def replay_expiry(authenticator: Authenticator, max_skew: int) -> float:
     return authenticator.ctime + max_skew + 1
 
 
+def check_opened_and_replay(opened: OpenedAPReq[Any], now: float, rules: APRules) -> None:
+    """:func:`check_opened`, then the replay cache (``REPEAT``, always last: an authenticator
+    already stored, or made before the replay cache's memory starts)."""
+    client_time = check_opened(opened, now, rules)
+    expires_at = replay_expiry(opened.authenticator, rules.max_skew)
+    check_replay(rules.replay_cache, opened.replay_entry, expires_at, now, client_time, rules.where)
+
+
 def check_authenticator(
     ap_req: APReq,
     ticket: EncTicketPart,
@@ -253,9 +271,7 @@ def check_authenticator(
     replay cache's memory starts).
     """
     opened = open_authenticator(ap_req, ticket, rules.usage, session_key)
-    client_time = check_opened(opened, now, rules)
-    expires_at = replay_expiry(opened.authenticator, rules.max_skew)
-    check_replay(rules.replay_cache, opened.replay_entry, expires_at, now, client_time, rules.where)
+    check_opened_and_replay(opened, now, rules)
     return VerifiedAPReq(
         opened.server, ticket, opened.authenticator, opened.session_key, opened.mutual_required
     )
@@ -308,13 +324,24 @@ def read_ap_rep(ap_rep: APRep, session_key: Key, sent: Authenticator) -> EncAPRe
             "AP reply",
         )
     except APError as exc:
-        raise APError(
-            "KRB_AP_ERR_MUT_FAIL",
-            "the service's reply is not sealed under our session key: it may be an impostor",
-        ) from exc
-    if (part.ctime, part.cusec) != (sent.ctime, sent.cusec):
+        raise not_sealed_for_us() from exc
+    check_reply_echo((part.ctime, part.cusec), (sent.ctime, sent.cusec))
+    return part
+
+
+def not_sealed_for_us() -> APError:
+    """``KRB_AP_ERR_MUT_FAIL`` for an AP-REP that does not open under the session key."""
+    return APError(
+        "KRB_AP_ERR_MUT_FAIL",
+        "the service's reply is not sealed under our session key: it may be an impostor",
+    )
+
+
+def check_reply_echo(replied: tuple[int, int], sent: tuple[int, int]) -> None:
+    """RFC 4120 §3.2.5: the AP-REP's ``(ctime, cusec)`` must be the authenticator's the
+    client sent, else it answers another exchange (``KRB_AP_ERR_MUT_FAIL``)."""
+    if replied != sent:
         raise APError(
             "KRB_AP_ERR_MUT_FAIL",
             "the service's reply answers another authenticator: it may be an impostor",
         )
-    return part

@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,7 @@ class KeySnapshot:
     """The keys and KDC public keys of one version of the keytab file.
 
     ``keys`` are the ``Ticket`` scheme's (Orthrus's keytab); ``kerberos_keys`` the RFC 3961
-    keys of an MIT keytab, which no wire of the verifier uses yet.
+    keys of an MIT keytab, the ``Negotiate`` scheme's.
     """
 
     keys: Mapping[Principal, Mapping[int, Key]] = field(repr=False)
@@ -60,6 +60,10 @@ class KeySnapshot:
     def keys_for(self, principal: Principal) -> Mapping[int, Key] | None:
         """``principal``'s keys by kvno, or None if it is not served here."""
         return self.keys.get(principal)
+
+    def kerberos_keys_for(self, principal: Principal) -> tuple[KerberosKey, ...] | None:
+        """``principal``'s RFC 3961 keys, or None if it has none here (``NOT_US``)."""
+        return self.kerberos_keys.get(principal)
 
     def current_key(self, principal: Principal) -> Key | None:
         """The newest key (highest kvno) of ``principal``."""
@@ -82,9 +86,13 @@ class KeySnapshot:
 
 
 def _snapshot(
-    loaded: tuple[Keytab, KerberosKeys], accepted: Collection[Principal], generation: int
+    loaded: tuple[Keytab, KerberosKeys],
+    accepted: Collection[Principal],
+    generation: int,
+    kdc_jwks: Mapping[str, Any] | None = None,
 ) -> KeySnapshot:
     keytab, kerberos = loaded
+    jwks = keytab.kdc_jwks if keytab.kdc_jwks is not None else kdc_jwks
     table = keytab.keys_by_principal()
     if accepted:
         missing = sorted(str(p) for p in accepted if p not in table and p not in kerberos)
@@ -98,12 +106,12 @@ def _snapshot(
         kerberos = {p: k for p, k in kerberos.items() if p in accepted}
     if not table and not kerberos:
         raise ConfigError("the keytab holds no keys")
-    if keytab.kdc_jwks is not None:
+    if jwks is not None:
         try:  # refuse a broken JWKS now rather than on the first request
-            AuthzVerifier(keytab.kdc_jwks, "CHECK")
+            AuthzVerifier(jwks, "CHECK")
         except (jwt.PyJWTError, ValueError, TypeError, AttributeError) as exc:
-            raise ConfigError(f"the keytab's kdc_jwks is not a valid JWKS: {exc}") from None
-    return KeySnapshot(table, keytab.kdc_jwks, generation, kerberos)
+            raise ConfigError(f"the kdc_jwks is not a valid JWKS: {exc}") from None
+    return KeySnapshot(table, jwks, generation, kerberos)
 
 
 def _load(path: Path) -> tuple[Keytab, KerberosKeys]:
@@ -120,38 +128,62 @@ def _load(path: Path) -> tuple[Keytab, KerberosKeys]:
         raise ConfigError(f"keytab {path} is not a valid keytab: {exc.message}") from None
 
 
-def keytab_realms(path: Path) -> frozenset[str]:
-    """The realms of the principals in the keytab file at ``path``."""
-    keytab, kerberos = _load(path)
+def _load_all(paths: Sequence[Path]) -> tuple[Keytab, KerberosKeys]:
+    """The keytab files at ``paths`` as one: an Orthrus keytab and an MIT one together give
+    a service both schemes (``Ticket`` and ``Negotiate``)."""
+    loaded = [_load(path) for path in paths]
+    if len(loaded) == 1:
+        return loaded[0]
+    entries = [entry for keytab, _ in loaded for entry in keytab.entries]
+    jwks = next((keytab.kdc_jwks for keytab, _ in loaded if keytab.kdc_jwks is not None), None)
+    kerberos: dict[Principal, tuple[KerberosKey, ...]] = {}
+    for _, keys in loaded:
+        for principal, found in keys.items():
+            kerberos[principal] = kerberos.get(principal, ()) + found
+    return Keytab(entries=entries, kdc_jwks=jwks), kerberos
+
+
+def _as_paths(path: Path | Sequence[Path]) -> tuple[Path, ...]:
+    return (Path(path),) if isinstance(path, str | Path) else tuple(Path(p) for p in path)
+
+
+def keytab_realms(path: Path | Sequence[Path]) -> frozenset[str]:
+    """The realms of the principals in the keytab file(s) at ``path``."""
+    keytab, kerberos = _load_all(_as_paths(path))
     return frozenset(p.realm for p in (*keytab.keys_by_principal(), *kerberos))
 
 
 class KeytabSource:
     """The current :class:`KeySnapshot` of a keytab file, reloaded when the file changes.
 
-    ``accepted`` limits the principals served (empty: all in the keytab). Safe to share
+    ``path`` is one keytab file or several read as one (an Orthrus keytab and an MIT one:
+    both schemes). ``accepted`` limits the principals served (empty: all in the keytab).
+    ``kdc_jwks`` is
+    the KDC's public keys for a keytab that carries none (an MIT keytab). Safe to share
     between threads. :attr:`generation` grows by one at each reload, so caches built on the
     keys know when to start afresh.
     """
 
     def __init__(
         self,
-        path: Path | None,
+        path: Path | Sequence[Path] | None,
         accepted: Collection[Principal] = (),
         check_interval: float = 1.0,
         clock: Clock = time.monotonic,
         keytab: Keytab | None = None,
+        kdc_jwks: Mapping[str, Any] | None = None,
     ) -> None:
         if (path is None) == (keytab is None):
             raise ValueError("give either a keytab file path or a keytab")
-        self._path = None if path is None else Path(path)
+        self._paths = () if path is None else _as_paths(path)
         self._accepted = frozenset(accepted)
         self._interval = check_interval
         self._clock = clock
+        self._kdc_jwks = kdc_jwks
         self._lock = threading.Lock()
         self._stamp = self._stat()
         loaded = (keytab, {}) if keytab is not None else self._read()
-        self._snapshot = _snapshot(loaded, self._accepted, 1)
+        self._snapshot = _snapshot(loaded, self._accepted, 1, kdc_jwks)
         self._checked_at = clock()
 
     @classmethod
@@ -161,7 +193,13 @@ class KeytabSource:
 
     @property
     def path(self) -> Path | None:
-        return self._path
+        """The (first) keytab file; None for a keytab given in memory."""
+        return self._paths[0] if self._paths else None
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        """Every keytab file read, in order."""
+        return self._paths
 
     @property
     def generation(self) -> int:
@@ -169,13 +207,13 @@ class KeytabSource:
 
     def snapshot(self) -> KeySnapshot:
         """The keys now; looks at the file first if ``check_interval`` has passed."""
-        if self._path is not None and self._clock() - self._checked_at >= self._interval:
+        if self._paths and self._clock() - self._checked_at >= self._interval:
             self.refresh()
         return self._snapshot
 
     def refresh(self, force: bool = False) -> bool:
         """Reload the file if it changed (or ``force``); True if new keys were loaded."""
-        if self._path is None:
+        if not self._paths:
             return False
         with self._lock:
             self._checked_at = self._clock()
@@ -183,32 +221,38 @@ class KeytabSource:
             if stamp == self._stamp and not force:
                 return False
             try:
-                snapshot = _snapshot(self._read(), self._accepted, self.generation + 1)
+                snapshot = _snapshot(
+                    self._read(), self._accepted, self.generation + 1, self._kdc_jwks
+                )
             except (ConfigError, ProtocolError) as exc:
                 # Keep serving with the keys we have; say why the new file was refused.
-                log.warning("keytab %s changed but was not loaded: %s", self._path, exc)
+                log.warning("keytab %s changed but was not loaded: %s", self._names(), exc)
                 self._stamp = stamp
                 return False
             self._stamp, self._snapshot = stamp, snapshot
         log.info(
             "keytab %s reloaded: %s",
-            self._path,
+            self._names(),
             "; ".join(f"{p} kvno {kvnos}" for p, kvnos in sorted(_kvnos(snapshot).items())),
         )
         return True
 
-    def _stat(self) -> tuple[int, int, int, int] | None:
-        if self._path is None:
-            return None
-        try:
-            info = os.stat(self._path)
-        except OSError:
-            return None
-        return (info.st_ino, info.st_mtime_ns, info.st_size, info.st_ctime_ns)
+    def _names(self) -> str:
+        return ", ".join(str(p) for p in self._paths)
+
+    def _stat(self) -> tuple[tuple[int, int, int, int] | None, ...]:
+        return tuple(_stat(path) for path in self._paths)
 
     def _read(self) -> tuple[Keytab, KerberosKeys]:
-        assert self._path is not None
-        return _load(self._path)
+        return _load_all(self._paths)
+
+
+def _stat(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_mtime_ns, info.st_size, info.st_ctime_ns)
 
 
 def _kvnos(snapshot: KeySnapshot) -> dict[Principal, list[int]]:

@@ -18,6 +18,7 @@ a script, the proof (``MODIFIED``, ``SKEW``, and last ``REPEAT``).
 
 from __future__ import annotations
 
+from orthrus.keys import Key
 from orthrus.session_proof import ProofRules, ProofTarget, check_session_proof
 from orthrus.session_token import (
     SessionClaims,
@@ -83,7 +84,7 @@ class SessionTokens:
 
     def _open(
         self, token: str, kind: SessionKind, now: float
-    ) -> tuple[SessionClaims, CheckedTicket]:
+    ) -> tuple[SessionClaims, CheckedTicket[Key]]:
         verifier = self._verifier
         keys_for = verifier.keytab.snapshot().keys_for
         claims = verify_session_token(token, kind, keys_for, now, verifier.settings.max_skew)
@@ -92,7 +93,7 @@ class SessionTokens:
         return claims, ticket
 
 
-def _identity(claims: SessionClaims, ticket: CheckedTicket) -> Identity:
+def _identity(claims: SessionClaims, ticket: CheckedTicket[Key]) -> Identity:
     part = ticket.part
     return Identity(
         principal=part.client,

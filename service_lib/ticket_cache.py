@@ -12,13 +12,22 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
+from orthrus.der import Ticket as DerTicket
+from orthrus.enctypes import KeyBlock
 from orthrus.keys import Key
 from orthrus.messages import EncTicketPart, Ticket
 from orthrus.principal import Principal
 from orthrus_io.expiring_cache import ExpiringCache
 
-__all__ = ["CheckedTicket", "TicketCache", "ticket_cache_key"]
+__all__ = [
+    "CheckedTicket",
+    "KerberosTicketCache",
+    "TicketCache",
+    "kerberos_ticket_cache_key",
+    "ticket_cache_key",
+]
 
 
 def ticket_cache_key(ticket: Ticket) -> bytes:
@@ -28,22 +37,39 @@ def ticket_cache_key(ticket: Ticket) -> bytes:
     ).digest()
 
 
+def kerberos_ticket_cache_key(ticket: DerTicket) -> bytes:
+    """The cache key of a DER ticket as sent (``Negotiate``): SHA-256 of its server, enctype,
+    kvno and ciphertext."""
+    sealed = ticket.enc_part
+    name = "/".join(ticket.sname.components) + "@" + ticket.realm
+    head = b"%s|%d|%d|" % (name.encode(), sealed.etype, -1 if sealed.kvno is None else sealed.kvno)
+    return hashlib.sha256(head + sealed.cipher).digest()
+
+
+#: The session key as each wire has it: a :class:`Key` (JOSE), a :class:`KeyBlock` (RFC 3961).
+K = TypeVar("K", Key, KeyBlock)
+
+
 @dataclass(frozen=True, slots=True)
-class CheckedTicket:
+class CheckedTicket(Generic[K]):
     """An opened ticket whose authorization data checked out, with its groups and the
     service that asked for it in the client's name, if one did (and its
     :func:`orthrus.session_token.ticket_id`, so that it is hashed once too, and its session
-    key as a :class:`Key`, which derives each per-usage key once)."""
+    key, which derives each per-usage key once)."""
 
     part: EncTicketPart = field(repr=False)
     groups: tuple[str, ...]
     expires_at: float
     ticket_id: str
-    session_key: Key = field(repr=False, compare=False)
+    session_key: K = field(repr=False, compare=False)
     #: The login factors the KDC signed besides the key (``auth_factors``: ``otp``).
     factors: tuple[str, ...] = ()
     delegated_by: Principal | None = None
 
 
-class TicketCache(ExpiringCache[CheckedTicket]):
+class TicketCache(ExpiringCache[CheckedTicket[Key]]):
     """A bounded LRU map from :func:`ticket_cache_key` to :class:`CheckedTicket`."""
+
+
+class KerberosTicketCache(ExpiringCache[CheckedTicket[KeyBlock]]):
+    """The same for ``Negotiate``'s DER tickets, by :func:`kerberos_ticket_cache_key`."""

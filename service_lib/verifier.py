@@ -23,24 +23,41 @@ session key) cached (:mod:`service_lib.ticket_cache`) until the ticket expires o
 is reloaded; the authenticator's (4, 7-10) run on every request, after them. A session
 re-opens its ticket the same way.
 The mutual-authentication reply (RFC 4120 §3.2.4) is :meth:`Verifier.reply_token`.
+
+``Authorization: Negotiate`` (RFC 4559) is :meth:`Verifier.verify_negotiate`: the same
+checks in the same order on a DER AP-REQ (:mod:`orthrus.kerberos.gss`) with the keytab's
+Kerberos keys, and the same replay cache.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import json
 import logging
 import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from orthrus.ap import APRules, check_authenticator, make_ap_rep, open_ap_ticket
 from orthrus.authz import AuthzClaims
+from orthrus.enctypes import KeyBlock
 from orthrus.errors import APError, ConfigError, MalformedMessage, ProtocolError
 from orthrus.forwarding import open_forwarded_tgt
 from orthrus.httpauth import MAX_TOKEN_LENGTH, decode_ap_req, encode_ap_rep, http_binding
-from orthrus.keys import Entropy
+from orthrus.kerberos.gss import (
+    InitiatorRequest,
+    accept_reply,
+    accept_with_ticket,
+    open_initiator_ticket,
+    read_initiator_token,
+)
+from orthrus.kerberos.names import principal_of
+from orthrus.kerberos.tickets import kerberos_ticket_id
+from orthrus.keys import Entropy, Key
 from orthrus.messages import EncTicketPart, Ticket
 from orthrus.principal import Principal
 from orthrus.replay import ReplayCache
@@ -53,7 +70,13 @@ from service_lib.keytab_source import KeySnapshot, KeytabSource, keytab_realms
 from service_lib.lab import NoReplayCache, confirm_lab_realm, unverified_groups
 from service_lib.replay import open_replay_cache
 from service_lib.settings import VerifierSettings
-from service_lib.ticket_cache import CheckedTicket, TicketCache, ticket_cache_key
+from service_lib.ticket_cache import (
+    CheckedTicket,
+    KerberosTicketCache,
+    TicketCache,
+    kerberos_ticket_cache_key,
+    ticket_cache_key,
+)
 
 __all__ = ["RequestOrigin", "Verifier"]
 
@@ -97,16 +120,13 @@ class Verifier:
         self.clock = clock
         self.entropy = entropy
         self._tickets = TicketCache(self.settings.ticket_cache_size)
+        self._kerberos_tickets = KerberosTicketCache(self.settings.ticket_cache_size)
         self._generation = keytab.generation
         snapshot = keytab.snapshot()
-        if not snapshot.keys:
-            raise ConfigError(
-                f"the keytab {keytab.path} holds only Kerberos keys (an MIT keytab), "
-                "which the Ticket scheme cannot use: services do not accept Kerberos's "
-                "Negotiate yet; export the Orthrus keytab with 'orthrus-kdc ktadd -k FILE "
-                "SERVICE' (without --format mit)"
-            )
-        if self.settings.require_authz and snapshot.kdc_jwks is None:
+        # An MIT keytab alone serves Negotiate; its tickets' groups need the KDC's keys only
+        # when they are to be checked (kdc_jwks), so require_authz asks for them with
+        # Orthrus keys alone.
+        if self.settings.require_authz and snapshot.keys and snapshot.kdc_jwks is None:
             raise ConfigError(
                 "the keytab has no kdc_jwks (the KDC's public keys), so KDC-signed "
                 "authorization data cannot be checked; export it again with "
@@ -126,9 +146,10 @@ class Verifier:
         if not settings.keytab:
             raise ConfigError("no keytab: set keytab in the verifier's settings (ORTHRUS_KEYTAB)")
         source = KeytabSource(
-            settings.keytab_path,
-            settings.accepted_principals(keytab_realms(settings.keytab_path)),
+            settings.keytab_paths,
+            settings.accepted_principals(keytab_realms(settings.keytab_paths)),
             check_interval=settings.reload_interval,
+            kdc_jwks=read_jwks(settings.kdc_jwks) if settings.kdc_jwks else None,
         )
         return cls(source, open_replay_cache(settings), settings, events=events)
 
@@ -136,11 +157,17 @@ class Verifier:
     def ticket_cache(self) -> TicketCache:
         return self._tickets
 
+    @property
+    def kerberos_ticket_cache(self) -> KerberosTicketCache:
+        """The ``Negotiate`` tickets opened and checked (:meth:`verify_negotiate`)."""
+        return self._kerberos_tickets
+
     def _snapshot(self) -> KeySnapshot:
         snapshot = self.keytab.snapshot()
         if snapshot.generation != self._generation:
             # New keys: tickets opened with the old ones are checked again from scratch.
             self._tickets.clear()
+            self._kerberos_tickets.clear()
             self._generation = snapshot.generation
         return snapshot
 
@@ -166,14 +193,52 @@ class Verifier:
         """
         if self.settings.bind_requests and (method is None or path is None):
             raise TypeError("bind_requests is on: verify() needs the method and path")
+        return self._audited(
+            lambda seen: self._verify(token, method, path, seen), token, method, path, origin
+        )
+
+    def verify_negotiate(
+        self,
+        token: bytes,
+        method: str | None = None,
+        path: str | None = None,
+        origin: RequestOrigin | None = None,
+    ) -> Identity:
+        """Check the token of ``Authorization: Negotiate`` (RFC 4559: SPNEGO, RFC 4178, with
+        a Kerberos AP-REQ, RFC 4121 §4.1) with the keytab's Kerberos keys; raise the failed
+        check's error.
+
+        The checks and their order are the ``Ticket`` scheme's (the module docstring), with
+        the 0x8003 checksum of RFC 4121 §4.1.1 where the request binding would be read; the
+        replay cache is the same one. Groups come from the KDC-signed authorization data
+        when the KDC's public keys are known (an Orthrus keytab, or ``kdc_jwks``); a ticket
+        of another KDC gives an identity without groups. The identity's ``ap_rep`` is the
+        service's answer (NegTokenResp ``accept-completed``, with the AP-REP when the
+        client asked for mutual authentication), for ``WWW-Authenticate: Negotiate``.
+        ``method`` and ``path`` only go into recorded events. Events as :meth:`verify`.
+        """
+        text = base64.b64encode(token).decode("ascii")
+        return self._audited(
+            lambda seen: self._verify_negotiate(token, seen), text, method, path, origin
+        )
+
+    def _audited(
+        self,
+        run: Callable[[dict[str, str]], Identity],
+        token: str,
+        method: str | None,
+        path: str | None,
+        origin: RequestOrigin | None,
+    ) -> Identity:
+        """``run(seen)``, and its ``AP`` event for the verifier's ``events`` sink."""
         if self.events is None:
-            return self._verify(token, method, path)
+            return run({})
         started, wall = time.perf_counter(), time.time()
         # What a refusal's event can name: the ticket's server (clear text) once the token
         # decodes, its client once the ticket opened with our key.
         seen: dict[str, str] = {}
         try:
-            identity = self._verify(token, method, path, seen)
+            identity = run(seen)
         except ProtocolError as exc:
             # A refusal because the replay cache lost entries says since when, in the audit
             # log too: an operator sees the loss and how long requests are refused for it.
@@ -295,12 +360,88 @@ class Verifier:
         )
         return dataclasses.replace(identity, forwarded_tgt=tgt)
 
-    def checked_ticket(self, ticket: Ticket, now: float) -> CheckedTicket:
+    def _verify_negotiate(self, token: bytes, seen: dict[str, str]) -> Identity:
+        request = read_initiator_token(token)
+        ticket = request.ap_req.ticket
+        seen["server"] = str(principal_of(ticket.sname, ticket.realm))
+        now = self.clock()
+        checked = self._checked_kerberos_ticket(request, now)
+        part = checked.part
+        seen["client"] = str(part.client)
+        rules = APRules(self.replay_cache, max_skew=self.settings.max_skew)
+        accepted = accept_with_ticket(request, part, checked.session_key, now, rules)
+        return Identity(
+            principal=part.client,
+            groups=checked.groups,
+            auth_factors=checked.factors,
+            delegated_by=checked.delegated_by,
+            service=accepted.opened.server,
+            authtime=part.authtime,
+            starttime=part.starttime,
+            endtime=part.endtime,
+            auth_method="negotiate",
+            ticket_id=checked.ticket_id,
+            seq=accepted.opened.authenticator.seq,
+            mutual_required=True,
+            ap_rep=base64.b64encode(accept_reply(accepted, self.entropy)).decode("ascii"),
+        )
+
+    def _checked_kerberos_ticket(
+        self, request: InitiatorRequest, now: float
+    ) -> CheckedTicket[KeyBlock]:
+        """The ``Negotiate`` ticket's own checks, as :meth:`checked_ticket` makes the
+        ``Ticket`` scheme's (``NOT_US``, ``BADKEYVER``, ``MODIFIED``, the ticket times, the
+        KDC-signed groups when the KDC's public keys are known), cached the same way."""
+        snapshot = self._snapshot()
+        ticket = request.ap_req.ticket
+        key = kerberos_ticket_cache_key(ticket)
+        cached = self._kerberos_tickets.get(key, now)
+        if cached is not None:
+            return cached
+        if not snapshot.kerberos_keys:
+            raise APError(
+                "KRB_AP_ERR_NOT_US",
+                "this service holds no Kerberos keys (its keytab is Orthrus's): it takes "
+                "'Authorization: Ticket' (orthrus fetch); for Negotiate its administrator "
+                "adds an MIT keytab ('orthrus-kdc ktadd --format mit -k FILE SERVICE', or "
+                "the realm's kadmin ktadd) to its keytab setting",
+            )
+        part = open_initiator_ticket(request, snapshot.kerberos_keys_for)
+        check_ticket_times(part.starttime, part.endtime, now, self.settings.max_skew)
+        server = principal_of(ticket.sname, ticket.realm)
+        # Without the KDC's public keys (a ticket of another KDC) an identity, no groups.
+        claims = (
+            AuthzClaims(())
+            if snapshot.kdc_jwks is None
+            else self._check_authz(snapshot, part, server, now)
+        )
+        expires_at = part.endtime + self.settings.max_skew
+        entry = CheckedTicket(
+            part,
+            claims.groups,
+            expires_at,
+            kerberos_ticket_id(ticket),
+            part.key.to_keyblock(),
+            claims.factors,
+            claims.delegated_by,
+        )
+        self._kerberos_tickets.put(key, entry)
+        return entry
+
+    def checked_ticket(self, ticket: Ticket, now: float) -> CheckedTicket[Key]:
         """``ticket`` opened and checked without an authenticator: RFC 4120 §3.2.3 steps 1-3
         (``NOT_US``, ``BADKEYVER``, ``MODIFIED``), 5 (``TKT_NYV``, ``TKT_EXPIRED``) and 6 (the
         KDC-signed authorization data, ``MODIFIED``). A session re-opens the ticket that
         started it this way (:mod:`service_lib.sessions`); cached like AP-REQs' tickets."""
         snapshot = self._snapshot()
+        if not snapshot.keys:
+            raise APError(
+                "KRB_AP_ERR_NOT_US",
+                "this service holds only Kerberos keys (an MIT keytab): it takes "
+                "'Authorization: Negotiate' (kinit, then curl --negotiate); for the Ticket "
+                "scheme its administrator exports the Orthrus keytab with 'orthrus-kdc "
+                "ktadd -k FILE SERVICE' (without --format mit)",
+            )
         cached = self._tickets.get(ticket_cache_key(ticket), now)
         part = cached.part if cached else open_ap_ticket(ticket, snapshot.keys_for)
         check_ticket_times(part.starttime, part.endtime, now, self.settings.max_skew)
@@ -308,7 +449,7 @@ class Verifier:
 
     def _remember(
         self, ticket: Ticket, part: EncTicketPart, snapshot: KeySnapshot, now: float
-    ) -> CheckedTicket:
+    ) -> CheckedTicket[Key]:
         """Check the authorization data of an opened ticket and cache the verdict."""
         claims = self._check_authz(snapshot, part, ticket.server, now)
         expires_at = part.endtime + self.settings.max_skew
@@ -349,6 +490,17 @@ class Verifier:
         if identity.ap is None:
             raise ValueError("mutual authentication needs an identity from an AP exchange")
         return encode_ap_rep(make_ap_rep(identity.ap, self.entropy, seq=seq))
+
+
+def read_jwks(path: str) -> dict[str, Any]:
+    """The KDC's public keys from the JWKS file at ``path`` (setting ``kdc_jwks``)."""
+    try:
+        jwks = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"kdc_jwks {path}: cannot read a JWKS from it ({exc})") from None
+    if not isinstance(jwks, dict):
+        raise ConfigError(f"kdc_jwks {path}: not a JWKS (a JSON object with 'keys')")
+    return jwks
 
 
 def _names(seen: Mapping[str, str]) -> dict[str, Any]:
