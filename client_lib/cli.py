@@ -15,6 +15,7 @@ import click
 import httpx
 
 from client_lib.api import Client
+from client_lib.ccache import CCACHE_FORMATS
 from client_lib.options import FreshOptions, LoginOptions
 from orthrus.credentials import Credential
 from orthrus.duration import parse_duration
@@ -64,6 +65,11 @@ def _require_lab_realm(client: Client, offset: float) -> None:
     exercise; elsewhere the fix for a wrong clock is NTP, not this flag.
     """
     url = client.settings.kdc_url.rstrip("/")
+    if client.kerberos is not None:
+        raise ConfigError(
+            f"--clock-offset {offset:g}: offsets over {LAB_CLOCK_OFFSET} s are a lab switch of "
+            "the Orthrus KDC's HTTP API; a krb5:// KDC does not say whether its realm is a lab"
+        )
     try:
         with client.settings.http_client(url, "the KDC URL") as http:
             response = http.get(f"{url}/v1/realm")
@@ -100,7 +106,9 @@ def _principal(client: Client, text: str) -> Principal:
 def cli(ctx: click.Context, clock_offset: float) -> None:
     """Orthrus client: log in to a realm, list and use tickets.
 
-    Configured by ORTHRUS_KDC_URL, ORTHRUS_CCACHE, ORTHRUS_KEYTAB and ORTHRUS_CONFIG.
+    Configured by ORTHRUS_KDC_URL (http(s):// for an Orthrus KDC's JSON API, krb5://HOST:PORT
+    or krb5+tcp://HOST:PORT for any Kerberos KDC, MIT's included), ORTHRUS_CCACHE (with a
+    krb5:// URL, else KRB5CCNAME=FILE:path), ORTHRUS_KEYTAB and ORTHRUS_CONFIG.
     """
     ctx.obj = {"clock_offset": clock_offset}
 
@@ -113,6 +121,13 @@ def cli(ctx: click.Context, clock_offset: float) -> None:
     "-r", "renewable_life", type=DURATION, default="7d", show_default=True, help="Renewable life."
 )
 @click.option("-R", "renew", is_flag=True, help="Renew the ticket-granting ticket in the cache.")
+@click.option(
+    "--ccache-format",
+    type=click.Choice(CCACHE_FORMATS),
+    help="Write the cache in this format: orthrus (JSON) or mit (MIT's FILE cache, version 4, "
+    "which MIT's klist reads). Default: the format of the cache there, else orthrus "
+    "(mit for a cache named by KRB5CCNAME).",
+)
 @click.option(
     "--keep",
     is_flag=True,
@@ -127,6 +142,8 @@ def kinit(ctx: click.Context, /, principal: str | None, **options: Any) -> None:
     For a long-running service: orthrus kinit --keep -k -t KEYTAB SERVICE/host
     """
     client = _client(ctx)
+    if options["ccache_format"]:
+        client.ccache.write_as(options["ccache_format"])
     if options["keep"] and not options["use_keytab"]:
         raise click.UsageError(
             "--keep logs in again from a keytab: orthrus kinit --keep -k -t KEYTAB PRINCIPAL"
@@ -211,7 +228,7 @@ def _ticket_json(credential: Credential) -> dict[str, Any]:
         "endtime": iso(credential.endtime),
         "renew_till": iso(credential.renew_till) if credential.renew_till else None,
         "flags": list(credential.flags),
-        "kvno": credential.ticket.kvno,
+        "kvno": credential.kvno,
     }
 
 
@@ -253,7 +270,7 @@ def klist(ctx: click.Context, as_json: bool, show_flags: bool, verbose: bool) ->
             letters = "".join(_FLAG_LETTERS[f] for f in credential.flags if f in _FLAG_LETTERS)
             lines.append(f"\tFlags: {letters}")
         if verbose:
-            lines.append(f"\tTicket kvno: {credential.ticket.kvno}")
+            lines.append(f"\tTicket kvno: {credential.kvno}")
     click.echo("\n".join(lines))
 
 
@@ -276,9 +293,9 @@ def kvno(ctx: click.Context, as_json: bool, services: tuple[str, ...]) -> None:
     results = []
     for text in services:
         credential = client.get_service_ticket(_principal(client, text))
-        results.append({"service": str(credential.server), "kvno": credential.ticket.kvno})
+        results.append({"service": str(credential.server), "kvno": credential.kvno})
         if not as_json:
-            click.echo(f"{credential.server}: kvno = {credential.ticket.kvno}")
+            click.echo(f"{credential.server}: kvno = {credential.kvno}")
     if as_json:
         click.echo(json.dumps(results))
 
