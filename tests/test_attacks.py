@@ -57,7 +57,7 @@ from support import (
 sys.path.insert(0, str(Path(__file__).with_name("core")))
 from core_realm import T0, CoreRealm, wire
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from kerberos_realm import KerberosRealm, random_keys
+from kerberos_realm import ITERATIONS, KerberosRealm, random_keys
 from krb_wire_support import AS_TAG, closed_by_kdc, serve_kerberos, tcp_exchange
 
 from client_lib.api import Client
@@ -87,7 +87,7 @@ from orthrus.b64 import b64u_decode, b64u_encode
 from orthrus.codec import body_checksum
 from orthrus.credentials import Credential
 from orthrus.enctypes import CHECKSUM_TYPES, ENCTYPES, KeyBlock, checksum_type, enctype
-from orthrus.errors import ConfigError, ProtocolError
+from orthrus.errors import APError, ConfigError, ProtocolError
 from orthrus.httpauth import (
     SESSION_HEADER,
     SESSION_PROOF_HEADER,
@@ -95,11 +95,11 @@ from orthrus.httpauth import (
     encode_ap_req,
     http_binding,
 )
-from orthrus.kerberos.client import KerberosCredential, tgs_request
+from orthrus.kerberos.client import KerberosCredential, KerberosRequest, read_kdc_rep, tgs_request
 from orthrus.kerberos.client import as_request as krb_as_request
 from orthrus.kerberos.kdc import answer as kerberos_answer
-from orthrus.kerberos.names import principal_name
-from orthrus.kerberos.tickets import open_kerberos_ticket, seal_kerberos_ticket
+from orthrus.kerberos.names import default_salt, principal_name
+from orthrus.kerberos.tickets import decrypt, encrypt, open_kerberos_ticket, seal_kerberos_ticket
 from orthrus.keys import Key, KeyUsage
 from orthrus.keytab import Keytab, KeytabEntry
 from orthrus.kpasswd import handle_kpasswd_req, make_kpasswd_req
@@ -3014,6 +3014,64 @@ def test_kerberos_golden_ticket_with_a_stolen_krbtgt_key_is_modified(
     error = krb_realm.error(tgs_request(forged, web, T0, os.urandom))
     assert error.error_code == 41  # KRB_AP_ERR_MODIFIED
     assert len(krb_realm.replay) == size
+
+
+# -- the client's checks of a Kerberos-wire KDC reply (RFC 4120 §3.1.5, §3.3.4) --------------
+
+
+def krb_as_exchange(
+    realm: KerberosRealm, password: str = "correct horse"
+) -> tuple[Principal, KerberosRequest, der.KDCRep, KeyBlock]:
+    """alice's pre-authenticated AS-REQ, the KDC's genuine reply to it, and her key."""
+    alice = realm.add_krb_user("alice", password)
+    key = enctype(20).string_to_key(password, default_salt(alice), ITERATIONS.to_bytes(4, "big"))
+    request = krb_as_request(alice, realm.tgs, (20,), T0, os.urandom, key)
+    return alice, request, realm.reply(request), key
+
+
+def test_kerberos_reply_to_an_earlier_request_is_refused(krb_realm: KerberosRealm) -> None:
+    """A spoofed KDC answers alice's new AS-REQ with a genuine reply it captured earlier
+    (to steer her to an old session key, or a ticket of another time): it opens under her
+    key, but its nonce is the old request's. Refused, nothing stored."""
+    alice, _, captured, key = krb_as_exchange(krb_realm)
+    fresh = krb_as_request(alice, krb_realm.tgs, (20,), T0 + 60, os.urandom, key)
+    with pytest.raises(APError, match="another nonce") as refusal:
+        read_kdc_rep(captured, fresh)
+    assert refusal.value.name == "KRB_AP_ERR_MODIFIED"
+
+
+def test_kerberos_reply_under_another_key_is_refused(krb_realm: KerberosRealm) -> None:
+    """A spoofed KDC (which does not know alice's key) answers with a reply sealed under a
+    key of its own choosing, say from a password it guessed: the client's integrity check
+    refuses it (``KRB_AP_ERR_BAD_INTEGRITY``) before anything in it is used."""
+    alice, request, genuine, key = krb_as_exchange(krb_realm)
+    guessed = enctype(20).string_to_key("guess", default_salt(alice), b"\0\0\0\2")
+    plain = decrypt(key, KeyUsage.AS_REP_ENC_PART, genuine.enc_part)
+    forged = dataclasses.replace(
+        genuine,
+        enc_part=der.EncryptedData(
+            20, encrypt(guessed, KeyUsage.AS_REP_ENC_PART, plain, os.urandom)
+        ),
+    )
+    with pytest.raises(APError) as refusal:
+        read_kdc_rep(forged, request)
+    assert refusal.value.name == "KRB_AP_ERR_BAD_INTEGRITY"
+
+
+@pytest.mark.parametrize("field", ["cname", "crealm"])
+def test_kerberos_reply_for_another_client_is_refused(krb_realm: KerberosRealm, field: str) -> None:
+    """The reply's client name and realm travel in clear, outside the part sealed under
+    alice's key: someone on the path rewrites them (``bob``, or alice of ``EVIL.TEST``) so
+    that alice's program would store, and act on, a ticket it believes is another's. The
+    client compares them with what it asked for: refused."""
+    _, request, genuine, _ = krb_as_exchange(krb_realm)
+    change = {"cname": principal_name(Principal.parse("bob@EXAMPLE.TEST"))}
+    swapped = dataclasses.replace(
+        genuine, **(change if field == "cname" else {"crealm": "EVIL.TEST"})
+    )
+    with pytest.raises(APError, match="not alice@") as refusal:
+        read_kdc_rep(swapped, request)
+    assert refusal.value.name == "KRB_AP_ERR_MODIFIED"
 
 
 @pytest.mark.parametrize(
