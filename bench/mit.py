@@ -46,6 +46,7 @@ _KRB5_CONF = """[libdefaults]
 _KDC_CONF = """[kdcdefaults]
     kdc_listen = {host}:{port}
     kdc_tcp_listen = {host}:{port}
+    kdc_max_dgram_reply_size = {max_dgram_reply}
 [realms]
     {realm} = {{
         database_name = {dir}/principal
@@ -150,9 +151,12 @@ class MITRealm:
     def keytab(self, name: str) -> str:
         return str(self.dir / f"{name}.keytab")
 
-    def create(self) -> None:
-        """The realm's ``kdc.conf`` and database (``kdb5_util create``), no principals yet."""
+    def create(self, max_dgram_reply: int = 4096) -> None:
+        """The realm's ``kdc.conf`` and database (``kdb5_util create``), no principals yet;
+        replies over ``max_dgram_reply`` octets are KRB_ERR_RESPONSE_TOO_BIG over UDP (MIT's
+        default 4096)."""
         fields = {"realm": self.realm, "host": HOST, "port": self.port, "dir": self.dir}
+        fields["max_dgram_reply"] = max_dgram_reply
         (self.dir / "kdc.conf").write_text(_KDC_CONF.format(**fields))
         (self.dir / "kadm5.acl").write_text("")
         self._run(["kdb5_util", "create", "-s", "-r", self.realm, "-P", "MasterPw-123"])

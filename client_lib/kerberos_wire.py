@@ -147,6 +147,7 @@ class KerberosWire:
         """A TGS exchange with the cached TGT (RFC 4120 §3.3): a service ticket, or with
         ``("renew",)`` and the TGT's own name, the TGT renewed (§3.3.1)."""
         lifetime = max(int(tgt.endtime - tgt.starttime), 1)
+        renewing = "renew" in options
         request = tgs_request(
             KerberosCredential.from_credential(tgt),
             server,
@@ -154,6 +155,7 @@ class KerberosWire:
             self._entropy,
             options,
             lifetime,
+            tgt.renew_till if renewing else None,
         )
         reply = yield KDCCall("TGS-REQ", request.encode(), bytes)
         return read_kdc_rep(decode_tgs_rep(reply), request).to_credential()

@@ -161,7 +161,7 @@ def _body(
     entropy: Entropy,
     options: tuple[KDCOption, ...],
     lifetime: int,
-    renewable_life: int | None = None,
+    rtime: int | None = None,
 ) -> KDCReqBody:
     return KDCReqBody(
         kdc_options=_options(options),
@@ -171,7 +171,7 @@ def _body(
         etype=etypes,
         cname=None if client is None else principal_name(client),
         sname=principal_name(server),
-        rtime=None if renewable_life is None else int(now) + renewable_life,
+        rtime=rtime,
     )
 
 
@@ -198,7 +198,8 @@ def as_request(
         padata = (PAData(PA_ENC_TIMESTAMP, encode_pa_enc_timestamp(sealed)),)
     if renewable_life is not None and "renewable" not in options:
         options = (*options, "renewable")
-    body = _body(client, server, etypes, now, entropy, options, lifetime, renewable_life)
+    rtime = None if renewable_life is None else int(now) + renewable_life
+    body = _body(client, server, etypes, now, entropy, options, lifetime, rtime)
     return KerberosRequest(KDCReq(_AS_REQ, body, padata), key, KeyUsage.AS_REP_ENC_PART, client)
 
 
@@ -209,13 +210,18 @@ def tgs_request(
     entropy: Entropy,
     options: tuple[KDCOption, ...] = (),
     lifetime: int = 36000,
+    renew_till: int | None = None,
 ) -> KerberosRequest:
     """A TGS-REQ (RFC 4120 §5.4.1): the TGT in PA-TGS-REQ with an authenticator whose
-    checksum binds the body (usage 6) and whose fresh subkey protects the reply (usage 9)."""
+    checksum binds the body (usage 6) and whose fresh subkey protects the reply (usage 9);
+    with ``renew_till``, the RENEWABLE option and that ``rtime`` (what MIT's KDC needs to
+    keep a renewed ticket renewable, §3.3.1)."""
     session = tgt.session_key
     kind = enctype(session.enctype)
     etypes = (session.enctype,)
-    body = _body(None, server, etypes, now, entropy, options, lifetime)
+    if renew_till is not None and "renewable" not in options:
+        options = (*options, "renewable")
+    body = _body(None, server, etypes, now, entropy, options, lifetime, renew_till)
     subkey = kind.random_to_key(entropy(kind.key_size))
     seconds = int(now)
     authenticator = Authenticator(
