@@ -44,6 +44,7 @@ __all__ = [
     "VerifiedAPReq",
     "check_authenticator",
     "check_opened",
+    "check_opened_and_replay",
     "make_ap_rep",
     "make_ap_req",
     "open_ap_ticket",
@@ -239,6 +240,14 @@ def replay_expiry(authenticator: Authenticator, max_skew: int) -> float:
     return authenticator.ctime + max_skew + 1
 
 
+def check_opened_and_replay(opened: OpenedAPReq[Any], now: float, rules: APRules) -> None:
+    """:func:`check_opened`, then the replay cache (``REPEAT``, always last: an authenticator
+    already stored, or made before the replay cache's memory starts)."""
+    client_time = check_opened(opened, now, rules)
+    expires_at = replay_expiry(opened.authenticator, rules.max_skew)
+    check_replay(rules.replay_cache, opened.replay_entry, expires_at, now, client_time, rules.where)
+
+
 def check_authenticator(
     ap_req: APReq,
     ticket: EncTicketPart,
@@ -253,9 +262,7 @@ def check_authenticator(
     replay cache's memory starts).
     """
     opened = open_authenticator(ap_req, ticket, rules.usage, session_key)
-    client_time = check_opened(opened, now, rules)
-    expires_at = replay_expiry(opened.authenticator, rules.max_skew)
-    check_replay(rules.replay_cache, opened.replay_entry, expires_at, now, client_time, rules.where)
+    check_opened_and_replay(opened, now, rules)
     return VerifiedAPReq(
         opened.server, ticket, opened.authenticator, opened.session_key, opened.mutual_required
     )

@@ -21,7 +21,6 @@ from orthrus.der import (
     KDCReq,
     PAData,
     Ticket,
-    decode_authenticator,
     decode_pa_enc_timestamp,
     decode_pa_enc_ts_enc,
     decode_pa_tgs_req,
@@ -34,17 +33,17 @@ from orthrus.der import KDCReqBody as DerKDCReqBody
 from orthrus.enctypes import ENCTYPES, KeyBlock, checksum_type, enctype
 from orthrus.errors import APError, KDCError, MalformedMessage
 from orthrus.kdcrep import TicketTerms, reply_part, ticket_part
+from orthrus.kerberos.ap_req import open_kerberos_authenticator
 from orthrus.kerberos.names import kdc_options, principal_name, principal_of
 from orthrus.kerberos.tickets import (
     decrypt,
     open_kerberos_ticket,
-    replay_entry,
     reply_enc_part,
     seal_kerberos_ticket,
     server_key,
 )
 from orthrus.keys import KeyUsage
-from orthrus.messages import Authenticator, EncKDCRepPart, EncryptionKey, KDCReqBody
+from orthrus.messages import EncKDCRepPart, EncryptionKey, KDCReqBody
 from orthrus.principal import Principal
 from orthrus.realm import KDCContext, KerberosKey, OpenedTGT, PrincipalEntry
 from orthrus.tgs_exchange import (
@@ -221,11 +220,9 @@ def _open_tgs_req(req: KDCReq, ctx: KDCContext, now: float) -> _GatheredTGSReq:
     else:
         tgt = open_kerberos_ticket(ap_req.ticket, tgs)
         session = tgt.key.to_keyblock()
-    plaintext = decrypt(session, KeyUsage.TGS_REQ_AUTHENTICATOR, ap_req.authenticator)
-    try:
-        sent = decode_authenticator(plaintext)
-    except MalformedMessage as exc:
-        raise APError("KRB_AP_ERR_MODIFIED", "the authenticator decrypted to garbage") from exc
+    opened, sent = open_kerberos_authenticator(
+        ap_req, tgt_server, tgt, session, KeyUsage.TGS_REQ_AUTHENTICATOR
+    )
     binding = b""
     if sent.cksum is not None:
         kind = checksum_type(sent.cksum.cksumtype)
@@ -236,20 +233,6 @@ def _open_tgs_req(req: KDCReq, ctx: KDCContext, now: float) -> _GatheredTGSReq:
             )
         body = encode_kdc_req_body(req.req_body)
         binding = kind.enctype.checksum(session, KeyUsage.TGS_REQ_AUTH_CHECKSUM, body)
-    authenticator = Authenticator(
-        client=principal_of(sent.cname, sent.crealm),
-        ctime=sent.ctime,
-        cusec=sent.cusec,
-        checksum=None if sent.cksum is None else sent.cksum.checksum,
-        subkey=None
-        if sent.subkey is None
-        else EncryptionKey.from_keyblock(
-            enctype(sent.subkey.keytype).random_to_key(sent.subkey.keyvalue)
-        ),
-        seq=sent.seq_number,
-    )
-    entry = replay_entry(tgt_server, KeyUsage.TGS_REQ_AUTHENTICATOR, ap_req.authenticator)
-    opened = OpenedAPReq(tgt_server, tgt, authenticator, session, entry)
     return _GatheredTGSReq(opened, tgs, binding, memo, known)
 
 

@@ -10,6 +10,7 @@ MIT and Heimdal clients ignore it; the Orthrus KDC and services check it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 from orthrus.der import (
     AD_IF_RELEVANT,
@@ -33,15 +34,18 @@ from orthrus.kerberos.names import flags_from_bits, flags_to_bits, principal_nam
 from orthrus.keys import Entropy, KeyUsage
 from orthrus.messages import EncKDCRepPart, EncryptionKey, EncTicketPart
 from orthrus.principal import Principal
-from orthrus.realm import PrincipalEntry
+from orthrus.realm import KerberosKey, PrincipalEntry
 
 __all__ = [
     "AD_ORTHRUS_AUTHZ",
     "decrypt",
     "encrypt",
     "open_kerberos_ticket",
+    "read_kerberos_ticket",
     "reply_enc_part",
     "seal_kerberos_ticket",
+    "select_server_key",
+    "server_key",
 ]
 
 #: The ad-type of Orthrus's KDC-signed authorization data (a compact JWS, :mod:`orthrus.authz`)
@@ -98,22 +102,36 @@ def seal_kerberos_ticket(
 def server_key(entry: PrincipalEntry, data: EncryptedData) -> KeyBlock:
     """The key of ``entry`` that ``data`` names by enctype and kvno (RFC 4120 §3.2.3):
     ``KRB_AP_ERR_BADKEYVER`` naming what is available if there is none."""
-    kvno = entry.kvno if data.kvno is None else data.kvno
-    found = entry.kerberos_key(data.etype, kvno)
-    if found is None:
-        have = ", ".join(f"{k.enctype}/kvno {k.kvno}" for k in entry.kerberos_keys) or "none"
+    return select_server_key(entry.principal, entry.kerberos_keys, entry.kvno, data)
+
+
+def select_server_key(
+    owner: Principal, keys: Sequence[KerberosKey], current_kvno: int | None, data: EncryptedData
+) -> KeyBlock:
+    """The key among ``keys`` of ``owner`` that ``data`` names by enctype and kvno (RFC 4120
+    §3.2.3; no kvno: ``current_kvno``, or the newest of the enctype when that is None, as a
+    keytab has it): ``KRB_AP_ERR_BADKEYVER`` naming what is available if there is none."""
+    kvno = current_kvno if data.kvno is None else data.kvno
+    matching = [k for k in keys if k.enctype == data.etype and kvno in (None, k.kvno)]
+    if not matching:
+        have = ", ".join(f"{k.enctype}/kvno {k.kvno}" for k in keys) or "none"
         raise APError(
             "KRB_AP_ERR_BADKEYVER",
             f"the ticket is encrypted with enctype {data.etype}, kvno {kvno} of "
-            f"{entry.principal}, which has no such key (it has: {have}); get a new ticket",
+            f"{owner}, which has no such key (it has: {have}); get a new ticket",
         )
-    return found.key
+    return max(matching, key=lambda k: k.kvno).key
 
 
 def open_kerberos_ticket(ticket: DerTicket, entry: PrincipalEntry) -> EncTicketPart:
     """Decrypt a DER ticket for ``entry`` and read it into the core's model: ``BADKEYVER``,
     ``BAD_INTEGRITY`` or ``MODIFIED`` as RFC 4120 §3.2.3 orders them."""
-    key = server_key(entry, ticket.enc_part)
+    return read_kerberos_ticket(ticket, server_key(entry, ticket.enc_part))
+
+
+def read_kerberos_ticket(ticket: DerTicket, key: KeyBlock) -> EncTicketPart:
+    """Decrypt a DER ticket with its server's ``key`` and read it into the core's model
+    (RFC 4120 §5.3): ``BAD_INTEGRITY`` or ``MODIFIED`` if it does not open or read."""
     plaintext = decrypt(key, KeyUsage.TICKET, ticket.enc_part)
     try:
         der = decode_enc_ticket_part(plaintext)
