@@ -81,16 +81,17 @@ def decode_ap_rep(token: str) -> APRep:
     return _decode_token(token, APRep)
 
 
-def parse_authorization(header: str | None) -> str | None:
-    """The token of an ``Authorization: Ticket <token>`` header, or None for no/other scheme."""
+def parse_authorization(header: str | None, scheme: str = SCHEME) -> str | None:
+    """The token of an ``Authorization: <scheme> <token>`` header (``Ticket`` unless told),
+    or None for no header or another scheme; MalformedMessage for the scheme alone."""
     if not header:
         return None
-    scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != SCHEME.lower():
+    sent, _, token = header.strip().partition(" ")
+    if sent.lower() != scheme.lower():
         return None
     token = token.strip()
     if not token:
-        raise MalformedMessage("the Authorization header has the Ticket scheme but no token")
+        raise MalformedMessage(f"the Authorization header has the {scheme} scheme but no token")
     return token
 
 

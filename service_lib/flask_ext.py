@@ -17,12 +17,15 @@ A request carrying ``Authorization: Ticket <AP-REQ>`` is verified (RFC 4120 §3.
 the request's method and path as the binding; when the AP-REQ asks for mutual
 authentication (``mutual-required``) the response, whatever the view answers (a 403
 included), carries ``Authentication-Info: Ticket <AP-REP>`` (RFC 4120 §3.2.4, RFC 7615).
+A request carrying ``Authorization: Negotiate <token>`` (RFC 4559: curl ``--negotiate``,
+browsers, requests-gssapi) is verified the same way with the keytab's Kerberos keys, and the
+response carries ``WWW-Authenticate: Negotiate <token>`` (the AP-REP when asked for).
 With ``sessions=True`` a successful AP exchange also hands out a session
 (:mod:`service_lib.sessions`): an ``Orthrus-Session`` token that later requests may present
 instead, each with an ``Orthrus-Session-Proof`` of the ticket's session key. With
 ``browser_sessions=True`` as well, a request over HTTPS also gets it as an ``orthrus_session``
 cookie (``Secure; HttpOnly; SameSite=Strict``), taken back over HTTPS only.
-Refusals are JSON errors (:mod:`service_lib.http`): 400, 401 with a challenge, or 403.
+Refusals are JSON errors (:mod:`service_lib.http`): 400, 401 with both challenges, or 403.
 """
 
 from __future__ import annotations
@@ -37,9 +40,9 @@ from typing import Any, TypeVar, overload
 from flask import Flask, Response, current_app, g, request
 
 from orthrus.errors import MalformedMessage, ProtocolError
+from orthrus.negotiate import parse_negotiate
 from orthrus_io.errors import Unavailable
 from service_lib.http import (
-    REPLY_HEADER,
     SESSION_COOKIE,
     SESSION_HEADER,
     SESSION_PROOF_HEADER,
@@ -47,7 +50,7 @@ from service_lib.http import (
     error_response,
     forbidden,
     no_credentials,
-    reply_header_value,
+    reply_header,
     request_target,
     ticket_token,
     unavailable_response,
@@ -140,8 +143,13 @@ class TicketAuth:
         token = ticket_token(header)
         session = request.headers.get(SESSION_HEADER)
         cookie = _browser_cookie(state)
+        negotiate = parse_negotiate(header)
         if token is not None:
             identity = self._verify_ticket(state, token)
+        elif negotiate is not None:
+            origin = RequestOrigin(request.remote_addr, _request_id())
+            identity = state.verifier.verify_negotiate(negotiate, request.method, _target(), origin)
+            setattr(g, _G_REPLY, (identity, state.verifier.reply_token(identity)))
         elif state.sessions is not None and session:
             proof = request.headers.get(SESSION_PROOF_HEADER)
             identity = state.sessions.verify(session, proof, request.method, _target())
@@ -156,7 +164,7 @@ class TicketAuth:
         origin = RequestOrigin(request.remote_addr, _request_id())
         identity = state.verifier.verify(token, request.method, _target(), origin)
         if identity.mutual_required:
-            setattr(g, _G_REPLY, state.verifier.reply_token(identity))
+            setattr(g, _G_REPLY, (identity, state.verifier.reply_token(identity)))
         if state.sessions is not None:
             setattr(g, _G_SESSION, state.sessions.issue(identity))
             if state.browser_sessions and request.is_secure:
@@ -228,10 +236,8 @@ def _unavailable_handler(error: Unavailable) -> Response:
 
 
 def _response(answer: ErrorResponse) -> Response:
-    response = Response(answer.body, answer.status)
-    for name, value in answer.headers:
-        response.headers[name] = value
-    return response
+    # Given as a list, the two WWW-Authenticate challenges stay two header fields.
+    return Response(answer.body, answer.status, headers=answer.headers)
 
 
 def _after_request(response: Response) -> Response:
@@ -242,7 +248,7 @@ def _after_request(response: Response) -> Response:
     if reply is not None:
         # Whatever the view answered (even 403 or 404), the AP exchange succeeded and the
         # client asked the service to prove itself: it gets the proof with the answer.
-        response.headers[REPLY_HEADER] = reply_header_value(reply)
+        response.headers.add(*reply_header(*reply))
     session = g.pop(_G_SESSION, None)
     cookie = g.pop(_G_COOKIE, None)
     if session is not None and response.status_code < 400:

@@ -1,10 +1,12 @@
 """The HTTP edge of the verifier: names on the wire, and errors turned into responses.
 
 Requests carry ``Authorization: Ticket <AP-REQ>`` (RFC 9110 §11.6.2; the scheme is
-:mod:`orthrus.httpauth`'s). Refusals are answered once, here, for every framework:
+:mod:`orthrus.httpauth`'s) or ``Authorization: Negotiate <SPNEGO token>`` (RFC 4559,
+:mod:`orthrus.negotiate`). Refusals are answered once, here, for every framework:
 
-- 401 with ``WWW-Authenticate: Ticket realm="R"`` for a missing, expired, replayed, forged
-  or otherwise refused credential (RFC 9110 §15.5.2);
+- 401 with both challenges, ``WWW-Authenticate: Ticket realm="R"`` and
+  ``WWW-Authenticate: Negotiate``, for a missing, expired, replayed, forged or otherwise
+  refused credential (RFC 9110 §15.5.2, §11.6.1: one header field per challenge);
 - 400 for a header or token that does not parse (no challenge: the client is broken);
 - 403 when the client is known but lacks a group (RFC 9110 §15.5.4);
 - 503 when the replay cache cannot be reached (the request is not accepted unchecked).
@@ -29,6 +31,7 @@ from orthrus.httpauth import (
     challenge,
     parse_authorization,
 )
+from orthrus.negotiate import NEGOTIATE, negotiate_header
 from orthrus_io.errors import UNAVAILABLE, Unavailable
 from service_lib.identity import Identity
 
@@ -43,6 +46,7 @@ __all__ = [
     "error_response",
     "forbidden",
     "no_credentials",
+    "reply_header",
     "reply_header_value",
     "request_target",
     "ticket_token",
@@ -88,6 +92,7 @@ def error_response(error: ProtocolError, realm: str) -> ErrorResponse:
     headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
     if status == 401:
         headers.append(("WWW-Authenticate", challenge(realm)))
+        headers.append(("WWW-Authenticate", negotiate_header()))
     return ErrorResponse(status, headers, _json(error.to_json()))
 
 
@@ -108,18 +113,19 @@ def _json(body: dict[str, Any]) -> bytes:
 
 
 def no_credentials(header: str | None, realm: str) -> ProtocolError:
-    """The error for a request without a usable ``Authorization: Ticket`` header."""
+    """The error for a request without a usable ``Authorization`` header of either scheme."""
     if header:
         scheme = header.strip().partition(" ")[0][:32]
         return ProtocolError(
             "KRB_AP_ERR_MSG_TYPE",
             f"the Authorization header uses the {scheme!r} scheme; this service takes "
-            f"'{SCHEME}' (a service ticket for realm {realm})",
+            f"'{SCHEME}' or '{NEGOTIATE}' (a service ticket for realm {realm})",
         )
     return ProtocolError(
         "KRB_ERR_GENERIC",
         f"authentication required: send 'Authorization: {SCHEME} <AP-REQ>' with a service "
-        f"ticket of realm {realm} (orthrus kinit, then orthrus fetch)",
+        f"ticket of realm {realm} (orthrus kinit, then orthrus fetch), or "
+        f"'Authorization: {NEGOTIATE} <token>' (kinit, then curl --negotiate -u :)",
     )
 
 
@@ -149,3 +155,12 @@ def request_target(path: str, query: str = "") -> str:
 def reply_header_value(token: str) -> str:
     """The ``Authentication-Info`` value for an AP-REP token (RFC 7615)."""
     return f"{SCHEME} {token}"
+
+
+def reply_header(identity: Identity, token: str) -> tuple[str, str]:
+    """The header that carries the service's reply ``token`` to the client: for
+    ``Negotiate`` ``WWW-Authenticate: Negotiate <token>`` (RFC 4559 §5), else
+    ``Authentication-Info: Ticket <token>`` (RFC 7615)."""
+    if identity.auth_method == "negotiate":
+        return ("WWW-Authenticate", f"{NEGOTIATE} {token}")
+    return (REPLY_HEADER, reply_header_value(token))

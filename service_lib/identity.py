@@ -13,7 +13,7 @@ from orthrus.principal import Principal
 
 __all__ = ["AuthMethod", "Identity"]
 
-AuthMethod = Literal["ticket", "session"]
+AuthMethod = Literal["ticket", "negotiate", "session"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -22,7 +22,8 @@ class Identity:
 
     ``principal`` and ``groups`` (from the KDC-signed authorization data) say who it is;
     ``authtime``, ``starttime`` and ``endtime`` are the ticket's times; ``auth_method`` says
-    whether this request carried a ticket (an AP exchange) or a session token; ``ticket`` is
+    whether this request carried a ticket (an AP exchange: ``ticket``, or ``negotiate`` for
+    a Kerberos AP-REQ in SPNEGO, RFC 4559) or a session token; ``ticket`` is
     that ticket as sent (a session carries it, :mod:`orthrus.session_token`). After an AP
     exchange ``session_key``, ``subkey`` and ``seq`` are the keys and initial sequence number
     for messages under the session (:mod:`orthrus.priv`); they are never shown by ``repr``.

@@ -48,7 +48,7 @@ class KeySnapshot:
     """The keys and KDC public keys of one version of the keytab file.
 
     ``keys`` are the ``Ticket`` scheme's (Orthrus's keytab); ``kerberos_keys`` the RFC 3961
-    keys of an MIT keytab, which no wire of the verifier uses yet.
+    keys of an MIT keytab, the ``Negotiate`` scheme's.
     """
 
     keys: Mapping[Principal, Mapping[int, Key]] = field(repr=False)
@@ -60,6 +60,10 @@ class KeySnapshot:
     def keys_for(self, principal: Principal) -> Mapping[int, Key] | None:
         """``principal``'s keys by kvno, or None if it is not served here."""
         return self.keys.get(principal)
+
+    def kerberos_keys_for(self, principal: Principal) -> tuple[KerberosKey, ...] | None:
+        """``principal``'s RFC 3961 keys, or None if it has none here (``NOT_US``)."""
+        return self.kerberos_keys.get(principal)
 
     def current_key(self, principal: Principal) -> Key | None:
         """The newest key (highest kvno) of ``principal``."""
@@ -82,9 +86,13 @@ class KeySnapshot:
 
 
 def _snapshot(
-    loaded: tuple[Keytab, KerberosKeys], accepted: Collection[Principal], generation: int
+    loaded: tuple[Keytab, KerberosKeys],
+    accepted: Collection[Principal],
+    generation: int,
+    kdc_jwks: Mapping[str, Any] | None = None,
 ) -> KeySnapshot:
     keytab, kerberos = loaded
+    jwks = keytab.kdc_jwks if keytab.kdc_jwks is not None else kdc_jwks
     table = keytab.keys_by_principal()
     if accepted:
         missing = sorted(str(p) for p in accepted if p not in table and p not in kerberos)
@@ -98,12 +106,12 @@ def _snapshot(
         kerberos = {p: k for p, k in kerberos.items() if p in accepted}
     if not table and not kerberos:
         raise ConfigError("the keytab holds no keys")
-    if keytab.kdc_jwks is not None:
+    if jwks is not None:
         try:  # refuse a broken JWKS now rather than on the first request
-            AuthzVerifier(keytab.kdc_jwks, "CHECK")
+            AuthzVerifier(jwks, "CHECK")
         except (jwt.PyJWTError, ValueError, TypeError, AttributeError) as exc:
-            raise ConfigError(f"the keytab's kdc_jwks is not a valid JWKS: {exc}") from None
-    return KeySnapshot(table, keytab.kdc_jwks, generation, kerberos)
+            raise ConfigError(f"the kdc_jwks is not a valid JWKS: {exc}") from None
+    return KeySnapshot(table, jwks, generation, kerberos)
 
 
 def _load(path: Path) -> tuple[Keytab, KerberosKeys]:
@@ -129,7 +137,8 @@ def keytab_realms(path: Path) -> frozenset[str]:
 class KeytabSource:
     """The current :class:`KeySnapshot` of a keytab file, reloaded when the file changes.
 
-    ``accepted`` limits the principals served (empty: all in the keytab). Safe to share
+    ``accepted`` limits the principals served (empty: all in the keytab). ``kdc_jwks`` is
+    the KDC's public keys for a keytab that carries none (an MIT keytab). Safe to share
     between threads. :attr:`generation` grows by one at each reload, so caches built on the
     keys know when to start afresh.
     """
@@ -141,6 +150,7 @@ class KeytabSource:
         check_interval: float = 1.0,
         clock: Clock = time.monotonic,
         keytab: Keytab | None = None,
+        kdc_jwks: Mapping[str, Any] | None = None,
     ) -> None:
         if (path is None) == (keytab is None):
             raise ValueError("give either a keytab file path or a keytab")
@@ -148,10 +158,11 @@ class KeytabSource:
         self._accepted = frozenset(accepted)
         self._interval = check_interval
         self._clock = clock
+        self._kdc_jwks = kdc_jwks
         self._lock = threading.Lock()
         self._stamp = self._stat()
         loaded = (keytab, {}) if keytab is not None else self._read()
-        self._snapshot = _snapshot(loaded, self._accepted, 1)
+        self._snapshot = _snapshot(loaded, self._accepted, 1, kdc_jwks)
         self._checked_at = clock()
 
     @classmethod
@@ -183,7 +194,9 @@ class KeytabSource:
             if stamp == self._stamp and not force:
                 return False
             try:
-                snapshot = _snapshot(self._read(), self._accepted, self.generation + 1)
+                snapshot = _snapshot(
+                    self._read(), self._accepted, self.generation + 1, self._kdc_jwks
+                )
             except (ConfigError, ProtocolError) as exc:
                 # Keep serving with the keys we have; say why the new file was refused.
                 log.warning("keytab %s changed but was not loaded: %s", self._path, exc)

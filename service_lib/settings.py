@@ -42,6 +42,7 @@ ENV_NAMES: Mapping[str, str] = {
     "max_skew": "ORTHRUS_MAX_SKEW",
     "redis_url": "ORTHRUS_REDIS_URL",
     "accept_any_keytab_principal": "ORTHRUS_ACCEPT_ANY_KEYTAB_PRINCIPAL",
+    "kdc_jwks": "ORTHRUS_KDC_JWKS",
 }
 #: The principals a service is, separated by commas or spaces (a list, so not in ENV_NAMES).
 PRINCIPALS_ENV = "ORTHRUS_SERVICE_PRINCIPALS"
@@ -50,9 +51,12 @@ PRINCIPALS_ENV = "ORTHRUS_SERVICE_PRINCIPALS"
 class VerifierSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """How a service checks tickets.
 
-    - ``keytab``: the keytab file (mode 0600), reloaded when it changes (key rotation);
-      required by :meth:`~service_lib.verifier.Verifier.from_settings` and
-      :func:`load_verifier_settings`, unused by a ``Verifier`` given a ``KeytabSource``;
+    - ``keytab``: the keytab file (mode 0600), reloaded when it changes (key rotation):
+      Orthrus's (``orthrus-kdc ktadd``: the ``Ticket`` scheme and the KDC's public keys) or
+      MIT's (``ktadd --format mit``, ``kadmin ktadd``, ``ktutil``: the ``Negotiate`` scheme),
+      told apart by its first octets; required by
+      :meth:`~service_lib.verifier.Verifier.from_settings` and :func:`load_verifier_settings`,
+      unused by a ``Verifier`` given a ``KeytabSource``;
     - ``principals``: the service principals this service is, ``name/instance[@REALM]``
       (default ``HTTP/<host name>``; a name without realm is in ``realm``, else the
       keytab's); a ticket for any other is ``KRB_AP_ERR_NOT_US``;
@@ -61,7 +65,12 @@ class VerifierSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
     - ``realm``: the realm named in the ``WWW-Authenticate`` challenge (default: the realm of
       the accepted principals);
     - ``max_skew``: the allowed clock skew in seconds (RFC 4120 §1.6, default 300);
-    - ``require_authz``: refuse tickets without KDC-signed authorization data (default True);
+    - ``require_authz``: refuse tickets without KDC-signed authorization data (default True;
+      for ``Negotiate`` only when the KDC's public keys are known: a ticket of another KDC
+      gives an identity and no groups);
+    - ``kdc_jwks``: a file with the Orthrus KDC's public keys (its
+      ``/.well-known/orthrus/jwks.json``), for an MIT keytab, which has none: the groups of
+      ``Negotiate`` tickets from that KDC are then checked and used;
     - ``bind_requests``: require the authenticator's checksum to bind the HTTP method and path
       (default False: a binding is still checked whenever the client sends one);
     - ``replay_cache``: ``sqlite`` (default: a file that survives restarts and that the
@@ -78,6 +87,7 @@ class VerifierSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
     """
 
     keytab: str = ""
+    kdc_jwks: str = ""
     principals: list[str] = []
     accept_any_keytab_principal: bool = False
     realm: str | None = None

@@ -23,21 +23,35 @@ session key) cached (:mod:`service_lib.ticket_cache`) until the ticket expires o
 is reloaded; the authenticator's (4, 7-10) run on every request, after them. A session
 re-opens its ticket the same way.
 The mutual-authentication reply (RFC 4120 §3.2.4) is :meth:`Verifier.reply_token`.
+
+``Authorization: Negotiate`` (RFC 4559) is :meth:`Verifier.verify_negotiate`: the same
+checks in the same order on a DER AP-REQ (:mod:`orthrus.kerberos.gss`) with the keytab's
+Kerberos keys, and the same replay cache.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import json
 import logging
 import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from orthrus.ap import APRules, check_authenticator, make_ap_rep, open_ap_ticket
 from orthrus.errors import APError, ConfigError, ProtocolError
 from orthrus.httpauth import decode_ap_req, encode_ap_rep, http_binding
+from orthrus.kerberos.gss import (
+    accept_reply,
+    accept_security_context,
+    read_initiator_token,
+)
+from orthrus.kerberos.names import principal_of
+from orthrus.kerberos.tickets import kerberos_ticket_id
 from orthrus.keys import Entropy
 from orthrus.messages import EncTicketPart, Ticket
 from orthrus.principal import Principal
@@ -97,14 +111,10 @@ class Verifier:
         self._tickets = TicketCache(self.settings.ticket_cache_size)
         self._generation = keytab.generation
         snapshot = keytab.snapshot()
-        if not snapshot.keys:
-            raise ConfigError(
-                f"the keytab {keytab.path} holds only Kerberos keys (an MIT keytab), "
-                "which the Ticket scheme cannot use: services do not accept Kerberos's "
-                "Negotiate yet; export the Orthrus keytab with 'orthrus-kdc ktadd -k FILE "
-                "SERVICE' (without --format mit)"
-            )
-        if self.settings.require_authz and snapshot.kdc_jwks is None:
+        # An MIT keytab alone serves Negotiate; its tickets' groups need the KDC's keys only
+        # when they are to be checked (kdc_jwks), so require_authz asks for them with
+        # Orthrus keys alone.
+        if self.settings.require_authz and snapshot.keys and snapshot.kdc_jwks is None:
             raise ConfigError(
                 "the keytab has no kdc_jwks (the KDC's public keys), so KDC-signed "
                 "authorization data cannot be checked; export it again with "
@@ -127,6 +137,7 @@ class Verifier:
             settings.keytab_path,
             settings.accepted_principals(keytab_realms(settings.keytab_path)),
             check_interval=settings.reload_interval,
+            kdc_jwks=read_jwks(settings.kdc_jwks) if settings.kdc_jwks else None,
         )
         return cls(source, open_replay_cache(settings), settings, events=events)
 
@@ -164,14 +175,52 @@ class Verifier:
         """
         if self.settings.bind_requests and (method is None or path is None):
             raise TypeError("bind_requests is on: verify() needs the method and path")
+        return self._audited(
+            lambda seen: self._verify(token, method, path, seen), token, method, path, origin
+        )
+
+    def verify_negotiate(
+        self,
+        token: bytes,
+        method: str | None = None,
+        path: str | None = None,
+        origin: RequestOrigin | None = None,
+    ) -> Identity:
+        """Check the token of ``Authorization: Negotiate`` (RFC 4559: SPNEGO, RFC 4178, with
+        a Kerberos AP-REQ, RFC 4121 §4.1) with the keytab's Kerberos keys; raise the failed
+        check's error.
+
+        The checks and their order are the ``Ticket`` scheme's (the module docstring), with
+        the 0x8003 checksum of RFC 4121 §4.1.1 where the request binding would be read; the
+        replay cache is the same one. Groups come from the KDC-signed authorization data
+        when the KDC's public keys are known (an Orthrus keytab, or ``kdc_jwks``); a ticket
+        of another KDC gives an identity without groups. The identity's ``ap_rep`` is the
+        service's answer (NegTokenResp ``accept-completed``, with the AP-REP when the
+        client asked for mutual authentication), for ``WWW-Authenticate: Negotiate``.
+        ``method`` and ``path`` only go into recorded events. Events as :meth:`verify`.
+        """
+        text = base64.b64encode(token).decode("ascii")
+        return self._audited(
+            lambda seen: self._verify_negotiate(token, seen), text, method, path, origin
+        )
+
+    def _audited(
+        self,
+        run: Callable[[dict[str, str]], Identity],
+        token: str,
+        method: str | None,
+        path: str | None,
+        origin: RequestOrigin | None,
+    ) -> Identity:
+        """``run(seen)``, and its ``AP`` event for the verifier's ``events`` sink."""
         if self.events is None:
-            return self._verify(token, method, path)
+            return run({})
         started, wall = time.perf_counter(), time.time()
         # What a refusal's event can name: the ticket's server (clear text) once the token
         # decodes, its client once the ticket opened with our key.
         seen: dict[str, str] = {}
         try:
-            identity = self._verify(token, method, path, seen)
+            identity = run(seen)
         except ProtocolError as exc:
             # A refusal because the replay cache lost entries says since when, in the audit
             # log too: an operator sees the loss and how long requests are refused for it.
@@ -278,12 +327,54 @@ class Verifier:
             ap=verified,
         )
 
+    def _verify_negotiate(self, token: bytes, seen: dict[str, str]) -> Identity:
+        request = read_initiator_token(token)
+        ticket = request.ap_req.ticket
+        seen["server"] = str(principal_of(ticket.sname, ticket.realm))
+        now = self.clock()
+        snapshot = self._snapshot()
+        groups: list[tuple[str, ...]] = []
+
+        def check_authz(part: EncTicketPart, server: Principal) -> None:
+            seen["client"] = str(part.client)
+            if snapshot.kdc_jwks is None:
+                groups.append(())  # a ticket of another KDC: an identity, no groups
+            else:
+                groups.append(self._check_authz(snapshot, part, server, now))
+
+        rules = APRules(
+            self.replay_cache, max_skew=self.settings.max_skew, ticket_check=check_authz
+        )
+        accepted = accept_security_context(request, snapshot.kerberos_keys_for, now, rules)
+        part = accepted.opened.ticket
+        return Identity(
+            principal=part.client,
+            groups=groups[0],
+            service=accepted.opened.server,
+            authtime=part.authtime,
+            starttime=part.starttime,
+            endtime=part.endtime,
+            auth_method="negotiate",
+            ticket_id=kerberos_ticket_id(ticket),
+            seq=accepted.opened.authenticator.seq,
+            mutual_required=True,
+            ap_rep=base64.b64encode(accept_reply(accepted, self.entropy)).decode("ascii"),
+        )
+
     def checked_ticket(self, ticket: Ticket, now: float) -> CheckedTicket:
         """``ticket`` opened and checked without an authenticator: RFC 4120 §3.2.3 steps 1-3
         (``NOT_US``, ``BADKEYVER``, ``MODIFIED``), 5 (``TKT_NYV``, ``TKT_EXPIRED``) and 6 (the
         KDC-signed authorization data, ``MODIFIED``). A session re-opens the ticket that
         started it this way (:mod:`service_lib.sessions`); cached like AP-REQs' tickets."""
         snapshot = self._snapshot()
+        if not snapshot.keys:
+            raise APError(
+                "KRB_AP_ERR_NOT_US",
+                "this service holds only Kerberos keys (an MIT keytab): it takes "
+                "'Authorization: Negotiate' (kinit, then curl --negotiate); for the Ticket "
+                "scheme its administrator exports the Orthrus keytab with 'orthrus-kdc "
+                "ktadd -k FILE SERVICE' (without --format mit)",
+            )
         cached = self._tickets.get(ticket_cache_key(ticket), now)
         part = cached.part if cached else open_ap_ticket(ticket, snapshot.keys_for)
         check_ticket_times(part.starttime, part.endtime, now, self.settings.max_skew)
@@ -326,6 +417,17 @@ class Verifier:
         if identity.ap is None:
             raise ValueError("mutual authentication needs an identity from an AP exchange")
         return encode_ap_rep(make_ap_rep(identity.ap, self.entropy, seq=seq))
+
+
+def read_jwks(path: str) -> dict[str, Any]:
+    """The KDC's public keys from the JWKS file at ``path`` (setting ``kdc_jwks``)."""
+    try:
+        jwks = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"kdc_jwks {path}: cannot read a JWKS from it ({exc})") from None
+    if not isinstance(jwks, dict):
+        raise ConfigError(f"kdc_jwks {path}: not a JWKS (a JSON object with 'keys')")
+    return jwks
 
 
 def _names(seen: Mapping[str, str]) -> dict[str, Any]:

@@ -1,16 +1,18 @@
 """Plain WSGI middleware (PEP 3333) for frameworks other than Flask.
 
 Wraps an application so that each request must carry ``Authorization: Ticket <AP-REQ>``,
-verified (RFC 4120 §3.2.3) against the request's method and path. A refused request is
+verified (RFC 4120 §3.2.3) against the request's method and path, or ``Authorization:
+Negotiate <token>`` (RFC 4559), verified with the keytab's Kerberos keys. A refused request is
 answered here (400/401, JSON, :mod:`service_lib.http`) and never reaches the application.
 An accepted one reaches it with:
 
 - ``environ["orthrus.identity"]``: the :class:`~service_lib.identity.Identity`;
 - ``environ["REMOTE_USER"]``: the client principal (``alice@EXAMPLE.COM``);
-- ``environ["AUTH_TYPE"]``: ``"Ticket"``;
+- ``environ["AUTH_TYPE"]``: ``"Ticket"`` or ``"Negotiate"``;
 
 and, when the client asked for mutual authentication, the application's response (whatever
-its status) gets ``Authentication-Info: Ticket <AP-REP>``. Paths in ``public_paths`` pass
+its status) gets ``Authentication-Info: Ticket <AP-REP>``; a ``Negotiate`` client always
+gets ``WWW-Authenticate: Negotiate <token>`` (RFC 4559 §5). Paths in ``public_paths`` pass
 through unchecked (e.g. ``/livez``). With ``required=False`` a request without the header
 passes through too, with no identity, and the application decides.
 """
@@ -24,14 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 from orthrus.errors import ProtocolError
 from orthrus.httpauth import SCHEME
+from orthrus.negotiate import NEGOTIATE, parse_negotiate
 from orthrus_io.errors import Unavailable
 from service_lib.http import (
     ENVIRON_IDENTITY,
-    REPLY_HEADER,
     ErrorResponse,
     error_response,
     no_credentials,
-    reply_header_value,
+    reply_header,
     request_target,
     ticket_token,
     unavailable_response,
@@ -82,15 +84,19 @@ class TicketAuthMiddleware:
         header = environ.get("HTTP_AUTHORIZATION")
         try:
             token = ticket_token(header)
-            if token is None:
+            negotiate = parse_negotiate(header)
+            if token is None and negotiate is None:
                 if not self.required:
                     return self.app(environ, start_response)
                 raise no_credentials(header, self.verifier.realm)
             request_id = environ.get("HTTP_X_REQUEST_ID", "")[:64] or uuid.uuid4().hex
             origin = RequestOrigin(environ.get("REMOTE_ADDR"), request_id)
-            identity = self.verifier.verify(
-                token, environ.get("REQUEST_METHOD", "GET"), environ_target(environ), origin
-            )
+            method, target = environ.get("REQUEST_METHOD", "GET"), environ_target(environ)
+            if negotiate is not None:
+                identity = self.verifier.verify_negotiate(negotiate, method, target, origin)
+            else:
+                assert token is not None
+                identity = self.verifier.verify(token, method, target, origin)
         except ProtocolError as error:
             log.info("refused %s %s: %s", environ.get("REQUEST_METHOD"), path, error.name)
             return _refuse(error_response(error, self.verifier.realm), start_response)
@@ -99,10 +105,10 @@ class TicketAuthMiddleware:
             return _refuse(unavailable_response(error), start_response)
         environ[ENVIRON_IDENTITY] = identity
         environ["REMOTE_USER"] = identity.name
-        environ["AUTH_TYPE"] = SCHEME
+        environ["AUTH_TYPE"] = NEGOTIATE if identity.auth_method == "negotiate" else SCHEME
         if not identity.mutual_required:
             return self.app(environ, start_response)
-        reply = (REPLY_HEADER, reply_header_value(self.verifier.reply_token(identity)))
+        reply = reply_header(identity, self.verifier.reply_token(identity))
 
         def start_with_reply(
             status: str, headers: list[tuple[str, str]], exc_info: Any = None

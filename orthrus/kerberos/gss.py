@@ -103,6 +103,8 @@ KerberosKeysFor = Callable[[Principal], Sequence[KerberosKey] | None]
 DEFAULT_FLAGS = (
     GSS_C_MUTUAL_FLAG | GSS_C_REPLAY_FLAG | GSS_C_SEQUENCE_FLAG | GSS_C_CONF_FLAG | GSS_C_INTEG_FLAG
 )
+#: The first octets of a bare NTLM message (MS-NLMP §2.2.1), which Windows may send.
+_NTLMSSP = b"NTLMSSP\x00"
 #: MIT keeps sequence numbers in 30 bits so that they never wrap in a 32-bit field.
 _SEQ_MASK = 0x3FFFFFFF
 
@@ -120,20 +122,29 @@ class InitiatorRequest:
 def read_initiator_token(token: bytes) -> InitiatorRequest:
     """Read an initiator's first token: a SPNEGO NegTokenInit whose first mechanism is
     Kerberos with its optimistic token (RFC 4178 §4.2.1), or a bare Kerberos token (RFC 4121
-    §4.1); MalformedMessage for anything else."""
+    §4.1). ``KRB_AP_ERR_MSG_TYPE`` for another mechanism's (NTLM), MalformedMessage for
+    anything else."""
+    if token.startswith(_NTLMSSP):
+        raise _not_kerberos("NTLM")
     first = decode_initial_token(token)
     if isinstance(first, KerberosToken):
         return InitiatorRequest(_ap_req_of(first), first.mech, spnego=False)
     if not first.mech_types or first.mech_types[0] not in KERBEROS_MECHS:
-        offered = ", ".join(first.mech_types) or "none"
-        raise MalformedMessage(
-            f"the initiator prefers mechanisms {offered}; this service accepts Kerberos "
-            f"({KRB5_OID}) first: get a Kerberos ticket (kinit) and try again"
-        )
+        raise _not_kerberos(", ".join(first.mech_types) or "none")
     if first.mech_token is None:
         raise MalformedMessage("the NegTokenInit carries no Kerberos token (RFC 4178 §4.2.1)")
     return InitiatorRequest(
         _ap_req_of(decode_kerberos_token(first.mech_token)), first.mech_types[0]
+    )
+
+
+def _not_kerberos(offered: str) -> APError:
+    """A well-formed token of another mechanism (a browser without a Kerberos ticket falls
+    back to NTLM): ``KRB_AP_ERR_MSG_TYPE``, refused as a credential, not as garbage."""
+    return APError(
+        "KRB_AP_ERR_MSG_TYPE",
+        f"the initiator offers {offered} first; this service accepts Kerberos ({KRB5_OID}) "
+        "only: get a Kerberos ticket (kinit) and try again",
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+from orthrus.b64 import b64u_encode
 from orthrus.der import (
     AD_IF_RELEVANT,
     AuthorizationDataEntry,
@@ -40,6 +41,7 @@ __all__ = [
     "AD_ORTHRUS_AUTHZ",
     "decrypt",
     "encrypt",
+    "kerberos_ticket_id",
     "open_kerberos_ticket",
     "read_kerberos_ticket",
     "reply_enc_part",
@@ -183,3 +185,9 @@ def replay_entry(server: Principal, usage: KeyUsage, data: EncryptedData) -> byt
     """What a replay cache remembers of an authenticator: its ciphertext, hashed, with the
     server and usage (a ciphertext has one DER form: no two spellings of one message)."""
     return hashlib.sha256(b"%d|%s|" % (usage, str(server).encode()) + data.cipher).digest()
+
+
+def kerberos_ticket_id(ticket: DerTicket) -> str:
+    """A public identifier of a DER ticket (a hash of its ciphertext), for logs, as
+    :func:`orthrus.session_token.ticket_id` is for the JOSE wire's."""
+    return b64u_encode(hashlib.sha256(ticket.enc_part.cipher).digest()[:16])

@@ -266,10 +266,18 @@ def test_reject_token_reads_back() -> None:
     assert decode_neg_token_resp(reject_token()).neg_state == "reject"
 
 
-def test_first_token_preferring_ntlm_is_refused_saying_what_to_do() -> None:
-    token = encode_neg_token_init(NegTokenInit(("1.3.6.1.4.1.311.2.2.10", KRB5_OID), b"x"))
-    with pytest.raises(MalformedMessage, match="kinit"):
+@pytest.mark.parametrize(
+    "token",
+    [
+        encode_neg_token_init(NegTokenInit(("1.3.6.1.4.1.311.2.2.10", KRB5_OID), b"x")),
+        b"NTLMSSP\x00\x01\x00\x00\x00",  # what Windows sends without a Kerberos ticket
+    ],
+    ids=["spnego-ntlm-first", "bare-ntlm"],
+)
+def test_first_token_of_ntlm_is_msg_type_saying_what_to_do(token: bytes) -> None:
+    with pytest.raises(APError, match="kinit") as caught:
         read_initiator_token(token)
+    assert caught.value.name == "KRB_AP_ERR_MSG_TYPE"
 
 
 def test_first_token_without_a_mech_token_is_malformed() -> None:
@@ -291,7 +299,7 @@ def test_first_token_that_is_an_ap_rep_is_malformed() -> None:
         bytes.fromhex("600b06092a864886f712010202"),  # mechanism, no TOK_ID
         bytes.fromhex("600f06092a864886f71201020201006e00") + b"\x00",  # trailing octet
         bytes.fromhex("600f06092a864886f71201020209006e00"),  # unknown TOK_ID
-        bytes.fromhex("6010060a2b06010401823702020a01006e00"),  # NTLMSSP's OID
+        bytes.fromhex("6010060a2b06010401823702020a01006e00"),  # another mechanism's OID
         b"\x60\x84\xff\xff\xff\xff",
         b"\xa1\x03\x30\x01\x00",  # a NegTokenResp where the initiator's token goes
         bytes(70_000),

@@ -72,7 +72,7 @@ def test_statuses(server: Server) -> None:
     assert whoami.json()["principal"] == "alice@SVC.TEST"
     unauth = server.get("/whoami")
     assert unauth.status_code == 401
-    assert unauth.headers["www-authenticate"] == 'Ticket realm="SVC.TEST"'
+    assert unauth.headers["www-authenticate"] == 'Ticket realm="SVC.TEST", Negotiate'
     assert server.get("/admin/stats", "alice").status_code == 200
     forbidden = server.get("/admin/stats", "bob")
     assert forbidden.status_code == 403

@@ -19,10 +19,17 @@ from orthrus.ap import AuthenticatorFields, make_ap_req, open_ticket, seal_ticke
 from orthrus.as_exchange import ASOptions, handle_as_req, make_as_req, read_as_rep
 from orthrus.authz import AuthzSigner
 from orthrus.credentials import Credential
+from orthrus.enctypes import KeyBlock, enctype
 from orthrus.httpauth import SESSION_HEADER, SESSION_PROOF_HEADER, encode_ap_req, http_binding
+from orthrus.kerberos.client import KerberosCredential
+from orthrus.kerberos.gss import DEFAULT_FLAGS, InitiatorContext, initiate_security_context
+from orthrus.kerberos.gss_tokens import GSS_C_MUTUAL_FLAG
+from orthrus.kerberos.tickets import seal_kerberos_ticket
 from orthrus.keys import Key
 from orthrus.keytab import Keytab, KeytabEntry
-from orthrus.messages import Authenticator, EncTicketPart
+from orthrus.messages import Authenticator, EncryptionKey, EncTicketPart
+from orthrus.mitkeytab import MITKeytabEntry, serialize_keytab
+from orthrus.negotiate import negotiate_header
 from orthrus.principal import Principal, krbtgt
 from orthrus.priv import PrivChannel
 from orthrus.realm import KDCContext, PrincipalEntry, RealmPolicy
@@ -43,6 +50,8 @@ class MiniRealm:
     name: str = REALM
     entries: dict[Principal, PrincipalEntry] = field(default_factory=dict)
     signer: AuthzSigner = field(init=False)
+    #: Each service's RFC 3961 key (aes256-cts-hmac-sha1-96, kvno 1), for Negotiate.
+    kerberos_keys: dict[Principal, KeyBlock] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.signer = AuthzSigner(Ed25519PrivateKey.generate(), "kdc-1", self.name)
@@ -70,6 +79,7 @@ class MiniRealm:
     def add_service(self, name: str = SERVICE, kvno: int = 1) -> Principal:
         principal = Principal.parse(name, self.name)
         self._add(principal, Key.generate(os.urandom, kvno))
+        self.kerberos_keys[principal] = enctype(18).random_to_key(os.urandom(32))
         return principal
 
     def rotate(self, name: str = SERVICE, keep_old: bool = True) -> Key:
@@ -109,6 +119,55 @@ class MiniRealm:
     def write_keytab(self, path: Path, service: str = SERVICE, jwks: bool = True) -> Path:
         write_private(path, self.keytab(service, jwks).to_bytes())
         return path
+
+
+def kerberos_credential(
+    realm: MiniRealm,
+    user: str,
+    service: str = SERVICE,
+    now: float | None = None,
+    signed: bool = True,
+    lifetime: int = 3600,
+) -> KerberosCredential:
+    """A DER service ticket for ``user`` under the service's Kerberos key, with the groups
+    the KDC signs (RFC 4120 §5.3, ad-type -5010) unless ``signed`` is False, as MIT's KDC
+    issues it."""
+    now = time.time() if now is None else now
+    client, server = Principal.parse(user, realm.name), Principal.parse(service)
+    session = enctype(18).random_to_key(os.urandom(32))
+    part = EncTicketPart(
+        flags=[],
+        key=EncryptionKey.from_keyblock(session),
+        client=client,
+        authtime=int(now),
+        starttime=int(now),
+        endtime=int(now) + lifetime,
+    )
+    if signed:
+        groups = realm.entries[client].groups
+        part = msgspec.structs.replace(
+            part, authorization_data=realm.signer.sign(part, server, groups)
+        )
+    ticket = seal_kerberos_ticket(part, server, realm.kerberos_keys[server], 1, os.urandom)
+    return KerberosCredential(client, server, ticket, session, part.endtime)
+
+
+def write_mit_keytab(realm: MiniRealm, path: Path, service: str = SERVICE) -> Path:
+    """The service's Kerberos key as MIT's ``kadmin ktadd`` writes it."""
+    principal = Principal.parse(service)
+    entry = MITKeytabEntry(principal, 1, realm.kerberos_keys[principal])
+    write_private(path, serialize_keytab([entry]))
+    return path
+
+
+def negotiate(
+    cred: KerberosCredential, now: float | None = None, mutual: bool = True
+) -> tuple[dict[str, str], InitiatorContext]:
+    """An ``Authorization: Negotiate`` header for ``cred``, and the initiator's context."""
+    now = time.time() if now is None else now
+    flags = DEFAULT_FLAGS if mutual else DEFAULT_FLAGS & ~GSS_C_MUTUAL_FLAG
+    context = initiate_security_context(cred, now, os.urandom, flags=flags)
+    return {"Authorization": negotiate_header(context.token)}, context
 
 
 def token(

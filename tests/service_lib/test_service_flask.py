@@ -83,7 +83,8 @@ def assert_error(response: Any, status: int, name: str) -> None:
     assert "Traceback" not in response.get_data(as_text=True)
     assert response.headers["Cache-Control"] == "no-store"
     if status == 401:
-        assert response.headers["WWW-Authenticate"] == 'Ticket realm="SVC.TEST"'
+        challenges = response.headers.getlist("WWW-Authenticate")
+        assert challenges == ['Ticket realm="SVC.TEST"', "Negotiate"]
     else:
         assert "WWW-Authenticate" not in response.headers
 
@@ -122,7 +123,7 @@ def test_no_header(client: Any) -> None:
     assert client.get("/public").status_code == 200
 
 
-@pytest.mark.parametrize("header", ["Basic YWxpY2U6cHc=", "Negotiate YII=", "Bearer x.y.z"])
+@pytest.mark.parametrize("header", ["Basic YWxpY2U6cHc=", "Bearer x.y.z"])
 def test_wrong_scheme(client: Any, header: str) -> None:
     assert_error(
         client.get("/whoami", headers={"Authorization": header}), 401, "KRB_AP_ERR_MSG_TYPE"

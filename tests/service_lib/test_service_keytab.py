@@ -162,10 +162,15 @@ def test_an_mit_keytab_gives_kerberos_keys(
     assert "kerberos_keys" not in repr(snapshot)
 
 
-def test_the_ticket_scheme_refuses_an_mit_keytab_saying_what_to_export(tmp_path: Path) -> None:
+def test_the_ticket_scheme_refuses_an_mit_keytab_saying_what_to_export(
+    realm: MiniRealm, tmp_path: Path
+) -> None:
+    # An MIT keytab serves Negotiate (test_service_negotiate.py); a Ticket token is told so.
     path = mit_keytab(tmp_path / "mit.keytab", MITKeytabEntry(HTTP, 2, AES256))
-    with pytest.raises(ConfigError) as caught:
-        Verifier(KeytabSource(path), MemoryReplayCache())
+    verifier = Verifier(KeytabSource(path), MemoryReplayCache())
+    with pytest.raises(ProtocolError) as caught:
+        verifier.verify(token(realm.credential("alice")))
+    assert caught.value.name == "KRB_AP_ERR_NOT_US"
     assert "holds only Kerberos keys (an MIT keytab)" in str(caught.value)
     assert "'orthrus-kdc ktadd -k FILE SERVICE' (without --format mit)" in str(caught.value)
 
