@@ -331,6 +331,12 @@ def token(
 @click.option("-H", "--header", "headers", multiple=True, metavar="'NAME: VALUE'")
 @click.option("--mutual", is_flag=True, help="Require and check the service's AP reply.")
 @click.option(
+    "--negotiate",
+    is_flag=True,
+    help="Answer a 'WWW-Authenticate: Negotiate' challenge (SPNEGO, RFC 4559) rather than "
+    "'Ticket' (the default with a krb5:// KDC).",
+)
+@click.option(
     "--encrypt", is_flag=True, help="Seal the body (-d) and the reply under a fresh subkey."
 )
 @click.option("--service", help="Service principal (default HTTP/<host>@<realm>).")
@@ -338,7 +344,7 @@ def token(
 @click.argument("url")
 @click.pass_context
 def fetch(ctx: click.Context, /, url: str, **options: Any) -> None:
-    """Fetch URL like curl, answering the service's Ticket challenge with a ticket."""
+    """Fetch URL like curl, answering the service's Ticket (or Negotiate) challenge."""
     from client_lib.http_auth import (
         HttpxTicketAuth,
         PlainRequest,
@@ -349,7 +355,11 @@ def fetch(ctx: click.Context, /, url: str, **options: Any) -> None:
     client = _client(ctx)
     service = _principal(client, options["service"]) if options["service"] else None
     encrypt = options["encrypt"]
-    authenticator = TicketAuthenticator(client, service, mutual=options["mutual"] or encrypt)
+    if encrypt and options["negotiate"]:
+        raise click.UsageError("--encrypt seals with the Ticket scheme: drop --negotiate")
+    authenticator = TicketAuthenticator(
+        client, service, mutual=options["mutual"] or encrypt, negotiate=options["negotiate"]
+    )
     auth = HttpxTicketAuth(authenticator)
     data = options["data"]
     if encrypt and data is None:

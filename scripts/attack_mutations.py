@@ -956,6 +956,18 @@ MUTATIONS: list[Mutation] = [
         "    if client != request.client:",
         "    if False:",
     ),
+    Mutation(
+        "test_negotiate_mutual_answer_without_the_service_token_fails_closed",
+        "client_lib/http_auth.py",
+        "            if pending.mutual:",
+        "            if False:",
+    ),
+    Mutation(
+        "test_negotiate_mutual_answer_replayed_from_another_request_fails_closed",
+        "client_lib/http_auth.py",
+        "        return complete_security_context(pending.context, token)",
+        "        return None",
+    ),
 ]
 
 

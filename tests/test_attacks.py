@@ -63,6 +63,7 @@ from krb_wire_support import AS_TAG, closed_by_kdc, serve_kerberos, tcp_exchange
 from client_lib.api import Client
 from client_lib.ccache import CredentialCache
 from client_lib.config import ClientSettings
+from client_lib.http_auth import NegotiatePending, TicketAuthenticator
 from kdc.app import RUNNER, create_app
 from kdc.backends import Backends, make_backends
 from kdc.cli import cli as kdc_cli
@@ -97,6 +98,7 @@ from orthrus.httpauth import (
 )
 from orthrus.kerberos.client import KerberosCredential, KerberosRequest, read_kdc_rep, tgs_request
 from orthrus.kerberos.client import as_request as krb_as_request
+from orthrus.kerberos.gss import accept_reply, accept_security_context, read_initiator_token
 from orthrus.kerberos.kdc import answer as kerberos_answer
 from orthrus.kerberos.names import default_salt, principal_name
 from orthrus.kerberos.tickets import decrypt, encrypt, open_kerberos_ticket, seal_kerberos_ticket
@@ -104,6 +106,7 @@ from orthrus.keys import Key, KeyUsage
 from orthrus.keytab import Keytab, KeytabEntry
 from orthrus.kpasswd import handle_kpasswd_req, make_kpasswd_req
 from orthrus.messages import APRep, ASRep, ASReq, KDCReqBody, PAData, TGSReq
+from orthrus.negotiate import negotiate_header, parse_negotiate
 from orthrus.principal import Principal, krbtgt
 from orthrus.priv import KrbPriv, PrivChannel
 from orthrus.pwkdf import (
@@ -113,6 +116,7 @@ from orthrus.pwkdf import (
     KDFParams,
     string_to_key,
 )
+from orthrus.realm import KerberosKey
 from orthrus.replay import MemoryReplayCache, ReplayCache
 from orthrus.seal import open_sealed, seal
 from orthrus.session_proof import ProofTarget, make_session_proof
@@ -3072,6 +3076,69 @@ def test_kerberos_reply_for_another_client_is_refused(krb_realm: KerberosRealm, 
     with pytest.raises(APError, match="not alice@") as refusal:
         read_kdc_rep(swapped, request)
     assert refusal.value.name == "KRB_AP_ERR_MODIFIED"
+
+
+# -- the client's check of a service's Negotiate answer (RFC 4559 §5, RFC 4121 §4.1) ---------
+
+
+class NegotiateSetup:
+    """alice's DER service ticket for HTTP/web from the in-memory Kerberos realm, a client
+    whose KDC is a Kerberos one (so its auth classes answer ``Negotiate``), and the real
+    acceptor of the service's side (:mod:`orthrus.kerberos.gss`)."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.realm = KerberosRealm()
+        alice = self.realm.add_krb_user("alice", "correct horse")
+        self.web = self.realm.add_krb_service("HTTP/web")
+        tgt = self.realm.krb_login(alice, "correct horse")
+        request = tgs_request(tgt, self.web, T0, os.urandom)
+        self.credential = read_kdc_rep(self.realm.reply(request), request).to_credential()
+        settings = ClientSettings(kdc_url="krb5://127.0.0.1:9", ccache=str(tmp_path / "cc"))
+        self.client = Client(settings, clock=lambda: T0 + 1)
+        self.rules = APRules(replay_cache=MemoryReplayCache())
+
+    def authenticator(self) -> TicketAuthenticator:
+        return TicketAuthenticator(self.client, self.web, mutual=True)
+
+    def exchange(self) -> tuple[NegotiatePending, dict[str, str]]:
+        """One request's pending context and the genuine service's answer headers."""
+        header, pending = self.authenticator().ap_header(self.credential, "GET", "http://web/")
+        assert isinstance(pending, NegotiatePending)
+        request = read_initiator_token(parse_negotiate(header) or b"")
+        keys = self.realm.entries[self.web].kerberos_keys
+
+        def keys_for(server: Principal) -> tuple[KerberosKey, ...] | None:
+            return keys if server == self.web else None
+
+        accepted = accept_security_context(request, keys_for, T0 + 1, self.rules)
+        return pending, {"WWW-Authenticate": negotiate_header(accept_reply(accepted, os.urandom))}
+
+
+def test_negotiate_mutual_answer_without_the_service_token_fails_closed(tmp_path: Path) -> None:
+    """An impostor (or a proxy that drops headers) answers 200 without the service's
+    ``Negotiate`` token: nothing proves the service holds its key, so a client that asked
+    for mutual authentication refuses the answer."""
+    setup = NegotiateSetup(tmp_path)
+    pending, genuine = setup.exchange()
+    assert setup.authenticator().check_response(genuine, pending) is not None
+    with pytest.raises(APError, match="did not prove its identity") as refusal:
+        setup.authenticator().check_response({}, pending)
+    assert refusal.value.name == "KRB_AP_ERR_MUT_FAIL"
+
+
+def test_negotiate_mutual_answer_replayed_from_another_request_fails_closed(
+    tmp_path: Path,
+) -> None:
+    """An impostor without the service key replays the genuine service's answer to an
+    earlier request: its AP-REP opens under the session key but echoes the earlier
+    authenticator's time, not this one's. Refused."""
+    setup = NegotiateSetup(tmp_path)
+    _, earlier = setup.exchange()
+    setup.client = Client(setup.client.settings, clock=lambda: T0 + 2)
+    pending, _ = setup.exchange()
+    with pytest.raises(APError, match="did not prove its identity") as refusal:
+        setup.authenticator().check_response(earlier, pending)
+    assert refusal.value.name == "KRB_AP_ERR_MUT_FAIL"
 
 
 @pytest.mark.parametrize(
