@@ -32,6 +32,7 @@ from orthrus.enctypes import ENCTYPES, KeyBlock
 from orthrus.errors import MalformedMessage
 from orthrus.kerberos.names import NT_PRINCIPAL, NT_SRV_INST, flags_from_bits, flags_to_bits
 from orthrus.messages import EncryptionKey
+from orthrus.octets import OctetReader
 from orthrus.principal import Principal
 
 __all__ = [
@@ -223,7 +224,7 @@ _MAX_COMPONENTS = 16
 _MAX_ELEMENTS = 64
 
 
-class _Reader:
+class _Reader(OctetReader):
     """A cursor over a cache file's octets that never reads past its end."""
 
     def __init__(self, data: bytes) -> None:
@@ -231,8 +232,7 @@ class _Reader:
             raise MalformedMessage(
                 f"the credentials cache is {len(data)} octets, over the {MAX_CCACHE_SIZE} bound"
             )
-        self.data = data
-        self.offset = 0
+        super().__init__(data, "the credentials cache")
 
     def cache(self) -> CacheFile:
         version = self.data[:2]
@@ -244,12 +244,12 @@ class _Reader:
         if version != _VERSION_4:
             raise MalformedMessage("not an MIT credentials cache: it must start with 05 04")
         self.offset = 2
-        header_end = self._int(_U16, "header length")
+        header_end = self.integer(_U16, "header length")
         header_end += self.offset
         header: list[tuple[int, bytes]] = []
         while self.offset < header_end:
-            tag = self._int(_U16, "header tag")
-            header.append((tag, self._take(self._int(_U16, "header field length"), "header")))
+            tag = self.integer(_U16, "header tag")
+            header.append((tag, self.take(self.integer(_U16, "header field length"), "header")))
         if self.offset != header_end:
             raise MalformedMessage("the credentials cache's header fields overrun its length")
         principal = self._name("default principal")
@@ -258,22 +258,8 @@ class _Reader:
             entries.append(self._entry())
         return CacheFile(principal, tuple(entries), tuple(header))
 
-    def _take(self, count: int, what: str) -> bytes:
-        if count > len(self.data) - self.offset:
-            raise MalformedMessage(
-                f"the credentials cache's {what} at offset {self.offset} needs {count} octets "
-                f"but only {len(self.data) - self.offset} remain: the file is truncated or corrupt"
-            )
-        chunk = self.data[self.offset : self.offset + count]
-        self.offset += count
-        return chunk
-
-    def _int(self, form: struct.Struct, what: str) -> int:
-        value: int = form.unpack(self._take(form.size, what))[0]
-        return value
-
     def _data(self, what: str) -> bytes:
-        return self._take(self._int(_U32, f"{what} length"), what)
+        return self.take(self.integer(_U32, f"{what} length"), what)
 
     def _text(self, what: str) -> str:
         raw = self._data(what)
@@ -285,7 +271,7 @@ class _Reader:
             ) from None
 
     def _count(self, what: str, bound: int) -> int:
-        count = self._int(_U32, f"{what} count")
+        count = self.integer(_U32, f"{what} count")
         if count > bound:
             raise MalformedMessage(
                 f"the credentials cache claims {count} {what}s at offset {self.offset}: corrupt"
@@ -293,19 +279,19 @@ class _Reader:
         return count
 
     def _name(self, what: str) -> CacheName:
-        name_type = self._int(_U32, f"{what} name type")
+        name_type = self.integer(_U32, f"{what} name type")
         count = self._count(f"{what} component", _MAX_COMPONENTS)
         realm = self._text(f"{what} realm")
         return CacheName(name_type, realm, tuple(self._text(what) for _ in range(count)))
 
     def _pairs(self, what: str) -> tuple[tuple[int, bytes], ...]:
         count = self._count(what, _MAX_ELEMENTS)
-        return tuple((self._int(_U16, f"{what} type"), self._data(what)) for _ in range(count))
+        return tuple((self.integer(_U16, f"{what} type"), self._data(what)) for _ in range(count))
 
     def _entry(self) -> CacheEntry:
         start = self.offset
         client, server = self._name("client"), self._name("server")
-        enctype = self._int(_U16, "key type")
+        enctype = self.integer(_U16, "key type")
         material = self._data("key")
         known = ENCTYPES.get(enctype)
         is_config = server.realm == CONFIG_REALM
@@ -314,9 +300,9 @@ class _Reader:
                 f"the credential at offset {start} holds a {len(material)}-octet "
                 f"{known.name} key; such keys are {known.key_size} octets: the file is corrupt"
             )
-        authtime, starttime, endtime, renew_till = (self._int(_U32, "time") for _ in range(4))
-        is_skey = self._int(_U8, "is_skey") != 0
-        flags = self._int(_U32, "ticket flags")
+        authtime, starttime, endtime, renew_till = (self.integer(_U32, "time") for _ in range(4))
+        is_skey = self.integer(_U8, "is_skey") != 0
+        flags = self.integer(_U32, "ticket flags")
         addresses, authdata = self._pairs("address"), self._pairs("authorization data")
         ticket, second = self._data("ticket"), self._data("second ticket")
         return CacheEntry(

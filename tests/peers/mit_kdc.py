@@ -12,11 +12,11 @@ Every test here skips, saying why, when MIT's KDC programs are not installed.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from mit_peer import missing_mit_tools
 from support import User
 
 from bench.mit import MITRealm
@@ -59,19 +59,9 @@ class MITKDC:
         return dict(self.realm.env, KRB5CCNAME=f"FILE:{ccache}", LC_ALL="C", TZ="UTC")
 
 
-def missing_kdc_tools() -> str | None:
-    missing = [tool for tool in KDC_TOOLS if shutil.which(tool) is None]
-    if not missing:
-        return None
-    return (
-        f"MIT's {', '.join(missing)} not installed (Debian krb5-kdc, krb5-admin-server): "
-        "'make test' installs them when run as root"
-    )
-
-
 def start_mit_kdc(directory: Path, max_dgram_reply: int = 4096) -> MITKDC:
     """A new MIT.TEST realm with its principals and keytabs, its KDC started (and ready)."""
-    reason = missing_kdc_tools()
+    reason = missing_mit_tools(KDC_TOOLS, "Debian krb5-kdc, krb5-admin-server")
     if reason:
         pytest.skip(reason)
     realm = MITRealm(directory, REALM)
