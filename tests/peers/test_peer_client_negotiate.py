@@ -73,7 +73,7 @@ def test_fetch_uses_a_tgt_mit_kinit_wrote(
 
 
 _AUTH_CLASSES = """
-import sys, httpx, requests
+import asyncio, sys, httpx, requests
 from client_lib import HttpxTicketAuth, RequestsTicketAuth
 url = sys.argv[1]
 with httpx.Client(auth=HttpxTicketAuth(mutual=True, negotiate=True)) as http:
@@ -83,6 +83,16 @@ with httpx.Client(auth=HttpxTicketAuth(mutual=True, negotiate=True)) as http:
 reply = requests.get(url, auth=RequestsTicketAuth(mutual=True, negotiate=True), timeout=30)
 reply.raise_for_status()
 print("requests", reply.json()["principal"])
+
+async def main():
+    auth = HttpxTicketAuth(mutual=True, service="HTTP/localhost@MIT.TEST")
+    async with httpx.AsyncClient(auth=auth) as http:
+        reply = await http.get(url)
+    await auth.aclose()
+    reply.raise_for_status()
+    print("httpx async", reply.json()["principal"])
+
+asyncio.run(main())
 """
 
 
@@ -95,4 +105,18 @@ def test_requests_and_httpx_auth_classes_answer_negotiate(alice: User, service_u
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[:2] == [f"httpx {ALICE}", f"requests {ALICE}"]
+    lines = done.stdout.splitlines()
+    assert lines == [f"httpx {ALICE}", f"requests {ALICE}", f"httpx async {ALICE}"]
+
+
+def test_orthrus_token_is_a_negotiate_token_curl_can_send(alice: User, service_url: str) -> None:
+    """``orthrus token`` with a krb5:// KDC prints the SPNEGO token for
+    ``Authorization: Negotiate``, which any HTTP client can send."""
+    token = alice.run("token", HTTP_SERVICE, check=True).stdout.strip()
+    done = subprocess.run(
+        ["curl", "-s", "-H", f"Authorization: Negotiate {token}", f"{service_url}/whoami"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert f'"principal":"{ALICE}"' in done.stdout, done.stdout
