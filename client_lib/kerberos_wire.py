@@ -112,7 +112,9 @@ class KerberosWire:
         except KDCError as exc:
             if exc.name != "KDC_ERR_PREAUTH_REQUIRED":
                 raise
-            key = key_for(choose_etype_info(preauth_hints(exc), etypes))
+            # Without PA-ETYPE-INFO2 (RFC 4120 §5.2.7.5 makes it a SHOULD), our first
+            # enctype with the default salt.
+            key = key_for(choose_etype_info(preauth_hints(exc), etypes, etypes[0]))
             request = self._as_request(principal, target, etypes, options, key)
             reply = yield KDCCall("AS-REQ", request.encode(), bytes)
             return read_kdc_rep(decode_as_rep(reply), request).to_credential()
