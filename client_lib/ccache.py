@@ -100,10 +100,15 @@ class CredentialCache:
             raise self._damaged(exc) from None
 
     def format(self) -> CCacheFormat:
-        """The format of the file there now (``write_format`` if there is none)."""
-        if not self.path.exists():
+        """The format of the file there now; ``write_format`` if there is none, or none this
+        user may read as a cache (a planted link, another owner's file: it is replaced, never
+        followed or trusted)."""
+        if not self.path.exists() or self.path.is_symlink():
             return self.write_format
-        return "mit" if is_mit_ccache(self._read()) else "orthrus"
+        try:
+            return "mit" if is_mit_ccache(self._read()) else "orthrus"
+        except ConfigError:
+            return self.write_format
 
     def principal(self) -> Principal:
         return self._load().principal
