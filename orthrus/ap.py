@@ -45,14 +45,17 @@ __all__ = [
     "check_authenticator",
     "check_opened",
     "check_opened_and_replay",
+    "check_reply_echo",
     "make_ap_rep",
     "make_ap_req",
+    "not_sealed_for_us",
     "open_ap_ticket",
     "open_authenticator",
     "open_ticket",
     "read_ap_rep",
     "replay_expiry",
     "seal_ticket",
+    "served_keys",
     "verify_ap_req",
 ]
 
@@ -182,6 +185,12 @@ def open_ap_ticket(ticket: Ticket, keys_for: KeysFor) -> EncTicketPart:
     :func:`check_authenticator` for later requests with the same ticket.
     """
     server = ticket.server
+    return open_ticket(ticket, select_key(served_keys(keys_for, server), ticket.kvno, server))
+
+
+def served_keys(keys_for: Callable[[Principal], T | None], server: Principal) -> T:
+    """The keys ``keys_for`` holds for ``server`` (RFC 4120 §3.2.3, first check), whatever
+    their form: ``KRB_AP_ERR_NOT_US`` if this verifier does not serve it."""
     keys = keys_for(server)
     if keys is None:
         raise APError(
@@ -189,7 +198,7 @@ def open_ap_ticket(ticket: Ticket, keys_for: KeysFor) -> EncTicketPart:
             f"the ticket is for {server}, which is not served here; "
             "ask for a ticket for this service",
         )
-    return open_ticket(ticket, select_key(keys, ticket.kvno, server))
+    return keys
 
 
 def open_authenticator(
@@ -315,13 +324,24 @@ def read_ap_rep(ap_rep: APRep, session_key: Key, sent: Authenticator) -> EncAPRe
             "AP reply",
         )
     except APError as exc:
-        raise APError(
-            "KRB_AP_ERR_MUT_FAIL",
-            "the service's reply is not sealed under our session key: it may be an impostor",
-        ) from exc
-    if (part.ctime, part.cusec) != (sent.ctime, sent.cusec):
+        raise not_sealed_for_us() from exc
+    check_reply_echo((part.ctime, part.cusec), (sent.ctime, sent.cusec))
+    return part
+
+
+def not_sealed_for_us() -> APError:
+    """``KRB_AP_ERR_MUT_FAIL`` for an AP-REP that does not open under the session key."""
+    return APError(
+        "KRB_AP_ERR_MUT_FAIL",
+        "the service's reply is not sealed under our session key: it may be an impostor",
+    )
+
+
+def check_reply_echo(replied: tuple[int, int], sent: tuple[int, int]) -> None:
+    """RFC 4120 §3.2.5: the AP-REP's ``(ctime, cusec)`` must be the authenticator's the
+    client sent, else it answers another exchange (``KRB_AP_ERR_MUT_FAIL``)."""
+    if replied != sent:
         raise APError(
             "KRB_AP_ERR_MUT_FAIL",
             "the service's reply answers another authenticator: it may be an impostor",
         )
-    return part

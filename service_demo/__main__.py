@@ -1,4 +1,5 @@
-"""``python -m service_demo --keytab FILE [--principal P ... | --accept-any-keytab-principal]
+"""``python -m service_demo --keytab FILE [--kdc-jwks FILE]
+[--principal P ... | --accept-any-keytab-principal]
 [--host H] [--port P] [--workers N] [--db PATH] [--realm R] [--replay-cache PATH|memory]
 [--no-sessions | --browser-sessions] [--redis-url URL] [--audit-log PATH]
 [--certfile PEM --keyfile PEM] [--trace FILE] [--lab-no-replay-cache] [--lab-unsigned-authz]
@@ -41,7 +42,19 @@ def parse_args(argv: Sequence[str] | None = None) -> DemoSettings:
         prog="python -m service_demo",
         description="Per-user notes behind Orthrus tickets, served by gunicorn.",
     )
-    parser.add_argument("--keytab", required=True, help="the service keytab (mode 0600)")
+    parser.add_argument(
+        "--keytab",
+        required=True,
+        help="the service keytab (mode 0600): Orthrus's (orthrus-kdc ktadd) for the Ticket "
+        "scheme, MIT's (ktadd --format mit, kadmin ktadd, ktutil) for Negotiate, or both "
+        "files comma-separated for both schemes",
+    )
+    parser.add_argument(
+        "--kdc-jwks",
+        default=os.environ.get("ORTHRUS_KDC_JWKS", ""),
+        help="the Orthrus KDC's public keys (its /.well-known/orthrus/jwks.json), so that the "
+        "groups of Negotiate tickets are checked with an MIT keytab (default $ORTHRUS_KDC_JWKS)",
+    )
     parser.add_argument(
         "--principal",
         action="append",
@@ -120,6 +133,7 @@ def parse_args(argv: Sequence[str] | None = None) -> DemoSettings:
         audit_log = str(Path(args.db).parent / "audit.log")
     values = {
         "keytab": args.keytab,
+        "kdc_jwks": args.kdc_jwks,
         "db": args.db,
         "realm": args.realm,
         "host": args.host,

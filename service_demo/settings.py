@@ -25,6 +25,8 @@ class DemoSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     """
 
     keytab: str
+    #: The Orthrus KDC's JWKS file, for the groups of Negotiate tickets with an MIT keytab.
+    kdc_jwks: str = ""
     db: str = "notes.sqlite"
     realm: str | None = None
     host: str = "127.0.0.1"
@@ -64,6 +66,7 @@ class DemoSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
             cache = "memory" if self.replay_cache == "memory" else "sqlite"
         return VerifierSettings(
             keytab=self.keytab,
+            kdc_jwks=self.kdc_jwks,
             principals=self.principals,
             accept_any_keytab_principal=self.accept_any_keytab_principal,
             realm=self.realm,

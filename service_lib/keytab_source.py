@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,16 +128,37 @@ def _load(path: Path) -> tuple[Keytab, KerberosKeys]:
         raise ConfigError(f"keytab {path} is not a valid keytab: {exc.message}") from None
 
 
-def keytab_realms(path: Path) -> frozenset[str]:
-    """The realms of the principals in the keytab file at ``path``."""
-    keytab, kerberos = _load(path)
+def _load_all(paths: Sequence[Path]) -> tuple[Keytab, KerberosKeys]:
+    """The keytab files at ``paths`` as one: an Orthrus keytab and an MIT one together give
+    a service both schemes (``Ticket`` and ``Negotiate``)."""
+    loaded = [_load(path) for path in paths]
+    if len(loaded) == 1:
+        return loaded[0]
+    entries = [entry for keytab, _ in loaded for entry in keytab.entries]
+    jwks = next((keytab.kdc_jwks for keytab, _ in loaded if keytab.kdc_jwks is not None), None)
+    kerberos: dict[Principal, tuple[KerberosKey, ...]] = {}
+    for _, keys in loaded:
+        for principal, found in keys.items():
+            kerberos[principal] = kerberos.get(principal, ()) + found
+    return Keytab(entries=entries, kdc_jwks=jwks), kerberos
+
+
+def _as_paths(path: Path | Sequence[Path]) -> tuple[Path, ...]:
+    return (Path(path),) if isinstance(path, str | Path) else tuple(Path(p) for p in path)
+
+
+def keytab_realms(path: Path | Sequence[Path]) -> frozenset[str]:
+    """The realms of the principals in the keytab file(s) at ``path``."""
+    keytab, kerberos = _load_all(_as_paths(path))
     return frozenset(p.realm for p in (*keytab.keys_by_principal(), *kerberos))
 
 
 class KeytabSource:
     """The current :class:`KeySnapshot` of a keytab file, reloaded when the file changes.
 
-    ``accepted`` limits the principals served (empty: all in the keytab). ``kdc_jwks`` is
+    ``path`` is one keytab file or several read as one (an Orthrus keytab and an MIT one:
+    both schemes). ``accepted`` limits the principals served (empty: all in the keytab).
+    ``kdc_jwks`` is
     the KDC's public keys for a keytab that carries none (an MIT keytab). Safe to share
     between threads. :attr:`generation` grows by one at each reload, so caches built on the
     keys know when to start afresh.
@@ -145,7 +166,7 @@ class KeytabSource:
 
     def __init__(
         self,
-        path: Path | None,
+        path: Path | Sequence[Path] | None,
         accepted: Collection[Principal] = (),
         check_interval: float = 1.0,
         clock: Clock = time.monotonic,
@@ -154,7 +175,7 @@ class KeytabSource:
     ) -> None:
         if (path is None) == (keytab is None):
             raise ValueError("give either a keytab file path or a keytab")
-        self._path = None if path is None else Path(path)
+        self._paths = () if path is None else _as_paths(path)
         self._accepted = frozenset(accepted)
         self._interval = check_interval
         self._clock = clock
@@ -172,7 +193,13 @@ class KeytabSource:
 
     @property
     def path(self) -> Path | None:
-        return self._path
+        """The (first) keytab file; None for a keytab given in memory."""
+        return self._paths[0] if self._paths else None
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        """Every keytab file read, in order."""
+        return self._paths
 
     @property
     def generation(self) -> int:
@@ -180,13 +207,13 @@ class KeytabSource:
 
     def snapshot(self) -> KeySnapshot:
         """The keys now; looks at the file first if ``check_interval`` has passed."""
-        if self._path is not None and self._clock() - self._checked_at >= self._interval:
+        if self._paths and self._clock() - self._checked_at >= self._interval:
             self.refresh()
         return self._snapshot
 
     def refresh(self, force: bool = False) -> bool:
         """Reload the file if it changed (or ``force``); True if new keys were loaded."""
-        if self._path is None:
+        if not self._paths:
             return False
         with self._lock:
             self._checked_at = self._clock()
@@ -199,29 +226,33 @@ class KeytabSource:
                 )
             except (ConfigError, ProtocolError) as exc:
                 # Keep serving with the keys we have; say why the new file was refused.
-                log.warning("keytab %s changed but was not loaded: %s", self._path, exc)
+                log.warning("keytab %s changed but was not loaded: %s", self._names(), exc)
                 self._stamp = stamp
                 return False
             self._stamp, self._snapshot = stamp, snapshot
         log.info(
             "keytab %s reloaded: %s",
-            self._path,
+            self._names(),
             "; ".join(f"{p} kvno {kvnos}" for p, kvnos in sorted(_kvnos(snapshot).items())),
         )
         return True
 
-    def _stat(self) -> tuple[int, int, int, int] | None:
-        if self._path is None:
-            return None
-        try:
-            info = os.stat(self._path)
-        except OSError:
-            return None
-        return (info.st_ino, info.st_mtime_ns, info.st_size, info.st_ctime_ns)
+    def _names(self) -> str:
+        return ", ".join(str(p) for p in self._paths)
+
+    def _stat(self) -> tuple[tuple[int, int, int, int] | None, ...]:
+        return tuple(_stat(path) for path in self._paths)
 
     def _read(self) -> tuple[Keytab, KerberosKeys]:
-        assert self._path is not None
-        return _load(self._path)
+        return _load_all(self._paths)
+
+
+def _stat(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_mtime_ns, info.st_size, info.st_ctime_ns)
 
 
 def _kvnos(snapshot: KeySnapshot) -> dict[Principal, list[int]]:

@@ -54,7 +54,7 @@ class VerifierSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
     - ``keytab``: the keytab file (mode 0600), reloaded when it changes (key rotation):
       Orthrus's (``orthrus-kdc ktadd``: the ``Ticket`` scheme and the KDC's public keys) or
       MIT's (``ktadd --format mit``, ``kadmin ktadd``, ``ktutil``: the ``Negotiate`` scheme),
-      told apart by its first octets; required by
+      told apart by its first octets; or both, comma-separated, for both schemes; required by
       :meth:`~service_lib.verifier.Verifier.from_settings` and :func:`load_verifier_settings`,
       unused by a ``Verifier`` given a ``KeytabSource``;
     - ``principals``: the service principals this service is, ``name/instance[@REALM]``
@@ -135,8 +135,9 @@ class VerifierSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
         ]
 
     @property
-    def keytab_path(self) -> Path:
-        return Path(self.keytab)
+    def keytab_paths(self) -> list[Path]:
+        """The keytab file, or the files ``keytab`` names separated by commas (read as one)."""
+        return [Path(name.strip()) for name in self.keytab.split(",") if name.strip()]
 
     @property
     def replay_cache_file(self) -> Path:

@@ -134,8 +134,8 @@ class Verifier:
         if not settings.keytab:
             raise ConfigError("no keytab: set keytab in the verifier's settings (ORTHRUS_KEYTAB)")
         source = KeytabSource(
-            settings.keytab_path,
-            settings.accepted_principals(keytab_realms(settings.keytab_path)),
+            settings.keytab_paths,
+            settings.accepted_principals(keytab_realms(settings.keytab_paths)),
             check_interval=settings.reload_interval,
             kdc_jwks=read_jwks(settings.kdc_jwks) if settings.kdc_jwks else None,
         )

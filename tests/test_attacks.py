@@ -3212,3 +3212,157 @@ def test_kerberos_tgt_the_kdc_remembers_is_refused_once_its_key_version_is_gone(
         krb_realm.tgs, keys={2: Key.generate(os.urandom, 2)}, kvno=2, kerberos_keys=random_keys(2)
     )
     assert krb_realm.error(tgs_request(tgt, web, T0 + 1, os.urandom)).error_code == 44
+
+
+# Negotiate (RFC 4559, issue 15): the service's defences on the Kerberos wire. The realm is
+# the DER KDC of tests/core (real tickets, KDC-signed groups); the service holds an MIT keytab.
+
+NEGOTIATE_CHALLENGES = ['Ticket realm="EX.TEST"', "Negotiate"]
+
+
+@dataclasses.dataclass
+class NegotiateService:
+    realm: KerberosRealm
+    alice: KerberosCredential
+    web: Principal
+    other: Principal
+    client: FlaskClient
+    replay_cache: MemoryReplayCache
+
+    def header(self, cred: KerberosCredential | None = None, mutual: bool = True) -> str:
+        from orthrus.kerberos.gss import DEFAULT_FLAGS, initiate_security_context
+        from orthrus.kerberos.gss_tokens import GSS_C_MUTUAL_FLAG
+        from orthrus.negotiate import negotiate_header
+
+        flags = DEFAULT_FLAGS if mutual else DEFAULT_FLAGS & ~GSS_C_MUTUAL_FLAG
+        context = initiate_security_context(cred or self.alice, T0, os.urandom, flags=flags)
+        return negotiate_header(context.token)
+
+    def get(self, header: str) -> Any:
+        return self.client.get("/whoami", headers={"Authorization": header})
+
+
+@pytest.fixture
+def negotiate_service(krb_realm: KerberosRealm, tmp_path: Path) -> NegotiateService:
+    """HTTP/web@EX.TEST behind the Flask extension, its keytab an MIT one that also holds
+    HTTP/other's keys (a host keytab of several services) while it is HTTP/web only."""
+    from orthrus.kerberos.client import read_kdc_rep
+    from orthrus.mitkeytab import MITKeytabEntry, serialize_keytab
+
+    tgt, web = krb_tgt(krb_realm)
+    other = krb_realm.add_krb_service("HTTP/other")
+    entries = [
+        MITKeytabEntry(p, k.kvno, k.key)
+        for p in (web, other)
+        for k in krb_realm.entries[p].kerberos_keys
+    ]
+    keytab = tmp_path / "krb5.keytab"
+    write_private(keytab, serialize_keytab(entries))
+    source = KeytabSource(keytab, {web}, kdc_jwks=krb_realm.signer.jwks())
+    replay_cache = MemoryReplayCache()
+    verifier = Verifier(source, replay_cache, clock=lambda: T0 + 1)
+    app = Flask(__name__)
+    auth = TicketAuth(app, verifier)
+
+    @app.get("/whoami")
+    @auth.required
+    def whoami() -> Any:
+        identity = current_identity()
+        assert identity is not None
+        return {"name": identity.name, "groups": list(identity.groups)}
+
+    request = tgs_request(tgt, web, T0, os.urandom)
+    alice = read_kdc_rep(krb_realm.reply(request), request)
+    return NegotiateService(krb_realm, alice, web, other, app.test_client(), replay_cache)
+
+
+def _negotiate_refused(response: Any, name: str) -> None:
+    assert response.status_code == 401, response.get_data(as_text=True)
+    assert response.get_json()["error"]["name"] == name
+    assert response.headers.getlist("WWW-Authenticate") == NEGOTIATE_CHALLENGES
+
+
+def test_negotiate_header_replayed_is_repeat(negotiate_service: NegotiateService) -> None:
+    """A captured ``Authorization: Negotiate`` header sent again: the same replay cache as
+    the Ticket scheme refuses it (``KRB_AP_ERR_REPEAT``), and the refusal stores nothing."""
+    header = negotiate_service.header()
+    assert negotiate_service.get(header).status_code == 200
+    assert len(negotiate_service.replay_cache) == 1
+    _negotiate_refused(negotiate_service.get(header), "KRB_AP_ERR_REPEAT")
+    assert len(negotiate_service.replay_cache) == 1
+
+
+def test_negotiate_ticket_for_another_service_of_the_keytab_is_not_us(
+    negotiate_service: NegotiateService,
+) -> None:
+    """A ticket for HTTP/other, whose keys this host's keytab also holds, sent to HTTP/web:
+    the service is only the principals it names (``KRB_AP_ERR_NOT_US``), not its keytab."""
+    realm = negotiate_service.realm
+    tgt = realm.krb_login(realm.principal("alice"), "correct horse")
+    request = tgs_request(tgt, negotiate_service.other, T0, os.urandom)
+    from orthrus.kerberos.client import read_kdc_rep
+
+    for_other = read_kdc_rep(realm.reply(request), request)
+    response = negotiate_service.get(negotiate_service.header(for_other))
+    _negotiate_refused(response, "KRB_AP_ERR_NOT_US")
+    assert len(negotiate_service.replay_cache) == 0
+
+
+def test_negotiate_ticket_with_a_flipped_bit_is_modified(
+    negotiate_service: NegotiateService,
+) -> None:
+    """One bit of the ticket's ciphertext flipped where CBC carries it into the ticket flags
+    (block 0 of the ciphertext is XORed into plaintext block 1, whose byte 13 is the first
+    octet of the flags): the DER would still read, only the RFC 3961 MAC catches it
+    (``KRB_AP_ERR_MODIFIED``, as the Ticket scheme answers)."""
+    cred = negotiate_service.alice
+    sealed = cred.ticket.enc_part
+    cipher = bytearray(sealed.cipher)
+    cipher[13] ^= 0x40  # forwardable
+    ticket = dataclasses.replace(
+        cred.ticket, enc_part=dataclasses.replace(sealed, cipher=bytes(cipher))
+    )
+    forged = dataclasses.replace(cred, ticket=ticket)
+    _negotiate_refused(
+        negotiate_service.get(negotiate_service.header(forged)), "KRB_AP_ERR_MODIFIED"
+    )
+    assert len(negotiate_service.replay_cache) == 0
+
+
+def test_negotiate_silver_ticket_with_forged_groups_is_modified(
+    negotiate_service: NegotiateService,
+) -> None:
+    """Whoever stole HTTP/web's key (the MIT keytab) mints a DER ticket for alice in group
+    ``admins``, its authorization data signed by a key of their own: the KDC's signature
+    (its JWKS, ``kdc_jwks``) does not verify (``KRB_AP_ERR_MODIFIED``)."""
+    realm, web = negotiate_service.realm, negotiate_service.web
+    forger = AuthzSigner(Ed25519PrivateKey.generate(), "kdc-test-1", realm.name)
+    genuine = open_kerberos_ticket(negotiate_service.alice.ticket, realm.entries[web])
+    part = msgspec.structs.replace(genuine, authorization_data=None)
+    part = msgspec.structs.replace(part, authorization_data=forger.sign(part, web, ("admins",)))
+    key = realm.entries[web].kerberos_keys[0]
+    ticket = seal_kerberos_ticket(part, web, key.key, key.kvno, os.urandom)
+    forged = dataclasses.replace(negotiate_service.alice, ticket=ticket)
+    _negotiate_refused(
+        negotiate_service.get(negotiate_service.header(forged)), "KRB_AP_ERR_MODIFIED"
+    )
+
+
+def test_negotiate_ap_rep_of_an_earlier_exchange_is_mut_fail(
+    negotiate_service: NegotiateService,
+) -> None:
+    """An impostor in the middle answers a new request with the real service's AP-REP of an
+    earlier one (same ticket, same session key): the client checks that the AP-REP echoes
+    its own authenticator's time (RFC 4120 §3.2.5) and refuses it (``KRB_AP_ERR_MUT_FAIL``)."""
+    from orthrus.kerberos.gss import complete_security_context, initiate_security_context
+    from orthrus.negotiate import negotiate_header
+
+    cred = negotiate_service.alice
+    earlier = initiate_security_context(cred, T0, os.urandom)
+    answer = negotiate_service.get(negotiate_header(earlier.token))
+    recorded = base64.b64decode(answer.headers["WWW-Authenticate"].partition(" ")[2])
+    assert complete_security_context(earlier, recorded) is not None
+    later = initiate_security_context(cred, T0 + 0.5, os.urandom)
+    with pytest.raises(ProtocolError) as caught:
+        complete_security_context(later, recorded)
+    assert caught.value.name == "KRB_AP_ERR_MUT_FAIL"

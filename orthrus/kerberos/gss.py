@@ -29,7 +29,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from orthrus.ap import APRules, OpenedAPReq, check_opened_and_replay
+from orthrus.ap import (
+    APRules,
+    OpenedAPReq,
+    check_opened_and_replay,
+    check_reply_echo,
+    not_sealed_for_us,
+    served_keys,
+)
 from orthrus.der import (
     APRep,
     APReq,
@@ -185,14 +192,7 @@ def accept_security_context(
     :func:`orthrus.ap.check_opened_and_replay` (the replay cache last)."""
     ticket = request.ap_req.ticket
     server = principal_of(ticket.sname, ticket.realm)
-    keys = keys_for(server)
-    if keys is None:
-        raise APError(
-            "KRB_AP_ERR_NOT_US",
-            f"the ticket is for {server}, which is not served here; "
-            "ask for a ticket for this service",
-        )
-    key = select_server_key(server, keys, None, ticket.enc_part)
+    key = select_server_key(server, served_keys(keys_for, server), None, ticket.enc_part)
     try:
         part = read_kerberos_ticket(ticket, key)
         opened, sent = open_kerberos_authenticator(
@@ -368,13 +368,6 @@ def _read_ap_rep(context: InitiatorContext, token: KerberosToken) -> EncAPRepPar
             decrypt(context.session_key, KeyUsage.AP_REP_ENC_PART, ap_rep.enc_part)
         )
     except ProtocolError as exc:
-        raise APError(
-            "KRB_AP_ERR_MUT_FAIL",
-            "the service's AP-REP is not sealed under our session key: it may be an impostor",
-        ) from exc
-    if (part.ctime, part.cusec) != (context.ctime, context.cusec):
-        raise APError(
-            "KRB_AP_ERR_MUT_FAIL",
-            "the service's AP-REP answers another authenticator: it may be an impostor",
-        )
+        raise not_sealed_for_us() from exc
+    check_reply_echo((part.ctime, part.cusec), (context.ctime, context.cusec))
     return part

@@ -128,10 +128,12 @@ def kerberos_credential(
     now: float | None = None,
     signed: bool = True,
     lifetime: int = 3600,
+    signer: AuthzSigner | None = None,
+    groups: tuple[str, ...] | None = None,
 ) -> KerberosCredential:
     """A DER service ticket for ``user`` under the service's Kerberos key, with the groups
-    the KDC signs (RFC 4120 §5.3, ad-type -5010) unless ``signed`` is False, as MIT's KDC
-    issues it."""
+    the KDC signs (RFC 4120 §5.3, ad-type -5010; ``signer`` and ``groups`` to forge them)
+    unless ``signed`` is False, as MIT's KDC issues it."""
     now = time.time() if now is None else now
     client, server = Principal.parse(user, realm.name), Principal.parse(service)
     session = enctype(18).random_to_key(os.urandom(32))
@@ -144,9 +146,10 @@ def kerberos_credential(
         endtime=int(now) + lifetime,
     )
     if signed:
-        groups = realm.entries[client].groups
+        signed_groups = realm.entries[client].groups if groups is None else groups
+        by = signer or realm.signer
         part = msgspec.structs.replace(
-            part, authorization_data=realm.signer.sign(part, server, groups)
+            part, authorization_data=by.sign(part, server, signed_groups)
         )
     ticket = seal_kerberos_ticket(part, server, realm.kerberos_keys[server], 1, os.urandom)
     return KerberosCredential(client, server, ticket, session, part.endtime)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from realm_helpers import (
+    SERVICE,
     Clock,
     MiniRealm,
     kerberos_credential,
@@ -20,8 +21,10 @@ from realm_helpers import (
 from test_service_flask import make_app
 from werkzeug.test import Client
 
+from orthrus.enctypes import KeyBlock
 from orthrus.errors import ConfigError
 from orthrus.kerberos.gss import complete_security_context
+from orthrus.principal import Principal
 from orthrus.replay import MemoryReplayCache
 from service_lib import KeytabSource, TicketAuthMiddleware, Verifier, VerifierSettings
 from service_lib.verifier import read_jwks
@@ -166,3 +169,32 @@ def test_kdc_jwks_setting_is_read_and_checked(realm: MiniRealm, tmp_path: Path) 
         bad.write_text(text)
         with pytest.raises(ConfigError, match="kdc_jwks"):
             read_jwks(str(bad))
+
+
+def test_an_orthrus_keytab_and_an_mit_one_together_serve_both_schemes(
+    realm: MiniRealm, clock: Clock, tmp_path: Path
+) -> None:
+    orthrus = realm.write_keytab(tmp_path / "http.keytab")  # with the KDC's JWKS
+    mit = write_mit_keytab(realm, tmp_path / "krb5.keytab")
+    settings = VerifierSettings(keytab=f"{orthrus}, {mit}", principals=["HTTP/localhost"])
+    assert settings.keytab_paths == [orthrus, mit]
+    source = KeytabSource(settings.keytab_paths, check_interval=0)
+    client = make_app(Verifier(source, MemoryReplayCache(), settings, clock=clock)).test_client()
+    ticket_header = {"Authorization": f"Ticket {token(realm.credential('alice'))}"}
+    ticket = client.get("/whoami", headers=ticket_header)
+    assert ticket.get_json()["method"] == "ticket"
+    negotiated = client.get("/whoami", headers=negotiate(kerberos_credential(realm, "alice"))[0])
+    assert negotiated.get_json() == {
+        "name": "alice@SVC.TEST",
+        "groups": ["admins", "staff"],  # checked with the Orthrus keytab's JWKS
+        "method": "negotiate",
+    }
+    # Either file replaced is reloaded (key rotation of the MIT keys): old tickets fail.
+    old = kerberos_credential(realm, "alice")
+    realm.kerberos_keys[Principal.parse(SERVICE)] = KeyBlock(18, bytes(32))
+    write_mit_keytab(realm, mit)
+    assert source.refresh()
+    response = client.get("/whoami", headers=negotiate(old)[0])
+    assert_refused(response, "KRB_AP_ERR_MODIFIED")
+    fresh = client.get("/whoami", headers=negotiate(kerberos_credential(realm, "alice"))[0])
+    assert fresh.status_code == 200
