@@ -999,6 +999,12 @@ MUTATIONS: list[Mutation] = [
         "    if replied != sent:\n",
         "    if False:\n",
     ),
+    Mutation(
+        "test_kerberos_reply_granting_longer_than_asked_is_refused",
+        "orthrus/kerberos/client.py",
+        "    if part.endtime > body.till or",
+        "    if False or",
+    ),
 ]
 
 

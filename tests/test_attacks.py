@@ -3048,7 +3048,7 @@ def test_kerberos_reply_under_another_key_is_refused(krb_realm: KerberosRealm) -
     """A spoofed KDC (which does not know alice's key) answers with a reply sealed under a
     key of its own choosing, say from a password it guessed: the client's integrity check
     refuses it (``KRB_AP_ERR_BAD_INTEGRITY``) before anything in it is used."""
-    alice, request, genuine, key = krb_as_exchange(krb_realm)
+    _, request, genuine, key = krb_as_exchange(krb_realm)
     guessed = enctype(20).string_to_key("guess", default_salt(alice), b"\0\0\0\2")
     plain = decrypt(key, KeyUsage.AS_REP_ENC_PART, genuine.enc_part)
     forged = dataclasses.replace(
@@ -3060,6 +3060,20 @@ def test_kerberos_reply_under_another_key_is_refused(krb_realm: KerberosRealm) -
     with pytest.raises(APError) as refusal:
         read_kdc_rep(forged, request)
     assert refusal.value.name == "KRB_AP_ERR_BAD_INTEGRITY"
+
+
+def test_kerberos_reply_granting_longer_than_asked_is_refused(krb_realm: KerberosRealm) -> None:
+    """A reply whose ticket ends (or may be renewed) later than the request asked: a KDC
+    that does not hold to the request, or a reply to another request with the same nonce;
+    the client stores only what it asked for (RFC 4120 §3.1.5)."""
+    _, request, genuine, key = krb_as_exchange(krb_realm)
+    body = dataclasses.replace(request.message.req_body, till=T0 + 60)
+    asked_less = dataclasses.replace(
+        request, message=dataclasses.replace(request.message, req_body=body)
+    )
+    with pytest.raises(APError, match="longer than was asked") as refusal:
+        read_kdc_rep(genuine, asked_less, key)
+    assert refusal.value.name == "KRB_AP_ERR_MODIFIED"
 
 
 @pytest.mark.parametrize("field", ["cname", "crealm"])

@@ -248,8 +248,9 @@ def read_kdc_rep(
     rep: KDCRep, request: KerberosRequest, key: KeyBlock | None = None
 ) -> KerberosCredential:
     """Check an AS-REP or TGS-REP against its request (RFC 4120 §3.1.5, §3.3.4): it opens
-    under our key, and its nonce, server and client (name and realm) are those we asked
-    for (no name canonicalization is asked, so none is accepted)."""
+    under our key, its nonce, server and client (name and realm) are those we asked for
+    (no name canonicalization is asked, so none is accepted), and its end and renewable
+    end are no later than asked (as MIT's ``verify_as_reply`` checks)."""
     reply_key = key or request.reply_key
     if reply_key is None:
         raise ValueError("an AS reply is read with the client's key")
@@ -260,6 +261,10 @@ def read_kdc_rep(
     body = request.message.req_body
     if part.nonce != body.nonce:
         raise APError("KRB_AP_ERR_MODIFIED", "the KDC reply carries another nonce")
+    if part.endtime > body.till or (body.rtime and (part.renew_till or 0) > body.rtime):
+        raise APError(
+            "KRB_AP_ERR_MODIFIED", "the KDC reply grants a ticket for longer than was asked"
+        )
     server = principal_of(part.sname, part.srealm)
     if server != principal_of(body.sname, body.realm):
         raise APError("KRB_AP_ERR_MODIFIED", f"the KDC reply is for {server}")
