@@ -3048,7 +3048,7 @@ def test_kerberos_reply_under_another_key_is_refused(krb_realm: KerberosRealm) -
     """A spoofed KDC (which does not know alice's key) answers with a reply sealed under a
     key of its own choosing, say from a password it guessed: the client's integrity check
     refuses it (``KRB_AP_ERR_BAD_INTEGRITY``) before anything in it is used."""
-    _, request, genuine, key = krb_as_exchange(krb_realm)
+    alice, request, genuine, key = krb_as_exchange(krb_realm)
     guessed = enctype(20).string_to_key("guess", default_salt(alice), b"\0\0\0\2")
     plain = decrypt(key, KeyUsage.AS_REP_ENC_PART, genuine.enc_part)
     forged = dataclasses.replace(
