@@ -3,6 +3,9 @@
 ``krb5kdc`` on 127.0.0.1 (a free port, UDP and TCP), db2 back end, aes256/aes128-cts, the KDC
 logging to a file, and the C load generator ``krb5bench`` (libkrb5) built there.
 
+:class:`MITRealm` (``create``, ``kadmin``, ``start_kdc``) is also what the peer tests
+(tests/peers) run the ``orthrus`` client against, in a realm of their own name.
+
 Nothing under /etc is used (``KRB5_CONFIG``/``KRB5_KDC_PROFILE``); the packages come from
 Debian when missing and the benchmark runs as root (:func:`ensure_installed`).
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -36,12 +40,13 @@ _KRB5_CONF = """[libdefaults]
         kdc = {host}:{port}
     }}
 [domain_realm]
-    bench.test = {realm}
+    {domain} = {realm}
 """
 
 _KDC_CONF = """[kdcdefaults]
     kdc_listen = {host}:{port}
     kdc_tcp_listen = {host}:{port}
+    kdc_max_dgram_reply_size = {max_dgram_reply}
 [realms]
     {realm} = {{
         database_name = {dir}/principal
@@ -60,13 +65,14 @@ _KDC_CONF = """[kdcdefaults]
 """
 
 
-def client_env(directory: Path, port: int) -> dict[str, str]:
-    """The environment of MIT's clients (``krb5bench``) for a KDC of realm BENCH.TEST on
+def client_env(directory: Path, port: int, realm: str = REALM) -> dict[str, str]:
+    """The environment of MIT's clients (``krb5bench``) for a KDC of ``realm`` on
     ``port`` of 127.0.0.1: a ``krb5.conf`` written in ``directory``, its own ccache and
     replay cache. MIT's KDC and Orthrus's are driven alike through it."""
     (directory / "rcache").mkdir(parents=True, exist_ok=True)
     config = directory / "krb5.conf"
-    config.write_text(_KRB5_CONF.format(realm=REALM, host=HOST, port=port))
+    domain = realm.lower()
+    config.write_text(_KRB5_CONF.format(realm=realm, host=HOST, port=port, domain=domain))
     return dict(
         os.environ,
         KRB5_CONFIG=str(config),
@@ -130,12 +136,14 @@ def version() -> str:
 class MITRealm:
     """The realm's files, its KDC process (started and stopped by pid) and the client."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, realm: str = REALM) -> None:
         self.dir = directory / "mit"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.realm = realm
         self.port = free_port()
         self.bin = self.dir / "krb5bench"
         self.gss_bin = self.dir / "gssbench"
-        self.env = client_env(self.dir, self.port) | {
+        self.env = client_env(self.dir, self.port, realm) | {
             "KRB5_KDC_PROFILE": str(self.dir / "kdc.conf"),
             "KRB5BENCH_SVC_KEYTAB": f"FILE:{self.dir / 'host.keytab'}",
         }
@@ -144,19 +152,30 @@ class MITRealm:
     def keytab(self, name: str) -> str:
         return str(self.dir / f"{name}.keytab")
 
-    def setup(self) -> None:
-        """kdb5_util create, the principals of the anchors, keytabs, and the C client."""
-        fields = {"realm": REALM, "host": HOST, "port": self.port, "dir": self.dir}
+    def create(self, max_dgram_reply: int = 4096) -> None:
+        """The realm's ``kdc.conf`` and database (``kdb5_util create``), no principals yet;
+        replies over ``max_dgram_reply`` octets are KRB_ERR_RESPONSE_TOO_BIG over UDP (MIT's
+        default 4096)."""
+        fields = {"realm": self.realm, "host": HOST, "port": self.port, "dir": self.dir}
+        fields["max_dgram_reply"] = max_dgram_reply
         (self.dir / "kdc.conf").write_text(_KDC_CONF.format(**fields))
         (self.dir / "kadm5.acl").write_text("")
+        self._run(["kdb5_util", "create", "-s", "-r", self.realm, "-P", "MasterPw-123"])
+
+    def kadmin(self, query: str) -> None:
+        """One ``kadmin.local -q`` query (``addprinc``, ``ktadd``...) on the realm."""
+        self._run(["kadmin.local", "-q", query])
+
+    def setup(self) -> None:
+        """kdb5_util create, the principals of the anchors, keytabs, and the C client."""
+        self.create()
+        self.kadmin("addprinc -pw UserPw-123 -requires_preauth alice")
+        self.kadmin("addprinc -pw UserPw-123 +requires_preauth bob")
+        self.kadmin("addprinc -randkey host/bench.test")
+        self.kadmin(f"ktadd -k {self.keytab('host')} host/bench.test")
+        self.kadmin(f"ktadd -norandkey -k {self.keytab('alice')} alice")
+        self.kadmin(f"ktadd -norandkey -k {self.keytab('bob')} bob")
         run = self._run
-        run(["kdb5_util", "create", "-s", "-r", REALM, "-P", "MasterPw-123"])
-        run(["kadmin.local", "-q", "addprinc -pw UserPw-123 -requires_preauth alice"])
-        run(["kadmin.local", "-q", "addprinc -pw UserPw-123 +requires_preauth bob"])
-        run(["kadmin.local", "-q", "addprinc -randkey host/bench.test"])
-        run(["kadmin.local", "-q", f"ktadd -k {self.keytab('host')} host/bench.test"])
-        run(["kadmin.local", "-q", f"ktadd -norandkey -k {self.keytab('alice')} alice"])
-        run(["kadmin.local", "-q", f"ktadd -norandkey -k {self.keytab('bob')} bob"])
         flags = subprocess.run(
             ["krb5-config", "--cflags", "--libs", "krb5"],
             capture_output=True,
@@ -187,9 +206,11 @@ class MITRealm:
         (self.dir / "kdc.log").write_text("")
         argv = ["krb5kdc", "-n"] + (["-w", str(workers)] if workers > 1 else [])
         self.kdc = start(argv, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(1.0)
-        if self.kdc.poll() is not None:
-            raise RuntimeError(f"krb5kdc exited at start; see {self.dir / 'kdc.log'}")
+        deadline = time.monotonic() + 30
+        while not _listening(self.port):
+            if self.kdc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"krb5kdc did not start; see {self.dir / 'kdc.log'}")
+            time.sleep(0.05)
         return self.kdc.pid
 
     def stop_kdc(self) -> None:
@@ -217,6 +238,16 @@ class MITRealm:
     def gss_env(self) -> dict[str, str]:
         """The environment of gssbench: the realm's, the service keytab as the acceptor's."""
         return self.env | {"KRB5_KTNAME": f"FILE:{self.keytab('host')}"}
+
+
+def _listening(port: int) -> bool:
+    """Whether something accepts TCP connections on ``port`` of 127.0.0.1 (krb5kdc opens
+    its UDP and TCP sockets together, before it serves)."""
+    try:
+        socket.create_connection((HOST, port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def parse_line(line: str) -> dict[str, str]:

@@ -18,8 +18,9 @@ from typing import Self
 
 from client_lib.api import ClientBase
 from client_lib.config import ClientSettings
+from client_lib.kerberos_transport import AsyncKerberosTransport
 from client_lib.options import FreshOptions, LoginOptions
-from client_lib.transport import AsyncKDCTransport, drive_async
+from client_lib.transport import AsyncExchanger, AsyncKDCTransport, drive_async
 from orthrus.credentials import Credential
 from orthrus.errors import OrthrusError
 from orthrus.keys import Entropy
@@ -42,7 +43,7 @@ class AsyncClient(ClientBase):
         entropy: Entropy = os.urandom,
     ) -> None:
         super().__init__(settings, clock, entropy)
-        self._transport: AsyncKDCTransport | None = None
+        self._transport: AsyncExchanger | None = None
         self._locks: dict[Principal, asyncio.Lock] = {}
 
     @classmethod
@@ -51,11 +52,14 @@ class AsyncClient(ClientBase):
         return cls(client.settings, client.now, client.entropy)
 
     @property
-    def transport(self) -> AsyncKDCTransport:
+    def transport(self) -> AsyncExchanger:
         if self._transport is None:
             url = self.settings.kdc_url
-            http = self.settings.async_http_client(url, "the KDC URL")
-            self._transport = AsyncKDCTransport(url, http)
+            if self.kerberos is not None:
+                self._transport = AsyncKerberosTransport(url, self.settings.timeout)
+            else:
+                http = self.settings.async_http_client(url, "the KDC URL")
+                self._transport = AsyncKDCTransport(url, http)
         return self._transport
 
     async def aclose(self) -> None:

@@ -25,8 +25,10 @@ from client_lib.ccache import CredentialCache
 from client_lib.config import ClientSettings, load_client_settings
 from client_lib.errors import BadPassword, NoCredentials
 from client_lib.fresh import FreshSchedule, Stop, cached_tgt
+from client_lib.kerberos_transport import KerberosTransport, is_kerberos_url
+from client_lib.kerberos_wire import KerberosWire, keytab_keys
 from client_lib.options import FreshOptions, LoginOptions
-from client_lib.transport import Flow, KDCCall, KDCTransport, drive
+from client_lib.transport import Exchanger, Flow, KDCCall, KDCTransport, drive
 from orthrus.as_exchange import ASOptions, make_as_req, read_as_rep
 from orthrus.credentials import Credential
 from orthrus.errors import ConfigError, KDCError, OrthrusError
@@ -60,7 +62,12 @@ _EXPIRY_MARGIN = 30
 class ClientBase:
     """What :class:`Client` and :class:`~client_lib.aio.AsyncClient` share: settings, the
     credential cache, the clock, the entropy, and every exchange written once as a flow
-    (:mod:`client_lib.transport`); the two differ only in how a flow's messages travel."""
+    (:mod:`client_lib.transport`); the two differ only in how a flow's messages travel.
+
+    With a ``krb5://`` KDC URL the flows' KDC steps are the Kerberos wire's
+    (:class:`~client_lib.kerberos_wire.KerberosWire`: DER, RFC 3961 enctypes); the cache,
+    the checks of what is cached and the CLI are the same.
+    """
 
     def __init__(
         self,
@@ -69,9 +76,14 @@ class ClientBase:
         entropy: Entropy = os.urandom,
     ) -> None:
         self.settings = settings
-        self.ccache = CredentialCache(settings.ccache_path)
+        self.ccache = CredentialCache(
+            settings.ccache_path, settings.ccache_format or "orthrus", bool(settings.ccache_format)
+        )
         self._clock = clock
         self._entropy = entropy
+        self.kerberos = (
+            KerberosWire(self.now, entropy) if is_kerberos_url(settings.kdc_url) else None
+        )
 
     @classmethod
     def from_environment(cls, clock_offset: float = 0.0) -> Self:
@@ -126,6 +138,8 @@ class ClientBase:
         carries the encrypted timestamp. (A principal without pre-authentication answers the
         first request directly, with the parameters in the reply.)
         """
+        if self.kerberos is not None:
+            return (yield from self.kerberos.password_flow(principal, password, options, server))
         probe = make_as_req(principal, self.now(), self._entropy, _as_options(options, server))
         try:
             rep = yield KDCCall("/v1/as", probe, ASRep)
@@ -151,6 +165,12 @@ class ClientBase:
     def _keytab_login_flow(
         self, principal: Principal, keytab_path: Path, options: LoginOptions
     ) -> Flow[Credential]:
+        if self.kerberos is not None:
+            tgt = yield from self.kerberos.keytab_flow(
+                principal, keytab_keys(keytab_path, principal), options
+            )
+            self.ccache.initialize(principal, tgt)
+            return tgt
         keytab = Keytab.from_bytes(read_private(keytab_path, "keytab"))
         keys = keytab.keys_by_principal().get(principal)
         if not keys:
@@ -186,6 +206,11 @@ class ClientBase:
     def _change_password_flow(
         self, principal: Principal, old_password: str, new_password: str
     ) -> Flow[KpasswdResult]:
+        if self.kerberos is not None:
+            raise ConfigError(
+                "orthrus kpasswd speaks the Orthrus KDC's HTTP API; with a krb5:// KDC use "
+                "MIT's kpasswd (RFC 3244 on the Kerberos wire)"
+            )
         ticket = yield from self._initial_ticket_flow(
             principal, old_password, LoginOptions(300, None), changepw_service(principal.realm)
         )
@@ -212,9 +237,12 @@ class ClientBase:
             cached = self.ccache.find(server)
             if cached is not None and cached.is_valid(now + _EXPIRY_MARGIN):
                 return cached
-        request = make_tgs_req(self.tgt(), server, now, self._entropy)
-        rep = yield KDCCall("/v1/tgs", request.message, TGSRep)
-        credential = read_tgs_rep(rep, request, self.now())
+        if self.kerberos is not None:
+            credential = yield from self.kerberos.tgs_flow(self.tgt(), server)
+        else:
+            request = make_tgs_req(self.tgt(), server, now, self._entropy)
+            rep = yield KDCCall("/v1/tgs", request.message, TGSRep)
+            credential = read_tgs_rep(rep, request, self.now())
         self.ccache.store(credential)
         return credential
 
@@ -228,6 +256,10 @@ class ClientBase:
         tgt = self.ccache.find(krbtgt(principal.realm))
         if tgt is None:
             raise NoCredentials(f"no ticket-granting ticket in {self.ccache.path} to renew")
+        if self.kerberos is not None:
+            renewed = yield from self.kerberos.tgs_flow(tgt, tgt.server, ("renew",))
+            self.ccache.initialize(principal, renewed)
+            return renewed
         now = self.now()
         body = KDCReqBody(
             server=tgt.server,
@@ -252,13 +284,16 @@ class Client(ClientBase):
         entropy: Entropy = os.urandom,
     ) -> None:
         super().__init__(settings, clock, entropy)
-        self._transport: KDCTransport | None = None
+        self._transport: KDCTransport | KerberosTransport | None = None
 
     @property
-    def transport(self) -> KDCTransport:
+    def transport(self) -> Exchanger:
         if self._transport is None:
             url = self.settings.kdc_url
-            self._transport = KDCTransport(url, self.settings.http_client(url, "the KDC URL"))
+            if self.kerberos is not None:
+                self._transport = KerberosTransport(url, self.settings.timeout)
+            else:
+                self._transport = KDCTransport(url, self.settings.http_client(url, "the KDC URL"))
         return self._transport
 
     def close(self) -> None:

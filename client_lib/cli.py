@@ -17,6 +17,7 @@ import click
 import httpx
 
 from client_lib.api import Client
+from client_lib.ccache import CCACHE_FORMATS
 from client_lib.options import FreshOptions, LoginOptions
 from orthrus.credentials import Credential
 from orthrus.duration import parse_duration
@@ -75,6 +76,11 @@ def _require_lab_realm(client: Client, offset: float) -> None:
     exercise; elsewhere the fix for a wrong clock is NTP, not this flag.
     """
     url = client.settings.kdc_url.rstrip("/")
+    if client.kerberos is not None:
+        raise ConfigError(
+            f"--clock-offset {offset:g}: offsets over {LAB_CLOCK_OFFSET} s are a lab switch of "
+            "the Orthrus KDC's HTTP API; a krb5:// KDC does not say whether its realm is a lab"
+        )
     try:
         with client.settings.http_client(url, "the KDC URL") as http:
             response = http.get(f"{url}/v1/realm")
@@ -111,7 +117,9 @@ def _principal(client: Client, text: str) -> Principal:
 def cli(ctx: click.Context, clock_offset: float) -> None:
     """Orthrus client: log in to a realm, list and use tickets.
 
-    Configured by ORTHRUS_KDC_URL, ORTHRUS_CCACHE, ORTHRUS_KEYTAB and ORTHRUS_CONFIG.
+    Configured by ORTHRUS_KDC_URL (http(s):// for an Orthrus KDC's JSON API, krb5://HOST:PORT
+    or krb5+tcp://HOST:PORT for any Kerberos KDC, MIT's included), ORTHRUS_CCACHE (with a
+    krb5:// URL, else KRB5CCNAME=FILE:path), ORTHRUS_KEYTAB and ORTHRUS_CONFIG.
     """
     ctx.obj = {"clock_offset": clock_offset}
 
@@ -130,6 +138,13 @@ def cli(ctx: click.Context, clock_offset: float) -> None:
     is_flag=True,
     help="Ask for a forwardable ticket, which may be forwarded to or delegated by a service "
     "the realm trusts (RFC 4120 §2.6).",
+)
+@click.option(
+    "--ccache-format",
+    type=click.Choice(CCACHE_FORMATS),
+    help="Write the cache in this format: orthrus (JSON) or mit (MIT's FILE cache, version 4, "
+    "which MIT's klist reads). Default: the format of the cache there, else orthrus "
+    "(mit for a cache named by KRB5CCNAME).",
 )
 @click.option(
     "--keep",
@@ -151,6 +166,8 @@ def kinit(ctx: click.Context, /, principal: str | None, **options: Any) -> None:
     For a long-running service: orthrus kinit --keep -k -t KEYTAB SERVICE/host
     """
     client = _client(ctx)
+    if options["ccache_format"]:
+        client.ccache.write_as(options["ccache_format"])
     if options["keep"] and not options["use_keytab"]:
         raise click.UsageError(
             "--keep logs in again from a keytab: orthrus kinit --keep -k -t KEYTAB PRINCIPAL"
@@ -248,7 +265,7 @@ def _ticket_json(credential: Credential) -> dict[str, Any]:
         "endtime": iso(credential.endtime),
         "renew_till": iso(credential.renew_till) if credential.renew_till else None,
         "flags": list(credential.flags),
-        "kvno": credential.ticket.kvno,
+        "kvno": credential.kvno,
     }
 
 
@@ -290,7 +307,7 @@ def klist(ctx: click.Context, as_json: bool, show_flags: bool, verbose: bool) ->
             letters = "".join(c for f, c in _FLAG_LETTERS.items() if f in credential.flags)
             lines.append(f"\tFlags: {letters}")
         if verbose:
-            lines.append(f"\tTicket kvno: {credential.ticket.kvno}")
+            lines.append(f"\tTicket kvno: {credential.kvno}")
     click.echo("\n".join(lines))
 
 
@@ -313,9 +330,9 @@ def kvno(ctx: click.Context, as_json: bool, services: tuple[str, ...]) -> None:
     results = []
     for text in services:
         credential = client.get_service_ticket(_principal(client, text))
-        results.append({"service": str(credential.server), "kvno": credential.ticket.kvno})
+        results.append({"service": str(credential.server), "kvno": credential.kvno})
         if not as_json:
-            click.echo(f"{credential.server}: kvno = {credential.ticket.kvno}")
+            click.echo(f"{credential.server}: kvno = {credential.kvno}")
     if as_json:
         click.echo(json.dumps(results))
 
@@ -351,6 +368,12 @@ def token(
 @click.option("-H", "--header", "headers", multiple=True, metavar="'NAME: VALUE'")
 @click.option("--mutual", is_flag=True, help="Require and check the service's AP reply.")
 @click.option(
+    "--negotiate",
+    is_flag=True,
+    help="Answer a 'WWW-Authenticate: Negotiate' challenge (SPNEGO, RFC 4559) rather than "
+    "'Ticket' (the default with a krb5:// KDC).",
+)
+@click.option(
     "--encrypt", is_flag=True, help="Seal the body (-d) and the reply under a fresh subkey."
 )
 @click.option("--service", help="Service principal (default HTTP/<host>@<realm>).")
@@ -364,7 +387,7 @@ def token(
 @click.argument("url")
 @click.pass_context
 def fetch(ctx: click.Context, /, url: str, **options: Any) -> None:
-    """Fetch URL like curl, answering the service's Ticket challenge with a ticket."""
+    """Fetch URL like curl, answering the service's Ticket (or Negotiate) challenge."""
     from client_lib.http_auth import (
         HttpxTicketAuth,
         PlainRequest,
@@ -376,7 +399,11 @@ def fetch(ctx: click.Context, /, url: str, **options: Any) -> None:
     client = _client(ctx)
     service = _principal(client, options["service"]) if options["service"] else None
     encrypt = options["encrypt"]
-    authenticator = TicketAuthenticator(client, service, mutual=options["mutual"] or encrypt)
+    if encrypt and options["negotiate"]:
+        raise click.UsageError("--encrypt seals with the Ticket scheme: drop --negotiate")
+    authenticator = TicketAuthenticator(
+        client, service, mutual=options["mutual"] or encrypt, negotiate=options["negotiate"]
+    )
     auth = HttpxTicketAuth(authenticator)
     data = options["data"]
     if encrypt and data is None:

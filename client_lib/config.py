@@ -1,5 +1,8 @@
 """Client settings: a TOML file (``ORTHRUS_CONFIG``, else ``~/.config/orthrus/client.toml``)
 with environment variables on top (``ORTHRUS_KDC_URL``, ``ORTHRUS_CCACHE``, ``ORTHRUS_KEYTAB``).
+
+With a ``krb5://`` KDC URL and no ``ORTHRUS_CCACHE``, MIT's ``KRB5CCNAME=FILE:path`` names
+the cache (in MIT's format), so that ``orthrus`` and MIT's programs share one.
 """
 
 from __future__ import annotations
@@ -7,17 +10,25 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 import msgspec
 
+from orthrus.errors import ConfigError
 from orthrus.pwkdf import KDFPolicy
 from orthrus_io.files import private_directory
 from orthrus_io.settings import build_settings, load_toml
 from orthrus_io.tls import check_url, client_ssl_context
 
-__all__ = ["ENV_OVERRIDES", "ClientSettings", "default_ccache", "load_client_settings"]
+__all__ = [
+    "ENV_OVERRIDES",
+    "ClientSettings",
+    "default_ccache",
+    "load_client_settings",
+    "mit_ccache_path",
+]
 
 ENV_OVERRIDES: Mapping[str, str] = {
     "kdc_url": "ORTHRUS_KDC_URL",
@@ -25,6 +36,7 @@ ENV_OVERRIDES: Mapping[str, str] = {
     "keytab": "ORTHRUS_KEYTAB",
     "realm": "ORTHRUS_REALM",
     "ca_file": "ORTHRUS_CA_FILE",
+    "ccache_format": "ORTHRUS_CCACHE_FORMAT",
     "allow_plain_http": "ORTHRUS_ALLOW_PLAIN_HTTP",
 }
 
@@ -34,6 +46,9 @@ class ClientSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     kdc_url: str = "http://127.0.0.1:8088"
     ccache: str = ""
+    #: The format a new cache is written in: ``orthrus`` (JSON), ``mit`` (MIT's FILE
+    #: version 4), or empty: ``mit`` for a cache named by ``KRB5CCNAME``, else ``orthrus``.
+    ccache_format: Literal["", "orthrus", "mit"] = ""
     keytab: str = ""
     realm: str = ""
     timeout: Annotated[float, msgspec.Meta(gt=0, le=300)] = 10.0
@@ -67,6 +82,20 @@ class ClientSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return default
 
 
+def mit_ccache_path(name: str) -> str:
+    """The file of MIT's ``KRB5CCNAME`` (``FILE:path`` or a bare path); ``ConfigError`` for
+    the cache types Orthrus does not read (``KEYRING:``, ``KCM:``, ``DIR:``, ``MEMORY:``)."""
+    kind, colon, rest = name.partition(":")
+    if not colon or kind.startswith("/"):
+        return name
+    if kind == "FILE" and rest:
+        return rest
+    raise ConfigError(
+        f"KRB5CCNAME={name}: Orthrus reads FILE credential caches only; set "
+        "KRB5CCNAME=FILE:/path (or ORTHRUS_CCACHE) to share a cache with MIT's programs"
+    )
+
+
 def default_ccache() -> Path:
     """One cache per user in a directory only that user can write, not a guessable name in
     a shared one such as ``/tmp`` (where another user could create it first):
@@ -83,4 +112,12 @@ def load_client_settings(env: Mapping[str, str] = os.environ) -> ClientSettings:
     table: dict[str, Any] = {}
     if explicit or path.exists():
         table = load_toml(path).get("client", {})
-    return build_settings(ClientSettings, table, env, ENV_OVERRIDES, f"[client] in {path}")
+    settings = build_settings(ClientSettings, table, env, ENV_OVERRIDES, f"[client] in {path}")
+    mit_name = env.get("KRB5CCNAME")
+    if mit_name and not settings.ccache and urlsplit(settings.kdc_url).scheme.startswith("krb5"):
+        settings = msgspec.structs.replace(
+            settings,
+            ccache=mit_ccache_path(mit_name),
+            ccache_format=settings.ccache_format or "mit",
+        )
+    return settings

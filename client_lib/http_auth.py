@@ -7,6 +7,15 @@ authenticator binds the request's method and target; with ``mutual=True`` the se
 ``Authentication-Info: Ticket <AP-REP>`` is checked (RFC 4120 §3.2.5) and a missing or wrong
 one raises ``KRB_AP_ERR_MUT_FAIL``.
 
+The same classes answer ``WWW-Authenticate: Negotiate`` (RFC 4559) when asked to
+(``negotiate=True``, ``orthrus fetch --negotiate``) or when the client's KDC is a Kerberos
+one (``krb5://``, whose tickets the ``Ticket`` scheme cannot carry): the request goes again
+with ``Authorization: Negotiate <SPNEGO NegTokenInit>`` (RFC 4178, the Kerberos initial
+context token of RFC 4121 §4.1, :mod:`orthrus.kerberos.gss`), and with ``mutual=True`` the
+service's ``WWW-Authenticate: Negotiate <NegTokenResp>`` must hold an AP-REP that opens under
+the session key and echoes our authenticator's time, else ``KRB_AP_ERR_MUT_FAIL``: a
+missing, wrong or refused reply fails closed.
+
 When a service hands out a session (``Orthrus-Session``, docs/http.md §4) the authenticator
 keeps it, in memory, for that origin (scheme, host and port) until it expires; later requests
 there send it with a fresh ``Orthrus-Session-Proof`` (:mod:`orthrus.session_proof`) instead of
@@ -34,7 +43,8 @@ from client_lib.transport import ErrorReply
 from orthrus.ap import AuthenticatorFields, make_ap_req, read_ap_rep
 from orthrus.codec import decode
 from orthrus.credentials import Credential
-from orthrus.errors import ERROR_CODES, APError, MalformedMessage
+from orthrus.der import EncAPRepPart as KerberosAPRepPart
+from orthrus.errors import ERROR_CODES, APError, ConfigError, MalformedMessage, ProtocolError
 from orthrus.forwarding import FORWARDED_TGT_HEADER, seal_forwarded_tgt
 from orthrus.httpauth import (
     REPLY_HEADER,
@@ -46,8 +56,17 @@ from orthrus.httpauth import (
     http_binding,
     parse_authorization,
 )
+from orthrus.kerberos.client import KerberosCredential
+from orthrus.kerberos.gss import (
+    DEFAULT_FLAGS,
+    InitiatorContext,
+    complete_security_context,
+    initiate_security_context,
+)
+from orthrus.kerberos.gss_tokens import GSS_C_MUTUAL_FLAG
 from orthrus.keys import Key
 from orthrus.messages import Authenticator, EncAPRepPart
+from orthrus.negotiate import NEGOTIATE, negotiate_header, parse_negotiate
 from orthrus.principal import Principal
 from orthrus.priv import PrivChannel, decode_priv, encode_priv
 from orthrus.session_proof import ProofTarget, make_session_proof
@@ -56,6 +75,7 @@ __all__ = [
     "AuthOptions",
     "ClientSession",
     "HttpxTicketAuth",
+    "NegotiatePending",
     "PlainRequest",
     "RequestsTicketAuth",
     "SealedReply",
@@ -63,6 +83,8 @@ __all__ = [
     "challenge_realm",
     "fetch_sealed",
     "forwarding_headers",
+    "negotiate_token",
+    "offers_negotiate",
     "raise_for_refusal",
 ]
 
@@ -77,6 +99,26 @@ def challenge_realm(headers: Mapping[str, str]) -> str | None:
         return None
     match = _REALM.search(params)
     return match.group(1) if match else ""
+
+
+def _challenges(headers: Mapping[str, str]) -> list[str]:
+    """Every challenge of the ``WWW-Authenticate`` headers (several headers arrive joined
+    with commas; a ``Negotiate`` token is base64, which has none)."""
+    return [part.strip() for part in headers.get("WWW-Authenticate", "").split(",")]
+
+
+def offers_negotiate(headers: Mapping[str, str]) -> bool:
+    """Whether a response asks for ``Negotiate`` (RFC 4559 §4.1)."""
+    return any(c.partition(" ")[0].lower() == NEGOTIATE.lower() for c in _challenges(headers))
+
+
+def negotiate_token(headers: Mapping[str, str]) -> bytes | None:
+    """The token of the service's ``WWW-Authenticate: Negotiate <token>`` (RFC 4559 §5),
+    None when it sent none; ``MalformedMessage`` for one that is not base64."""
+    for challenge in _challenges(headers):
+        if challenge.partition(" ")[0].lower() == NEGOTIATE.lower() and " " in challenge:
+            return parse_negotiate(challenge)
+    return None
 
 
 def _origin(url: str) -> str:
@@ -101,6 +143,15 @@ class Pending:
 
 
 @dataclass(frozen=True, slots=True)
+class NegotiatePending:
+    """What a request sent with ``Negotiate`` needs to check its response: the initiator's
+    context (session key, authenticator time, flags asked)."""
+
+    context: InitiatorContext
+    mutual: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ClientSession:
     """A session a service handed out: its token, the session key of the ticket it was
     opened with (to make proofs), and the token's end."""
@@ -111,7 +162,8 @@ class ClientSession:
 
 
 class TicketAuthenticator:
-    """Makes ``Authorization: Ticket`` values and checks mutual-authentication replies."""
+    """Makes ``Authorization: Ticket`` (or ``Negotiate``) values and checks
+    mutual-authentication replies."""
 
     def __init__(
         self,
@@ -119,13 +171,27 @@ class TicketAuthenticator:
         service: Principal | None = None,
         mutual: bool = False,
         bind: bool = True,
+        negotiate: bool = False,
     ) -> None:
         self.client = client
         self.service = service
         self.mutual = mutual
         self.bind = bind
+        self.negotiate = negotiate
         self._sessions: dict[str, ClientSession] = {}
         self._async_client: AsyncClient | None = None
+
+    @property
+    def uses_negotiate(self) -> bool:
+        """``Negotiate`` rather than ``Ticket``: asked for, or the KDC is a Kerberos one."""
+        return self.negotiate or self.client.kerberos is not None
+
+    def challenged(self, headers: Mapping[str, str]) -> str | None:
+        """The realm of the challenge this authenticator answers (``""``: none named, as
+        ``Negotiate`` never names one), None when the response asks for no such scheme."""
+        if self.uses_negotiate:
+            return "" if offers_negotiate(headers) else None
+        return challenge_realm(headers)
 
     def service_for(self, url: str, realm: str | None) -> Principal:
         """The service principal: as given, else ``HTTP/<host>@<realm>``."""
@@ -150,16 +216,24 @@ class TicketAuthenticator:
 
     def authorization(
         self, method: str, url: str, realm: str | None, channel: PrivChannel | None = None
-    ) -> tuple[str, Pending]:
+    ) -> tuple[str, Pending | NegotiatePending]:
         """The header value for one request, and what to check its response with."""
         credential = self.client.get_service_ticket(self.service_for(url, realm))
         return self.ap_header(credential, method, url, channel)
 
     def ap_header(
         self, credential: Credential, method: str, url: str, channel: PrivChannel | None = None
-    ) -> tuple[str, Pending]:
+    ) -> tuple[str, Pending | NegotiatePending]:
         """The ``Ticket`` header value for one request with ``credential`` (RFC 4120 §3.2.2),
-        and what to check its response with."""
+        or the ``Negotiate`` one (:attr:`uses_negotiate`), and what to check its response
+        with."""
+        if self.uses_negotiate:
+            if channel is not None:
+                raise ConfigError(
+                    "sealed messages (--encrypt) travel with the Ticket scheme, which needs an "
+                    "Orthrus KDC's tickets: use an http(s):// ORTHRUS_KDC_URL, without --negotiate"
+                )
+            return self._negotiate_header(credential)
         fields = AuthenticatorFields(
             checksum=http_binding(method, _target(url)) if self.bind else None,
             subkey=channel.key if channel else None,
@@ -171,6 +245,18 @@ class TicketAuthenticator:
         )
         pending = Pending(credential.session_key, authenticator, self.mutual, url)
         return f"{SCHEME} {encode_ap_req(ap_req)}", pending
+
+    def _negotiate_header(self, credential: Credential) -> tuple[str, NegotiatePending]:
+        """``Negotiate <SPNEGO NegTokenInit>`` for ``credential`` (RFC 4559 §4.2), asking
+        for mutual authentication when it is required (RFC 4121 §4.1.1.1)."""
+        flags = DEFAULT_FLAGS if self.mutual else DEFAULT_FLAGS & ~GSS_C_MUTUAL_FLAG
+        context = initiate_security_context(
+            KerberosCredential.from_credential(credential),
+            self.client.now(),
+            self.client.entropy,
+            flags=flags,
+        )
+        return negotiate_header(context.token), NegotiatePending(context, self.mutual)
 
     def session_headers(self, method: str, url: str) -> dict[str, str] | None:
         """The session headers for one request (the token and a fresh proof), or None when
@@ -187,9 +273,13 @@ class TicketAuthenticator:
         """Forget the session of the URL's origin (the service refused it)."""
         self._sessions.pop(_origin(url), None)
 
-    def check_response(self, headers: Mapping[str, str], pending: Pending) -> EncAPRepPart | None:
+    def check_response(
+        self, headers: Mapping[str, str], pending: Pending | NegotiatePending
+    ) -> EncAPRepPart | KerberosAPRepPart | None:
         """Check the service's AP-REP when mutual authentication was asked for, and keep the
         session the service handed out with the answer, if any."""
+        if isinstance(pending, NegotiatePending):
+            return _check_negotiate(headers, pending)
         reply = self._check_reply(headers, pending) if pending.mutual else None
         self._keep_session(headers, pending)
         return reply
@@ -232,6 +322,26 @@ def forwarding_headers(client: Client, credential: Credential) -> dict[str, str]
     tgt = client.forwarded_tgt()
     sealed = seal_forwarded_tgt(tgt, credential.session_key, client.entropy)
     return {FORWARDED_TGT_HEADER: sealed}
+
+
+def _check_negotiate(
+    headers: Mapping[str, str], pending: NegotiatePending
+) -> KerberosAPRepPart | None:
+    """The service's ``Negotiate`` answer (RFC 4559 §5, RFC 4178 §4.2.2): when a token came,
+    it must be accept-completed with an AP-REP that opens under the session key and echoes
+    our time; none may come only when mutual authentication was not asked."""
+    try:
+        token = negotiate_token(headers)
+        if token is None:
+            if pending.mutual:
+                raise MalformedMessage("no WWW-Authenticate: Negotiate token with the answer")
+            return None
+        return complete_security_context(pending.context, token)
+    except ProtocolError as exc:
+        raise APError(
+            "KRB_AP_ERR_MUT_FAIL",
+            f"the service did not prove its identity ({exc.message}); it may be an impostor",
+        ) from None
 
 
 PRIV_CONTENT_TYPE = "application/orthrus-priv"
@@ -292,7 +402,8 @@ _Step = httpx.Request | _NeedTicket
 
 
 class HttpxTicketAuth(httpx.Auth):
-    """``httpx`` auth: answers the ``Ticket`` challenge (or sends a ticket at once).
+    """``httpx`` auth: answers the ``Ticket`` challenge (or sends a ticket at once), or the
+    ``Negotiate`` one (``negotiate=True``, or a ``krb5://`` KDC).
 
     ``HttpxTicketAuth()`` takes its defaults from the environment; it works with
     ``httpx.Client`` and, without blocking the event loop, with ``httpx.AsyncClient``.
@@ -306,10 +417,12 @@ class HttpxTicketAuth(httpx.Auth):
         mutual: bool = False,
         service: Principal | str | None = None,
         client: Client | None = None,
+        negotiate: bool = False,
     ) -> None:
-        self.authenticator = _authenticator(authenticator, AuthOptions(mutual, service, client))
+        options = AuthOptions(mutual, service, client, negotiate)
+        self.authenticator = _authenticator(authenticator, options)
         self.preemptive = preemptive
-        self.last_reply: EncAPRepPart | None = None
+        self.last_reply: EncAPRepPart | KerberosAPRepPart | None = None
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         flow = self._flow(request)
@@ -353,7 +466,7 @@ class HttpxTicketAuth(httpx.Auth):
         if session is not None or not self.preemptive:
             request.headers.update(session or {})
             response = cast(httpx.Response, (yield request))
-            realm = challenge_realm(response.headers)
+            realm = self.authenticator.challenged(response.headers)
             if response.status_code != 401 or realm is None:
                 if self.authenticator.mutual:
                     raise _unauthenticated_service()
@@ -372,7 +485,8 @@ class HttpxTicketAuth(httpx.Auth):
 
 
 class RequestsTicketAuth(requests.auth.AuthBase):
-    """``requests`` auth: answers the ``Ticket`` challenge (or sends a ticket at once).
+    """``requests`` auth: answers the ``Ticket`` challenge (or sends a ticket at once), or the
+    ``Negotiate`` one (``negotiate=True``, or a ``krb5://`` KDC).
 
     ``RequestsTicketAuth()`` takes its defaults from the environment; set on a
     ``requests.Session`` it serves every request of the session from one credential cache.
@@ -386,8 +500,10 @@ class RequestsTicketAuth(requests.auth.AuthBase):
         mutual: bool = False,
         service: Principal | str | None = None,
         client: Client | None = None,
+        negotiate: bool = False,
     ) -> None:
-        self.authenticator = _authenticator(authenticator, AuthOptions(mutual, service, client))
+        options = AuthOptions(mutual, service, client, negotiate)
+        self.authenticator = _authenticator(authenticator, options)
         self.preemptive = preemptive
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -400,14 +516,16 @@ class RequestsTicketAuth(requests.auth.AuthBase):
             request.register_hook("response", self._answer_challenge)
         return request
 
-    def _sign(self, request: requests.PreparedRequest, realm: str | None) -> Pending:
+    def _sign(
+        self, request: requests.PreparedRequest, realm: str | None
+    ) -> Pending | NegotiatePending:
         header, pending = self.authenticator.authorization(
             request.method or "GET", request.url or "/", realm
         )
         request.headers["Authorization"] = header
         return pending
 
-    def _checker(self, pending: Pending) -> Callable[..., requests.Response]:
+    def _checker(self, pending: Pending | NegotiatePending) -> Callable[..., requests.Response]:
         def check(response: requests.Response, **_: Any) -> requests.Response:
             if response.status_code < 400:
                 self.authenticator.check_response(response.headers, pending)
@@ -416,7 +534,7 @@ class RequestsTicketAuth(requests.auth.AuthBase):
         return check
 
     def _answer_challenge(self, response: requests.Response, **kwargs: Any) -> requests.Response:
-        realm = challenge_realm(response.headers)
+        realm = self.authenticator.challenged(response.headers)
         if response.status_code != 401 or realm is None:
             if self.authenticator.mutual:
                 raise _unauthenticated_service()
@@ -442,6 +560,7 @@ class AuthOptions:
     mutual: bool = False
     service: Principal | str | None = None
     client: Client | None = None
+    negotiate: bool = False
 
 
 def _authenticator(given: TicketAuthenticator | None, options: AuthOptions) -> TicketAuthenticator:
@@ -454,7 +573,7 @@ def _authenticator(given: TicketAuthenticator | None, options: AuthOptions) -> T
     service = options.service
     if isinstance(service, str):
         service = client.parse_principal(service)
-    return TicketAuthenticator(client, service, options.mutual)
+    return TicketAuthenticator(client, service, options.mutual, negotiate=options.negotiate)
 
 
 def raise_for_refusal(response: httpx.Response | requests.Response) -> None:

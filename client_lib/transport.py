@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 import msgspec
@@ -26,8 +26,10 @@ from orthrus.errors import (
 )
 
 __all__ = [
+    "AsyncExchanger",
     "AsyncKDCTransport",
     "ErrorReply",
+    "Exchanger",
     "Flow",
     "KDCCall",
     "KDCTransport",
@@ -49,6 +51,23 @@ class KDCCall:
 
 #: An exchange with the KDC, independent of how its messages travel.
 Flow = Generator[KDCCall, Any, T]
+
+
+class Exchanger(Protocol):
+    """What :func:`drive` sends a flow's calls through: HTTP (:class:`KDCTransport`) or the
+    Kerberos wire (:class:`client_lib.kerberos_transport.KerberosTransport`)."""
+
+    def exchange(self, path: str, message: Any, reply_type: Any) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class AsyncExchanger(Protocol):
+    """The same for :func:`drive_async`."""
+
+    async def exchange(self, path: str, message: Any, reply_type: Any) -> Any: ...
+
+    async def aclose(self) -> None: ...
 
 
 class ErrorBody(msgspec.Struct):
@@ -139,7 +158,7 @@ class AsyncKDCTransport(_Endpoint):
         return self.reply(response, reply_type)
 
 
-def drive(flow: Flow[T], transport: KDCTransport) -> T:
+def drive(flow: Flow[T], transport: Exchanger) -> T:
     """Run ``flow`` to its end over a blocking transport."""
     try:
         call = next(flow)
@@ -155,7 +174,7 @@ def drive(flow: Flow[T], transport: KDCTransport) -> T:
         return result
 
 
-async def drive_async(flow: Flow[T], transport: AsyncKDCTransport) -> T:
+async def drive_async(flow: Flow[T], transport: AsyncExchanger) -> T:
     """Run ``flow`` to its end over an async transport."""
     try:
         call = next(flow)

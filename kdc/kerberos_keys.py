@@ -23,16 +23,11 @@ from kdc.config import KDCSettings
 from kdc.masterkey import MasterKey
 from kdc.models import KerberosKeyRow
 from orthrus.enctypes import enctype
+from orthrus.kerberos.names import default_salt
 from orthrus.principal import Principal
 from orthrus.realm import KerberosKey
 
 __all__ = ["default_salt", "describe", "new_rows", "realm_order", "seal_owner"]
-
-
-def default_salt(principal: Principal) -> bytes:
-    """RFC 4120 §4's default salt: the realm and every name component, concatenated
-    (``EXAMPLE.TESTalice``; ``EXAMPLE.TESThostwww.example.test`` for ``host/www.example.test``)."""
-    return (principal.realm + "".join(principal.components)).encode("utf-8")
 
 
 def seal_owner(name: str, kvno: int, number: int) -> str:

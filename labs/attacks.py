@@ -347,7 +347,11 @@ def steal_ccache(lab: Lab, victim: Path, copy: Path) -> Stolen:
         cache.principal(),
         copy,
         mode,
-        {ticket_id(c.ticket.enc_part): str(c.server) for c in credentials},
+        {
+            ticket_id(c.ticket.enc_part): str(c.server)
+            for c in credentials
+            if isinstance(c.ticket, Ticket)
+        },
     )
     record_activity(
         lab.paths.activity,

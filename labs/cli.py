@@ -667,7 +667,7 @@ def forge(
         else f'orthrus fetch --service {server} "$LAB_NOTES/admin/stats"'
     )
     console.print(
-        f"Forged a ticket for [bold]{server}[/] (kvno {credential.ticket.kvno}) claiming "
+        f"Forged a ticket for [bold]{server}[/] (kvno {credential.kvno}) claiming "
         f"client [bold]{client}[/] in groups [bold]{', '.join(groups)}[/], no KDC involved.\n"
         f"It is in {target}. Use it:\n"
         f"  ORTHRUS_CCACHE={target} {use}"

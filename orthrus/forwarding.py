@@ -15,6 +15,7 @@ from orthrus.codec import decode, encode
 from orthrus.credentials import Credential
 from orthrus.errors import APError, MalformedMessage
 from orthrus.keys import Entropy, Key, KeyUsage
+from orthrus.messages import Ticket
 from orthrus.principal import Principal, krbtgt
 from orthrus.seal import open_sealed, seal
 
@@ -46,7 +47,12 @@ def open_forwarded_tgt(
             "KRB_AP_ERR_MODIFIED",
             f"the forwarded TGT is {tgt.client}'s, not {client}'s, who authenticated",
         )
-    if tgt.server != krbtgt(client.realm) or tgt.ticket.server != tgt.server:
+    ticket = tgt.ticket
+    if (
+        tgt.server != krbtgt(client.realm)
+        or not isinstance(ticket, Ticket)  # a DER ticket (krb5://) is never forwarded here
+        or ticket.server != tgt.server
+    ):
         raise APError(
             "KRB_AP_ERR_MODIFIED", f"the forwarded credential is not a TGT of {client.realm}"
         )

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from orthrus.enctypes import ENCTYPES, KeyBlock
 from orthrus.errors import MalformedMessage
+from orthrus.octets import OctetReader
 from orthrus.principal import Principal
 from orthrus.realm import KerberosKey
 
@@ -129,13 +130,11 @@ def _counted(text: str) -> bytes:
     return _U16.pack(len(raw)) + raw
 
 
-class _Reader:
-    """A cursor over a keytab's octets that never reads past ``limit``."""
+class _Reader(OctetReader):
+    """A cursor over a keytab's octets that never reads past the record it is in."""
 
     def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.offset = 0
-        self.limit = len(data)
+        super().__init__(data, "the keytab")
 
     def entries(self) -> tuple[tuple[MITKeytabEntry, ...], int]:
         """The entries, and the offset where the next record would go."""
@@ -154,7 +153,7 @@ class _Reader:
         found: list[MITKeytabEntry] = []
         while self.offset < len(self.data):
             start = self.offset
-            size = self._int(_I32, "record length")
+            size = self.integer(_I32, "record length")
             if size == 0:
                 return tuple(found), start
             length = abs(size)
@@ -171,22 +170,8 @@ class _Reader:
             self.offset = end
         return tuple(found), self.offset
 
-    def _take(self, count: int, what: str) -> bytes:
-        if count > self.limit - self.offset:
-            raise MalformedMessage(
-                f"the keytab's {what} at offset {self.offset} needs {count} octets but only "
-                f"{self.limit - self.offset} remain in its record: the file is corrupt"
-            )
-        chunk = self.data[self.offset : self.offset + count]
-        self.offset += count
-        return chunk
-
-    def _int(self, form: struct.Struct, what: str) -> int:
-        value: int = form.unpack(self._take(form.size, what))[0]
-        return value
-
     def _text(self, what: str) -> str:
-        raw = self._take(self._int(_U16, f"{what} length"), what)
+        raw = self.take(self.integer(_U16, f"{what} length"), what)
         try:
             return raw.decode("ascii")
         except UnicodeDecodeError:
@@ -195,7 +180,7 @@ class _Reader:
             ) from None
 
     def _entry(self, start: int) -> MITKeytabEntry:
-        count = self._int(_U16, "component count")
+        count = self.integer(_U16, "component count")
         realm = self._text("realm")
         components = tuple(self._text("name component") for _ in range(count))
         try:
@@ -205,14 +190,14 @@ class _Reader:
                 f"the keytab entry at offset {start} names a principal Orthrus does not "
                 f"accept: {exc.message}"
             ) from None
-        name_type = self._int(_U32, "name type")
-        timestamp = self._int(_U32, "timestamp")
-        kvno = self._int(_U8, "key version")
-        enctype = self._int(_U16, "encryption type")
-        material = self._take(self._int(_U16, "key length"), "key")
+        name_type = self.integer(_U32, "name type")
+        timestamp = self.integer(_U32, "timestamp")
+        kvno = self.integer(_U8, "key version")
+        enctype = self.integer(_U16, "encryption type")
+        material = self.take(self.integer(_U16, "key length"), "key")
         _check_key(enctype, material, principal, start)
         if self.limit - self.offset >= _U32.size:
-            kvno = self._int(_U32, "key version") or kvno
+            kvno = self.integer(_U32, "key version") or kvno
         return MITKeytabEntry(principal, kvno, KeyBlock(enctype, material), timestamp, name_type)
 
 

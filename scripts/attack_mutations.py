@@ -1113,6 +1113,36 @@ MUTATIONS: list[Mutation] = [
         "    if False:",
     ),
     Mutation(
+        "test_kerberos_reply_to_an_earlier_request_is_refused",
+        "orthrus/kerberos/client.py",
+        "    if part.nonce != body.nonce:",
+        "    if False:",
+    ),
+    Mutation(
+        "test_kerberos_reply_under_another_key_is_refused",
+        "orthrus/enctypes/rfc3961.py",
+        "    if not hmac.compare_digest(expected, received):",
+        "    if False:",
+    ),
+    Mutation(
+        "test_kerberos_reply_for_another_client_is_refused",
+        "orthrus/kerberos/client.py",
+        "    if client != request.client:",
+        "    if False:",
+    ),
+    Mutation(
+        "test_negotiate_mutual_answer_without_the_service_token_fails_closed",
+        "client_lib/http_auth.py",
+        "            if pending.mutual:",
+        "            if False:",
+    ),
+    Mutation(
+        "test_negotiate_mutual_answer_replayed_from_another_request_fails_closed",
+        "client_lib/http_auth.py",
+        "        return complete_security_context(pending.context, token)",
+        "        return None",
+    ),
+    Mutation(
         "test_negotiate_header_replayed_is_repeat",
         "orthrus/ap.py",
         "    check_replay(rules.replay_cache, opened.replay_entry, expires_at, now, client_time, "
@@ -1142,6 +1172,12 @@ MUTATIONS: list[Mutation] = [
         "orthrus/ap.py",
         "    if replied != sent:\n",
         "    if False:\n",
+    ),
+    Mutation(
+        "test_kerberos_reply_granting_longer_than_asked_is_refused",
+        "orthrus/kerberos/client.py",
+        "    if part.endtime > body.till or",
+        "    if False or",
     ),
 ]
 

@@ -57,12 +57,13 @@ from support import (
 sys.path.insert(0, str(Path(__file__).with_name("core")))
 from core_realm import T0, CoreRealm, wire
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from kerberos_realm import KerberosRealm, random_keys
+from kerberos_realm import ITERATIONS, KerberosRealm, random_keys
 from krb_wire_support import AS_TAG, closed_by_kdc, serve_kerberos, tcp_exchange
 
 from client_lib.api import Client
 from client_lib.ccache import CredentialCache
 from client_lib.config import ClientSettings
+from client_lib.http_auth import NegotiatePending, TicketAuthenticator
 from kdc.app import RUNNER, create_app
 from kdc.backends import Backends, make_backends
 from kdc.cli import cli as kdc_cli
@@ -87,7 +88,7 @@ from orthrus.b64 import b64u_decode, b64u_encode
 from orthrus.codec import body_checksum
 from orthrus.credentials import Credential
 from orthrus.enctypes import CHECKSUM_TYPES, ENCTYPES, KeyBlock, checksum_type, enctype
-from orthrus.errors import ConfigError, ProtocolError
+from orthrus.errors import APError, ConfigError, ProtocolError
 from orthrus.forwarding import seal_forwarded_tgt
 from orthrus.httpauth import (
     SESSION_HEADER,
@@ -96,15 +97,17 @@ from orthrus.httpauth import (
     encode_ap_req,
     http_binding,
 )
-from orthrus.kerberos.client import KerberosCredential, tgs_request
+from orthrus.kerberos.client import KerberosCredential, KerberosRequest, read_kdc_rep, tgs_request
 from orthrus.kerberos.client import as_request as krb_as_request
+from orthrus.kerberos.gss import accept_reply, accept_security_context, read_initiator_token
 from orthrus.kerberos.kdc import answer as kerberos_answer
-from orthrus.kerberos.names import principal_name
-from orthrus.kerberos.tickets import open_kerberos_ticket, seal_kerberos_ticket
+from orthrus.kerberos.names import default_salt, principal_name
+from orthrus.kerberos.tickets import decrypt, encrypt, open_kerberos_ticket, seal_kerberos_ticket
 from orthrus.keys import Key, KeyUsage
 from orthrus.keytab import Keytab, KeytabEntry
 from orthrus.kpasswd import handle_kpasswd_req, make_kpasswd_req
 from orthrus.messages import APRep, ASRep, ASReq, KDCReqBody, PAData, TGSReq
+from orthrus.negotiate import negotiate_header, parse_negotiate
 from orthrus.principal import Principal, krbtgt
 from orthrus.priv import KrbPriv, PrivChannel
 from orthrus.pwkdf import (
@@ -114,6 +117,7 @@ from orthrus.pwkdf import (
     KDFParams,
     string_to_key,
 )
+from orthrus.realm import KerberosKey
 from orthrus.replay import MemoryReplayCache, ReplayCache
 from orthrus.seal import open_sealed, seal
 from orthrus.session_proof import ProofTarget, make_session_proof
@@ -3026,6 +3030,141 @@ def test_kerberos_golden_ticket_with_a_stolen_krbtgt_key_is_modified(
     error = krb_realm.error(tgs_request(forged, web, T0, os.urandom))
     assert error.error_code == 41  # KRB_AP_ERR_MODIFIED
     assert len(krb_realm.replay) == size
+
+
+# -- the client's checks of a Kerberos-wire KDC reply (RFC 4120 §3.1.5, §3.3.4) --------------
+
+
+def krb_as_exchange(
+    realm: KerberosRealm, password: str = "correct horse"
+) -> tuple[Principal, KerberosRequest, der.KDCRep, KeyBlock]:
+    """alice's pre-authenticated AS-REQ, the KDC's genuine reply to it, and her key."""
+    alice = realm.add_krb_user("alice", password)
+    key = enctype(20).string_to_key(password, default_salt(alice), ITERATIONS.to_bytes(4, "big"))
+    request = krb_as_request(alice, realm.tgs, (20,), T0, os.urandom, key)
+    return alice, request, realm.reply(request), key
+
+
+def test_kerberos_reply_to_an_earlier_request_is_refused(krb_realm: KerberosRealm) -> None:
+    """A spoofed KDC answers alice's new AS-REQ with a genuine reply it captured earlier
+    (to steer her to an old session key, or a ticket of another time): it opens under her
+    key, but its nonce is the old request's. Refused, nothing stored."""
+    alice, _, captured, key = krb_as_exchange(krb_realm)
+    fresh = krb_as_request(alice, krb_realm.tgs, (20,), T0 + 60, os.urandom, key)
+    with pytest.raises(APError, match="another nonce") as refusal:
+        read_kdc_rep(captured, fresh)
+    assert refusal.value.name == "KRB_AP_ERR_MODIFIED"
+
+
+def test_kerberos_reply_under_another_key_is_refused(krb_realm: KerberosRealm) -> None:
+    """A spoofed KDC (which does not know alice's key) answers with a reply sealed under a
+    key of its own choosing, say from a password it guessed: the client's integrity check
+    refuses it (``KRB_AP_ERR_BAD_INTEGRITY``) before anything in it is used."""
+    alice, request, genuine, key = krb_as_exchange(krb_realm)
+    guessed = enctype(20).string_to_key("guess", default_salt(alice), b"\0\0\0\2")
+    plain = decrypt(key, KeyUsage.AS_REP_ENC_PART, genuine.enc_part)
+    forged = dataclasses.replace(
+        genuine,
+        enc_part=der.EncryptedData(
+            20, encrypt(guessed, KeyUsage.AS_REP_ENC_PART, plain, os.urandom)
+        ),
+    )
+    with pytest.raises(APError) as refusal:
+        read_kdc_rep(forged, request)
+    assert refusal.value.name == "KRB_AP_ERR_BAD_INTEGRITY"
+
+
+def test_kerberos_reply_granting_longer_than_asked_is_refused(krb_realm: KerberosRealm) -> None:
+    """A reply whose ticket ends (or may be renewed) later than the request asked: a KDC
+    that does not hold to the request, or a reply to another request with the same nonce;
+    the client stores only what it asked for (RFC 4120 §3.1.5)."""
+    _, request, genuine, key = krb_as_exchange(krb_realm)
+    body = dataclasses.replace(request.message.req_body, till=T0 + 60)
+    asked_less = dataclasses.replace(
+        request, message=dataclasses.replace(request.message, req_body=body)
+    )
+    with pytest.raises(APError, match="longer than was asked") as refusal:
+        read_kdc_rep(genuine, asked_less, key)
+    assert refusal.value.name == "KRB_AP_ERR_MODIFIED"
+
+
+@pytest.mark.parametrize("field", ["cname", "crealm"])
+def test_kerberos_reply_for_another_client_is_refused(krb_realm: KerberosRealm, field: str) -> None:
+    """The reply's client name and realm travel in clear, outside the part sealed under
+    alice's key: someone on the path rewrites them (``bob``, or alice of ``EVIL.TEST``) so
+    that alice's program would store, and act on, a ticket it believes is another's. The
+    client compares them with what it asked for: refused."""
+    _, request, genuine, _ = krb_as_exchange(krb_realm)
+    change = {"cname": principal_name(Principal.parse("bob@EXAMPLE.TEST"))}
+    swapped = dataclasses.replace(
+        genuine, **(change if field == "cname" else {"crealm": "EVIL.TEST"})
+    )
+    with pytest.raises(APError, match="not alice@") as refusal:
+        read_kdc_rep(swapped, request)
+    assert refusal.value.name == "KRB_AP_ERR_MODIFIED"
+
+
+# -- the client's check of a service's Negotiate answer (RFC 4559 §5, RFC 4121 §4.1) ---------
+
+
+class NegotiateSetup:
+    """alice's DER service ticket for HTTP/web from the in-memory Kerberos realm, a client
+    whose KDC is a Kerberos one (so its auth classes answer ``Negotiate``), and the real
+    acceptor of the service's side (:mod:`orthrus.kerberos.gss`)."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.realm = KerberosRealm()
+        alice = self.realm.add_krb_user("alice", "correct horse")
+        self.web = self.realm.add_krb_service("HTTP/web")
+        tgt = self.realm.krb_login(alice, "correct horse")
+        request = tgs_request(tgt, self.web, T0, os.urandom)
+        self.credential = read_kdc_rep(self.realm.reply(request), request).to_credential()
+        settings = ClientSettings(kdc_url="krb5://127.0.0.1:9", ccache=str(tmp_path / "cc"))
+        self.client = Client(settings, clock=lambda: T0 + 1)
+        self.rules = APRules(replay_cache=MemoryReplayCache())
+
+    def authenticator(self) -> TicketAuthenticator:
+        return TicketAuthenticator(self.client, self.web, mutual=True)
+
+    def exchange(self) -> tuple[NegotiatePending, dict[str, str]]:
+        """One request's pending context and the genuine service's answer headers."""
+        header, pending = self.authenticator().ap_header(self.credential, "GET", "http://web/")
+        assert isinstance(pending, NegotiatePending)
+        request = read_initiator_token(parse_negotiate(header) or b"")
+        keys = self.realm.entries[self.web].kerberos_keys
+
+        def keys_for(server: Principal) -> tuple[KerberosKey, ...] | None:
+            return keys if server == self.web else None
+
+        accepted = accept_security_context(request, keys_for, T0 + 1, self.rules)
+        return pending, {"WWW-Authenticate": negotiate_header(accept_reply(accepted, os.urandom))}
+
+
+def test_negotiate_mutual_answer_without_the_service_token_fails_closed(tmp_path: Path) -> None:
+    """An impostor (or a proxy that drops headers) answers 200 without the service's
+    ``Negotiate`` token: nothing proves the service holds its key, so a client that asked
+    for mutual authentication refuses the answer."""
+    setup = NegotiateSetup(tmp_path)
+    pending, genuine = setup.exchange()
+    assert setup.authenticator().check_response(genuine, pending) is not None
+    with pytest.raises(APError, match="did not prove its identity") as refusal:
+        setup.authenticator().check_response({}, pending)
+    assert refusal.value.name == "KRB_AP_ERR_MUT_FAIL"
+
+
+def test_negotiate_mutual_answer_replayed_from_another_request_fails_closed(
+    tmp_path: Path,
+) -> None:
+    """An impostor without the service key replays the genuine service's answer to an
+    earlier request: its AP-REP opens under the session key but echoes the earlier
+    authenticator's time, not this one's. Refused."""
+    setup = NegotiateSetup(tmp_path)
+    _, earlier = setup.exchange()
+    setup.client = Client(setup.client.settings, clock=lambda: T0 + 2)
+    pending, _ = setup.exchange()
+    with pytest.raises(APError, match="did not prove its identity") as refusal:
+        setup.authenticator().check_response(earlier, pending)
+    assert refusal.value.name == "KRB_AP_ERR_MUT_FAIL"
 
 
 @pytest.mark.parametrize(

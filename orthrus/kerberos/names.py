@@ -16,6 +16,7 @@ __all__ = [
     "NT_PRINCIPAL",
     "NT_SRV_INST",
     "TICKET_FLAG_BITS",
+    "default_salt",
     "flags_from_bits",
     "flags_to_bits",
     "kdc_options",
@@ -68,6 +69,12 @@ def principal_of(name: PrincipalName | None, realm: str) -> Principal:
     if name is None:
         raise MalformedMessage("the message names no principal where one is required")
     return Principal(name.components, realm)
+
+
+def default_salt(principal: Principal) -> bytes:
+    """RFC 4120 §4's default salt: the realm and every name component, concatenated
+    (``EXAMPLE.TESTalice``; ``EXAMPLE.TESThostwww.example.test`` for ``host/www.example.test``)."""
+    return (principal.realm + "".join(principal.components)).encode("utf-8")
 
 
 def principal_name(principal: Principal) -> PrincipalName:

@@ -23,7 +23,6 @@ from orthrus.enctypes import checksum_type, enctype
 from orthrus.kerberos import kdc
 from orthrus.kerberos.client import (
     KerberosCredential,
-    KerberosRequest,
     as_request,
     read_kdc_rep,
     tgs_request,
@@ -96,13 +95,8 @@ def test_tgs_gives_a_service_ticket_the_service_key_opens(realm: KerberosRealm) 
 def test_tgt_renewed_on_the_kerberos_wire(realm: KerberosRealm) -> None:
     alice = realm.add_krb_user("alice", PASSWORD)
     key = enctype(20).string_to_key(PASSWORD, default_salt(alice), ITERATIONS.to_bytes(4, "big"))
-    request = as_request(alice, realm.tgs, ETYPES, T0, os.urandom, key, options=("renewable",))
-    body = request.message.req_body
-    request = KerberosRequest(
-        replace(request.message, req_body=replace(body, rtime=int(T0) + 86400)),
-        request.reply_key,
-        request.reply_usage,
-    )
+    request = as_request(alice, realm.tgs, ETYPES, T0, os.urandom, key, renewable_life=86400)
+    assert request.message.req_body.rtime == int(T0) + 86400
     tgt = read_kdc_rep(realm.reply(request), request, key)
     assert "renewable" in flags_from_bits(tgt.flags)
     renew = tgs_request(tgt, realm.tgs, T0 + 60, os.urandom, options=("renew",))

@@ -4,7 +4,9 @@
 - ``mit``: MIT's programs with a throwaway configuration and no KDC (ktutil, klist -k);
 - ``make_mit``: the same pointed at a KDC (``KDCAddress``: port, TCP only) with chosen enctypes;
 - ``start_kdc``: a real Orthrus KDC (``orthrus-kdc init`` + ``serve`` on free ports) with
-  alice and HTTP/localhost, given extra ``serve`` flags; ``orthrus_kdc`` is one such, shared.
+  alice and HTTP/localhost, given extra ``serve`` flags; ``orthrus_kdc`` is one such, shared;
+- ``mit_kdc``: a real MIT ``krb5kdc`` (realm MIT.TEST, made by ``kdb5_util`` and
+  ``kadmin.local`` as bench/mit.py makes its realm) for the ``orthrus`` client to talk to.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from mit_kdc import MITKDC, start_mit_kdc
 from mit_peer import (
     ALICE,
     ALICE_PASSWORD,
@@ -83,3 +86,11 @@ def start_kdc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[...
 def orthrus_kdc(start_kdc: Callable[..., PeerKDC]) -> PeerKDC:
     """One Orthrus KDC shared by the peer tests that do not change its realm."""
     return start_kdc()
+
+
+@pytest.fixture(scope="session")
+def mit_kdc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MITKDC]:
+    """MIT's ``krb5kdc`` serving MIT.TEST on a free port (UDP and TCP) for the session."""
+    kdc = start_mit_kdc(tmp_path_factory.mktemp("mit-kdc"))
+    yield kdc
+    kdc.realm.stop_kdc()

@@ -28,13 +28,16 @@ HTTP_SERVICE = f"HTTP/localhost@{REALM}"
 MIT_TOOLS = ("kinit", "klist", "kvno", "ktutil", "kdestroy")
 
 
-def missing_mit_tools() -> str | None:
-    """Why MIT's programs cannot run here (for ``pytest.skip``), or None."""
-    missing = [tool for tool in MIT_TOOLS if shutil.which(tool) is None]
+def missing_mit_tools(
+    tools: Sequence[str] = MIT_TOOLS, packages: str = "Debian krb5-user"
+) -> str | None:
+    """Why MIT's programs ``tools`` (from ``packages``) cannot run here, for
+    ``pytest.skip``, or None."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
     if not missing:
         return None
     return (
-        f"MIT Kerberos's {', '.join(missing)} not installed (Debian krb5-user): "
+        f"MIT Kerberos's {', '.join(missing)} not installed ({packages}): "
         "'make test' installs it when run as root"
     )
 
