@@ -14,34 +14,20 @@ from typing import Any
 import click
 import httpx
 
+from client_lib.admin import admin
 from client_lib.api import Client
 from client_lib.options import FreshOptions, LoginOptions
 from orthrus.credentials import Credential
-from orthrus.duration import parse_duration
 from orthrus.errors import ConfigError, MalformedMessage, TransportError
 from orthrus.principal import Principal
 from orthrus.timecheck import iso
+from orthrus_io.admin_options import DURATION
 from orthrus_io.cli import run
 from orthrus_io.prompt import read_password
 
 __all__ = ["main"]
 
 _FLAG_LETTERS = {"forwardable": "F", "renewable": "R", "initial": "I", "pre-authent": "A"}
-
-
-class _Duration(click.ParamType[int]):
-    name = "duration"
-
-    def convert(
-        self, value: object, param: click.Parameter | None, ctx: click.Context | None
-    ) -> int:
-        try:
-            return value if isinstance(value, int) else parse_duration(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-DURATION = _Duration()
 
 
 #: A clock offset larger than this (seconds) is a lab switch: only a lab realm allows it.
@@ -382,6 +368,9 @@ def _is_json(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+cli.add_command(admin)
 
 
 def main() -> None:

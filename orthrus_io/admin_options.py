@@ -1,0 +1,186 @@
+"""The flags of the principal administration commands, defined once for ``orthrus-kdc``
+(on the KDC's database) and ``orthrus admin`` (over the admin API): ``addprinc``,
+``delprinc``, ``modprinc``, ``getprinc``, ``listprincs``, ``cpw``, ``ktadd``, ``rotate``,
+named as MIT's ``kadmin`` names them.
+
+Each ``*_options`` decorator adds a command's arguments and options; the two programs
+differ only in what the command body does with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from orthrus.duration import parse_duration
+
+__all__ = [
+    "ALLOW_SVR",
+    "DURATION",
+    "addprinc_options",
+    "cpw_options",
+    "delprinc_options",
+    "getprinc_options",
+    "ktadd_options",
+    "listprincs_options",
+    "modprinc_options",
+    "rotate_options",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Duration(click.ParamType[int]):
+    name = "duration"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_duration(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+#: A duration flag's type: ``10h``, ``30m``, ``7d`` or seconds.
+DURATION = _Duration()
+
+#: What ``--allow-svr`` does (MIT's ``allow_svr``), for addprinc and modprinc.
+ALLOW_SVR = (
+    "Let the KDC issue tickets for this principal although its key comes from a password "
+    "(anyone may then ask for one and guess the password offline). Random keys need none."
+)
+
+
+def _apply(function: F, decorators: list[Callable[[Any], Any]]) -> F:
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def addprinc_options(function: F) -> F:
+    """``addprinc [--randkey] [--group G]... [flags] PRINCIPAL``."""
+    return _apply(
+        function,
+        [
+            click.option(
+                "--randkey", is_flag=True, help="A random key (services) instead of a password."
+            ),
+            click.option(
+                "--group", "groups", multiple=True, metavar="G", help="Add to group G (repeat)."
+            ),
+            click.option(
+                "--requires-preauth/--no-requires-preauth", default=True, show_default=True
+            ),
+            click.option(
+                "--allow-svr/--no-allow-svr", default=False, show_default=True, help=ALLOW_SVR
+            ),
+            click.option(
+                "--maxlife",
+                "max_life",
+                type=DURATION,
+                help="Maximum ticket life for this principal.",
+            ),
+            click.option(
+                "--maxrenewlife",
+                "max_renewable_life",
+                type=DURATION,
+                help="Maximum renewable life.",
+            ),
+            click.argument("principal"),
+        ],
+    )
+
+
+def delprinc_options(function: F) -> F:
+    """``delprinc [--force] PRINCIPAL``."""
+    return _apply(
+        function,
+        [
+            click.option("--force", is_flag=True, help="Do not ask for confirmation."),
+            click.argument("principal"),
+        ],
+    )
+
+
+def modprinc_options(function: F) -> F:
+    """``modprinc [changes] [--unlock] PRINCIPAL``."""
+    return _apply(
+        function,
+        [
+            click.option("--add-group", "add_groups", multiple=True, metavar="G"),
+            click.option("--remove-group", "remove_groups", multiple=True, metavar="G"),
+            click.option("--requires-preauth/--no-requires-preauth", default=None),
+            click.option("--allow-tickets/--disallow-tickets", default=None),
+            click.option("--allow-svr/--no-allow-svr", default=None, help=ALLOW_SVR),
+            click.option("--maxlife", "max_life", type=DURATION),
+            click.option("--maxrenewlife", "max_renewable_life", type=DURATION),
+            click.option(
+                "--unlock", is_flag=True, help="Clear failed-login counters and any lockout."
+            ),
+            click.argument("principal"),
+        ],
+    )
+
+
+def _json_option(help_text: str) -> Callable[[Any], Any]:
+    return click.option("--json", "as_json", is_flag=True, help=help_text)
+
+
+def getprinc_options(function: F) -> F:
+    """``getprinc [--json] PRINCIPAL``."""
+    return _apply(function, [_json_option("Machine-readable output."), click.argument("principal")])
+
+
+def listprincs_options(function: F) -> F:
+    """``listprincs [--json]``."""
+    return _apply(function, [_json_option("A JSON list.")])
+
+
+def cpw_options(function: F) -> F:
+    """``cpw [--randkey] PRINCIPAL``."""
+    return _apply(
+        function,
+        [
+            click.option("--randkey", is_flag=True, help="A new random key instead of a password."),
+            click.argument("principal"),
+        ],
+    )
+
+
+def ktadd_options(function: F) -> F:
+    """``ktadd -k KEYTAB [--format orthrus|mit] PRINCIPAL...``."""
+    return _apply(
+        function,
+        [
+            click.option(
+                "-k",
+                "--keytab",
+                "keytab_path",
+                required=True,
+                type=click.Path(path_type=Path),
+                help="Keytab file to add to (created with mode 0600).",
+            ),
+            click.option(
+                "--format",
+                "keytab_format",
+                type=click.Choice(["orthrus", "mit"]),
+                default="orthrus",
+                show_default=True,
+                help="orthrus: the JSON keytab of Orthrus services (the Ticket scheme). mit: "
+                "MIT's keytab (version 0x502) of the Kerberos keys, for MIT's kinit -k, "
+                "kvno -k, klist -k and Kerberos services.",
+            ),
+            click.argument("principals", nargs=-1, required=True),
+        ],
+    )
+
+
+def rotate_options(function: F) -> F:
+    """``rotate PRINCIPAL``."""
+    return _apply(function, [click.argument("principal")])
