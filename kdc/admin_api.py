@@ -37,7 +37,7 @@ from kdc.principal_admin import (
 from kdc.store import Store
 from orthrus.ap import APRules, make_ap_rep, verify_ap_req
 from orthrus.codec import decode, encode
-from orthrus.errors import ERROR_CODES, ConfigError, OrthrusError, ProtocolError
+from orthrus.errors import ERROR_CODES, APError, ConfigError, OrthrusError, ProtocolError
 from orthrus.httpauth import (
     REPLY_HEADER,
     SCHEME,
@@ -157,7 +157,9 @@ class AdminAPI:
             return refusal.response(self.settings.realm)
         except ProtocolError as exc:
             self._audit(caller, operation, target, (exc.name, exc.message), None)
-            answer = _Refusal(exc.http_status, exc.name, exc.message, exc.data)
+            # A request that does not authenticate is 401 with the challenge, as a service's.
+            status = 401 if isinstance(exc, APError) else exc.http_status
+            answer = _Refusal(status, exc.name, exc.message, exc.data)
             return answer.response(self.settings.realm)
         self._audit(caller, operation, target, None, None)
         sealed = caller.channel.seal(encode(reply), now, os.urandom)
