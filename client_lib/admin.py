@@ -9,8 +9,6 @@ authentication): what the KDC says it did is what it did.
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,19 +29,8 @@ from orthrus.kadmin import (
     admin_service,
 )
 from orthrus.principal import Principal
-from orthrus_io.admin_options import (
-    addprinc_options,
-    cpw_options,
-    delprinc_options,
-    getprinc_options,
-    ktadd_options,
-    listprincs_options,
-    modprinc_options,
-    rotate_options,
-)
+from orthrus_io import admin_options as flags
 from orthrus_io.keytab_files import KeytabFile
-from orthrus_io.principal_report import getprinc_text
-from orthrus_io.prompt import read_password
 
 __all__ = ["RemoteAdmin", "admin"]
 
@@ -120,33 +107,30 @@ def admin(ctx: click.Context, url: str | None) -> None:
 
 
 @admin.command()
-@addprinc_options
+@flags.addprinc_options
 @click.pass_context
 def addprinc(ctx: click.Context, /, principal: str, randkey: bool, **options: Any) -> None:
     """Add PRINCIPAL, with a password (asked twice) or --randkey."""
     remote = _remote(ctx)
     name = remote.principal(principal)
-    password = None if randkey else read_password(f'Enter password for principal "{name}"', True)
+    password = flags.new_password(name, randkey)
     options["groups"] = list(options["groups"])
     click.echo(remote.call("addprinc", AddprincRequest(name, password, **options)).message)
 
 
 @admin.command()
-@delprinc_options
+@flags.delprinc_options
 @click.pass_context
 def delprinc(ctx: click.Context, force: bool, principal: str) -> None:
     """Delete PRINCIPAL and all its keys."""
     remote = _remote(ctx)
     name = remote.principal(principal)
-    if not force:
-        if not sys.stdin.isatty():
-            raise click.UsageError("not a terminal: pass --force to delete without confirmation")
-        click.confirm(f'Are you sure you want to delete the principal "{name}"?', abort=True)
+    flags.confirm_delete(name, force)
     click.echo(remote.call("delprinc", PrincipalRequest(name)).message)
 
 
 @admin.command()
-@modprinc_options
+@flags.modprinc_options
 @click.pass_context
 def modprinc(ctx: click.Context, /, principal: str, **changes: Any) -> None:
     """Change PRINCIPAL's groups, flags or limits, or unlock it."""
@@ -159,37 +143,37 @@ def modprinc(ctx: click.Context, /, principal: str, **changes: Any) -> None:
 
 
 @admin.command()
-@getprinc_options
+@flags.getprinc_options
 @click.pass_context
 def getprinc(ctx: click.Context, as_json: bool, principal: str) -> None:
     """Show PRINCIPAL's attributes (never its keys)."""
     remote = _remote(ctx)
     info = remote.call("getprinc", PrincipalRequest(remote.principal(principal))).info or {}
-    click.echo(json.dumps(info, indent=2) if as_json else getprinc_text(info))
+    flags.show_principal(info, as_json)
 
 
 @admin.command()
-@listprincs_options
+@flags.listprincs_options
 @click.pass_context
 def listprincs(ctx: click.Context, as_json: bool) -> None:
     """List every principal of the realm."""
     names = _remote(ctx).call("listprincs", ListprincsRequest()).principals or []
-    click.echo(json.dumps(names) if as_json else "\n".join(names))
+    flags.show_names(names, as_json)
 
 
 @admin.command()
-@cpw_options
+@flags.cpw_options
 @click.pass_context
 def cpw(ctx: click.Context, randkey: bool, principal: str) -> None:
     """Change PRINCIPAL's password (or key): a new kvno; older keys stay for issued tickets."""
     remote = _remote(ctx)
     name = remote.principal(principal)
-    password = None if randkey else read_password(f'Enter password for principal "{name}"', True)
+    password = flags.new_password(name, randkey)
     click.echo(remote.call("cpw", CpwRequest(name, password)).message)
 
 
 @admin.command()
-@ktadd_options
+@flags.ktadd_options
 @click.pass_context
 def ktadd(
     ctx: click.Context, keytab_path: Path, keytab_format: str, principals: tuple[str, ...]
@@ -209,7 +193,7 @@ def ktadd(
 
 
 @admin.command()
-@rotate_options
+@flags.rotate_options
 @click.pass_context
 def rotate(ctx: click.Context, principal: str) -> None:
     """Give a service (or krbtgt) a new random key version (older ones kept until unused)."""

@@ -37,7 +37,7 @@ from kdc.principal_admin import (
 from kdc.store import Store
 from orthrus.ap import APRules, make_ap_rep, verify_ap_req
 from orthrus.codec import decode, encode
-from orthrus.errors import ERROR_CODES, APError, ConfigError, OrthrusError, ProtocolError
+from orthrus.errors import APError, ConfigError, OrthrusError, ProtocolError
 from orthrus.httpauth import (
     REPLY_HEADER,
     SCHEME,
@@ -99,14 +99,8 @@ class _Refusal(Exception):
     data: Mapping[str, Any] | None = None
 
     def response(self, realm: str) -> Response:
-        body: dict[str, Any] = {
-            "code": ERROR_CODES[self.name],
-            "name": self.name,
-            "message": self.message,
-        }
-        if self.data:
-            body["data"] = dict(self.data)
-        response = Response(encode({"error": body}), self.status, mimetype="application/json")
+        body = encode(ProtocolError(self.name, self.message, self.data).to_json())
+        response = Response(body, self.status, mimetype="application/json")
         if self.status == 401:
             response.headers["WWW-Authenticate"] = challenge(realm)
         return response

@@ -6,9 +6,7 @@ Command names and their output follow MIT Kerberos's ``kdb5_util``/``kadmin.loca
 from __future__ import annotations
 
 import getpass
-import json
 import os
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,19 +39,21 @@ from orthrus.pwkdf import (
 from orthrus_io.admin_options import (
     DURATION,
     addprinc_options,
+    confirm_delete,
     cpw_options,
     delprinc_options,
     getprinc_options,
     ktadd_options,
     listprincs_options,
     modprinc_options,
+    new_password,
     rotate_options,
+    show_names,
+    show_principal,
 )
 from orthrus_io.cli import run
 from orthrus_io.files import read_private, write_private
 from orthrus_io.keytab_files import KeytabFile
-from orthrus_io.principal_report import getprinc_text
-from orthrus_io.prompt import read_password
 
 # The database, server, Redis and audit-log libraries are imported by the commands that use
 # them, not here: `--help` and a getprinc should not pay for gunicorn, Flask or structlog.
@@ -226,7 +226,7 @@ def addprinc(ctx: click.Context, /, principal: str, randkey: bool, **options: An
 
     store = _store(ctx)
     name = _principal(store, principal)
-    password = None if randkey else read_password(f'Enter password for principal "{name}"', True)
+    password = new_password(name, randkey)
     store.add_principal(NewPrincipal(name, password, **options))
     _audit(store.settings, "addprinc", name)
     click.echo(f'Principal "{name}" created.')
@@ -239,10 +239,7 @@ def delprinc(ctx: click.Context, force: bool, principal: str) -> None:
     """Delete PRINCIPAL and all its keys."""
     store = _store(ctx)
     name = _principal(store, principal)
-    if not force:
-        if not sys.stdin.isatty():
-            raise click.UsageError("not a terminal: pass --force to delete without confirmation")
-        click.confirm(f'Are you sure you want to delete the principal "{name}"?', abort=True)
+    confirm_delete(name, force)
     store.delete_principal(name)
     _audit(store.settings, "delprinc", name)
     click.echo(f'Principal "{name}" deleted.')
@@ -282,7 +279,7 @@ def getprinc(ctx: click.Context, as_json: bool, principal: str) -> None:
     """Show PRINCIPAL's attributes (never its keys)."""
     store = _store(ctx)
     info = store.describe(_principal(store, principal))
-    click.echo(json.dumps(info, indent=2) if as_json else getprinc_text(info))
+    show_principal(info, as_json)
 
 
 @cli.command()
@@ -291,7 +288,7 @@ def getprinc(ctx: click.Context, as_json: bool, principal: str) -> None:
 def listprincs(ctx: click.Context, as_json: bool) -> None:
     """List every principal of the realm."""
     names = _store(ctx).list_names()
-    click.echo(json.dumps(names) if as_json else "\n".join(names))
+    show_names(names, as_json)
 
 
 @cli.command()
@@ -301,7 +298,7 @@ def cpw(ctx: click.Context, randkey: bool, principal: str) -> None:
     """Change PRINCIPAL's password (or key): a new kvno; older keys stay for issued tickets."""
     store = _store(ctx)
     name = _principal(store, principal)
-    password = None if randkey else read_password(f'Enter password for principal "{name}"', True)
+    password = new_password(name, randkey)
     kvno = store.change_key(name, password)
     _audit(store.settings, "cpw", name)
     click.echo(f'Key for "{name}" changed (kvno {kvno}).')

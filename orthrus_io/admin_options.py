@@ -9,6 +9,8 @@ differ only in what the command body does with them.
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,18 +18,25 @@ from typing import Any, TypeVar
 import click
 
 from orthrus.duration import parse_duration
+from orthrus.principal import Principal
+from orthrus_io.principal_report import getprinc_text
+from orthrus_io.prompt import read_password
 
 __all__ = [
     "ALLOW_SVR",
     "DURATION",
     "addprinc_options",
+    "confirm_delete",
     "cpw_options",
     "delprinc_options",
     "getprinc_options",
     "ktadd_options",
     "listprincs_options",
     "modprinc_options",
+    "new_password",
     "rotate_options",
+    "show_names",
+    "show_principal",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -184,3 +193,30 @@ def ktadd_options(function: F) -> F:
 def rotate_options(function: F) -> F:
     """``rotate PRINCIPAL``."""
     return _apply(function, [click.argument("principal")])
+
+
+# What the commands of both programs do alike around the operation itself.
+
+
+def new_password(name: Principal, randkey: bool) -> str | None:
+    """The new password of ``addprinc``/``cpw`` (asked twice), or None for ``--randkey``."""
+    return None if randkey else read_password(f'Enter password for principal "{name}"', True)
+
+
+def confirm_delete(name: Principal, force: bool) -> None:
+    """``delprinc``'s question (as MIT's), unless ``--force``; off a terminal, --force."""
+    if force:
+        return
+    if not sys.stdin.isatty():
+        raise click.UsageError("not a terminal: pass --force to delete without confirmation")
+    click.confirm(f'Are you sure you want to delete the principal "{name}"?', abort=True)
+
+
+def show_principal(info: dict[str, Any], as_json: bool) -> None:
+    """``getprinc``'s output: MIT's layout, or the description as JSON."""
+    click.echo(json.dumps(info, indent=2) if as_json else getprinc_text(info))
+
+
+def show_names(names: list[str], as_json: bool) -> None:
+    """``listprincs``'s output: one name a line, or a JSON list."""
+    click.echo(json.dumps(names) if as_json else "\n".join(names))
