@@ -211,7 +211,7 @@ def _admin_service_and_acl(store: Store) -> Path:
     from kdc.store import NewPrincipal
 
     service = admin_service(store.settings.realm)
-    if store.lookup(service) is None:
+    if str(service) not in store.list_names():
         store.add_principal(NewPrincipal(service))
         _audit(store.settings, "addprinc", service)
     return write_default_acl(store.settings)

@@ -46,6 +46,21 @@ def test_init_makes_kadmin_admin_and_the_default_acl(served: tuple[Realm, str]) 
     assert f"*/admin@{REALM}  *" in (fresh.directory / "kadm5.acl").read_text()
 
 
+def test_upgrade_makes_what_an_older_realm_lacks(tmp_path: Path) -> None:
+    """A realm made before remote administration: ``upgrade`` adds kadmin/admin and the
+    default ACL, and leaves an ACL the operator wrote alone."""
+    realm = Realm.create(tmp_path / "kdc")
+    realm.admin("delprinc", "--force", f"kadmin/admin@{REALM}")
+    acl = realm.directory / "kadm5.acl"
+    acl.unlink()
+    realm.admin("upgrade")
+    assert f"kadmin/admin@{REALM}" in json.loads(realm.admin("listprincs", "--json").stdout)
+    assert acl.read_text().endswith(f"*/admin@{REALM}  *\n")
+    acl.write_text(ACL)
+    realm.admin("upgrade")
+    assert acl.read_text() == ACL
+
+
 def test_an_admin_administers_the_realm_over_the_api(
     served: tuple[Realm, str], tmp_path: Path
 ) -> None:
