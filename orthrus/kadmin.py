@@ -33,7 +33,8 @@ ADMIN_NAME = ("kadmin", "admin")
 
 _STRUCT: dict[str, Any] = {"frozen": True, "forbid_unknown_fields": True}
 Lifetime = Annotated[int, msgspec.Meta(ge=1, lt=2**31)]
-Group = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+#: As the database keeps a group name (kdc.models.GroupRow).
+Group = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Groups = Annotated[list[Group], msgspec.Meta(max_length=256)]
 
 
