@@ -25,6 +25,7 @@ from flask import Flask, Response, request
 
 from kdc.admin_audit import AdminAction, audit_admin
 from kdc.config import KDCSettings
+from kdc.exchanges import error_json
 from kdc.keytab_export import export_keys
 from kdc.principal_admin import (
     AdminError,
@@ -37,7 +38,7 @@ from kdc.principal_admin import (
 from kdc.store import Store
 from orthrus.ap import APRules, make_ap_rep, verify_ap_req
 from orthrus.codec import decode, encode
-from orthrus.errors import APError, ConfigError, OrthrusError, ProtocolError
+from orthrus.errors import APError, ConfigError, ProtocolError
 from orthrus.httpauth import (
     REPLY_HEADER,
     SCHEME,
@@ -62,7 +63,7 @@ from orthrus.keys import Key
 from orthrus.principal import Principal
 from orthrus.priv import MAX_USER_DATA, PRIV_CONTENT_TYPE, PrivChannel, decode_priv, encode_priv
 from orthrus.realm import KDCContext
-from orthrus_io.errors import Unavailable
+from orthrus_io.errors import UNAVAILABLE, Unavailable
 from orthrus_io.files import write_private
 
 __all__ = ["ACL_NAME", "AdminAPI", "write_default_acl"]
@@ -155,6 +156,10 @@ class AdminAPI:
             status = 401 if isinstance(exc, APError) else exc.http_status
             answer = _Refusal(status, exc.name, exc.message, exc.data)
             return answer.response(self.settings.realm)
+        except Unavailable as exc:  # the database, or the replay cache's Redis
+            why = f"the KDC cannot serve now ({exc}); try again soon"
+            self._audit(caller, operation, target, (UNAVAILABLE, why), None)
+            return Response(error_json(UNAVAILABLE, why, 503), 503, mimetype="application/json")
         self._audit(caller, operation, target, None, None)
         sealed = caller.channel.seal(encode(reply), now, os.urandom)
         response = Response(encode_priv(sealed), 200, content_type=PRIV_CONTENT_TYPE)
@@ -264,10 +269,6 @@ class AdminAPI:
             raise _Refusal(400, "KDC_ERR_POLICY", f"{exc}; nothing was changed") from None
         except (AdminError, ConfigError) as exc:
             raise _Refusal(409, "KDC_ERR_POLICY", str(exc)) from None
-        except Unavailable as exc:
-            raise _Refusal(503, "KRB_ERR_GENERIC", f"the KDC cannot serve now ({exc})") from None
-        except OrthrusError as exc:
-            raise _Refusal(400, "KRB_ERR_GENERIC", str(exc)) from None
 
     def _audit(
         self,

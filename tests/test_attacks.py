@@ -119,6 +119,7 @@ from orthrus.seal import open_sealed, seal
 from orthrus.session_proof import ProofTarget, make_session_proof
 from orthrus.session_token import SessionClaims, issue_session_token, session_token_key
 from orthrus.tgs_exchange import handle_tgs_req, make_tgs_req, read_tgs_rep
+from orthrus_io.errors import Unavailable
 from orthrus_io.files import read_private, write_private
 from orthrus_io.redis_replay import RedisReplayCache
 from orthrus_io.replay import SQLiteReplayCache
@@ -3317,3 +3318,24 @@ def test_admin_bad_input_is_a_specific_4xx_and_changes_nothing(
     finally:
         acl.write_text(ADMIN_ACL)
     assert sqlite_snapshot(admin_kdc.db) == before
+
+
+def test_admin_call_while_a_back_end_is_down_is_503_and_audited(
+    admin_realm: Realm, admin_kdc: KDC, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database (or the replay cache's Redis) failing under an admin call is 503
+    ``UNAVAILABLE`` with an audit line, never a 500 or an answer made without it."""
+
+    def down(*_: object) -> list[str]:
+        raise Unavailable("the database is unavailable")
+
+    cred = admin_ticket(admin_kdc, ROOT_ADMIN)
+    monkeypatch.setattr(admin_kdc.store, "list_names", down)
+    answer = admin_request(cred, "listprincs", {}).send(admin_kdc)
+    assert error_of(answer, 503)["name"] == "UNAVAILABLE"
+    line = last_audit_line(admin_realm)
+    assert (line["admin"], line["action"], line["error"]) == (
+        ROOT_ADMIN,
+        "listprincs",
+        "UNAVAILABLE",
+    )
