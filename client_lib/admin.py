@@ -101,8 +101,7 @@ def admin(ctx: click.Context, url: str | None) -> None:
     Log in as an admin first (orthrus kinit joe/admin); the KDC's ACL file (kadm5.acl)
     says what each admin may do. The subcommands and flags are orthrus-kdc's.
     """
-    client = Client.from_environment(clock_offset=ctx.obj["clock_offset"])
-    ctx.call_on_close(client.close)
+    client: Client = ctx.obj["client"](ctx)  # orthrus's own (its --clock-offset checked)
     ctx.obj["remote"] = RemoteAdmin(client, url or client.settings.kdc_url)
 
 

@@ -88,7 +88,7 @@ def cli(ctx: click.Context, clock_offset: float) -> None:
 
     Configured by ORTHRUS_KDC_URL, ORTHRUS_CCACHE, ORTHRUS_KEYTAB and ORTHRUS_CONFIG.
     """
-    ctx.obj = {"clock_offset": clock_offset}
+    ctx.obj = {"clock_offset": clock_offset, "client": _client}
 
 
 @cli.command()

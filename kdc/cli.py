@@ -426,8 +426,8 @@ def load(ctx: click.Context, force: bool, file: Path) -> None:
 )
 @click.pass_context
 def serve_command(ctx: click.Context, /, **options: Any) -> None:
-    """Serve the KDC with gunicorn: POST /v1/as, /v1/tgs, /v1/kpasswd; /metrics, /livez,
-    /readyz; and Kerberos over UDP and TCP on --kerberos-port."""
+    """Serve the KDC with gunicorn: POST /v1/as, /v1/tgs, /v1/kpasswd, /v1/admin/OP;
+    /metrics, /livez, /readyz; and Kerberos over UDP and TCP on --kerberos-port."""
     from kdc.server import ServeOptions, serve
 
     directory = _directory(ctx)
