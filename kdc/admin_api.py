@@ -23,6 +23,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 
+from kdc.admin_acl import ACL_NAME
 from kdc.admin_audit import AdminAction, audit_admin
 from kdc.config import KDCSettings
 from kdc.exchanges import error_json
@@ -64,30 +65,11 @@ from orthrus.principal import Principal
 from orthrus.priv import MAX_USER_DATA, PRIV_CONTENT_TYPE, PrivChannel, decode_priv, encode_priv
 from orthrus.realm import KDCContext
 from orthrus_io.errors import UNAVAILABLE, Unavailable
-from orthrus_io.files import write_private
 
-__all__ = ["ACL_NAME", "AdminAPI", "write_default_acl"]
+__all__ = ["AdminAPI"]
 
-#: The ACL file in the KDC directory (MIT's name).
-ACL_NAME = "kadm5.acl"
 #: The most a sealed request body may be (one KRB-PRIV message).
 MAX_SEALED_BODY = 4 * MAX_USER_DATA
-
-_DEFAULT_ACL = """\
-# Who may administer this realm remotely (orthrus admin ...): PRINCIPAL OPERATIONS [TARGET]
-# Operations: a add, d delete, m modify, i inquire, l list, c change password or key,
-# e extract keys (ktadd), x or * all. '*' matches within one name component or the realm.
-# Read on every request: edits take effect at once. See docs/operations.md.
-*/admin@{realm}  *
-"""
-
-
-def write_default_acl(settings: KDCSettings) -> Path:
-    """Write ``DIR/kadm5.acl`` granting ``*/admin@REALM`` everything, unless it exists."""
-    path = Path(settings.directory) / ACL_NAME
-    if not path.exists():
-        write_private(path, _DEFAULT_ACL.format(realm=settings.realm).encode())
-    return path
 
 
 @dataclass(frozen=True)

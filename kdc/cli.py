@@ -207,7 +207,7 @@ def _admin_service_and_acl(store: Store) -> Path:
     """What remote administration needs, made if missing (as MIT's ``kdb5_util create``):
     ``kadmin/admin@REALM`` with a random key, and the ACL file granting ``*/admin@REALM``
     everything (as MIT's packaged ``kadm5.acl``). Returns the ACL file's path."""
-    from kdc.admin_api import write_default_acl
+    from kdc.admin_acl import write_default_acl
     from kdc.store import NewPrincipal
 
     service = admin_service(store.settings.realm)
