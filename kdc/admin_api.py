@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from flask import Flask, Response, request
 
 from kdc.admin_acl import ACL_NAME
@@ -310,17 +311,11 @@ class AdminAPI:
             self.store.describe(req.principal)  # PrincipalMissing for a name not there
             self.ctx.guard.unlock(req.principal)
             lines.append(f'Principal "{req.principal}" unlocked.')
-        changes = PrincipalChanges(
-            req.add_groups,
-            req.remove_groups,
-            req.requires_preauth,
-            req.allow_tickets,
-            req.allow_svr,
-            req.max_life,
-            req.max_renewable_life,
-        )
-        if changes != PrincipalChanges() or not req.unlock:
-            self.store.modify(req.principal, changes)
+        # Every field of the request but these two is one of PrincipalChanges (None: keep).
+        fields = msgspec.structs.asdict(req)
+        del fields["principal"], fields["unlock"]
+        if any(value not in (None, []) for value in fields.values()) or not req.unlock:
+            self.store.modify(req.principal, PrincipalChanges(**fields))
             lines.append(f'Principal "{req.principal}" modified.')
         return AdminReply("\n".join(lines))
 
