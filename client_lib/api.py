@@ -40,6 +40,12 @@ from orthrus.kpasswd import (
     read_kpasswd_rep,
 )
 from orthrus.messages import ASRep, KDCReqBody, TGSRep
+from orthrus.otp_enroll import (
+    OTPEnrollRep,
+    OTPEnrollResult,
+    make_otp_enroll_req,
+    read_otp_enroll_rep,
+)
 from orthrus.principal import Principal, krbtgt
 from orthrus.pwkdf import KDFParams, check_params, is_legacy_salt, string_to_key
 from orthrus.tgs_exchange import make_tgs_req, read_tgs_rep
@@ -128,8 +134,9 @@ class ClientBase:
                 raise
             params = self._kdf_params(principal, exc.data.get("kdf"))
             key = string_to_key(password, principal, params, _kvno(exc.data))
+            code = _otp_code(principal, options) if exc.data.get("otp") else None
             try:
-                return (yield from self._as_with_key_flow(principal, key, options, server))
+                return (yield from self._as_with_key_flow(principal, key, options, server, code))
             except KDCError as failed:
                 raise _explain_legacy_salt(failed, principal, params) from None
         key = string_to_key(password, principal, self._kdf_params(principal, rep.kdf), 0)
@@ -153,9 +160,15 @@ class ClientBase:
         return tgt
 
     def _as_with_key_flow(
-        self, principal: Principal, key: Key, options: LoginOptions, server: Principal | None = None
+        self,
+        principal: Principal,
+        key: Key,
+        options: LoginOptions,
+        server: Principal | None = None,
+        otp_code: str | None = None,
     ) -> Flow[Credential]:
-        req = make_as_req(principal, self.now(), self._entropy, _as_options(options, server), key)
+        as_options = _as_options(options, server)
+        req = make_as_req(principal, self.now(), self._entropy, as_options, key, otp_code)
         rep = yield KDCCall("/v1/as", req, ASRep)
         return read_as_rep(rep, req, key, self.now())
 
@@ -179,6 +192,19 @@ class ClientBase:
         request, state = make_kpasswd_req(ticket, new_password, self.now(), self._entropy)
         reply = yield KDCCall("/v1/kpasswd", request, KpasswdRep)
         return read_kpasswd_rep(reply, state, self.now())
+
+    def _enroll_otp_flow(
+        self, principal: Principal, password: str, options: LoginOptions
+    ) -> Flow[OTPEnrollResult]:
+        ticket = yield from self._initial_ticket_flow(
+            principal,
+            password,
+            LoginOptions(300, None, options.otp_code),
+            changepw_service(principal.realm),
+        )
+        request, state = make_otp_enroll_req(ticket, self.now(), self._entropy)
+        reply = yield KDCCall("/v1/otp/enroll", request, OTPEnrollRep)
+        return read_otp_enroll_rep(reply, state, self.now())
 
     def _service_ticket_flow(self, server: Principal, use_cache: bool) -> Flow[Credential]:
         now = self.now()
@@ -268,6 +294,17 @@ class Client(ClientBase):
         flow = self._change_password_flow(principal, old_password, new_password)
         return drive(flow, self.transport)
 
+    def enroll_otp(
+        self, principal: Principal, password: str, options: LoginOptions = LoginOptions()
+    ) -> OTPEnrollResult:
+        """Enroll an authenticator app (RFC 6238 TOTP) through ``/v1/otp/enroll``: a new
+        shared secret and recovery codes, sealed to this client (:mod:`orthrus.otp_enroll`).
+
+        The password buys an initial ticket for ``kadmin/changepw``; one already enrolled
+        gives its current code too (``options.otp_code``).
+        """
+        return drive(self._enroll_otp_flow(principal, password, options), self.transport)
+
     def get_service_ticket(self, server: Principal, use_cache: bool = True) -> Credential:
         """A ticket for ``server``: from the cache if still good, else from the TGS
         (RFC 4120 §3.3)."""
@@ -341,6 +378,16 @@ def _explain_legacy_salt(failed: KDCError, principal: Principal, params: KDFPara
         f"reset the password (orthrus-kdc cpw {principal})",
         failed.data,
     )
+
+
+def _otp_code(principal: Principal, options: LoginOptions) -> str:
+    """The one-time code the KDC asked for (``"otp"`` in its PREAUTH_REQUIRED data)."""
+    if options.otp_code is None:
+        raise ConfigError(
+            f"{principal} logs in with a one-time code too: run 'orthrus kinit', which asks "
+            "for it, or pass --otp-code"
+        )
+    return options.otp_code()
 
 
 def _kvno(data: dict[str, object]) -> int:

@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import signal
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from client_lib.api import Client
 from client_lib.options import FreshOptions, LoginOptions
 from orthrus.credentials import Credential
 from orthrus.errors import ConfigError, MalformedMessage, TransportError
+from orthrus.otp import provisioning_uri
 from orthrus.principal import Principal
 from orthrus.timecheck import iso
 from orthrus_io.admin_options import DURATION
@@ -105,6 +108,12 @@ def cli(ctx: click.Context, clock_offset: float) -> None:
     help="With -k: stay in the foreground and keep the ticket fresh (renewed, else acquired "
     "anew from the keytab) until SIGTERM or SIGINT, like k5start.",
 )
+@click.option(
+    "--otp-code",
+    metavar="CODE",
+    help="The one-time code (or a recovery code) if the realm asks for one; without it "
+    "kinit asks after the password (from standard input when it is not a terminal).",
+)
 @click.argument("principal", required=False)
 @click.pass_context
 def kinit(ctx: click.Context, /, principal: str | None, **options: Any) -> None:
@@ -124,7 +133,9 @@ def kinit(ctx: click.Context, /, principal: str | None, **options: Any) -> None:
     if principal is None:
         raise click.UsageError("name the principal to log in as: orthrus kinit alice@REALM")
     name = _principal(client, principal)
-    login = LoginOptions(options["lifetime"], options["renewable_life"])
+    login = LoginOptions(
+        options["lifetime"], options["renewable_life"], _otp_source(name, options["otp_code"])
+    )
     if options["use_keytab"]:
         keytab = options["keytab"] or client.settings.keytab
         if not keytab:
@@ -135,6 +146,14 @@ def kinit(ctx: click.Context, /, principal: str | None, **options: Any) -> None:
         client.login_with_keytab(name, Path(keytab), login)
     else:
         client.login(name, read_password(f"Password for {name}"), login)
+
+
+def _otp_source(name: Principal, given: str | None) -> Callable[[], str]:
+    """Where the one-time code comes from: ``--otp-code``, else a prompt after the password
+    (one line of standard input when it is not a terminal, as the password is)."""
+    if given is not None:
+        return lambda: given
+    return lambda: read_password(f"One-time code for {name} (or a recovery code)")
 
 
 class _SignalStop:
@@ -376,3 +395,50 @@ cli.add_command(admin)
 def main() -> None:
     """Console script entry point."""
     run(cli, "orthrus")
+
+
+@cli.group()
+def otp() -> None:
+    """Two-factor login with an authenticator app (TOTP, RFC 6238)."""
+
+
+@otp.command()
+@click.option(
+    "--otp-code",
+    metavar="CODE",
+    help="Already enrolled: the current one-time code (or a recovery code), else asked.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (no QR code).")
+@click.argument("principal", required=False)
+@click.pass_context
+def enroll(ctx: click.Context, principal: str | None, otp_code: str | None, as_json: bool) -> None:
+    """Enroll an authenticator app for PRINCIPAL (default: the cache's principal).
+
+    Prints the otpauth:// URI and its QR code to scan, and single-use recovery codes to keep
+    somewhere safe. Enrolling again replaces the app and the recovery codes.
+    """
+    client = _client(ctx)
+    name = _principal(client, principal) if principal else client.ccache.principal()
+    password = read_password(f"Password for {name}")
+    result = client.enroll_otp(name, password, LoginOptions(otp_code=_otp_source(name, otp_code)))
+    uri = provisioning_uri(result.secret, result.principal)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "principal": str(result.principal),
+                    "uri": uri,
+                    "recovery_codes": result.recovery_codes,
+                }
+            )
+        )
+        return
+    click.echo(f"Scan this QR code with your authenticator app, or enter the URI:\n{uri}\n")
+    import segno  # only this command draws a QR code: kinit does not pay for the import
+
+    buffer = io.StringIO()
+    segno.make(uri, error="m").terminal(out=buffer, compact=True)
+    click.echo(buffer.getvalue())
+    click.echo("Recovery codes (each works once instead of a code; keep them safe):")
+    for code in result.recovery_codes:
+        click.echo(f"  {code}")

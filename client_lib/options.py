@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from orthrus.errors import ConfigError
@@ -11,10 +12,16 @@ __all__ = ["FreshOptions", "LoginOptions"]
 
 @dataclass(frozen=True, slots=True)
 class LoginOptions:
-    """Lifetime and renewable life asked for, in seconds (None: the realm's maximum)."""
+    """Lifetime and renewable life asked for, in seconds (None: the realm's maximum).
+
+    ``otp_code`` is asked for the one-time code (RFC 6238 TOTP, or a recovery code) when
+    the KDC says the principal needs one (``orthrus kinit`` prompts for it); None: such a
+    login fails with what to do.
+    """
 
     lifetime: int | None = None
     renewable_life: int | None = 7 * 86400
+    otp_code: Callable[[], str] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

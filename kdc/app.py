@@ -35,6 +35,7 @@ from kdc.exchanges import (
 )
 from kdc.http_api import ExchangeFront
 from kdc.openapi import register_openapi
+from kdc.otp import OTPEnrollment, StoredRecoveryCodes
 from kdc.ratelimit import RateLimit
 from kdc.store import AdminError, PasswordRejected, Store
 from orthrus.ap import APRules
@@ -43,6 +44,7 @@ from orthrus.errors import KDCError, OrthrusError
 from orthrus.keys import Key
 from orthrus.kpasswd import KpasswdRep, KpasswdReq, changepw_service, handle_kpasswd_req
 from orthrus.messages import ASReq, TGSReq
+from orthrus.otp_enroll import OTPEnrollReq
 from orthrus.principal import Principal
 from orthrus.realm import KDCContext, OpenedTGT
 from orthrus.tgs_exchange import handle_tgs_req
@@ -88,9 +90,10 @@ class PasswordChange:
             except AdminError as exc:
                 raise KDCError("KDC_ERR_C_PRINCIPAL_UNKNOWN", str(exc)) from None
 
-        return handle_kpasswd_req(req, self._keys, self.rules, now, change_password, os.urandom)
+        return handle_kpasswd_req(req, self.keys_for, self.rules, now, change_password, os.urandom)
 
-    def _keys(self, principal: Principal) -> Mapping[int, Key] | None:
+    def keys_for(self, principal: Principal) -> Mapping[int, Key] | None:
+        """The keys of ``kadmin/changepw`` (and of no other server)."""
         entry = self.store.lookup(principal) if principal == self.changepw else None
         return entry.keys if entry else None
 
@@ -121,17 +124,23 @@ def make_runner(
         verify_tgt_authz=not settings.lab_unsigned_tgts,
         # Opened and checked TGTs, per process: a TGT comes with every TGS-REQ of its life.
         opened_tgts=ExpiringCache[OpenedTGT](OPENED_TGTS),
+        recovery_codes=StoredRecoveryCodes(store),
     )
     handle_as = as_handler(settings, signer)
     if kerberos is not None and isinstance(handle_as, DecoyPrincipals):
         # Unknown names hidden on the Kerberos wire too: its AS-REQs see the same decoys.
         kerberos = functools.partial(kerberos, handle_as=handle_as.kerberos)
     rules = APRules(replay_cache=backends.replay_cache, max_skew=settings.max_skew, where="KDC")
+    changepw = changepw_service(settings.realm)
+    password_change = PasswordChange(store, rules, changepw)
     routes = {
         "/v1/as": JSONRoute("AS", ASReq, lambda m, c, now, _: handle_as(m, c, now)),
         "/v1/tgs": JSONRoute("TGS", TGSReq, lambda m, c, now, _: handle_tgs_req(m, c, now)),
-        "/v1/kpasswd": JSONRoute(
-            "KPASSWD", KpasswdReq, PasswordChange(store, rules, changepw_service(settings.realm))
+        "/v1/kpasswd": JSONRoute("KPASSWD", KpasswdReq, password_change),
+        "/v1/otp/enroll": JSONRoute(
+            "ADMIN",
+            OTPEnrollReq,
+            OTPEnrollment(store, rules, changepw, password_change.keys_for),
         ),
     }
     sink = events or default_events(settings)

@@ -7,7 +7,8 @@ realm → ``dump`` gives the same bytes. It names the realm and the master key's
 before it changes anything, and then replaces the database in one transaction. Moving a realm
 between SQLite and PostgreSQL is a dump, an ``init --master-key`` on the new database, a load.
 Dumps made before Kerberos keys existed (no ``kerberos_keys``) still load: their principals
-get Kerberos keys at their next ``cpw``, as after migration 0005.
+get Kerberos keys at their next ``cpw``, as after migration 0005; dumps made before two-factor
+login load with it off (0006).
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
 from kdc.kerberos_keys import seal_owner
+from kdc.keys_at_rest import otp_owner
 from kdc.models import (
     GroupRow,
     KerberosKeyRow,
     KeyRow,
+    OTPRecoveryCodeRow,
     PasswordHistoryRow,
     PrincipalRow,
     SigningKeyRow,
@@ -89,6 +92,11 @@ class DumpPrincipal(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     allow_svr: bool = False
     #: Absent from dumps made before Kerberos keys existed (0005_kerberos_keys).
     kerberos_keys: list[DumpKerberosKey] = []
+    #: Two-factor login (0006_otp): the flag, the TOTP secret sealed under the master key
+    #: (owner ``name#otp``) and the hashes of the unused recovery codes.
+    requires_otp: bool = False
+    otp_wrapped: str | None = None
+    otp_recovery_codes: list[str] = []
 
 
 class DumpSigningKey(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -124,6 +132,7 @@ def dump_realm(store: Store) -> bytes:
                 selectinload(PrincipalRow.kerberos_keys),
                 selectinload(PrincipalRow.groups),
                 selectinload(PrincipalRow.history),
+                selectinload(PrincipalRow.recovery_codes),
             )
             .order_by(PrincipalRow.name)
         ).all()
@@ -175,6 +184,9 @@ def _dump_principal(row: PrincipalRow) -> DumpPrincipal:
             )
             for k in sorted(row.kerberos_keys, key=lambda k: (k.kvno, k.enctype))
         ],
+        requires_otp=row.requires_otp,
+        otp_wrapped=row.otp_wrapped,
+        otp_recovery_codes=sorted(c.digest for c in row.recovery_codes),
     )
 
 
@@ -201,6 +213,8 @@ def _check(store: Store, document: DumpFile) -> None:
         _check_kerberos_keys(store, principal)
         for old in principal.password_history:
             store.master.unwrap(old.wrapped, f"{principal.name}#history")
+        if principal.otp_wrapped is not None:
+            store.master.unwrap(principal.otp_wrapped, otp_owner(principal.name))
     for signing in document.signing_keys:
         store.master.unwrap(signing.wrapped, f"signing#{signing.kid}")
     if not document.signing_keys:
@@ -237,6 +251,7 @@ def load_realm(store: Store, data: bytes) -> int:
     _check(store, document)
     with store.transaction() as session:
         for table in (
+            OTPRecoveryCodeRow,
             PasswordHistoryRow,
             GroupRow,
             KerberosKeyRow,
@@ -263,6 +278,8 @@ def _principal_row(item: DumpPrincipal) -> PrincipalRow:
         requires_preauth=item.requires_preauth,
         allow_tickets=item.allow_tickets,
         allow_svr=item.allow_svr,
+        requires_otp=item.requires_otp,
+        otp_wrapped=item.otp_wrapped,
         max_life=item.max_life,
         max_renewable_life=item.max_renewable_life,
         created_at=_moment(item.created_at),
@@ -288,6 +305,7 @@ def _principal_row(item: DumpPrincipal) -> PrincipalRow:
         for k in item.kerberos_keys
     ]
     row.groups = [GroupRow(name=g) for g in item.groups]
+    row.recovery_codes = [OTPRecoveryCodeRow(digest=d) for d in item.otp_recovery_codes]
     row.history = [
         PasswordHistoryRow(
             kdf_salt=h.kdf.salt,

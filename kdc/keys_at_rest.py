@@ -1,7 +1,8 @@
 """Keys at rest: every key the database holds is sealed under the master key (kdc/masterkey.py)
 with its owner bound as context — ``name#kvno`` for an Argon2id or random key, ``name#kvno/enctype``
 for a Kerberos key (:func:`kdc.kerberos_keys.seal_owner`), ``name#history`` for a remembered
-password, ``signing#kid`` for a signing key — so a sealed key moved to another row does not open.
+password, ``name#otp`` for a TOTP secret (:func:`otp_owner`), ``signing#kid`` for a signing
+key — so a sealed key moved to another row does not open.
 
 Opened keys are cached by owner and sealed bytes, so a lookup opens each key once; a key
 re-keyed or re-sealed has other sealed bytes and is opened again.
@@ -21,16 +22,29 @@ from kdc import kerberos_keys
 from kdc.config import KDCSettings
 from kdc.database import Transaction
 from kdc.masterkey import MasterKey
-from kdc.models import KerberosKeyRow, KeyRow, PasswordHistoryRow, SigningKeyRow, utcnow
+from kdc.models import (
+    KerberosKeyRow,
+    KeyRow,
+    PasswordHistoryRow,
+    PrincipalRow,
+    SigningKeyRow,
+    utcnow,
+)
 from orthrus.authz import AuthzSigner
 from orthrus.enctypes import KeyBlock, enctype
 from orthrus.errors import ConfigError
 from orthrus.keys import Key
+from orthrus.otp import OTPEnrollment
 from orthrus.realm import KerberosKey
 
-__all__ = ["KeysAtRest"]
+__all__ = ["KeysAtRest", "otp_owner"]
 
 _UNWRAP_CACHE_LIMIT = 16384
+
+
+def otp_owner(name: str) -> str:
+    """The owner bound to the sealed TOTP secret of ``name`` (RFC 6238, :mod:`kdc.otp`)."""
+    return f"{name}#otp"
 
 
 class KeysAtRest:
@@ -81,6 +95,12 @@ class KeysAtRest:
                 self._unwrapped_kerberos[cache_key] = key
         return KerberosKey(row.key_kvno, key, row.key_salt, row.key_iterations)
 
+    def otp_secret(self, name: str, wrapped: str | None) -> OTPEnrollment | None:
+        """The enrolled TOTP secret of ``name`` (RFC 6238), None if it has not enrolled."""
+        if wrapped is None:
+            return None
+        return OTPEnrollment(self.open(wrapped, otp_owner(name)))
+
     def rotate_master_key(self) -> int:
         """Re-encrypt every stored key under a new master key version, atomically.
 
@@ -105,6 +125,12 @@ class KeysAtRest:
             for signing in session.scalars(select(SigningKeyRow)):
                 owner = f"signing#{signing.kid}"
                 signing.wrapped = new.wrap(old.unwrap(signing.wrapped, owner), owner)
+            for principal in session.scalars(
+                select(PrincipalRow).where(PrincipalRow.otp_wrapped.is_not(None))
+            ):
+                owner = otp_owner(principal.name)
+                wrapped = principal.otp_wrapped or ""
+                principal.otp_wrapped = new.wrap(old.unwrap(wrapped, owner), owner)
             for history in session.scalars(select(PasswordHistoryRow)):
                 owner = f"{history.principal.name}#history"
                 history.wrapped = new.wrap(old.unwrap(history.wrapped, owner), owner)

@@ -220,4 +220,6 @@ class PrincipalLookups:
             max_renewable_life=row.max_renewable_life,
             groups=groups,
             kerberos_keys=kerberos,
+            requires_otp=row.requires_otp,
+            otp=self._keys.otp_secret(name, row.otp_wrapped),
         )

@@ -21,6 +21,7 @@ __all__ = [
     "GroupRow",
     "KerberosKeyRow",
     "KeyRow",
+    "OTPRecoveryCodeRow",
     "PasswordHistoryRow",
     "PrincipalRow",
     "SigningKeyRow",
@@ -48,6 +49,10 @@ class PrincipalRow(Base):
     allow_tickets: Mapped[bool] = mapped_column(Boolean, default=True)
     #: A password principal may be a ticket's server (MIT's allow_svr); see 0003_allow_svr.
     allow_svr: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: A login needs a one-time code too (RFC 6238); see 0006_otp.
+    requires_otp: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: The enrolled TOTP secret, sealed under the master key (owner ``name#otp``).
+    otp_wrapped: Mapped[str | None] = mapped_column(Text, nullable=True)
     max_life: Mapped[int | None] = mapped_column(Integer, nullable=True)
     max_renewable_life: Mapped[int | None] = mapped_column(Integer, nullable=True)
     kdf_salt: Mapped[bytes | None] = mapped_column(LargeBinary(64), nullable=True)
@@ -70,6 +75,9 @@ class PrincipalRow(Base):
     )
     groups: Mapped[list[GroupRow]] = relationship(
         back_populates="principal", cascade="all, delete-orphan", order_by="GroupRow.name"
+    )
+    recovery_codes: Mapped[list[OTPRecoveryCodeRow]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
     )
     history: Mapped[list[PasswordHistoryRow]] = relationship(
         back_populates="principal",
@@ -128,6 +136,17 @@ class GroupRow(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
 
     principal: Mapped[PrincipalRow] = relationship(back_populates="groups")
+
+
+class OTPRecoveryCodeRow(Base):
+    """One unused OTP recovery code of a principal, hashed (:func:`orthrus.otp.recovery_digest`)."""
+
+    __tablename__ = "otp_recovery_codes"
+
+    principal_id: Mapped[int] = mapped_column(
+        ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True
+    )
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class PasswordHistoryRow(Base):

@@ -16,6 +16,7 @@ from orthrus.codec import encode
 from orthrus.kadmin import OPERATIONS
 from orthrus.kpasswd import KpasswdRep, KpasswdReq
 from orthrus.messages import ASRep, ASReq, TGSRep, TGSReq
+from orthrus.otp_enroll import OTPEnrollRep, OTPEnrollReq
 from orthrus.priv import PRIV_CONTENT_TYPE
 from orthrus_io.openapi import json_body, json_response, message_schemas, openapi_document
 
@@ -83,13 +84,20 @@ def _admin() -> dict[str, Any]:
 
 def kdc_openapi() -> dict[str, Any]:
     """The description of every route of :func:`kdc.app.create_app`."""
-    refs, components = message_schemas([ASReq, ASRep, TGSReq, TGSRep, KpasswdReq, KpasswdRep])
-    as_req, as_rep, tgs_req, tgs_rep, kpasswd_req, kpasswd_rep = refs
+    refs, components = message_schemas(
+        [ASReq, ASRep, TGSReq, TGSRep, KpasswdReq, KpasswdRep, OTPEnrollReq, OTPEnrollRep]
+    )
+    as_req, as_rep, tgs_req, tgs_rep, kpasswd_req, kpasswd_rep, enroll_req, enroll_rep = refs
     paths = {
         "/v1/as": _exchange("AS exchange: log in (RFC 4120 §3.1)", as_req, as_rep),
         "/v1/tgs": _exchange("TGS exchange: service tickets, renewal (§3.3)", tgs_req, tgs_rep),
         "/v1/kpasswd": _exchange("password change (RFC 3244)", kpasswd_req, kpasswd_rep),
         "/v1/admin/{operation}": _admin(),
+        "/v1/otp/enroll": _exchange(
+            "enroll an authenticator app for two-factor login (RFC 6238 TOTP)",
+            enroll_req,
+            enroll_rep,
+        ),
         "/.well-known/orthrus/jwks.json": _get("the KDC's public signing keys (RFC 7517)"),
         "/v1/realm": _get("the realm's name, lab flag and clock skew"),
         "/livez": _get("the process runs"),

@@ -83,6 +83,7 @@ class PrincipalChanges:
     allow_svr: bool | None = None
     max_life: int | None = None
     max_renewable_life: int | None = None
+    requires_otp: bool | None = None
 
 
 class PrincipalAdmin:
@@ -267,6 +268,7 @@ class PrincipalAdmin:
                 "allow_svr",
                 "max_life",
                 "max_renewable_life",
+                "requires_otp",
             ):
                 value = getattr(changes, name)
                 if value is not None:
@@ -289,6 +291,8 @@ class PrincipalAdmin:
                 "requires_preauth": row.requires_preauth,
                 "allow_tickets": row.allow_tickets,
                 "allow_svr": row.allow_svr,
+                "requires_otp": row.requires_otp,
+                "otp_enrolled": row.otp_wrapped is not None,
                 "max_life": row.max_life or self.settings.max_life,
                 "max_renewable_life": row.max_renewable_life or self.settings.max_renewable_life,
                 "groups": [g.name for g in row.groups],

@@ -26,7 +26,14 @@ from orthrus.keys import Key
 from orthrus.messages import EncTicketPart
 from orthrus.principal import Principal
 
-__all__ = ["ALGORITHM", "AuthzSigner", "AuthzVerifier", "session_key_hash"]
+__all__ = [
+    "ALGORITHM",
+    "AuthzClaims",
+    "AuthzSigner",
+    "AuthzVerifier",
+    "claimed_factors",
+    "session_key_hash",
+]
 
 ALGORITHM = "EdDSA"
 
@@ -39,6 +46,15 @@ def session_key_hash(key: Key) -> str:
 
 def _ckey(material: bytes) -> str:
     return b64u_encode(hashlib.sha256(b"orthrus/authz/ckey|" + material).digest())
+
+
+@dataclass(frozen=True, slots=True)
+class AuthzClaims:
+    """What the KDC vouched for: the client's groups, and the factors of its login besides
+    the long-term key (``auth_factors``: ``("otp",)`` after a one-time code, RFC 6238)."""
+
+    groups: tuple[str, ...]
+    factors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +74,18 @@ class AuthzSigner:
         encoded = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
         object.__setattr__(self, "_header", b64u_encode(encoded).encode("ascii"))
 
-    def sign(self, ticket: EncTicketPart, server: Principal, groups: tuple[str, ...]) -> str:
+    def sign(
+        self,
+        ticket: EncTicketPart,
+        server: Principal,
+        groups: tuple[str, ...],
+        factors: tuple[str, ...] = (),
+    ) -> str:
         """Sign the claims for ``ticket`` issued to ``server``: a compact JWS (RFC 7515),
         EdDSA (RFC 8037), byte for byte what ``jwt.encode(claims, key, "EdDSA",
         headers={"kid": kid})`` gives (Ed25519 signatures are deterministic) without
-        pyjwt's per-call key and header checks, which cost a third of the signature."""
+        pyjwt's per-call key and header checks, which cost a third of the signature.
+        ``auth_factors`` is present only when a factor besides the key was proven."""
         claims = {
             "iss": self.realm,
             "sub": str(ticket.client),
@@ -73,6 +96,8 @@ class AuthzSigner:
             "exp": ticket.endtime,
             "ckey": _ckey(ticket.key.value),
         }
+        if factors:
+            claims["auth_factors"] = list(factors)
         payload = b64u_encode(json.dumps(claims, separators=(",", ":")).encode())
         signing_input = self._header + b"." + payload.encode("ascii")
         signature = b64u_encode(self.private_key.sign(signing_input))
@@ -83,7 +108,13 @@ class AuthzSigner:
     ) -> tuple[str, ...]:
         """The groups of a ticket this KDC signed (the TGS checks a TGT with it); see
         :meth:`AuthzVerifier.verify`."""
-        return self._verifier.verify(ticket, server, max_skew, now)
+        return self.own_claims(ticket, server, max_skew, now).groups
+
+    def own_claims(
+        self, ticket: EncTicketPart, server: Principal, max_skew: int, now: float
+    ) -> AuthzClaims:
+        """The claims of a ticket this KDC signed; see :meth:`AuthzVerifier.claims`."""
+        return self._verifier.claims(ticket, server, max_skew, now)
 
     def jwks(self) -> dict[str, Any]:
         """The public half as a JWKS, for services (``/.well-known/orthrus/jwks.json``)."""
@@ -105,7 +136,13 @@ class AuthzVerifier:
     def verify(
         self, ticket: EncTicketPart, server: Principal, max_skew: int, now: float | None = None
     ) -> tuple[str, ...]:
-        """The groups the KDC vouched for; ``KRB_AP_ERR_MODIFIED`` if the data is not the KDC's.
+        """The groups the KDC vouched for (see :meth:`claims`)."""
+        return self.claims(ticket, server, max_skew, now).groups
+
+    def claims(
+        self, ticket: EncTicketPart, server: Principal, max_skew: int, now: float | None = None
+    ) -> AuthzClaims:
+        """What the KDC vouched for; ``KRB_AP_ERR_MODIFIED`` if the data is not the KDC's.
 
         The signature must verify (EdDSA only) under the JWKS key named by ``kid``; ``iss``
         is the realm, ``aud`` the server; ``sub``, ``iat``, ``nbf``, ``exp`` and ``ckey`` are
@@ -159,7 +196,22 @@ class AuthzVerifier:
         groups = claims.get("groups")
         if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
             raise _not_signed("the authorization data has no list of groups")
-        return tuple(groups)
+        factors = claims.get("auth_factors", [])
+        if not isinstance(factors, list) or not all(isinstance(f, str) for f in factors):
+            raise _not_signed("the authorization data's auth_factors is not a list of names")
+        return AuthzClaims(tuple(groups), tuple(factors))
+
+
+def claimed_factors(ticket: EncTicketPart) -> tuple[str, ...]:
+    """The ``auth_factors`` of a ticket whose authorization data was already verified
+    (the TGS passes them from a TGT it checked, or remembered checked, to the tickets it
+    issues with it); the signature is not checked again here."""
+    token = ticket.authorization_data
+    if token is None:
+        return ()
+    claims = jwt.decode(token, options={"verify_signature": False})
+    factors = claims.get("auth_factors", [])
+    return tuple(f for f in factors if isinstance(f, str)) if isinstance(factors, list) else ()
 
 
 def _not_signed(why: str) -> APError:

@@ -86,6 +86,7 @@ class ModprincRequest(msgspec.Struct, **_STRUCT):
     allow_svr: bool | None = None
     max_life: Lifetime | None = None
     max_renewable_life: Lifetime | None = None
+    requires_otp: bool | None = None
     unlock: bool = False
 
 

@@ -44,6 +44,8 @@ class TicketTerms:
     endtime: int
     renew_till: int | None = None
     groups: tuple[str, ...] = ()
+    #: Factors proven besides the long-term key (``otp``), signed as ``auth_factors``.
+    factors: tuple[str, ...] = ()
 
 
 def grant_times(
@@ -96,7 +98,7 @@ def ticket_part(
         renew_till=terms.renew_till,
     )
     if ctx.signer is not None:
-        signed = ctx.signer.sign(part, server.principal, terms.groups)
+        signed = ctx.signer.sign(part, server.principal, terms.groups, terms.factors)
         part = msgspec.structs.replace(part, authorization_data=signed)
     return part
 

@@ -42,6 +42,7 @@ class KeyUsage(IntEnum):
     MASTER_KEY_WRAP = 1024
     SESSION_TOKEN = 1025
     SESSION_PROOF = 1026
+    AS_REQ_PA_OTP = 1027
 
 
 class Key:

@@ -18,6 +18,7 @@ from orthrus.ap import (
     APRules,
     AuthenticatorFields,
     KeysFor,
+    VerifiedAPReq,
     make_ap_rep,
     make_ap_req,
     read_ap_rep,
@@ -36,10 +37,16 @@ __all__ = [
     "KpasswdRep",
     "KpasswdReq",
     "KpasswdResult",
+    "KpasswdState",
+    "OpenedChangepw",
     "changepw_service",
     "handle_kpasswd_req",
+    "make_changepw_req",
     "make_kpasswd_req",
+    "open_changepw_req",
+    "read_changepw_rep",
     "read_kpasswd_rep",
+    "seal_changepw_rep",
 ]
 
 CHANGEPW_NAME = ("kadmin", "changepw")
@@ -80,15 +87,71 @@ class KpasswdState:
     authenticator: Authenticator
 
 
+def make_changepw_req(
+    credential: Credential, payload: bytes, now: float, entropy: Entropy
+) -> tuple[APReq, KrbPriv, KpasswdState]:
+    """An AP-REQ with ``credential`` (a ticket for ``kadmin/changepw``) and ``payload`` sealed
+    as KRB-PRIV under a fresh subkey: a password change, or an OTP enrollment
+    (:mod:`orthrus.otp_enroll`)."""
+    channel = PrivChannel.initiator(entropy)
+    fields = AuthenticatorFields(subkey=channel.key, seq=channel.initial_seq, mutual=True)
+    ap_req, authenticator = make_ap_req(credential, now, entropy, fields)
+    data = channel.seal(payload, now, entropy)
+    return ap_req, data, KpasswdState(channel, credential, authenticator)
+
+
 def make_kpasswd_req(
     credential: Credential, new_password: str, now: float, entropy: Entropy
 ) -> tuple[KpasswdReq, KpasswdState]:
     """Seal ``new_password`` for the KDC with a ticket for ``kadmin/changepw``."""
-    channel = PrivChannel.initiator(entropy)
-    fields = AuthenticatorFields(subkey=channel.key, seq=channel.initial_seq, mutual=True)
-    ap_req, authenticator = make_ap_req(credential, now, entropy, fields)
-    data = channel.seal(new_password.encode("utf-8"), now, entropy)
-    return KpasswdReq(ap_req, data), KpasswdState(channel, credential, authenticator)
+    ap_req, data, state = make_changepw_req(credential, new_password.encode("utf-8"), now, entropy)
+    return KpasswdReq(ap_req, data), state
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedChangepw:
+    """A request to ``kadmin/changepw`` whose initial ticket and payload opened."""
+
+    verified: VerifiedAPReq
+    channel: PrivChannel
+    payload: bytes
+
+
+def open_changepw_req(
+    ap_req: APReq, data: KrbPriv, keys_for: KeysFor, rules: APRules, now: float, what: str
+) -> OpenedChangepw:
+    """Verify an AP-REQ for ``kadmin/changepw`` with an *initial* ticket (RFC 3244 §2: the
+    password was just proven, not a TGT reused) and open its KRB-PRIV payload."""
+    if ap_req.ticket.server.components != CHANGEPW_NAME:
+        raise KDCError(
+            "KDC_ERR_POLICY",
+            f"{what} needs a ticket for kadmin/changepw, not {ap_req.ticket.server}",
+        )
+    verified = verify_ap_req(ap_req, keys_for, now, rules)
+    if "initial" not in verified.ticket.flags:
+        raise KDCError(
+            "KDC_ERR_POLICY",
+            f"{what} needs an initial ticket (from your current password), "
+            "not one obtained with a TGT",
+        )
+    subkey, seq = verified.authenticator.subkey, verified.authenticator.seq
+    if subkey is None or seq is None:
+        raise MalformedMessage(f"the authenticator of {what} carries a subkey and seq")
+    channel = PrivChannel.acceptor(subkey.to_key(), seq, max_skew=rules.max_skew)
+    return OpenedChangepw(verified, channel, channel.open(data, now))
+
+
+def seal_changepw_rep(
+    opened: OpenedChangepw, result: bytes, now: float, entropy: Entropy
+) -> tuple[APRep, KrbPriv]:
+    """The AP-REP (mutual authentication) and ``result`` sealed under the client's subkey."""
+    return make_ap_rep(opened.verified, entropy), opened.channel.seal(result, now, entropy)
+
+
+def read_changepw_rep(ap_rep: APRep, data: KrbPriv, state: KpasswdState, now: float) -> bytes:
+    """Check the KDC's AP-REP (``KRB_AP_ERR_MUT_FAIL`` if not the KDC) and open the result."""
+    read_ap_rep(ap_rep, state.credential.session_key, state.authenticator)
+    return state.channel.open(data, now)
 
 
 #: Changes ``principal``'s password; returns the new kvno or raises ``KDCError``.
@@ -105,33 +168,16 @@ def handle_kpasswd_req(
 ) -> KpasswdRep:
     """Verify the request (RFC 3244 §2: an initial ticket for kadmin/changepw) and change
     the password; the result is sealed under the client's subkey."""
-    if req.ap_req.ticket.server.components != CHANGEPW_NAME:
-        raise KDCError(
-            "KDC_ERR_POLICY",
-            f"a password change needs a ticket for kadmin/changepw, not {req.ap_req.ticket.server}",
-        )
-    verified = verify_ap_req(req.ap_req, keys_for, now, rules)
-    if "initial" not in verified.ticket.flags:
-        raise KDCError(
-            "KDC_ERR_POLICY",
-            "a password change needs an initial ticket (from your current password), "
-            "not one obtained with a TGT",
-        )
-    subkey, seq = verified.authenticator.subkey, verified.authenticator.seq
-    if subkey is None or seq is None:
-        raise MalformedMessage("the authenticator of a password change carries a subkey and seq")
-    channel = PrivChannel.acceptor(subkey.to_key(), seq, max_skew=rules.max_skew)
+    opened = open_changepw_req(req.ap_req, req.data, keys_for, rules, now, "a password change")
     try:
-        password = channel.open(req.data, now).decode("utf-8")
+        password = opened.payload.decode("utf-8")
     except UnicodeDecodeError:
         raise MalformedMessage("the new password is not UTF-8 text") from None
-    kvno = change(verified.ticket.client, password)
-    result = KpasswdResult(verified.ticket.client, kvno)
-    sealed = channel.seal(encode(result), now, entropy)
-    return KpasswdRep(make_ap_rep(verified, entropy), sealed)
+    client = opened.verified.ticket.client
+    kvno = change(client, password)
+    return KpasswdRep(*seal_changepw_rep(opened, encode(KpasswdResult(client, kvno)), now, entropy))
 
 
 def read_kpasswd_rep(rep: KpasswdRep, state: KpasswdState, now: float) -> KpasswdResult:
-    """Check the KDC's AP-REP and open the result (``KRB_AP_ERR_MUT_FAIL`` if not the KDC)."""
-    read_ap_rep(rep.ap_rep, state.credential.session_key, state.authenticator)
-    return decode(state.channel.open(rep.data, now), KpasswdResult)
+    """Check the KDC's AP-REP (``KRB_AP_ERR_MUT_FAIL`` if not the KDC) and open the result."""
+    return decode(read_changepw_rep(rep.ap_rep, rep.data, state, now), KpasswdResult)

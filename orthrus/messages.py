@@ -19,6 +19,7 @@ from orthrus.principal import Principal
 from orthrus.pwkdf import KDFParams
 
 __all__ = [
+    "PAOTP",
     "APRep",
     "APReq",
     "ASRep",
@@ -94,8 +95,29 @@ class EncryptionKey(msgspec.Struct, **_STRUCT):
 class PAData(msgspec.Struct, **_STRUCT):
     """Pre-authentication data (RFC 4120 §5.2.7); ``value`` is a sealed part."""
 
-    type: Literal["enc-timestamp"]
+    type: Literal["enc-timestamp", "otp"]
     value: Sealed
+
+
+class PAOTP(msgspec.Struct, **_STRUCT):
+    """PA-OTP: the second factor (RFC 6238 TOTP, :mod:`orthrus.otp`), sealed under the
+    client's long-term key like PA-ENC-TIMESTAMP but with its own key usage; exactly one of
+    ``code`` (the app's 6 digits) and ``recovery`` (a single-use recovery code). ``nonce``
+    is the request body's: a PA-OTP copied into another AS-REQ does not open there."""
+
+    nonce: Nonce
+    code: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}$")] | None = None
+    recovery: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z2-7]{5}-?[A-Za-z2-7]{5}$")] | None = (
+        None
+    )
+
+    def __post_init__(self) -> None:
+        # A ValueError here is msgspec's ValidationError, hence MalformedMessage (codec).
+        if (self.code is None) == (self.recovery is None):
+            raise ValueError("PA-OTP carries exactly one of a code and a recovery code")
+
+    def __repr__(self) -> str:
+        return f"PAOTP(nonce={self.nonce})"
 
 
 class PAEncTimestamp(msgspec.Struct, **_STRUCT):

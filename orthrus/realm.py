@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # only named in annotations; JWT and the RFC enctypes load wh
     from orthrus.authz import AuthzSigner
     from orthrus.enctypes import KeyBlock
     from orthrus.messages import EncTicketPart
+    from orthrus.otp import OTPEnrollment, RecoveryCodes
 
 __all__ = [
     "KDCContext",
@@ -87,6 +88,10 @@ class PrincipalEntry:
     groups: tuple[str, ...] = ()
     #: The keys Kerberos clients use (RFC 3962/8009), every kvno, strongest enctype first.
     kerberos_keys: tuple[KerberosKey, ...] = field(default=(), repr=False)
+    #: A login needs a one-time code too (RFC 6238, :mod:`orthrus.otp`): ``modprinc
+    #: --require-otp``; ``otp`` is the enrolled secret (None: not enrolled yet).
+    requires_otp: bool = False
+    otp: OTPEnrollment | None = field(default=None, repr=False)
 
     @property
     def current_key(self) -> Key:
@@ -138,6 +143,8 @@ class KDCContext:
     verify_tgt_authz: bool = True
     #: TGTs already opened and checked, kept by the KDC's edge (None: none kept).
     opened_tgts: OpenedTGTs | None = None
+    #: The hashed OTP recovery codes (:mod:`orthrus.otp`); None: none can be used.
+    recovery_codes: RecoveryCodes | None = None
 
 
 @dataclass(frozen=True, slots=True)

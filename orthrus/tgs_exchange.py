@@ -114,7 +114,16 @@ def _renewal_terms(
         endtime=min(start + (tgt.endtime - tgt.starttime), tgt.renew_till),
         renew_till=tgt.renew_till,
         groups=client.groups,
+        factors=_factors(tgt),
     )
+
+
+def _factors(tgt: EncTicketPart) -> tuple[str, ...]:
+    """The login factors a TGT's signed authorization data names, for the tickets issued
+    with it (imported here: pyjwt loads only in the KDC, not with every client)."""
+    from orthrus.authz import claimed_factors
+
+    return claimed_factors(tgt)
 
 
 def _service_terms(
@@ -139,6 +148,7 @@ def _service_terms(
         endtime=end,
         renew_till=renew_till if renew_till and renew_till > end else None,
         groups=client.groups,
+        factors=_factors(tgt),
     )
     return terms, server
 

@@ -130,6 +130,13 @@ def modprinc_options(function: F) -> F:
             click.option("--maxlife", "max_life", type=DURATION),
             click.option("--maxrenewlife", "max_renewable_life", type=DURATION),
             click.option(
+                "--require-otp/--no-require-otp",
+                "requires_otp",
+                default=None,
+                help="Logins need a one-time code (TOTP) besides the password; until the "
+                "user enrolls (orthrus otp enroll) the KDC gives only the ticket that enrolls.",
+            ),
+            click.option(
                 "--unlock", is_flag=True, help="Clear failed-login counters and any lockout."
             ),
             click.argument("principal"),

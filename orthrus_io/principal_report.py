@@ -33,6 +33,7 @@ def getprinc_text(info: dict[str, Any]) -> str:
             ("DISALLOW_ALL_TIX", not info["allow_tickets"]),
             # As MIT's flag: no ticket has this principal as server (its key is a password's).
             ("DISALLOW_SVR", info["password_key"] and not info["allow_svr"]),
+            ("REQUIRES_OTP", info["requires_otp"]),
         )
         if on
     ]

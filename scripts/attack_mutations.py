@@ -993,6 +993,94 @@ MUTATIONS: list[Mutation] = [
         "        except Unavailable as exc:  # the database, or the replay cache's Redis",
         "        except LookupError as exc:",
     ),
+    # Two-factor login (TOTP, RFC 6238; issue 17 §2).
+    Mutation(
+        "test_otp_replayed_code_is_refused",
+        "orthrus/otp.py",
+        '        check_replay(cache, entry, expires_at, now, usable_from, "KDC")\n',
+        "        pass\n",
+    ),
+    Mutation(
+        "test_otp_code_the_replay_cache_may_have_forgotten_is_refused",
+        "orthrus/otp.py",
+        'check_replay(cache, entry, expires_at, now, usable_from, "KDC")',
+        'check_replay(cache, entry, expires_at, now, now, "KDC")',
+    ),
+    Mutation(
+        "test_otp_code_from_another_window_is_refused",
+        "orthrus/otp.py",
+        "range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1)",
+        "range(current - 3, current + 4)",
+    ),
+    Mutation(
+        "test_otp_wrong_code_is_counted_by_lockout",
+        "orthrus/as_exchange.py",
+        "    if second_factor is not None:\n        try:\n",
+        "    if guard is not None:\n        guard.succeeded(client.principal)\n"
+        "    if second_factor is not None:\n        try:\n",
+    ),
+    Mutation(
+        "test_otp_password_alone_is_refused",
+        "orthrus/as_exchange.py",
+        '    padata = next((p for p in req.padata if p.type == "otp"), None)\n',
+        '    padata = next((p for p in req.padata if p.type == "otp"), None)\n'
+        "    if padata is None:\n        return None\n",
+    ),
+    Mutation(
+        "test_otp_code_from_another_window_is_refused",
+        "orthrus/as_exchange.py",
+        "        second = None if otp_data is None else check_otp(",
+        "        second = None if True else check_otp(",
+    ),
+    Mutation(
+        "test_otp_not_enrolled_gets_only_the_enrollment_ticket",
+        "orthrus/as_exchange.py",
+        "        if req.body.server.components != CHANGEPW_NAME:\n",
+        "        if False:\n",
+    ),
+    Mutation(
+        "test_otp_code_sealed_for_another_request_is_refused",
+        "orthrus/as_exchange.py",
+        "        if sent.nonce != req.body.nonce:\n",
+        "        if False:\n",
+    ),
+    Mutation(
+        "test_otp_recovery_code_works_once",
+        "orthrus/otp.py",
+        "    if codes is None or not codes.consume(principal, recovery_digest(code)):\n",
+        "    if codes is None or not (codes.consume(principal, recovery_digest(code)) or True):\n",
+    ),
+    Mutation(
+        "test_kerberos_login_of_an_otp_principal_is_refused",
+        "orthrus/kerberos/exchanges.py",
+        "    if client.requires_otp:\n",
+        "    if False:\n",
+    ),
+    Mutation(
+        "test_otp_service_requiring_it_refuses_a_ticket_without_it",
+        "service_lib/flask_ext.py",
+        "                if needed_factors and not identity.has_factors(needed_factors):\n",
+        "                if False:\n",
+    ),
+    Mutation(
+        "test_otp_service_requiring_it_refuses_a_ticket_without_it",
+        "service_lib/verifier.py",
+        "            claims.factors,\n",
+        '            ("otp",),\n',
+    ),
+    Mutation(
+        "test_otp_enrolling_again_without_a_code_is_refused",
+        "kdc/otp.py",
+        "        if claims is None or otp.FACTOR not in claims.factors:\n",
+        "        if False:\n",
+    ),
+    Mutation(
+        "test_otp_forged_auth_factors_claim_is_modified",
+        "orthrus/authz.py",
+        '                    "verify_iat": now is None,\n',
+        '                    "verify_iat": now is None,\n'
+        '                    "verify_signature": False,\n',
+    ),
 ]
 
 

@@ -63,6 +63,7 @@ def demo_openapi() -> dict[str, Any]:
         "/livez": _get("the process runs", secured=False),
         "/readyz": _get("keytab, replay cache and notes database answer", secured=False),
         "/whoami": _get("the authenticated principal, its groups and ticket times"),
+        "/whoami/otp": _get("the same, only for a login with a one-time code (else 403)"),
         "/notes": notes,
         "/admin/stats": _get("counts of notes and users (group admins)"),
         "/openapi.json": _get("this description", secured=False),

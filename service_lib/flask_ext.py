@@ -13,6 +13,10 @@
     @auth.required(groups=["admins"])     # 403 for a client outside the group
     def admin(): ...
 
+    @app.get("/payroll")
+    @auth.required(factors=["otp"])       # 403 unless the login gave a one-time code
+    def payroll(): ...
+
 A request carrying ``Authorization: Ticket <AP-REQ>`` is verified (RFC 4120 §3.2.3) with
 the request's method and path as the binding; when the AP-REQ asks for mutual
 authentication (``mutual-required``) the response, whatever the view answers (a 403
@@ -46,6 +50,7 @@ from service_lib.http import (
     ErrorResponse,
     error_response,
     forbidden,
+    missing_factors,
     no_credentials,
     reply_header_value,
     request_target,
@@ -167,13 +172,21 @@ class TicketAuth:
     def required(self, view: F) -> F: ...
 
     @overload
-    def required(self, *, groups: Iterable[str] | None = None) -> Callable[[F], F]: ...
+    def required(
+        self, *, groups: Iterable[str] | None = None, factors: Iterable[str] | None = None
+    ) -> Callable[[F], F]: ...
 
     def required(
-        self, view: F | None = None, *, groups: Iterable[str] | None = None
+        self,
+        view: F | None = None,
+        *,
+        groups: Iterable[str] | None = None,
+        factors: Iterable[str] | None = None,
     ) -> F | Callable[[F], F]:
-        """Decorate a view so it runs only for an authenticated client (in ``groups``)."""
+        """Decorate a view so it runs only for an authenticated client (in ``groups``, and
+        whose login proved ``factors``, e.g. ``["otp"]``: 403 ``missing_factors`` if not)."""
         needed = tuple(groups or ())
+        needed_factors = tuple(factors or ())
 
         def decorate(func: F) -> F:
             @functools.wraps(func)
@@ -181,6 +194,8 @@ class TicketAuth:
                 identity = self.authenticate()
                 if needed and not identity.in_groups(needed):
                     raise forbidden(identity, needed)
+                if needed_factors and not identity.has_factors(needed_factors):
+                    raise missing_factors(identity, needed_factors)
                 return func(*args, **kwargs)
 
             return wrapper  # type: ignore[return-value]

@@ -42,6 +42,7 @@ __all__ = [
     "ErrorResponse",
     "error_response",
     "forbidden",
+    "missing_factors",
     "no_credentials",
     "reply_header_value",
     "request_target",
@@ -131,6 +132,19 @@ def forbidden(identity: Identity, groups: Iterable[str]) -> ProtocolError:
         f"{identity.principal} is not in group(s) {', '.join(missing)}; ask an administrator "
         "to add you, then get a new ticket (orthrus kinit)",
         {"missing_groups": missing},
+    )
+
+
+def missing_factors(identity: Identity, factors: Iterable[str]) -> ProtocolError:
+    """The 403 error for a client whose ticket lacks login ``factors`` (``otp``): the data's
+    ``missing_factors`` names them."""
+    missing = sorted(set(factors) - set(identity.auth_factors))
+    return ProtocolError(
+        _FORBIDDEN,
+        f"this page needs a login with {', '.join(missing)}: {identity.principal}'s ticket "
+        "was obtained without it; log in again with your one-time code (orthrus kinit), "
+        "then retry",
+        {"missing_factors": missing},
     )
 
 

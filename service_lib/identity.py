@@ -20,7 +20,8 @@ AuthMethod = Literal["ticket", "session"]
 class Identity:
     """An authenticated client.
 
-    ``principal`` and ``groups`` (from the KDC-signed authorization data) say who it is;
+    ``principal`` and ``groups`` (from the KDC-signed authorization data) say who it is, and
+    ``auth_factors`` how it logged in besides its key (``("otp",)``: with a one-time code);
     ``authtime``, ``starttime`` and ``endtime`` are the ticket's times; ``auth_method`` says
     whether this request carried a ticket (an AP exchange) or a session token; ``ticket`` is
     that ticket as sent (a session carries it, :mod:`orthrus.session_token`). After an AP
@@ -45,6 +46,7 @@ class Identity:
     #: The mutual-authentication reply, when it was made during the verification (a lab
     #: service recording messages traces it with the AP-REQ); sent as made.
     ap_rep: str | None = field(default=None, repr=False, compare=False)
+    auth_factors: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -54,3 +56,7 @@ class Identity:
     def in_groups(self, groups: Iterable[str]) -> bool:
         """True if the client is in every one of ``groups``."""
         return set(groups) <= set(self.groups)
+
+    def has_factors(self, factors: Iterable[str]) -> bool:
+        """True if the client's login proved every one of ``factors`` (e.g. ``otp``)."""
+        return set(factors) <= set(self.auth_factors)

@@ -97,6 +97,7 @@ def _identity(claims: SessionClaims, ticket: CheckedTicket) -> Identity:
     return Identity(
         principal=part.client,
         groups=ticket.groups,
+        auth_factors=ticket.factors,
         service=claims.ticket.server,
         authtime=part.authtime,
         starttime=part.starttime,

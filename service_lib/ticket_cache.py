@@ -38,6 +38,8 @@ class CheckedTicket:
     expires_at: float
     ticket_id: str
     session_key: Key = field(repr=False, compare=False)
+    #: The login factors the KDC signed besides the key (``auth_factors``: ``otp``).
+    factors: tuple[str, ...] = ()
 
 
 class TicketCache(ExpiringCache[CheckedTicket]):

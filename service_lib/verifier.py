@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orthrus.ap import APRules, check_authenticator, make_ap_rep, open_ap_ticket
+from orthrus.authz import AuthzClaims
 from orthrus.errors import APError, ConfigError, ProtocolError
 from orthrus.httpauth import decode_ap_req, encode_ap_rep, http_binding
 from orthrus.keys import Entropy
@@ -264,6 +265,7 @@ class Verifier:
         return Identity(
             principal=part.client,
             groups=checked.groups,
+            auth_factors=checked.factors,
             service=verified.server,
             authtime=part.authtime,
             starttime=part.starttime,
@@ -293,21 +295,26 @@ class Verifier:
         self, ticket: Ticket, part: EncTicketPart, snapshot: KeySnapshot, now: float
     ) -> CheckedTicket:
         """Check the authorization data of an opened ticket and cache the verdict."""
-        groups = self._check_authz(snapshot, part, ticket.server, now)
+        claims = self._check_authz(snapshot, part, ticket.server, now)
         expires_at = part.endtime + self.settings.max_skew
         entry = CheckedTicket(
-            part, groups, expires_at, ticket_id(ticket.enc_part), part.key.to_key()
+            part,
+            claims.groups,
+            expires_at,
+            ticket_id(ticket.enc_part),
+            part.key.to_key(),
+            claims.factors,
         )
         self._tickets.put(ticket_cache_key(ticket), entry)
         return entry
 
     def _check_authz(
         self, snapshot: KeySnapshot, part: EncTicketPart, server: Principal, now: float
-    ) -> tuple[str, ...]:
+    ) -> AuthzClaims:
         if self.settings.lab_unsigned_authz:
-            return unverified_groups(part)  # lab switch: the silver-ticket mistake
+            return AuthzClaims(unverified_groups(part))  # lab switch: the silver-ticket mistake
         if part.authorization_data is None and not self.settings.require_authz:
-            return ()
+            return AuthzClaims(())
         authz = snapshot.authz_verifier(server.realm)
         if authz is None:
             raise APError(
@@ -315,7 +322,7 @@ class Verifier:
                 "the ticket's authorization data cannot be checked: the keytab has no KDC "
                 "public keys (kdc_jwks); the service administrator must export it again",
             )
-        return authz.verify(part, server, self.settings.max_skew, now=now)
+        return authz.claims(part, server, self.settings.max_skew, now=now)
 
     def reply_token(self, identity: Identity, seq: int | None = None) -> str:
         """The ``Authentication-Info: Ticket <token>`` value proving this service read the

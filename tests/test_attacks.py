@@ -67,7 +67,7 @@ from kdc.app import RUNNER, create_app
 from kdc.backends import Backends, make_backends
 from kdc.cli import cli as kdc_cli
 from kdc.config import KDCSettings, load_settings
-from kdc.exchanges import Arrival, ExchangeRunner
+from kdc.exchanges import Arrival, ExchangeNames, ExchangeRunner
 from kdc.kerberos_wire import frame
 from kdc.store import PrincipalChanges, Store
 from orthrus import codec, der
@@ -81,7 +81,7 @@ from orthrus.ap import (
     seal_ticket,
     verify_ap_req,
 )
-from orthrus.as_exchange import ASOptions, make_as_req, read_as_rep
+from orthrus.as_exchange import ASOptions, handle_as_req, make_as_req, read_as_rep
 from orthrus.authz import AuthzSigner
 from orthrus.b64 import b64u_decode, b64u_encode
 from orthrus.codec import body_checksum
@@ -2385,6 +2385,11 @@ def session_app(verifier: Verifier, browser: bool = False) -> FlaskClient:
     def stats() -> Any:
         return {"notes": 0}
 
+    @app.get("/mfa")
+    @auth.required(factors=["otp"])
+    def mfa() -> Any:
+        return {"factors": list(current_identity().auth_factors)}  # type: ignore[union-attr]
+
     return app.test_client()
 
 
@@ -3093,6 +3098,7 @@ def test_kerberos_tgt_the_kdc_remembers_is_refused_once_its_key_version_is_gone(
 
 # == Remote administration (issue 17 §1): the admin API and its ACL ==========================
 
+
 ROOT_ADMIN, HELPDESK, AUDITOR = (f"{n}@{REALM}" for n in ("root/admin", "helpdesk", "auditor"))
 ADMIN_PASS = "admin-attack-pass"
 #: The default line, a helpdesk that may change passwords of users (one component) only, and
@@ -3339,3 +3345,257 @@ def test_admin_call_while_a_back_end_is_down_is_503_and_audited(
         "listprincs",
         "UNAVAILABLE",
     )
+
+
+# == Two-factor login (TOTP, RFC 6238; issue 17 §2) ==========================================
+
+OTP_SECRET = b"\x07" * 20
+
+
+class _RecoveryCodes:
+    """The KDC's recovery codes (kdc.otp.StoredRecoveryCodes) as a set of digests."""
+
+    def __init__(self, *codes: str) -> None:
+        from orthrus.otp import recovery_digest
+
+        self.digests = {recovery_digest(code) for code in codes}
+
+    def consume(self, principal: Principal, digest: str) -> bool:
+        if digest not in self.digests:
+            return False
+        self.digests.discard(digest)
+        return True
+
+
+@pytest.fixture
+def otp_realm(core: CoreRealm) -> tuple[CoreRealm, Principal, Key]:
+    """EX.TEST with dave, who logs in with a one-time code (enrolled), lockout after 3."""
+    from kdc.lockout import LockoutPolicy, MemoryLockout
+    from orthrus.otp import OTPEnrollment
+
+    dave = core.add_user("dave", "dave-pass", requires_otp=True, otp=OTPEnrollment(OTP_SECRET))
+    core.ctx = dataclasses.replace(
+        core.ctx,
+        guard=MemoryLockout(LockoutPolicy(attempts=3)),
+        recovery_codes=_RecoveryCodes("abcde-fghij"),
+    )
+    return core, dave, core.user_key(dave, "dave-pass")
+
+
+def _otp_login(realm: CoreRealm, who: Principal, key: Key, code: str | None, now: float) -> Any:
+    options = ASOptions()
+    req = make_as_req(who, now, os.urandom, options, key, code)
+    rep = handle_as_req(wire(req, ASReq), realm.ctx, now)  # type: ignore[arg-type]
+    return read_as_rep(wire(rep, ASRep), req, key, now)  # type: ignore[arg-type]
+
+
+def _code(now: float) -> str:
+    from orthrus.otp import totp_code
+
+    return totp_code(OTP_SECRET, now)
+
+
+def test_otp_replayed_code_is_refused(otp_realm: tuple[CoreRealm, Principal, Key]) -> None:
+    """A code seen over a shoulder or in transit is worth nothing once used: the KDC's
+    replay cache holds (principal, time step) until no clock accepts it again."""
+    realm, dave, key = otp_realm
+    now = T0 + 5
+    assert _otp_login(realm, dave, key, _code(now), now).client == dave
+    error = refused(_otp_login, realm, dave, key, _code(now), now + 10)
+    assert error.name == "KDC_ERR_PREAUTH_FAILED" and "already used" in error.message
+
+
+def test_otp_code_the_replay_cache_may_have_forgotten_is_refused(
+    otp_realm: tuple[CoreRealm, Principal, Key],
+) -> None:
+    """RFC 4120 §3.2.3 for codes: a cache that started (a KDC restarted, Redis flushed)
+    after a code became valid cannot tell whether it was used; a later code works."""
+    from orthrus.replay import MemoryReplayCache
+
+    realm, dave, key = otp_realm
+    now = T0 + 2400 + 15  # the middle of a step: its code was valid from 45 s ago
+    realm.ctx = dataclasses.replace(realm.ctx, replay_cache=MemoryReplayCache(started_at=now - 5))
+    error = refused(_otp_login, realm, dave, key, _code(now), now)
+    assert error.name == "KDC_ERR_PREAUTH_FAILED" and "cannot tell" in error.message
+    later = now + 2 * 30  # the first code that became valid after the cache started
+    assert _otp_login(realm, dave, key, _code(later), later).client == dave
+
+
+def test_otp_code_from_another_window_is_refused(
+    otp_realm: tuple[CoreRealm, Principal, Key],
+) -> None:
+    """RFC 6238 §5.2: one step of drift either side, no more."""
+    realm, dave, key = otp_realm
+    now = T0 + 600
+    for stale in (now - 90, now + 90):
+        error = refused(_otp_login, realm, dave, key, _code(stale), now)
+        assert error.name == "KDC_ERR_PREAUTH_FAILED" and "another time window" in error.message
+    assert _otp_login(realm, dave, key, _code(now - 30), now).client == dave
+
+
+def test_otp_wrong_code_is_counted_by_lockout(
+    otp_realm: tuple[CoreRealm, Principal, Key],
+) -> None:
+    """Whoever knows the password may not guess codes: a wrong code is a failed login."""
+    realm, dave, key = otp_realm
+    now = T0 + 1200
+    wrong = f"{(int(_code(now)) + 1) % 1_000_000:06d}"
+    for _ in range(3):
+        assert refused(_otp_login, realm, dave, key, wrong, now).name == "KDC_ERR_PREAUTH_FAILED"
+    error = refused(_otp_login, realm, dave, key, _code(now), now)
+    assert error.name == "KDC_ERR_CLIENT_REVOKED"
+
+
+def test_otp_password_alone_is_refused(otp_realm: tuple[CoreRealm, Principal, Key]) -> None:
+    """Without PA-OTP the KDC asks for the code (and says so in the data), issuing nothing."""
+    realm, dave, key = otp_realm
+    error = refused(_otp_login, realm, dave, key, None, T0)
+    assert error.name == "KDC_ERR_PREAUTH_REQUIRED" and error.data.get("otp") == "totp"
+
+
+def test_otp_not_enrolled_gets_only_the_enrollment_ticket(core: CoreRealm) -> None:
+    """--require-otp before enrollment: a password buys a kadmin/changepw ticket (to enroll)
+    and nothing else."""
+    from orthrus.kpasswd import changepw_service
+
+    erin = core.add_user("erin", "erin-pass", requires_otp=True)
+    core.add_service("kadmin/changepw")
+    key = core.user_key(erin, "erin-pass")
+    assert refused(core.login, erin, key).name == "KDC_ERR_POLICY"
+    req = core.as_req(erin, key, server=changepw_service(core.name))
+    assert core.as_exchange(req).ticket.server == changepw_service(core.name)
+
+
+def test_otp_code_sealed_for_another_request_is_refused(
+    otp_realm: tuple[CoreRealm, Principal, Key],
+) -> None:
+    """PA-OTP names its request's nonce: cut from one AS-REQ and pasted into another (with a
+    fresh timestamp), it does not count."""
+    realm, dave, key = otp_realm
+    now = T0 + 1800
+    donor = make_as_req(dave, now, os.urandom, ASOptions(), key, _code(now))
+    target = make_as_req(dave, now, os.urandom, ASOptions(), key)
+    spliced = msgspec.structs.replace(target, padata=[*target.padata, donor.padata[1]])
+    error = refused(realm.as_exchange, spliced, now)
+    assert error.name == "KDC_ERR_PREAUTH_FAILED" and "another request" in error.message
+
+
+def test_otp_recovery_code_works_once(otp_realm: tuple[CoreRealm, Principal, Key]) -> None:
+    """A recovery code stands in for a code, once."""
+    realm, dave, key = otp_realm
+    tgt = _otp_login(realm, dave, key, "ABCDE-FGHIJ", T0)
+    assert tgt.client == dave
+    error = refused(_otp_login, realm, dave, key, "abcde-fghij", T0 + 5)
+    assert error.name == "KDC_ERR_PREAUTH_FAILED" and "already used" in error.message
+
+
+def test_otp_forged_auth_factors_claim_is_modified(
+    otp_realm: tuple[CoreRealm, Principal, Key],
+) -> None:
+    """A ticket's auth_factors are the KDC's word: a login with a code carries ``otp`` into
+    its service tickets; re-signing the claim with another key, or editing it under the
+    KDC's signature, is KRB_AP_ERR_MODIFIED."""
+    realm, dave, key = otp_realm
+    web = realm.principal("HTTP/web")
+    tgt = _otp_login(realm, dave, key, _code(T0), T0)
+    with_otp = realm.service_ticket(tgt, web)
+    part = open_ticket(with_otp.ticket, realm.key_of(web))
+    assert realm.verifier().claims(part, web, 300, T0).factors == ("otp",)
+    bob = realm.principal("bob")
+    plain = realm.service_ticket(realm.login(bob, realm.user_key(bob, "bob-pass")), web)
+    bob_part = open_ticket(plain.ticket, realm.key_of(web))
+    assert realm.verifier().claims(bob_part, web, 300, T0).factors == ()
+    claims = jwt.decode(bob_part.authorization_data or "", options={"verify_signature": False})
+    forged_key = Ed25519PrivateKey.generate()
+    for token in (
+        jwt.encode(
+            {**claims, "auth_factors": ["otp"]},
+            forged_key,
+            "EdDSA",
+            headers={"kid": realm.signer.kid},
+        ),
+        _edit_payload(bob_part.authorization_data or "", {**claims, "auth_factors": ["otp"]}),
+    ):
+        forged = msgspec.structs.replace(bob_part, authorization_data=token)
+        error = refused(realm.verifier().claims, forged, web, 300, T0)
+        assert error.name == "KRB_AP_ERR_MODIFIED"
+
+
+def test_otp_service_requiring_it_refuses_a_ticket_without_it(
+    otp_realm: tuple[CoreRealm, Principal, Key], clock: Clock
+) -> None:
+    """``@auth.required(factors=["otp"])``: bob's ticket (a password alone) is 403 naming
+    the missing factor, with a ticket or with the session it opened; dave's, from a login
+    with a code, is let in."""
+    realm, dave, key = otp_realm
+    http = realm.principal("HTTP/web")
+    bob = realm.principal("bob")
+    bobs = realm.service_ticket(realm.login(bob, realm.user_key(bob, "bob-pass")), http)
+    daves = realm.service_ticket(_otp_login(realm, dave, key, _code(T0), T0), http)
+    client = session_app(make_verifier(realm, clock))
+
+    def ticket(cred: Credential) -> dict[str, str]:
+        return {"Authorization": f"Ticket {ap_token(cred, T0, ('GET', '/mfa'))}"}
+
+    refused_bob = client.get("/mfa", headers=ticket(bobs))
+    assert error_of(refused_bob, 403)["data"] == {"missing_factors": ["otp"]}
+    session = open_session(client, bobs, T0).headers[SESSION_HEADER]
+    by_session = client.get("/mfa", headers=proved(session, bobs.session_key, T0, ("GET", "/mfa")))
+    assert error_of(by_session, 403)["data"] == {"missing_factors": ["otp"]}
+    let_in = client.get("/mfa", headers=ticket(daves))
+    assert let_in.status_code == 200 and let_in.json == {"factors": ["otp"]}
+
+
+def test_otp_enrolling_again_without_a_code_is_refused(
+    otp_realm: tuple[CoreRealm, Principal, Key],
+) -> None:
+    """An enrolled user replaces the authenticator only with a ticket whose login gave a
+    code: a password alone (a changepw ticket from before --require-otp) does not take the
+    second factor over. With a code, the enrollment goes through."""
+    from kdc.otp import OTPEnrollment
+    from orthrus.kpasswd import changepw_service
+    from orthrus.otp import OTPEnrollment as Enrolled
+    from orthrus.otp_enroll import OTPEnrollReq, OTPEnrollResult, make_otp_enroll_req
+
+    class Enrollment(OTPEnrollment):
+        def enroll(self, principal: Principal) -> OTPEnrollResult:
+            return OTPEnrollResult(principal, b"\x01" * 20, [])
+
+    realm, dave, key = otp_realm
+    changepw = changepw_service(realm.name)
+    realm.add_service("kadmin/changepw")
+    keys_for = {changepw: {1: realm.key_of(changepw)}}.get
+    rules = APRules(replay_cache=MemoryReplayCache(), where="KDC")
+    exchange = Enrollment(None, rules, changepw, keys_for)  # type: ignore[arg-type]
+    realm.change(dave, requires_otp=False)
+    options = ASOptions(server=changepw)
+    before = make_as_req(dave, T0, os.urandom, options, key)
+    old_ticket = read_as_rep(realm.as_exchange(before), before, key, T0)
+    realm.change(dave, requires_otp=True, otp=Enrolled(OTP_SECRET))
+
+    def enroll(ticket: Credential) -> Any:
+        request, _ = make_otp_enroll_req(ticket, T0 + 1, os.urandom)
+        return exchange(wire(request, OTPEnrollReq), realm.ctx, T0 + 1, ExchangeNames())
+
+    assert refused(enroll, old_ticket).name == "KDC_ERR_POLICY"
+    with_code = make_as_req(dave, T0, os.urandom, options, key, _code(T0))
+    assert enroll(read_as_rep(realm.as_exchange(with_code), with_code, key, T0)) is not None
+
+
+def _edit_payload(token: str, claims: dict[str, Any]) -> str:
+    header, _, signature = token.split(".")
+    payload = b64u_encode(json.dumps(claims, separators=(",", ":")).encode())
+    return f"{header}.{payload}.{signature}"
+
+
+def test_kerberos_login_of_an_otp_principal_is_refused(krb_realm: KerberosRealm) -> None:
+    """The DER wire has no PA-OTP (MIT's OTP, RFC 6560, is a RADIUS bridge): a principal
+    that must give a one-time code gets no ticket there with its password alone, only
+    KDC_ERR_POLICY naming the client that can log it in."""
+    from orthrus.otp import OTPEnrollment
+
+    dave = krb_realm.add_krb_user(
+        "dave", "correct horse", requires_otp=True, otp=OTPEnrollment(OTP_SECRET)
+    )
+    answer = krb_realm.send(krb_realm.krb_as_req(dave, "correct horse")[0])
+    assert answer.error == "KDC_ERR_POLICY" and "orthrus kinit" in (answer.message or "")

@@ -149,6 +149,14 @@ def handle_kerberos_as(req: KDCReq, ctx: KDCContext, now: float) -> KDCRep:
     client_name = principal_of(body.cname, body.realm)
     neutral = core_body(body)
     client, server = as_entries(client_name, neutral.server, ctx)
+    if client.requires_otp:
+        # MIT's OTP (RFC 6560) is a RADIUS bridge, not TOTP: the code travels only in the
+        # JSON dialect's PA-OTP, so no DER request can carry this principal's second factor.
+        raise KDCError(
+            "KDC_ERR_POLICY",
+            f"{client.principal} logs in with a one-time code, which only the Orthrus client "
+            "sends: use 'orthrus kinit' (JSON API), not a Kerberos V5 kinit",
+        )
     reply_key = _first_key(body.etype, client, "client")
     session = _first_key(body.etype, server, "server")
     flags: tuple[str, ...] = ("initial",)

@@ -74,11 +74,17 @@ class KerberosRealm(CoreRealm):
         decode = decode_as_rep if request.message.msg_type == 10 else decode_tgs_rep
         return decode(answer.reply)
 
-    def krb_login(
+    def krb_as_req(
         self, client: Principal, password: str, now: float = T0, etypes: tuple[int, ...] = ETYPES
-    ) -> KerberosCredential:
+    ) -> tuple[KerberosRequest, KeyBlock]:
+        """A DER AS-REQ for a TGT with an encrypted timestamp under ``password``'s key."""
         key = enctype(etypes[0]).string_to_key(
             password, default_salt(client), ITERATIONS.to_bytes(4, "big")
         )
-        request = as_request(client, self.tgs, etypes, now, os.urandom, key)
+        return as_request(client, self.tgs, etypes, now, os.urandom, key), key
+
+    def krb_login(
+        self, client: Principal, password: str, now: float = T0, etypes: tuple[int, ...] = ETYPES
+    ) -> KerberosCredential:
+        request, key = self.krb_as_req(client, password, now, etypes)
         return read_kdc_rep(self.reply(request, now), request, key)

@@ -222,6 +222,7 @@ def test_shell_examples_run(page: Path, tmp_path: Path) -> None:
         assert "HTTP/localhost@EXAMPLE.TEST: kvno = 1" in result.stdout
         assert '"principal": "alice@EXAMPLE.TEST"' in result.stdout
         assert "the request and the reply travelled sealed" in result.stderr
+        assert '"auth_factors": ["otp"]' in result.stdout.replace('":["', '": ["')
 
 
 def test_blocks_are_read_with_their_language_line_and_not_run_note(tmp_path: Path) -> None:

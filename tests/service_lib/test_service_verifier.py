@@ -335,18 +335,18 @@ def test_expired_ticket_reports_expiry_not_authz(
 def test_signature_checked_once_per_ticket(
     realm: MiniRealm, verifier: Verifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from orthrus.authz import AuthzVerifier
+    from orthrus.authz import AuthzClaims, AuthzVerifier
 
     calls = []
-    original = AuthzVerifier.verify
+    original = AuthzVerifier.claims
 
-    def counting(self: AuthzVerifier, *args: object, **kwargs: object) -> tuple[str, ...]:
+    def counting(self: AuthzVerifier, *args: object, **kwargs: object) -> AuthzClaims:
         calls.append(1)
         return original(self, *args, **kwargs)  # type: ignore[arg-type]
 
     # Tickets first: the KDC checks the signature of each TGT too, and that is not counted.
     cred, other = realm.credential("alice"), realm.credential("bob")
-    monkeypatch.setattr(AuthzVerifier, "verify", counting)
+    monkeypatch.setattr(AuthzVerifier, "claims", counting)
     for _ in range(5):
         assert verifier.verify(token(cred)).groups == ("admins", "staff")
     assert len(calls) == 1
