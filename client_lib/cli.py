@@ -16,15 +16,16 @@ from typing import Any
 import click
 import httpx
 
+from client_lib.admin import admin
 from client_lib.api import Client
 from client_lib.ccache import CCACHE_FORMATS
 from client_lib.options import FreshOptions, LoginOptions
 from orthrus.credentials import Credential
-from orthrus.duration import parse_duration
 from orthrus.errors import ConfigError, MalformedMessage, TransportError
 from orthrus.otp import provisioning_uri
 from orthrus.principal import Principal
 from orthrus.timecheck import iso
+from orthrus_io.admin_options import DURATION
 from orthrus_io.cli import run
 from orthrus_io.prompt import read_password
 
@@ -39,21 +40,6 @@ _FLAG_LETTERS = {
     "pre-authent": "A",
     "ok-as-delegate": "O",
 }
-
-
-class _Duration(click.ParamType[int]):
-    name = "duration"
-
-    def convert(
-        self, value: object, param: click.Parameter | None, ctx: click.Context | None
-    ) -> int:
-        try:
-            return value if isinstance(value, int) else parse_duration(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-DURATION = _Duration()
 
 
 #: A clock offset larger than this (seconds) is a lab switch: only a lab realm allows it.
@@ -121,7 +107,7 @@ def cli(ctx: click.Context, clock_offset: float) -> None:
     or krb5+tcp://HOST:PORT for any Kerberos KDC, MIT's included), ORTHRUS_CCACHE (with a
     krb5:// URL, else KRB5CCNAME=FILE:path), ORTHRUS_KEYTAB and ORTHRUS_CONFIG.
     """
-    ctx.obj = {"clock_offset": clock_offset}
+    ctx.obj = {"clock_offset": clock_offset, "client": _client}
 
 
 @cli.command()
@@ -463,6 +449,9 @@ def _is_json(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+cli.add_command(admin)
 
 
 def main() -> None:

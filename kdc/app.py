@@ -1,6 +1,7 @@
 """The KDC as a WSGI application: the JSON API's exchanges (RFC 4120 §3.1, §3.3, RFC 3244)
 answered by the exchange runner (:mod:`kdc.exchanges`, :mod:`kdc.http_api`), and Flask for
-the rest: JWKS, realm document, health, metrics, OpenAPI.
+the rest: JWKS, realm document, health, metrics, OpenAPI, and remote administration
+(``/v1/admin/...``, :mod:`kdc.admin_api`).
 
 Requests and replies are the JSON of :mod:`orthrus.codec`. Every error is a JSON body
 ``{"error": {"code", "name", "message"}}`` with a 4xx status (503 when a back end is down),
@@ -20,6 +21,7 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from kdc.admin_api import AdminAPI
 from kdc.backends import Backends, make_backends
 from kdc.config import KDCSettings
 from kdc.enumeration import DecoyPrincipals, as_handler
@@ -160,6 +162,7 @@ def create_app(
     app.extensions[RUNNER] = runner
     jwks = store.signer().jwks()
     register_openapi(app)
+    AdminAPI(settings, store, runner.ctx).register(app)
 
     @app.get("/.well-known/orthrus/jwks.json")
     def jwks_document() -> Response:

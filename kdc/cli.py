@@ -6,9 +6,7 @@ Command names and their output follow MIT Kerberos's ``kdb5_util``/``kadmin.loca
 from __future__ import annotations
 
 import getpass
-import json
 import os
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,12 +24,9 @@ from kdc.config import (
     kdc_dir,
     load_settings,
 )
-from orthrus.duration import format_duration, parse_duration
-from orthrus.enctypes import enctype
 from orthrus.errors import ConfigError, MalformedMessage
-from orthrus.keytab import Keytab
+from orthrus.kadmin import admin_service
 from orthrus.kpasswd import changepw_service
-from orthrus.mitkeytab import MITKeytabEntry, append_entries, is_mit_keytab
 from orthrus.principal import Principal, krbtgt
 from orthrus.pwkdf import (
     DEFAULT_ITERATIONS,
@@ -41,9 +36,24 @@ from orthrus.pwkdf import (
     MAX_LANES,
     MAX_MEMORY_KIB,
 )
+from orthrus_io.admin_options import (
+    DURATION,
+    addprinc_options,
+    confirm_delete,
+    cpw_options,
+    delprinc_options,
+    getprinc_options,
+    ktadd_options,
+    listprincs_options,
+    modprinc_options,
+    new_password,
+    rotate_options,
+    show_names,
+    show_principal,
+)
 from orthrus_io.cli import run
 from orthrus_io.files import read_private, write_private
-from orthrus_io.prompt import read_password
+from orthrus_io.keytab_files import KeytabFile
 
 # The database, server, Redis and audit-log libraries are imported by the commands that use
 # them, not here: `--help` and a getprinc should not pay for gunicorn, Flask or structlog.
@@ -51,23 +61,6 @@ if TYPE_CHECKING:
     from kdc.store import Store
 
 __all__ = ["main"]
-
-
-class _Duration(click.ParamType[int]):
-    name = "duration"
-
-    def convert(
-        self, value: object, param: click.Parameter | None, ctx: click.Context | None
-    ) -> int:
-        if isinstance(value, int):
-            return value
-        try:
-            return parse_duration(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-DURATION = _Duration()
 
 
 def _directory(ctx: click.Context) -> Path:
@@ -82,24 +75,9 @@ def _store(ctx: click.Context) -> Store:
 
 def _audit(settings: KDCSettings, action: str, target: object = None) -> None:
     """One audit line per administrative action: who (the OS user), what, on which principal."""
-    path = settings.audit_log_path
-    if path is None:
-        return
-    from orthrus_io.audit import AuditSink, open_audit_log
-    from orthrus_io.events import ExchangeEvent
+    from kdc.admin_audit import AdminAction, audit_admin
 
-    with open_audit_log(path) as stream:
-        AuditSink(stream, "kdc-admin").emit(
-            ExchangeEvent(
-                exchange="ADMIN",
-                ok=True,
-                time=time.time(),
-                action=action,
-                client=str(target) if target is not None else None,
-                realm=settings.realm,
-                extra={"admin": getpass.getuser()},
-            )
-        )
+    audit_admin(settings, AdminAction(getpass.getuser(), action, target))
 
 
 def _principal(store: Store, text: str) -> Principal:
@@ -205,10 +183,12 @@ def init(ctx: click.Context, /, realm: str, db_url: str | None, **options: Any) 
     store.add_principal(NewPrincipal(tgs))
     store.add_principal(NewPrincipal(changepw_service(realm)))
     store.create_signing_key()
+    acl = _admin_service_and_acl(store)
     write_private(directory / CONFIG_NAME, settings.to_toml().encode())
     _audit(settings, "init", tgs)
     click.echo(f"Realm {realm} created in {directory}")
     click.echo(f"  master key stash: {settings.master_key_path} (mode 0600; back it up apart)")
+    click.echo(f"  admin ACL: {acl} (*/admin@{realm} may do everything; edit it to grant more)")
     click.echo("Next: orthrus-kdc addprinc USER, then orthrus-kdc serve")
 
 
@@ -218,27 +198,27 @@ def upgrade(ctx: click.Context) -> None:
     """Bring an existing realm's database schema up to this version (safe to repeat)."""
     store = _store(ctx)
     store.migrate()
+    _admin_service_and_acl(store)
     _audit(store.settings, "upgrade")
     click.echo("Database schema is up to date.")
 
 
-#: What ``--allow-svr`` does (MIT's ``allow_svr``), for addprinc and modprinc.
-_ALLOW_SVR = (
-    "Let the KDC issue tickets for this principal although its key comes from a password "
-    "(anyone may then ask for one and guess the password offline). Random keys need none."
-)
+def _admin_service_and_acl(store: Store) -> Path:
+    """What remote administration needs, made if missing (as MIT's ``kdb5_util create``):
+    ``kadmin/admin@REALM`` with a random key, and the ACL file granting ``*/admin@REALM``
+    everything (as MIT's packaged ``kadm5.acl``). Returns the ACL file's path."""
+    from kdc.admin_acl import write_default_acl
+    from kdc.store import NewPrincipal
+
+    service = admin_service(store.settings.realm)
+    if str(service) not in store.list_names():
+        store.add_principal(NewPrincipal(service))
+        _audit(store.settings, "addprinc", service)
+    return write_default_acl(store.settings)
 
 
 @cli.command()
-@click.option("--randkey", is_flag=True, help="A random key (services) instead of a password.")
-@click.option("--group", "groups", multiple=True, metavar="G", help="Add to group G (repeat).")
-@click.option("--requires-preauth/--no-requires-preauth", default=True, show_default=True)
-@click.option("--allow-svr/--no-allow-svr", default=False, show_default=True, help=_ALLOW_SVR)
-@click.option(
-    "--maxlife", "max_life", type=DURATION, help="Maximum ticket life for this principal."
-)
-@click.option("--maxrenewlife", "max_renewable_life", type=DURATION, help="Maximum renewable life.")
-@click.argument("principal")
+@addprinc_options
 @click.pass_context
 def addprinc(ctx: click.Context, /, principal: str, randkey: bool, **options: Any) -> None:
     """Add PRINCIPAL, with a password (asked twice) or --randkey."""
@@ -246,73 +226,27 @@ def addprinc(ctx: click.Context, /, principal: str, randkey: bool, **options: An
 
     store = _store(ctx)
     name = _principal(store, principal)
-    password = None if randkey else read_password(f'Enter password for principal "{name}"', True)
+    password = new_password(name, randkey)
     store.add_principal(NewPrincipal(name, password, **options))
     _audit(store.settings, "addprinc", name)
     click.echo(f'Principal "{name}" created.')
 
 
 @cli.command()
-@click.option("--force", is_flag=True, help="Do not ask for confirmation.")
-@click.argument("principal")
+@delprinc_options
 @click.pass_context
 def delprinc(ctx: click.Context, force: bool, principal: str) -> None:
     """Delete PRINCIPAL and all its keys."""
     store = _store(ctx)
     name = _principal(store, principal)
-    if not force:
-        if not sys.stdin.isatty():
-            raise click.UsageError("not a terminal: pass --force to delete without confirmation")
-        click.confirm(f'Are you sure you want to delete the principal "{name}"?', abort=True)
+    confirm_delete(name, force)
     store.delete_principal(name)
     _audit(store.settings, "delprinc", name)
     click.echo(f'Principal "{name}" deleted.')
 
 
 @cli.command()
-@click.option("--add-group", "add_groups", multiple=True, metavar="G")
-@click.option("--remove-group", "remove_groups", multiple=True, metavar="G")
-@click.option("--requires-preauth/--no-requires-preauth", default=None)
-@click.option("--allow-tickets/--disallow-tickets", default=None)
-@click.option("--allow-svr/--no-allow-svr", default=None, help=_ALLOW_SVR)
-@click.option("--maxlife", type=DURATION)
-@click.option("--maxrenewlife", type=DURATION)
-@click.option(
-    "--require-otp/--no-require-otp",
-    "requires_otp",
-    default=None,
-    help="Logins need a one-time code (TOTP) besides the password; until the user enrolls "
-    "(orthrus otp enroll) the KDC gives only the ticket that enrolls.",
-)
-@click.option(
-    "--allow-forwardable/--disallow-forwardable",
-    default=None,
-    help="Whether this principal's tickets may be forwardable (kinit -f), hence forwarded or "
-    "delegated (MIT's allow_forwardable; allowed unless disallowed).",
-)
-@click.option(
-    "--ok-as-delegate/--no-ok-as-delegate",
-    default=None,
-    help="Trust this service with clients' forwarded TGTs: its tickets carry OK-AS-DELEGATE "
-    "and clients forward only to such services (unconstrained delegation).",
-)
-@click.option(
-    "--allowed-to-delegate-to",
-    "add_delegate_to",
-    multiple=True,
-    metavar="SERVICE",
-    help="Let this service ask for tickets to SERVICE in its clients' names (constrained "
-    "delegation, S4U2Proxy). Repeat for several.",
-)
-@click.option(
-    "--no-allowed-to-delegate-to",
-    "remove_delegate_to",
-    multiple=True,
-    metavar="SERVICE",
-    help="Take SERVICE back from the services this one may delegate to.",
-)
-@click.option("--unlock", is_flag=True, help="Clear failed-login counters and any lockout.")
-@click.argument("principal")
+@modprinc_options
 @click.pass_context
 def modprinc(ctx: click.Context, /, principal: str, unlock: bool, **changes: Any) -> None:
     """Change PRINCIPAL's groups, flags or limits, or unlock it."""
@@ -332,8 +266,6 @@ def modprinc(ctx: click.Context, /, principal: str, unlock: bool, **changes: Any
         guard.unlock(name)
         _audit(store.settings, "unlock", name)
         click.echo(f'Principal "{name}" unlocked.')
-    changes["max_life"] = changes.pop("maxlife")
-    changes["max_renewable_life"] = changes.pop("maxrenewlife")
     for key in ("add_delegate_to", "remove_delegate_to"):
         changes[key] = tuple(_principal(store, n) for n in changes[key])
     if any(value not in (None, ()) for value in changes.values()):
@@ -342,123 +274,40 @@ def modprinc(ctx: click.Context, /, principal: str, unlock: bool, **changes: Any
         click.echo(f'Principal "{name}" modified.')
 
 
-def _when(value: str | None) -> str:
-    if value is None:
-        return "[never]"
-    moment = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    return moment.strftime("%a %b %d %H:%M:%S %Y UTC")
-
-
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.argument("principal")
+@getprinc_options
 @click.pass_context
 def getprinc(ctx: click.Context, as_json: bool, principal: str) -> None:
     """Show PRINCIPAL's attributes (never its keys)."""
     store = _store(ctx)
     info = store.describe(_principal(store, principal))
-    if as_json:
-        click.echo(json.dumps(info, indent=2))
-        return
-    attributes = [
-        a
-        for a, on in (
-            ("REQUIRES_PRE_AUTH", info["requires_preauth"]),
-            ("DISALLOW_ALL_TIX", not info["allow_tickets"]),
-            # As MIT's flag: no ticket has this principal as server (its key is a password's).
-            ("DISALLOW_SVR", info["password_key"] and not info["allow_svr"]),
-            ("REQUIRES_OTP", info["requires_otp"]),
-            ("DISALLOW_FORWARDABLE", not info["allow_forwardable"]),
-            ("OK_AS_DELEGATE", info["ok_as_delegate"]),
-        )
-        if on
-    ]
-    lines = [
-        f"Principal: {info['principal']}",
-        "Expiration date: [never]",
-        f"Last password change: {_when(info['password_changed'])}",
-        f"Maximum ticket life: {format_duration(info['max_life'])}",
-        f"Maximum renewable life: {format_duration(info['max_renewable_life'])}",
-        f"Created: {_when(info['created'])}",
-        f"Last modified: {_when(info['modified'])}",
-        f"Number of keys: {len(info['keys'])}",
-        *(f"Key: vno {k['kvno']}, {k['enctype']}" for k in info["keys"]),
-        *_kerberos_key_lines(info),
-        f"Groups: {', '.join(info['groups']) or '[none]'}",
-        f"Attributes: {' '.join(attributes)}",
-        f"Allowed to delegate to: {', '.join(info['allowed_to_delegate_to']) or '[none]'}",
-    ]
-    if info["legacy_salt"]:
-        lines.append(
-            "Password key: made before salts were bound to principal names; no client can log "
-            f"in with it: reset it (orthrus-kdc cpw {info['principal']})"
-        )
-    click.echo("\n".join(lines))
-
-
-#: What getprinc says of a principal with no Kerberos key (made before they existed).
-NO_KERBEROS_KEYS = (
-    "no Kerberos keys: MIT clients cannot log in as this principal until its next cpw"
-)
-
-
-def _kerberos_key_lines(info: dict[str, Any]) -> list[str]:
-    """getprinc's lines for the Kerberos keys, as MIT's ``Key: vno N, ENCTYPE`` lines."""
-    if not info["kerberos_keys"]:
-        return [f"Kerberos keys: {NO_KERBEROS_KEYS}"]
-    lines = []
-    for key in info["kerberos_keys"]:
-        if key["salt"] is None:
-            how = "random key"
-        else:
-            how = f"salt {key['salt']}, {key['iterations']} iterations"
-        lines.append(f"Kerberos key: vno {key['kvno']}, {key['enctype']}, {how}")
-    return lines
+    show_principal(info, as_json)
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="A JSON list.")
+@listprincs_options
 @click.pass_context
 def listprincs(ctx: click.Context, as_json: bool) -> None:
     """List every principal of the realm."""
     names = _store(ctx).list_names()
-    click.echo(json.dumps(names) if as_json else "\n".join(names))
+    show_names(names, as_json)
 
 
 @cli.command()
-@click.option("--randkey", is_flag=True, help="A new random key instead of a password.")
-@click.argument("principal")
+@cpw_options
 @click.pass_context
 def cpw(ctx: click.Context, randkey: bool, principal: str) -> None:
     """Change PRINCIPAL's password (or key): a new kvno; older keys stay for issued tickets."""
     store = _store(ctx)
     name = _principal(store, principal)
-    password = None if randkey else read_password(f'Enter password for principal "{name}"', True)
+    password = new_password(name, randkey)
     kvno = store.change_key(name, password)
     _audit(store.settings, "cpw", name)
     click.echo(f'Key for "{name}" changed (kvno {kvno}).')
 
 
 @cli.command()
-@click.option(
-    "-k",
-    "--keytab",
-    "keytab_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Keytab file to add to (created with mode 0600).",
-)
-@click.option(
-    "--format",
-    "keytab_format",
-    type=click.Choice(["orthrus", "mit"]),
-    default="orthrus",
-    show_default=True,
-    help="orthrus: the JSON keytab of Orthrus services (the Ticket scheme). mit: MIT's keytab "
-    "(version 0x502) of the Kerberos keys, for MIT's kinit -k, kvno -k, klist -k and "
-    "Kerberos services.",
-)
-@click.argument("principals", nargs=-1, required=True)
+@ktadd_options
 @click.pass_context
 def ktadd(
     ctx: click.Context, keytab_path: Path, keytab_format: str, principals: tuple[str, ...]
@@ -469,78 +318,19 @@ def ktadd(
     the current kvno in every enctype, added after the entries already there. Unlike MIT's
     default this does not change the keys: use cpw --randkey for that.
     """
+    from kdc.keytab_export import export_keys
+
     store = _store(ctx)
     names = [_principal(store, text) for text in principals]
-    existing = b""
-    if keytab_path.exists() or keytab_path.is_symlink():
-        existing = read_private(keytab_path, "keytab")
-    if keytab_format == "mit":
-        data, added = _mit_keytab(store, keytab_path, existing, names)
-    else:
-        data, added = _orthrus_keytab(store, keytab_path, existing, names)
-    write_private(keytab_path, data)
-    for name, kvno, enctype_name in added:
-        click.echo(
-            f"Entry for principal {name} with kvno {kvno}, encryption type "
-            f"{enctype_name} added to keytab FILE:{keytab_path}."
-        )
+    keytab = KeytabFile.open(keytab_path, "mit" if keytab_format == "mit" else "orthrus")
+    added = keytab.add(export_keys(store, names, keytab.format, int(time.time())))
+    click.echo("\n".join(keytab.added_lines(added)))
     for name in names:
         _audit(store.settings, "ktadd", name)
 
 
-#: What ktadd says it added: principal, kvno, encryption type name.
-_Added = list[tuple[Principal, int, str]]
-
-
-def _orthrus_keytab(
-    store: Store, path: Path, existing: bytes, names: list[Principal]
-) -> tuple[bytes, _Added]:
-    if is_mit_keytab(existing):
-        raise ConfigError(f"keytab {path} is an MIT keytab: add --format mit, or use another file")
-    keytab = Keytab.from_bytes(existing) if existing else Keytab()
-    added: _Added = []
-    for name in names:
-        entries = store.keytab_entries(name)
-        keytab = keytab.merged(entries, store.signer().jwks())
-        added += [(name, entry.kvno, entry.enctype) for entry in entries]
-    return keytab.to_bytes(), added
-
-
-def _mit_keytab(
-    store: Store, path: Path, existing: bytes, names: list[Principal]
-) -> tuple[bytes, _Added]:
-    if existing and not is_mit_keytab(existing):
-        raise ConfigError(
-            f"keytab {path} is not an MIT keytab (an Orthrus one?): leave out --format mit, "
-            "or use another file"
-        )
-    from kdc.store import AdminError
-
-    try:  # the file as MIT would append to it, checked before any key is read
-        kept = append_entries(existing, [])
-    except MalformedMessage as exc:
-        raise ConfigError(f"keytab {path} is not a valid MIT keytab: {exc.message}") from None
-    now = int(time.time())
-    entries: list[MITKeytabEntry] = []
-    for name in names:
-        principal = store.lookup(name)
-        if principal is None:
-            raise AdminError(f"principal {name} does not exist")
-        keys = [k for k in principal.kerberos_keys if k.kvno == principal.kvno]
-        if not keys:
-            raise AdminError(
-                f"{name} has no Kerberos keys at kvno {principal.kvno} (it was made before the "
-                f"realm had them): make them with 'orthrus-kdc cpw {name}' (a user's password) "
-                f"or 'orthrus-kdc rotate {name}' (a service), then ktadd again"
-            )
-        entries += [MITKeytabEntry(name, k.kvno, k.key, now) for k in keys]
-    return append_entries(kept, entries), [
-        (e.principal, e.kvno, enctype(e.enctype).name) for e in entries
-    ]
-
-
 @cli.command()
-@click.argument("principal")
+@rotate_options
 @click.pass_context
 def rotate(ctx: click.Context, principal: str) -> None:
     """Give a service (or krbtgt) a new random key version.
@@ -597,8 +387,9 @@ def load(ctx: click.Context, force: bool, file: Path) -> None:
     from kdc.dump import load_realm
 
     store = _store(ctx)
-    # What init creates (krbtgt, kadmin/changepw) does not make a realm non-empty.
-    made_by_init = {str(changepw_service(store.settings.realm))}
+    # What init creates (krbtgt, kadmin/changepw, kadmin/admin) does not make a realm non-empty.
+    realm = store.settings.realm
+    made_by_init = {str(changepw_service(realm)), str(admin_service(realm))}
     existing = [
         n for n in store.list_names() if not Principal.parse(n).is_tgs and n not in made_by_init
     ]
@@ -637,8 +428,8 @@ def load(ctx: click.Context, force: bool, file: Path) -> None:
 )
 @click.pass_context
 def serve_command(ctx: click.Context, /, **options: Any) -> None:
-    """Serve the KDC with gunicorn: POST /v1/as, /v1/tgs, /v1/kpasswd; /metrics, /livez,
-    /readyz; and Kerberos over UDP and TCP on --kerberos-port."""
+    """Serve the KDC with gunicorn: POST /v1/as, /v1/tgs, /v1/kpasswd, /v1/admin/OP;
+    /metrics, /livez, /readyz; and Kerberos over UDP and TCP on --kerberos-port."""
     from kdc.server import ServeOptions, serve
 
     directory = _directory(ctx)

@@ -13,9 +13,11 @@ from typing import Any
 from flask import Flask, Response
 
 from orthrus.codec import encode
+from orthrus.kadmin import OPERATIONS
 from orthrus.kpasswd import KpasswdRep, KpasswdReq
 from orthrus.messages import ASRep, ASReq, TGSRep, TGSReq
 from orthrus.otp_enroll import OTPEnrollRep, OTPEnrollReq
+from orthrus.priv import PRIV_CONTENT_TYPE
 from orthrus_io.openapi import json_body, json_response, message_schemas, openapi_document
 
 __all__ = ["kdc_openapi", "register_openapi"]
@@ -52,6 +54,34 @@ def _get(summary: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
     }
 
 
+def _admin() -> dict[str, Any]:
+    sealed = {"content": {PRIV_CONTENT_TYPE: {"schema": {"type": "string"}}}}
+    return {
+        "post": {
+            "summary": "remote administration, as MIT's kadmind (orthrus.kadmin): an "
+            "Authorization: Ticket for kadmin/admin@REALM bound to the path, the request and "
+            "the reply sealed as KRB-PRIV under the authenticator's subkey (RFC 4120 §5.7.1)",
+            "parameters": [
+                {
+                    "name": "operation",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"enum": list(OPERATIONS)},
+                }
+            ],
+            "requestBody": {"required": True, **sealed},
+            "responses": {
+                "200": {"description": "the sealed reply", **sealed},
+                "4XX": json_response(
+                    "refused: 401 the ticket (with the challenge), 403 a permission the ACL "
+                    "lacks or ktadd off TLS and loopback, 404 no such principal"
+                ),
+                "503": json_response("a back end is down, or the ACL file is broken"),
+            },
+        }
+    }
+
+
 def kdc_openapi() -> dict[str, Any]:
     """The description of every route of :func:`kdc.app.create_app`."""
     refs, components = message_schemas(
@@ -62,6 +92,7 @@ def kdc_openapi() -> dict[str, Any]:
         "/v1/as": _exchange("AS exchange: log in (RFC 4120 §3.1)", as_req, as_rep),
         "/v1/tgs": _exchange("TGS exchange: service tickets, renewal (§3.3)", tgs_req, tgs_rep),
         "/v1/kpasswd": _exchange("password change (RFC 3244)", kpasswd_req, kpasswd_rep),
+        "/v1/admin/{operation}": _admin(),
         "/v1/otp/enroll": _exchange(
             "enroll an authenticator app for two-factor login (RFC 6238 TOTP)",
             enroll_req,

@@ -32,7 +32,15 @@ from orthrus.keytab import KeytabEntry
 from orthrus.principal import Principal
 from orthrus.pwkdf import SALT_BYTES, KDFParams, is_legacy_salt, string_to_key
 
-__all__ = ["AdminError", "NewPrincipal", "PasswordRejected", "PrincipalAdmin", "PrincipalChanges"]
+__all__ = [
+    "AdminError",
+    "NewPrincipal",
+    "PasswordRejected",
+    "PrincipalAdmin",
+    "PrincipalChanges",
+    "PrincipalExists",
+    "PrincipalMissing",
+]
 
 
 class AdminError(OrthrusError):
@@ -41,6 +49,14 @@ class AdminError(OrthrusError):
 
 class PasswordRejected(AdminError):
     """A new password the realm's policy refuses (too short, used recently)."""
+
+
+class PrincipalMissing(AdminError):
+    """The principal named does not exist (or lacks the keys asked for)."""
+
+
+class PrincipalExists(AdminError):
+    """``addprinc`` of a principal that exists already."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +187,7 @@ class PrincipalAdmin:
             with self._transaction() as session:
                 session.add(row)
         except IntegrityError:
-            raise AdminError(f"principal {new.principal} already exists") from None
+            raise PrincipalExists(f"principal {new.principal} already exists") from None
         return 1
 
     def _get(self, session: Session, principal: Principal) -> PrincipalRow:
@@ -186,7 +202,7 @@ class PrincipalAdmin:
             )
         ).first()
         if row is None:
-            raise AdminError(f"principal {principal} does not exist")
+            raise PrincipalMissing(f"principal {principal} does not exist")
         return row
 
     def delete_principal(self, principal: Principal) -> None:

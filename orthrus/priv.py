@@ -38,6 +38,7 @@ from orthrus.timecheck import DEFAULT_MAX_SKEW, check_skew
 
 __all__ = [
     "MAX_USER_DATA",
+    "PRIV_CONTENT_TYPE",
     "SEQ_MODULUS",
     "Direction",
     "EncKrbPrivPart",
@@ -50,6 +51,8 @@ __all__ = [
 
 #: Sequence numbers count modulo 2**63 (they travel as non-negative 63-bit integers).
 SEQ_MODULUS = 2**63
+#: The media type of an HTTP body that is one KRB-PRIV message (docs/http.md).
+PRIV_CONTENT_TYPE = "application/orthrus-priv"
 #: The most user data one message carries; larger data is split by the application.
 MAX_USER_DATA = 16 * 1024
 

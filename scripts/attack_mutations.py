@@ -938,6 +938,61 @@ MUTATIONS: list[Mutation] = [
         "        server_key(tgs, sealed_tgt)  # its key version is still there\n",
         "",
     ),
+    # Remote administration (issue 17 §1): the admin API's ACL, ticket and transport checks.
+    Mutation(
+        "test_admin_without_the_permission_is_403_naming_it_and_changes_nothing",
+        "kdc/admin_api.py",
+        "            if not acl.allows(admin, letter, target):",
+        "            if False:",
+    ),
+    Mutation(
+        "test_admin_acl_target_pattern_does_not_reach_other_components",
+        "orthrus/kadm5acl.py",
+        '"[^/@]*" if c == "*"',
+        '".*" if c == "*"',
+    ),
+    Mutation(
+        "test_replayed_admin_request_is_repeat_and_done_once",
+        "kdc/admin_api.py",
+        "            replay_cache=self.ctx.replay_cache,",
+        "            replay_cache=type(self.ctx.replay_cache)(),",
+    ),
+    Mutation(
+        "test_admin_request_with_a_ticket_for_another_service_is_not_us",
+        "kdc/admin_api.py",
+        "        if principal != self.service:",
+        "        if False:",
+    ),
+    Mutation(
+        "test_admin_request_moved_to_another_operation_is_modified",
+        "kdc/admin_api.py",
+        '            expected_checksum=http_binding("POST", request.path),',
+        "            expected_checksum=None,",
+    ),
+    Mutation(
+        "test_admin_ktadd_over_plain_http_from_another_host_is_refused",
+        "kdc/admin_api.py",
+        '        if operation == "ktadd" and not _private_transport():',
+        "        if False:",
+    ),
+    Mutation(
+        "test_admin_ktadd_needs_the_extract_permission",
+        "orthrus/kadmin.py",
+        '    "ktadd": (KtaddRequest, "e"),',
+        '    "ktadd": (KtaddRequest, "i"),',
+    ),
+    Mutation(
+        "test_admin_bad_input_is_a_specific_4xx_and_changes_nothing",
+        "kdc/admin_api.py",
+        "        if request.mimetype != PRIV_CONTENT_TYPE:",
+        "        if False:",
+    ),
+    Mutation(
+        "test_admin_call_while_a_back_end_is_down_is_503_and_audited",
+        "kdc/admin_api.py",
+        "        except Unavailable as exc:  # the database, or the replay cache's Redis",
+        "        except LookupError as exc:",
+    ),
     # Two-factor login (TOTP, RFC 6238; issue 17 §2).
     Mutation(
         "test_otp_replayed_code_is_refused",

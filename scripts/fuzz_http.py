@@ -167,6 +167,7 @@ def seeds(kdc_post: Callable[[str, bytes], tuple[int, bytes]], realm: str) -> di
 
     from orthrus import codec
     from orthrus.as_exchange import ASOptions, make_as_req, read_as_rep
+    from orthrus.kadmin import admin_service
     from orthrus.kpasswd import changepw_service, make_kpasswd_req
     from orthrus.messages import ASRep, TGSRep
     from orthrus.principal import Principal
@@ -192,6 +193,10 @@ def seeds(kdc_post: Callable[[str, bytes], tuple[int, bytes]], realm: str) -> di
     status, reply = kdc_post("/v1/tgs", codec.encode(tgs.message))
     assert status == 200, reply
     service = read_tgs_rep(codec.decode(reply, TGSRep), tgs, time.time())
+    to_admin = make_tgs_req(tgt, admin_service(realm), time.time(), os.urandom)
+    status, reply = kdc_post("/v1/tgs", codec.encode(to_admin.message))
+    assert status == 200, reply
+    admin = read_tgs_rep(codec.decode(reply, TGSRep), to_admin, time.time())
     _, changepw = login(changepw_service(realm))
     kpasswd, _ = make_kpasswd_req(changepw, "alice-fuzz-pass", time.time(), os.urandom)
     return {
@@ -199,6 +204,7 @@ def seeds(kdc_post: Callable[[str, bytes], tuple[int, bytes]], realm: str) -> di
         "tgs": codec.encode(make_tgs_req(tgt, http, time.time(), os.urandom).message),
         "kpasswd": codec.encode(kpasswd),
         "service": service,
+        "admin": admin,
     }
 
 
@@ -250,10 +256,21 @@ def inproc_targets(directory: Path, counter: ExceptionCounter) -> list[Target]:
         answer = demo.post("/notes", data=data, headers=headers, content_type="application/json")
         return answer.status_code, answer.get_data()
 
-    def notes_token(data: bytes) -> Answer:
+    def ticket_header(data: bytes) -> dict[str, str]:
         # CR, LF and NUL cannot travel in a header (RFC 9110 §5.5): the client refuses them.
-        header = "Ticket " + data.translate(None, b"\r\n\0").decode("latin-1")
-        answer = demo.get("/notes", headers={"Authorization": header})
+        return {"Authorization": "Ticket " + data.translate(None, b"\r\n\0").decode("latin-1")}
+
+    def notes_token(data: bytes) -> Answer:
+        answer = demo.get("/notes", headers=ticket_header(data))
+        return answer.status_code, answer.get_data()
+
+    def admin_token(data: bytes) -> Answer:
+        answer = kdc.post(
+            "/v1/admin/getprinc",
+            data=b"{}",
+            headers=ticket_header(data),
+            content_type="application/orthrus-priv",
+        )
         return answer.status_code, answer.get_data()
 
     return [
@@ -265,6 +282,11 @@ def inproc_targets(directory: Path, counter: ExceptionCounter) -> list[Target]:
             "demo GET /notes (Authorization)",
             ap_token(service, "GET", "/notes").encode(),
             notes_token,
+        ),
+        Target(
+            "KDC POST /v1/admin/getprinc (Authorization)",
+            ap_token(seed["admin"], "POST", "/v1/admin/getprinc").encode(),
+            admin_token,
         ),
     ]
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's walk-through on a throwaway realm: init, addprinc, ktadd, serve, kinit,
-# klist, kvno, kdestroy. Stops the KDC it started and removes the realm.
+# klist, kvno, kdestroy, and remote administration (orthrus admin). Stops the KDC it started and removes the realm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$PWD/.venv/bin
@@ -32,6 +32,17 @@ step orthrus kvno HTTP/localhost@EXAMPLE.TEST
 "$BIN/orthrus" kvno HTTP/localhost@EXAMPLE.TEST
 step orthrus klist --json
 "$BIN/orthrus" klist --json
+step orthrus kdestroy
+"$BIN/orthrus" kdestroy
+step "printf 'r00t-admin-pass\n' | orthrus-kdc addprinc root/admin@EXAMPLE.TEST"
+printf 'r00t-admin-pass\n' | "$BIN/orthrus-kdc" addprinc root/admin@EXAMPLE.TEST
+export ORTHRUS_CCACHE=$WORK/admin.cc
+step "printf 'r00t-admin-pass\n' | orthrus kinit root/admin@EXAMPLE.TEST"
+printf 'r00t-admin-pass\n' | "$BIN/orthrus" kinit root/admin@EXAMPLE.TEST
+step "printf 'b0b-s3cret-pass\n' | orthrus admin addprinc bob@EXAMPLE.TEST"
+printf 'b0b-s3cret-pass\n' | "$BIN/orthrus" admin addprinc bob@EXAMPLE.TEST
+step orthrus admin getprinc bob@EXAMPLE.TEST
+"$BIN/orthrus" admin getprinc bob@EXAMPLE.TEST
 step orthrus kdestroy
 "$BIN/orthrus" kdestroy
 printf '\nWalk-through done; the throwaway realm is removed.\n'

@@ -97,6 +97,7 @@ from orthrus.httpauth import (
     encode_ap_req,
     http_binding,
 )
+from orthrus.kadmin import AdminReply, admin_service
 from orthrus.kerberos.client import KerberosCredential, KerberosRequest, read_kdc_rep, tgs_request
 from orthrus.kerberos.client import as_request as krb_as_request
 from orthrus.kerberos.gss import accept_reply, accept_security_context, read_initiator_token
@@ -106,10 +107,10 @@ from orthrus.kerberos.tickets import decrypt, encrypt, open_kerberos_ticket, sea
 from orthrus.keys import Key, KeyUsage
 from orthrus.keytab import Keytab, KeytabEntry
 from orthrus.kpasswd import handle_kpasswd_req, make_kpasswd_req
-from orthrus.messages import APRep, ASRep, ASReq, KDCReqBody, PAData, TGSReq
+from orthrus.messages import APRep, ASRep, ASReq, KDCReqBody, PAData, TGSRep, TGSReq
 from orthrus.negotiate import negotiate_header, parse_negotiate
 from orthrus.principal import Principal, krbtgt
-from orthrus.priv import KrbPriv, PrivChannel
+from orthrus.priv import PRIV_CONTENT_TYPE, KrbPriv, PrivChannel, decode_priv, encode_priv
 from orthrus.pwkdf import (
     DEFAULT_ITERATIONS,
     DEFAULT_LANES,
@@ -129,6 +130,7 @@ from orthrus.tgs_exchange import (
     make_tgs_req,
     read_tgs_rep,
 )
+from orthrus_io.errors import Unavailable
 from orthrus_io.files import read_private, write_private
 from orthrus_io.redis_replay import RedisReplayCache
 from orthrus_io.replay import SQLiteReplayCache
@@ -3238,6 +3240,257 @@ def test_kerberos_tgt_the_kdc_remembers_is_refused_once_its_key_version_is_gone(
         krb_realm.tgs, keys={2: Key.generate(os.urandom, 2)}, kvno=2, kerberos_keys=random_keys(2)
     )
     assert krb_realm.error(tgs_request(tgt, web, T0 + 1, os.urandom)).error_code == 44
+
+
+# == Remote administration (issue 17 §1): the admin API and its ACL ==========================
+
+
+ROOT_ADMIN, HELPDESK, AUDITOR = (f"{n}@{REALM}" for n in ("root/admin", "helpdesk", "auditor"))
+ADMIN_PASS = "admin-attack-pass"
+#: The default line, a helpdesk that may change passwords of users (one component) only, and
+#: an auditor that may inquire and list, nothing else.
+ADMIN_ACL = f"*/admin@{REALM} *\nhelpdesk@{REALM} c *@{REALM}\nauditor@{REALM} il\n"
+
+
+@pytest.fixture(scope="module")
+def admin_realm(tmp_path_factory: pytest.TempPathFactory) -> Realm:
+    """EXAMPLE.TEST with root/admin, helpdesk and auditor, and :data:`ADMIN_ACL`."""
+    realm = make_realm(tmp_path_factory.mktemp("admin") / "kdc")
+    for name in (ROOT_ADMIN, HELPDESK, AUDITOR):
+        admin(realm.directory, "addprinc", name, input=f"{ADMIN_PASS}\n")
+    (realm.directory / "kadm5.acl").write_text(ADMIN_ACL)
+    return realm
+
+
+@pytest.fixture
+def admin_kdc(admin_realm: Realm) -> KDC:
+    return KDC(admin_realm)
+
+
+def admin_ticket(kdc: KDC, name: str, server: Principal | None = None) -> Credential:
+    """``name``'s ticket for kadmin/admin (or ``server``) from the KDC in-process, as
+    ``orthrus kinit`` and the TGS exchange get it."""
+    key = key_from(hint_of(kdc, name), ADMIN_PASS, name)
+    request, now = as_req(name, key), time.time()
+    tgt = read_as_rep(codec.decode(kdc.post("/v1/as", request).data, ASRep), request, key, now)
+    tgs = make_tgs_req(tgt, server or admin_service(REALM), now, os.urandom)
+    reply = codec.decode(kdc.post("/v1/tgs", tgs.message).data, TGSRep)
+    return read_tgs_rep(reply, tgs, now)
+
+
+@dataclasses.dataclass
+class AdminRequest:
+    """One sealed admin request as ``orthrus admin`` makes it, ready to send (or resend)."""
+
+    path: str
+    authorization: str
+    body: bytes
+    channel: PrivChannel
+
+    def send(self, kdc: KDC, address: str = "127.0.0.1", https: bool = False) -> Any:
+        return kdc.client.post(
+            self.path,
+            data=self.body,
+            content_type=PRIV_CONTENT_TYPE,
+            headers={"Authorization": self.authorization},
+            environ_base={"REMOTE_ADDR": address},
+            base_url="https://localhost" if https else "http://localhost",
+        )
+
+    def reply(self, answer: Any) -> AdminReply:
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        opened = self.channel.open(decode_priv(answer.data), time.time())
+        return codec.decode(opened, AdminReply)
+
+
+def admin_request(
+    cred: Credential, operation: str, body: object, bound_to: str | None = None
+) -> AdminRequest:
+    path = f"/v1/admin/{operation}"
+    channel = PrivChannel.initiator(os.urandom)
+    fields = AuthenticatorFields(
+        checksum=http_binding("POST", bound_to or path),
+        subkey=channel.key,
+        seq=channel.initial_seq,
+        mutual=True,
+    )
+    ap_req, _ = make_ap_req(cred, time.time(), os.urandom, fields)
+    sealed = encode_priv(channel.seal(codec.encode(body), time.time(), os.urandom))
+    return AdminRequest(path, f"Ticket {encode_ap_req(ap_req)}", sealed, channel)
+
+
+def last_audit_line(realm: Realm) -> dict[str, Any]:
+    line = (realm.directory / "audit.log").read_text().splitlines()[-1]
+    entry: dict[str, Any] = json.loads(line)
+    return entry
+
+
+def test_admin_without_the_permission_is_403_naming_it_and_changes_nothing(
+    admin_realm: Realm, admin_kdc: KDC
+) -> None:
+    """An authenticated principal the ACL grants only ``c`` (helpdesk) or ``il`` (auditor)
+    asks to add and delete principals: 403 ``KDC_ERR_POLICY`` naming the missing letter, an
+    audit line naming who was refused what, and the database as it was."""
+    before = sqlite_snapshot(admin_kdc.db)
+    for who, operation, body, letter in (
+        (HELPDESK, "addprinc", {"principal": f"mallory@{REALM}"}, "a"),
+        (AUDITOR, "delprinc", {"principal": f"bob@{REALM}"}, "d"),
+        (AUDITOR, "cpw", {"principal": f"bob@{REALM}"}, "c"),
+    ):
+        request = admin_request(admin_ticket(admin_kdc, who), operation, body)
+        error = error_of(request.send(admin_kdc), 403)
+        assert error["name"] == "KDC_ERR_POLICY"
+        assert error["data"] == {"permission": letter, "operation": operation}
+        assert f"the permission '{letter}'" in error["message"]
+        line = last_audit_line(admin_realm)
+        assert (line["admin"], line["action"], line["result"]) == (who, operation, "refused")
+        assert line["missing_permission"] == letter
+    assert sqlite_snapshot(admin_kdc.db) == before
+
+
+def test_admin_acl_target_pattern_does_not_reach_other_components(admin_kdc: KDC) -> None:
+    """``helpdesk c *@R`` lets the helpdesk reset a user's password, not an admin's
+    (``root/admin``) nor a service's: ``*`` stays within one name component."""
+    cred = admin_ticket(admin_kdc, HELPDESK)
+    before = sqlite_snapshot(admin_kdc.db)
+    for target in (ROOT_ADMIN, HTTP_NAME):
+        request = admin_request(cred, "cpw", {"principal": target, "password": "x" * 20})
+        assert error_of(request.send(admin_kdc), 403)["data"]["permission"] == "c"
+    assert sqlite_snapshot(admin_kdc.db) == before
+    allowed = admin_request(cred, "cpw", {"principal": f"bob@{REALM}", "password": "bob-new-pass"})
+    assert allowed.reply(allowed.send(admin_kdc)).kvno == 2
+
+
+def test_replayed_admin_request_is_repeat_and_done_once(admin_kdc: KDC) -> None:
+    """An admin request captured on the wire and sent again (within the skew) is refused
+    ``KRB_AP_ERR_REPEAT`` by the KDC's replay cache: the principal is added once."""
+    request = admin_request(
+        admin_ticket(admin_kdc, ROOT_ADMIN), "addprinc", {"principal": f"replayed@{REALM}"}
+    )
+    request.reply(request.send(admin_kdc))
+    before = sqlite_snapshot(admin_kdc.db)
+    assert error_of(request.send(admin_kdc), 401)["name"] == "KRB_AP_ERR_REPEAT"
+    assert sqlite_snapshot(admin_kdc.db) == before
+
+
+def test_admin_request_with_a_ticket_for_another_service_is_not_us(admin_kdc: KDC) -> None:
+    """root/admin's ticket for a web service (or its TGT) is no admin ticket: only one for
+    ``kadmin/admin@REALM`` opens the admin API (``KRB_AP_ERR_NOT_US``)."""
+    before = sqlite_snapshot(admin_kdc.db)
+    for server in (Principal.parse(HTTP_NAME), krbtgt(REALM)):
+        cred = admin_ticket(admin_kdc, ROOT_ADMIN, server)
+        request = admin_request(cred, "delprinc", {"principal": f"bob@{REALM}"})
+        answer = request.send(admin_kdc)
+        assert error_of(answer, 401)["name"] == "KRB_AP_ERR_NOT_US"
+        assert answer.headers["WWW-Authenticate"] == f'Ticket realm="{REALM}"'
+    assert sqlite_snapshot(admin_kdc.db) == before
+
+
+def test_admin_request_moved_to_another_operation_is_modified(admin_kdc: KDC) -> None:
+    """An AP-REQ made for ``getprinc`` sent to ``delprinc`` (with a body the attacker sealed
+    under nothing they know: the subkey is the client's) is refused: the authenticator binds
+    the path (``KRB_AP_ERR_MODIFIED``)."""
+    cred = admin_ticket(admin_kdc, ROOT_ADMIN)
+    request = admin_request(cred, "delprinc", {"principal": f"bob@{REALM}"}, "/v1/admin/getprinc")
+    before = sqlite_snapshot(admin_kdc.db)
+    assert error_of(request.send(admin_kdc), 401)["name"] == "KRB_AP_ERR_MODIFIED"
+    assert sqlite_snapshot(admin_kdc.db) == before
+
+
+def test_admin_ktadd_over_plain_http_from_another_host_is_refused(admin_kdc: KDC) -> None:
+    """Keys leave the KDC only over TLS or to its own host: ``ktadd`` from 192.0.2.7 over
+    plain HTTP is 403 saying so, even for an admin allowed to extract them; over HTTPS, or
+    from loopback, the same admin gets them."""
+    cred = admin_ticket(admin_kdc, ROOT_ADMIN)
+    body = {"principals": [HTTP_NAME]}
+    error = error_of(admin_request(cred, "ktadd", body).send(admin_kdc, "192.0.2.7"), 403)
+    assert error["data"] == {"requires": "tls-or-loopback"}
+    assert "only over TLS" in error["message"]
+    for address, https in (("192.0.2.7", True), ("127.0.0.1", False), ("::1", False)):
+        request = admin_request(cred, "ktadd", body)
+        keytab = Keytab.from_bytes(
+            request.reply(request.send(admin_kdc, address, https)).keytab or b""
+        )
+        assert {str(e.principal) for e in keytab.entries} == {HTTP_NAME}
+
+
+def test_admin_ktadd_needs_the_extract_permission(admin_kdc: KDC) -> None:
+    """The auditor may inquire about every principal but not extract keys: ``ktadd`` is 403
+    naming ``e``, from loopback too; its getprinc (``i``) works and shows no key."""
+    cred = admin_ticket(admin_kdc, AUDITOR)
+    request = admin_request(cred, "ktadd", {"principals": [HTTP_NAME]})
+    error = error_of(request.send(admin_kdc), 403)
+    assert error["data"]["permission"] == "e"
+    inquiry = admin_request(cred, "getprinc", {"principal": HTTP_NAME})
+    info = inquiry.reply(inquiry.send(admin_kdc)).info or {}
+    assert info["principal"] == HTTP_NAME and "key" not in json.dumps(info["keys"]).lower()
+
+
+def test_admin_bad_input_is_a_specific_4xx_and_changes_nothing(
+    admin_realm: Realm, admin_kdc: KDC
+) -> None:
+    """No Authorization, a garbage token, a clear body, a body that does not open, a sealed
+    body that is not the operation's request, an unknown operation, a broken ACL file:
+    each its own 4xx (503 for the ACL: fix the file), never a 500, nothing changed."""
+    cred = admin_ticket(admin_kdc, ROOT_ADMIN)
+    before = sqlite_snapshot(admin_kdc.db)
+    good = admin_request(cred, "delprinc", {"principal": f"bob@{REALM}"})
+    post = admin_kdc.client.post
+    answer = post(good.path, data=good.body, content_type=PRIV_CONTENT_TYPE)
+    assert error_of(answer, 401)["name"] == "KRB_AP_ERR_NOKEY"
+    assert answer.headers["WWW-Authenticate"] == f'Ticket realm="{REALM}"'
+    garbage = {"Authorization": "Ticket !!!"}
+    answer = post(good.path, data=good.body, content_type=PRIV_CONTENT_TYPE, headers=garbage)
+    assert error_of(answer, 400)["name"] == "KRB_ERR_GENERIC"
+    clear = dataclasses.replace(admin_request(cred, "delprinc", {}), body=b'{"principal":"x"}')
+    answer = post(
+        clear.path,
+        data=clear.body,
+        content_type="application/json",
+        headers={"Authorization": clear.authorization},
+    )
+    assert error_of(answer, 415)["name"] == "KRB_ERR_GENERIC"
+    other = admin_request(cred, "delprinc", {"principal": f"bob@{REALM}"})
+    foreign = dataclasses.replace(admin_request(cred, "delprinc", {}), body=other.body)
+    assert error_of(foreign.send(admin_kdc), 401)["name"] == "KRB_AP_ERR_MODIFIED"
+    for body in ({"principal": 5}, {"principal": "bob"}, {"principal": f"bob@{REALM}", "x": 1}):
+        assert error_of(admin_request(cred, "delprinc", body).send(admin_kdc), 400)
+    for bad in ({"max_life": -1}, {"groups": ["g" * 65]}, {"password": 5}):
+        wrong = admin_request(cred, "addprinc", {"principal": f"c@{REALM}", **bad})
+        assert error_of(wrong.send(admin_kdc), 400)["name"] == "KRB_ERR_GENERIC"
+    unknown = admin_request(cred, "dump", {})
+    assert error_of(unknown.send(admin_kdc), 404)["name"] == "KRB_ERR_GENERIC"
+    missing = admin_request(cred, "delprinc", {"principal": f"nobody@{REALM}"})
+    assert error_of(missing.send(admin_kdc), 404)["name"] == "KDC_ERR_C_PRINCIPAL_UNKNOWN"
+    acl = admin_realm.directory / "kadm5.acl"
+    acl.write_text(ADMIN_ACL + "bob@EXAMPLE.TEST q\n")
+    try:
+        broken = admin_request(cred, "delprinc", {"principal": f"bob@{REALM}"})
+        assert "line 4: unknown operation 'q'" in error_of(broken.send(admin_kdc), 503)["message"]
+    finally:
+        acl.write_text(ADMIN_ACL)
+    assert sqlite_snapshot(admin_kdc.db) == before
+
+
+def test_admin_call_while_a_back_end_is_down_is_503_and_audited(
+    admin_realm: Realm, admin_kdc: KDC, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database (or the replay cache's Redis) failing under an admin call is 503
+    ``UNAVAILABLE`` with an audit line, never a 500 or an answer made without it."""
+
+    def down(*_: object) -> list[str]:
+        raise Unavailable("the database is unavailable")
+
+    cred = admin_ticket(admin_kdc, ROOT_ADMIN)
+    monkeypatch.setattr(admin_kdc.store, "list_names", down)
+    answer = admin_request(cred, "listprincs", {}).send(admin_kdc)
+    assert error_of(answer, 503)["name"] == "UNAVAILABLE"
+    line = last_audit_line(admin_realm)
+    assert (line["admin"], line["action"], line["error"]) == (
+        ROOT_ADMIN,
+        "listprincs",
+        "UNAVAILABLE",
+    )
 
 
 # == Two-factor login (TOTP, RFC 6238; issue 17 §2) ==========================================

@@ -58,6 +58,10 @@ def test_openapi_descriptions_are_served_and_schemathesis_finds_no_5xx(
             "8",
             "--request-timeout",
             "20",
+            # Its body is one sealed KRB-PRIV message (application/orthrus-priv), which
+            # schemathesis cannot make; its bad input is test_admin_bad_input_* (test_attacks).
+            "--exclude-path",
+            "/v1/admin/{operation}",
         ],
         capture_output=True,
         text=True,

@@ -23,7 +23,7 @@ from sqlalchemy import event, text
 from support import FAST_KDF, REALM, open_store
 
 import kdc
-from kdc.cli import NO_KERBEROS_KEYS, cli
+from kdc.cli import cli
 from kdc.config import KDCSettings, load_settings
 from kdc.dump import dump_realm, load_realm
 from kdc.kerberos_keys import default_salt, seal_owner
@@ -31,6 +31,7 @@ from kdc.store import NewPrincipal, Store, make_engine
 from orthrus.enctypes import ENCTYPES, enctype
 from orthrus.errors import ConfigError
 from orthrus.principal import Principal, krbtgt
+from orthrus_io.principal_report import NO_KERBEROS_KEYS
 
 ALICE = Principal.parse(f"alice@{REALM}")
 ALICE_PASS = "alice-kerberos-pass"
