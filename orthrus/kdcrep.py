@@ -44,6 +44,8 @@ class TicketTerms:
     endtime: int
     renew_till: int | None = None
     groups: tuple[str, ...] = ()
+    #: The realms crossed, DOMAIN-X500-COMPRESS (RFC 4120 §3.3.3.2).
+    transited: str = ""
 
 
 def grant_times(
@@ -94,6 +96,7 @@ def ticket_part(
         starttime=terms.starttime,
         endtime=terms.endtime,
         renew_till=terms.renew_till,
+        transited=terms.transited,
     )
     if ctx.signer is not None:
         signed = ctx.signer.sign(part, server.principal, terms.groups)

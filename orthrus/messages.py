@@ -45,7 +45,9 @@ Kvno = Annotated[int, msgspec.Meta(ge=0, lt=2**31)]
 Sealed = Annotated[str, msgspec.Meta(min_length=1, max_length=48 * 1024)]
 Digest = Annotated[bytes, msgspec.Meta(min_length=32, max_length=32)]
 
-TicketFlag = Literal["forwardable", "proxiable", "renewable", "initial", "pre-authent"]
+TicketFlag = Literal[
+    "forwardable", "proxiable", "renewable", "initial", "pre-authent", "transited-policy-checked"
+]
 KDCOption = Literal["forwardable", "proxiable", "renewable", "renew", "canonicalize"]
 #: The JOSE session key type, then RFC 3962's and RFC 8009's (a DER ticket's key, read into
 #: these models by :mod:`orthrus.kerberos`).
@@ -142,6 +144,9 @@ class EncTicketPart(msgspec.Struct, **_STRUCT):
     endtime: Time
     renew_till: Time | None = None
     authorization_data: str | None = None
+    #: The realms crossed between the client's and this ticket's KDC, DOMAIN-X500-COMPRESS
+    #: (RFC 4120 §3.3.3.2; :mod:`orthrus.crossrealm`); empty within one realm.
+    transited: Annotated[str, msgspec.Meta(max_length=4096)] = ""
 
 
 class APReq(msgspec.Struct, tag="AP-REQ", **_STRUCT):

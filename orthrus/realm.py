@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from orthrus.crossrealm import CrossRealmPolicy
 from orthrus.errors import APError, KDCError
 from orthrus.keys import Entropy, Key
 from orthrus.principal import Principal
@@ -138,6 +139,8 @@ class KDCContext:
     verify_tgt_authz: bool = True
     #: TGTs already opened and checked, kept by the KDC's edge (None: none kept).
     opened_tgts: OpenedTGTs | None = None
+    #: What this realm believes of cross-realm TGTs' clients (capaths, foreign groups).
+    cross_realm: CrossRealmPolicy = field(default_factory=CrossRealmPolicy)
 
 
 @dataclass(frozen=True, slots=True)

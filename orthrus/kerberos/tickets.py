@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
+from orthrus.crossrealm import DOMAIN_X500_COMPRESS
 from orthrus.der import (
     AD_IF_RELEVANT,
     AuthorizationDataEntry,
@@ -47,8 +48,6 @@ __all__ = [
 #: The ad-type of Orthrus's KDC-signed authorization data (a compact JWS, :mod:`orthrus.authz`)
 #: inside AD-IF-RELEVANT. Negative ad-types are for local use (RFC 4120 §7.5.4).
 AD_ORTHRUS_AUTHZ = -5010
-#: TransitedEncoding DOMAIN-X500-COMPRESS (RFC 4120 §3.3.3.2), empty: no realm crossed.
-_NO_TRANSIT = TransitedEncoding(1, b"")
 
 
 def encrypt(key: KeyBlock, usage: KeyUsage, plaintext: bytes, entropy: Entropy) -> bytes:
@@ -84,7 +83,7 @@ def seal_kerberos_ticket(
         key=DerEncryptionKey(enctype(part.key.enctype).number, part.key.value),
         crealm=part.client.realm,
         cname=principal_name(part.client),
-        transited=_NO_TRANSIT,
+        transited=TransitedEncoding(DOMAIN_X500_COMPRESS, part.transited.encode("utf-8")),
         authtime=part.authtime,
         starttime=part.starttime,
         endtime=part.endtime,
@@ -117,6 +116,8 @@ def open_kerberos_ticket(ticket: DerTicket, entry: PrincipalEntry) -> EncTicketP
     plaintext = decrypt(key, KeyUsage.TICKET, ticket.enc_part)
     try:
         der = decode_enc_ticket_part(plaintext)
+        if der.transited.tr_type != DOMAIN_X500_COMPRESS:
+            raise MalformedMessage(f"transited encoding {der.transited.tr_type} is not known")
         return EncTicketPart(
             flags=flags_from_bits(der.flags),
             key=EncryptionKey.from_keyblock(
@@ -128,6 +129,7 @@ def open_kerberos_ticket(ticket: DerTicket, entry: PrincipalEntry) -> EncTicketP
             endtime=der.endtime,
             renew_till=der.renew_till,
             authorization_data=_signed_data(der.authorization_data),
+            transited=der.transited.contents.decode("utf-8"),
         )
     except (MalformedMessage, UnicodeDecodeError) as exc:
         raise APError("KRB_AP_ERR_MODIFIED", "the ticket decrypted to garbage") from exc

@@ -1,0 +1,88 @@
+"""Cross-realm trust in the protocol core (RFC 4120 §1.2, §3.3.3.2): the transited field's
+encoding, and a ticket of B.TEST for a client of A.TEST through a cross-realm TGT."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from core_realm import T0
+from two_realms import A, B, TwoRealms
+
+from orthrus.ap import open_ticket
+from orthrus.crossrealm import decode_transited, encode_transited
+from orthrus.errors import MalformedMessage, ProtocolError
+from orthrus.messages import KDCReqBody
+from orthrus.tgs_exchange import make_tgs_req, read_tgs_rep
+
+
+def test_transited_decodes_rfc_4120_example() -> None:
+    # RFC 4120 §3.3.3.2's example of DOMAIN-X500-COMPRESS.
+    assert decode_transited("EDU,MIT.,ATHENA.,WASHINGTON.EDU,CS.") == (
+        "EDU",
+        "MIT.EDU",
+        "ATHENA.MIT.EDU",
+        "WASHINGTON.EDU",
+        "CS.WASHINGTON.EDU",
+    )
+    assert decode_transited("/COM,/HP,/APOLLO") == ("/COM", "/COM/HP", "/COM/HP/APOLLO")
+
+
+def test_transited_round_trips_with_escapes() -> None:
+    realms = ("A.TEST", "ODD,NAME", "BACK\\SLASH")
+    assert decode_transited(encode_transited(realms)) == realms
+    assert encode_transited(()) == "" and decode_transited("") == ()
+
+
+@pytest.mark.parametrize("contents", [",A.TEST", "A.TEST,", "A.TEST,,B.TEST", "A\\", "R," * 17])
+def test_transited_without_definite_realms_is_refused(contents: str) -> None:
+    with pytest.raises(MalformedMessage):
+        decode_transited(contents)
+
+
+def test_client_of_a_gets_ticket_of_b() -> None:
+    realms = TwoRealms()
+    realms.policy(foreign_groups={f"*@{A}": ("guests",), f"alice@{A}": ("readers",)})
+    cross = realms.cross_tgt()
+    assert cross.server == realms.trust and cross.client == realms.alice
+    request = make_tgs_req(cross, realms.svc, T0 + 1, os.urandom)
+    ticket = read_tgs_rep(realms.b.tgs_exchange(request, T0 + 1), request, T0 + 1)
+    assert ticket.client == realms.alice and ticket.server == realms.svc
+    assert "transited-policy-checked" in ticket.flags
+    part = open_ticket(ticket.ticket, realms.b.key_of(realms.svc))
+    assert part.client == realms.alice and part.transited == ""
+    # B.TEST vouches for the client with its own key, with its own groups for it only.
+    groups = realms.b.verifier().verify(part, realms.svc, 300, T0 + 1)
+    assert groups == ("guests", "readers")
+
+
+def test_foreign_client_has_no_groups_unless_mapped() -> None:
+    realms = TwoRealms()
+    ticket = realms.b.service_ticket(realms.cross_tgt(), realms.svc, T0 + 1)
+    part = open_ticket(ticket.ticket, realms.b.key_of(realms.svc))
+    assert realms.b.verifier().verify(part, realms.svc, 300, T0 + 1) == ()
+
+
+def test_path_through_a_trusted_realm_is_recorded() -> None:
+    realms = TwoRealms()
+    realms.policy(capaths={"C.TEST": ("A.TEST",)})
+    ticket = realms.b.service_ticket(realms.forged("carol@C.TEST"), realms.svc, T0 + 1)
+    part = open_ticket(ticket.ticket, realms.b.key_of(realms.svc))
+    assert part.client.realm == "C.TEST" and decode_transited(part.transited) == (A,)
+    assert "transited-policy-checked" in part.flags
+
+
+def test_local_tickets_carry_no_transited_path() -> None:
+    realms = TwoRealms()
+    part = open_ticket(realms.cross_tgt().ticket, realms.a.key_of(realms.trust))
+    assert part.transited == "" and "transited-policy-checked" not in part.flags
+
+
+def test_cross_realm_tgt_cannot_be_renewed_at_b() -> None:
+    realms = TwoRealms()
+    cross = realms.cross_tgt()
+    body = KDCReqBody(server=cross.server, nonce=1, till=cross.endtime, options=["renew"])
+    with pytest.raises(ProtocolError) as caught:
+        realms.b.tgs_exchange(make_tgs_req(cross, cross.server, T0 + 1, os.urandom, body), T0 + 1)
+    assert caught.value.name == "KDC_ERR_POLICY"
+    assert B in str(caught.value)
