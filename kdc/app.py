@@ -119,6 +119,7 @@ def make_runner(
         verify_tgt_authz=not settings.lab_unsigned_tgts,
         # Opened and checked TGTs, per process: a TGT comes with every TGS-REQ of its life.
         opened_tgts=ExpiringCache[OpenedTGT](OPENED_TGTS),
+        cross_realm=settings.cross_realm,
     )
     handle_as = as_handler(settings, signer)
     if kerberos is not None and isinstance(handle_as, DecoyPrincipals):

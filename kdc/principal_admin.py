@@ -26,6 +26,7 @@ from kdc.config import KDCSettings
 from kdc.database import Transaction, database_errors
 from kdc.keys_at_rest import KeysAtRest
 from kdc.models import GroupRow, KeyRow, PasswordHistoryRow, PrincipalRow, utcnow
+from orthrus.crossrealm import issuing_realm
 from orthrus.errors import OrthrusError
 from orthrus.keys import Key
 from orthrus.keytab import KeytabEntry
@@ -142,10 +143,11 @@ class PrincipalAdmin:
         del row.history[:-keep]
 
     def _check_realm(self, principal: Principal) -> None:
-        if principal.realm != self.settings.realm:
-            raise AdminError(
-                f"{principal} is not in realm {self.settings.realm}; this KDC serves only it"
-            )
+        """A principal of this realm, or ``krbtgt/THIS@OTHER``: the key of an incoming
+        cross-realm trust (RFC 4120 §1.2, :mod:`kdc.trust`), named in the other realm."""
+        realm = self.settings.realm
+        if principal.realm != realm and issuing_realm(principal, realm) is None:
+            raise AdminError(f"{principal} is not in realm {realm}; this KDC serves only it")
 
     def add_principal(self, new: NewPrincipal) -> int:
         """Create a principal with key version 1; returns the kvno."""

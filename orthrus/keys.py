@@ -42,6 +42,9 @@ class KeyUsage(IntEnum):
     MASTER_KEY_WRAP = 1024
     SESSION_TOKEN = 1025
     SESSION_PROOF = 1026
+    #: A cross-realm trust key on its way to the other realm's KDC (kdc.trust), sealed under
+    #: a one-time transfer key.
+    TRUST_KEY_TRANSFER = 1040
 
 
 class Key:
