@@ -3,16 +3,24 @@ encoding, and a ticket of B.TEST for a client of A.TEST through a cross-realm TG
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import pytest
 from core_realm import T0
+from kerberos_realm import KerberosRealm, random_keys
 from two_realms import A, B, TwoRealms
 
 from orthrus.ap import open_ticket
-from orthrus.crossrealm import decode_transited, encode_transited
+from orthrus.crossrealm import CrossRealmPolicy, decode_transited, encode_transited
+from orthrus.enctypes import enctype
 from orthrus.errors import MalformedMessage, ProtocolError
-from orthrus.messages import KDCReqBody
+from orthrus.kerberos.client import KerberosCredential, tgs_request
+from orthrus.kerberos.tickets import open_kerberos_ticket, seal_kerberos_ticket
+from orthrus.keys import Key
+from orthrus.messages import EncryptionKey, EncTicketPart, KDCReqBody
+from orthrus.principal import Principal
+from orthrus.realm import PrincipalEntry
 from orthrus.tgs_exchange import make_tgs_req, read_tgs_rep
 
 
@@ -86,3 +94,41 @@ def test_cross_realm_tgt_cannot_be_renewed_at_b() -> None:
         realms.b.tgs_exchange(make_tgs_req(cross, cross.server, T0 + 1, os.urandom, body), T0 + 1)
     assert caught.value.name == "KDC_ERR_POLICY"
     assert B in str(caught.value)
+
+
+# -- the Kerberos wire ------------------------------------------------------------------------
+
+
+def der_cross_tgt(realm: KerberosRealm, client: str, transited: str) -> KerberosCredential:
+    """A DER cross-realm TGT ``krbtgt/EX.TEST@A.TEST`` made with the trust key."""
+    trust = Principal(("krbtgt", realm.name), A)
+    key = random_keys()[0]
+    realm.entries[trust] = PrincipalEntry(
+        trust, {1: Key.generate(os.urandom, 1)}, 1, kerberos_keys=(key,)
+    )
+    session = enctype(20).random_to_key(os.urandom(32))
+    part = EncTicketPart(
+        flags=["pre-authent"],
+        key=EncryptionKey.from_keyblock(session),
+        client=Principal.parse(client),
+        authtime=int(T0),
+        starttime=int(T0),
+        endtime=int(T0) + 3600,
+        transited=transited,
+    )
+    ticket = seal_kerberos_ticket(part, trust, key.key, 1, os.urandom)
+    return KerberosCredential(part.client, trust, ticket, session, part.endtime)
+
+
+def test_der_transited_path_is_written_and_checked() -> None:
+    realm = KerberosRealm()
+    web = realm.add_krb_service("HTTP/web")
+    realm.ctx = dataclasses.replace(
+        realm.ctx, cross_realm=CrossRealmPolicy(capaths={"C.TEST": (A,)})
+    )
+    reply = realm.reply(tgs_request(der_cross_tgt(realm, "carol@C.TEST", ""), web, T0, os.urandom))
+    part = open_kerberos_ticket(reply.ticket, realm.entries[web])
+    assert part.client == Principal.parse("carol@C.TEST") and part.transited == A
+    assert "transited-policy-checked" in part.flags
+    forged = der_cross_tgt(realm, "carol@C.TEST", "EVIL.TEST")
+    assert realm.error(tgs_request(forged, web, T0 + 1, os.urandom)).error_code == 12
