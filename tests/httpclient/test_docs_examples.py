@@ -222,6 +222,10 @@ def test_shell_examples_run(page: Path, tmp_path: Path) -> None:
         assert "HTTP/localhost@EXAMPLE.TEST: kvno = 1" in result.stdout
         assert '"principal": "alice@EXAMPLE.TEST"' in result.stdout
         assert "the request and the reply travelled sealed" in result.stderr
+        # The second realm: a ticket of OTHER.TEST for EXAMPLE.TEST's alice, by trust.
+        assert "HTTP/localhost@OTHER.TEST: kvno = 1" in result.stdout
+        assert "krbtgt/OTHER.TEST@EXAMPLE.TEST" in result.stdout
+        assert '"service":"HTTP/localhost@OTHER.TEST"' in result.stdout
 
 
 def test_blocks_are_read_with_their_language_line_and_not_run_note(tmp_path: Path) -> None:
