@@ -30,7 +30,7 @@ from orthrus.crossrealm import issuing_realm
 from orthrus.errors import OrthrusError
 from orthrus.keys import Key
 from orthrus.keytab import KeytabEntry
-from orthrus.principal import Principal
+from orthrus.principal import Principal, krbtgt
 from orthrus.pwkdf import SALT_BYTES, KDFParams, is_legacy_salt, string_to_key
 
 __all__ = ["AdminError", "NewPrincipal", "PasswordRejected", "PrincipalAdmin", "PrincipalChanges"]
@@ -187,7 +187,7 @@ class PrincipalAdmin:
 
     def delete_principal(self, principal: Principal) -> None:
         """``delprinc``: the principal with its keys, groups and password history."""
-        if principal.is_tgs and principal.realm == self.settings.realm:
+        if principal == krbtgt(self.settings.realm):  # a trust key (krbtgt/B@A) may go
             raise AdminError(f"{principal} is the realm's own TGS; it cannot be deleted")
         with self._transaction() as session:
             session.delete(self._get(session, principal))
