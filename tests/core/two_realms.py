@@ -9,6 +9,7 @@ import os
 
 import msgspec
 from core_realm import T0, CoreRealm
+from support import credential_of
 
 from orthrus.ap import seal_ticket
 from orthrus.credentials import Credential
@@ -65,14 +66,4 @@ class TwoRealms:
         part = msgspec.structs.replace(part, authorization_data=signed)
         trusted = self.a.entries.get(server)
         key = trusted.current_key if trusted is not None else Key.generate(os.urandom, 1)
-        ticket = seal_ticket(part, server, key, os.urandom)
-        return Credential(
-            client=part.client,
-            server=server,
-            key=session,
-            ticket=ticket,
-            flags=part.flags,
-            authtime=part.authtime,
-            starttime=part.starttime,
-            endtime=part.endtime,
-        )
+        return credential_of(part, seal_ticket(part, server, key, os.urandom))
