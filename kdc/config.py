@@ -126,6 +126,10 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: ``[foreign_groups]``: this realm's groups for clients of other realms, by name
     #: (``"alice@A.EXAMPLE"``) or for a realm (``"*@A.EXAMPLE"``); none otherwise.
     foreign_groups: dict[str, tuple[str, ...]] = {}
+    #: ``[domain_realm]``: hosts of other realms' services (``"web.b.example"`` or
+    #: ``".b.example"`` = ``"B.EXAMPLE"``), for referrals to clients that ask with
+    #: canonicalize (RFC 6806 §8).
+    domain_realm: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return redacted_repr(self)  # no database or Redis password in logs and tracebacks
@@ -152,7 +156,7 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     @property
     def cross_realm(self) -> CrossRealmPolicy:
         """What the TGS believes of clients of other realms (RFC 4120 §3.3.3.2)."""
-        return CrossRealmPolicy(self.capaths, self.foreign_groups)
+        return CrossRealmPolicy(self.capaths, self.foreign_groups, self.domain_realm)
 
     @property
     def enctype_numbers(self) -> tuple[int, ...]:

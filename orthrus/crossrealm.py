@@ -40,7 +40,8 @@ MAX_TRANSITED_REALMS = 16
 
 @dataclass(frozen=True, slots=True)
 class CrossRealmPolicy:
-    """What this realm believes of clients of other realms (``kdc.toml``).
+    """What this realm believes of clients of other realms, and where other realms'
+    services are (``kdc.toml``).
 
     ``capaths``: for a client realm, the realms its tickets may pass through, in order, to
     reach this one (MIT krb5.conf's ``[capaths]``, seen from the server's realm); a client of
@@ -51,6 +52,24 @@ class CrossRealmPolicy:
 
     capaths: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     foreign_groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Host names of other realms' services (MIT krb5.conf's ``[domain_realm]``: a name, or
+    #: ``.suffix`` for every host under it), for referrals (RFC 6806 §8).
+    domain_realm: Mapping[str, str] = field(default_factory=dict)
+
+    def realm_of(self, server: Principal) -> str:
+        """The realm ``server`` belongs to: the one its host maps to in ``domain_realm``
+        (the exact name first, then the longest ``.suffix``), else the realm it names."""
+        if len(server.components) != 2:
+            return server.realm
+        host = server.components[1].lower()
+        if host in self.domain_realm:
+            return self.domain_realm[host]
+        labels = host.split(".")
+        for start in range(1, len(labels)):
+            suffix = "." + ".".join(labels[start:])
+            if suffix in self.domain_realm:
+                return self.domain_realm[suffix]
+        return server.realm
 
     def groups_of(self, client: Principal) -> tuple[str, ...]:
         """The groups this realm gives ``client``, a principal of another realm."""

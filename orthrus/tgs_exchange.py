@@ -166,6 +166,8 @@ def _service_terms(
 ) -> tuple[TicketTerms, PrincipalEntry]:
     """A service ticket (RFC 4120 §3.3.3): no longer than the TGT, renewable if the TGT is."""
     entry = ctx.lookup(body.server) if body.server.realm == ctx.policy.realm else None
+    if entry is None and "canonicalize" in body.options:
+        entry = _referral(body.server, ctx)
     server = ticket_server(body.server, entry, ctx.policy)
     if not server.allow_tickets:
         raise KDCError("KDC_ERR_POLICY", f"{server.principal} is not allowed tickets")
@@ -186,6 +188,18 @@ def _service_terms(
         transited=client.transited,
     )
     return terms, server
+
+
+def _referral(server: Principal, ctx: KDCContext) -> PrincipalEntry | None:
+    """The cross-realm TGS to answer with for a service of another realm (RFC 6806 §8): a
+    client that asked with ``canonicalize`` for ``server`` — of a realm it named, or of ours
+    while its host is another realm's (``domain_realm``) — gets a TGT for that realm, if
+    this realm trusts it, and asks that realm's KDC next."""
+    realm = ctx.policy.realm
+    target = ctx.cross_realm.realm_of(server)
+    if target == realm:
+        return None
+    return ctx.lookup(Principal(("krbtgt", target), realm))
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,3 +132,39 @@ def test_der_transited_path_is_written_and_checked() -> None:
     assert "transited-policy-checked" in part.flags
     forged = der_cross_tgt(realm, "carol@C.TEST", "EVIL.TEST")
     assert realm.error(tgs_request(forged, web, T0 + 1, os.urandom)).error_code == 12
+
+
+# -- referrals (RFC 6806 §8) ------------------------------------------------------------------
+
+
+def ask_a(realms: TwoRealms, server: str, *options: str) -> Principal:
+    """The server of the ticket A.TEST's TGS issues to alice for ``server``."""
+    tgt = realms.a.login(realms.alice, realms.a.user_key(realms.alice, "alice-pass"))
+    body = KDCReqBody(
+        server=Principal.parse(server), nonce=7, till=tgt.endtime, options=list(options)
+    )  # type: ignore[arg-type]
+    request = make_tgs_req(tgt, body.server, T0 + 1, os.urandom, body)
+    return realms.a.tgs_exchange(request, T0 + 1).ticket.server
+
+
+def test_a_refers_a_canonicalize_request_for_bs_service() -> None:
+    realms = TwoRealms()
+    assert ask_a(realms, f"HTTP/svc@{B}", "canonicalize") == realms.trust
+    realms.a.ctx = dataclasses.replace(
+        realms.a.ctx, cross_realm=CrossRealmPolicy(domain_realm={".b.test": B})
+    )
+    assert ask_a(realms, f"HTTP/web.b.test@{A}", "canonicalize") == realms.trust
+
+
+@pytest.mark.parametrize(
+    ("server", "options"),
+    [
+        (f"HTTP/svc@{B}", ()),
+        ("HTTP/svc@C.TEST", ("canonicalize",)),
+        (f"HTTP/x@{A}", ("canonicalize",)),
+    ],
+)
+def test_no_referral_without_canonicalize_or_trust(server: str, options: tuple[str, ...]) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        ask_a(TwoRealms(), server, *options)
+    assert caught.value.name == "KDC_ERR_S_PRINCIPAL_UNKNOWN"
