@@ -89,6 +89,12 @@ def export_trust(store: Store, peer: str, direction: Direction) -> TrustTransfer
     them for the other KDC under a new one-time code."""
     realm = store.settings.realm
     principals = trust_principals(realm, peer, direction)
+    existing = [str(name) for name in principals if store.lookup(name) is not None]
+    if existing:  # checked first: "both" never leaves one of its two keys made
+        raise AdminError(
+            f"{', '.join(existing)} exists already; delete it first (orthrus-kdc delprinc) "
+            "to make a new trust key"
+        )
     for name in principals:
         store.add_principal(NewPrincipal(name, password=None))
     keys = []

@@ -103,6 +103,12 @@ def test_import_twice_and_usage_errors(realms: tuple[Path, Path], tmp_path: Path
     ok(kdc(b, *args))
     refused(kdc(b, *args), "exists already")
     refused(kdc(b, "trust", "add", A, "--direction", "incoming"), "--export FILE")
+    # A's outgoing key exists: "both" makes neither of its keys.
+    refused(kdc(a, "trust", "add", B, "--direction", "both", "--export",
+                str(tmp_path / "both.json")), "exists already")  # fmt: skip
+    assert [t["principal"] for t in json.loads(ok(kdc(a, "trust", "list", "--json")))] == [
+        str(A_TO_B)
+    ]
     refused(kdc(a, "trust", "add", A, "--direction", "outgoing", "--export",
                 str(tmp_path / "self.json")), "own realm")  # fmt: skip
 
