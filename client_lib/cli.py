@@ -26,7 +26,13 @@ from orthrus_io.prompt import read_password
 
 __all__ = ["main"]
 
-_FLAG_LETTERS = {"forwardable": "F", "renewable": "R", "initial": "I", "pre-authent": "A"}
+_FLAG_LETTERS = {
+    "forwardable": "F",
+    "renewable": "R",
+    "initial": "I",
+    "pre-authent": "A",
+    "transited-policy-checked": "T",  # MIT's letter: the KDC checked the realms crossed
+}
 
 
 class _Duration(click.ParamType[int]):

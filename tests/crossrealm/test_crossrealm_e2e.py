@@ -120,6 +120,8 @@ def test_alice_of_a_uses_a_service_of_b(realms: Realms) -> None:
     assert servers == [f"krbtgt/{A}@{A}", f"krbtgt/{B}@{A}", f"HTTP/localhost@{B}"]
     service = tickets[-1]
     assert "transited-policy-checked" in service["flags"]
+    flags = realms.orthrus("klist", "-f").stdout.split(f"HTTP/localhost@{B}")[1]
+    assert flags.split("Flags: ")[1].split()[0] == "AT"
     fetched = realms.orthrus("fetch", f"{realms.demo_url}/whoami")
     assert fetched.returncode == 0, fetched.stderr
     whoami = json.loads(fetched.stdout)
