@@ -38,6 +38,7 @@ _FLAG_LETTERS = {
     "renewable": "R",
     "initial": "I",
     "pre-authent": "A",
+    "transited-policy-checked": "T",  # the KDC checked the realms crossed
     "ok-as-delegate": "O",
 }
 

@@ -59,6 +59,23 @@ class ClientSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: The Argon2id costs accepted from a KDC (``[client.kdf]``): a floor, raised only, and
     #: a ceiling. No environment variable: a KDC cannot be let weaken it from outside.
     kdf: KDFPolicy = msgspec.field(default_factory=KDFPolicy)
+    #: The KDCs of other realms (``[client.realms]``: ``"B.EXAMPLE" = "https://kdc.b..."``),
+    #: for tickets to their services through cross-realm trust (RFC 4120 §1.2).
+    realms: dict[str, str] = {}
+
+    def kdc_url_of(self, realm: str, home: str) -> str:
+        """The URL of ``realm``'s KDC: ``kdc_url`` for the client's own realm ``home``,
+        else its entry in ``realms``, with the same rules as ``kdc_url`` (TLS off loopback)."""
+        if realm == home:
+            return self.kdc_url
+        url = self.realms.get(realm)
+        if url is None:
+            raise ConfigError(
+                f"no KDC known for realm {realm}: add it to client.toml, [client.realms] "
+                f'"{realm}" = "https://its-kdc:8088"'
+            )
+        check_url(url, self.allow_plain_http, f"the KDC URL of {realm}")
+        return url
 
     def http_client(self, url: str, what: str, **options: Any) -> httpx.Client:
         """An httpx client for ``url``: certificates verified, plain HTTP only to loopback."""

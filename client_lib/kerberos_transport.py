@@ -83,11 +83,12 @@ class KerberosTransport:
     def close(self) -> None:
         """Nothing stays open between exchanges."""
 
-    def exchange(self, path: str, message: bytes, reply_type: Any) -> bytes:
+    def exchange(self, path: str, message: bytes, reply_type: Any, url: str | None = None) -> bytes:
         """Send ``message`` (``path`` and ``reply_type`` are the flow's; the reply's decoding
-        is the flow's job); return the reply's octets, or raise the KDC's KRB-ERROR as the
-        client's :class:`~orthrus.errors.ProtocolError`."""
-        del path, reply_type
+        is the flow's job; ``url``, another realm's KDC, is never set on this wire: the flows
+        refuse cross-realm over krb5://); return the reply's octets, or raise the KDC's
+        KRB-ERROR as the client's :class:`~orthrus.errors.ProtocolError`."""
+        del path, reply_type, url
         reply = None if self.address.tcp_only else self._udp(message)
         if reply is None or _error_code(reply) == _RESPONSE_TOO_BIG:
             reply = self._tcp(message)
@@ -148,9 +149,11 @@ class AsyncKerberosTransport:
     async def aclose(self) -> None:
         """Nothing stays open between exchanges."""
 
-    async def exchange(self, path: str, message: bytes, reply_type: Any) -> bytes:
+    async def exchange(
+        self, path: str, message: bytes, reply_type: Any, url: str | None = None
+    ) -> bytes:
         """:meth:`KerberosTransport.exchange`, awaited."""
-        return await asyncio.to_thread(self._blocking.exchange, path, message, reply_type)
+        return await asyncio.to_thread(self._blocking.exchange, path, message, reply_type, url)
 
 
 def _family(host: str) -> socket.AddressFamily:

@@ -42,11 +42,13 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class KDCCall:
-    """One round trip a flow asks for: the path, the message, and the reply's type."""
+    """One round trip a flow asks for: the path, the message, and the reply's type; and
+    the URL of another realm's KDC (a cross-realm TGS-REQ), None for the client's own."""
 
     path: str
     message: Any
     reply_type: type[Any]
+    kdc_url: str | None = None
 
 
 #: An exchange with the KDC, independent of how its messages travel.
@@ -57,7 +59,7 @@ class Exchanger(Protocol):
     """What :func:`drive` sends a flow's calls through: HTTP (:class:`KDCTransport`) or the
     Kerberos wire (:class:`client_lib.kerberos_transport.KerberosTransport`)."""
 
-    def exchange(self, path: str, message: Any, reply_type: Any) -> Any: ...
+    def exchange(self, path: str, message: Any, reply_type: Any, url: str | None = None) -> Any: ...
 
     def close(self) -> None: ...
 
@@ -65,7 +67,9 @@ class Exchanger(Protocol):
 class AsyncExchanger(Protocol):
     """The same for :func:`drive_async`."""
 
-    async def exchange(self, path: str, message: Any, reply_type: Any) -> Any: ...
+    async def exchange(
+        self, path: str, message: Any, reply_type: Any, url: str | None = None
+    ) -> Any: ...
 
     async def aclose(self) -> None: ...
 
@@ -129,10 +133,11 @@ class KDCTransport(_Endpoint):
     def close(self) -> None:
         self._client.close()
 
-    def exchange(self, path: str, message: Any, reply_type: type[T]) -> T:
-        """Send ``message``; return the decoded reply or raise the KDC's ``ProtocolError``."""
+    def exchange(self, path: str, message: Any, reply_type: type[T], url: str | None = None) -> T:
+        """Send ``message`` (to ``url``, another realm's KDC, if given); return the decoded
+        reply or raise the KDC's ``ProtocolError``."""
         try:
-            response = self._client.post(f"{self.url}{path}", content=encode(message))
+            response = self._client.post(f"{url or self.url}{path}", content=encode(message))
         except httpx.HTTPError as exc:
             raise self.unreachable(exc) from None
         return self.reply(response, reply_type)
@@ -149,10 +154,13 @@ class AsyncKDCTransport(_Endpoint):
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def exchange(self, path: str, message: Any, reply_type: type[T]) -> T:
-        """Send ``message``; return the decoded reply or raise the KDC's ``ProtocolError``."""
+    async def exchange(
+        self, path: str, message: Any, reply_type: type[T], url: str | None = None
+    ) -> T:
+        """Send ``message`` (to ``url``, another realm's KDC, if given); return the decoded
+        reply or raise the KDC's ``ProtocolError``."""
         try:
-            response = await self._client.post(f"{self.url}{path}", content=encode(message))
+            response = await self._client.post(f"{url or self.url}{path}", content=encode(message))
         except httpx.HTTPError as exc:
             raise self.unreachable(exc) from None
         return self.reply(response, reply_type)
@@ -164,7 +172,7 @@ def drive(flow: Flow[T], transport: Exchanger) -> T:
         call = next(flow)
         while True:
             try:
-                reply = transport.exchange(call.path, call.message, call.reply_type)
+                reply = transport.exchange(call.path, call.message, call.reply_type, call.kdc_url)
             except ProtocolError as exc:  # the flow decides: retry (pre-auth) or re-raise
                 call = flow.throw(exc)
             else:
@@ -180,7 +188,9 @@ async def drive_async(flow: Flow[T], transport: AsyncExchanger) -> T:
         call = next(flow)
         while True:
             try:
-                reply = await transport.exchange(call.path, call.message, call.reply_type)
+                reply = await transport.exchange(
+                    call.path, call.message, call.reply_type, call.kdc_url
+                )
             except ProtocolError as exc:
                 call = flow.throw(exc)
             else:

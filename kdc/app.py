@@ -125,6 +125,7 @@ def make_runner(
         # Opened and checked TGTs, per process: a TGT comes with every TGS-REQ of its life.
         opened_tgts=ExpiringCache[OpenedTGT](OPENED_TGTS),
         recovery_codes=StoredRecoveryCodes(store),
+        cross_realm=settings.cross_realm,
     )
     handle_as = as_handler(settings, signer)
     if kerberos is not None and isinstance(handle_as, DecoyPrincipals):

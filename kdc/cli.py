@@ -6,6 +6,7 @@ Command names and their output follow MIT Kerberos's ``kdb5_util``/``kadmin.loca
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import time
 from datetime import UTC, datetime
@@ -54,11 +55,13 @@ from orthrus_io.admin_options import (
 from orthrus_io.cli import run
 from orthrus_io.files import read_private, write_private
 from orthrus_io.keytab_files import KeytabFile
+from orthrus_io.prompt import read_password
 
 # The database, server, Redis and audit-log libraries are imported by the commands that use
 # them, not here: `--help` and a getprinc should not pay for gunicorn, Flask or structlog.
 if TYPE_CHECKING:
     from kdc.store import Store
+    from kdc.trust import Direction
 
 __all__ = ["main"]
 
@@ -400,6 +403,116 @@ def load(ctx: click.Context, force: bool, file: Path) -> None:
     count = load_realm(store, read_private(file, "dump"))
     _audit(store.settings, "load")
     click.echo(f"Loaded {count} principals from {file}")
+
+
+@cli.group()
+def trust() -> None:
+    """Cross-realm trust: keys shared with another realm's KDC (RFC 4120 §1.2)."""
+
+
+_DIRECTION = click.Choice(["outgoing", "incoming", "both"])
+
+
+@trust.command("add")
+@click.argument("realm")
+@click.option(
+    "--direction",
+    type=_DIRECTION,
+    required=True,
+    help="outgoing: our users reach REALM's services (krbtgt/REALM@OURS); incoming: "
+    "REALM's users reach ours (krbtgt/OURS@REALM); both.",
+)
+@click.option(
+    "--export",
+    "export_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Make the keys and write them, sealed, to this file for REALM's KDC.",
+)
+@click.option(
+    "--import",
+    "import_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Store the keys REALM's KDC exported (asks for its one-time code).",
+)
+@click.option("--code", help="The one-time code of --import (default: asked for).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def trust_add(
+    ctx: click.Context,
+    /,
+    realm: str,
+    direction: Direction,
+    export_file: Path | None,
+    import_file: Path | None,
+    code: str | None,
+    as_json: bool,
+) -> None:
+    """Set up a trust with REALM: one KDC makes the keys (--export FILE, printing a one-time
+    code), the other stores them (--import FILE, with the code and the opposite direction)."""
+    from kdc.trust import export_trust, import_trust
+
+    if (export_file is None) == (import_file is None):
+        raise click.UsageError("give --export FILE (make the keys) or --import FILE (load them)")
+    store = _store(ctx)
+    if export_file is not None:
+        transfer = export_trust(store, realm, direction)
+        write_private(export_file, transfer.sealed)
+        names = [str(p) for p in transfer.principals]
+        for principal in transfer.principals:
+            _audit(store.settings, "trust-add", principal)
+        if as_json:
+            click.echo(
+                json.dumps({"principals": names, "file": str(export_file), "code": transfer.code})
+            )
+            return
+        click.echo(f"Trust with {realm}: created {', '.join(names)}.")
+        click.echo(f"The keys are in {export_file}, sealed under this one-time code:")
+        click.echo(f"  {transfer.code}")
+        opposite = {"outgoing": "incoming", "incoming": "outgoing", "both": "both"}[direction]
+        click.echo(
+            f"On {realm}'s KDC run: orthrus-kdc trust add {store.settings.realm} "
+            f"--direction {opposite} --import FILE\n"
+            "and give the code there (carry it apart from the file); then delete the file."
+        )
+        return
+    assert import_file is not None
+    given = code if code is not None else read_password(f"One-time code of {realm}'s trust file")
+    principals = import_trust(
+        store, realm, direction, read_private(import_file, "trust file"), given
+    )
+    for name in principals:
+        _audit(store.settings, "trust-add", name)
+    if as_json:
+        click.echo(json.dumps({"principals": [str(p) for p in principals]}))
+        return
+    click.echo(f"Trust with {realm}: stored {', '.join(str(p) for p in principals)}.")
+
+
+@trust.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def trust_list(ctx: click.Context, as_json: bool) -> None:
+    """The realm's trust keys, with their direction."""
+    store = _store(ctx)
+    realm = store.settings.realm
+    trusts = []
+    for text in store.list_names():
+        name = Principal.parse(text)
+        if name.is_tgs and name.components[1] != name.realm:
+            outgoing = name.realm == realm
+            peer = name.components[1] if outgoing else name.realm
+            trusts.append(
+                {
+                    "principal": text,
+                    "realm": peer,
+                    "direction": "outgoing" if outgoing else "incoming",
+                }
+            )
+    if as_json:
+        click.echo(json.dumps(trusts, indent=2))
+        return
+    for item in trusts:
+        click.echo(f"{item['principal']}\t{item['direction']}\t{item['realm']}")
 
 
 @cli.command("serve")

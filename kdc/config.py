@@ -9,6 +9,7 @@ from typing import Annotated
 
 import msgspec
 
+from orthrus.crossrealm import CrossRealmPolicy
 from orthrus.enctypes import ENCTYPES, UnsupportedEnctype, enctype
 from orthrus.enctypes.rfc3962 import MAX_ITERATIONS as MAX_S2K_ITERATIONS
 from orthrus.errors import ConfigError
@@ -118,6 +119,17 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: A request (headers, body and answer) taking longer than this many seconds is cut off,
     #: so slow clients cannot hold the server's threads (gunicorn ``timeout``).
     request_timeout: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 30
+    #: Cross-realm trust (``[capaths]``): for a client realm, the realms its tickets may cross,
+    #: in order, to reach this one; clients of the realm whose KDC shares the trust key with
+    #: this one need no entry (orthrus.crossrealm, docs/operations.md).
+    capaths: dict[str, tuple[str, ...]] = {}
+    #: ``[foreign_groups]``: this realm's groups for clients of other realms, by name
+    #: (``"alice@A.EXAMPLE"``) or for a realm (``"*@A.EXAMPLE"``); none otherwise.
+    foreign_groups: dict[str, tuple[str, ...]] = {}
+    #: ``[domain_realm]``: hosts of other realms' services (``"web.b.example"`` or
+    #: ``".b.example"`` = ``"B.EXAMPLE"``), for referrals to clients that ask with
+    #: canonicalize (RFC 6806 §8).
+    domain_realm: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return redacted_repr(self)  # no database or Redis password in logs and tracebacks
@@ -140,6 +152,11 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             self.max_skew,
             self.hide_unknown_principals,
         )
+
+    @property
+    def cross_realm(self) -> CrossRealmPolicy:
+        """What the TGS believes of clients of other realms (RFC 4120 §3.3.3.2)."""
+        return CrossRealmPolicy(self.capaths, self.foreign_groups, self.domain_realm)
 
     @property
     def enctype_numbers(self) -> tuple[int, ...]:
@@ -175,8 +192,8 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             + ", ".join(f"{v} ({k})" for k, v in ENV_OVERRIDES.items())
         ]
         for key, value in msgspec.structs.asdict(self).items():
-            if key == "directory":
-                continue
+            if key == "directory" or isinstance(value, dict):
+                continue  # the tables (capaths, foreign_groups) start empty: none written
             if isinstance(value, tuple):
                 lines.append(f"{key} = [" + ", ".join(f'"{v}"' for v in value) + "]")
             elif isinstance(value, bool):

@@ -32,6 +32,7 @@ from kdc.models import (
     SigningKeyRow,
 )
 from kdc.store import Store
+from orthrus.crossrealm import issuing_realm
 from orthrus.enctypes import UnsupportedEnctype, enctype
 from orthrus.errors import ConfigError, MalformedMessage
 from orthrus.principal import Principal
@@ -211,7 +212,9 @@ def _check(store: Store, document: DumpFile) -> None:
             "'orthrus-kdc init --master-key STASH' using the original stash"
         )
     for principal in document.principals:
-        if Principal.parse(principal.name).realm != document.realm:
+        name = Principal.parse(principal.name)
+        if name.realm != document.realm and issuing_realm(name, document.realm) is None:
+            # krbtgt/THIS@OTHER is of another realm by name: an incoming trust's key.
             raise ConfigError(f"the dump holds {principal.name}, of another realm")
         if principal.kvno not in {k.kvno for k in principal.keys}:
             raise ConfigError(f"the dump has no current key for {principal.name}")

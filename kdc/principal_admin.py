@@ -26,10 +26,11 @@ from kdc.config import KDCSettings
 from kdc.database import Transaction, database_errors
 from kdc.keys_at_rest import KeysAtRest
 from kdc.models import GroupRow, KeyRow, PasswordHistoryRow, PrincipalRow, utcnow
+from orthrus.crossrealm import issuing_realm
 from orthrus.errors import OrthrusError
 from orthrus.keys import Key
 from orthrus.keytab import KeytabEntry
-from orthrus.principal import Principal
+from orthrus.principal import Principal, krbtgt
 from orthrus.pwkdf import SALT_BYTES, KDFParams, is_legacy_salt, string_to_key
 
 __all__ = [
@@ -164,10 +165,11 @@ class PrincipalAdmin:
         del row.history[:-keep]
 
     def _check_realm(self, principal: Principal) -> None:
-        if principal.realm != self.settings.realm:
-            raise AdminError(
-                f"{principal} is not in realm {self.settings.realm}; this KDC serves only it"
-            )
+        """A principal of this realm, or ``krbtgt/THIS@OTHER``: the key of an incoming
+        cross-realm trust (RFC 4120 §1.2, :mod:`kdc.trust`), named in the other realm."""
+        realm = self.settings.realm
+        if principal.realm != realm and issuing_realm(principal, realm) is None:
+            raise AdminError(f"{principal} is not in realm {realm}; this KDC serves only it")
 
     def add_principal(self, new: NewPrincipal) -> int:
         """Create a principal with key version 1; returns the kvno."""
@@ -207,7 +209,7 @@ class PrincipalAdmin:
 
     def delete_principal(self, principal: Principal) -> None:
         """``delprinc``: the principal with its keys, groups and password history."""
-        if principal.is_tgs and principal.realm == self.settings.realm:
+        if principal == krbtgt(self.settings.realm):  # a trust key (krbtgt/B@A) may go
             raise AdminError(f"{principal} is the realm's own TGS; it cannot be deleted")
         with self._transaction() as session:
             session.delete(self._get(session, principal))

@@ -49,6 +49,8 @@ class TicketTerms:
     #: The service that asked for this ticket in the client's name (S4U2Proxy), signed
     #: into the authorization data as ``dlg``.
     delegated_by: Principal | None = None
+    #: The realms crossed, DOMAIN-X500-COMPRESS (RFC 4120 §3.3.3.2).
+    transited: str = ""
 
 
 def grant_times(
@@ -99,6 +101,7 @@ def ticket_part(
         starttime=terms.starttime,
         endtime=terms.endtime,
         renew_till=terms.renew_till,
+        transited=terms.transited,
     )
     if ctx.signer is not None:
         signed = ctx.signer.sign(

@@ -44,6 +44,9 @@ class KeyUsage(IntEnum):
     SESSION_TOKEN = 1025
     SESSION_PROOF = 1026
     AS_REQ_PA_OTP = 1027
+    #: A cross-realm trust key on its way to the other realm's KDC (kdc.trust), sealed under
+    #: a one-time transfer key.
+    TRUST_KEY_TRANSFER = 1040
 
 
 class Key:

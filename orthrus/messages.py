@@ -53,6 +53,7 @@ TicketFlag = Literal[
     "renewable",
     "initial",
     "pre-authent",
+    "transited-policy-checked",
     "ok-as-delegate",
 ]
 #: ``forwarded`` asks for a TGT to hand to another host (RFC 4120 §2.6);
@@ -186,6 +187,9 @@ class EncTicketPart(msgspec.Struct, **_STRUCT):
     endtime: Time
     renew_till: Time | None = None
     authorization_data: str | None = None
+    #: The realms crossed between the client's and this ticket's KDC, DOMAIN-X500-COMPRESS
+    #: (RFC 4120 §3.3.3.2; :mod:`orthrus.crossrealm`); empty within one realm.
+    transited: Annotated[str, msgspec.Meta(max_length=4096)] = ""
 
 
 class APReq(msgspec.Struct, tag="AP-REQ", **_STRUCT):

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from orthrus.crossrealm import CrossRealmPolicy
 from orthrus.errors import APError, KDCError
 from orthrus.keys import Entropy, Key
 from orthrus.principal import Principal
@@ -152,6 +153,8 @@ class KDCContext:
     opened_tgts: OpenedTGTs | None = None
     #: The hashed OTP recovery codes (:mod:`orthrus.otp`); None: none can be used.
     recovery_codes: RecoveryCodes | None = None
+    #: What this realm believes of cross-realm TGTs' clients (capaths, foreign groups).
+    cross_realm: CrossRealmPolicy = field(default_factory=CrossRealmPolicy)
 
 
 @dataclass(frozen=True, slots=True)

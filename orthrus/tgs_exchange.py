@@ -27,6 +27,7 @@ from orthrus.ap import (
 )
 from orthrus.codec import body_checksum
 from orthrus.credentials import Credential
+from orthrus.crossrealm import check_path, encode_transited, issuing_realm, next_transited
 from orthrus.delegation import forwarded_terms, proxy_terms
 from orthrus.errors import APError, KDCError
 from orthrus.kdcrep import (
@@ -61,8 +62,10 @@ __all__ = [
 
 
 def tgs_entry(server: Principal, ctx: KDCContext) -> PrincipalEntry:
-    """The entry of this realm's ticket-granting service, if ``server`` names it: a TGS-REQ's
-    ticket must be a TGT of this realm (``NOT_US``, ``KDC_ERR_WRONG_REALM``)."""
+    """The entry of the ticket-granting service ``server`` names: a TGS-REQ's ticket must be
+    a TGT of this realm (``NOT_US``, ``KDC_ERR_WRONG_REALM``), or a cross-realm TGT
+    ``krbtgt/THIS@OTHER`` of a realm this one trusts (RFC 4120 §1.2; ``KDC_ERR_POLICY``
+    when there is no such trust)."""
     if not server.is_tgs:
         raise APError(
             "KRB_AP_ERR_NOT_US",
@@ -70,16 +73,72 @@ def tgs_entry(server: Principal, ctx: KDCContext) -> PrincipalEntry:
             "run 'orthrus kinit' to get a TGT",
         )
     local_tgs = krbtgt(ctx.policy.realm)
-    if server != local_tgs:
+    issuer = issuing_realm(server, ctx.policy.realm)
+    if server != local_tgs and issuer is None:
         raise KDCError(
             "KDC_ERR_WRONG_REALM",
             f"the TGT is for {server}; this KDC serves {ctx.policy.realm} and only accepts "
-            f"{local_tgs}",
+            f"{local_tgs} (or a cross-realm TGT krbtgt/{ctx.policy.realm}@OTHER)",
         )
-    entry = ctx.lookup(local_tgs)
+    entry = ctx.lookup(server)
+    if entry is None and issuer is not None:
+        raise KDCError(
+            "KDC_ERR_POLICY",
+            f"{ctx.policy.realm} has no trust with {issuer} (no {server} in its database); an "
+            f"administrator sets one up with: orthrus-kdc trust add {issuer} --direction incoming",
+        )
     if entry is None:
         raise KDCError("KDC_ERR_S_PRINCIPAL_UNKNOWN", f"{local_tgs} is missing from the database")
     return entry
+
+
+@dataclass(frozen=True, slots=True)
+class _ClientStanding:
+    """What this realm grants a TGT's client: its groups, the realms its ticket crossed
+    (RFC 4120 §3.3.3.2), and whether that path was checked against the realm's policy."""
+
+    groups: tuple[str, ...]
+    transited: str = ""
+    flags: tuple[str, ...] = ()
+    #: The client's entry when it is of this realm (None: a cross-realm TGT's client).
+    entry: PrincipalEntry | None = None
+
+
+def _client_standing(
+    tgt: EncTicketPart, issuer: str | None, body: KDCReqBody, ctx: KDCContext
+) -> _ClientStanding:
+    """A local client as the database has it now; a client of a cross-realm TGT as this
+    realm's policy sees it (:mod:`orthrus.crossrealm`): its path checked, none of this
+    realm's groups unless mapped to it, and no TGT or renewal of this realm."""
+    if issuer is None:
+        entry = _check_client(tgt, ctx)
+        return _ClientStanding(entry.groups, tgt.transited, entry=entry)
+    realm = ctx.policy.realm
+    path = next_transited(tgt.transited, tgt.client, issuer)
+    check_path(tgt.client, path, realm, ctx.cross_realm)
+    if "renew" in body.options or body.server == krbtgt(realm):
+        raise KDCError(
+            "KDC_ERR_POLICY",
+            f"a cross-realm TGT from {issuer} gives tickets for services of {realm}, not "
+            f"{realm}'s own TGT nor a renewal; renew it at {issuer} ('orthrus kinit -R' there)",
+        )
+    return _ClientStanding(
+        ctx.cross_realm.groups_of(tgt.client),
+        encode_transited(path),
+        ("transited-policy-checked",),
+    )
+
+
+def _local(client: _ClientStanding) -> PrincipalEntry:
+    """The client's entry, for forwarding and delegation: between principals of this realm
+    only (RFC 4120 §2.6), never for the client of a cross-realm TGT."""
+    if client.entry is None:
+        raise KDCError(
+            "KDC_ERR_BADOPTION",
+            "forwarding and delegation are for this realm's principals, not for the client "
+            "of a cross-realm TGT; ask the client's own realm",
+        )
+    return client.entry
 
 
 def _check_client(tgt: EncTicketPart, ctx: KDCContext) -> PrincipalEntry:
@@ -93,7 +152,7 @@ def _check_client(tgt: EncTicketPart, ctx: KDCContext) -> PrincipalEntry:
 
 
 def _renewal_terms(
-    body: KDCReqBody, tgt: EncTicketPart, client: PrincipalEntry, tgs: Principal, now: float
+    body: KDCReqBody, tgt: EncTicketPart, client: _ClientStanding, tgs: Principal, now: float
 ) -> TicketTerms:
     """A TGT renewed (RFC 4120 §3.3.3.1): same life again, never past renew-till."""
     if "renewable" not in tgt.flags or tgt.renew_till is None:
@@ -130,10 +189,12 @@ def _factors(tgt: EncTicketPart) -> tuple[str, ...]:
 
 
 def _service_terms(
-    body: KDCReqBody, tgt: EncTicketPart, client: PrincipalEntry, ctx: KDCContext, now: float
+    body: KDCReqBody, tgt: EncTicketPart, client: _ClientStanding, ctx: KDCContext, now: float
 ) -> tuple[TicketTerms, PrincipalEntry]:
     """A service ticket (RFC 4120 §3.3.3): no longer than the TGT, renewable if the TGT is."""
     entry = ctx.lookup(body.server) if body.server.realm == ctx.policy.realm else None
+    if entry is None and "canonicalize" in body.options:
+        entry = _referral(body.server, ctx)
     server = ticket_server(body.server, entry, ctx.policy)
     if not server.allow_tickets:
         raise KDCError("KDC_ERR_POLICY", f"{server.principal} is not allowed tickets")
@@ -145,13 +206,15 @@ def _service_terms(
         renew_till = None
     terms = TicketTerms(
         client=tgt.client,
-        flags=_service_flags(tgt, server),
+        flags=_service_flags(tgt, server) + client.flags,
         authtime=tgt.authtime,
         starttime=start,
         endtime=end,
         renew_till=renew_till if renew_till and renew_till > end else None,
         groups=client.groups,
-        factors=_factors(tgt),
+        # Another realm's signed claims are not this realm's word (orthrus.crossrealm).
+        factors=_factors(tgt) if client.entry is not None else (),
+        transited=client.transited,
     )
     return terms, server
 
@@ -162,6 +225,18 @@ def _service_flags(tgt: EncTicketPart, server: PrincipalEntry) -> tuple[str, ...
     client forwards one only then)."""
     kept = tuple(f for f in tgt.flags if f in {"pre-authent", "forwardable", "forwarded"})
     return kept + (("ok-as-delegate",) if server.ok_as_delegate else ())
+
+
+def _referral(server: Principal, ctx: KDCContext) -> PrincipalEntry | None:
+    """The cross-realm TGS to answer with for a service of another realm (RFC 6806 §8): a
+    client that asked with ``canonicalize`` for ``server`` — of a realm it named, or of ours
+    while its host is another realm's (``domain_realm``) — gets a TGT for that realm, if
+    this realm trusts it, and asks that realm's KDC next."""
+    realm = ctx.policy.realm
+    target = ctx.cross_realm.realm_of(server)
+    if target == realm:
+        return None
+    return ctx.lookup(Principal(("krbtgt", target), realm))
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,25 +264,29 @@ def check_tgs_req(
     request body as received. The KDC-signed authorization data of the TGT is checked with
     the other ticket checks, unless ``known_tgt`` (it checked out before: :func:`recall_tgt`);
     the replay cache is consulted last, after the client, service and options checks: a
-    refused request never enters it.
+    refused request never enters it. A cross-realm TGT (``tgs`` is ``krbtgt/THIS@OTHER``)
+    has its client and transited path checked by :func:`_client_standing` instead.
     """
+    issuer = issuing_realm(tgs.principal, ctx.policy.realm)
     rules = APRules(
         replay_cache=ctx.replay_cache,
         usage=KeyUsage.TGS_REQ_AUTHENTICATOR,
         max_skew=ctx.policy.max_skew,
         expected_checksum=body_binding,
         where="KDC",
-        ticket_check=None if known_tgt else _signed_by_this_kdc(ctx, now),
+        # A cross-realm TGT is signed by the other realm's KDC, whose word this realm takes
+        # only as far as the shared key and its policy go (_client_standing).
+        ticket_check=None if known_tgt or issuer is not None else _signed_by_this_kdc(ctx, now),
     )
     client_time = check_opened(opened, now, rules)
     tgt = opened.ticket
-    client = _check_client(tgt, ctx)
+    client = _client_standing(tgt, issuer, body, ctx)
     if "renew" in body.options:
         terms, server = _renewal_terms(body, tgt, client, tgs.principal, now), tgs
     elif "forwarded" in body.options:
-        terms, server = forwarded_terms(body, tgt, client, tgs.principal, now), tgs
+        terms, server = forwarded_terms(body, tgt, _local(client), tgs.principal, now), tgs
     elif "cname-in-addl-tkt" in body.options:
-        terms, server = proxy_terms(body, tgt, client, ctx, now)
+        terms, server = proxy_terms(body, tgt, _local(client), ctx, now)
     else:
         terms, server = _service_terms(body, tgt, client, ctx, now)
     expires_at = replay_expiry(opened.authenticator, ctx.policy.max_skew)

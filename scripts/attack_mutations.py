@@ -290,7 +290,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "test_tgt_of_another_realm_is_wrong_realm",
         "orthrus/tgs_exchange.py",
-        "if server != local_tgs:",
+        "if server != local_tgs and issuer is None:",
         "if False:",
     ),
     Mutation(
@@ -1233,6 +1233,49 @@ MUTATIONS: list[Mutation] = [
         "orthrus/kerberos/client.py",
         "    if part.endtime > body.till or",
         "    if False or",
+    ),
+    Mutation(
+        "test_cross_realm_forged_transited_path_is_refused",
+        "orthrus/crossrealm.py",
+        "if allowed is None or tuple(allowed) != path:",
+        "if False:",
+    ),
+    Mutation(
+        "test_cross_realm_forged_transited_path_is_refused",
+        "orthrus/crossrealm.py",
+        "if allowed is None or tuple(allowed) != path:",
+        "if allowed is None or set(allowed) > set(path):",
+    ),
+    Mutation(
+        "test_cross_realm_tgt_of_realm_without_trust_is_refused",
+        "orthrus/tgs_exchange.py",
+        "    entry = ctx.lookup(server)\n    if entry is None and issuer is not None:",
+        "    entry = ctx.lookup(server) or ctx.lookup(local_tgs)\n    if False:",
+    ),
+    Mutation(
+        "test_cross_realm_tgt_used_as_local_tgt_is_refused",
+        "orthrus/tgs_exchange.py",
+        'if "renew" in body.options or body.server == krbtgt(realm):',
+        'if "renew" in body.options:',
+    ),
+    Mutation(
+        "test_cross_realm_groups_are_not_granted_by_the_other_realm",
+        "orthrus/tgs_exchange.py",
+        "        ctx.cross_realm.groups_of(tgt.client),\n",
+        '        tuple(__import__("jwt").decode(tgt.authorization_data or "", '
+        'options={"verify_signature": False})["groups"]),\n',
+    ),
+    Mutation(
+        "test_cross_realm_groups_are_not_granted_by_the_other_realm",
+        "orthrus/tgs_exchange.py",
+        "        ctx.cross_realm.groups_of(tgt.client),\n",
+        "        ctx.lookup(Principal(tgt.client.components, realm)).groups,  # type: ignore\n",
+    ),
+    Mutation(
+        "test_cross_realm_client_claiming_this_realm_is_refused",
+        "orthrus/crossrealm.py",
+        "    if client.realm == realm:\n",
+        "    if False:\n",
     ),
 ]
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from kdc.store import Store
     from orthrus.credentials import Credential
     from orthrus.keys import Key
+    from orthrus.messages import EncTicketPart, Ticket
 
 BIN = Path(sys.executable).parent
 REALM = "EXAMPLE.TEST"
@@ -316,3 +317,20 @@ def fake_kdc(kdf: dict[str, Any], salt: str) -> Iterator[tuple[str, list[Any]]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def credential_of(part: EncTicketPart, ticket: Ticket) -> Credential:
+    """The credential a client would hold for ``ticket``, whose contents are ``part`` (for
+    tests that seal tickets themselves: forged, or made with a key they hold)."""
+    from orthrus.credentials import Credential
+
+    return Credential(
+        client=part.client,
+        server=ticket.server,
+        key=part.key,
+        ticket=ticket,
+        flags=part.flags,
+        authtime=part.authtime,
+        starttime=part.starttime,
+        endtime=part.endtime,
+    )

@@ -59,6 +59,7 @@ from core_realm import T0, CoreRealm, wire
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kerberos_realm import ITERATIONS, KerberosRealm, random_keys
 from krb_wire_support import AS_TAG, closed_by_kdc, serve_kerberos, tcp_exchange
+from two_realms import A, B, TwoRealms
 
 from client_lib.api import Client
 from client_lib.ccache import CredentialCache
@@ -4102,3 +4103,76 @@ def test_negotiate_ap_rep_of_an_earlier_exchange_is_mut_fail(
     with pytest.raises(ProtocolError) as caught:
         complete_security_context(later, recorded)
     assert caught.value.name == "KRB_AP_ERR_MUT_FAIL"
+
+
+# -- cross-realm trust (issue 17 §4; RFC 4120 §1.2, §3.3.3.2) --------------------------------
+
+
+def cross_realm_refusal(realms: TwoRealms, tgt: Credential, server: Principal) -> ProtocolError:
+    """B.TEST's answer to a TGS-REQ for ``server`` with ``tgt``; its replay cache untouched."""
+    request = make_tgs_req(tgt, server, T0 + 1, os.urandom)
+    error = refused(realms.b.tgs_exchange, request, T0 + 1)
+    assert len(realms.b.replay) == 0
+    return error
+
+
+def test_cross_realm_forged_transited_path_is_refused() -> None:
+    """Whoever holds a trust key (A.TEST's KDC, or a thief of its key) can write any client
+    and any path in a cross-realm TGT. B.TEST believes a client of another realm than A.TEST
+    only along a path its ``capaths`` list, and refuses the rest with ``KDC_ERR_POLICY``:
+    a client of a realm B.TEST never heard of, a path hiding a realm, a path through a realm
+    it does not list (RFC 4120 §3.3.3.2)."""
+    realms = TwoRealms()
+    realms.policy(capaths={"C.TEST": (A,)})
+    for client, path in (
+        ("mallory@EVIL.TEST", ""),
+        ("carol@C.TEST", "EVIL.TEST"),
+        ("carol@C.TEST", f"{A}"),
+    ):
+        error = cross_realm_refusal(realms, realms.forged(client, path), realms.svc)
+        assert error.name == "KDC_ERR_POLICY" and "does not trust" in str(error)
+    realms.b.service_ticket(realms.forged("carol@C.TEST"), realms.svc, T0 + 1)
+
+
+def test_cross_realm_tgt_of_realm_without_trust_is_refused() -> None:
+    """A TGT ``krbtgt/B.TEST@C.TEST`` of a realm B.TEST shares no key with is refused as
+    such (``KDC_ERR_POLICY``, naming the missing trust), before any key is tried."""
+    realms = TwoRealms()
+    stranger = Principal(("krbtgt", B), "C.TEST")
+    error = cross_realm_refusal(realms, realms.forged("carol@C.TEST", "", stranger), realms.svc)
+    assert error.name == "KDC_ERR_POLICY" and "no trust with C.TEST" in str(error)
+
+
+def test_cross_realm_tgt_used_as_local_tgt_is_refused() -> None:
+    """A cross-realm TGT is no TGT of either realm: A.TEST's KDC refuses its own
+    ``krbtgt/B.TEST@A.TEST`` as a TGT (``KDC_ERR_WRONG_REALM``), and B.TEST's gives it
+    neither its own TGT ``krbtgt/B.TEST@B.TEST`` nor a renewal (``KDC_ERR_POLICY``), which
+    would make a foreign client a local one."""
+    realms = TwoRealms()
+    realms.a.add_service("HTTP/a")
+    cross = realms.cross_tgt()
+    request = make_tgs_req(cross, realms.a.principal("HTTP/a"), T0 + 1, os.urandom)
+    assert refused(realms.a.tgs_exchange, request, T0 + 1).name == "KDC_ERR_WRONG_REALM"
+    error = cross_realm_refusal(realms, cross, realms.b.tgs)
+    assert error.name == "KDC_ERR_POLICY" and "own TGT" in str(error)
+
+
+def test_cross_realm_groups_are_not_granted_by_the_other_realm() -> None:
+    """A.TEST's KDC signs alice@A.TEST into its group ``admins``; B.TEST has an ``admins``
+    group too (and an alice@B.TEST in it). B.TEST's ticket for alice@A.TEST carries only
+    the groups B.TEST's ``foreign_groups`` give her, never what A.TEST's signature claims
+    nor the groups of B.TEST's principal of the same name."""
+    realms = TwoRealms()
+    realms.policy(foreign_groups={f"*@{A}": ("guests",)})
+    ticket = realms.b.service_ticket(realms.forged(f"alice@{A}"), realms.svc, T0 + 1)
+    part = open_ticket(ticket.ticket, realms.b.key_of(realms.svc))
+    assert realms.b.verifier().verify(part, realms.svc, 300, T0 + 1) == ("guests",)
+
+
+def test_cross_realm_client_claiming_this_realm_is_refused() -> None:
+    """A cross-realm TGT from A.TEST naming bob@B.TEST: only B.TEST's KDC speaks for
+    B.TEST's principals, whatever path the ticket claims (``KDC_ERR_POLICY``)."""
+    realms = TwoRealms()
+    realms.policy(capaths={B: (A,)})
+    error = cross_realm_refusal(realms, realms.forged(f"bob@{B}"), realms.svc)
+    assert error.name == "KDC_ERR_POLICY" and "own KDC speaks" in str(error)

@@ -36,6 +36,7 @@ TICKET_FLAG_BITS: Mapping[TicketFlag, int] = {
     "renewable": 8,
     "initial": 9,
     "pre-authent": 10,
+    "transited-policy-checked": 12,
     "ok-as-delegate": 13,
 }
 #: KDC options (RFC 4120 §5.4.1) the core acts on, by bit number.

@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Sequence
 
 from orthrus.b64 import b64u_encode
+from orthrus.crossrealm import DOMAIN_X500_COMPRESS
 from orthrus.der import (
     AD_IF_RELEVANT,
     AuthorizationDataEntry,
@@ -53,8 +54,6 @@ __all__ = [
 #: The ad-type of Orthrus's KDC-signed authorization data (a compact JWS, :mod:`orthrus.authz`)
 #: inside AD-IF-RELEVANT. Negative ad-types are for local use (RFC 4120 §7.5.4).
 AD_ORTHRUS_AUTHZ = -5010
-#: TransitedEncoding DOMAIN-X500-COMPRESS (RFC 4120 §3.3.3.2), empty: no realm crossed.
-_NO_TRANSIT = TransitedEncoding(1, b"")
 
 
 def encrypt(key: KeyBlock, usage: KeyUsage, plaintext: bytes, entropy: Entropy) -> bytes:
@@ -90,7 +89,7 @@ def seal_kerberos_ticket(
         key=DerEncryptionKey(enctype(part.key.enctype).number, part.key.value),
         crealm=part.client.realm,
         cname=principal_name(part.client),
-        transited=_NO_TRANSIT,
+        transited=TransitedEncoding(DOMAIN_X500_COMPRESS, part.transited.encode("utf-8")),
         authtime=part.authtime,
         starttime=part.starttime,
         endtime=part.endtime,
@@ -137,6 +136,8 @@ def read_kerberos_ticket(ticket: DerTicket, key: KeyBlock) -> EncTicketPart:
     plaintext = decrypt(key, KeyUsage.TICKET, ticket.enc_part)
     try:
         der = decode_enc_ticket_part(plaintext)
+        if der.transited.tr_type != DOMAIN_X500_COMPRESS:
+            raise MalformedMessage(f"transited encoding {der.transited.tr_type} is not known")
         return EncTicketPart(
             flags=flags_from_bits(der.flags),
             key=EncryptionKey.from_keyblock(
@@ -148,6 +149,7 @@ def read_kerberos_ticket(ticket: DerTicket, key: KeyBlock) -> EncTicketPart:
             endtime=der.endtime,
             renew_till=der.renew_till,
             authorization_data=_signed_data(der.authorization_data),
+            transited=der.transited.contents.decode("utf-8"),
         )
     except (MalformedMessage, UnicodeDecodeError) as exc:
         raise APError("KRB_AP_ERR_MODIFIED", "the ticket decrypted to garbage") from exc

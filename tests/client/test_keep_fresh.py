@@ -49,7 +49,9 @@ class SimulatedKDC:
         self.core, self.clock, self.down = core, clock, False
         self.paths: list[str] = []
 
-    def exchange(self, path: str, message: Any, reply_type: type[Any]) -> Any:
+    def exchange(
+        self, path: str, message: Any, reply_type: type[Any], url: str | None = None
+    ) -> Any:
         if self.down:
             raise KDCUnreachable("cannot reach the simulated KDC")
         self.paths.append(path)
@@ -59,8 +61,10 @@ class SimulatedKDC:
 
 
 class AsyncSimulatedKDC(SimulatedKDC):
-    async def exchange(self, path: str, message: Any, reply_type: type[Any]) -> Any:  # type: ignore[override]
-        return super().exchange(path, message, reply_type)
+    async def exchange(  # type: ignore[override]
+        self, path: str, message: Any, reply_type: type[Any], url: str | None = None
+    ) -> Any:
+        return super().exchange(path, message, reply_type, url)
 
 
 class SimulatedClient(Client):

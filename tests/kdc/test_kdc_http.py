@@ -16,7 +16,15 @@ from pathlib import Path
 import httpx
 import msgspec
 import pytest
-from support import REALM, Realm, http_login, kdc_post, open_store, sqlite_snapshot
+from support import (
+    REALM,
+    Realm,
+    credential_of,
+    http_login,
+    kdc_post,
+    open_store,
+    sqlite_snapshot,
+)
 
 from orthrus import codec
 from orthrus.ap import open_ticket, seal_ticket
@@ -331,17 +339,7 @@ def minted_tgt(krbtgt_key: Key, signer: AuthzSigner, start: float, life: int) ->
         endtime=int(start) + life,
     )
     part = msgspec.structs.replace(part, authorization_data=signer.sign(part, TGS, ()))
-    ticket = seal_ticket(part, TGS, krbtgt_key, os.urandom)
-    return Credential(
-        client=part.client,
-        server=TGS,
-        key=session,
-        ticket=ticket,
-        flags=part.flags,
-        authtime=part.authtime,
-        starttime=part.starttime,
-        endtime=part.endtime,
-    )
+    return credential_of(part, seal_ticket(part, TGS, krbtgt_key, os.urandom))
 
 
 def test_expired_tgt_is_tkt_expired(kdc_url: str, krbtgt_key: Key, kdc_signer: AuthzSigner) -> None:
