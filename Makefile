@@ -75,10 +75,12 @@ browser:
 	fi
 
 # MIT Kerberos's own programs for the peer tests (tests/peers, issue 14 §7): kinit, klist,
-# kvno, ktutil (krb5-user), krb5kdc, kadmind, faketime and curl, from Debian. Installed here
-# only when one is missing and we are root; if that fails the peer tests skip and say why.
+# kvno, ktutil (krb5-user), krb5kdc, kadmind, faketime, curl and tshark (lab exercise 16),
+# from Debian. Installed here only when one is missing and we are root; if that fails the
+# peer tests skip and say why.
 MIT_PEERS := krb5-user:/usr/bin/kinit krb5-kdc:/usr/sbin/krb5kdc \
-	krb5-admin-server:/usr/sbin/kadmind faketime:/usr/bin/faketime curl:/usr/bin/curl
+	krb5-admin-server:/usr/sbin/kadmind faketime:/usr/bin/faketime curl:/usr/bin/curl \
+	tshark:/usr/bin/tshark
 mit-peers:
 	@missing=""; for pair in $(MIT_PEERS); do \
 	  [ -x "$${pair#*:}" ] || missing="$$missing $${pair%%:*}"; \
