@@ -145,6 +145,9 @@ class Lab:
             "up": self.is_up(),
             "trace": str(self.paths.trace),
             "kdc_dir": str(self.paths.kdc),
+            "kerberos_port": self.state.ports.get("kerberos"),
+            "krb5_conf": str(self.paths.krb5_conf),
+            "mit_keytab": str(self.paths.mit_keytab),
             "kdc_switches": {s: self.state.switch("kdc", s) for s in KDC_SWITCHES},
             "processes": {
                 p.name: {"running": p.running, "pid": p.pid, "port": p.port, "url": p.url}

@@ -5,6 +5,7 @@ server) are undone at the end, as the exercises' texts tell students to."""
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import shutil
@@ -88,6 +89,9 @@ def test_the_lab_writes_a_krb5_conf_for_its_kerberos_port(lab: Lab) -> None:
     text = lab.paths.krb5_conf.read_text()
     assert f"kdc = 127.0.0.1:{lab.state.ports['kerberos']}" in text
     assert "default_realm = LAB.TEST" in text
+    status = json.loads(lab_cli(lab, "status", "--json").output)
+    assert status["kerberos_port"] == lab.state.ports["kerberos"]
+    assert status["krb5_conf"] == str(lab.paths.krb5_conf)
     env = lab_cli(lab, "env", "alice").output
     assert f"export KRB5_CONFIG='{lab.paths.krb5_conf}'" in env
 
