@@ -62,6 +62,11 @@ NOT_GRADED = {
     13: "local practice: the copied cache is a file on your machine",
     14: "local practice: exporting and changing a user's key is an administrator's step",
     15: "local practice: needs the KDC's defences switched off; a failed login names nobody",
+    16: "local practice: MIT's programs against your lab's Kerberos port (lab/krb5.conf)",
+    17: "local practice: the crack happens on your machine, and the defence is an "
+    "administrator's step (modprinc --requires-preauth)",
+    18: "local practice: the crack happens on your machine, and the defence is an "
+    "administrator's step (modprinc --no-allow-svr)",
 }
 
 
