@@ -566,7 +566,11 @@ def crack(
     if hashes is not None:
         _crack_hashes(_lab(directory), hashes, load_wordlist(wordlist))
         return
-    lab = _lab(directory, up=True)
+    from labs.classroom.joined import JoinedClass
+
+    # In a shell that joined a class server, its KDC: the cracked password is then proved
+    # by logging in with it there (the class grades 7 and 11 so; docs/labs/class.md).
+    lab = JoinedClass.from_env(os.environ) or _lab(directory, up=True)
     words = load_wordlist(wordlist)
     if principal is not None:
         name = _parse(principal, lab.state.realm)
@@ -709,7 +713,10 @@ def _service_ticket(lab: Any, service: Any) -> Any:
             "no credential cache: log in first, as a lab user: "
             'eval "$(orthrus-lab env alice)"; orthrus kinit alice'
         )
-    client = Client(ClientSettings(kdc_url=lab.url("kdc"), ccache=ccache, realm=lab.state.realm))
+    settings = ClientSettings(
+        kdc_url=lab.url("kdc"), ccache=ccache, realm=lab.state.realm, ca_file=lab.ca_file
+    )
+    client = Client(settings)
     try:
         return client.get_service_ticket(service).ticket
     finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,9 +86,19 @@ class ProcessStatus:
 class Lab:
     """A lab directory and its state."""
 
+    #: The CA its KDC's certificate is checked with ("" for a local lab: plain HTTP on
+    #: loopback; a joined class server's CA, see labs.classroom.joined).
+    ca_file = ""
+
     def __init__(self, paths: LabPaths, state: LabState) -> None:
         self.paths = paths
         self.state = state
+
+    def http_verify(self) -> ssl.SSLContext | bool:
+        """What ``httpx`` checks the KDC's certificate with."""
+        from orthrus_io.tls import client_ssl_context
+
+        return client_ssl_context(self.ca_file) if self.ca_file else True
 
     @classmethod
     def open(cls, paths: LabPaths) -> Lab:
