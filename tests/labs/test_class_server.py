@@ -491,6 +491,29 @@ def test_report_json_and_csv(classroom: Classroom, students: dict[str, ClassStud
     assert neither.returncode == 2 and "--json or --csv" in neither.stderr
 
 
+def test_the_dashboard_grid_is_the_instructors_alone(
+    classroom: Classroom, students: dict[str, ClassStudent]
+) -> None:
+    """A student with an account on the class server's machine reaches its loopback: the grid
+    still answers only the token class serve wrote (mode 0600) and class dashboard prints in
+    the URL's fragment, which no request carries."""
+    import httpx
+
+    shown = lab("class", "dashboard", "--dir", str(classroom.root))
+    url, _, fragment = shown.stdout.strip().partition("#token=")
+    token_file = classroom.root / "dashboard.token"
+    assert fragment == token_file.read_text().strip() and len(fragment) >= 32
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert httpx.get(url, timeout=10).status_code == 200  # the page itself holds no grades
+    for header in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": fragment}):
+        refused = httpx.get(f"{url}api/grid", headers=header, timeout=10)
+        assert refused.status_code == 403 and "the instructor's" in refused.json()["error"]
+        assert "ann" not in refused.text
+    granted = httpx.get(f"{url}api/grid", headers={"Authorization": f"Bearer {fragment}"})
+    assert granted.status_code == 200
+    assert [s["student"] for s in granted.json()["students"]] == list(STUDENTS)
+
+
 def test_dashboard_shows_the_grid_live_in_chromium(
     classroom: Classroom, students: dict[str, ClassStudent], tmp_path: Path
 ) -> None:
@@ -504,7 +527,7 @@ def test_dashboard_shows_the_grid_live_in_chromium(
     shown = lab("class", "dashboard", "--dir", str(classroom.root))
     assert shown.returncode == 0, shown.stderr
     url = shown.stdout.strip()
-    assert url.startswith("http://127.0.0.1:")
+    assert url.startswith("http://127.0.0.1:") and "#token=" in url
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
