@@ -352,7 +352,8 @@ def _command(lab: Lab, name: str, port: int) -> list[str]:
 
 
 def _launch(lab: Lab, name: str, port_base: int, say: Say) -> tuple[ProcInfo, Any]:
-    taken = {p for n, p in lab.state.ports.items() if n != name}
+    own = {name, "kerberos"} if name == "kdc" else {name}  # the KDC's ports are its own
+    taken = {p for n, p in lab.state.ports.items() if n not in own}
     wanted = lab.state.ports.get(name) or (port_base + _PORT_OFFSETS[name] if port_base else 0)
     port = choose_port(wanted, taken, say)
     lab.state.ports[name] = port

@@ -83,6 +83,22 @@ def cracked_reply(
     return found
 
 
+def _refused_later(
+    ev: Evidence,
+    cracked: tuple[TraceEvent, str] | None,
+    exchange: str,
+    error: str,
+    same: str,
+) -> TraceEvent | None:
+    """After the crack, a refusal ``error`` of the same ``same`` (client or server): the
+    defence turned on."""
+    if cracked is None:
+        return None
+    name = getattr(cracked[0], same)
+    later = _on_the_wire(ev, exchange, error=error)
+    return next((e for e in later if getattr(e, same) == name and e.id > cracked[0].id), None)
+
+
 # -- 16. MIT's tools -----------------------------------------------------------------------
 
 
@@ -122,16 +138,7 @@ def check_asrep_roasting(ev: Evidence) -> list[Step]:
     cracked = _cracked(ev, unasked)
     roasted = {e.client for e in unasked}
     got = first_of(unasked)
-    refused = None
-    if cracked is not None:
-        refused = next(
-            (
-                e
-                for e in _on_the_wire(ev, "AS", error="KDC_ERR_PREAUTH_REQUIRED")
-                if e.client == cracked[0].client and e.id > cracked[0].id
-            ),
-            None,
-        )
+    refused = _refused_later(ev, cracked, "AS", "KDC_ERR_PREAUTH_REQUIRED", "client")
     return [
         step(
             "get a user's AS reply without any password (no pre-authentication)",
@@ -182,16 +189,7 @@ def check_kerberoasting(ev: Evidence) -> list[Step]:
         ),
         None,
     )
-    refused = None
-    if cracked is not None:
-        refused = next(
-            (
-                e
-                for e in _on_the_wire(ev, "TGS", error="KDC_ERR_MUST_USE_USER2USER")
-                if e.server == cracked[0].server and e.id > cracked[0].id
-            ),
-            None,
-        )
+    refused = _refused_later(ev, cracked, "TGS", "KDC_ERR_MUST_USE_USER2USER", "server")
     got = first_of(tickets)
     return [
         step(

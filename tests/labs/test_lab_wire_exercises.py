@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lab_support import check, lab_cli, last, missing
-from support import BIN, clean_env
+from lab_support import check, kdc_admin, lab_cli, last, missing
+from support import clean_env
 
 from labs.lab import Lab
 from labs.roast import parse_hash
@@ -60,17 +60,6 @@ class MITUser:
         return self.run("kinit", user, password=known if password is None else password)
 
 
-def _kdc_admin(lab: Lab, *args: str) -> None:
-    done = subprocess.run(
-        [str(BIN / "orthrus-kdc"), "--dir", str(lab.paths.kdc), *args],
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-
-
 def _wordlist(tmp_path: Path, *words: str) -> Path:
     path = tmp_path / "words.txt"
     path.write_text("\n".join(words) + "\n")
@@ -85,15 +74,28 @@ def _roast(lab: Lab, event: int, tmp_path: Path) -> Path:
     return out
 
 
+def _kerberos_port(lab: Lab) -> int:
+    """The KDC's Kerberos port now (a restart by an earlier test may have moved it)."""
+    return Lab.open(lab.paths).state.ports["kerberos"]
+
+
 def test_the_lab_writes_a_krb5_conf_for_its_kerberos_port(lab: Lab) -> None:
     text = lab.paths.krb5_conf.read_text()
-    assert f"kdc = 127.0.0.1:{lab.state.ports['kerberos']}" in text
+    assert f"kdc = 127.0.0.1:{_kerberos_port(lab)}" in text
     assert "default_realm = LAB.TEST" in text
     status = json.loads(lab_cli(lab, "status", "--json").output)
-    assert status["kerberos_port"] == lab.state.ports["kerberos"]
+    assert status["kerberos_port"] == _kerberos_port(lab)
     assert status["krb5_conf"] == str(lab.paths.krb5_conf)
     env = lab_cli(lab, "env", "alice").output
     assert f"export KRB5_CONFIG='{lab.paths.krb5_conf}'" in env
+
+
+def test_a_kdc_restart_keeps_its_kerberos_port(lab: Lab) -> None:
+    """krb5.conf stays right when a switch restarts the KDC (its port is its own, not taken)."""
+    before = _kerberos_port(lab)
+    assert lab_cli(lab, "switch", "kdc", "lockout", "on").exit_code == 0
+    assert _kerberos_port(lab) == before
+    assert f"kdc = 127.0.0.1:{before}" in lab.paths.krb5_conf.read_text()
 
 
 def test_exercise_16_mit_tools(lab: Lab, mit: MITUser) -> None:
@@ -144,13 +146,13 @@ def test_exercise_17_asrep_roasting(lab: Lab, mit: MITUser, tmp_path: Path) -> N
     assert missing(check(lab, 17, since)) == [
         "require pre-authentication of that user: the same request is refused"
     ]
-    _kdc_admin(lab, "modprinc", "--requires-preauth", "carol")
+    kdc_admin(lab, "modprinc", "--requires-preauth", "carol")
     try:
         assert mit.kinit("carol", "not-her-password").returncode != 0
         last(lab, exchange="AS", client="carol@LAB.TEST", error="KDC_ERR_PREAUTH_REQUIRED")
         assert check(lab, 17, since).passed
     finally:
-        _kdc_admin(lab, "modprinc", "--no-requires-preauth", "carol")
+        kdc_admin(lab, "modprinc", "--no-requires-preauth", "carol")
 
 
 def test_exercise_18_kerberoasting(lab: Lab, mit: MITUser, tmp_path: Path) -> None:
@@ -168,7 +170,7 @@ def test_exercise_18_kerberoasting(lab: Lab, mit: MITUser, tmp_path: Path) -> No
     assert missing(check(lab, 18, since)) == [
         "take the service's permission away: the KDC refuses its tickets"
     ]
-    _kdc_admin(lab, "modprinc", "--no-allow-svr", "HTTP/legacy")
+    kdc_admin(lab, "modprinc", "--no-allow-svr", "HTTP/legacy")
     try:
         mit.run("kdestroy")  # kvno would take the ticket from the cache, never asking
         assert mit.kinit("alice").returncode == 0
@@ -176,7 +178,7 @@ def test_exercise_18_kerberoasting(lab: Lab, mit: MITUser, tmp_path: Path) -> No
         assert refused.returncode != 0 and "user2user" in refused.stderr
         assert check(lab, 18, since).passed
     finally:
-        _kdc_admin(lab, "modprinc", "--allow-svr", "HTTP/legacy")
+        kdc_admin(lab, "modprinc", "--allow-svr", "HTTP/legacy")
 
 
 def test_roast_of_an_event_that_is_no_wire_reply_says_what_to_do(lab: Lab) -> None:
@@ -220,7 +222,7 @@ def test_tshark_decrypts_the_lab_traffic_with_the_realm_keytab(
     """The capture of docs/labs/16: kinit and kvno, read back by tshark with the keytab."""
     if shutil.which("tshark") is None:
         pytest.skip("tshark not installed (Debian tshark; make mit-peers)")
-    port = lab.state.ports["kerberos"]
+    port = _kerberos_port(lab)
     capture = tmp_path / "lab.pcapng"
     decode_as = ("-d", f"udp.port=={port},kerberos")
     tshark = subprocess.Popen(
