@@ -18,6 +18,11 @@ One line per exchange (``TRACE_FORMAT`` 1)::
                 "key": "long-term key of alice@LAB.TEST (kvno 1)",
                 "key_ref": {"kind": "long-term", "principal": "alice@LAB.TEST", "kvno": 1}}]}
 
+An exchange on the Kerberos wire (RFC 4120 DER over UDP or TCP, ``"transport": "udp"``)
+keeps its messages whole, ``"request": {"der": BASE64}`` and the same for the reply, and
+lists no parts: the lab reads them with :mod:`orthrus.der` (``orthrus-lab roast``, the
+checks of exercises 16-18).
+
 Writers (the KDC's workers, each service's workers) append whole lines with one ``write`` on a
 file opened ``O_APPEND`` (mode 0600), so several processes can share one trace file.
 """
