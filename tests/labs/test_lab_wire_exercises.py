@@ -113,6 +113,9 @@ def test_exercise_16_mit_tools(lab: Lab, mit: MITUser) -> None:
     kvno = mit.run("kvno", "HTTP/notes")
     assert kvno.returncode == 0 and "HTTP/notes@LAB.TEST: kvno = " in kvno.stdout, kvno.stderr
     assert check(lab, 16, since).passed
+    shown = lab_cli(lab, "trace", "--last", "1", "--json").output
+    assert "on the Kerberos wire (udp, DER, kept whole" in shown
+    assert "without pre-authentication" not in shown
 
 
 def test_exercise_16_a_json_login_is_not_the_wire(lab: Lab, mit: MITUser) -> None:
