@@ -632,6 +632,21 @@ def _crack_hashes(lab: Any, path: Path, words: list[str]) -> None:
 
 
 @cli.command()
+@dir_option
+def keytab(directory: str) -> None:
+    """Write lab/keytabs/realm.keytab anew: every current Kerberos key of the lab realm (an
+    MIT keytab), for tshark's decryption (-o kerberos.file:...). Run it again after a key
+    rotation (orthrus-kdc rotate, cpw): the file holds the keys of the moment it was made.
+    """
+    from labs.lab import write_mit_keytab
+
+    lab = _lab(directory)
+    lab.paths.mit_keytab.unlink(missing_ok=True)
+    write_mit_keytab(lab.paths, lab.state)
+    console.print(f"{lab.paths.mit_keytab}: every Kerberos key of {lab.state.realm}, now")
+
+
+@cli.command()
 @click.argument("events", type=int, nargs=-1)
 @dir_option
 @click.option(
