@@ -75,14 +75,15 @@ browser:
 	fi
 
 # MIT Kerberos's own programs for the peer tests (tests/peers, issue 14 §7): kinit, klist,
-# kvno, ktutil (krb5-user), krb5kdc, kadmind, faketime and curl, from Debian; and for the
-# Negotiate peers (issue 15 §4) Debian's Python bindings of MIT's GSS-API and requests'
-# Kerberos auth, run by /usr/bin/python3 (no C build in the venv). Installed here only when
-# one is missing and we are root; if that fails the peer tests skip and say why.
+# kvno, ktutil (krb5-user), krb5kdc, kadmind, faketime, curl and tshark (lab exercise 16),
+# from Debian; and for the Negotiate peers (issue 15 §4) Debian's Python bindings of MIT's
+# GSS-API and requests' Kerberos auth, run by /usr/bin/python3 (no C build in the venv).
+# Installed here only when one is missing and we are root; if that fails the peer tests
+# skip and say why.
 PY3_DIST := /usr/lib/python3/dist-packages
 MIT_PEERS := krb5-user:/usr/bin/kinit krb5-kdc:/usr/sbin/krb5kdc \
 	krb5-admin-server:/usr/sbin/kadmind faketime:/usr/bin/faketime curl:/usr/bin/curl \
-	python3-gssapi:$(PY3_DIST)/gssapi/__init__.py \
+	tshark:/usr/bin/tshark python3-gssapi:$(PY3_DIST)/gssapi/__init__.py \
 	python3-requests-kerberos:$(PY3_DIST)/requests_kerberos/__init__.py
 mit-peers:
 	@missing=""; for pair in $(MIT_PEERS); do \

@@ -137,6 +137,7 @@ def post_as(lab: Lab, request: ASReq, tool: str) -> tuple[httpx.Response, TraceE
             content=encode(request),
             headers={"Content-Type": "application/json", "X-Request-Id": request_id},
             timeout=10,
+            verify=lab.http_verify(),
         )
     except httpx.HTTPError as exc:
         raise ConfigError(f"cannot reach the lab's KDC ({exc}); is the lab up?") from None

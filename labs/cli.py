@@ -207,6 +207,8 @@ def env(directory: str, user: str) -> None:
         "ORTHRUS_LAB_DIR": str(lab.paths.root),
         "ORTHRUS_LAB_USER": person.name,
         "LAB_KDC_DIR": str(lab.paths.kdc),
+        "KRB5_CONFIG": str(lab.paths.krb5_conf),
+        "KRB5CCNAME": f"FILE:{lab.paths.mit_ccache(person.name)}",
         "LAB_NOTES": status["notes"]["url"] or "",
         "LAB_LEGACY": status["legacy"]["url"] or "",
         "LAB_IMPOSTOR": status["impostor"]["url"] or "",
@@ -533,24 +535,42 @@ def web(directory: str, foreground: bool, port: int | None) -> None:
 @dir_option
 @click.option("--ticket", "service", metavar="SERVICE", help="Crack SERVICE's key from a ticket.")
 @click.option(
+    "--hashes",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Crack the $krb5asrep$/$krb5tgs$ lines of this file (hashcat's format, enctype 17/18).",
+)
+@click.option(
     "--wordlist",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
     help="One guess per line (default: the lab's list of common passwords).",
 )
 def crack(
-    principal: str | None, directory: str, service: str | None, wordlist: Path | None
+    principal: str | None,
+    directory: str,
+    service: str | None,
+    hashes: Path | None,
+    wordlist: Path | None,
 ) -> None:
-    """Guess a password offline: PRINCIPAL's from an AS reply, or --ticket SERVICE's.
+    """Guess a password offline: PRINCIPAL's from an AS reply, --ticket SERVICE's, or the
+    lines of a --hashes file (what orthrus-lab roast writes, and hashcat and john read).
 
     \b
     orthrus-lab crack carol                 # AS reply asked without pre-authentication
     orthrus-lab crack --ticket HTTP/legacy  # a service ticket from your credential cache
+    orthrus-lab crack --hashes roast.txt    # $krb5asrep$18$... / $krb5tgs$18$... lines
     """
     from labs.attacks import crack_as_rep, crack_ticket, default_cost, load_wordlist
 
-    if (principal is None) == (service is None):
-        raise click.UsageError("give a PRINCIPAL, or --ticket SERVICE")
-    lab = _lab(directory, up=True)
+    if sum(x is not None for x in (principal, service, hashes)) != 1:
+        raise click.UsageError("give a PRINCIPAL, --ticket SERVICE or --hashes FILE")
+    if hashes is not None:
+        _crack_hashes(_lab(directory), hashes, load_wordlist(wordlist))
+        return
+    from labs.classroom.joined import JoinedClass
+
+    # In a shell that joined a class server, its KDC: the cracked password is then proved
+    # by logging in with it there (the class grades 7 and 11 so; docs/labs/class.md).
+    lab = JoinedClass.from_env(os.environ) or _lab(directory, up=True)
     words = load_wordlist(wordlist)
     if principal is not None:
         name = _parse(principal, lab.state.realm)
@@ -564,6 +584,128 @@ def crack(
         )
         result = crack_ticket(lab, ticket, words)
     _report_crack(result, len(words), default_cost())
+
+
+def _crack_hashes(lab: Any, path: Path, words: list[str]) -> None:
+    """Guess the password of each line of ``path``: one PBKDF2 (4,096 iterations) and one
+    AES-CTS decryption with its HMAC check per guess (RFC 3962), as hashcat does."""
+    import time
+
+    from labs.roast import parse_hash
+    from labs.tracefile import record_activity
+
+    lines = [line.strip() for line in path.read_text(errors="replace").splitlines()]
+    lines = [line for line in lines if line and not line.startswith("#")]
+    if not lines:
+        raise ConfigError(f"{path} holds no lines to crack: write them with orthrus-lab roast")
+    for number, line in enumerate(lines, 1):
+        try:
+            roast = parse_hash(line)
+        except MalformedMessage as exc:
+            raise ConfigError(f"{path}, line {number}: {exc.message}") from None
+        started = time.perf_counter()
+        password, guesses = roast.guess(words)
+        seconds = time.perf_counter() - started
+        record_activity(
+            lab.paths.activity,
+            "crack",
+            mode="hashcat",
+            kind=roast.kind,
+            target=roast.target,
+            result="found" if password else "not-found",
+            password=password,
+            guesses=guesses,
+            seconds=round(seconds, 4),
+            line=line,
+        )
+        if password:
+            console.print(
+                f"[bold red]Found[/] the password of {roast.target}: [bold]{password}[/] "
+                f"after {guesses} guesses in {seconds:.2f} s."
+            )
+        else:
+            console.print(f"{roast.target}: not found in {guesses} guesses ({seconds:.2f} s).")
+    console.print(
+        "Each guess is one PBKDF2-HMAC-SHA1 of 4,096 iterations: microseconds on a GPU, "
+        "which is why a password-keyed account needs a long random password, or a random key."
+    )
+
+
+@cli.command()
+@dir_option
+def keytab(directory: str) -> None:
+    """Write lab/keytabs/realm.keytab anew: every current Kerberos key of the lab realm (an
+    MIT keytab), for tshark's decryption (-o kerberos.file:...). Run it again after a key
+    rotation (orthrus-kdc rotate, cpw): the file holds the keys of the moment it was made.
+    """
+    from labs.lab import write_mit_keytab
+
+    lab = _lab(directory)
+    lab.paths.mit_keytab.unlink(missing_ok=True)
+    write_mit_keytab(lab.paths, lab.state)
+    console.print(f"{lab.paths.mit_keytab}: every Kerberos key of {lab.state.realm}, now")
+
+
+@cli.command()
+@click.argument("events", type=int, nargs=-1)
+@dir_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the lines to this file (mode 0600) as well as printing them.",
+)
+def roast(events: tuple[int, ...], directory: str, output: Path | None) -> None:
+    """Write the hashcat/john lines of AS and TGS replies the KDC sent on the Kerberos wire.
+
+    EVENTS are trace event numbers (orthrus-lab trace --brief); none: every such reply.
+    An AS-REP gives $krb5asrep$18$... (its part under the user's key), a TGS-REP
+    $krb5tgs$18$... (the ticket under the service's key). Crack them with
+    orthrus-lab crack --hashes FILE, or hashcat -m 32200 / -m 19700.
+    """
+    from labs.roast import der_of, roast_reply
+    from labs.tracefile import read_trace
+    from orthrus_io.files import write_private
+    from orthrus_io.trace import KERBEROS_TRANSPORTS
+
+    lab = _lab(directory)
+    trace = read_trace(lab.paths.trace, _warn)
+    wanted = set(events)
+    lines = []
+    for event in trace:
+        if wanted and event.id not in wanted:
+            continue
+        data = der_of(event.reply)
+        wire = event.record.get("transport") in KERBEROS_TRANSPORTS
+        if not (wire and event.ok and event.exchange in ("AS", "TGS") and data):
+            if wanted:
+                raise ConfigError(
+                    f"event #{event.id} is no AS or TGS reply sent on the Kerberos wire: "
+                    "use MIT's kinit or kvno, then orthrus-lab trace --brief"
+                )
+            continue
+        try:
+            found = roast_reply(event.exchange, data)
+        except MalformedMessage as exc:
+            _warn(f"event #{event.id}: {exc.message}; skipped")
+            continue
+        if found is None:
+            _warn(f"event #{event.id}: its key's enctype has no hashcat format; skipped")
+            continue
+        lines.append(found.line())
+        console.print(f"# event #{event.id}: {event.exchange}-REP, {found.target}")
+        click.echo(found.line())
+    missing = wanted - {e.id for e in trace}
+    if missing:
+        raise ConfigError(f"the trace has no event {', '.join(map(str, sorted(missing)))}")
+    if not lines:
+        raise ConfigError(
+            "no AS or TGS reply on the Kerberos wire in the trace: use MIT's kinit or kvno "
+            f"with KRB5_CONFIG={lab.paths.krb5_conf} first"
+        )
+    if output is not None:
+        write_private(output, ("\n".join(lines) + "\n").encode())
+        console.print(f"# {len(lines)} line(s) written to {output}")
 
 
 def _parse(text: str, realm: str) -> Any:
@@ -586,7 +728,10 @@ def _service_ticket(lab: Any, service: Any) -> Any:
             "no credential cache: log in first, as a lab user: "
             'eval "$(orthrus-lab env alice)"; orthrus kinit alice'
         )
-    client = Client(ClientSettings(kdc_url=lab.url("kdc"), ccache=ccache, realm=lab.state.realm))
+    settings = ClientSettings(
+        kdc_url=lab.url("kdc"), ccache=ccache, realm=lab.state.realm, ca_file=lab.ca_file
+    )
+    client = Client(settings)
     try:
         return client.get_service_ticket(service).ticket
     finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,10 +50,12 @@ __all__ = [
     "Lab",
     "ProcessStatus",
     "create_lab",
+    "krb5_conf",
     "lab_env",
     "start_lab",
     "stop_lab",
     "write_kdc_switches",
+    "write_mit_keytab",
 ]
 
 #: Argon2id for the lab: the floor every client holds a KDC to (64 MiB, three passes; see
@@ -60,8 +63,13 @@ __all__ = [
 #: the floor, since a fake KDC could claim to be a lab. A login takes about 0.3 s, and so
 #: does each guess of exercise 7: the cost a real realm has.
 KDF_OPTIONS = ("--kdf-lanes", "1")
+#: The lab's Kerberos keys: RFC 3962's AES-256 type at 4,096 PBKDF2 iterations, the defaults
+#: of MIT and Active Directory. They are what hashcat's and john's formats for AS-REP roasting
+#: and Kerberoasting assume (``$krb5asrep$18$``, ``$krb5tgs$18$``: 4,096 iterations, salt
+#: REALM + name), so the lines ``orthrus-lab roast`` writes are the ones those tools read.
+KERBEROS_OPTIONS = ("--enctypes", "aes256-cts-hmac-sha1-96", "--kerberos-iterations", "4096")
 DEFAULT_PORT_BASE = 8800
-_PORT_OFFSETS = {"kdc": 0, "notes": 1, "legacy": 2, "impostor": 3, "web": 4}
+_PORT_OFFSETS = {"kdc": 0, "notes": 1, "legacy": 2, "impostor": 3, "web": 4, "kerberos": 5}
 
 Say = Callable[[str], None]
 
@@ -78,9 +86,19 @@ class ProcessStatus:
 class Lab:
     """A lab directory and its state."""
 
+    #: The CA its KDC's certificate is checked with ("" for a local lab: plain HTTP on
+    #: loopback; a joined class server's CA, see labs.classroom.joined).
+    ca_file = ""
+
     def __init__(self, paths: LabPaths, state: LabState) -> None:
         self.paths = paths
         self.state = state
+
+    def http_verify(self) -> ssl.SSLContext | bool:
+        """What ``httpx`` checks the KDC's certificate with."""
+        from orthrus_io.tls import client_ssl_context
+
+        return client_ssl_context(self.ca_file) if self.ca_file else True
 
     @classmethod
     def open(cls, paths: LabPaths) -> Lab:
@@ -138,6 +156,9 @@ class Lab:
             "up": self.is_up(),
             "trace": str(self.paths.trace),
             "kdc_dir": str(self.paths.kdc),
+            "kerberos_port": self.state.ports.get("kerberos"),
+            "krb5_conf": str(self.paths.krb5_conf),
+            "mit_keytab": str(self.paths.mit_keytab),
             "kdc_switches": {s: self.state.switch("kdc", s) for s in KDC_SWITCHES},
             "processes": {
                 p.name: {"running": p.running, "pid": p.pid, "port": p.port, "url": p.url}
@@ -186,7 +207,7 @@ def create_lab(paths: LabPaths, say: Say, realm: str = LAB_REALM) -> LabState:
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
         kdc_cli.cli.main(
-            ["--dir", str(paths.kdc), "init", "--realm", realm, *KDF_OPTIONS],
+            ["--dir", str(paths.kdc), "init", "--realm", realm, *KDF_OPTIONS, *KERBEROS_OPTIONS],
             prog_name="orthrus-kdc",
             standalone_mode=False,
         )
@@ -210,6 +231,7 @@ def create_lab(paths: LabPaths, say: Say, realm: str = LAB_REALM) -> LabState:
         write_private(paths.keytab(service.name), keytab.to_bytes())
     for directory in (paths.root / "users", paths.service_dir()):
         directory.mkdir(exist_ok=True, mode=0o700)
+    write_mit_keytab(paths, state)
     state.save(paths)
     say(f"Created lab realm {realm} in {paths.root} (kdc.toml: lab = true)")
     return state
@@ -243,6 +265,41 @@ def write_kdc_switches(lab: Lab) -> None:
     write_private(lab.paths.kdc / "kdc.toml", settings.to_toml().encode())
 
 
+def krb5_conf(state: LabState) -> str:
+    """The ``krb5.conf`` MIT's programs need for the lab realm: its KDC on the lab's Kerberos
+    port (UDP, then TCP for large replies: RFC 4120 §7.2), and nothing from DNS."""
+    port = state.ports["kerberos"]
+    return (
+        "# The lab realm for MIT's kinit, klist, kvno (export KRB5_CONFIG=this file)\n"
+        "[libdefaults]\n"
+        f"    default_realm = {state.realm}\n"
+        "    dns_lookup_kdc = false\n"
+        "    dns_lookup_realm = false\n"
+        "    dns_canonicalize_hostname = false\n"
+        "    rdns = false\n"
+        "[realms]\n"
+        f"    {state.realm} = {{\n"
+        f"        kdc = 127.0.0.1:{port}\n"
+        "    }\n"
+    )
+
+
+def write_mit_keytab(paths: LabPaths, state: LabState) -> None:
+    """``keytabs/realm.keytab``: every Kerberos key of the lab realm (krbtgt, the services,
+    the users) as an MIT keytab, for Wireshark's and tshark's Kerberos decryption
+    (``-o kerberos.file:...``). It is the whole realm: a lab file, never a real realm's."""
+    from kdc import cli as kdc_cli
+
+    names = [
+        f"krbtgt/{state.realm}",
+        *(s.principal for s in state.services),
+        *(u.principal(state.realm) for u in state.users),
+    ]
+    command = ["--dir", str(paths.kdc), "ktadd", "--format", "mit", "-k", str(paths.mit_keytab)]
+    with contextlib.redirect_stdout(io.StringIO()):
+        kdc_cli.cli.main([*command, *names], prog_name="orthrus-kdc", standalone_mode=False)
+
+
 def lab_env() -> dict[str, str]:
     """The environment of the lab's processes: the caller's, without its ORTHRUS_* settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORTHRUS_")}
@@ -255,9 +312,9 @@ def _command(lab: Lab, name: str, port: int) -> list[str]:
     paths, state = lab.paths, lab.state
     host = ("--host", "127.0.0.1", "--port", str(port))
     if name == "kdc":
-        # The lab's KDC speaks the JSON API only: no Kerberos port to collide on.
+        kerberos = str(state.ports["kerberos"])
         return python_command(
-            "kdc.cli", "--dir", str(paths.kdc), "serve", *host, "--kerberos-port", "0"
+            "kdc.cli", "--dir", str(paths.kdc), "serve", *host, "--kerberos-port", kerberos
         )
     if name == "impostor":
         return python_command(
@@ -295,10 +352,18 @@ def _command(lab: Lab, name: str, port: int) -> list[str]:
 
 
 def _launch(lab: Lab, name: str, port_base: int, say: Say) -> tuple[ProcInfo, Any]:
-    taken = {p for n, p in lab.state.ports.items() if n != name}
+    own = {name, "kerberos"} if name == "kdc" else {name}  # the KDC's ports are its own
+    taken = {p for n, p in lab.state.ports.items() if n not in own}
     wanted = lab.state.ports.get(name) or (port_base + _PORT_OFFSETS[name] if port_base else 0)
     port = choose_port(wanted, taken, say)
     lab.state.ports[name] = port
+    if name == "kdc":  # RFC 4120 over UDP and TCP, for MIT's programs (krb5.conf)
+        taken.add(port)
+        wanted = lab.state.ports.get("kerberos") or (
+            port_base + _PORT_OFFSETS["kerberos"] if port_base else 0
+        )
+        lab.state.ports["kerberos"] = choose_port(wanted, taken, say)
+        write_private(lab.paths.krb5_conf, krb5_conf(lab.state).encode())
     lab.state.save(lab.paths)
     return start_process(lab.paths, name, _command(lab, name, port), port, lab_env())
 

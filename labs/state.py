@@ -7,6 +7,8 @@
     lab/kdc/                  the KDC (kdc.toml with lab = true, database, master key)
     lab/kdc/trace.jsonl       the trace: one JSON line per exchange (orthrus_io.trace)
     lab/keytabs/NAME.keytab   each service's keytab
+    lab/keytabs/realm.keytab  every Kerberos key of the realm, MIT format (for tshark)
+    lab/krb5.conf             MIT's settings for the lab realm (its KDC's Kerberos port)
     lab/users/NAME.ccache     each user's credential cache
     lab/services/             the services' databases and audit logs
     lab/run/NAME.pid          the processes the lab started (JSON: pid, port, start time)
@@ -163,6 +165,17 @@ class LabPaths:
     @property
     def logs(self) -> Path:
         return self.root / "logs"
+
+    @property
+    def krb5_conf(self) -> Path:
+        return self.root / "krb5.conf"
+
+    @property
+    def mit_keytab(self) -> Path:
+        return self.root / "keytabs" / "realm.keytab"
+
+    def mit_ccache(self, user: str) -> Path:
+        return self.root / "users" / f"{user}.krb5cc"
 
     def keytab(self, service: str) -> Path:
         return self.root / "keytabs" / f"{service}.keytab"

@@ -86,6 +86,12 @@ def _summary(event: TraceEvent) -> str:
     client = event.client or "a client"
     server = event.server or "?"
     request = event.request
+    if "der" in request:  # RFC 4120 DER over UDP or TCP: MIT's or Heimdal's programs
+        return (
+            f"{client} asks the KDC for a ticket for {server} on the Kerberos wire "
+            f"({event.record.get('transport')}, DER, kept whole: orthrus-lab roast {event.id} "
+            "reads the reply, tshark decodes a capture; exercise 16)"
+        )
     if event.exchange == "AS":
         how = (
             "with its timestamp sealed under its password key (pre-authentication)"

@@ -18,12 +18,18 @@ One line per exchange (``TRACE_FORMAT`` 1)::
                 "key": "long-term key of alice@LAB.TEST (kvno 1)",
                 "key_ref": {"kind": "long-term", "principal": "alice@LAB.TEST", "kvno": 1}}]}
 
+An exchange on the Kerberos wire (RFC 4120 DER over UDP or TCP, ``"transport": "udp"``)
+keeps its messages whole, ``"request": {"der": BASE64}`` and the same for the reply, and
+lists no parts: the lab reads them with :mod:`orthrus.der` (``orthrus-lab roast``, the
+checks of exercises 16-18).
+
 Writers (the KDC's workers, each service's workers) append whole lines with one ``write`` on a
 file opened ``O_APPEND`` (mode 0600), so several processes can share one trace file.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -38,7 +44,14 @@ from orthrus.seal import peek_header
 from orthrus.session_token import ticket_id
 from orthrus_io.events import ExchangeEvent
 
-__all__ = ["TRACE_FORMAT", "TRACE_NAME", "TraceSink", "describe_parts", "trace_record"]
+__all__ = [
+    "KERBEROS_TRANSPORTS",
+    "TRACE_FORMAT",
+    "TRACE_NAME",
+    "TraceSink",
+    "describe_parts",
+    "trace_record",
+]
 
 log = logging.getLogger("orthrus.trace")
 
@@ -219,12 +232,25 @@ def describe_parts(request: Any, reply: Any) -> list[dict[str, Any]]:
     return walker.parts
 
 
+#: The transports whose messages are RFC 4120 DER (RFC 4120 §7.2), not the JSON dialect.
+KERBEROS_TRANSPORTS = frozenset({"udp", "tcp"})
+
+
+def _der_message(data: bytes | None) -> dict[str, str] | None:
+    """A DER message as the trace keeps it: whole, in base64 (read with ``orthrus.der``)."""
+    return None if data is None else {"der": base64.b64encode(data).decode("ascii")}
+
+
 def trace_record(
     event: ExchangeEvent, component: str, labels: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The JSON object of one trace line for ``event``."""
-    request, token = _parse_message(event.request)
-    reply, _ = _parse_message(event.reply)
+    """The JSON object of one trace line for ``event``; a Kerberos-wire exchange keeps its
+    DER messages whole (``{"der": BASE64}``) and the transport it came over."""
+    if event.transport in KERBEROS_TRANSPORTS:
+        request, token, reply = _der_message(event.request), None, _der_message(event.reply)
+    else:
+        request, token = _parse_message(event.request)
+        reply, _ = _parse_message(event.reply)
     record: dict[str, Any] = {
         "v": TRACE_FORMAT,
         "time": event.time,
@@ -239,6 +265,7 @@ def trace_record(
         "duration_ms": round(event.duration * 1000, 3),
         "client_address": event.client_address,
         "request_id": event.request_id,
+        "transport": event.transport,
         "labels": dict(labels or {}),
         "extra": {k: v for k, v in event.extra.items() if _jsonable(v)},
         "request": request,

@@ -1277,6 +1277,18 @@ MUTATIONS: list[Mutation] = [
         "    if client.realm == realm:\n",
         "    if False:\n",
     ),
+    Mutation(
+        "test_lab_crack_claim_counts_only_if_it_opens_the_reply_the_kdc_sent",
+        "labs/wire_checks.py",
+        "if found is None or not found[1].opens(password):",
+        "if found is None:",
+    ),
+    Mutation(
+        "test_lab_crack_claim_counts_only_if_it_opens_the_reply_the_kdc_sent",
+        "labs/wire_checks.py",
+        "    found = recorded.get(cipher)\n",
+        "    found = (line, parse_hash(line))  # the claim itself, not what the KDC sent\n",
+    ),
 ]
 
 

@@ -4176,3 +4176,28 @@ def test_cross_realm_client_claiming_this_realm_is_refused() -> None:
     realms.policy(capaths={B: (A,)})
     error = cross_realm_refusal(realms, realms.forged(f"bob@{B}"), realms.svc)
     assert error.name == "KDC_ERR_POLICY" and "own KDC speaks" in str(error)
+
+
+def test_lab_crack_claim_counts_only_if_it_opens_the_reply_the_kdc_sent() -> None:
+    """The lab's grader (exercises 17, 18): an activity line claiming a cracked hashcat line
+    counts only when the line is one the KDC sent and the password opens that very part. A
+    wrong password, or a line the KDC never sent (made offline with a known password), is
+    worth nothing."""
+    from labs.roast import RoastHash
+    from labs.wire_checks import cracked_reply
+    from orthrus.enctypes import enctype
+
+    kind = enctype(18)
+
+    def sealed(password: str, user: str) -> RoastHash:
+        key = kind.string_to_key(password, b"LAB.TEST" + user.encode())
+        cipher = kind.encrypt(key, KeyUsage.AS_REP_ENC_PART, b"EncASRepPart" * 8, os.urandom(16))
+        return RoastHash("asrep", 18, user, "LAB.TEST", cipher)
+
+    sent = sealed("sunshine", "carol")
+    recorded = {sent.cipher: ("event 5", sent)}
+    assert cracked_reply(sent.line(), "sunshine", recorded) == ("event 5", sent)
+    assert cracked_reply(sent.line(), "guessed-wrong", recorded) is None
+    forged = sealed("known-to-the-forger", "carol")
+    assert cracked_reply(forged.line(), "known-to-the-forger", recorded) is None
+    assert cracked_reply("$krb5asrep$18$not-a-line", "sunshine", recorded) is None

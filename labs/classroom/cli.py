@@ -126,7 +126,7 @@ def dashboard_command(directory: str) -> None:
             f"the class in {paths.root} is not served: start it with: "
             f"orthrus-lab class serve --dir {paths.root} --host HOST --port PORT"
         )
-    click.echo(dashboard_url(state))
+    click.echo(dashboard_url(paths, state))
 
 
 @class_group.command("report")

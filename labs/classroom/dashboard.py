@@ -4,27 +4,57 @@ Plain HTML and JavaScript (``static/``), served by Flask under gunicorn on loopb
 (it shows every student's grades). The page polls ``GET /api/grid`` every two seconds;
 the grid is graded afresh from the class trace on each request (:mod:`.grading`).
 
+Loopback is not enough where students have accounts on the class server's machine: the grid
+answers only a request bearing the dashboard's token (``Authorization: Bearer TOKEN``), a
+random value ``class serve`` writes to ``DIR/dashboard.token`` (mode 0600, readable by the
+instructor alone) and ``class dashboard`` prints in the URL's fragment (``#token=``), which
+the browser never sends to a server or a log. Anything else is 403.
+
 ``python -m labs.classroom.dashboard --dir CLASS --port P``
 """
 
 from __future__ import annotations
 
 import argparse
+import hmac
+import secrets
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 
 from labs.classroom.grading import grade_class
 from labs.classroom.realm import ClassState, class_paths
 from labs.page import page_app
+from orthrus.errors import ConfigError
+from orthrus_io.files import read_private, write_private
 
-__all__ = ["create_app", "main"]
+__all__ = ["TOKEN_FILE", "create_app", "main", "new_token", "token_of"]
 
 STATIC = Path(__file__).parent / "static"
+#: The dashboard's token, in the class directory.
+TOKEN_FILE = "dashboard.token"  # noqa: S105 - a file name, not a secret
+
+
+def new_token(root: Path) -> str:
+    """A fresh token for the dashboard of the class in ``root`` (mode 0600)."""
+    token = secrets.token_urlsafe(32)
+    write_private(root / TOKEN_FILE, (token + "\n").encode())
+    return token
+
+
+def token_of(root: Path) -> str:
+    """The dashboard's token (``ConfigError`` saying what to run if there is none)."""
+    path = root / TOKEN_FILE
+    if not path.exists():
+        raise ConfigError(
+            f"no dashboard token in {root}: start the class with: orthrus-lab class serve "
+            f"--dir {root} --host HOST --port PORT"
+        )
+    return read_private(path, "dashboard token").decode().strip()
 
 
 def create_app(root: Path) -> Flask:
@@ -36,10 +66,15 @@ def create_app(root: Path) -> Flask:
     state = ClassState.load(paths)
     store = Store.open(load_settings(paths.kdc, env={}))
     lock = threading.Lock()  # one grading at a time: the grader's decoder is not shared-safe
+    expected = f"Bearer {token_of(paths.root)}".encode()
     app = page_app("labs.classroom.dashboard", STATIC, "dashboard.html")
 
     @app.get("/api/grid")
     def grid() -> Any:
+        given = request.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            why = "the grid is the instructor's: open the URL orthrus-lab class dashboard prints"
+            return jsonify(error=why), 403
         with lock:
             return jsonify(grade_class(paths, state, store).to_json())
 

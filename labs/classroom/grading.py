@@ -7,8 +7,10 @@ KDC recorded; for anything carrying a ticket (a TGS request, an AP request, refu
 the client sealed inside a ticket the KDC issued. Nothing a student writes (a trace line,
 an activity log, a ``time`` field) is read.
 
-Exercises whose evidence exists only on the student's machine (decoding with one's own
-keys, offline cracking) are *self-check only*; those that need the lab's tools against a
+Offline cracking (exercises 7 and 11) is graded by its proof: a login with the cracked
+password of a target of the student's own (:mod:`labs.classroom.cracking`). Exercises whose
+evidence exists only on the student's machine (decoding with one's own keys) are
+*self-check only*; those that need the lab's tools against a
 service with its defences switched off are *local practice*: the grid says so, rather than
 trusting what a student reports. An exercise only some of whose steps the class server sees
 is graded on those (:data:`CLASS_STEPS`), and the grid says which.
@@ -22,7 +24,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from labs.checks import EXERCISES, CheckResult, Evidence, grade
+from labs.checks import EXERCISES, CheckResult, Evidence, exercise, grade
+from labs.classroom.cracking import CLASS_CRACK_CHECKS
 from labs.classroom.realm import ClassState, student_lab
 from labs.decode import Decoder, StoreKeys
 from labs.state import LabPaths
@@ -39,7 +42,7 @@ __all__ = [
 ]
 
 #: Exercises the class server grades: their evidence is what its KDC and services saw.
-CLASS_GRADED = (1, 2, 4, 5)
+CLASS_GRADED = (1, 2, 4, 5, 7, 11)
 #: Of a graded exercise whose other steps need a local lab, the steps the class server grades,
 #: and why the others are left out (shown on the dashboard).
 CLASS_STEPS: dict[int, tuple[slice, str]] = {
@@ -49,19 +52,29 @@ CLASS_STEPS: dict[int, tuple[slice, str]] = {
         "local practice",
     ),
 }
+#: What the grid says of the exercises graded by the proof of a crack.
+CRACK_NOTES = {
+    7: "graded: the AS reply of your carol-NAME, then a ticket asked with its TGT (the "
+    "cracked password); the crack itself happens on your machine",
+    11: "graded: a ticket for your HTTP/legacy-NAME, then a login as it with the cracked "
+    "password; the random-key attempt is a self-check",
+}
 #: Why each other exercise is not graded by the class server (shown on the dashboard).
 NOT_GRADED = {
     3: "self-check only: decoding with your own keys happens on your machine",
     6: "local practice: the tamper tool replays a captured request from a local trace",
-    7: "self-check only: offline cracking happens on your machine",
     8: "local practice: needs a service that believes unsigned groups",
     9: "local practice: rotating a service key is an administrator's step",
     10: "local practice: the impostor cannot authenticate who contacted it",
-    11: "self-check only: offline cracking happens on your machine",
     12: "local practice: stealing and rotating the krbtgt key is an administrator's step",
     13: "local practice: the copied cache is a file on your machine",
     14: "local practice: exporting and changing a user's key is an administrator's step",
     15: "local practice: needs the KDC's defences switched off; a failed login names nobody",
+    16: "local practice: MIT's programs against your lab's Kerberos port (lab/krb5.conf)",
+    17: "local practice: the crack happens on your machine, and the defence is an "
+    "administrator's step (modprinc --requires-preauth)",
+    18: "local practice: the crack happens on your machine, and the defence is an "
+    "administrator's step (modprinc --no-allow-svr)",
 }
 
 
@@ -115,6 +128,8 @@ class ClassGrid:
 def _note(number: int) -> str:
     if number in CLASS_STEPS:
         return CLASS_STEPS[number][1]
+    if number in CRACK_NOTES:
+        return CRACK_NOTES[number]
     return NOT_GRADED.get(number, "graded from the class server's records")
 
 
@@ -189,9 +204,15 @@ def grade_class(
     if since is not None:
         events = [e for e in events if e.time >= since]
     results = {}
+    by_checks = [n for n in CLASS_GRADED if n not in CLASS_CRACK_CHECKS]
     for student in state.students:
         principal = state.principal(student)
         mine = [e for e in events if clients[e.id] == principal]
         evidence = Evidence(student_lab(paths, state, student, store), mine, [], decoder, warnings)
-        results[student] = [_class_steps(r) for r in grade(evidence, list(CLASS_GRADED))]
+        graded = {r.number: _class_steps(r) for r in grade(evidence, by_checks)}
+        for number, check in CLASS_CRACK_CHECKS.items():
+            item = exercise(number)
+            steps = check(events, clients, student, state.realm)
+            graded[number] = CheckResult(number, item.slug, item.title, steps)
+        results[student] = [graded[n] for n in CLASS_GRADED]
     return ClassGrid(state.realm, time.time(), results, warnings)

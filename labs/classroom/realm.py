@@ -13,8 +13,9 @@
 
 Passwords exist in clear only in the handout: the KDC keeps Argon2id keys, ``class.json``
 keeps names. Each student gets a service of their own for the roasting exercise,
-``HTTP/legacy-NAME``, keyed from a weak password drawn at random from the lab's word list
-and then forgotten — one student cracking it learns nothing another can hand in.
+``HTTP/legacy-NAME``, and a user of their own for exercise 7, ``carol-NAME`` (no
+pre-authentication), each keyed from a weak password drawn at random from the lab's word
+list and then forgotten — one student cracking theirs learns nothing another can hand in.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from orthrus_io.files import write_private
 __all__ = [
     "CLASS_REALM",
     "ClassState",
+    "carol_principal",
     "class_paths",
     "create_class",
     "student_lab",
@@ -77,6 +79,11 @@ def notes_principal(realm: str) -> str:
 
 def legacy_principal(student: str, realm: str) -> str:
     return f"HTTP/legacy-{student}@{realm}"
+
+
+def carol_principal(student: str, realm: str) -> str:
+    """The student's own target of exercise 7: no pre-authentication, a weak password."""
+    return f"carol-{student}@{realm}"
 
 
 @dataclass
@@ -216,6 +223,9 @@ def create_class(
         # As in the local lab, the administrator lets legacy-NAME be a ticket's server
         # although its key comes from a password: that is what exercise 11 is about.
         store.add_principal(NewPrincipal(legacy, secrets.choice(weak), allow_svr=True))
+        # Exercise 7's carol, one per student: no pre-authentication, a weak password.
+        carol = Principal.parse(carol_principal(student, state.realm))
+        store.add_principal(NewPrincipal(carol, secrets.choice(weak), requires_preauth=False))
     notes = Principal.parse(notes_principal(state.realm))
     store.add_principal(NewPrincipal(notes))
     keytab = Keytab().merged(store.keytab_entries(notes), store.signer().jwks())

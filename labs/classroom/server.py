@@ -2,8 +2,10 @@
 
 The KDC and the ``HTTP/notes`` service serve HTTPS on the host the instructor names (port P
 and P+1), with the class certificate; both append to the class trace, on the instructor's
-machine only. The dashboard serves plain HTTP on loopback only: it shows every student's
-grades, so it is for the instructor's own browser, not the classroom network. Processes are
+machine only. The dashboard serves plain HTTP on loopback only, and its grid only to a
+request with the token ``class serve`` makes (:mod:`labs.classroom.dashboard`): it shows
+every student's grades, so it is for the instructor's own browser, not the classroom
+network nor the other accounts of the machine. Processes are
 started and stopped by pid, as the lab's are (:mod:`labs.procs`).
 """
 
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from labs.classroom.dashboard import new_token, token_of
 from labs.classroom.realm import ClassState, certificates, notes_principal
 from labs.lab import lab_env
 from labs.procs import (
@@ -70,8 +73,9 @@ def https_url(host: str, port: int) -> str:
     return f"https://{shown}:{port}"
 
 
-def dashboard_url(state: ClassState) -> str:
-    return f"http://127.0.0.1:{state.ports['dashboard']}/"
+def dashboard_url(paths: LabPaths, state: ClassState) -> str:
+    """The dashboard's URL with its token in the fragment (never sent to the server)."""
+    return f"http://127.0.0.1:{state.ports['dashboard']}/#token={token_of(paths.root)}"
 
 
 def _commands(paths: LabPaths, state: ClassState) -> dict[str, list[str]]:
@@ -127,6 +131,7 @@ def serve_class(paths: LabPaths, state: ClassState, options: ServeOptions, say: 
         raise ConfigError(f"ports in use ({', '.join(busy)}): choose another --port")
     state.host, state.ports = options.host, wanted
     state.save(paths)
+    new_token(paths.root)  # a new one each time the class is served
     env = lab_env()
     env["SSL_CERT_FILE"] = str(certificates(paths).ca)  # notes asks the KDC over HTTPS
     trust = client_ssl_context(str(certificates(paths).ca))
@@ -143,7 +148,7 @@ def serve_class(paths: LabPaths, state: ClassState, options: ServeOptions, say: 
         raise
     say(
         f"Class realm {state.realm} served: KDC {https_url(options.host, wanted['kdc'])}, "
-        f"notes {https_url(options.host, wanted['notes'])}; dashboard {dashboard_url(state)}"
+        f"notes {https_url(options.host, wanted['notes'])}; dashboard {dashboard_url(paths, state)}"
     )
 
 

@@ -108,6 +108,18 @@ def missing(result: CheckResult) -> list[str]:
     return [s.text for s in result.steps if not s.done]
 
 
+def kdc_admin(lab: Lab, *args: str) -> None:
+    """``orthrus-kdc --dir LAB/kdc ARGS``, the real administrator's command, as the docs show."""
+    done = subprocess.run(
+        [str(BIN / "orthrus-kdc"), "--dir", str(lab.paths.kdc), *args],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def lab_cli(lab: Lab, *args: str, env: dict[str, str] | None = None) -> Any:
     """``orthrus-lab ARGS --dir LAB`` in-process (no interpreter start-up)."""
     from labs.cli import cli

@@ -297,6 +297,69 @@ def _forged_activity(principal: str) -> str:
     return "".join(json.dumps(a) + "\n" for a in acts)
 
 
+def _weak_password_of(classroom: Classroom, name: str) -> str:
+    """The word of the lab's list a class principal was keyed from, found as the instructor
+    can: against its stored RFC 3962 key (PBKDF2, cheap), not its Argon2id key."""
+    from kdc.kerberos_keys import default_salt
+    from labs.classroom.realm import WORDLIST
+    from orthrus.enctypes import enctype
+
+    store = Store.open(load_settings(class_paths(classroom.root).kdc, env={}))
+    principal = Principal.parse(f"{name}@CLASS.TEST")
+    entry = store.lookup(principal)
+    assert entry is not None
+    stored = next(k for k in entry.kerberos_keys if k.salt is not None)
+    kind = enctype(stored.enctype)
+    params = (stored.iterations or 0).to_bytes(4, "big")
+    for word in WORDLIST.read_text().split():
+        if kind.string_to_key(word, default_salt(principal), params) == stored.key:
+            return word
+    raise AssertionError(f"{name}'s password is not in the lab's word list")
+
+
+def _wordlist(student: ClassStudent, password: str) -> Path:
+    path = student.home / "words.txt"
+    path.write_text(f"not-it\n{password}\n")
+    return path
+
+
+def test_offline_cracks_are_graded_by_logging_in_with_the_cracked_password(
+    classroom: Classroom, students: dict[str, ClassStudent]
+) -> None:
+    """Exercise 11: ann cracks her HTTP/legacy-ann (the lab's crack, in her joined shell,
+    against the class KDC) and logs in as it; exercise 7: cat cracks carol-cat from its AS
+    reply and uses its TGT. Only the login with the password counts, and only for its owner."""
+    ann, cat = students["ann"], students["cat"]
+    assert classroom.grades("ann")["11"] == "1/2 steps"  # her ticket for HTTP/legacy-ann
+    legacy = _weak_password_of(classroom, "HTTP/legacy-ann")
+    lab_cmd = [str(BIN / "orthrus-lab"), "crack"]
+    words = ["--wordlist", str(_wordlist(ann, legacy))]
+    cracked = run([*lab_cmd, "--ticket", "HTTP/legacy-ann", *words], ann.env)
+    assert cracked.returncode == 0, cracked.stderr
+    assert f"Found the password of HTTP/legacy-ann@CLASS.TEST: {legacy}" in cracked.stdout
+    assert classroom.grades("ann")["11"] == "1/2 steps"  # the crack alone proves nothing here
+    cache = {"ORTHRUS_CCACHE": str(ann.home / "legacy.cc")}
+    login = run([str(BIN / "orthrus"), "kinit", "HTTP/legacy-ann"], {**ann.env, **cache}, legacy)
+    assert login.returncode == 0, login.stderr
+    assert classroom.grades("ann")["11"] == "passed"
+    assert classroom.grades("ben")["11"] == "1/2 steps"
+
+    assert classroom.grades("cat")["7"] == "not started"
+    carol = _weak_password_of(classroom, "carol-cat")
+    words = ["--wordlist", str(_wordlist(cat, carol))]
+    cracked = run([*lab_cmd, "carol-cat", *words], cat.env)
+    assert cracked.returncode == 0, cracked.stderr
+    assert f"Found the password of carol-cat@CLASS.TEST: {carol}" in cracked.stdout
+    assert classroom.grades("cat")["7"] == "1/2 steps"
+    cache = {"ORTHRUS_CCACHE": str(cat.home / "carol.cc")}
+    login = run([str(BIN / "orthrus"), "kinit", "carol-cat"], {**cat.env, **cache}, carol)
+    assert login.returncode == 0, login.stderr
+    used = run([str(BIN / "orthrus"), "kvno", "HTTP/notes"], {**cat.env, **cache})
+    assert used.returncode == 0, used.stderr
+    assert classroom.grades("cat")["7"] == "passed"
+    assert classroom.grades("ann")["7"] == "not started"
+
+
 def test_forged_lines_in_every_file_a_student_reaches_do_not_change_a_grade(
     classroom: Classroom, students: dict[str, ClassStudent]
 ) -> None:
@@ -415,9 +478,9 @@ def test_report_json_and_csv(classroom: Classroom, students: dict[str, ClassStud
     assert document["students"] == in_process["students"]
     assert [s["student"] for s in document["students"]] == list(STUDENTS)
     graded = {e["exercise"]: e["graded"] for e in document["exercises"]}
-    assert graded[1] and graded[2] and not graded[7] and not graded[3]
+    assert graded[1] and graded[2] and graded[7] and graded[11] and not graded[3]
     notes = {e["exercise"]: e["note"] for e in document["exercises"]}
-    assert notes[7].startswith("self-check only")
+    assert notes[3].startswith("self-check only") and notes[7].startswith("graded")
     result = lab("class", "report", "--dir", str(classroom.root), "--csv")
     assert result.returncode == 0, result.stderr
     rows = result.stdout.splitlines()
@@ -426,6 +489,29 @@ def test_report_json_and_csv(classroom: Classroom, students: dict[str, ClassStud
     assert ann[:3] == ["ann", "passed", "passed"] and ann[3] == "self-check only"
     neither = lab("class", "report", "--dir", str(classroom.root))
     assert neither.returncode == 2 and "--json or --csv" in neither.stderr
+
+
+def test_the_dashboard_grid_is_the_instructors_alone(
+    classroom: Classroom, students: dict[str, ClassStudent]
+) -> None:
+    """A student with an account on the class server's machine reaches its loopback: the grid
+    still answers only the token class serve wrote (mode 0600) and class dashboard prints in
+    the URL's fragment, which no request carries."""
+    import httpx
+
+    shown = lab("class", "dashboard", "--dir", str(classroom.root))
+    url, _, fragment = shown.stdout.strip().partition("#token=")
+    token_file = classroom.root / "dashboard.token"
+    assert fragment == token_file.read_text().strip() and len(fragment) >= 32
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert httpx.get(url, timeout=10).status_code == 200  # the page itself holds no grades
+    for header in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": fragment}):
+        refused = httpx.get(f"{url}api/grid", headers=header, timeout=10)
+        assert refused.status_code == 403 and "the instructor's" in refused.json()["error"]
+        assert "ann" not in refused.text
+    granted = httpx.get(f"{url}api/grid", headers={"Authorization": f"Bearer {fragment}"})
+    assert granted.status_code == 200
+    assert [s["student"] for s in granted.json()["students"]] == list(STUDENTS)
 
 
 def test_dashboard_shows_the_grid_live_in_chromium(
@@ -441,7 +527,7 @@ def test_dashboard_shows_the_grid_live_in_chromium(
     shown = lab("class", "dashboard", "--dir", str(classroom.root))
     assert shown.returncode == 0, shown.stderr
     url = shown.stdout.strip()
-    assert url.startswith("http://127.0.0.1:")
+    assert url.startswith("http://127.0.0.1:") and "#token=" in url
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -452,9 +538,9 @@ def test_dashboard_shows_the_grid_live_in_chromium(
             assert rows == list(STUDENTS)
             ann_1 = page.locator("tr[data-student='ann'] td[data-exercise='1']")
             assert ann_1.inner_text() == "passed" and ann_1.get_attribute("class") == "passed"
-            self_check = page.locator("tr[data-student='ann'] td[data-exercise='7']")
+            self_check = page.locator("tr[data-student='ann'] td[data-exercise='3']")
             assert self_check.inner_text() == "self-check only"
-            assert "offline cracking" in (self_check.get_attribute("title") or "")
+            assert "decoding with your own keys" in (self_check.get_attribute("title") or "")
             cat_2 = "tr[data-student='cat'] td[data-exercise='2']"
             assert page.inner_text(cat_2) == "2/3 steps"
 

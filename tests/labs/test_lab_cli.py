@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 from lab_support import orthrus_lab
 
 from labs.answers import answer_section
+from labs.checks import EXERCISES
 from labs.cli import cli
 from labs.lab import Lab, create_lab
 from labs.procs import choose_port, read_proc, running
@@ -132,7 +133,7 @@ def test_a_damaged_trace_line_is_skipped_with_a_warning(down_lab: Lab) -> None:
     assert "trace line 2 is not valid JSON; skipped" in shown.stderr
     assert "#1" in shown.stdout and "#4" in shown.stdout
     graded = invoke("check", "--all", "--json", "--dir", str(down_lab.paths.root))
-    assert graded.exit_code == 1 and len(json.loads(graded.stdout)) == 15
+    assert graded.exit_code == 1 and len(json.loads(graded.stdout)) == len(EXERCISES)
     down_lab.paths.trace.unlink()
 
 
@@ -145,24 +146,26 @@ def test_every_command_has_help() -> None:
 
 
 def test_show_renders_each_exercise_and_refuses_others() -> None:
-    for number in range(1, 16):
+    for number in range(1, len(EXERCISES) + 1):
         shown = invoke("show", str(number))
         assert shown.exit_code == 0
         text = shown.stdout
         for heading in ("Goal", "Background", "Steps", "Questions", "Check"):
             assert heading in text, (number, heading)
         assert f"orthrus-lab check {number}" in text
-    missing = invoke("show", "16")
-    assert "there is no exercise 16" in str(missing.exception)
+    beyond = len(EXERCISES) + 1
+    missing = invoke("show", str(beyond))
+    assert f"there is no exercise {beyond}" in str(missing.exception)
 
 
 def test_answers_prints_each_exercises_answer_key_section() -> None:
-    for number in range(1, 16):
+    for number in range(1, len(EXERCISES) + 1):
         shown = invoke("answers", str(number))
         assert shown.exit_code == 0, shown.output
         heading = shown.stdout.strip().splitlines()[0].strip()
         assert heading.startswith(f"{number}. "), heading
-    assert "there is no exercise 16" in str(invoke("answers", "16").exception)
+    beyond = len(EXERCISES) + 1
+    assert f"there is no exercise {beyond}" in str(invoke("answers", str(beyond)).exception)
 
 
 def test_answers_section_is_one_heading_to_the_next() -> None:

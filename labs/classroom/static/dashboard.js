@@ -55,10 +55,16 @@ function draw(grid) {
     "Updated " + new Date(grid.generated * 1000).toLocaleTimeString();
 }
 
+// The dashboard's token comes in the URL's fragment (#token=...), which no request carries.
+const TOKEN = new URLSearchParams(location.hash.slice(1)).get("token") || "";
+
 async function poll() {
   const live = document.getElementById("live");
   try {
-    const response = await fetch("/api/grid", { cache: "no-store" });
+    const response = await fetch("/api/grid", {
+      cache: "no-store",
+      headers: { Authorization: `Bearer ${TOKEN}` },
+    });
     if (!response.ok) throw new Error(String(response.status));
     draw(await response.json());
     live.classList.remove("off");
