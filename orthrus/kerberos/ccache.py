@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from orthrus.credentials import Credential
+from orthrus.der import decode_ticket
 from orthrus.enctypes import ENCTYPES, KeyBlock
 from orthrus.errors import MalformedMessage
 from orthrus.kerberos.names import NT_PRINCIPAL, NT_SRV_INST, flags_from_bits, flags_to_bits
@@ -145,7 +146,7 @@ def credential_of(entry: CacheEntry) -> Credential:
         raise ValueError("a configuration entry holds no ticket")
     return Credential(
         client=entry.client.principal(),
-        server=entry.server.principal(),
+        server=_server(entry),
         key=EncryptionKey.from_keyblock(entry.key),
         ticket=entry.ticket,
         flags=flags_from_bits(entry.ticket_flags),
@@ -154,6 +155,19 @@ def credential_of(entry: CacheEntry) -> Credential:
         endtime=entry.endtime,
         renew_till=entry.renew_till or None,
     )
+
+
+#: The realm MIT's clients write for a ticket they asked for by a host-based name before a
+#: KDC named the host's realm (the referral realm, RFC 6806 §7; curl --negotiate does so).
+REFERRAL_REALM = ""
+
+
+def _server(entry: CacheEntry) -> Principal:
+    """The entry's server; under the referral realm, in the realm its ticket names (the
+    realm of the KDC that issued it, RFC 4120 §5.3)."""
+    if entry.server.realm != REFERRAL_REALM:
+        return entry.server.principal()
+    return Principal(entry.server.components, decode_ticket(entry.ticket).realm)
 
 
 def entry_of(credential: Credential, flags: int | None = None) -> CacheEntry:

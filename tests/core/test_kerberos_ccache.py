@@ -4,12 +4,14 @@ MalformedMessage naming where it broke."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import struct
 
 import msgspec
 import pytest
 
+from orthrus import der
 from orthrus.credentials import Credential
 from orthrus.enctypes import KeyBlock
 from orthrus.errors import MalformedMessage
@@ -120,3 +122,15 @@ def test_a_key_of_the_wrong_size_for_its_type_is_corrupt() -> None:
     data = serialize_ccache(CacheFile(CacheName.of(ALICE), (short,)))
     with pytest.raises(MalformedMessage, match="16-octet aes256-cts-hmac-sha1-96 key"):
         parse_ccache(data)
+
+
+def test_a_ticket_under_the_referral_realm_is_read_in_the_realm_its_ticket_names() -> None:
+    """curl --negotiate (MIT's GSS-API) stores ``HTTP/host@`` (the referral realm, RFC 6806
+    §7): the credential is the service of the realm its ticket names, not a malformed name."""
+    web = Principal.parse("HTTP/web.mit.test@MIT.TEST")
+    sname = der.PrincipalName(3, web.components)
+    ticket = der.encode_ticket(der.Ticket("MIT.TEST", sname, der.EncryptedData(18, b"x" * 40, 1)))
+    entry = entry_of(msgspec.structs.replace(credential(), server=web, ticket=ticket))
+    as_mit_wrote_it = dataclasses.replace(entry, server=CacheName(3, "", web.components))
+    data = serialize_ccache(CacheFile(CacheName.of(ALICE), (as_mit_wrote_it,)))
+    assert credential_of(parse_ccache(data).entries[0]).server == web
