@@ -346,9 +346,26 @@ def _command(lab: Lab, name: str, port: int) -> list[str]:
     if service.app == "service_demo":
         db = paths.service_dir() / f"{name}.sqlite"
         return python_command(
-            "service_demo", *common, *replay, "--db", str(db), "--realm", state.realm
+            "service_demo",
+            *common,
+            *replay,
+            "--db",
+            str(db),
+            "--realm",
+            state.realm,
+            *_backend(state),
         )
     return python_command(service.app, *common, *replay)
+
+
+def _backend(state: LabState) -> tuple[str, ...]:
+    """The back end the notes service's ``/backend/whoami`` calls as the user (exercise 19:
+    delegation): the legacy archive, on its port (chosen first, see ``start_lab``)."""
+    port = state.ports.get("legacy")
+    if not port:
+        return ()
+    legacy = state.service("legacy")
+    return ("--backend-url", f"http://127.0.0.1:{port}", "--backend-principal", legacy.principal)
 
 
 def _launch(lab: Lab, name: str, port_base: int, say: Say) -> tuple[ProcInfo, Any]:
@@ -405,6 +422,8 @@ def start_lab(paths: LabPaths, say: Say, port_base: int = DEFAULT_PORT_BASE) -> 
     if "kdc" in missing:  # first: the services ask it whether the realm is a lab
         start_one(lab, "kdc", port_base, say)
         missing.remove("kdc")
+    # legacy's port first: notes is started with it, as its back end (exercise 19)
+    missing.sort(key=lambda name: name != "legacy")
     _await(lab, [_launch(lab, name, port_base, say) for name in missing])
     return lab
 

@@ -65,8 +65,13 @@ def create_app(args: argparse.Namespace) -> Flask:
     def whoami() -> Any:
         identity = current_identity()
         assert identity is not None
+        # delegated_by: the front service that asked for this ticket as the user (exercise 19)
+        delegated_by = str(identity.delegated_by) if identity.delegated_by else None
         return jsonify(
-            principal=identity.name, groups=list(identity.groups), service=str(identity.service)
+            principal=identity.name,
+            groups=list(identity.groups),
+            service=str(identity.service),
+            delegated_by=delegated_by,
         )
 
     @app.get("/files")

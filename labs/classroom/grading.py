@@ -75,6 +75,8 @@ NOT_GRADED = {
     "administrator's step (modprinc --requires-preauth)",
     18: "local practice: the crack happens on your machine, and the defence is an "
     "administrator's step (modprinc --no-allow-svr)",
+    19: "local practice: trusting a service with TGTs or letting it delegate is an "
+    "administrator's step (modprinc --ok-as-delegate, --allowed-to-delegate-to)",
 }
 
 

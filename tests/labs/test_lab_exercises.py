@@ -9,6 +9,7 @@ import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lab_support import Student, check, kdc_admin, lab_cli, last, missing, orthrus_lab
@@ -405,3 +406,64 @@ def test_steal_of_nobody_or_of_an_empty_cache_says_why(lab: Lab) -> None:
     carol = orthrus_lab("steal", "carol", "--dir", str(lab.paths.root))  # never logged in
     assert carol.returncode != 0 and "there is no credential cache" in carol.stderr
     assert "Traceback" not in nobody.stderr + carol.stderr
+
+
+def test_exercise_19_delegation(lab: Lab, tmp_path: Path) -> None:
+    """The steps of docs/labs/19-delegation.md with the real ``orthrus`` and ``orthrus-kdc``:
+    notes trusted with alice's forwarded TGT gets a ticket to legacy as alice, though it may
+    not delegate there; constrained delegation gets it only once allowed; a user kept from
+    forwardable tickets is kept out of it."""
+    since = time.time()
+    fresh = check(lab, 19, since)
+    steps = [s.text for s in fresh.steps]
+    assert missing(fresh) == steps
+    env = clean_env(
+        ORTHRUS_KDC_URL=lab.url("kdc"),
+        ORTHRUS_CCACHE=str(tmp_path / "alice.ccache"),
+        ORTHRUS_REALM=lab.state.realm,
+    )
+    backend = f"{lab.url('notes')}/backend/whoami"
+
+    def orthrus(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "orthrus"), *args],
+            input="alice-lab-pass\n",
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+
+    def fetch(*options: str, kinit: tuple[str, ...] = ("-f",)) -> dict[str, Any]:
+        orthrus("kinit", *kinit, "alice")
+        done = orthrus("fetch", *options, "--service", "HTTP/notes", backend)
+        document: dict[str, Any] = json.loads(done.stdout)
+        return document
+
+    # Refused, but alice's ticket was not forwardable: not yet evidence that notes' lack of
+    # permission is what stopped it.
+    assert fetch(kinit=())["error"]["name"] == "KDC_ERR_BADOPTION"
+    assert missing(check(lab, 19, since)) == steps
+    assert fetch()["error"]["name"] == "KDC_ERR_BADOPTION"  # notes may not delegate
+    assert missing(check(lab, 19, since)) == steps[1:]
+    try:
+        kdc_admin(lab, "modprinc", "--ok-as-delegate", "HTTP/notes")
+        forwarded = fetch("--forward")
+        assert forwarded["delegation"] == "forwarded-tgt"
+        assert forwarded["backend"]["principal"] == "alice@LAB.TEST"
+        assert forwarded["backend"]["delegated_by"] is None  # legacy cannot tell
+        kdc_admin(lab, "modprinc", "--no-ok-as-delegate", "HTTP/notes")
+        kdc_admin(lab, "modprinc", "--allowed-to-delegate-to", "HTTP/legacy", "HTTP/notes")
+        constrained = fetch()
+        assert constrained["delegation"] == "s4u2proxy"
+        assert constrained["backend"]["delegated_by"] == "HTTP/notes@LAB.TEST"
+        assert missing(check(lab, 19, since)) == steps[3:]
+        kdc_admin(lab, "modprinc", "--disallow-forwardable", "alice")
+        assert fetch()["error"]["name"] == "KDC_ERR_BADOPTION"
+    finally:
+        kdc_admin(lab, "modprinc", "--allow-forwardable", "alice")
+        kdc_admin(lab, "modprinc", "--no-ok-as-delegate", "HTTP/notes")
+        kdc_admin(lab, "modprinc", "--no-allowed-to-delegate-to", "HTTP/legacy", "HTTP/notes")
+    assert check(lab, 19, since).passed
+    # constrained delegation taken back: notes is refused again
+    assert fetch()["error"]["name"] == "KDC_ERR_BADOPTION"
