@@ -28,8 +28,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -51,8 +52,54 @@ from bench.common import (
 )
 from bench.orthrus_realm import SERVICE, OrthrusRealm
 from bench.runner import run_clients
+from orthrus.errors import ProtocolError
 
 PATH = "/whoami"
+
+
+T = TypeVar("T")
+
+
+def time_verifications(
+    verify: Callable[[T], object], tokens: list[T], secs: float, refusal: type[ProtocolError]
+) -> dict[str, Any]:
+    """Verify ``tokens`` in turn for at most ``secs`` seconds, then the first one again (a
+    replay, which the replay cache must refuse); the figures of the run."""
+    clock = time.perf_counter
+    lat = []
+    errors = 0
+    first_error = ""
+    t0 = clock()
+    deadline = t0 + secs
+    for token in tokens:
+        s = clock()
+        try:
+            verify(token)
+        except refusal as exc:
+            errors += 1
+            first_error = first_error or exc.name
+        e = clock()
+        lat.append(e - s)
+        if e >= deadline:
+            break
+    elapsed = clock() - t0
+    try:
+        verify(tokens[0])
+        replay = "ACCEPTED"
+    except refusal as exc:
+        replay = exc.name
+    lat.sort()
+    n = len(lat)
+    return {
+        "ops": n,
+        "secs": elapsed,
+        "ops_per_s": n / elapsed,
+        "p50_us": lat[n // 2] * 1e6,
+        "p99_us": lat[min(n - 1, int(n * 0.99))] * 1e6,
+        "errors": errors,
+        "first_error": first_error,
+        "replay_of_first": replay,
+    }
 
 
 def _worker(args: argparse.Namespace) -> None:
@@ -76,99 +123,24 @@ def _worker(args: argparse.Namespace) -> None:
     print(json.dumps({"ready": True}), flush=True)
     if not sys.stdin.readline():
         return
-    verify = verifier.verify
-    clock = time.perf_counter
-    lat = []
-    errors = 0
-    first_error = ""
     cpu0 = time.process_time()
-    t0 = clock()
-    deadline = t0 + args.secs
-    for token in tokens:
-        s = clock()
-        try:
-            verify(token, "GET", PATH)
-        except APError as exc:
-            errors += 1
-            first_error = first_error or exc.name
-        e = clock()
-        lat.append(e - s)
-        if e >= deadline:
-            break
-    elapsed = clock() - t0
-    cpu = time.process_time() - cpu0
-    try:
-        verify(tokens[0], "GET", PATH)
-        replay = "ACCEPTED"
-    except APError as exc:
-        replay = exc.name
-    lat.sort()
-    n = len(lat)
-    print(
-        json.dumps(
-            {
-                "ops": n,
-                "secs": elapsed,
-                "ops_per_s": n / elapsed,
-                "p50_us": lat[n // 2] * 1e6,
-                "p99_us": lat[min(n - 1, int(n * 0.99))] * 1e6,
-                "errors": errors,
-                "first_error": first_error,
-                "replay_of_first": replay,
-                "cpu_s": cpu,
-            }
-        ),
-        flush=True,
+    figures = time_verifications(
+        lambda token: verifier.verify(token, "GET", PATH), tokens, args.secs, APError
     )
+    print(json.dumps(figures | {"cpu_s": time.process_time() - cpu0}), flush=True)
 
 
 def _negotiate_worker(args: argparse.Namespace) -> None:
     """Verify the SPNEGO tokens of ``args.tokens`` (hex lines, from MIT's
     ``gss_init_sec_context``) with ``Verifier.verify_negotiate`` over the MIT keytab
     ``args.keytab``, the in-process replay cache on; print the figures as JSON."""
-    from orthrus.errors import ProtocolError
     from orthrus.replay import MemoryReplayCache
     from service_lib import KeytabSource, Verifier, VerifierSettings
 
     tokens = [bytes.fromhex(line) for line in Path(args.tokens).read_text().split()]
     settings = VerifierSettings(principals=[mitmod.SERVICE])
     verifier = Verifier(KeytabSource(Path(args.keytab)), MemoryReplayCache(), settings)
-    verify = verifier.verify_negotiate
-    clock = time.perf_counter
-    lat = []
-    errors = 0
-    first_error = ""
-    t0 = clock()
-    deadline = t0 + args.secs
-    for token in tokens:
-        s = clock()
-        try:
-            verify(token)
-        except ProtocolError as exc:
-            errors += 1
-            first_error = first_error or exc.name
-        e = clock()
-        lat.append(e - s)
-        if e >= deadline:
-            break
-    elapsed = clock() - t0
-    try:
-        verify(tokens[0])
-        replay = "ACCEPTED"
-    except ProtocolError as exc:
-        replay = exc.name
-    lat.sort()
-    n = len(lat)
-    figures = {
-        "ops": n,
-        "secs": elapsed,
-        "ops_per_s": n / elapsed,
-        "p50_us": lat[n // 2] * 1e6,
-        "p99_us": lat[min(n - 1, int(n * 0.99))] * 1e6,
-        "errors": errors,
-        "first_error": first_error,
-        "replay_of_first": replay,
-    }
+    figures = time_verifications(verifier.verify_negotiate, tokens, args.secs, ProtocolError)
     print(json.dumps(figures), flush=True)
 
 
