@@ -494,6 +494,7 @@ def reuse_ticket(lab: Lab, event_id: int, authenticator: str) -> tuple[Sent, str
         "reuse-ticket",
         event=event_id,
         authenticator=authenticator,
+        token=token,
         result=sent.error or sent.status,
     )
     return sent, token

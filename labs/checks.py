@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from labs.dialogue_checks import check_dialogue
 from labs.evidence import CheckResult, Evidence, Step
 from labs.evidence import first_of as _first
 from labs.evidence import step as _step
@@ -934,6 +935,12 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise(16, "mit-tools", "MIT's kinit, klist, kvno and tshark on the lab", check_mit_tools),
     Exercise(17, "asrep-roasting", "AS-REP roasting, and pre-authentication", check_asrep_roasting),
     Exercise(18, "kerberoasting", "Kerberoasting with hashcat's format", check_kerberoasting),
+    Exercise(
+        19,
+        "dialogue",
+        "The Dialogue: no authenticator, no session key, no timestamp",
+        check_dialogue,
+    ),
 )
 
 

@@ -3,11 +3,12 @@ attack refused with the defence on, accepted with it off, and the switch in the 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from lab_support import Student, lab_cli, last
+from lab_support import Student, check, lab_cli, last, missing
 
 from labs import attacks
 from labs.lab import Lab
@@ -15,6 +16,8 @@ from labs.lab import Lab
 pytestmark = pytest.mark.timeout(120)
 
 LEGACY = "HTTP/legacy"
+#: When this file's tests started: exercise 19 is graded on what they did since.
+STARTED = time.time()
 
 
 @contextmanager
@@ -32,6 +35,10 @@ def captured(lab: Lab, alice: Student) -> int:
     alice.kinit()
     assert alice.fetch("legacy", service=LEGACY).status_code == 200
     return last(lab, component="legacy", ok=True).id
+
+
+def test_exercise_19_is_not_done_before_its_steps(lab: Lab) -> None:
+    assert len(missing(check(lab, 19, time.time()))) == 6
 
 
 @pytest.mark.parametrize(
@@ -63,3 +70,9 @@ def test_an_authenticator_out_of_the_skew(lab: Lab, alice: Student) -> None:
 def test_notes_has_no_dialogue_switches(lab: Lab) -> None:
     refused = lab_cli(lab, "switch", "notes", "authenticator", "off")
     assert refused.exit_code != 0 and "notes has the switches" in refused.output
+
+
+def test_exercise_19_is_graded_from_legacys_trace(lab: Lab) -> None:
+    """After the tests above (file order): every step of exercise 19 has its evidence."""
+    assert missing(check(lab, 19, STARTED)) == []
+    assert check(lab, 19, STARTED).passed
