@@ -75,6 +75,8 @@ NOT_GRADED = {
     "administrator's step (modprinc --requires-preauth)",
     18: "local practice: the crack happens on your machine, and the defence is an "
     "administrator's step (modprinc --no-allow-svr)",
+    19: "local practice: needs legacy with its authenticator, session-key and timestamp "
+    "switches off",
 }
 
 
