@@ -1,5 +1,7 @@
 """The Dialogue track's switches (docs/labs/dialogue.md) on the lab's legacy service: each
-attack refused with the defence on, accepted with it off, and the switch in the trace."""
+attack refused with the defence on, accepted with it off, and the switch in the trace.
+Run in file order on one lab (make test's ``--dist loadscope`` keeps a file on one worker):
+the last test grades exercise 19 on what the others did."""
 
 from __future__ import annotations
 
