@@ -39,12 +39,13 @@ from orthrus.b64 import b64u_decode, b64u_encode
 from orthrus.codec import decode, encode
 from orthrus.credentials import Credential
 from orthrus.errors import ConfigError, ProtocolError
+from orthrus.httpauth import http_binding
 from orthrus.keys import Key, KeyUsage
 from orthrus.keytab import Keytab
-from orthrus.messages import ASRep, ASReq, EncryptionKey, EncTicketPart, Ticket
+from orthrus.messages import ASRep, ASReq, Authenticator, EncryptionKey, EncTicketPart, Ticket
 from orthrus.principal import Principal
 from orthrus.pwkdf import KDFParams, string_to_key
-from orthrus.seal import open_sealed, peek_header
+from orthrus.seal import open_sealed, peek_header, seal
 from orthrus.session_token import ticket_id
 from orthrus_io.files import read_private, write_private
 
@@ -447,5 +448,53 @@ def tamper(lab: Lab, event_id: int, part: str) -> tuple[Sent, str]:
     sent = _send(lab, event, token)
     record_activity(
         lab.paths.activity, "tamper", event=event_id, part=part, result=sent.error or sent.status
+    )
+    return sent, token
+
+
+#: How ``reuse_ticket`` writes the authenticator that goes with a captured ticket.
+FORGED_AUTHENTICATORS = ("own-key", "clear")
+
+
+def reuse_ticket(lab: Lab, event_id: int, authenticator: str) -> tuple[Sent, str]:
+    """Send the ticket captured in ``event_id`` with a fresh authenticator of the attacker's.
+
+    The attacker does not know the ticket's session key, so the authenticator (naming the
+    ticket's client, now, bound to the captured method and path, RFC 4120 §5.5.1) is sealed
+    under a key of its own (``own-key``: refused unless the service takes the ticket alone,
+    switch ``authenticator``) or written in the clear (``clear``: refused unless the service
+    does not tie it to the session key, switch ``session-key``).
+    """
+    if authenticator not in FORGED_AUTHENTICATORS:
+        raise ConfigError(f"--authenticator is one of {', '.join(FORGED_AUTHENTICATORS)}")
+    event = _captured(lab, event_id)
+    assert event.token is not None
+    if event.client is None:
+        raise ConfigError(f"event #{event_id} names no client; take an accepted AP exchange")
+    now = time.time()
+    method = str(event.extra.get("method") or "GET")
+    path = str(event.extra.get("path") or "/whoami")
+    fields = Authenticator(
+        client=Principal.parse(event.client),
+        ctime=int(now),
+        cusec=0,
+        checksum=http_binding(method, path),
+    )
+    if authenticator == "clear":
+        written = b64u_encode(encode(fields))
+    else:
+        own_key = Key.generate(os.urandom)
+        written = seal(own_key, KeyUsage.AP_REQ_AUTHENTICATOR, encode(fields), os.urandom)
+    ap_req = json.loads(b64u_decode(event.token))
+    ap_req["authenticator"] = written
+    token = b64u_encode(json.dumps(ap_req, separators=(",", ":")).encode())
+    sent = _send(lab, event, token)
+    record_activity(
+        lab.paths.activity,
+        "reuse-ticket",
+        event=event_id,
+        authenticator=authenticator,
+        token=token,
+        result=sent.error or sent.status,
     )
     return sent, token

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from labs.delegation_checks import check_delegation
+from labs.dialogue_checks import check_dialogue
 from labs.evidence import CheckResult, Evidence, Step
 from labs.evidence import first_of as _first
 from labs.evidence import step as _step
@@ -936,6 +937,12 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise(17, "asrep-roasting", "AS-REP roasting, and pre-authentication", check_asrep_roasting),
     Exercise(18, "kerberoasting", "Kerberoasting with hashcat's format", check_kerberoasting),
     Exercise(19, "delegation", "Delegation: unconstrained vs constrained", check_delegation),
+    Exercise(
+        20,
+        "dialogue",
+        "The Dialogue: no authenticator, no session key, no timestamp",
+        check_dialogue,
+    ),
 )
 
 

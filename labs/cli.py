@@ -19,7 +19,15 @@ from rich.console import Console
 from rich.table import Table
 
 from labs.classroom.cli import class_group, join
-from labs.state import DEFAULT_DIR, KDC_SWITCHES, SERVICE_NAMES, SWITCHES, LabPaths, NotALab
+from labs.state import (
+    DEFAULT_DIR,
+    KDC_SWITCHES,
+    SERVICE_NAMES,
+    SWITCHES,
+    LabPaths,
+    NotALab,
+    service_switches,
+)
 from orthrus.errors import ConfigError, MalformedMessage
 from orthrus_io.cli import run
 
@@ -186,7 +194,9 @@ def status(directory: str, as_json: bool) -> None:
             f"[red]The lab is not up.[/] Start it with: orthrus-lab up --dir {lab.paths.root}"
         )
     for service in lab.state.services:
-        switches = ", ".join(f"{s} {lab.state.switch(service.name, s)}" for s in SWITCHES)
+        switches = ", ".join(
+            f"{s} {lab.state.switch(service.name, s)}" for s in service_switches(service.name)
+        )
         console.print(f"{service.name}: {switches}")
     console.print("kdc: " + ", ".join(f"{s} {lab.state.switch('kdc', s)}" for s in KDC_SWITCHES))
 
@@ -878,6 +888,30 @@ def tamper(event: int, directory: str, part: str) -> None:
     _report_sent(f"{part} altered", sent)
 
 
+@cli.command("reuse-ticket")
+@click.argument("event", type=int)
+@dir_option
+@click.option(
+    "--authenticator",
+    type=click.Choice(["own-key", "clear"]),
+    default="own-key",
+    show_default=True,
+    help="Seal a fresh authenticator under a key of your own, or write it in the clear.",
+)
+def reuse_ticket(event: int, directory: str, authenticator: str) -> None:
+    """Send the ticket captured in trace EVENT with a fresh authenticator of your own.
+
+    You do not know the ticket's session key: a service that checks its authenticators
+    refuses both kinds (KRB_AP_ERR_MODIFIED); legacy with its switch 'authenticator' off
+    accepts 'own-key' (the ticket alone), with 'session-key' off accepts 'clear'.
+    """
+    from labs.attacks import reuse_ticket as send_with
+
+    lab = _lab(directory, up=True)
+    sent, _ = send_with(lab, event, authenticator)
+    _report_sent(f"ticket of #{event} with an authenticator ({authenticator})", sent)
+
+
 def _report_sent(what: str, sent: Any) -> None:
     if sent.status < 400:
         console.print(f"{what}: [bold red]accepted[/] (HTTP {sent.status}): {sent.body.strip()}")
@@ -888,7 +922,7 @@ def _report_sent(what: str, sent: Any) -> None:
 
 
 #: Every lab switch, by what it switches.
-_SWITCHES_OF = {**{name: SWITCHES for name in SERVICE_NAMES}, "kdc": KDC_SWITCHES}
+_SWITCHES_OF = {**{name: service_switches(name) for name in SERVICE_NAMES}, "kdc": KDC_SWITCHES}
 
 
 @cli.command()
@@ -902,6 +936,9 @@ def switch(component: str, switch: str, state: str, directory: str) -> None:
     \b
     notes|legacy replay-cache: remember accepted authenticators and refuse them again
     notes|legacy authz:        check the KDC's signature on the ticket's groups
+    legacy authenticator:      ask for an authenticator, not the ticket alone
+    legacy session-key:        open the authenticator under the ticket's session key
+    legacy timestamp:          refuse an authenticator made outside the clock skew
     kdc lockout:               lock a user out after 5 failed logins in 10 minutes (on)
     kdc hide-unknown:          answer unknown names as real ones (off)
     kdc rate-limit:            10 logins an hour per address, loopback included (off)

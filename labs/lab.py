@@ -35,11 +35,13 @@ from labs.state import (
     LAB_REALM,
     PROCESS_NAMES,
     SERVICE_NAMES,
+    SWITCH_FLAGS,
     LabPaths,
     LabState,
     NotALab,
     default_services,
     default_users,
+    service_switches,
 )
 from orthrus.errors import ConfigError
 from orthrus_io.files import write_private
@@ -169,8 +171,8 @@ class Lab:
                     "principal": s.principal,
                     "keytab": str(self.paths.keytab(s.name)),
                     "switches": {
-                        "replay-cache": self.state.switch(s.name, "replay-cache"),
-                        "authz": self.state.switch(s.name, "authz"),
+                        switch: self.state.switch(s.name, switch)
+                        for switch in service_switches(s.name)
                     },
                     "note": s.note,
                 }
@@ -323,11 +325,11 @@ def _command(lab: Lab, name: str, port: int) -> list[str]:
     if name == "web":
         return python_command("labs.web", "--dir", str(paths.root), *host)
     service = state.service(name)
-    switches = []
-    if state.switch(name, "replay-cache") == "off":
-        switches.append("--lab-no-replay-cache")
-    if state.switch(name, "authz") == "off":
-        switches.append("--lab-unsigned-authz")
+    switches = [
+        SWITCH_FLAGS[switch]
+        for switch in service_switches(name)
+        if state.switch(name, switch) == "off"
+    ]
     common = (
         "--keytab",
         str(paths.keytab(name)),

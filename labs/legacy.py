@@ -6,7 +6,8 @@ ticket for it (any user of the realm, RFC 4120 §3.3) holds ciphertext under tha
 guess the password offline ("roasting", exercise 11). Its keytab holds the derived key.
 
 ``python -m labs.legacy --keytab FILE --principal P --port P --kdc-url URL --trace FILE
-[--replay-cache FILE] [--lab-no-replay-cache] [--lab-unsigned-authz]``
+[--replay-cache FILE] [--lab-no-replay-cache] [--lab-unsigned-authz]
+[--lab-no-authenticator] [--lab-no-session-key] [--lab-no-timestamp]``
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ def _settings(args: argparse.Namespace) -> VerifierSettings:
         record_messages=bool(args.trace),
         lab_replay_cache_off=args.lab_no_replay_cache,
         lab_unsigned_authz=args.lab_unsigned_authz,
+        lab_no_authenticator=args.lab_no_authenticator,
+        lab_no_session_key=args.lab_no_session_key,
+        lab_no_timestamp=args.lab_no_timestamp,
     )
 
 
@@ -50,6 +54,9 @@ def create_app(args: argparse.Namespace) -> Flask:
     labels = {
         "replay_cache": "off" if args.lab_no_replay_cache else "on",
         "authz": "off" if args.lab_unsigned_authz else "on",
+        "authenticator": "off" if args.lab_no_authenticator else "on",
+        "session_key": "off" if args.lab_no_session_key else "on",
+        "timestamp": "off" if args.lab_no_timestamp else "on",
     }
     events = TraceSink(Path(args.trace), "legacy", labels) if args.trace else None
     verifier = Verifier.from_settings(_settings(args), events=events)
@@ -104,6 +111,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--lab-no-replay-cache", action="store_true")
     parser.add_argument("--lab-unsigned-authz", action="store_true")
+    parser.add_argument("--lab-no-authenticator", action="store_true")
+    parser.add_argument("--lab-no-session-key", action="store_true")
+    parser.add_argument("--lab-no-timestamp", action="store_true")
     return parser.parse_args(argv)
 
 

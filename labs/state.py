@@ -36,6 +36,7 @@ __all__ = [
     "LAB_REALM",
     "SERVICE_NAMES",
     "SWITCHES",
+    "SWITCH_FLAGS",
     "LabPaths",
     "LabService",
     "LabState",
@@ -43,6 +44,7 @@ __all__ = [
     "NotALab",
     "default_services",
     "default_users",
+    "service_switches",
 ]
 
 DEFAULT_DIR = "lab"
@@ -54,11 +56,35 @@ SERVICE_NAMES = ("notes", "legacy")
 #: Each lab switch and its state when nobody has switched it: a service's defences are on; of
 #: the KDC's, lockout is on and the others off, as in a new realm (``orthrus-kdc init``).
 SWITCH_DEFAULTS: dict[str, dict[str, str]] = {
-    "service": {"replay-cache": "on", "authz": "on"},
+    "service": {
+        "replay-cache": "on",
+        "authz": "on",
+        "authenticator": "on",
+        "session-key": "on",
+        "timestamp": "on",
+    },
     "kdc": {"lockout": "on", "hide-unknown": "off", "rate-limit": "off", "tgt-signature": "on"},
 }
 SWITCHES = tuple(SWITCH_DEFAULTS["service"])
 KDC_SWITCHES = tuple(SWITCH_DEFAULTS["kdc"])
+#: The Dialogue track's switches (docs/labs/dialogue.md): legacy, the archive, has them; notes
+#: (service_demo, the product's own example) does not.
+DIALOGUE_SWITCHES = ("authenticator", "session-key", "timestamp")
+#: The flag of each service switch when it is off (labs.legacy, service_demo).
+SWITCH_FLAGS = {
+    "replay-cache": "--lab-no-replay-cache",
+    "authz": "--lab-unsigned-authz",
+    "authenticator": "--lab-no-authenticator",
+    "session-key": "--lab-no-session-key",
+    "timestamp": "--lab-no-timestamp",
+}
+
+
+def service_switches(name: str) -> tuple[str, ...]:
+    """The switches of the lab's service ``name``."""
+    if name == "legacy":
+        return SWITCHES
+    return tuple(s for s in SWITCHES if s not in DIALOGUE_SWITCHES)
 
 
 class NotALab(ConfigError):

@@ -500,6 +500,44 @@ MUTATIONS: list[Mutation] = [
         "except msgspec.DecodeError:",
         covered_by="msgspec 0.23.0",  # raises DecodeError, not UnicodeDecodeError, for bad UTF-8
     ),
+    # The Dialogue's lab switches: each gate open outside a lab lets its attack through, and
+    # each switch without its effect no longer shows the attack.
+    Mutation(
+        "test_captured_ticket_with_an_authenticator_of_another_key_is_modified",
+        "service_lib/verifier.py",
+        "if self.settings.lab_no_authenticator:",
+        "if True:",
+    ),
+    Mutation(
+        "test_captured_ticket_with_a_clear_authenticator_is_refused",
+        "service_lib/verifier.py",
+        "if self.settings.lab_no_session_key:",
+        "if True:",
+    ),
+    Mutation(
+        "test_authenticator_301_s_off_is_skew",
+        "service_lib/verifier.py",
+        "NO_TIME_BOUND if self.settings.lab_no_timestamp else",
+        "NO_TIME_BOUND if True else",
+    ),
+    Mutation(
+        "test_lab_no_authenticator_lets_a_captured_ticket_through",
+        "service_lib/verifier.py",
+        "return ticket_alone(ap_req, part, session_key, now)",
+        "return check_authenticator(ap_req, part, now, rules, session_key)",
+    ),
+    Mutation(
+        "test_lab_no_session_key_lets_a_clear_authenticator_through",
+        "service_lib/lab.py",
+        'if text.count(".") == 4:',
+        "if True:",
+    ),
+    Mutation(
+        "test_lab_no_timestamp_lets_an_old_authenticator_through",
+        "service_lib/verifier.py",
+        "NO_TIME_BOUND if self.settings.lab_no_timestamp else",
+        "",
+    ),
     Mutation(
         "test_silver_ticket_with_a_stolen_service_key_is_modified",
         "service_lib/verifier.py",

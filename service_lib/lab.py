@@ -8,6 +8,16 @@ is off, then fail when it is on again:
 - ``lab_unsigned_authz``: the groups in a ticket's authorization data are believed without
   checking the KDC's signature (RFC 4120 §5.2.6): whoever holds the service's key can mint a
   ticket claiming any group (a "silver ticket");
+- ``lab_no_authenticator``: the ticket alone is accepted, its authenticator not opened
+  (RFC 4120 §3.2.3 without the authenticator's checks; Bryant's *Dialogue*, scene 3): whoever
+  captured a ticket presents it as a bearer token until it expires;
+- ``lab_no_session_key``: an authenticator in the clear is read as if it were sealed under
+  the ticket's session key (as a JWT with ``alg: none`` is believed): its name, time and
+  checksum are checked, but nothing ties it to the ticket, so anyone who captured a ticket
+  writes a fresh authenticator for it;
+- ``lab_no_timestamp``: the authenticator's time is not checked against the service's clock
+  (RFC 4120 §3.2.3, ``KRB_AP_ERR_SKEW``): a captured authenticator the replay cache no longer
+  holds is accepted however old it is;
 - ``record_messages``: AP-REQ tokens are kept in the verifier's events, for lab traces.
 
 A production service must never run like that, so :func:`confirm_lab_realm` refuses every
@@ -17,16 +27,31 @@ switch unless the realm's KDC answers ``GET /v1/realm`` with this very realm and
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 
 import httpx
 import jwt
 
-from orthrus.errors import ConfigError
-from orthrus.messages import EncTicketPart
+from orthrus.ap import OpenedAPReq, VerifiedAPReq, open_authenticator
+from orthrus.b64 import b64u_decode
+from orthrus.codec import decode
+from orthrus.errors import APError, ConfigError, MalformedMessage
+from orthrus.keys import Key, KeyUsage
+from orthrus.messages import APReq, Authenticator, EncTicketPart
 
-__all__ = ["NoReplayCache", "confirm_lab_realm", "unverified_groups"]
+__all__ = [
+    "NO_TIME_BOUND",
+    "NoReplayCache",
+    "confirm_lab_realm",
+    "open_maybe_clear_authenticator",
+    "ticket_alone",
+    "unverified_groups",
+]
+
+#: The skew a verifier allows with ``lab_no_timestamp``: ten years, no bound at all in a lab.
+NO_TIME_BOUND = 10 * 365 * 86_400
 
 
 class NoReplayCache:
@@ -86,3 +111,46 @@ def unverified_groups(part: EncTicketPart) -> tuple[str, ...]:
     if not isinstance(groups, list):
         return ()
     return tuple(g for g in groups if isinstance(g, str))
+
+
+def ticket_alone(ap_req: APReq, part: EncTicketPart, session_key: Key, now: float) -> VerifiedAPReq:
+    """The AP-REQ accepted on its ticket alone, its authenticator never opened.
+
+    Only for the lab switch ``lab_no_authenticator``: the mistake of a service that takes a
+    ticket as a bearer token (Bryant's *Dialogue*, before scene 3). The authenticator it
+    stands for names the ticket's client at ``now``, which is all the service learns.
+    """
+    seconds = int(now)
+    stand_in = Authenticator(client=part.client, ctime=seconds, cusec=0)
+    return VerifiedAPReq(ap_req.ticket.server, part, stand_in, session_key, False)
+
+
+def open_maybe_clear_authenticator(
+    ap_req: APReq, part: EncTicketPart, usage: KeyUsage, session_key: Key
+) -> OpenedAPReq[Key]:
+    """The authenticator of ``ap_req``, sealed under the session key *or in the clear*.
+
+    Only for the lab switch ``lab_no_session_key``: an authenticator that is not a JWE (RFC
+    7516 §7.1: five segments) is read as base64url JSON, unsealed, as a JWT with ``alg:
+    none`` is believed. The checks after it (name, time, replay) still run, on what anyone
+    may write.
+    """
+    text = ap_req.authenticator
+    if text.count(".") == 4:
+        return open_authenticator(ap_req, part, usage, session_key)
+    try:
+        authenticator = decode(b64u_decode(text), Authenticator)
+    except (MalformedMessage, ValueError):
+        raise APError(
+            "KRB_AP_ERR_MODIFIED", "the authenticator is neither sealed nor a clear one"
+        ) from None
+    entry = hashlib.sha256(b"clear|%d|%s|" % (usage, str(ap_req.ticket.server).encode()))
+    entry.update(text.encode())
+    return OpenedAPReq(
+        ap_req.ticket.server,
+        part,
+        authenticator,
+        session_key,
+        entry.digest(),
+        "mutual-required" in ap_req.options,
+    )

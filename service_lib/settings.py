@@ -82,7 +82,8 @@ class VerifierSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
       verified once, not on every request;
     - ``reload_interval``: at most how often (s) the keytab file is looked at;
     - ``session_lifetime``: the longest life (s) of a session token (never past the ticket);
-    - ``record_messages``, ``lab_replay_cache_off``, ``lab_unsigned_authz``: lab switches,
+    - ``record_messages``, ``lab_replay_cache_off``, ``lab_unsigned_authz``,
+      ``lab_no_authenticator``, ``lab_no_session_key``, ``lab_no_timestamp``: lab switches,
       refused unless the KDC at ``kdc_url`` serves the realm as a lab (:mod:`service_lib.lab`).
     """
 
@@ -104,10 +105,14 @@ class VerifierSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
     session_lifetime: Annotated[int, msgspec.Meta(ge=1, le=86_400)] = 3600
     #: Lab switches (service_lib.lab), refused unless the KDC at ``kdc_url`` says the realm
     #: is a lab realm: keep tokens, methods and paths in events (traces; never in
-    #: production), no replay cache, unchecked authorization data.
+    #: production), no replay cache, unchecked authorization data, no authenticator, no
+    #: session key, no timestamp (Bryant's *Dialogue*).
     record_messages: bool = False
     lab_replay_cache_off: bool = False
     lab_unsigned_authz: bool = False
+    lab_no_authenticator: bool = False
+    lab_no_session_key: bool = False
+    lab_no_timestamp: bool = False
     kdc_url: str = ""
 
     def __repr__(self) -> str:
@@ -130,6 +135,9 @@ class VerifierSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
                 ("record_messages", self.record_messages),
                 ("lab_replay_cache_off", self.lab_replay_cache_off),
                 ("lab_unsigned_authz", self.lab_unsigned_authz),
+                ("lab_no_authenticator", self.lab_no_authenticator),
+                ("lab_no_session_key", self.lab_no_session_key),
+                ("lab_no_timestamp", self.lab_no_timestamp),
             )
             if on
         ]

@@ -108,7 +108,17 @@ from orthrus.kerberos.tickets import decrypt, encrypt, open_kerberos_ticket, sea
 from orthrus.keys import Key, KeyUsage
 from orthrus.keytab import Keytab, KeytabEntry
 from orthrus.kpasswd import handle_kpasswd_req, make_kpasswd_req
-from orthrus.messages import APRep, ASRep, ASReq, KDCReqBody, PAData, TGSRep, TGSReq
+from orthrus.messages import (
+    APRep,
+    ASRep,
+    ASReq,
+    Authenticator,
+    EncryptionKey,
+    KDCReqBody,
+    PAData,
+    TGSRep,
+    TGSReq,
+)
 from orthrus.negotiate import negotiate_header, parse_negotiate
 from orthrus.principal import Principal, krbtgt
 from orthrus.priv import PRIV_CONTENT_TYPE, KrbPriv, PrivChannel, decode_priv, encode_priv
@@ -562,6 +572,85 @@ def test_authenticator_reused_with_another_ticket_is_modified(
     error = refused(verifier.verify, encode_ap_req(pasted), "GET", "/notes")
     assert error.name == "KRB_AP_ERR_MODIFIED"
     assert cache_size(verifier.replay_cache) == 0
+
+
+# -- the Dialogue's defences, and the lab switches that take them away ----------------------
+
+
+def bearer_token(cred: Credential, now: float) -> str:
+    """A captured ticket presented with an authenticator of the attacker's own key: who does
+    not hold the session key cannot make one (Bryant's *Dialogue*, scene 3)."""
+    own = msgspec.structs.replace(cred, key=EncryptionKey.from_key(Key.generate(os.urandom)))
+    return ap_token(own, now)
+
+
+def clear_token(cred: Credential, now: float) -> str:
+    """A captured ticket with a fresh authenticator written in the clear, naming its client."""
+    clear = Authenticator(
+        client=cred.client, ctime=int(now), cusec=0, checksum=http_binding("GET", "/notes")
+    )
+    ap_req = decode_ap_req(ap_token(cred, now))
+    forged = msgspec.structs.replace(ap_req, authenticator=b64u_encode(codec.encode(clear)))
+    return encode_ap_req(forged)
+
+
+def lab_verifier(core: CoreRealm, clock: Clock, monkeypatch: Any, switch: str) -> Verifier:
+    """A verifier with one Dialogue switch on, as in a lab realm (whose KDC is not asked)."""
+    monkeypatch.setattr("service_lib.verifier.confirm_lab_realm", lambda *_: None)
+    return make_verifier(core, clock, **{switch: True})
+
+
+def test_captured_ticket_with_an_authenticator_of_another_key_is_modified(
+    core: CoreRealm, service_cred: Credential, clock: Clock
+) -> None:
+    """A ticket is not a bearer token: without its session key no authenticator opens."""
+    verifier = make_verifier(core, clock)
+    error = refused(verifier.verify, bearer_token(service_cred, clock.now), "GET", "/notes")
+    assert error.name == "KRB_AP_ERR_MODIFIED"
+    assert cache_size(verifier.replay_cache) == 0
+
+
+def test_captured_ticket_with_a_clear_authenticator_is_refused(
+    core: CoreRealm, service_cred: Credential, clock: Clock
+) -> None:
+    """An authenticator not sealed under the ticket's session key is not read at all."""
+    verifier = make_verifier(core, clock)
+    error = refused(verifier.verify, clear_token(service_cred, clock.now), "GET", "/notes")
+    assert error.name in {"KRB_AP_ERR_MODIFIED", "MALFORMED"}
+    assert cache_size(verifier.replay_cache) == 0
+
+
+def test_lab_no_authenticator_lets_a_captured_ticket_through(
+    core: CoreRealm, service_cred: Credential, clock: Clock, monkeypatch: Any
+) -> None:
+    """The lab switch does what it says: the captured ticket alone is alice, the
+    defence's absence shown (and only where confirm_lab_realm allowed it)."""
+    verifier = lab_verifier(core, clock, monkeypatch, "lab_no_authenticator")
+    identity = verifier.verify(bearer_token(service_cred, clock.now), "GET", "/notes")
+    assert identity.name == f"alice@{core.name}"
+
+
+def test_lab_no_session_key_lets_a_clear_authenticator_through(
+    core: CoreRealm, service_cred: Credential, clock: Clock, monkeypatch: Any
+) -> None:
+    """Without the session key's seal, the authenticator's other checks stop nobody: a
+    fresh clear one is accepted, and once again it is a replay."""
+    verifier = lab_verifier(core, clock, monkeypatch, "lab_no_session_key")
+    token = clear_token(service_cred, clock.now)
+    assert verifier.verify(token, "GET", "/notes").name == f"alice@{core.name}"
+    assert refused(verifier.verify, token, "GET", "/notes").name == "KRB_AP_ERR_REPEAT"
+    assert verifier.verify(ap_token(service_cred, clock.now), "GET", "/notes")  # sealed too
+
+
+def test_lab_no_timestamp_lets_an_old_authenticator_through(
+    core: CoreRealm, service_cred: Credential, clock: Clock, monkeypatch: Any
+) -> None:
+    """An authenticator made an hour ago (captured, the replay cache long past it) is
+    accepted when its time is not checked."""
+    verifier = lab_verifier(core, clock, monkeypatch, "lab_no_timestamp")
+    clock.now = T0 + 5000
+    identity = verifier.verify(ap_token(service_cred, clock.now - 3600), "GET", "/notes")
+    assert identity.name == f"alice@{core.name}"
 
 
 # -- replay caches that lost entries (RFC 4120 §3.2.3: refuse what could have been seen) -----

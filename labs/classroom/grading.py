@@ -77,6 +77,8 @@ NOT_GRADED = {
     "administrator's step (modprinc --no-allow-svr)",
     19: "local practice: trusting a service with TGTs or letting it delegate is an "
     "administrator's step (modprinc --ok-as-delegate, --allowed-to-delegate-to)",
+    20: "local practice: needs legacy with its authenticator, session-key and timestamp "
+    "switches off",
 }
 
 

@@ -104,7 +104,15 @@ def test_a_large_clock_offset_needs_a_lab_realm(real: RealRealm, lab: Lab, tmp_p
 
 
 @pytest.mark.parametrize(
-    "switch", ["lab_replay_cache_off", "lab_unsigned_authz", "record_messages"]
+    "switch",
+    [
+        "lab_replay_cache_off",
+        "lab_unsigned_authz",
+        "lab_no_authenticator",
+        "lab_no_session_key",
+        "lab_no_timestamp",
+        "record_messages",
+    ],
 )
 def test_every_verifier_switch_is_refused_outside_a_lab(real: RealRealm, switch: str) -> None:
     from service_lib import Verifier, VerifierSettings
