@@ -11,12 +11,14 @@ from support import clean_env
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_demo_shows_every_step_and_stops_everything() -> None:
+def test_demo_shows_every_step_and_stops_everything(tmp_path: Path) -> None:
+    # The demo's scratch directory (and so every process it starts) is under tmp_path: the
+    # check for leftovers below sees this demo's processes, not another run's.
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "demo.py")],
         capture_output=True,
         text=True,
-        env=clean_env(COLUMNS="200"),
+        env=clean_env(COLUMNS="200", TMPDIR=str(tmp_path)),
         timeout=240,
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -33,5 +35,7 @@ def test_demo_shows_every_step_and_stops_everything() -> None:
         "every process stopped",
     ):
         assert expected in out, expected
-    leftover = subprocess.run(["pgrep", "-f", "orthrus-demo-"], capture_output=True, text=True)
+    leftover = subprocess.run(
+        ["pgrep", "-f", str(tmp_path / "orthrus-demo-")], capture_output=True, text=True
+    )
     assert leftover.stdout.strip() == ""
