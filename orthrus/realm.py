@@ -166,6 +166,8 @@ class OpenedTGT:
     part: EncTicketPart = field(repr=False)
     session_key: Key | KeyBlock = field(repr=False)
     expires_at: float
+    #: The login factors the TGS took from its KDC-signed data (``auth_factors``), read once.
+    factors: tuple[str, ...] = ()
 
 
 class OpenedTGTs(Protocol):

@@ -102,17 +102,25 @@ class _ClientStanding:
     flags: tuple[str, ...] = ()
     #: The client's entry when it is of this realm (None: a cross-realm TGT's client).
     entry: PrincipalEntry | None = None
+    #: The login factors this realm takes from the TGT's KDC-signed data (``otp``): its own
+    #: KDC's only, another realm's word is not this realm's.
+    factors: tuple[str, ...] = ()
 
 
 def _client_standing(
-    tgt: EncTicketPart, issuer: str | None, body: KDCReqBody, ctx: KDCContext
+    tgt: EncTicketPart,
+    issuer: str | None,
+    body: KDCReqBody,
+    ctx: KDCContext,
+    known: OpenedTGT | None,
 ) -> _ClientStanding:
     """A local client as the database has it now; a client of a cross-realm TGT as this
     realm's policy sees it (:mod:`orthrus.crossrealm`): its path checked, none of this
     realm's groups unless mapped to it, and no TGT or renewal of this realm."""
     if issuer is None:
         entry = _check_client(tgt, ctx)
-        return _ClientStanding(entry.groups, tgt.transited, entry=entry)
+        factors = known.factors if known is not None else _factors(tgt)
+        return _ClientStanding(entry.groups, tgt.transited, entry=entry, factors=factors)
     realm = ctx.policy.realm
     path = next_transited(tgt.transited, tgt.client, issuer)
     check_path(tgt.client, path, realm, ctx.cross_realm)
@@ -176,7 +184,7 @@ def _renewal_terms(
         endtime=min(start + (tgt.endtime - tgt.starttime), tgt.renew_till),
         renew_till=tgt.renew_till,
         groups=client.groups,
-        factors=_factors(tgt),
+        factors=client.factors,
     )
 
 
@@ -212,8 +220,7 @@ def _service_terms(
         endtime=end,
         renew_till=renew_till if renew_till and renew_till > end else None,
         groups=client.groups,
-        # Another realm's signed claims are not this realm's word (orthrus.crossrealm).
-        factors=_factors(tgt) if client.entry is not None else (),
+        factors=client.factors,
         transited=client.transited,
     )
     return terms, server
@@ -246,6 +253,8 @@ class TGSGrant:
     terms: TicketTerms
     server: PrincipalEntry
     tgt: EncTicketPart
+    #: The login factors this realm took from the TGT, kept with it by :func:`remember_tgt`.
+    tgt_factors: tuple[str, ...] = ()
 
 
 def check_tgs_req(
@@ -255,14 +264,15 @@ def check_tgs_req(
     body_binding: bytes,
     ctx: KDCContext,
     now: float,
-    known_tgt: bool = False,
+    known_tgt: OpenedTGT | None = None,
 ) -> TGSGrant:
     """The checks of a TGS-REQ (RFC 4120 §3.3.2, §3.2.3) once its TGT and authenticator
     opened (gather, then check; the caller issues). One implementation for every wire.
 
     ``body_binding`` is what the authenticator's checksum must be: the checksum of the
     request body as received. The KDC-signed authorization data of the TGT is checked with
-    the other ticket checks, unless ``known_tgt`` (it checked out before: :func:`recall_tgt`);
+    the other ticket checks, unless ``known_tgt`` (it checked out before: :func:`recall_tgt`;
+    its login factors are then the ones read the first time);
     the replay cache is consulted last, after the client, service and options checks: a
     refused request never enters it. A cross-realm TGT (``tgs`` is ``krbtgt/THIS@OTHER``)
     has its client and transited path checked by :func:`_client_standing` instead.
@@ -276,11 +286,13 @@ def check_tgs_req(
         where="KDC",
         # A cross-realm TGT is signed by the other realm's KDC, whose word this realm takes
         # only as far as the shared key and its policy go (_client_standing).
-        ticket_check=None if known_tgt or issuer is not None else _signed_by_this_kdc(ctx, now),
+        ticket_check=(
+            None if known_tgt is not None or issuer is not None else _signed_by_this_kdc(ctx, now)
+        ),
     )
     client_time = check_opened(opened, now, rules)
     tgt = opened.ticket
-    client = _client_standing(tgt, issuer, body, ctx)
+    client = _client_standing(tgt, issuer, body, ctx, known_tgt)
     if "renew" in body.options:
         terms, server = _renewal_terms(body, tgt, client, tgs.principal, now), tgs
     elif "forwarded" in body.options:
@@ -291,7 +303,7 @@ def check_tgs_req(
         terms, server = _service_terms(body, tgt, client, ctx, now)
     expires_at = replay_expiry(opened.authenticator, ctx.policy.max_skew)
     check_replay(ctx.replay_cache, opened.replay_entry, expires_at, now, client_time, "KDC")
-    return TGSGrant(terms, server, tgt)
+    return TGSGrant(terms, server, tgt, client.factors)
 
 
 def tgt_memo_key(wire: bytes, server: Principal, kvno: int, ciphertext: bytes) -> bytes:
@@ -306,7 +318,11 @@ def recall_tgt(ctx: KDCContext, memo: bytes, now: float) -> OpenedTGT | None:
 
 
 def remember_tgt(
-    ctx: KDCContext, memo: bytes, opened: OpenedAPReq[Any], known: OpenedTGT | None
+    ctx: KDCContext,
+    memo: bytes,
+    opened: OpenedAPReq[Any],
+    grant: TGSGrant,
+    known: OpenedTGT | None,
 ) -> None:
     """Keep a TGT that passed every check of a TGS-REQ (opened, KDC-signed), so that the
     next request with it skips those: decryption, decoding and the signature, the costly
@@ -314,7 +330,8 @@ def remember_tgt(
     every request."""
     if ctx.opened_tgts is not None and known is None:
         expires_at = opened.ticket.endtime + ctx.policy.max_skew
-        ctx.opened_tgts.put(memo, OpenedTGT(opened.ticket, opened.session_key, expires_at))
+        entry = OpenedTGT(opened.ticket, opened.session_key, expires_at, grant.tgt_factors)
+        ctx.opened_tgts.put(memo, entry)
 
 
 def _signed_by_this_kdc(ctx: KDCContext, now: float) -> TicketCheck | None:
@@ -345,8 +362,8 @@ def handle_tgs_req(req: TGSReq, ctx: KDCContext, now: float) -> TGSRep:
         session_key = tgt.key.to_key()
     opened = open_authenticator(req.ap_req, tgt, KeyUsage.TGS_REQ_AUTHENTICATOR, session_key)
     checksum = body_checksum(req.body)
-    grant = check_tgs_req(opened, req.body, tgs, checksum, ctx, now, known is not None)
-    remember_tgt(ctx, memo, opened, known)
+    grant = check_tgs_req(opened, req.body, tgs, checksum, ctx, now, known)
+    remember_tgt(ctx, memo, opened, grant, known)
     ticket, part = issue_ticket(grant.terms, grant.server, req.body.nonce, ctx)
     client = grant.terms.client  # the TGT's, or a delegating service's user
     part = msgspec.structs.replace(part, checksum=reply_checksum(req, client, ticket))

@@ -1113,6 +1113,12 @@ MUTATIONS: list[Mutation] = [
         "        if False:\n",
     ),
     Mutation(
+        "test_otp_factor_holds_in_every_ticket_of_a_tgt_the_kdc_remembers",
+        "orthrus/tgs_exchange.py",
+        "        factors = known.factors if known is not None else _factors(tgt)\n",
+        "        factors = () if known is not None else _factors(tgt)\n",
+    ),
+    Mutation(
         "test_otp_forged_auth_factors_claim_is_modified",
         "orthrus/authz.py",
         '                    "verify_iat": now is None,\n',
@@ -1308,6 +1314,18 @@ MUTATIONS: list[Mutation] = [
         "orthrus/tgs_exchange.py",
         "        ctx.cross_realm.groups_of(tgt.client),\n",
         "        ctx.lookup(Principal(tgt.client.components, realm)).groups,  # type: ignore\n",
+    ),
+    Mutation(
+        "test_cross_realm_login_factors_are_not_taken_from_the_other_realm",
+        "orthrus/tgs_exchange.py",
+        '        ("transited-policy-checked",),\n    )\n',
+        '        ("transited-policy-checked",),\n        factors=_factors(tgt),\n    )\n',
+    ),
+    Mutation(
+        "test_forwarding_or_delegation_for_a_cross_realm_client_is_badoption",
+        "orthrus/tgs_exchange.py",
+        "    if client.entry is None:\n        raise KDCError(",
+        "    if False:\n        raise KDCError(",
     ),
     Mutation(
         "test_cross_realm_client_claiming_this_realm_is_refused",

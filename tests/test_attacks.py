@@ -3725,6 +3725,26 @@ def test_otp_recovery_code_works_once(otp_realm: tuple[CoreRealm, Principal, Key
     assert error.name == "KDC_ERR_PREAUTH_FAILED" and "already used" in error.message
 
 
+def test_otp_factor_holds_in_every_ticket_of_a_tgt_the_kdc_remembers(
+    otp_realm: tuple[CoreRealm, Principal, Key],
+) -> None:
+    """The TGS reads a TGT's signed ``auth_factors`` once, when it first checks the TGT, and
+    keeps them with the TGT it remembers: the next service ticket made with it (signature
+    not checked again) still says ``otp``, and a TGT without a code never gains it."""
+    realm, dave, key = otp_realm
+    assert realm.ctx.opened_tgts is not None
+    web, api = realm.principal("HTTP/web"), realm.add_service("HTTP/api")
+    tgt = _otp_login(realm, dave, key, _code(T0), T0)
+    for service in (web, api):  # the second request finds the TGT remembered
+        part = open_ticket(realm.service_ticket(tgt, service).ticket, realm.key_of(service))
+        assert realm.verifier().claims(part, service, 300, T0).factors == ("otp",)
+    bob = realm.principal("bob")
+    plain = realm.login(bob, realm.user_key(bob, "bob-pass"))
+    for service in (web, api):
+        part = open_ticket(realm.service_ticket(plain, service).ticket, realm.key_of(service))
+        assert realm.verifier().claims(part, service, 300, T0).factors == ()
+
+
 def test_otp_forged_auth_factors_claim_is_modified(
     otp_realm: tuple[CoreRealm, Principal, Key],
 ) -> None:
@@ -4256,6 +4276,31 @@ def test_cross_realm_groups_are_not_granted_by_the_other_realm() -> None:
     ticket = realms.b.service_ticket(realms.forged(f"alice@{A}"), realms.svc, T0 + 1)
     part = open_ticket(ticket.ticket, realms.b.key_of(realms.svc))
     assert realms.b.verifier().verify(part, realms.svc, 300, T0 + 1) == ("guests",)
+
+
+def test_cross_realm_login_factors_are_not_taken_from_the_other_realm() -> None:
+    """A.TEST's signature says alice@A.TEST logged in with a one-time code; B.TEST does not
+    take A.TEST's word for what B.TEST's services require (``@auth.required(factors=...)``):
+    its ticket for her names no factor."""
+    realms = TwoRealms()
+    tgt = realms.forged(f"alice@{A}", factors=("otp",))
+    ticket = realms.b.service_ticket(tgt, realms.svc, T0 + 1)
+    part = open_ticket(ticket.ticket, realms.b.key_of(realms.svc))
+    assert realms.b.verifier().claims(part, realms.svc, 300, T0 + 1).factors == ()
+
+
+def test_forwarding_or_delegation_for_a_cross_realm_client_is_badoption() -> None:
+    """Forwarding (RFC 4120 §2.6) and S4U2Proxy are between principals of one realm: B.TEST
+    has no entry, hence no delegation rights, for alice@A.TEST, and refuses both with
+    ``KDC_ERR_BADOPTION`` even for a forwardable cross-realm TGT."""
+    realms = TwoRealms()
+    tgt = realms.forged(f"alice@{A}", flags=("pre-authent", "forwardable"))
+    forward = make_forward_req(tgt, T0 + 1, os.urandom)
+    evidence = realms.b.service_ticket(tgt, realms.svc, T0 + 1)
+    proxy = make_proxy_req(tgt, evidence.ticket, tgt.client, realms.svc, T0 + 1, os.urandom)
+    for request in (forward, proxy):
+        error = refused(realms.b.tgs_exchange, request, T0 + 1)
+        assert error.name == "KDC_ERR_BADOPTION" and "cross-realm TGT" in str(error)
 
 
 def test_cross_realm_client_claiming_this_realm_is_refused() -> None:

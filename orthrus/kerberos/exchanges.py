@@ -249,9 +249,9 @@ def handle_kerberos_tgs(req: KDCReq, ctx: KDCContext, now: float) -> KDCRep:
     gathered = _open_tgs_req(req, ctx, now)
     opened = gathered.opened
     neutral = core_body(req.req_body)
-    known = gathered.known is not None
+    known = gathered.known
     grant = check_tgs_req(opened, neutral, gathered.tgs, gathered.binding, ctx, now, known)
-    remember_tgt(ctx, gathered.memo, opened, gathered.known)
+    remember_tgt(ctx, gathered.memo, opened, grant, known)
     session = _first_key(req.req_body.etype, grant.server, "server")
     ticket, part = _issue(grant.terms, grant.server, session, neutral.nonce, ctx)
     subkey = opened.authenticator.subkey

@@ -15,7 +15,7 @@ from orthrus.ap import seal_ticket
 from orthrus.credentials import Credential
 from orthrus.crossrealm import CrossRealmPolicy
 from orthrus.keys import Key
-from orthrus.messages import EncryptionKey, EncTicketPart
+from orthrus.messages import EncryptionKey, EncTicketPart, TicketFlag
 from orthrus.principal import Principal
 from orthrus.realm import PrincipalEntry
 
@@ -47,14 +47,20 @@ class TwoRealms:
         return self.a.service_ticket(tgt, self.trust, now)
 
     def forged(
-        self, client: str, transited: str = "", server: Principal | None = None
+        self,
+        client: str,
+        transited: str = "",
+        server: Principal | None = None,
+        flags: tuple[TicketFlag, ...] = ("pre-authent",),
+        factors: tuple[str, ...] = (),
     ) -> Credential:
         """A cross-realm TGT made by whoever holds the trust key (A.TEST's KDC, honest or
-        not), signed by A.TEST's KDC, for any client and path it likes."""
+        not), signed by A.TEST's KDC, for any client, path, flags and login factors it
+        likes."""
         server = server or self.trust
         session = EncryptionKey.from_key(Key.generate(os.urandom))
         part = EncTicketPart(
-            flags=["pre-authent"],
+            flags=list(flags),
             key=session,
             client=Principal.parse(client),
             authtime=int(T0),
@@ -62,7 +68,7 @@ class TwoRealms:
             endtime=int(T0) + 3600,
             transited=transited,
         )
-        signed = self.a.signer.sign(part, server, ("admins",))
+        signed = self.a.signer.sign(part, server, ("admins",), factors)
         part = msgspec.structs.replace(part, authorization_data=signed)
         trusted = self.a.entries.get(server)
         key = trusted.current_key if trusted is not None else Key.generate(os.urandom, 1)
