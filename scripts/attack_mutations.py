@@ -1348,12 +1348,28 @@ MUTATIONS: list[Mutation] = [
 ]
 
 
+def changes(mutation: Mutation) -> tuple[tuple[str, str, str], ...]:
+    """Every ``(path, old, new)`` the mutation makes."""
+    return ((mutation.path, mutation.old, mutation.new), *mutation.also)
+
+
+def stale(tree: Path = ROOT) -> list[str]:
+    """The entries whose text to change is not in ``tree`` exactly once (the source moved),
+    one line each; checked by ``make test`` so that an edit shows up before ``make mutations``."""
+    return [
+        f"{mutation.test}: {path}: {old!r} is there {(tree / path).read_text().count(old)} times"
+        for mutation in MUTATIONS
+        for path, old, _ in changes(mutation)
+        if (tree / path).read_text().count(old) != 1
+    ]
+
+
 def run(mutation: Mutation, python: str) -> tuple[str, str]:
     """(verdict, detail): ``killed`` when the test failed, as it must (not erred in set-up)."""
     with tempfile.TemporaryDirectory(prefix="orthrus-mut-") as scratch:
         tree = Path(scratch) / "tree"
         shutil.copytree(ROOT, tree, ignore=IGNORE, symlinks=True)
-        for path, old, new in ((mutation.path, mutation.old, mutation.new), *mutation.also):
+        for path, old, new in changes(mutation):
             target = tree / path
             source = target.read_text()
             if source.count(old) != 1:

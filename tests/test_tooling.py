@@ -34,6 +34,15 @@ def test_a_section_is_replaced_between_its_markers_only(tmp_path: Path) -> None:
         replace_section(page, "n", "x")
 
 
+def test_every_mutation_applies_exactly_once_and_every_attack_test_has_one() -> None:
+    mutations = script("attack_mutations")
+    assert mutations.stale() == []
+    attacks = (ROOT / "tests" / "test_attacks.py").read_text()
+    tests = set(re.findall(r"^def (test_\w+)\(", attacks, re.M))
+    assert tests - {m.test for m in mutations.MUTATIONS} == set()
+    assert {m.test for m in mutations.MUTATIONS} - tests == set()
+
+
 def test_a_survivor_is_covered_only_from_the_library_version_named() -> None:
     mutations = script("attack_mutations")
     plain = mutations.Mutation("test_x", "orthrus/codec.py", "a", "b")
