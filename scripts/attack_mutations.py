@@ -1345,6 +1345,18 @@ MUTATIONS: list[Mutation] = [
         "    found = recorded.get(cipher)\n",
         "    found = (line, parse_hash(line))  # the claim itself, not what the KDC sent\n",
     ),
+    Mutation(
+        "test_class_trace_every_key_view_needs_the_dashboard_token",
+        "labs/classroom/dashboard.py",
+        'return refused() if request.path.startswith("/trace/api/") else None',
+        "return None",
+    ),
+    Mutation(
+        "test_class_trace_every_key_view_needs_the_dashboard_token",
+        "labs/classroom/dashboard.py",
+        "        if name != INSTRUCTOR:\n",
+        "        if False:\n",
+    ),
 ]
 
 

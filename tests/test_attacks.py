@@ -4335,3 +4335,29 @@ def test_lab_crack_claim_counts_only_if_it_opens_the_reply_the_kdc_sent() -> Non
     forged = sealed("known-to-the-forger", "carol")
     assert cracked_reply(forged.line(), "known-to-the-forger", recorded) is None
     assert cracked_reply("$krb5asrep$18$not-a-line", "sunshine", recorded) is None
+
+
+def test_class_trace_every_key_view_needs_the_dashboard_token(tmp_path: Path) -> None:
+    """The class trace decoded with every key of the realm is the instructor's: its API on the
+    dashboard answers only the dashboard's token (a student with an account on the machine
+    reaches its loopback), and the class trace is never decoded as a student there."""
+    from labs.classroom.dashboard import create_app as dashboard_app
+    from labs.classroom.dashboard import new_token
+    from labs.classroom.realm import class_paths, create_class
+
+    paths = class_paths(tmp_path / "class")
+    create_class(paths, ["ann"], ["127.0.0.1"], lambda _: None)
+    token = new_token(paths.root)
+    client = dashboard_app(paths.root).test_client()
+    every_key = "/trace/api/events?after=0&as=instructor"
+    for header in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": token}):
+        for url in (every_key, "/trace/api/status"):
+            refused = client.get(url, headers=header)
+            assert refused.status_code == 403, url
+            assert "the instructor's" in refused.get_json()["error"]
+    granted = {"Authorization": f"Bearer {token}"}
+    assert client.get(every_key, headers=granted).status_code == 200
+    offered = client.get("/trace/api/status", headers=granted).get_json()["viewers"]
+    assert [v["value"] for v in offered] == ["instructor"]
+    as_student = client.get("/trace/api/events?after=0&as=ann", headers=granted)
+    assert as_student.status_code == 403 and "every key" in as_student.get_json()["error"]

@@ -514,6 +514,56 @@ def test_the_dashboard_grid_is_the_instructors_alone(
     assert [s["student"] for s in granted.json()["students"]] == list(STUDENTS)
 
 
+def test_the_class_trace_is_decoded_with_every_key_on_the_dashboard_only(
+    classroom: Classroom, students: dict[str, ClassStudent]
+) -> None:
+    """The instructor's every-key view exists in class mode, on the dashboard, with its token:
+    in chromium, the dashboard's link opens the class trace decoded as instructor (a
+    student's TGT and service ticket opened with the KDC's database, its KDC signature verified);
+    the same page without the token is refused, saying whose it is."""
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is not installed (make install)"
+    )
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (make browser installs it as root)")
+    url = lab("class", "dashboard", "--dir", str(classroom.root)).stdout.strip()
+    base = url.partition("#")[0]
+    paths = class_paths(classroom.root)
+    ticket = next(
+        e
+        for e in read_trace(paths.trace, lambda _: None)
+        if e.exchange == "TGS" and e.ok and e.client == f"ann@{ClassState.load(paths).realm}"
+    )
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(url)
+            page.wait_for_selector("#grid tbody tr[data-student='ann']", timeout=15_000)
+            page.click("#trace-link")
+            page.wait_for_selector("#viewer option[value='instructor']", state="attached")
+            offered = page.eval_on_selector_all("#viewer option", "os => os.map(o => o.value)")
+            assert offered == ["", "instructor"]
+            page.select_option("#viewer", "instructor")
+            arrow = f".event[data-id='{ticket.id}'] .arrow.request"
+            page.wait_for_selector(arrow, timeout=30_000)
+            page.click(arrow)
+            text = page.inner_text(f"#details-{ticket.id}")
+            assert "opened with the KDC's database" in text and "ann@" in text
+            assert "KDC signature on the authorization data: signed by the KDC" in text
+
+            bare = browser.new_page()
+            bare.goto(f"{base}trace/")
+            bare.wait_for_function(
+                "() => document.getElementById('live').textContent.startsWith('not live')",
+                timeout=15_000,
+            )
+            assert "the dashboard is the instructor's" in bare.inner_text("#live")
+            assert not bare.query_selector_all(".event")
+        finally:
+            browser.close()
+
+
 def test_dashboard_shows_the_grid_live_in_chromium(
     classroom: Classroom, students: dict[str, ClassStudent], tmp_path: Path
 ) -> None:
