@@ -4361,3 +4361,34 @@ def test_class_trace_every_key_view_needs_the_dashboard_token(tmp_path: Path) ->
     assert [v["value"] for v in offered] == ["instructor"]
     as_student = client.get("/trace/api/events?after=0&as=ann", headers=granted)
     assert as_student.status_code == 403 and "every key" in as_student.get_json()["error"]
+
+
+def test_class_grading_counts_a_wire_tgs_only_when_the_kdc_granted_it() -> None:
+    """On the class KDC's Kerberos port (exercises 16-18) the trace keeps the DER whole, with
+    no parts to open again: a TGS exchange counts for the client the KDC found in the TGT it
+    opened and checked — only if the KDC granted it. One it refused (a TGT forged in ann's
+    name, a service's AP line) counts for nobody, whatever name the line carries."""
+    from labs.classroom.grading import attributed_client
+    from labs.decode import Decoder, KeytabKeys
+    from labs.tracefile import TraceEvent
+
+    decoder = Decoder(KeytabKeys([]), "the class server")
+
+    def wire(event_id: int, **record: Any) -> TraceEvent:
+        base = {
+            "time": T0,
+            "component": "kdc",
+            "exchange": "TGS",
+            "ok": True,
+            "client": "ann@CLASS.TEST",
+            "server": "HTTP/notes@CLASS.TEST",
+            "transport": "udp",
+            "request": {"der": "AA=="},
+            "reply": {"der": "AA=="},
+        }
+        return TraceEvent(event_id, {**base, **record})
+
+    assert attributed_client(wire(1), decoder, set()) == "ann@CLASS.TEST"
+    refused = wire(2, ok=False, error="KRB_AP_ERR_MODIFIED")
+    assert attributed_client(refused, decoder, set()) is None
+    assert attributed_client(wire(3, component="notes", exchange="AP"), decoder, set()) is None

@@ -119,7 +119,7 @@ def classroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Classroom]:
     root = base / "instructor" / "class"
     made = lab("class", "init", "--dir", str(root), "--roster", str(roster))
     assert made.returncode == 0, made.stdout + made.stderr
-    port = free_ports(3)
+    port = free_ports(4)  # the KDC, notes, the dashboard, the KDC's Kerberos port
     served = lab("class", "serve", "--dir", str(root), "--host", "127.0.0.1", "--port", str(port))
     try:
         assert served.returncode == 0, served.stdout + served.stderr
@@ -451,6 +451,80 @@ def test_a_ticket_forged_with_a_leaked_service_key_counts_for_nobody(
     for document in (before, after):
         document.pop("generated")
     assert after == before
+
+
+MIT_TOOLS = ("kinit", "kvno")
+
+
+def _mit(student: ClassStudent, *args: str, cache: str = "", stdin: str = "") -> Any:
+    """One of MIT's programs in the student's joined shell (KRB5_CONFIG from join), with the
+    credential cache ``cache`` in the student's home (default: the one join named)."""
+    env = dict(student.env)
+    if cache:
+        env["KRB5CCNAME"] = f"FILE:{student.home / cache}"
+    return run(list(args), env, stdin)
+
+
+def test_mit_tools_on_the_class_kerberos_port_are_graded_per_student(
+    classroom: Classroom, students: dict[str, ClassStudent]
+) -> None:
+    """Exercises 16-18 against the class server: MIT's kinit and kvno on the class KDC's
+    Kerberos port (the krb5.conf join wrote), graded from what the class KDC recorded, by the
+    principal the realm authenticated. ben does all three; cat's try at ben's carol and
+    ann's work elsewhere count for neither of them."""
+    missing = [tool for tool in MIT_TOOLS if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(
+            f"MIT Kerberos's {', '.join(missing)} not installed (apt-get install krb5-user)"
+        )
+    ben, cat = students["ben"], students["cat"]
+    conf = Path(ben.env["KRB5_CONFIG"])
+    assert conf.parent == ben.home / "class"
+    assert f"kdc = 127.0.0.1:{classroom.port + 3}" in conf.read_text()
+    assert ben.env["KRB5CCNAME"] == f"FILE:{ben.home / 'class' / 'krb5cc'}"
+    for exercise in ("16", "17", "18"):
+        assert classroom.grades("ben")[exercise] == "not started"
+
+    # 16: kinit (PA-ENC-TIMESTAMP over the wire), then kvno.
+    login = _mit(ben, "kinit", "ben", stdin=ben.password + "\n")
+    assert login.returncode == 0, login.stderr
+    assert classroom.grades("ben")["16"] == "1/2 steps"
+    ticket = _mit(ben, "kvno", "HTTP/notes")
+    assert ticket.returncode == 0, ticket.stderr
+    assert classroom.grades("ben")["16"] == "passed"
+    assert classroom.grades("ann")["16"] == "not started"
+
+    # 17: carol-ben's AS-REP with no password; cracked; its TGT used.
+    asked = _mit(ben, "kinit", "carol-ben", cache="carol.cc", stdin="no-idea\n")
+    assert asked.returncode != 0  # the KDC answered before any password was typed
+    assert classroom.grades("ben")["17"] == "1/2 steps"
+    tried = _mit(cat, "kinit", "carol-ben", cache="carol.cc", stdin="no-idea\n")
+    assert tried.returncode != 0
+    carol = _weak_password_of(classroom, "carol-ben")
+    words = ["--wordlist", str(_wordlist(ben, carol))]
+    cracked = run([str(BIN / "orthrus-lab"), "crack", "carol-ben", *words], ben.env)
+    assert f"Found the password of carol-ben@CLASS.TEST: {carol}" in cracked.stdout
+    assert _mit(ben, "kinit", "carol-ben", cache="carol.cc", stdin=carol + "\n").returncode == 0
+    assert classroom.grades("ben")["17"] == "1/2 steps"  # the password alone proves nothing
+    used = _mit(ben, "kvno", "HTTP/notes", cache="carol.cc")
+    assert used.returncode == 0, used.stderr
+    assert classroom.grades("ben")["17"] == "passed"
+    assert classroom.grades("cat")["17"] == "not started"  # carol-ben is not cat's
+
+    # 18: a ticket for HTTP/legacy-ben over the wire; cracked; a login as it.
+    roasted = _mit(ben, "kvno", "HTTP/legacy-ben")
+    assert roasted.returncode == 0, roasted.stderr
+    assert classroom.grades("ben")["18"] == "1/2 steps"
+    legacy = _weak_password_of(classroom, "HTTP/legacy-ben")
+    words = ["--wordlist", str(_wordlist(ben, legacy))]
+    crack = [str(BIN / "orthrus-lab"), "crack", "--ticket", "HTTP/legacy-ben", *words]
+    assert f"password of HTTP/legacy-ben@CLASS.TEST: {legacy}" in run(crack, ben.env).stdout
+    proof = _mit(ben, "kinit", "HTTP/legacy-ben", cache="legacy.cc", stdin=legacy + "\n")
+    assert proof.returncode == 0, proof.stderr
+    assert classroom.grades("ben")["18"] == "passed"
+    # ann logged in as her own HTTP/legacy-ann (exercise 11), never with a wire ticket.
+    assert classroom.grades("ann")["18"] != "passed"
+    assert classroom.grades("cat")["16"] == "not started"
 
 
 def test_the_answer_key_is_the_instructors_in_a_class(
