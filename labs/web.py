@@ -1,12 +1,16 @@
 """``orthrus-lab web``: the lab's exchanges as a live sequence diagram in a browser.
 
 Plain HTML and JavaScript (``labs/static/``), no build step, served by Flask under gunicorn.
-The page polls ``GET /api/events?after=N&as=USER`` and draws each AS, TGS and AP exchange
+The page polls ``GET api/events?after=N&as=VIEWER`` and draws each AS, TGS and AP exchange
 (RFC 4120 §3) as a request arrow and a reply arrow between a lifeline per client principal,
 the KDC and the services; replays and forged tickets are marked; a click opens an arrow's
 decoded fields, the key that protects each sealed part (a link to the event it was learnt
 from) and a verdict on each opened ticket's KDC signature; refusals are red, with the error
 explained; the rows can be filtered by principal and exchange.
+
+A viewer decodes with the keys it holds (:mod:`labs.viewers`): in a local lab a user, a
+service, or the KDC once exercise 12 hands out the krbtgt key — never an instructor, a view
+the class dashboard alone serves (:mod:`labs.classroom.dashboard`), mounting the same page.
 
 ``python -m labs.web --dir LAB --port P``
 """
