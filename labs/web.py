@@ -148,7 +148,8 @@ def trace_page(
     guard: Callable[[], Any] | None = None,
 ) -> Blueprint:
     """The sequence-diagram page (``index.html``, its static files) and its API
-    (``api/status``, ``api/events?after=N&as=VIEWER``), mountable under any prefix: the page
+    (``api/status``: realm, processes, lifelines and the views offered;
+    ``api/events?after=N&as=VIEWER``), mountable under any prefix: the page
     asks for its files and API relative to its own URL. ``guard`` may answer a request
     first (a refusal)."""
     page = Blueprint(name, __name__)
@@ -204,6 +205,7 @@ def create_app(root: Path) -> Flask:
             "realm": document["realm"],
             "up": document["up"],
             "processes": document["processes"],
+            "lanes": ["kdc", *(s.name for s in lab.state.services), "impostor"],
             "viewers": [v.to_json() for v in local_viewers(lab)],
         }
 

@@ -112,7 +112,12 @@ def create_app(root: Path) -> Flask:
     )
 
     def status() -> dict[str, Any]:
-        return {"realm": state.realm, "processes": {}, "viewers": [instructor.to_json()]}
+        return {
+            "realm": state.realm,
+            "processes": {},
+            "lanes": ["kdc", "notes"],
+            "viewers": [instructor.to_json()],
+        }
 
     def trace_refused() -> Any:
         """The trace page's HTML and scripts are static; its API is the instructor's."""

@@ -257,6 +257,13 @@ async function loadStatus() {
   const status = await response.json();
   if (!response.ok) throw new Error(status.error || response.statusText);
   document.getElementById("realm").textContent = status.realm;
+  // Only the lifelines this realm has (a class server runs no legacy and no impostor).
+  const unused = state.lanes.filter((lane) => BASE_LANES.includes(lane)
+    && !status.lanes.includes(lane) && !state.views.some((v) => v.lane === lane));
+  if (unused.length) {
+    state.lanes = state.lanes.filter((lane) => !unused.includes(lane));
+    drawLanes(); redraw();
+  }
   const processes = document.getElementById("processes");
   processes.replaceChildren(...Object.entries(status.processes).map(([name, p]) =>
     el("span", { class: p.running ? "up" : "", title: p.url || "not running" }, name)));

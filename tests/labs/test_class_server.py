@@ -589,7 +589,7 @@ def test_the_dashboard_grid_is_the_instructors_alone(
 
 
 def test_the_class_trace_is_decoded_with_every_key_on_the_dashboard_only(
-    classroom: Classroom, students: dict[str, ClassStudent]
+    classroom: Classroom, students: dict[str, ClassStudent], tmp_path: Path
 ) -> None:
     """The instructor's every-key view exists in class mode, on the dashboard, with its token:
     in chromium, the dashboard's link opens the class trace decoded as instructor (a
@@ -625,6 +625,9 @@ def test_the_class_trace_is_decoded_with_every_key_on_the_dashboard_only(
             text = page.inner_text(f"#details-{ticket.id}")
             assert "opened with the KDC's database" in text and "ann@" in text
             assert "KDC signature on the authorization data: signed by the KDC" in text
+            shot = tmp_path / "class-trace.png"
+            page.screenshot(path=str(shot))
+            assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
             bare = browser.new_page()
             bare.goto(f"{base}trace/")
@@ -636,6 +639,8 @@ def test_the_class_trace_is_decoded_with_every_key_on_the_dashboard_only(
             assert not bare.query_selector_all(".event")
         finally:
             browser.close()
+    if os.environ.get("ORTHRUS_CLASS_TRACE_SCREENSHOT"):
+        shutil.copy(shot, os.environ["ORTHRUS_CLASS_TRACE_SCREENSHOT"])
 
 
 def test_dashboard_shows_the_grid_live_in_chromium(
