@@ -15,6 +15,7 @@ import click
 import httpx
 from rich.console import Console
 
+from labs.classroom import KERBEROS_OFFSET
 from labs.state import NotALab
 from orthrus.errors import ConfigError
 from orthrus_io.files import write_private
@@ -84,8 +85,8 @@ def init_command(directory: str, roster: Path, hosts: tuple[str, ...]) -> None:
     "--port",
     default=8900,
     show_default=True,
-    type=click.IntRange(1, 65533),
-    help="The KDC's port; notes serves on PORT+1.",
+    type=click.IntRange(1, 65535 - KERBEROS_OFFSET),
+    help="The KDC's HTTPS port; notes serves on PORT+1, the KDC's Kerberos (UDP, TCP) on PORT+3.",
 )
 @click.option(
     "--dashboard-port",
@@ -94,7 +95,8 @@ def init_command(directory: str, roster: Path, hosts: tuple[str, ...]) -> None:
     help="The dashboard's port on 127.0.0.1 (default PORT+2).",
 )
 def serve_command(directory: str, host: str, port: int, dashboard_port: int) -> None:
-    """Serve the class: the KDC and HTTP/notes over HTTPS, the dashboard on loopback."""
+    """Serve the class: the KDC and HTTP/notes over HTTPS, the KDC's Kerberos port for MIT's
+    programs, the dashboard on loopback."""
     from labs.classroom.realm import ClassState, class_paths
     from labs.classroom.server import ServeOptions, serve_class
 
@@ -183,7 +185,6 @@ def join(
 
     Prints the shell settings to use it: eval "$(orthrus-lab join URL --ca ca.pem)".
     """
-    from labs.classroom.server import KERBEROS_OFFSET
     from labs.lab import krb5_conf
 
     parts = urlsplit(url.rstrip("/"))

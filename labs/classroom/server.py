@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from labs.classroom import KERBEROS_OFFSET
 from labs.classroom.dashboard import new_token, token_of
 from labs.classroom.realm import ClassState, certificates, notes_principal
 from labs.lab import lab_env
@@ -35,7 +36,6 @@ from orthrus_io.tls import client_ssl_context
 
 __all__ = [
     "CLASS_PROCESSES",
-    "KERBEROS_OFFSET",
     "ServeOptions",
     "dashboard_url",
     "is_served",
@@ -45,8 +45,6 @@ __all__ = [
 
 #: In start order: the services ask the KDC whether the realm is a lab.
 CLASS_PROCESSES = ("kdc", "notes", "dashboard")
-#: The class KDC's Kerberos port is its HTTPS port plus this (``orthrus-lab join`` assumes so).
-KERBEROS_OFFSET = 3
 
 Say = Callable[[str], None]
 
