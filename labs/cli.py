@@ -390,27 +390,30 @@ def check(
 
 
 def _student_decoder(lab: Any, user: str | None, keytabs: tuple[Path, ...]) -> Any:
-    from labs.decode import Decoder, KeytabKeys, PasswordKeys, StoreKeys, chain
+    """A decoder with the keys the viewer ``user`` holds (:mod:`labs.viewers`: a user, a
+    service, the KDC once exercise 12 hands out its key; never an instructor), and those of
+    ``keytabs``."""
+    from labs.decode import Decoder, KeytabKeys, chain
+    from labs.viewers import local_viewer
     from orthrus.authz import AuthzVerifier
 
     if user is None and not keytabs:
         return None
-    store = lab.store()
-    # The realm's public keys: a verdict on each opened ticket's KDC signature.
-    authz = AuthzVerifier(store.signer().jwks(), lab.state.realm)
-    skew = int(store.settings.max_skew)
-    if user == "instructor":
-        return Decoder(StoreKeys(store), "the instructor (every key)", authz, skew)
     sources: list[Any] = []
     holder = "you"
     if user is not None:
-        person = lab.state.user(user)
-        principal = person.principal(lab.state.realm)
-        sources.append(PasswordKeys({principal: person.password}))
-        holder = principal
+        try:
+            viewer = local_viewer(lab, user)
+        except ConfigError as exc:  # the instructor, the KDC before its key, nobody
+            raise click.BadParameter(str(exc), param_hint="--as") from None
+        sources.append(viewer.keys())
+        holder = viewer.holder
     if keytabs:
         sources.append(KeytabKeys(list(keytabs)))
-    return Decoder(chain(sources), holder, authz, skew)
+    store = lab.store()
+    # The realm's public keys: a verdict on each opened ticket's KDC signature.
+    authz = AuthzVerifier(store.signer().jwks(), lab.state.realm)
+    return Decoder(chain(sources), holder, authz, int(store.settings.max_skew))
 
 
 def _record_decodes(lab: Any, decoder: Any, events: list[Any]) -> None:
@@ -445,9 +448,10 @@ def _record_decodes(lab: Any, decoder: Any, events: list[Any]) -> None:
     "--as",
     "user",
     default=lambda: os.environ.get("ORTHRUS_LAB_USER") or None,
-    metavar="USER",
-    help="Decode with USER's keys: their password, then their session keys "
-    "(default $ORTHRUS_LAB_USER; 'instructor' holds every key).",
+    metavar="VIEWER",
+    help="Decode with the keys VIEWER holds: a user's password, then their session keys; a "
+    "service's keytab (notes, legacy); kdc, once exercise 12 hands you the krbtgt key "
+    "(default $ORTHRUS_LAB_USER). No instructor: that view is the class dashboard's.",
 )
 @click.option(
     "--keytab",

@@ -267,21 +267,21 @@ def write_kdc_switches(lab: Lab) -> None:
     write_private(lab.paths.kdc / "kdc.toml", settings.to_toml().encode())
 
 
-def krb5_conf(state: LabState) -> str:
-    """The ``krb5.conf`` MIT's programs need for the lab realm: its KDC on the lab's Kerberos
-    port (UDP, then TCP for large replies: RFC 4120 §7.2), and nothing from DNS."""
-    port = state.ports["kerberos"]
+def krb5_conf(realm: str, host: str, port: int) -> str:
+    """The ``krb5.conf`` MIT's programs need for a lab or class realm: its KDC on ``host``'s
+    Kerberos ``port`` (UDP, then TCP for large replies: RFC 4120 §7.2), and nothing from DNS."""
+    shown = f"[{host}]" if ":" in host else host
     return (
         "# The lab realm for MIT's kinit, klist, kvno (export KRB5_CONFIG=this file)\n"
         "[libdefaults]\n"
-        f"    default_realm = {state.realm}\n"
+        f"    default_realm = {realm}\n"
         "    dns_lookup_kdc = false\n"
         "    dns_lookup_realm = false\n"
         "    dns_canonicalize_hostname = false\n"
         "    rdns = false\n"
         "[realms]\n"
-        f"    {state.realm} = {{\n"
-        f"        kdc = 127.0.0.1:{port}\n"
+        f"    {realm} = {{\n"
+        f"        kdc = {shown}:{port}\n"
         "    }\n"
     )
 
@@ -382,7 +382,8 @@ def _launch(lab: Lab, name: str, port_base: int, say: Say) -> tuple[ProcInfo, An
             port_base + _PORT_OFFSETS["kerberos"] if port_base else 0
         )
         lab.state.ports["kerberos"] = choose_port(wanted, taken, say)
-        write_private(lab.paths.krb5_conf, krb5_conf(lab.state).encode())
+        conf = krb5_conf(lab.state.realm, "127.0.0.1", lab.state.ports["kerberos"])
+        write_private(lab.paths.krb5_conf, conf.encode())
     lab.state.save(lab.paths)
     return start_process(lab.paths, name, _command(lab, name, port), port, lab_env())
 

@@ -1,4 +1,5 @@
-"""A browser page served by Flask: the lab's web page and the class dashboard."""
+"""A browser page served by Flask: the class dashboard (the lab's sequence-diagram page is a
+blueprint of its own, :func:`labs.web.trace_page`, mounted by the lab and the dashboard)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,16 @@
 """``orthrus-lab web``: the lab's exchanges as a live sequence diagram in a browser.
 
 Plain HTML and JavaScript (``labs/static/``), no build step, served by Flask under gunicorn.
-The page polls ``GET /api/events?after=N&as=USER`` and draws each AS, TGS and AP exchange
+The page polls ``GET api/events?after=N&as=VIEWER`` and draws each AS, TGS and AP exchange
 (RFC 4120 §3) as a request arrow and a reply arrow between a lifeline per client principal,
 the KDC and the services; replays and forged tickets are marked; a click opens an arrow's
 decoded fields, the key that protects each sealed part (a link to the event it was learnt
 from) and a verdict on each opened ticket's KDC signature; refusals are red, with the error
 explained; the rows can be filtered by principal and exchange.
+
+A viewer decodes with the keys it holds (:mod:`labs.viewers`): in a local lab a user, a
+service, or the KDC once exercise 12 hands out the krbtgt key — never an instructor, a view
+the class dashboard alone serves (:mod:`labs.classroom.dashboard`), mounting the same page.
 
 ``python -m labs.web --dir LAB --port P``
 """
@@ -16,24 +20,23 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request, send_from_directory
 
-from labs.decode import Decoder, PasswordKeys, StoreKeys
+from labs.decode import Decoder
 from labs.lab import Lab
-from labs.page import page_app
 from labs.state import LabPaths
 from labs.tracefile import TraceEvent, read_trace, record_activity
 from labs.view import EventMarks, event_view
+from labs.viewers import Viewer, ViewerRefused, local_viewer, local_viewers
 from orthrus.authz import AuthzVerifier
 
-__all__ = ["create_app", "main", "serve"]
+__all__ = ["TraceViews", "create_app", "json_safe", "main", "serve", "trace_page"]
 
 STATIC = Path(__file__).parent / "static"
-INSTRUCTOR = "instructor"
 #: The largest integer a JavaScript number holds exactly (``Number.MAX_SAFE_INTEGER``).
 MAX_SAFE_INTEGER = 2**53 - 1
 
@@ -52,51 +55,55 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-class _Viewers:
-    """One decoder per viewer, fed as the trace grows (rebuilt if the trace is reset)."""
+class TraceViews:
+    """A trace's events as views, one decoder per viewer, fed as the trace grows (all
+    rebuilt if the trace is reset). ``choose`` names a viewer's keys (or refuses, with
+    :class:`~labs.viewers.ViewerRefused`); ``on_decoded`` sees what a viewer opened."""
 
-    def __init__(self, lab: Lab) -> None:
-        self.lab = lab
+    def __init__(
+        self,
+        trace: Path,
+        authz: AuthzVerifier,
+        max_skew: int,
+        choose: Callable[[str], Viewer],
+        on_decoded: Callable[[Decoder, list[TraceEvent]], None] | None = None,
+    ) -> None:
+        self.trace = trace
+        self.authz = authz
+        self.max_skew = max_skew
+        self.choose = choose
+        self.on_decoded = on_decoded
         self.lock = threading.Lock()
         self.decoders: dict[str, Decoder] = {}
-        self.recorded: dict[str, set[int]] = {}
         self.marks = EventMarks()
         self.seen = 0
-        store = lab.store()
-        self.authz = AuthzVerifier(store.signer().jwks(), lab.state.realm)
-        self.max_skew = int(store.settings.max_skew)
 
-    def decoder(self, viewer: str) -> Decoder | None:
-        if viewer in ("", "none"):
+    def decoder(self, name: str) -> Decoder | None:
+        if name in ("", "none"):
             return None
-        found = self.decoders.get(viewer)
+        found = self.decoders.get(name)
         if found is None:
-            if viewer == INSTRUCTOR:
-                keys: Any = StoreKeys(self.lab.store())
-                holder = "the instructor (every key)"
-            else:
-                user = self.lab.state.user(viewer)
-                holder = user.principal(self.lab.state.realm)
-                keys = PasswordKeys({holder: user.password})
-            found = Decoder(keys, holder, self.authz, self.max_skew)
-            self.decoders[viewer] = found
+            viewer = self.choose(name)
+            found = Decoder(viewer.keys(), viewer.holder, self.authz, self.max_skew)
+            self.decoders[name] = found
         return found
 
     def views(self, viewer: str, after: int) -> tuple[list[dict[str, Any]], list[str]]:
+        """The events after ``after``, decoded as ``viewer``, and the trace's warnings."""
         warnings: list[str] = []
-        events = read_trace(self.lab.paths.trace, warnings.append)
+        events = read_trace(self.trace, warnings.append)
         with self.lock:
             last = events[-1].id if events else 0
             if last < self.seen:  # the lab was reset
                 self.decoders.clear()
-                self.recorded.clear()
                 self.marks = EventMarks()
             self.seen = last
             self.marks.feed(events)
             decoder = self.decoder(viewer)
             if decoder is not None:
                 decoder.feed(events)
-                self._record(viewer, decoder, events)
+                if self.on_decoded is not None:
+                    self.on_decoded(decoder, events)
             shown = [e for e in events if e.id > after]
             views = [
                 event_view(e, decoder.parts(e) if decoder else None, self.marks.of(e))
@@ -104,9 +111,17 @@ class _Viewers:
             ]
             return views, warnings
 
-    def _record(self, viewer: str, decoder: Decoder, events: list[TraceEvent]) -> None:
-        """A user who opened their own AP authenticator did exercise 3's decoding step."""
-        done = self.recorded.setdefault(viewer, set())
+
+class _Decodes:
+    """Exercise 3's decoding step: a user who opened their own AP authenticator (noted once
+    per event in the lab's activity)."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.recorded: dict[str, set[int]] = {}
+
+    def __call__(self, decoder: Decoder, events: list[TraceEvent]) -> None:
+        done = self.recorded.setdefault(decoder.holder, set())
         opened = [
             e.id
             for e in events
@@ -115,7 +130,7 @@ class _Viewers:
             and e.client == decoder.holder
             and any(p.opened and p.where == "request.authenticator" for p in decoder.parts(e))
         ]
-        if opened and viewer != INSTRUCTOR:
+        if opened:
             record_activity(
                 self.lab.paths.activity,
                 "decode",
@@ -126,27 +141,34 @@ class _Viewers:
         done.update(opened)
 
 
-def create_app(root: Path) -> Flask:
-    """The page's app for the lab in ``root``."""
-    lab = Lab.open(LabPaths.of(root))
-    viewers = _Viewers(lab)
-    app = page_app("labs.web", STATIC, "index.html")
+def trace_page(
+    name: str,
+    views: TraceViews,
+    status: Callable[[], dict[str, Any]],
+    guard: Callable[[], Any] | None = None,
+) -> Blueprint:
+    """The sequence-diagram page (``index.html``, its static files) and its API
+    (``api/status``: realm, processes, lifelines and the views offered;
+    ``api/events?after=N&as=VIEWER``), mountable under any prefix: the page
+    asks for its files and API relative to its own URL. ``guard`` may answer a request
+    first (a refusal)."""
+    page = Blueprint(name, __name__)
+    if guard is not None:
+        page.before_request(guard)
 
-    @app.get("/api/status")
-    def status() -> Any:
-        document = lab.status_json()
-        return jsonify(
-            realm=document["realm"],
-            up=document["up"],
-            processes=document["processes"],
-            users=[
-                {"name": name, "principal": u["principal"], "note": u["note"]}
-                for name, u in document["users"].items()
-            ],
-            services={n: s["principal"] for n, s in document["services"].items()},
-        )
+    @page.get("/")
+    def index_page() -> Response:
+        return send_from_directory(STATIC, "index.html", max_age=0)
 
-    @app.get("/api/events")
+    @page.get("/static/<path:file>")
+    def static_file(file: str) -> Response:
+        return send_from_directory(STATIC, file, max_age=0)
+
+    @page.get("/api/status")
+    def status_api() -> Any:
+        return jsonify(status())
+
+    @page.get("/api/events")
     def events() -> Any:
         try:
             after = int(request.args.get("after", "0"))
@@ -154,10 +176,45 @@ def create_app(root: Path) -> Flask:
             after = 0
         viewer = request.args.get("as", "")
         try:
-            views, warnings = viewers.views(viewer, after)
-        except Exception as exc:  # a bad viewer name or an unreadable realm: say so
+            found, warnings = views.views(viewer, after)
+        except ViewerRefused as exc:  # a view whose keys the asker does not hold
+            return jsonify(error=str(exc), viewer=viewer), 403
+        except Exception as exc:  # a viewer nobody is, an unreadable realm: say so
             return jsonify(error=str(exc)), 400
-        return jsonify(events=json_safe(views), warnings=warnings, viewer=viewer or "none")
+        return jsonify(events=json_safe(found), warnings=warnings, viewer=viewer or "none")
+
+    return page
+
+
+def create_app(root: Path) -> Flask:
+    """The page's app for the lab in ``root``: decoded as the lab's users, services, or the
+    KDC once its key was handed out (:mod:`labs.viewers`) — never as an instructor."""
+    lab = Lab.open(LabPaths.of(root))
+    store = lab.store()
+    views = TraceViews(
+        lab.paths.trace,
+        AuthzVerifier(store.signer().jwks(), lab.state.realm),
+        int(store.settings.max_skew),
+        lambda name: local_viewer(lab, name),
+        _Decodes(lab),
+    )
+
+    def status() -> dict[str, Any]:
+        document = lab.status_json()
+        return {
+            "realm": document["realm"],
+            "up": document["up"],
+            "processes": document["processes"],
+            "lanes": ["kdc", *(s.name for s in lab.state.services), "impostor"],
+            "viewers": [v.to_json() for v in local_viewers(lab)],
+        }
+
+    app = Flask("labs.web", static_folder=None)
+    app.register_blueprint(trace_page("lab", views, status))
+
+    @app.get("/livez")
+    def livez() -> Any:
+        return jsonify(status="ok")
 
     return app
 

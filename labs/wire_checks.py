@@ -18,7 +18,13 @@ from orthrus import der
 from orthrus.errors import MalformedMessage
 from orthrus_io.trace import KERBEROS_TRANSPORTS
 
-__all__ = ["check_asrep_roasting", "check_kerberoasting", "check_mit_tools", "cracked_reply"]
+__all__ = [
+    "check_asrep_roasting",
+    "check_kerberoasting",
+    "check_mit_tools",
+    "cracked_reply",
+    "preauthenticated",
+]
 
 T = TypeVar("T")
 
@@ -32,11 +38,12 @@ def _on_the_wire(ev: Evidence, exchange: str, **conditions: object) -> list[Trac
     ]
 
 
-def _timestamp_sent(event: TraceEvent) -> bool:
-    """The AS-REQ carried PA-ENC-TIMESTAMP (RFC 4120 §5.2.7.2): the client pre-authenticated."""
+def preauthenticated(event: TraceEvent) -> bool:
+    """The AS-REQ carried pre-authentication (RFC 4120 §5.2.7.2): PA-ENC-TIMESTAMP on the
+    Kerberos wire, padata in the JSON dialect."""
     data = der_of(event.request)
     if data is None:
-        return False
+        return bool(event.request.get("padata"))
     try:
         request = der.decode_as_req(data)
     except MalformedMessage:
@@ -104,7 +111,7 @@ def _refused_later(
 
 def check_mit_tools(ev: Evidence) -> list[Step]:
     users = ev.users()
-    logins = [e for e in _on_the_wire(ev, "AS", ok=True, client=users) if _timestamp_sent(e)]
+    logins = [e for e in _on_the_wire(ev, "AS", ok=True, client=users) if preauthenticated(e)]
     services = {s.principal for s in ev.lab.state.services}
     tickets = _on_the_wire(ev, "TGS", ok=True, server=services)
     login, ticket = first_of(logins), first_of(tickets)
@@ -134,7 +141,7 @@ def check_mit_tools(ev: Evidence) -> list[Step]:
 
 def check_asrep_roasting(ev: Evidence) -> list[Step]:
     users = ev.users()
-    unasked = [e for e in _on_the_wire(ev, "AS", ok=True, client=users) if not _timestamp_sent(e)]
+    unasked = [e for e in _on_the_wire(ev, "AS", ok=True, client=users) if not preauthenticated(e)]
     cracked = _cracked(ev, unasked)
     roasted = {e.client for e in unasked}
     got = first_of(unasked)

@@ -1345,6 +1345,24 @@ MUTATIONS: list[Mutation] = [
         "    found = recorded.get(cipher)\n",
         "    found = (line, parse_hash(line))  # the claim itself, not what the KDC sent\n",
     ),
+    Mutation(
+        "test_class_grading_counts_a_wire_tgs_only_when_the_kdc_granted_it",
+        "labs/classroom/grading.py",
+        'granted = event.component == "kdc" and event.exchange == "TGS" and event.ok',
+        "granted = True",
+    ),
+    Mutation(
+        "test_class_trace_every_key_view_needs_the_dashboard_token",
+        "labs/classroom/dashboard.py",
+        'return refused() if request.path.startswith("/trace/api/") else None',
+        "return None",
+    ),
+    Mutation(
+        "test_class_trace_every_key_view_needs_the_dashboard_token",
+        "labs/classroom/dashboard.py",
+        "        if name != INSTRUCTOR:\n",
+        "        if False:\n",
+    ),
 ]
 
 

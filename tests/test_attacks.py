@@ -4335,3 +4335,60 @@ def test_lab_crack_claim_counts_only_if_it_opens_the_reply_the_kdc_sent() -> Non
     forged = sealed("known-to-the-forger", "carol")
     assert cracked_reply(forged.line(), "known-to-the-forger", recorded) is None
     assert cracked_reply("$krb5asrep$18$not-a-line", "sunshine", recorded) is None
+
+
+def test_class_trace_every_key_view_needs_the_dashboard_token(tmp_path: Path) -> None:
+    """The class trace decoded with every key of the realm is the instructor's: its API on the
+    dashboard answers only the dashboard's token (a student with an account on the machine
+    reaches its loopback), and the class trace is never decoded as a student there."""
+    from labs.classroom.dashboard import create_app as dashboard_app
+    from labs.classroom.dashboard import new_token
+    from labs.classroom.realm import class_paths, create_class
+
+    paths = class_paths(tmp_path / "class")
+    create_class(paths, ["ann"], ["127.0.0.1"], lambda _: None)
+    token = new_token(paths.root)
+    client = dashboard_app(paths.root).test_client()
+    every_key = "/trace/api/events?after=0&as=instructor"
+    for header in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": token}):
+        for url in (every_key, "/trace/api/status"):
+            refused = client.get(url, headers=header)
+            assert refused.status_code == 403, url
+            assert "the instructor's" in refused.get_json()["error"]
+    granted = {"Authorization": f"Bearer {token}"}
+    assert client.get(every_key, headers=granted).status_code == 200
+    offered = client.get("/trace/api/status", headers=granted).get_json()["viewers"]
+    assert [v["value"] for v in offered] == ["instructor"]
+    as_student = client.get("/trace/api/events?after=0&as=ann", headers=granted)
+    assert as_student.status_code == 403 and "every key" in as_student.get_json()["error"]
+
+
+def test_class_grading_counts_a_wire_tgs_only_when_the_kdc_granted_it() -> None:
+    """On the class KDC's Kerberos port (exercises 16-18) the trace keeps the DER whole, with
+    no parts to open again: a TGS exchange counts for the client the KDC found in the TGT it
+    opened and checked — only if the KDC granted it. One it refused (a TGT forged in ann's
+    name, a service's AP line) counts for nobody, whatever name the line carries."""
+    from labs.classroom.grading import attributed_client
+    from labs.decode import Decoder, KeytabKeys
+    from labs.tracefile import TraceEvent
+
+    decoder = Decoder(KeytabKeys([]), "the class server")
+
+    def wire(event_id: int, **record: Any) -> TraceEvent:
+        base = {
+            "time": T0,
+            "component": "kdc",
+            "exchange": "TGS",
+            "ok": True,
+            "client": "ann@CLASS.TEST",
+            "server": "HTTP/notes@CLASS.TEST",
+            "transport": "udp",
+            "request": {"der": "AA=="},
+            "reply": {"der": "AA=="},
+        }
+        return TraceEvent(event_id, {**base, **record})
+
+    assert attributed_client(wire(1), decoder, set()) == "ann@CLASS.TEST"
+    refused = wire(2, ok=False, error="KRB_AP_ERR_MODIFIED")
+    assert attributed_client(refused, decoder, set()) is None
+    assert attributed_client(wire(3, component="notes", exchange="AP"), decoder, set()) is None

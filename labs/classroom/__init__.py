@@ -8,3 +8,9 @@ client against it. Grades come only from what the class server's own KDC and ser
 recorded, attributed by the principal they authenticated (never by a field a student
 writes). See docs/labs/class.md.
 """
+
+__all__ = ["KERBEROS_OFFSET"]
+
+#: The class KDC's Kerberos port (RFC 4120 §7.2, UDP and TCP) is its HTTPS port plus this:
+#: ``class serve`` binds it, ``orthrus-lab join`` writes it into the student's krb5.conf.
+KERBEROS_OFFSET = 3

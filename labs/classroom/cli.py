@@ -15,6 +15,7 @@ import click
 import httpx
 from rich.console import Console
 
+from labs.classroom import KERBEROS_OFFSET
 from labs.state import NotALab
 from orthrus.errors import ConfigError
 from orthrus_io.files import write_private
@@ -84,8 +85,8 @@ def init_command(directory: str, roster: Path, hosts: tuple[str, ...]) -> None:
     "--port",
     default=8900,
     show_default=True,
-    type=click.IntRange(1, 65533),
-    help="The KDC's port; notes serves on PORT+1.",
+    type=click.IntRange(1, 65535 - KERBEROS_OFFSET),
+    help="The KDC's HTTPS port; notes serves on PORT+1, the KDC's Kerberos (UDP, TCP) on PORT+3.",
 )
 @click.option(
     "--dashboard-port",
@@ -94,7 +95,8 @@ def init_command(directory: str, roster: Path, hosts: tuple[str, ...]) -> None:
     help="The dashboard's port on 127.0.0.1 (default PORT+2).",
 )
 def serve_command(directory: str, host: str, port: int, dashboard_port: int) -> None:
-    """Serve the class: the KDC and HTTP/notes over HTTPS, the dashboard on loopback."""
+    """Serve the class: the KDC and HTTP/notes over HTTPS, the KDC's Kerberos port for MIT's
+    programs, the dashboard on loopback."""
     from labs.classroom.realm import ClassState, class_paths
     from labs.classroom.server import ServeOptions, serve_class
 
@@ -170,11 +172,21 @@ def report_command(directory: str, as_json: bool, as_csv: bool, since: str | Non
     help="Where to keep the class's URL, CA and your credential cache.",
 )
 @click.option("--notes-url", help="The HTTP/notes service (default: the KDC's host, port + 1).")
-def join(url: str, ca: Path, directory: str, notes_url: str | None) -> None:
-    """Join a class server at URL (its KDC): verify it with the class CA, save both.
+@click.option(
+    "--kerberos-port",
+    type=click.IntRange(1, 65535),
+    help="The class KDC's Kerberos port, UDP and TCP (default: the URL's port + 3).",
+)
+def join(
+    url: str, ca: Path, directory: str, notes_url: str | None, kerberos_port: int | None
+) -> None:
+    """Join a class server at URL (its KDC): verify it with the class CA, save both, and
+    write DIR/krb5.conf for MIT's kinit, klist and kvno (the class KDC's Kerberos port).
 
     Prints the shell settings to use it: eval "$(orthrus-lab join URL --ca ca.pem)".
     """
+    from labs.lab import krb5_conf
+
     parts = urlsplit(url.rstrip("/"))
     if parts.scheme != "https" or not parts.hostname or parts.port is None:
         raise click.BadParameter("give the class KDC's https://HOST:PORT", param_hint="URL")
@@ -194,8 +206,16 @@ def join(url: str, ca: Path, directory: str, notes_url: str | None) -> None:
             f"({type(exc).__name__}); check the URL and the CA file"
         ) from None
     notes = notes_url or f"https://{parts.netloc.rsplit(':', 1)[0]}:{parts.port + 1}"
-    joined = {"kdc_url": kdc_url, "realm": realm, "ca_file": str(saved_ca), "notes_url": notes}
+    kerberos = kerberos_port or parts.port + KERBEROS_OFFSET
+    joined = {
+        "kdc_url": kdc_url,
+        "realm": realm,
+        "ca_file": str(saved_ca),
+        "notes_url": notes,
+        "kerberos_port": kerberos,
+    }
     write_private(root / "class.json", (json.dumps(joined, indent=2) + "\n").encode())
+    write_private(root / "krb5.conf", krb5_conf(realm, parts.hostname, kerberos).encode())
     settings = {
         "ORTHRUS_KDC_URL": kdc_url,
         "ORTHRUS_REALM": realm,
@@ -203,12 +223,16 @@ def join(url: str, ca: Path, directory: str, notes_url: str | None) -> None:
         "ORTHRUS_CCACHE": str(root / "ccache"),
         "LAB_NOTES": notes,
         "ORTHRUS_LAB_CLASS": str(root),  # a student's shell: orthrus-lab answers refuses
+        # MIT's programs (exercises 16-18): the class realm's KDC, a cache of their own.
+        "KRB5_CONFIG": str(root / "krb5.conf"),
+        "KRB5CCNAME": f"FILE:{root / 'krb5cc'}",
     }
     for name, value in settings.items():
         click.echo(f"export {name}={_quote(value)}")
     errors.print(
-        f"Joined class realm {realm} at {kdc_url} (saved in {root}). Log in with: "
-        "orthrus kinit YOUR_NAME; your grade is what this server records."
+        f"Joined class realm {realm} at {kdc_url} (saved in {root}; MIT's kinit uses "
+        f"{root / 'krb5.conf'}: Kerberos on port {kerberos}). Log in with: orthrus kinit "
+        "YOUR_NAME; your grade is what this server records."
     )
 
 

@@ -24,7 +24,7 @@ from labs.classroom.realm import carol_principal, legacy_principal
 from labs.evidence import Step, first_of, step
 from labs.tracefile import TraceEvent
 
-__all__ = ["CLASS_CRACK_CHECKS", "check_class_guessing", "check_class_roasting"]
+__all__ = ["CLASS_CRACK_CHECKS", "ClassCheck", "check_class_guessing", "check_class_roasting"]
 
 #: (events, who each event is attributed to, student, realm) -> the steps.
 ClassCheck = Callable[[list[TraceEvent], dict[int, str | None], str, str], list[Step]]

@@ -10,6 +10,10 @@ random value ``class serve`` writes to ``DIR/dashboard.token`` (mode 0600, reada
 instructor alone) and ``class dashboard`` prints in the URL's fragment (``#token=``), which
 the browser never sends to a server or a log. Anything else is 403.
 
+Under ``/trace/`` the dashboard serves the lab's sequence-diagram page for the class trace,
+decoded as ``instructor``: every key of the class realm's KDC database. That view exists in
+class mode only, and its API (``/trace/api/...``) answers the token alone, as the grid does.
+
 ``python -m labs.classroom.dashboard --dir CLASS --port P``
 """
 
@@ -29,6 +33,9 @@ from flask import Flask, jsonify, request
 from labs.classroom.grading import grade_class
 from labs.classroom.realm import ClassState, class_paths
 from labs.page import page_app
+from labs.viewers import INSTRUCTOR, Viewer, ViewerRefused, instructor_viewer
+from labs.web import TraceViews, trace_page
+from orthrus.authz import AuthzVerifier
 from orthrus.errors import ConfigError
 from orthrus_io.files import read_private, write_private
 
@@ -58,7 +65,9 @@ def token_of(root: Path) -> str:
 
 
 def create_app(root: Path) -> Flask:
-    """The dashboard of the class in ``root``."""
+    """The dashboard of the class in ``root``: the grid, and under ``/trace/`` the class
+    trace's sequence diagram decoded with every key of the realm (the instructor's view,
+    which a local lab does not have: :mod:`labs.viewers`). Both only with the token."""
     from kdc.config import load_settings
     from kdc.store import Store
 
@@ -69,15 +78,52 @@ def create_app(root: Path) -> Flask:
     expected = f"Bearer {token_of(paths.root)}".encode()
     app = page_app("labs.classroom.dashboard", STATIC, "dashboard.html")
 
+    def refused() -> Any:
+        """403 unless the request bears the dashboard's token (None: let it through)."""
+        given = request.headers.get("Authorization", "").encode()
+        if hmac.compare_digest(given, expected):
+            return None
+        why = "the dashboard is the instructor's: open the URL orthrus-lab class dashboard prints"
+        return jsonify(error=why), 403
+
     @app.get("/api/grid")
     def grid() -> Any:
-        given = request.headers.get("Authorization", "").encode()
-        if not hmac.compare_digest(given, expected):
-            why = "the grid is the instructor's: open the URL orthrus-lab class dashboard prints"
-            return jsonify(error=why), 403
+        refusal = refused()
+        if refusal is not None:
+            return refusal
         with lock:
             return jsonify(grade_class(paths, state, store).to_json())
 
+    instructor = instructor_viewer(store)
+
+    def choose(name: str) -> Viewer:
+        if name != INSTRUCTOR:
+            raise ViewerRefused(
+                f"the class trace is decoded as {INSTRUCTOR} (every key) or not at all; a "
+                "student decodes their own exchanges in their own lab"
+            )
+        return instructor
+
+    views = TraceViews(
+        paths.trace,
+        AuthzVerifier(store.signer().jwks(), state.realm),
+        int(store.settings.max_skew),
+        choose,
+    )
+
+    def status() -> dict[str, Any]:
+        return {
+            "realm": state.realm,
+            "processes": {},
+            "lanes": ["kdc", "notes"],
+            "viewers": [instructor.to_json()],
+        }
+
+    def trace_refused() -> Any:
+        """The trace page's HTML and scripts are static; its API is the instructor's."""
+        return refused() if request.path.startswith("/trace/api/") else None
+
+    app.register_blueprint(trace_page("trace", views, status, trace_refused), url_prefix="/trace")
     return app
 
 

@@ -8,7 +8,9 @@ the client sealed inside a ticket the KDC issued. Nothing a student writes (a tr
 an activity log, a ``time`` field) is read.
 
 Offline cracking (exercises 7 and 11) is graded by its proof: a login with the cracked
-password of a target of the student's own (:mod:`labs.classroom.cracking`). Exercises whose
+password of a target of the student's own (:mod:`labs.classroom.cracking`); MIT's programs
+on the class KDC's Kerberos port (16 to 18) by what the KDC recorded of them
+(:mod:`labs.classroom.wire`). Exercises whose
 evidence exists only on the student's machine (decoding with one's own keys) are
 *self-check only*; those that need the lab's tools against a
 service with its defences switched off are *local practice*: the grid says so, rather than
@@ -25,12 +27,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from labs.checks import EXERCISES, CheckResult, Evidence, exercise, grade
-from labs.classroom.cracking import CLASS_CRACK_CHECKS
+from labs.classroom.cracking import CLASS_CRACK_CHECKS, ClassCheck
 from labs.classroom.realm import ClassState, student_lab
+from labs.classroom.wire import CLASS_WIRE_CHECKS
 from labs.decode import Decoder, StoreKeys
 from labs.state import LabPaths
 from labs.tracefile import TraceEvent, read_trace
 from orthrus.session_token import ticket_id
+from orthrus_io.trace import KERBEROS_TRANSPORTS
 
 __all__ = [
     "CLASS_GRADED",
@@ -42,7 +46,7 @@ __all__ = [
 ]
 
 #: Exercises the class server grades: their evidence is what its KDC and services saw.
-CLASS_GRADED = (1, 2, 4, 5, 7, 11)
+CLASS_GRADED = (1, 2, 4, 5, 7, 11, 16, 17, 18)
 #: Of a graded exercise whose other steps need a local lab, the steps the class server grades,
 #: and why the others are left out (shown on the dashboard).
 CLASS_STEPS: dict[int, tuple[slice, str]] = {
@@ -52,12 +56,21 @@ CLASS_STEPS: dict[int, tuple[slice, str]] = {
         "local practice",
     ),
 }
-#: What the grid says of the exercises graded by the proof of a crack.
-CRACK_NOTES = {
+#: The exercises graded from the class server's records by checks of their own (a crack's
+#: proof, MIT's programs on the Kerberos wire), not by the local lab's.
+CLASS_CHECKS: dict[int, ClassCheck] = {**CLASS_CRACK_CHECKS, **CLASS_WIRE_CHECKS}
+#: What the grid says of the exercises graded by their own class checks.
+CLASS_NOTES = {
     7: "graded: the AS reply of your carol-NAME, then a ticket asked with its TGT (the "
     "cracked password); the crack itself happens on your machine",
     11: "graded: a ticket for your HTTP/legacy-NAME, then a login as it with the cracked "
     "password; the random-key attempt is a self-check",
+    16: "graded: MIT's kinit and kvno against the class KDC's Kerberos port (the krb5.conf "
+    "orthrus-lab join wrote); tshark decodes a capture on your machine",
+    17: "graded: your carol-NAME's AS reply on the Kerberos wire, then a ticket asked with its "
+    "TGT (the cracked password); requiring pre-authentication is an administrator's step",
+    18: "graded: a ticket for your HTTP/legacy-NAME on the Kerberos wire, then a login as it "
+    "with the cracked password; --no-allow-svr is an administrator's step",
 }
 #: Why each other exercise is not graded by the class server (shown on the dashboard).
 NOT_GRADED = {
@@ -70,11 +83,6 @@ NOT_GRADED = {
     13: "local practice: the copied cache is a file on your machine",
     14: "local practice: exporting and changing a user's key is an administrator's step",
     15: "local practice: needs the KDC's defences switched off; a failed login names nobody",
-    16: "local practice: MIT's programs against your lab's Kerberos port (lab/krb5.conf)",
-    17: "local practice: the crack happens on your machine, and the defence is an "
-    "administrator's step (modprinc --requires-preauth)",
-    18: "local practice: the crack happens on your machine, and the defence is an "
-    "administrator's step (modprinc --no-allow-svr)",
     19: "local practice: trusting a service with TGTs or letting it delegate is an "
     "administrator's step (modprinc --ok-as-delegate, --allowed-to-delegate-to)",
     20: "local practice: needs legacy with its authenticator, session-key and timestamp "
@@ -132,8 +140,8 @@ class ClassGrid:
 def _note(number: int) -> str:
     if number in CLASS_STEPS:
         return CLASS_STEPS[number][1]
-    if number in CRACK_NOTES:
-        return CRACK_NOTES[number]
+    if number in CLASS_NOTES:
+        return CLASS_NOTES[number]
     return NOT_GRADED.get(number, "graded from the class server's records")
 
 
@@ -175,9 +183,16 @@ def attributed_client(event: TraceEvent, decoder: Decoder, issued: set[str]) -> 
     proved its password, RFC 4120 §5.2.7.2). An exchange carrying a ticket (TGS, AP), even
     one refused: the client sealed inside that ticket, opened with the realm's key, and only
     if the KDC itself issued the ticket (its id is in a reply of the trace). Else nobody.
+
+    On the Kerberos wire (RFC 4120 DER, kept whole, with no parts to open again): a TGS
+    exchange the KDC itself granted, by the client it found in the TGT it opened with
+    krbtgt's key and whose signed authorization data it checked; a refused one, nobody.
     """
     if event.exchange == "AS":
         return event.client
+    if event.record.get("transport") in KERBEROS_TRANSPORTS:
+        granted = event.component == "kdc" and event.exchange == "TGS" and event.ok
+        return event.client if granted else None
     sealed = event.ticket_sealed
     if sealed is None or ticket_id(sealed) not in issued:
         return None
@@ -208,13 +223,13 @@ def grade_class(
     if since is not None:
         events = [e for e in events if e.time >= since]
     results = {}
-    by_checks = [n for n in CLASS_GRADED if n not in CLASS_CRACK_CHECKS]
+    by_checks = [n for n in CLASS_GRADED if n not in CLASS_CHECKS]
     for student in state.students:
         principal = state.principal(student)
         mine = [e for e in events if clients[e.id] == principal]
         evidence = Evidence(student_lab(paths, state, student, store), mine, [], decoder, warnings)
         graded = {r.number: _class_steps(r) for r in grade(evidence, by_checks)}
-        for number, check in CLASS_CRACK_CHECKS.items():
+        for number, check in CLASS_CHECKS.items():
             item = exercise(number)
             steps = check(events, clients, student, state.realm)
             graded[number] = CheckResult(number, item.slug, item.title, steps)

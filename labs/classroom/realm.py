@@ -33,7 +33,7 @@ from typing import Any
 import msgspec
 
 from labs.classroom.certs import ClassCertificates, make_certificates
-from labs.lab import KDF_OPTIONS, Lab
+from labs.lab import KDF_OPTIONS, KERBEROS_OPTIONS, Lab
 from labs.state import LabPaths, LabService, LabState, LabUser, NotALab, require_lab_realm
 from orthrus.errors import ConfigError
 from orthrus_io.files import write_private
@@ -203,7 +203,13 @@ def create_class(
     paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
     with contextlib.redirect_stdout(io.StringIO()):
         kdc_cli.cli.main(
-            ["--dir", str(paths.kdc), "init", "--realm", CLASS_REALM, *KDF_OPTIONS],
+            # Kerberos keys as the lab's (AES-256, 4,096 PBKDF2 iterations): MIT's programs
+            # log in over the Kerberos wire and the roasting lines are hashcat's (16-18).
+            [
+                *("--dir", str(paths.kdc), "init", "--realm", CLASS_REALM),
+                *KDF_OPTIONS,
+                *KERBEROS_OPTIONS,
+            ],
             prog_name="orthrus-kdc",
             standalone_mode=False,
         )

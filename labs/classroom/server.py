@@ -1,11 +1,13 @@
 """``orthrus-lab class serve`` and ``class stop``: the class server's processes.
 
 The KDC and the ``HTTP/notes`` service serve HTTPS on the host the instructor names (port P
-and P+1), with the class certificate; both append to the class trace, on the instructor's
-machine only. The dashboard serves plain HTTP on loopback only, and its grid only to a
-request with the token ``class serve`` makes (:mod:`labs.classroom.dashboard`): it shows
-every student's grades, so it is for the instructor's own browser, not the classroom
-network nor the other accounts of the machine. Processes are
+and P+1), with the class certificate, and the KDC speaks Kerberos itself (RFC 4120 DER over
+UDP and TCP) on port P+3, for MIT's kinit, kvno and tshark (exercises 16 to 18); all append to
+the class trace, on the instructor's machine only. The dashboard serves plain HTTP on
+loopback only, and its grid only to a request with the token ``class serve`` makes
+(:mod:`labs.classroom.dashboard`): it shows every student's grades, so it is for the
+instructor's own browser, not the classroom network nor the other accounts of the machine.
+Processes are
 started and stopped by pid, as the lab's are (:mod:`labs.procs`).
 """
 
@@ -15,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from labs.classroom import KERBEROS_OFFSET
 from labs.classroom.dashboard import new_token, token_of
 from labs.classroom.realm import ClassState, certificates, notes_principal
 from labs.lab import lab_env
@@ -48,8 +51,9 @@ Say = Callable[[str], None]
 
 @dataclass(frozen=True, slots=True)
 class ServeOptions:
-    """Where the class is served: the KDC on ``port``, notes on ``port + 1``, the dashboard
-    on loopback at ``dashboard_port`` (0: ``port + 2``)."""
+    """Where the class is served: the KDC on ``port`` (HTTPS) and ``port + 3`` (Kerberos, RFC
+    4120 §7.2, UDP and TCP: MIT's programs), notes on ``port + 1``, the dashboard on loopback
+    at ``dashboard_port`` (0: ``port + 2``)."""
 
     host: str
     port: int
@@ -60,6 +64,7 @@ class ServeOptions:
             "kdc": self.port,
             "notes": self.port + 1,
             "dashboard": self.dashboard_port or self.port + 2,
+            "kerberos": self.port + KERBEROS_OFFSET,
         }
 
 
@@ -90,7 +95,7 @@ def _commands(paths: LabPaths, state: ClassState) -> dict[str, list[str]]:
         "kdc": python_command(
             "kdc.cli",
             *("--dir", str(paths.kdc), "serve", *bind(state.host, "kdc"), *certs),
-            *("--kerberos-port", "0"),
+            *("--kerberos-port", str(state.ports["kerberos"])),
         ),
         "notes": python_command(
             "service_demo",
@@ -147,7 +152,8 @@ def serve_class(paths: LabPaths, state: ClassState, options: ServeOptions, say: 
         stop_class(paths, lambda _: None)
         raise
     say(
-        f"Class realm {state.realm} served: KDC {https_url(options.host, wanted['kdc'])}, "
+        f"Class realm {state.realm} served: KDC {https_url(options.host, wanted['kdc'])} "
+        f"(Kerberos on port {wanted['kerberos']}, UDP and TCP), "
         f"notes {https_url(options.host, wanted['notes'])}; dashboard {dashboard_url(paths, state)}"
     )
 

@@ -9,6 +9,11 @@ const BASE_LANES = ["kdc", "notes", "legacy", "impostor"];
 const LANE_NAMES = { kdc: "KDC", notes: "notes (HTTP/notes)", legacy: "legacy (HTTP/legacy)",
   impostor: "impostor", "?": "unknown client", replayer: "replayer (sender unknown)" };
 
+// A class dashboard's token comes in the URL's fragment (#token=...), which no request carries;
+// the page sends it as the dashboard's own page does. A local lab's page has none.
+const TOKEN = new URLSearchParams(location.hash.slice(1)).get("token") || "";
+const AUTH = TOKEN ? { Authorization: `Bearer ${TOKEN}` } : {};
+
 // `generation` changes when the viewer changes: a poll started before that is dropped, and
 // an event already drawn is never drawn again (polls may overlap: timer, viewer change).
 const state = { after: 0, generation: 0, viewer: "", lanes: BASE_LANES.slice(), open: new Set(),
@@ -111,7 +116,7 @@ function partBox(part, decoded) {
   } else if (decoded && part.reason) {
     box.append(el("div", { class: "why" }, part.reason));
   } else if (!decoded) {
-    box.append(el("div", { class: "why" }, "ciphertext: pick a user in “Decode as” to open what they hold"));
+    box.append(el("div", { class: "why" }, "ciphertext: pick a viewer in “Decode as” to open what they hold"));
   }
   return box;
 }
@@ -224,8 +229,8 @@ async function poll() {
   const generation = state.generation;
   const live = document.getElementById("live");
   try {
-    const url = `/api/events?after=${state.after}&as=${encodeURIComponent(state.viewer)}`;
-    const response = await fetch(url);
+    const url = `api/events?after=${state.after}&as=${encodeURIComponent(state.viewer)}`;
+    const response = await fetch(url, { headers: AUTH });
     const body = await response.json();
     if (!response.ok) throw new Error(body.error || response.statusText);
     if (generation !== state.generation) return;
@@ -248,18 +253,29 @@ async function poll() {
 }
 
 async function loadStatus() {
-  const response = await fetch("/api/status");
+  const response = await fetch("api/status", { headers: AUTH });
   const status = await response.json();
+  if (!response.ok) throw new Error(status.error || response.statusText);
   document.getElementById("realm").textContent = status.realm;
+  // Only the lifelines this realm has (a class server runs no legacy and no impostor).
+  const unused = state.lanes.filter((lane) => BASE_LANES.includes(lane)
+    && !status.lanes.includes(lane) && !state.views.some((v) => v.lane === lane));
+  if (unused.length) {
+    state.lanes = state.lanes.filter((lane) => !unused.includes(lane));
+    drawLanes(); redraw();
+  }
   const processes = document.getElementById("processes");
   processes.replaceChildren(...Object.entries(status.processes).map(([name, p]) =>
     el("span", { class: p.running ? "up" : "", title: p.url || "not running" }, name)));
+  // The views the server offers: whose keys this page may decode with (a view appears when
+  // its key is handed out, e.g. the KDC's in exercise 12). The choice made is kept.
   const select = document.getElementById("viewer");
-  if (select.options.length === 1) {
-    for (const user of status.users) {
-      select.append(el("option", { value: user.name }, `${user.principal} (${user.note})`));
-    }
-    select.append(el("option", { value: "instructor" }, "instructor (every key)"));
+  const offered = status.viewers.map((v) => `${v.value}\t${v.label}`).join("\n");
+  if (select.dataset.offered !== offered) {
+    select.dataset.offered = offered;
+    select.replaceChildren(select.options[0],
+      ...status.viewers.map((v) => el("option", { value: v.value }, v.label)));
+    select.value = state.viewer;
   }
 }
 

@@ -119,7 +119,7 @@ def classroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Classroom]:
     root = base / "instructor" / "class"
     made = lab("class", "init", "--dir", str(root), "--roster", str(roster))
     assert made.returncode == 0, made.stdout + made.stderr
-    port = free_ports(3)
+    port = free_ports(4)  # the KDC, notes, the dashboard, the KDC's Kerberos port
     served = lab("class", "serve", "--dir", str(root), "--host", "127.0.0.1", "--port", str(port))
     try:
         assert served.returncode == 0, served.stdout + served.stderr
@@ -453,6 +453,80 @@ def test_a_ticket_forged_with_a_leaked_service_key_counts_for_nobody(
     assert after == before
 
 
+MIT_TOOLS = ("kinit", "kvno")
+
+
+def _mit(student: ClassStudent, *args: str, cache: str = "", stdin: str = "") -> Any:
+    """One of MIT's programs in the student's joined shell (KRB5_CONFIG from join), with the
+    credential cache ``cache`` in the student's home (default: the one join named)."""
+    env = dict(student.env)
+    if cache:
+        env["KRB5CCNAME"] = f"FILE:{student.home / cache}"
+    return run(list(args), env, stdin)
+
+
+def test_mit_tools_on_the_class_kerberos_port_are_graded_per_student(
+    classroom: Classroom, students: dict[str, ClassStudent]
+) -> None:
+    """Exercises 16-18 against the class server: MIT's kinit and kvno on the class KDC's
+    Kerberos port (the krb5.conf join wrote), graded from what the class KDC recorded, by the
+    principal the realm authenticated. ben does all three; cat's try at ben's carol and
+    ann's work elsewhere count for neither of them."""
+    missing = [tool for tool in MIT_TOOLS if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(
+            f"MIT Kerberos's {', '.join(missing)} not installed (apt-get install krb5-user)"
+        )
+    ben, cat = students["ben"], students["cat"]
+    conf = Path(ben.env["KRB5_CONFIG"])
+    assert conf.parent == ben.home / "class"
+    assert f"kdc = 127.0.0.1:{classroom.port + 3}" in conf.read_text()
+    assert ben.env["KRB5CCNAME"] == f"FILE:{ben.home / 'class' / 'krb5cc'}"
+    for exercise in ("16", "17", "18"):
+        assert classroom.grades("ben")[exercise] == "not started"
+
+    # 16: kinit (PA-ENC-TIMESTAMP over the wire), then kvno.
+    login = _mit(ben, "kinit", "ben", stdin=ben.password + "\n")
+    assert login.returncode == 0, login.stderr
+    assert classroom.grades("ben")["16"] == "1/2 steps"
+    ticket = _mit(ben, "kvno", "HTTP/notes")
+    assert ticket.returncode == 0, ticket.stderr
+    assert classroom.grades("ben")["16"] == "passed"
+    assert classroom.grades("ann")["16"] == "not started"
+
+    # 17: carol-ben's AS-REP with no password; cracked; its TGT used.
+    asked = _mit(ben, "kinit", "carol-ben", cache="carol.cc", stdin="no-idea\n")
+    assert asked.returncode != 0  # the KDC answered before any password was typed
+    assert classroom.grades("ben")["17"] == "1/2 steps"
+    tried = _mit(cat, "kinit", "carol-ben", cache="carol.cc", stdin="no-idea\n")
+    assert tried.returncode != 0
+    carol = _weak_password_of(classroom, "carol-ben")
+    words = ["--wordlist", str(_wordlist(ben, carol))]
+    cracked = run([str(BIN / "orthrus-lab"), "crack", "carol-ben", *words], ben.env)
+    assert f"Found the password of carol-ben@CLASS.TEST: {carol}" in cracked.stdout
+    assert _mit(ben, "kinit", "carol-ben", cache="carol.cc", stdin=carol + "\n").returncode == 0
+    assert classroom.grades("ben")["17"] == "1/2 steps"  # the password alone proves nothing
+    used = _mit(ben, "kvno", "HTTP/notes", cache="carol.cc")
+    assert used.returncode == 0, used.stderr
+    assert classroom.grades("ben")["17"] == "passed"
+    assert classroom.grades("cat")["17"] == "not started"  # carol-ben is not cat's
+
+    # 18: a ticket for HTTP/legacy-ben over the wire; cracked; a login as it.
+    roasted = _mit(ben, "kvno", "HTTP/legacy-ben")
+    assert roasted.returncode == 0, roasted.stderr
+    assert classroom.grades("ben")["18"] == "1/2 steps"
+    legacy = _weak_password_of(classroom, "HTTP/legacy-ben")
+    words = ["--wordlist", str(_wordlist(ben, legacy))]
+    crack = [str(BIN / "orthrus-lab"), "crack", "--ticket", "HTTP/legacy-ben", *words]
+    assert f"password of HTTP/legacy-ben@CLASS.TEST: {legacy}" in run(crack, ben.env).stdout
+    proof = _mit(ben, "kinit", "HTTP/legacy-ben", cache="legacy.cc", stdin=legacy + "\n")
+    assert proof.returncode == 0, proof.stderr
+    assert classroom.grades("ben")["18"] == "passed"
+    # ann logged in as her own HTTP/legacy-ann (exercise 11), never with a wire ticket.
+    assert classroom.grades("ann")["18"] != "passed"
+    assert classroom.grades("cat")["16"] == "not started"
+
+
 def test_the_answer_key_is_the_instructors_in_a_class(
     classroom: Classroom, students: dict[str, ClassStudent]
 ) -> None:
@@ -512,6 +586,61 @@ def test_the_dashboard_grid_is_the_instructors_alone(
     granted = httpx.get(f"{url}api/grid", headers={"Authorization": f"Bearer {fragment}"})
     assert granted.status_code == 200
     assert [s["student"] for s in granted.json()["students"]] == list(STUDENTS)
+
+
+def test_the_class_trace_is_decoded_with_every_key_on_the_dashboard_only(
+    classroom: Classroom, students: dict[str, ClassStudent], tmp_path: Path
+) -> None:
+    """The instructor's every-key view exists in class mode, on the dashboard, with its token:
+    in chromium, the dashboard's link opens the class trace decoded as instructor (a
+    student's TGT and service ticket opened with the KDC's database, its KDC signature verified);
+    the same page without the token is refused, saying whose it is."""
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is not installed (make install)"
+    )
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (make browser installs it as root)")
+    url = lab("class", "dashboard", "--dir", str(classroom.root)).stdout.strip()
+    base = url.partition("#")[0]
+    paths = class_paths(classroom.root)
+    ticket = next(
+        e
+        for e in read_trace(paths.trace, lambda _: None)
+        if e.exchange == "TGS" and e.ok and e.client == f"ann@{ClassState.load(paths).realm}"
+    )
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(url)
+            page.wait_for_selector("#grid tbody tr[data-student='ann']", timeout=15_000)
+            page.click("#trace-link")
+            page.wait_for_selector("#viewer option[value='instructor']", state="attached")
+            offered = page.eval_on_selector_all("#viewer option", "os => os.map(o => o.value)")
+            assert offered == ["", "instructor"]
+            page.select_option("#viewer", "instructor")
+            arrow = f".event[data-id='{ticket.id}'] .arrow.request"
+            page.wait_for_selector(arrow, timeout=30_000)
+            page.click(arrow)
+            text = page.inner_text(f"#details-{ticket.id}")
+            assert "opened with the KDC's database" in text and "ann@" in text
+            assert "KDC signature on the authorization data: signed by the KDC" in text
+            shot = tmp_path / "class-trace.png"
+            page.screenshot(path=str(shot))
+            assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+            bare = browser.new_page()
+            bare.goto(f"{base}trace/")
+            bare.wait_for_function(
+                "() => document.getElementById('live').textContent.startsWith('not live')",
+                timeout=15_000,
+            )
+            assert "the dashboard is the instructor's" in bare.inner_text("#live")
+            assert not bare.query_selector_all(".event")
+        finally:
+            browser.close()
+    if os.environ.get("ORTHRUS_CLASS_TRACE_SCREENSHOT"):
+        shutil.copy(shot, os.environ["ORTHRUS_CLASS_TRACE_SCREENSHOT"])
 
 
 def test_dashboard_shows_the_grid_live_in_chromium(

@@ -233,3 +233,16 @@ def test_local_check_says_it_is_a_self_check(down_lab: Lab) -> None:
     assert result.exit_code == 1
     assert "Self-check of what this machine recorded" in result.output
     assert "not a grade" in result.output and "class server" in result.output
+
+
+def test_trace_as_instructor_is_refused_in_a_local_lab_saying_why(down_lab: Lab) -> None:
+    """The every-key view is the class instructor's; a local trace decodes as a user, a
+    service, or the KDC once exercise 12 hands out its key."""
+    root = str(down_lab.paths.root)
+    refused = orthrus_lab("trace", "--as", "instructor", "--dir", root)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "a local lab has no instructor view" in refused.stderr
+    assert "class dashboard" in refused.stderr
+    kdc = orthrus_lab("trace", "--as", "kdc", "--dir", root)
+    assert kdc.returncode == 2 and "exercise 12 hands you" in kdc.stderr
+    assert invoke("trace", "--as", "notes", "--dir", root).exit_code == 0

@@ -408,6 +408,37 @@ def test_steal_of_nobody_or_of_an_empty_cache_says_why(lab: Lab) -> None:
     assert "Traceback" not in nobody.stderr + carol.stderr
 
 
+def _decoded(lab: Lab, viewer: str, last_n: int) -> list[dict[str, Any]]:
+    shown = lab_cli(lab, "trace", "--as", viewer, "--json", "--last", str(last_n))
+    assert shown.exit_code == 0, shown.output
+    return [json.loads(line) for line in shown.stdout.splitlines() if line.startswith("{")]
+
+
+def _the_forwarded_tgt_as_alice_and_as_the_kdc(lab: Lab) -> None:
+    """What the step after the forwarded fetch tells students to look at: notes' TGS request
+    with alice's forwarded TGT opens as alice (its authenticator: the session key the KDC gave
+    her) but its TGT does not; as the KDC (exercise 12 handed out its key) the TGT names
+    alice and says forwarded."""
+    krbtgt = lab.paths.keytab("krbtgt")
+    if not krbtgt.exists():  # exercise 12's step, when this test runs alone
+        kdc_admin(lab, "ktadd", "-k", str(krbtgt), f"krbtgt/{lab.state.realm}")
+
+    def notes_request(views: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        view = next(
+            v
+            for v in reversed(views)
+            if v["exchange"] == "TGS" and v["ok"] and v["server"].startswith("HTTP/legacy")
+        )
+        return {p["where"]: p for p in view["parts"]}
+
+    as_alice = notes_request(_decoded(lab, "alice", 6))
+    assert as_alice["request.ap_req.authenticator"]["opened"]
+    assert not as_alice["request.ap_req.ticket.enc_part"]["opened"]
+    as_kdc = notes_request(_decoded(lab, "kdc", 6))["request.ap_req.ticket.enc_part"]
+    assert as_kdc["opened"] and as_kdc["fields"]["client"] == f"alice@{lab.state.realm}"
+    assert "forwarded" in as_kdc["fields"]["flags"]
+
+
 def test_exercise_19_delegation(lab: Lab, tmp_path: Path) -> None:
     """The steps of docs/labs/19-delegation.md with the real ``orthrus`` and ``orthrus-kdc``:
     notes trusted with alice's forwarded TGT gets a ticket to legacy as alice, though it may
@@ -452,6 +483,7 @@ def test_exercise_19_delegation(lab: Lab, tmp_path: Path) -> None:
         assert forwarded["delegation"] == "forwarded-tgt"
         assert forwarded["backend"]["principal"] == "alice@LAB.TEST"
         assert forwarded["backend"]["delegated_by"] is None  # legacy cannot tell
+        _the_forwarded_tgt_as_alice_and_as_the_kdc(lab)
         kdc_admin(lab, "modprinc", "--no-ok-as-delegate", "HTTP/notes")
         kdc_admin(lab, "modprinc", "--allowed-to-delegate-to", "HTTP/legacy", "HTTP/notes")
         constrained = fetch()

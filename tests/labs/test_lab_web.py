@@ -14,13 +14,14 @@ import struct
 from pathlib import Path
 
 import pytest
-from lab_support import Student, lab_cli, last
+from lab_support import Student, kdc_admin, lab_cli, last
 from lab_support import events as lab_events
 
 from labs import attacks
 from labs.explain import FORGED
 from labs.lab import Lab
 from labs.procs import read_proc
+from labs.viewers import KRBTGT_KEYTAB
 from labs.web import MAX_SAFE_INTEGER, create_app, json_safe
 from orthrus.principal import Principal
 
@@ -197,7 +198,12 @@ def test_the_page_marks_replays_and_forgeries_links_key_origins_and_filters(lab:
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(f"{info.url}/")
-            page.select_option("#viewer", "instructor")
+            # No instructor in a local lab; the forged ticket is opened as the service it
+            # was forged for, with notes' own keytab: what notes itself checks.
+            page.wait_for_selector("#viewer option[value='notes']", state="attached")
+            offered = page.eval_on_selector_all("#viewer option", "os => os.map(o => o.value)")
+            assert "instructor" not in offered and {"alice", "legacy"} <= set(offered)
+            page.select_option("#viewer", "notes")
             page.wait_for_selector(f".event[data-id='{forged.id}']", timeout=30_000)
             lanes = page.inner_text("#lanes")
             # The forger's lifeline: the client the service read in the ticket, if it did.
@@ -220,6 +226,11 @@ def test_the_page_marks_replays_and_forgeries_links_key_origins_and_filters(lab:
             page.click(f".event[data-id='{accepted.id}'] .arrow.request")
             text = page.inner_text(f"#details-{accepted.id}")
             assert "KDC signature on the authorization data: signed by the KDC" in text
+
+            # As alice: the session key she learnt from the TGS reply, a link to that event.
+            page.select_option("#viewer", "alice")
+            page.wait_for_selector(f".event[data-id='{forged.id}']", timeout=30_000)
+            page.wait_for_selector(f"#details-{accepted.id}.open", state="visible")  # kept open
             origin = page.locator(f"#details-{accepted.id} a.origin[data-goto='{tgs.id}']")
             assert f"the TGS reply of event #{tgs.id}" in origin.inner_text()
             origin.click()
@@ -239,3 +250,36 @@ def test_the_page_marks_replays_and_forgeries_links_key_origins_and_filters(lab:
             assert shown and set(shown) == {"AS"}, shown
         finally:
             browser.close()
+
+
+def test_a_local_lab_has_no_instructor_view_and_the_kdcs_only_once_handed_out(lab: Lab) -> None:
+    """A viewer decodes with the keys it holds: the page's API refuses ``instructor`` (a class
+    dashboard's view) and the KDC's view until exercise 12 hands out the krbtgt key."""
+    client = create_app(lab.paths.root).test_client()
+    refused = client.get("/api/events?after=0&as=instructor")
+    assert refused.status_code == 403
+    assert "a local lab has no instructor view" in refused.get_json()["error"]
+    assert "instructor" not in [v["value"] for v in client.get("/api/status").get_json()["viewers"]]
+
+    krbtgt = lab.paths.keytab(KRBTGT_KEYTAB)
+    krbtgt.unlink(missing_ok=True)  # as before exercise 12
+    before = client.get("/api/events?after=0&as=kdc")
+    assert before.status_code == 403 and "exercise 12" in before.get_json()["error"]
+    offered = [v["value"] for v in client.get("/api/status").get_json()["viewers"]]
+    assert "kdc" not in offered and {"alice", "notes", "legacy"} <= set(offered)
+    assert client.get("/api/events?after=0&as=nobody").status_code == 400
+
+    kdc_admin(lab, "ktadd", "-k", str(krbtgt), f"krbtgt/{lab.state.realm}")  # exercise 12
+    assert "kdc" in [v["value"] for v in client.get("/api/status").get_json()["viewers"]]
+    alice = Student(lab, "alice")
+    alice.kinit()
+    login = last(lab, exchange="AS", ok=True)
+    views = client.get("/api/events?after=0&as=kdc").get_json()["events"]
+    tgt = next(
+        p
+        for v in views
+        if v["id"] == login.id
+        for p in v["parts"]
+        if p["where"] == "reply.ticket.enc_part"
+    )
+    assert tgt["opened"] and tgt["fields"]["client"] == f"alice@{lab.state.realm}"

@@ -58,6 +58,9 @@ function draw(grid) {
 // The dashboard's token comes in the URL's fragment (#token=...), which no request carries.
 const TOKEN = new URLSearchParams(location.hash.slice(1)).get("token") || "";
 
+// The class trace's page, decoded as the instructor: it sends the same token.
+document.getElementById("trace-link").href = `/trace/#token=${encodeURIComponent(TOKEN)}`;
+
 async function poll() {
   const live = document.getElementById("live");
   try {
