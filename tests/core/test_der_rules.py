@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from der_oracle import SPEC
 from test_der_vectors import (
     ENC_DATA,
     ENC_KDC_REP_PART,
@@ -33,7 +34,6 @@ from orthrus.der import (
     Ticket,
     find_padata,
 )
-from orthrus.der.schema import SPEC
 from orthrus.errors import MalformedMessage
 
 
