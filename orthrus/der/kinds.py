@@ -17,7 +17,7 @@ as deep as the declarations do: no input makes it loop or recurse further.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from orthrus.der import tlv
@@ -71,17 +71,12 @@ class Integer:
 
 @dataclass(frozen=True, slots=True)
 class Primitive:
-    """A primitive type read and written by one pair of :mod:`orthrus.der.tlv` functions."""
+    """A primitive type read and written by one pair of :mod:`orthrus.der.tlv` functions
+    (kept as attributes, called with no method in between)."""
 
     tag: int
-    reader: Callable[[bytes, int, int], Any]
-    writer: Callable[[Any], bytes]
-
-    def read(self, data: bytes, start: int, stop: int) -> Any:
-        return self.reader(data, start, stop)
-
-    def write(self, value: Any) -> bytes:
-        return self.writer(value)
+    read: Callable[[bytes, int, int], Any]
+    write: Callable[[Any], bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +120,17 @@ class Sequence:
     fields: tuple[Field, ...]
     app: int | None = None
     extensible: bool = False
+    # (tag of [n], kind, kind's tag, attr, constant, optional) of each field, for the walk.
+    _plan: tuple[tuple[int, Kind, int, str | None, int | None, bool], ...] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        plan = tuple(
+            (tlv.context(f.number), f.kind, f.kind.tag, f.attr, f.constant, f.optional)
+            for f in self.fields
+        )
+        object.__setattr__(self, "_plan", plan)
 
     @property
     def tag(self) -> int:
@@ -138,37 +144,38 @@ class Sequence:
         return self.cls(**self.read_fields(data, start, stop))
 
     def read_fields(self, data: bytes, pos: int, stop: int) -> dict[str, Any]:
-        """The attributes read from a SEQUENCE's contents, constants checked."""
+        """The attributes read from a SEQUENCE's contents, constants checked. Each
+        component's header is read once; a field whose tag is not there is OPTIONAL."""
+        header = tlv.header
         values: dict[str, Any] = {}
-        for field in self.fields:
-            if pos < stop:
-                tag, start, end = tlv.header(data, pos, stop)
-                if tag == 0xA0 | field.number:
-                    kind = field.kind
-                    inner, start, inner_end = tlv.header(data, start, end)
-                    if inner != kind.tag or inner_end != end:
-                        raise MalformedMessage(f"[{field.number}] holds the wrong type")
-                    value = kind.read(data, start, end)
-                    if field.attr is not None:
-                        values[field.attr] = value
-                    elif field.constant is not None and value != field.constant:
-                        raise MalformedMessage(f"[{field.number}] must be {field.constant}")
-                    pos = end
-                    continue
-            if not field.optional:
-                raise MalformedMessage(f"[{field.number}] is missing from a SEQUENCE")
+        tag, start, end = header(data, pos, stop) if pos < stop else (-1, pos, pos)
+        for context, kind, kind_tag, attr, constant, optional in self._plan:
+            if tag != context:
+                if not optional:
+                    raise MalformedMessage(f"[{context & 0x1F}] is missing from a SEQUENCE")
+                continue
+            inner, begin, inner_end = header(data, start, end)
+            if inner != kind_tag or inner_end != end:
+                raise MalformedMessage(f"[{context & 0x1F}] holds the wrong type")
+            value = kind.read(data, begin, end)
+            if attr is not None:
+                values[attr] = value
+            elif constant is not None and value != constant:
+                raise MalformedMessage(f"[{context & 0x1F}] must be {constant}")
+            pos = end
+            tag, start, end = header(data, pos, stop) if pos < stop else (-1, pos, pos)
         while self.extensible and pos < stop:
-            pos = tlv.header(data, pos, stop)[2]
+            pos = header(data, pos, stop)[2]
         if pos != stop:
             raise MalformedMessage("a SEQUENCE has components it does not define")
         return values
 
     def write(self, value: Any) -> bytes:
         parts = []
-        for field in self.fields:
-            item = field.constant if field.attr is None else getattr(value, field.attr)
+        for context, kind, _, attr, constant, _ in self._plan:
+            item = constant if attr is None else getattr(value, attr)
             if item is not None:
-                parts.append(tlv.tlv(0xA0 | field.number, field.kind.write(item)))
+                parts.append(tlv.tlv(context, kind.write(item)))
         encoded = tlv.tlv(tlv.SEQUENCE, b"".join(parts))
         return encoded if self.app is None else tlv.tlv(tlv.application(self.app), encoded)
 

@@ -92,16 +92,17 @@ def header(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
     return tag, pos, stop
 
 
-def _length(size: int) -> bytes:
-    if size < 0x80:
-        return bytes((size,))
-    octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes((0x80 | len(octets),)) + octets
-
-
 def tlv(tag: int, content: bytes) -> bytes:
     """One DER element: ``tag``, the minimal definite length of ``content``, ``content``."""
-    return bytes((tag,)) + _length(len(content)) + content
+    size = len(content)
+    if size < 0x80:
+        return bytes((tag, size)) + content
+    if size < 0x100:
+        return bytes((tag, 0x81, size)) + content
+    if size < 0x10000:
+        return bytes((tag, 0x82, size >> 8, size & 0xFF)) + content
+    octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(octets))) + octets + content
 
 
 def read_integer(data: bytes, start: int, stop: int) -> int:
