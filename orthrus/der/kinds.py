@@ -154,9 +154,16 @@ class Sequence:
                 if not optional:
                     raise MalformedMessage(f"[{context & 0x1F}] is missing from a SEQUENCE")
                 continue
-            inner, begin, inner_end = header(data, start, end)
-            if inner != kind_tag or inner_end != end:
-                raise MalformedMessage(f"[{context & 0x1F}] holds the wrong type")
+            if (
+                2 <= end - start < 0x82
+                and data[start] == kind_tag
+                and data[start + 1] == end - start - 2
+            ):
+                begin = start + 2  # a short element filling [n], the usual case, read inline
+            else:
+                inner, begin, inner_end = header(data, start, end)
+                if inner != kind_tag or inner_end != end:
+                    raise MalformedMessage(f"[{context & 0x1F}] holds the wrong type")
             value = kind.read(data, begin, end)
             if attr is not None:
                 values[attr] = value

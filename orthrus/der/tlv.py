@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import calendar
 import datetime
+import functools
 import time
 
 from orthrus.errors import MalformedMessage
@@ -193,12 +194,17 @@ def write_flags(value: int) -> bytes:
 def read_oid(data: bytes, start: int, stop: int) -> str:
     """An OBJECT IDENTIFIER's contents (X.690 §8.19) in dotted form; every subidentifier in
     its fewest octets."""
-    if start == stop or data[stop - 1] & 0x80:
+    return _dotted(data[start:stop])
+
+
+@functools.lru_cache(maxsize=64)  # a handful of mechanisms, read on every Negotiate request
+def _dotted(contents: bytes) -> str:
+    if not contents or contents[-1] & 0x80:
         raise MalformedMessage("an OBJECT IDENTIFIER is cut short (X.690 §8.19)")
     arcs: list[int] = []
     value = 0
     fresh = True
-    for octet in data[start:stop]:
+    for octet in contents:
         if fresh and octet == 0x80:
             raise MalformedMessage("an OBJECT IDENTIFIER arc is padded (X.690 §8.19.2)")
         value = (value << 7) | (octet & 0x7F)
@@ -210,6 +216,7 @@ def read_oid(data: bytes, start: int, stop: int) -> str:
     return ".".join(map(str, (first, arcs[0] - 40 * first, *arcs[1:])))
 
 
+@functools.lru_cache(maxsize=64)  # the mechanisms named back in every answer
 def write_oid(dotted: str) -> bytes:
     """The OBJECT IDENTIFIER ``dotted`` in DER (X.690 §8.19)."""
     first, second, *rest = (int(arc) for arc in dotted.split("."))
