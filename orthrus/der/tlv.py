@@ -13,7 +13,6 @@ from __future__ import annotations
 import calendar
 import datetime
 import functools
-import time
 
 from orthrus.errors import MalformedMessage
 
@@ -168,7 +167,7 @@ def write_time(seconds: int) -> bytes:
     """The KerberosTime of ``seconds`` since the epoch in DER (RFC 4120 §5.2.3)."""
     if not 0 <= seconds <= MAX_TIME:
         raise ValueError(f"{seconds} is outside 0..{MAX_TIME}")
-    text = time.strftime("%Y%m%d%H%M%SZ", time.gmtime(seconds))
+    text = datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y%m%d%H%M%SZ")
     return tlv(GENERALIZED_TIME, text.encode("ascii"))
 
 
