@@ -6,7 +6,8 @@
 - where the oracle accepts what orthrus.der refuses, the input is not DER: the oracle's
   own DER writer gives other octets for the value it read (a BER length, a padded INTEGER,
   octets after the message, a time with a zone) — the one case named, "not canonical";
-- orthrus.der never accepts what the oracle refuses, except the named cases below.
+- orthrus.der never accepts what the oracle refuses;
+- where the oracle is wrong, the test names it (it reads an OID 2.x with x over 39 wrongly).
 """
 
 from __future__ import annotations
