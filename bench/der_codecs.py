@@ -1,15 +1,27 @@
-"""Two maintained ASN.1 libraries on the RFC 4120 messages: ``python -m bench.der_codecs``.
+"""Three maintained ASN.1 libraries and :mod:`orthrus.der` on the messages of a TGS and of a
+Negotiate login: ``python -m bench.der_codecs``.
 
-Decodes and encodes a TGS-REQ and a TGS-REP with :mod:`asn1tools` (compiled from the RFC 4120
-ASN.1 module of :mod:`orthrus.der.schema`, codec ``der``) and with :mod:`pyasn1` (types
-declared by hand below, as pyasn1 wants), in the same run, and prints µs/op (CPU time, best
-of five rounds). Then the cost of :mod:`orthrus.der` itself (the library plus the typed
-models and checks). The TGS-REQ is MIT's reference encoding
+In the same run, prints µs/op (CPU time, best of five rounds) of decoding a TGS-REQ with the
+AP-REQ in its padata and an AP-REQ inside SPNEGO (RFC 4178 NegTokenInit, RFC 4121 token), and
+of encoding a TGS-REP and an AP-REP inside SPNEGO (NegTokenResp), with:
+
+- :mod:`asn1tools`, compiled from the RFC 4120 and RFC 4178 ASN.1 text of the tests' oracle
+  (``tests/der_oracle.py``; its BER reader, the one that does not hang, and DER writer),
+  giving dicts;
+- :mod:`pyasn1` (types declared by hand below, as pyasn1 wants), RFC 4120 only: it was 10x
+  slower than asn1tools already;
+- :mod:`asn1crypto` (its declarative classes, :mod:`bench.der_asn1crypto`), read to
+  ``.native``;
+- :mod:`orthrus.der` and :mod:`orthrus.kerberos.gss_tokens`, straight into the typed models
+  with every check. The library rows give dicts without the checks, so they are lower bounds
+  of what a codec on them costs.
+
+The TGS-REQ is MIT's reference encoding
 (``src/tests/asn.1/reference_encode.out``, ``encode_krb5_tgs_req``) with its padata made a
 PA-TGS-REQ holding MIT's reference AP-REQ and a PA-PAC-OPTIONS, as ``kvno`` sends, once with
 the body of a typical request (``optionals NULL except server``) and once with every
 optional field; the TGS-REP is MIT's ``encode_krb5_tgs_rep``. The choice and the figures
-are in docs/kerberos.md ("Wire format").
+are in docs/architecture.md ("DER codec") and docs/performance.md.
 """
 
 from __future__ import annotations
@@ -26,7 +38,14 @@ from pyasn1.codec.der import decoder as pyasn1_decoder
 from pyasn1.codec.der import encoder as pyasn1_encoder
 from pyasn1.type import char, namedtype, tag, univ, useful
 
+from bench import der_asn1crypto as ac
 from bench.micro import timeit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from der_oracle import GSS_READER, GSS_SPEC, READER, SPEC
+
+from orthrus import der
+from orthrus.kerberos import gss_tokens as g
 
 VECTORS = Path(__file__).resolve().parent.parent / "tests" / "core" / "data"
 
@@ -147,8 +166,6 @@ class APReq(univ.Sequence):
 def tgs_req(vector: str) -> bytes:
     """MIT's reference TGS-REQ ``vector`` with its padata made what ``kvno`` sends: a
     PA-TGS-REQ (1) holding MIT's reference AP-REQ, and a PA-PAC-OPTIONS (167)."""
-    from orthrus.der.schema import SPEC
-
     request = SPEC.decode("TGS-REQ", mit_vector(vector))
     request["padata"] = [
         {"padata-type": 1, "padata-value": mit_vector("encode_krb5_ap_req")},
@@ -158,48 +175,130 @@ def tgs_req(vector: str) -> bytes:
     return encoded
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("-n", type=int, default=2000, help="operations per round")
-    args = parser.parse_args()
-    from orthrus.der import decode_ap_req, decode_tgs_rep, decode_tgs_req, encode_kdc_rep
-    from orthrus.der.schema import READER, SPEC
+def spnego_ap_req() -> bytes:
+    """MIT's reference AP-REQ as curl and browsers send it: a Kerberos token (RFC 4121 §4.1)
+    in a NegTokenInit (RFC 4178 §4.2.1)."""
+    inner = g.encode_kerberos_token(g.KerberosToken(g.TOK_AP_REQ, mit_vector("encode_krb5_ap_req")))
+    return g.encode_neg_token_init(g.NegTokenInit((g.KRB5_OID, g.MS_KRB5_OID), inner))
 
+
+def decoders() -> None:
+    """Decode a TGS-REQ with its AP-REQ, and an AP-REQ in SPNEGO, with each candidate."""
+    req = tgs_req("encode_krb5_tgs_req(optionals NULL except server)")
+    print(f"-- decode a TGS-REQ and the AP-REQ in its padata: {len(req)} octets")
+
+    def a_req() -> Any:
+        message = READER.decode("TGS-REQ", req)
+        return READER.decode("AP-REQ", message["padata"][0]["padata-value"])
+
+    def p_req() -> Any:
+        message, _ = pyasn1_decoder.decode(req, asn1Spec=TGSReq())
+        inner = bytes(message["padata"][0]["padata-value"])
+        return pyasn1_decoder.decode(inner, asn1Spec=APReq())
+
+    def c_req() -> Any:
+        message = ac.TGSReq.load(req).native
+        return ac.APReq.load(message["padata"][0]["padata-value"]).native
+
+    def o_req() -> Any:
+        return der.decode_ap_req(der.decode_tgs_req(req).padata[0].value)
+
+    assert o_req() == der.decode_ap_req(mit_vector("encode_krb5_ap_req"))
+    timeit("asn1tools   (BER reader, dicts)", a_req, N)
+    timeit("pyasn1", p_req, max(N // 10, 1))
+    timeit("asn1crypto  (.native)", c_req, N)
+    timeit("orthrus.der (models, checked)", o_req, N)
+
+    token = spnego_ap_req()
+    print(f"-- decode an AP-REQ in SPNEGO (NegTokenInit, Kerberos token): {len(token)} octets")
+
+    def a_spnego() -> Any:
+        _, inner = GSS_READER.decode("InitialNegToken", token)["innerContextToken"]
+        krb = GSS_READER.decode("KerberosToken", inner["mechToken"])
+        return READER.decode("AP-REQ", krb["message"])
+
+    def c_spnego() -> Any:
+        inner = ac.InitialNegToken.load(token).native["innerContextToken"]
+        return ac.KerberosApReqToken.load(inner["mechToken"]).native["message"]
+
+    def o_spnego() -> Any:
+        first = g.decode_initial_token(token)
+        assert isinstance(first, g.NegTokenInit) and first.mech_token is not None
+        return der.decode_ap_req(g.decode_kerberos_token(first.mech_token).message)
+
+    timeit("asn1tools   (BER reader, dicts)", a_spnego, N)
+    timeit("asn1crypto  (.native)", c_spnego, N)
+    timeit("orthrus.der + gss_tokens (models, checked)", o_spnego, N)
+
+
+def encoders() -> None:
+    """Encode a TGS-REP, and an AP-REP in SPNEGO, with each candidate."""
     rep = mit_vector("encode_krb5_tgs_rep")
     a_rep = SPEC.decode("TGS-REP", rep)
     p_rep, _ = pyasn1_decoder.decode(rep, asn1Spec=TGSRep())
+    c_rep = ac.TGSRep.load(rep).native
+    o_rep = der.decode_tgs_rep(rep)
     assert SPEC.encode("TGS-REP", a_rep) == rep == pyasn1_encoder.encode(p_rep)
-    typed_rep = decode_tgs_rep(rep)
-    for label, vector in (
-        ("typical", "encode_krb5_tgs_req(optionals NULL except server)"),
-        ("every optional", "encode_krb5_tgs_req"),
-    ):
-        req = tgs_req(vector)
-        print(f"-- TGS-REQ, {label}: {len(req)} octets, of which the AP-REQ 160")
+    assert ac.TGSRep(c_rep).dump() == rep == der.encode_kdc_rep(o_rep)
+    print(f"-- encode a TGS-REP: {len(rep)} octets")
+    timeit("asn1tools   (from dicts)", lambda: SPEC.encode("TGS-REP", a_rep), N)
+    timeit("pyasn1", lambda: pyasn1_encoder.encode(p_rep), max(N // 10, 1))
+    timeit("asn1crypto  (from native)", lambda: ac.TGSRep(c_rep).dump(), N)
+    timeit("orthrus.der (from the model)", lambda: der.encode_kdc_rep(o_rep), N)
 
-        def a_req(req: bytes = req, spec: Any = SPEC, check: bool = False) -> Any:
-            message = spec.decode("TGS-REQ", req, check_constraints=check)
-            inner = message["padata"][0]["padata-value"]
-            return spec.decode("AP-REQ", inner, check_constraints=check)
+    ap_rep = mit_vector("encode_krb5_ap_rep")
+    a_ap = SPEC.decode("AP-REP", ap_rep)
+    c_ap = ac.APRep.load(ap_rep).native
+    o_ap = der.decode_ap_rep(ap_rep)
 
-        def p_req(req: bytes = req) -> Any:
-            message, _ = pyasn1_decoder.decode(req, asn1Spec=TGSReq())
-            inner = bytes(message["padata"][0]["padata-value"])
-            return pyasn1_decoder.decode(inner, asn1Spec=APReq())
+    def a_answer() -> bytes:
+        krb = {
+            "thisMech": g.KRB5_OID,
+            "tokId": g.TOK_AP_REP,
+            "message": SPEC.encode("AP-REP", a_ap),
+        }
+        resp = {
+            "negState": "accept-completed",
+            "supportedMech": g.KRB5_OID,
+            "responseToken": GSS_SPEC.encode("KerberosToken", krb),
+        }
+        return bytes(GSS_SPEC.encode("NegotiationToken", ("negTokenResp", resp)))
 
-        def typed_req(req: bytes = req) -> Any:
-            message = decode_tgs_req(req)
-            return decode_ap_req(message.padata[0].value)
+    def c_answer() -> bytes:
+        krb = ac.KerberosApRepToken(
+            {"thisMech": g.KRB5_OID, "tokId": ac.core.Any.load(g.TOK_AP_REP), "message": c_ap}
+        )
+        resp = ac.NegTokenResp(
+            {
+                "negState": "accept-completed",
+                "supportedMech": g.KRB5_OID,
+                "responseToken": krb.dump(),
+            }
+        )
+        encoded: bytes = ac.NegotiationToken(name="negTokenResp", value=resp).dump()
+        return encoded
 
-        timeit("asn1tools decode TGS-REQ + its AP-REQ (der)", a_req, args.n)
-        timeit("asn1tools ... (ber, the reader used)", lambda: a_req(spec=READER), args.n)
-        timeit("asn1tools ... (der) checking constraints", lambda: a_req(check=True), args.n)
-        timeit("pyasn1    decode TGS-REQ + its AP-REQ", p_req, max(args.n // 10, 1))
-        timeit("orthrus.der decode_tgs_req + decode_ap_req (models)", typed_req, args.n)
-    print(f"-- TGS-REP: {len(rep)} octets")
-    timeit("asn1tools encode TGS-REP", lambda: SPEC.encode("TGS-REP", a_rep), args.n)
-    timeit("pyasn1    encode TGS-REP", lambda: pyasn1_encoder.encode(p_rep), max(args.n // 10, 1))
-    timeit("orthrus.der encode_kdc_rep (model)", lambda: encode_kdc_rep(typed_rep), args.n)
+    def o_answer() -> bytes:
+        krb = g.encode_kerberos_token(g.KerberosToken(g.TOK_AP_REP, der.encode_ap_rep(o_ap)))
+        return g.encode_neg_token_resp(g.NegTokenResp("accept-completed", g.KRB5_OID, krb))
+
+    assert a_answer() == c_answer() == o_answer()
+    print(f"-- encode an AP-REP in SPNEGO (Kerberos token, NegTokenResp): {len(o_answer())} octets")
+    timeit("asn1tools   (from dicts)", a_answer, N)
+    timeit("asn1crypto  (from native)", c_answer, N)
+    timeit("orthrus.der + gss_tokens (from the models)", o_answer, N)
+
+
+N = 2000
+
+
+def main() -> int:
+    global N
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-n", type=int, default=N, help="operations per round")
+    N = parser.parse_args().n
+    decoders()
+    encoders()
     return 0
 
 

@@ -878,9 +878,39 @@ MUTATIONS: list[Mutation] = [
     ),
     Mutation(
         "test_der_truncated_or_garbage_message_is_generic_error",
+        "orthrus/der/tlv.py",
+        "    if stop > end:\n",
+        "    if False:\n",
+    ),
+    Mutation(
+        "test_der_truncated_or_garbage_message_is_generic_error",
+        "orthrus/der/tlv.py",
+        "    if pos + 2 > end:\n",
+        "    if False:\n",
+    ),
+    Mutation(
+        "test_der_non_canonical_encoding_is_generic_error",
+        "orthrus/der/tlv.py",
+        "        if length < 0x80 or data[pos] == 0:",
+        "        if False:",
+    ),
+    Mutation(
+        "test_der_non_canonical_encoding_is_generic_error",
+        "orthrus/der/tlv.py",
+        "        if (first == 0 and not second) or (first == 0xFF and second):",
+        "        if False:",
+    ),
+    Mutation(
+        "test_der_non_canonical_encoding_is_generic_error",
         "orthrus/der/codec.py",
-        "    except _LIBRARY_ERRORS:",
-        "    except KeyError:",
+        "    if stop != len(data):",
+        "    if False:",
+    ),
+    Mutation(
+        "test_der_non_canonical_encoding_is_generic_error",
+        "orthrus/der/tlv.py",
+        "    if len(text) != 15 or text[14] != 0x5A or not text[:14].isdigit():",
+        "    if not text[:14].isdigit():",
     ),
     Mutation(
         "test_der_request_disguised_as_another_message_type_is_generic_error",
@@ -890,15 +920,15 @@ MUTATIONS: list[Mutation] = [
     ),
     Mutation(
         "test_der_integer_outside_its_asn1_range_is_generic_error",
-        "orthrus/der/convert.py",
+        "orthrus/der/kinds.py",
         "        if not self.low <= value <= self.high:\n            raise MalformedMessage(",
         "        if False:\n            raise MalformedMessage(",
     ),
     Mutation(
         "test_der_sequence_of_with_a_foreign_element_is_generic_error_not_a_hang",
-        "orthrus/der/codec.py",
-        "return READER.decode(type_name, data)",
-        "return SPEC.decode(type_name, data)",
+        "orthrus/der/kinds.py",
+        "            if tag != element.tag:\n",
+        "            if False:\n",
     ),
     Mutation(
         "test_golden_ticket_with_a_stolen_krbtgt_key_is_modified",

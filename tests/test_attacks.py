@@ -88,6 +88,7 @@ from orthrus.authz import AuthzSigner
 from orthrus.b64 import b64u_decode, b64u_encode
 from orthrus.codec import body_checksum
 from orthrus.credentials import Credential
+from orthrus.der import tlv
 from orthrus.enctypes import CHECKSUM_TYPES, ENCTYPES, KeyBlock, checksum_type, enctype
 from orthrus.errors import APError, ConfigError, ProtocolError
 from orthrus.forwarding import seal_forwarded_tgt
@@ -2897,6 +2898,45 @@ def test_der_truncated_or_garbage_message_is_generic_error() -> None:
         for decode in decoders:
             error = refused(decode, data)
             assert error.name == "KRB_ERR_GENERIC" and data[:16].hex() not in str(error)
+    # A PA-DATA running past its SEQUENCE OF into the req-body: its value and the req-body
+    # would be the same octets, read twice.
+    body = tlv.tlv(0xA4, der.encode_kdc_req_body(der.KDCReqBody(0, "R", 0, 0, ())))
+    padata = bytes.fromhex("a103020101") + bytes([0xA2, 2 + len(body), 0x04, len(body)])
+    padata = bytes([0x30, len(padata) + len(body)]) + padata
+    sequence_of = bytes([0x30, len(padata)]) + padata
+    fields = bytes.fromhex("a103020105a20302010c") + tlv.tlv(0xA3, sequence_of) + body
+    overlapping = tlv.tlv(0x6C, tlv.tlv(tlv.SEQUENCE, fields))
+    assert refused(der.decode_tgs_req, overlapping).name == "KRB_ERR_GENERIC"
+    _der_still_reads_a_good_tgs_req()
+
+
+def test_der_non_canonical_encoding_is_generic_error() -> None:
+    """DER has one encoding per value (RFC 4120 §5.1), and the TGS checks the body checksum
+    over the req-body as it encodes it again (§5.4.1): a message in another form — a length
+    in more octets than it needs, a padded INTEGER, octets after the message, a time with a
+    zone offset — is refused as it is read, so every message accepted means one thing and
+    encodes back to the octets that came."""
+    request = _mit_der("tgs_req")
+    _, start, _ = tlv.header(request, 0, len(request))
+    long_length = request[:1] + b"\x84" + (len(request) - start).to_bytes(4) + request[start:]
+    for data in (long_length, request + b"\x00"):
+        error = refused(der.decode_tgs_req, data)
+        assert error.code == 60 and error.name == "KRB_ERR_GENERIC"
+
+    def stamp(time: bytes, usec: bytes) -> bytes:
+        fields = tlv.tlv(0xA0, tlv.tlv(tlv.GENERALIZED_TIME, time))
+        return tlv.tlv(tlv.SEQUENCE, fields + tlv.tlv(0xA1, tlv.tlv(tlv.INTEGER, usec)))
+
+    good = b"19940610060317Z"
+    assert der.decode_pa_enc_ts_enc(stamp(good, b"\x05")) == der.PAEncTsEnc(771228197, 5)
+    short_length = b"\x30\x81" + stamp(good, b"\x05")[1:]
+    for data in (
+        stamp(good, b"\x00\x05"),  # 5 padded
+        stamp(b"19940610070317+0100", b"\x05"),  # the same moment, with an offset
+        short_length,  # a length under 128 in the long form
+    ):
+        error = refused(der.decode_pa_enc_ts_enc, data)
+        assert error.code == 60 and error.name == "KRB_ERR_GENERIC"
     _der_still_reads_a_good_tgs_req()
 
 
@@ -2918,7 +2958,7 @@ def test_der_request_disguised_as_another_message_type_is_generic_error() -> Non
 def test_der_integer_outside_its_asn1_range_is_generic_error() -> None:
     """A nonce of 2**200 or a kvno of 2**32 decodes to a Python int happily, then overflows a
     database column or a struct later (a 500): Int32, UInt32 and Microseconds are checked."""
-    from orthrus.der.schema import SPEC
+    from der_oracle import SPEC
 
     for nonce in (2**32, -1, 2**200):
         request = SPEC.decode("TGS-REQ", _mit_der("tgs_req"))

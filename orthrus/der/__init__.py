@@ -1,9 +1,12 @@
-"""Kerberos V5 messages in DER (RFC 4120 §5, Appendix A), on :mod:`asn1tools`.
+"""Kerberos V5 messages in DER (RFC 4120 §5, Appendix A).
 
-Sans-IO: bytes in, typed models (:mod:`orthrus.der.types`) out, and back. The ASN.1 module
-is :mod:`orthrus.der.schema`; :mod:`orthrus.der.convert` maps the library's values to the
-models; :mod:`orthrus.der.codec` has the ``decode_*``/``encode_*`` functions, the bounds and
-the one error (:class:`~orthrus.errors.MalformedMessage`). See docs/kerberos.md, "Wire format".
+Sans-IO: bytes in, typed models (:mod:`orthrus.der.types`) out, and back. :mod:`orthrus.der.schema`
+declares each type once (tags, fields, OPTIONAL, SEQUENCE OF) and walks DER straight into
+the models; :mod:`orthrus.der.tlv` reads and writes the tag-length-value layer and the
+primitive values; :mod:`orthrus.der.codec` has the ``decode_*``/``encode_*`` functions, the
+bounds and the one error (:class:`~orthrus.errors.MalformedMessage`). :mod:`asn1tools`,
+compiled from RFC 4120 Appendix A, is the tests' oracle (tests/der_oracle.py). See
+docs/kerberos.md, "Wire format", and docs/architecture.md, "DER codec".
 
     request = decode_tgs_req(data)
     tgs = find_padata(request.padata, PA_TGS_REQ)   # unknown padata types are skipped

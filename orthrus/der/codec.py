@@ -1,13 +1,13 @@
 """DER encode and decode of the RFC 4120 messages, to and from the models of
-:mod:`orthrus.der.types`.
+:mod:`orthrus.der.types`, by the declarations of :mod:`orthrus.der.schema`.
 
 Decoding takes bytes from a peer: a message longer than :data:`MAX_MESSAGE_SIZE` is refused
-before the library sees it (``KRB_ERR_FIELD_TOOLONG``, as RFC 4120 §7.2.2 answers a TCP
-length it will not read); anything the library or the checks refuse — truncated, garbage,
-an integer out of its range, a wrong pvno or msg-type, fractional
-seconds — is one :class:`~orthrus.errors.MalformedMessage` (``KRB_ERR_GENERIC``), never
-another exception. The schema fixes how deep a message nests; the one recursive structure,
-AD-IF-RELEVANT inside authorization data (RFC 4120 §5.2.6.1), is unwrapped by
+before it is read (``KRB_ERR_FIELD_TOOLONG``, as RFC 4120 §7.2.2 answers a TCP length it
+will not read); anything else wrong — truncated, garbage, not DER, octets after the message,
+an integer out of its range, a wrong pvno or msg-type, fractional seconds — is one
+:class:`~orthrus.errors.MalformedMessage` (``KRB_ERR_GENERIC``), never another exception.
+The schema fixes how deep a message nests; the one recursive structure, AD-IF-RELEVANT
+inside authorization data (RFC 4120 §5.2.6.1), is unwrapped by
 :func:`expand_authorization_data` to at most :data:`MAX_AD_DEPTH` levels.
 
 Encoding takes our own models: a value out of its ASN.1 range is a programming error
@@ -16,14 +16,13 @@ Encoding takes our own models: a value out of its ASN.1 range is a programming e
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-import asn1tools
-
+from orthrus.der import schema as s
+from orthrus.der import tlv
 from orthrus.der import types as t
-from orthrus.der.convert import AUTHDATA, PADATA, Converter, SequenceOf, model
-from orthrus.der.schema import READER, SPEC
+from orthrus.der.kinds import Kind
 from orthrus.errors import MalformedMessage
 
 __all__ = [
@@ -82,109 +81,99 @@ MAX_AD_DEPTH = 4
 
 T = TypeVar("T")
 
-# What asn1tools and the codecs under it raise on input they cannot read: its own errors,
-# and the built-in ones a malformed length or value runs into.
-_LIBRARY_ERRORS = (asn1tools.Error, ValueError, TypeError, IndexError, KeyError, RecursionError)
 
-
-def _decode(type_name: str, data: bytes) -> Any:
-    """The library's value of ``data`` as ``type_name``, bounded, or MalformedMessage."""
+def check_size(type_name: str, data: bytes) -> None:
+    """Refuse ``data`` longer than :data:`MAX_MESSAGE_SIZE` before reading any of it
+    (``KRB_ERR_FIELD_TOOLONG``)."""
     if len(data) > MAX_MESSAGE_SIZE:
         raise MalformedMessage(
             f"a {type_name} of {len(data)} octets is over the {MAX_MESSAGE_SIZE}-octet limit",
             too_long=True,
         )
-    try:
-        return READER.decode(type_name, data)
-    except _LIBRARY_ERRORS:
-        # The library's text quotes the input; the sentence names the type only.
-        raise MalformedMessage(f"not a DER {type_name} (RFC 4120 Appendix A)") from None
 
 
-def _encode(type_name: str, value: Any) -> bytes:
-    try:
-        encoded: bytes = SPEC.encode(type_name, value)
-    except asn1tools.Error as error:
-        raise ValueError(f"cannot encode {type_name}: {error}") from None
-    return encoded
-
-
-def _load_value(type_name: str, converter: Converter, value: Any) -> Any:
-    """The model of the library's ``value``; a value the models refuse is MalformedMessage."""
-    try:
-        return converter.load(value)
-    except MalformedMessage:
-        raise
-    except (ValueError, TypeError, OverflowError):
-        raise MalformedMessage(f"not a valid {type_name}") from None
-
-
-def _load(type_name: str, converter: Converter, data: bytes) -> Any:
-    return _load_value(type_name, converter, _decode(type_name, data))
+def read_element(kinds: Mapping[int, Kind], type_name: str, data: bytes) -> tuple[int, Any]:
+    """The tag of ``data``, one whole DER element of one of ``kinds`` (by tag), and its
+    model; bounded by :data:`MAX_MESSAGE_SIZE`, or MalformedMessage."""
+    check_size(type_name, data)
+    tag, start, stop = tlv.header(data, 0, len(data))
+    kind = kinds.get(tag)
+    if kind is None:
+        raise MalformedMessage(f"not a DER {type_name} (RFC 4120 Appendix A)")
+    if stop != len(data):
+        raise MalformedMessage(f"{len(data) - stop} octets follow the {type_name}")
+    return tag, kind.read(data, start, stop)
 
 
 def _codec(
-    type_name: str, cls: type[T], rfc: str, converter: Converter | None = None
+    kind: Kind, type_name: str, rfc: str, cls: type[T]
 ) -> tuple[Callable[[bytes], T], Callable[[T], bytes]]:
     """The ``decode`` and ``encode`` functions of ``type_name`` (one for each message, so
-    that no two are kept in step by hand)."""
-    chosen = converter or model(cls)
+    that no two are kept in step by hand); ``cls`` is the model type, for the checker."""
+
+    kinds = {kind.tag: kind}
 
     def decode(data: bytes) -> T:
-        result: T = _load(type_name, chosen, data)
+        result: T = read_element(kinds, type_name, data)[1]
         return result
 
     def encode(value: T) -> bytes:
-        return _encode(type_name, chosen.dump(value))
+        encoded: bytes = kind.write(value)
+        return encoded
 
     decode.__doc__ = f"Decode a DER {type_name} ({rfc}); MalformedMessage if it is not one."
     encode.__doc__ = f"Encode a {type_name} in DER ({rfc})."
     return decode, encode
 
 
-decode_ticket, encode_ticket = _codec("Ticket", t.Ticket, "RFC 4120 §5.3")
+decode_ticket, encode_ticket = _codec(s.TICKET, "Ticket", "RFC 4120 §5.3", t.Ticket)
 decode_enc_ticket_part, encode_enc_ticket_part = _codec(
-    "EncTicketPart", t.EncTicketPart, "RFC 4120 §5.3"
+    s.ENC_TICKET_PART, "EncTicketPart", "RFC 4120 §5.3", t.EncTicketPart
 )
-decode_ap_req, encode_ap_req = _codec("AP-REQ", t.APReq, "RFC 4120 §5.5.1")
+decode_ap_req, encode_ap_req = _codec(s.AP_REQ, "AP-REQ", "RFC 4120 §5.5.1", t.APReq)
 decode_authenticator, encode_authenticator = _codec(
-    "Authenticator", t.Authenticator, "RFC 4120 §5.5.1"
+    s.AUTHENTICATOR, "Authenticator", "RFC 4120 §5.5.1", t.Authenticator
 )
-decode_ap_rep, encode_ap_rep = _codec("AP-REP", t.APRep, "RFC 4120 §5.5.2")
+decode_ap_rep, encode_ap_rep = _codec(s.AP_REP, "AP-REP", "RFC 4120 §5.5.2", t.APRep)
 decode_enc_ap_rep_part, encode_enc_ap_rep_part = _codec(
-    "EncAPRepPart", t.EncAPRepPart, "RFC 4120 §5.5.2"
+    s.ENC_AP_REP_PART, "EncAPRepPart", "RFC 4120 §5.5.2", t.EncAPRepPart
 )
-decode_krb_priv, encode_krb_priv = _codec("KRB-PRIV", t.KRBPriv, "RFC 4120 §5.7.1")
+decode_krb_priv, encode_krb_priv = _codec(s.KRB_PRIV, "KRB-PRIV", "RFC 4120 §5.7.1", t.KRBPriv)
 decode_enc_krb_priv_part, encode_enc_krb_priv_part = _codec(
-    "EncKrbPrivPart", t.EncKrbPrivPart, "RFC 4120 §5.7.1"
+    s.ENC_KRB_PRIV_PART, "EncKrbPrivPart", "RFC 4120 §5.7.1", t.EncKrbPrivPart
 )
-decode_krb_error, encode_krb_error = _codec("KRB-ERROR", t.KRBError, "RFC 4120 §5.9.1")
+decode_krb_error, encode_krb_error = _codec(s.KRB_ERROR, "KRB-ERROR", "RFC 4120 §5.9.1", t.KRBError)
 decode_pa_enc_timestamp, encode_pa_enc_timestamp = _codec(
-    "PA-ENC-TIMESTAMP", t.EncryptedData, "RFC 4120 §5.2.7.2"
+    s.ENCRYPTED, "PA-ENC-TIMESTAMP", "RFC 4120 §5.2.7.2", t.EncryptedData
 )
 decode_pa_enc_ts_enc, encode_pa_enc_ts_enc = _codec(
-    "PA-ENC-TS-ENC", t.PAEncTsEnc, "RFC 4120 §5.2.7.2"
+    s.PA_ENC_TS_ENC, "PA-ENC-TS-ENC", "RFC 4120 §5.2.7.2", t.PAEncTsEnc
 )
 decode_etype_info2, encode_etype_info2 = _codec(
-    "ETYPE-INFO2", tuple, "RFC 4120 §5.2.7.5", SequenceOf(model(t.ETypeInfo2Entry))
+    s.ETYPE_INFO2, "ETYPE-INFO2", "RFC 4120 §5.2.7.5", tuple[t.ETypeInfo2Entry, ...]
 )
-decode_method_data, encode_method_data = _codec("METHOD-DATA", tuple, "RFC 4120 §5.9.1", PADATA)
+decode_method_data, encode_method_data = _codec(
+    s.METHOD_DATA, "METHOD-DATA", "RFC 4120 §5.9.1", tuple[t.PAData, ...]
+)
 decode_authorization_data, encode_authorization_data = _codec(
-    "AuthorizationData", tuple, "RFC 4120 §5.2.6", AUTHDATA
+    s.AUTHDATA, "AuthorizationData", "RFC 4120 §5.2.6", tuple[t.AuthorizationDataEntry, ...]
 )
 decode_ad_if_relevant, encode_ad_if_relevant = _codec(
-    "AD-IF-RELEVANT", tuple, "RFC 4120 §5.2.6.1", AUTHDATA
+    s.AUTHDATA, "AD-IF-RELEVANT", "RFC 4120 §5.2.6.1", tuple[t.AuthorizationDataEntry, ...]
 )
 # The checksum of a TGS-REQ's authenticator covers the req-body's encoding (RFC 4120
 # §5.4.1); DER is canonical, so the body decoded from a DER request encodes to the same octets.
-decode_kdc_req_body, encode_kdc_req_body = _codec("KDC-REQ-BODY", t.KDCReqBody, "RFC 4120 §5.4.1")
+decode_kdc_req_body, encode_kdc_req_body = _codec(
+    s.KDC_REQ_BODY, "KDC-REQ-BODY", "RFC 4120 §5.4.1", t.KDCReqBody
+)
 
-_KDC_REQ = model(t.KDCReq)
-_KDC_REP = model(t.KDCRep)
-_ENC_KDC_REP_PART = model(t.EncKDCRepPart)
-_REQ_TYPES = {10: "AS-REQ", 12: "TGS-REQ"}
-_REP_TYPES = {11: "AS-REP", 13: "TGS-REP"}
-_CHOICE_TYPES = {"as-req": 10, "tgs-req": 12}
+_AS_REQ = {s.AS_REQ.tag: s.AS_REQ}
+_TGS_REQ = {s.TGS_REQ.tag: s.TGS_REQ}
+_AS_REP = {s.AS_REP.tag: s.AS_REP}
+_TGS_REP = {s.TGS_REP.tag: s.TGS_REP}
+_KDC_REQ = {**_AS_REQ, **_TGS_REQ}
+#: EncASRepPart and EncTGSRepPart (RFC 4120 §5.4.2), read alike.
+_ENC_KDC_REP_PART = {kind.tag: kind for kind in (s.ENC_KDC_REP_PART.under(25), s.ENC_KDC_REP_PART)}
 
 
 def decode_pa_tgs_req(data: bytes) -> t.APReq:
@@ -198,53 +187,58 @@ def _checked_msg_type(message: T, expected: int, type_name: str) -> T:
     return message
 
 
+def _kdc_message(kinds: Mapping[int, Kind], type_name: str, data: bytes) -> Any:
+    """An AS/TGS request or reply of one of ``kinds``; its msg-type must be the number of
+    its APPLICATION tag, so that no path reads one message as another."""
+    tag, message = read_element(kinds, type_name, data)
+    return _checked_msg_type(message, tag & 0x1F, type_name)
+
+
 def decode_as_req(data: bytes) -> t.KDCReq:
     """Decode a DER AS-REQ (RFC 4120 §5.4.1), msg-type 10."""
-    message: t.KDCReq = _load("AS-REQ", _KDC_REQ, data)
-    return _checked_msg_type(message, 10, "AS-REQ")
+    message: t.KDCReq = _kdc_message(_AS_REQ, "AS-REQ", data)
+    return message
 
 
 def decode_tgs_req(data: bytes) -> t.KDCReq:
     """Decode a DER TGS-REQ (RFC 4120 §5.4.1), msg-type 12."""
-    message: t.KDCReq = _load("TGS-REQ", _KDC_REQ, data)
-    return _checked_msg_type(message, 12, "TGS-REQ")
+    message: t.KDCReq = _kdc_message(_TGS_REQ, "TGS-REQ", data)
+    return message
 
 
 def decode_kdc_req(data: bytes) -> t.KDCReq:
     """Decode an AS-REQ or a TGS-REQ (RFC 4120 §5.4.1), as a KDC port receives either; the
     msg-type must match the APPLICATION tag."""
-    choice, value = _decode("KDC-REQ-ANY", data)
-    message: t.KDCReq = _load_value("KDC-REQ", _KDC_REQ, value)
-    return _checked_msg_type(message, _CHOICE_TYPES[choice], "KDC-REQ")
+    message: t.KDCReq = _kdc_message(_KDC_REQ, "KDC-REQ", data)
+    return message
 
 
 def encode_kdc_req(message: t.KDCReq) -> bytes:
     """Encode an AS-REQ (msg-type 10) or a TGS-REQ (12) in DER (RFC 4120 §5.4.1)."""
-    return _encode(_REQ_TYPES[message.msg_type], _KDC_REQ.dump(message))
+    return _KDC_REQ[tlv.application(message.msg_type)].write(message)
 
 
 def decode_as_rep(data: bytes) -> t.KDCRep:
     """Decode a DER AS-REP (RFC 4120 §5.4.2), msg-type 11."""
-    message: t.KDCRep = _load("AS-REP", _KDC_REP, data)
-    return _checked_msg_type(message, 11, "AS-REP")
+    message: t.KDCRep = _kdc_message(_AS_REP, "AS-REP", data)
+    return message
 
 
 def decode_tgs_rep(data: bytes) -> t.KDCRep:
     """Decode a DER TGS-REP (RFC 4120 §5.4.2), msg-type 13."""
-    message: t.KDCRep = _load("TGS-REP", _KDC_REP, data)
-    return _checked_msg_type(message, 13, "TGS-REP")
+    message: t.KDCRep = _kdc_message(_TGS_REP, "TGS-REP", data)
+    return message
 
 
 def encode_kdc_rep(message: t.KDCRep) -> bytes:
     """Encode an AS-REP (msg-type 11) or a TGS-REP (13) in DER (RFC 4120 §5.4.2)."""
-    return _encode(_REP_TYPES[message.msg_type], _KDC_REP.dump(message))
+    return {11: s.AS_REP, 13: s.TGS_REP}[message.msg_type].write(message)
 
 
 def decode_enc_kdc_rep_part(data: bytes) -> t.EncKDCRepPart:
     """Decode an EncASRepPart ``[APPLICATION 25]`` or EncTGSRepPart ``[APPLICATION 26]``
     (RFC 4120 §5.4.2): either is accepted in either reply, as §5.4.2 allows and MIT does."""
-    _, value = _decode("EncKDCRepPartAny", data)
-    part: t.EncKDCRepPart = _load_value("EncKDCRepPart", _ENC_KDC_REP_PART, value)
+    part: t.EncKDCRepPart = read_element(_ENC_KDC_REP_PART, "EncKDCRepPart", data)[1]
     return part
 
 
@@ -254,7 +248,7 @@ def encode_enc_kdc_rep_part(part: t.EncKDCRepPart) -> bytes:
     RFC 4120 §5.4.2 names 25 for AS replies, but MIT has always sent 26 for both, so some
     clients accept only 26; every client accepts 26 (the note in §5.4.2 says implementations
     SHOULD accept either)."""
-    return _encode("EncTGSRepPart", _ENC_KDC_REP_PART.dump(part))
+    return s.ENC_KDC_REP_PART.write(part)
 
 
 def expand_authorization_data(

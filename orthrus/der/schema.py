@@ -1,285 +1,263 @@
-"""The ASN.1 module of RFC 4120 Appendix A for the messages Orthrus exchanges, compiled once.
+"""RFC 4120 Appendix A for the messages Orthrus exchanges, one declaration per type, read
+and written by the kinds of :mod:`orthrus.der.kinds` straight into and out of the models of
+:mod:`orthrus.der.types`.
 
-The text below is RFC 4120 Appendix A (``KerberosV5Spec2``), cut down to the types the AS,
-TGS and AP exchanges, KRB-PRIV and KRB-ERROR need; PA-ENC-TIMESTAMP is the RFC 4120
-§5.2.7.2 type that RFC 6113 keeps, PA-ETYPE-INFO2 is §5.2.7.5. The departures, each on
-purpose:
+Each declaration follows Appendix A's text (``EXPLICIT TAGS``): a SEQUENCE's ``[n]``
+fields, which are OPTIONAL, which hold a constant, SEQUENCE OF, ``[APPLICATION n]``. The
+departures, each on purpose:
 
-- ``KerberosFlags`` is a plain ``BIT STRING``: RFC 4120 §5.2.8 says ``SIZE (32..MAX)``, but
-  peers send fewer bits (a minimal DER named-bit list drops trailing zeros), and MIT accepts
-  them padded with zeros; :mod:`orthrus.der.convert` encodes exactly 32.
-- ``EncKDCRepPartAny`` is a CHOICE of ``[APPLICATION 25]`` and ``[APPLICATION 26]``, so the
-  library, not a hand-read tag byte, accepts either (MIT sends 26 for AS replies too).
+- ``KerberosFlags`` of any length is read (see :func:`orthrus.der.tlv.read_flags`) and
+  written as 32 bits.
 - ``Kvno`` also takes negative values: MIT encodes a kvno of 2**31 or more as the signed
   32-bit integer of the same bits (its reference encodings ``enc_data(MSB-set kvno)``).
-- ``msg-type`` of KDC-REQ and KDC-REP is a plain INTEGER: asn1tools checks ``(10 | 12)`` as
-  ``10..10``; :mod:`orthrus.der.convert` checks the value instead.
-- ``KDC-REQ-ANY`` is a CHOICE of AS-REQ and TGS-REQ, for a KDC that reads either on one port.
+- ``msg-type`` of KDC-REQ and KDC-REP is any Int32 here; :mod:`orthrus.der.codec` checks it
+  against the APPLICATION tag.
 
-The ranges the text gives (Int32, UInt32, Microseconds, ``INTEGER (5)``) are checked by
-:mod:`orthrus.der.convert` as it builds the models, not by the library's constraint checker,
-which walks each message a second time (bench/der_codecs.py measures it).
-
-The text is compiled by :mod:`asn1tools` from this string (no file is read), deterministically,
-at import: once for encoding (``der``) and once for decoding (``ber``, see :data:`READER`).
+The structures nest as deep as this module says and no deeper: the one recursive type,
+AD-IF-RELEVANT (RFC 4120 §5.2.6.1), is an OCTET STRING here, opened by
+:func:`orthrus.der.expand_authorization_data`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import asn1tools
+from orthrus.der import tlv
+from orthrus.der import types as t
+from orthrus.der.kinds import Field, Integer, Kind, Primitive, Sequence, SequenceOf
 
-__all__ = ["READER", "RFC4120_MODULE", "SPEC"]
+__all__ = [
+    "AP_REP",
+    "AP_REQ",
+    "AS_REP",
+    "AS_REQ",
+    "AUTHDATA",
+    "AUTHENTICATOR",
+    "ENCRYPTED",
+    "ENC_AP_REP_PART",
+    "ENC_KDC_REP_PART",
+    "ENC_KRB_PRIV_PART",
+    "ENC_TICKET_PART",
+    "ETYPE_INFO2",
+    "INT",
+    "KDC_REQ_BODY",
+    "KRB_ERROR",
+    "KRB_PRIV",
+    "METHOD_DATA",
+    "OCTETS",
+    "PA_ENC_TS_ENC",
+    "TGS_REP",
+    "TGS_REQ",
+    "TICKET",
+]
 
-RFC4120_MODULE = """
-KerberosV5Spec2 DEFINITIONS EXPLICIT TAGS ::= BEGIN
 
-Int32           ::= INTEGER (-2147483648..2147483647)
-UInt32          ::= INTEGER (0..4294967295)
-Microseconds    ::= INTEGER (0..999999)
--- MIT encodes a kvno as a signed 32-bit integer (2**31 and above come out negative)
-Kvno            ::= INTEGER (-2147483648..4294967295)
-KerberosString  ::= GeneralString
-Realm           ::= KerberosString
+class _Kvno:
+    """A kvno is unsigned, but MIT encodes 2**31 and above as negative 32-bit integers; read
+    both, write as MIT does so that its peers read our kvnos."""
 
-PrincipalName   ::= SEQUENCE {
-        name-type       [0] Int32,
-        name-string     [1] SEQUENCE OF KerberosString
-}
+    tag = tlv.INTEGER
 
-KerberosTime    ::= GeneralizedTime
+    def read(self, data: bytes, start: int, stop: int) -> int:
+        value = _SIGNED_KVNO.read(data, start, stop)
+        return value + 2**32 if value < 0 else value
 
-HostAddress     ::= SEQUENCE  {
-        addr-type       [0] Int32,
-        address         [1] OCTET STRING
-}
+    def write(self, value: int) -> bytes:
+        if not 0 <= value < 2**32:
+            raise ValueError(f"a kvno of {value} is outside 0..{2**32 - 1}")
+        return tlv.write_integer(value - 2**32 if value >= 2**31 else value)
 
-HostAddresses   ::= SEQUENCE OF HostAddress
 
-AuthorizationData       ::= SEQUENCE OF SEQUENCE {
-        ad-type         [0] Int32,
-        ad-data         [1] OCTET STRING
-}
+def _read_octets(data: bytes, start: int, stop: int) -> bytes:
+    return data[start:stop]
 
-AD-IF-RELEVANT  ::= AuthorizationData
 
-PA-DATA         ::= SEQUENCE {
-        padata-type     [1] Int32,
-        padata-value    [2] OCTET STRING
-}
+def _write_octets(value: bytes) -> bytes:
+    return tlv.tlv(tlv.OCTET_STRING, value)
 
-KerberosFlags   ::= BIT STRING
 
-EncryptedData   ::= SEQUENCE {
-        etype   [0] Int32,
-        kvno    [1] Kvno OPTIONAL,
-        cipher  [2] OCTET STRING
-}
+def _constant(number: int, value: int) -> Field:
+    return Field(number, None, INT, constant=value)
 
-EncryptionKey   ::= SEQUENCE {
-        keytype         [0] Int32,
-        keyvalue        [1] OCTET STRING
-}
 
-Checksum        ::= SEQUENCE {
-        cksumtype       [0] Int32,
-        checksum        [1] OCTET STRING
-}
+def _seq(cls: type[Any], *fields: Field, app: int | None = None) -> Sequence:
+    return Sequence(cls, fields, app)
 
-Ticket          ::= [APPLICATION 1] SEQUENCE {
-        tkt-vno         [0] INTEGER (5),
-        realm           [1] Realm,
-        sname           [2] PrincipalName,
-        enc-part        [3] EncryptedData
-}
 
-EncTicketPart   ::= [APPLICATION 3] SEQUENCE {
-        flags                   [0] TicketFlags,
-        key                     [1] EncryptionKey,
-        crealm                  [2] Realm,
-        cname                   [3] PrincipalName,
-        transited               [4] TransitedEncoding,
-        authtime                [5] KerberosTime,
-        starttime               [6] KerberosTime OPTIONAL,
-        endtime                 [7] KerberosTime,
-        renew-till              [8] KerberosTime OPTIONAL,
-        caddr                   [9] HostAddresses OPTIONAL,
-        authorization-data      [10] AuthorizationData OPTIONAL
-}
+def _f(number: int, attr: str, kind: Kind) -> Field:
+    return Field(number, attr, kind)
 
-TransitedEncoding       ::= SEQUENCE {
-        tr-type         [0] Int32,
-        contents        [1] OCTET STRING
-}
 
-TicketFlags     ::= KerberosFlags
+def _opt(number: int, attr: str, kind: Kind) -> Field:
+    return Field(number, attr, kind, optional=True)
 
-AS-REQ          ::= [APPLICATION 10] KDC-REQ
 
-TGS-REQ         ::= [APPLICATION 12] KDC-REQ
+INT = Integer(-(2**31), 2**31 - 1)  # Int32
+UINT = Integer(0, 2**32 - 1)  # UInt32
+MICROS = Integer(0, 999_999)  # Microseconds
+_SIGNED_KVNO = Integer(-(2**31), 2**32 - 1)
+KVNO = _Kvno()
+OCTETS = Primitive(tlv.OCTET_STRING, _read_octets, _write_octets)
+STRING = Primitive(tlv.GENERAL_STRING, tlv.read_string, tlv.write_string)
+TIME = Primitive(tlv.GENERALIZED_TIME, tlv.read_time, tlv.write_time)
+FLAGS = Primitive(tlv.BIT_STRING, tlv.read_flags, tlv.write_flags)
 
-KDC-REQ-ANY     ::= CHOICE { as-req AS-REQ, tgs-req TGS-REQ }
+PRINCIPAL = _seq(t.PrincipalName, _f(0, "name_type", INT), _f(1, "components", SequenceOf(STRING)))
+ENCRYPTED = _seq(
+    t.EncryptedData, _f(0, "etype", INT), _opt(1, "kvno", KVNO), _f(2, "cipher", OCTETS)
+)
+KEY = _seq(t.EncryptionKey, _f(0, "keytype", INT), _f(1, "keyvalue", OCTETS))
+CHECKSUM = _seq(t.Checksum, _f(0, "cksumtype", INT), _f(1, "checksum", OCTETS))
+HOST_ADDRESS = _seq(t.HostAddress, _f(0, "addr_type", INT), _f(1, "address", OCTETS))
+ADDRESSES = SequenceOf(HOST_ADDRESS)
+AUTHDATA = SequenceOf(
+    _seq(t.AuthorizationDataEntry, _f(0, "ad_type", INT), _f(1, "ad_data", OCTETS))
+)
+METHOD_DATA = SequenceOf(_seq(t.PAData, _f(1, "type", INT), _f(2, "value", OCTETS)))
+LAST_REQ_ENTRY = _seq(t.LastReqEntry, _f(0, "lr_type", INT), _f(1, "lr_value", TIME))
+TRANSITED = _seq(t.TransitedEncoding, _f(0, "tr_type", INT), _f(1, "contents", OCTETS))
 
-KDC-REQ         ::= SEQUENCE {
-        pvno            [1] INTEGER (5) ,
-        msg-type        [2] INTEGER -- 10 AS, 12 TGS --,
-        padata          [3] SEQUENCE OF PA-DATA OPTIONAL,
-        req-body        [4] KDC-REQ-BODY
-}
-
-KDC-REQ-BODY    ::= SEQUENCE {
-        kdc-options             [0] KDCOptions,
-        cname                   [1] PrincipalName OPTIONAL,
-        realm                   [2] Realm,
-        sname                   [3] PrincipalName OPTIONAL,
-        from                    [4] KerberosTime OPTIONAL,
-        till                    [5] KerberosTime,
-        rtime                   [6] KerberosTime OPTIONAL,
-        nonce                   [7] UInt32,
-        etype                   [8] SEQUENCE OF Int32,
-        addresses               [9] HostAddresses OPTIONAL,
-        enc-authorization-data  [10] EncryptedData OPTIONAL,
-        additional-tickets      [11] SEQUENCE OF Ticket OPTIONAL
-}
-
-KDCOptions      ::= KerberosFlags
-
-AS-REP          ::= [APPLICATION 11] KDC-REP
-
-TGS-REP         ::= [APPLICATION 13] KDC-REP
-
-KDC-REP         ::= SEQUENCE {
-        pvno            [0] INTEGER (5),
-        msg-type        [1] INTEGER -- 11 AS, 13 TGS --,
-        padata          [2] SEQUENCE OF PA-DATA OPTIONAL,
-        crealm          [3] Realm,
-        cname           [4] PrincipalName,
-        ticket          [5] Ticket,
-        enc-part        [6] EncryptedData
-}
-
-EncASRepPart    ::= [APPLICATION 25] EncKDCRepPart
-
-EncTGSRepPart   ::= [APPLICATION 26] EncKDCRepPart
-
-EncKDCRepPartAny ::= CHOICE { as-rep EncASRepPart, tgs-rep EncTGSRepPart }
-
-EncKDCRepPart   ::= SEQUENCE {
-        key             [0] EncryptionKey,
-        last-req        [1] LastReq,
-        nonce           [2] UInt32,
-        key-expiration  [3] KerberosTime OPTIONAL,
-        flags           [4] TicketFlags,
-        authtime        [5] KerberosTime,
-        starttime       [6] KerberosTime OPTIONAL,
-        endtime         [7] KerberosTime,
-        renew-till      [8] KerberosTime OPTIONAL,
-        srealm          [9] Realm,
-        sname           [10] PrincipalName,
-        caddr           [11] HostAddresses OPTIONAL
-}
-
-LastReq         ::=     SEQUENCE OF SEQUENCE {
-        lr-type         [0] Int32,
-        lr-value        [1] KerberosTime
-}
-
-AP-REQ          ::= [APPLICATION 14] SEQUENCE {
-        pvno            [0] INTEGER (5),
-        msg-type        [1] INTEGER (14),
-        ap-options      [2] APOptions,
-        ticket          [3] Ticket,
-        authenticator   [4] EncryptedData
-}
-
-APOptions       ::= KerberosFlags
-
-Authenticator   ::= [APPLICATION 2] SEQUENCE  {
-        authenticator-vno       [0] INTEGER (5),
-        crealm                  [1] Realm,
-        cname                   [2] PrincipalName,
-        cksum                   [3] Checksum OPTIONAL,
-        cusec                   [4] Microseconds,
-        ctime                   [5] KerberosTime,
-        subkey                  [6] EncryptionKey OPTIONAL,
-        seq-number              [7] UInt32 OPTIONAL,
-        authorization-data      [8] AuthorizationData OPTIONAL
-}
-
-AP-REP          ::= [APPLICATION 15] SEQUENCE {
-        pvno            [0] INTEGER (5),
-        msg-type        [1] INTEGER (15),
-        enc-part        [2] EncryptedData
-}
-
-EncAPRepPart    ::= [APPLICATION 27] SEQUENCE {
-        ctime           [0] KerberosTime,
-        cusec           [1] Microseconds,
-        subkey          [2] EncryptionKey OPTIONAL,
-        seq-number      [3] UInt32 OPTIONAL
-}
-
-KRB-PRIV        ::= [APPLICATION 21] SEQUENCE {
-        pvno            [0] INTEGER (5),
-        msg-type        [1] INTEGER (21),
-        enc-part        [3] EncryptedData
-}
-
-EncKrbPrivPart  ::= [APPLICATION 28] SEQUENCE {
-        user-data       [0] OCTET STRING,
-        timestamp       [1] KerberosTime OPTIONAL,
-        usec            [2] Microseconds OPTIONAL,
-        seq-number      [3] UInt32 OPTIONAL,
-        s-address       [4] HostAddress,
-        r-address       [5] HostAddress OPTIONAL
-}
-
-KRB-ERROR       ::= [APPLICATION 30] SEQUENCE {
-        pvno            [0] INTEGER (5),
-        msg-type        [1] INTEGER (30),
-        ctime           [2] KerberosTime OPTIONAL,
-        cusec           [3] Microseconds OPTIONAL,
-        stime           [4] KerberosTime,
-        susec           [5] Microseconds,
-        error-code      [6] Int32,
-        crealm          [7] Realm OPTIONAL,
-        cname           [8] PrincipalName OPTIONAL,
-        realm           [9] Realm,
-        sname           [10] PrincipalName,
-        e-text          [11] KerberosString OPTIONAL,
-        e-data          [12] OCTET STRING OPTIONAL
-}
-
-METHOD-DATA     ::= SEQUENCE OF PA-DATA
-
-PA-ENC-TIMESTAMP        ::= EncryptedData
-
-PA-ENC-TS-ENC           ::= SEQUENCE {
-        patimestamp     [0] KerberosTime,
-        pausec          [1] Microseconds OPTIONAL
-}
-
-ETYPE-INFO2-ENTRY       ::= SEQUENCE {
-        etype           [0] Int32,
-        salt            [1] KerberosString OPTIONAL,
-        s2kparams       [2] OCTET STRING OPTIONAL
-}
-
-ETYPE-INFO2             ::= SEQUENCE SIZE (1..MAX) OF ETYPE-INFO2-ENTRY
-
-PA-TGS-REQ              ::= AP-REQ
-
-END
-"""
-
-#: The module compiled for encoding: DER (X.690 §10), what RFC 4120 §5.1 requires we send.
-SPEC: Any = asn1tools.compile_string(RFC4120_MODULE, "der")
-#: The module compiled for decoding. asn1tools 0.169's DER reader loops for ever, growing a
-#: list, on a SEQUENCE OF whose content does not start with its element's tag (six octets
-#: hang a KDC worker; eerimoq/asn1tools pull request 200 proposed the fix and was closed,
-#: and 0.169 still loops).
-#: Its BER reader checks that tag and reads every DER message alike, so peers' messages are
-#: read with it; what BER allows beyond DER (indefinite lengths, constructed strings) stays
-#: inside the size bound, and times must still end in ``Z`` (orthrus.der.convert).
-READER: Any = asn1tools.compile_string(RFC4120_MODULE, "ber")
+TICKET = _seq(
+    t.Ticket,
+    _constant(0, 5),
+    _f(1, "realm", STRING),
+    _f(2, "sname", PRINCIPAL),
+    _f(3, "enc_part", ENCRYPTED),
+    app=1,
+)
+ENC_TICKET_PART = _seq(
+    t.EncTicketPart,
+    _f(0, "flags", FLAGS),
+    _f(1, "key", KEY),
+    _f(2, "crealm", STRING),
+    _f(3, "cname", PRINCIPAL),
+    _f(4, "transited", TRANSITED),
+    _f(5, "authtime", TIME),
+    _opt(6, "starttime", TIME),
+    _f(7, "endtime", TIME),
+    _opt(8, "renew_till", TIME),
+    _opt(9, "caddr", ADDRESSES),
+    _opt(10, "authorization_data", AUTHDATA),
+    app=3,
+)
+KDC_REQ_BODY = _seq(
+    t.KDCReqBody,
+    _f(0, "kdc_options", FLAGS),
+    _opt(1, "cname", PRINCIPAL),
+    _f(2, "realm", STRING),
+    _opt(3, "sname", PRINCIPAL),
+    _opt(4, "from_", TIME),
+    _f(5, "till", TIME),
+    _opt(6, "rtime", TIME),
+    _f(7, "nonce", UINT),
+    _f(8, "etype", SequenceOf(INT)),
+    _opt(9, "addresses", ADDRESSES),
+    _opt(10, "enc_authorization_data", ENCRYPTED),
+    _opt(11, "additional_tickets", SequenceOf(TICKET)),
+)
+_KDC_REQ = _seq(
+    t.KDCReq,
+    _constant(1, 5),
+    _f(2, "msg_type", INT),
+    _opt(3, "padata", METHOD_DATA),
+    _f(4, "req_body", KDC_REQ_BODY),
+)
+AS_REQ = _KDC_REQ.under(10)
+TGS_REQ = _KDC_REQ.under(12)
+_KDC_REP = _seq(
+    t.KDCRep,
+    _constant(0, 5),
+    _f(1, "msg_type", INT),
+    _opt(2, "padata", METHOD_DATA),
+    _f(3, "crealm", STRING),
+    _f(4, "cname", PRINCIPAL),
+    _f(5, "ticket", TICKET),
+    _f(6, "enc_part", ENCRYPTED),
+)
+AS_REP = _KDC_REP.under(11)
+TGS_REP = _KDC_REP.under(13)
+#: EncTGSRepPart, ``[APPLICATION 26]``; :mod:`orthrus.der.codec` also reads 25 (EncASRepPart).
+ENC_KDC_REP_PART = _seq(
+    t.EncKDCRepPart,
+    _f(0, "key", KEY),
+    _f(1, "last_req", SequenceOf(LAST_REQ_ENTRY)),
+    _f(2, "nonce", UINT),
+    _opt(3, "key_expiration", TIME),
+    _f(4, "flags", FLAGS),
+    _f(5, "authtime", TIME),
+    _opt(6, "starttime", TIME),
+    _f(7, "endtime", TIME),
+    _opt(8, "renew_till", TIME),
+    _f(9, "srealm", STRING),
+    _f(10, "sname", PRINCIPAL),
+    _opt(11, "caddr", ADDRESSES),
+    app=26,
+)
+AP_REQ = _seq(
+    t.APReq,
+    _constant(0, 5),
+    _constant(1, 14),
+    _f(2, "ap_options", FLAGS),
+    _f(3, "ticket", TICKET),
+    _f(4, "authenticator", ENCRYPTED),
+    app=14,
+)
+AUTHENTICATOR = _seq(
+    t.Authenticator,
+    _constant(0, 5),
+    _f(1, "crealm", STRING),
+    _f(2, "cname", PRINCIPAL),
+    _opt(3, "cksum", CHECKSUM),
+    _f(4, "cusec", MICROS),
+    _f(5, "ctime", TIME),
+    _opt(6, "subkey", KEY),
+    _opt(7, "seq_number", UINT),
+    _opt(8, "authorization_data", AUTHDATA),
+    app=2,
+)
+AP_REP = _seq(t.APRep, _constant(0, 5), _constant(1, 15), _f(2, "enc_part", ENCRYPTED), app=15)
+ENC_AP_REP_PART = _seq(
+    t.EncAPRepPart,
+    _f(0, "ctime", TIME),
+    _f(1, "cusec", MICROS),
+    _opt(2, "subkey", KEY),
+    _opt(3, "seq_number", UINT),
+    app=27,
+)
+KRB_PRIV = _seq(t.KRBPriv, _constant(0, 5), _constant(1, 21), _f(3, "enc_part", ENCRYPTED), app=21)
+ENC_KRB_PRIV_PART = _seq(
+    t.EncKrbPrivPart,
+    _f(0, "user_data", OCTETS),
+    _opt(1, "timestamp", TIME),
+    _opt(2, "usec", MICROS),
+    _opt(3, "seq_number", UINT),
+    _f(4, "s_address", HOST_ADDRESS),
+    _opt(5, "r_address", HOST_ADDRESS),
+    app=28,
+)
+KRB_ERROR = _seq(
+    t.KRBError,
+    _constant(0, 5),
+    _constant(1, 30),
+    _opt(2, "ctime", TIME),
+    _opt(3, "cusec", MICROS),
+    _f(4, "stime", TIME),
+    _f(5, "susec", MICROS),
+    _f(6, "error_code", INT),
+    _opt(7, "crealm", STRING),
+    _opt(8, "cname", PRINCIPAL),
+    _f(9, "realm", STRING),
+    _f(10, "sname", PRINCIPAL),
+    _opt(11, "e_text", STRING),
+    _opt(12, "e_data", OCTETS),
+    app=30,
+)
+PA_ENC_TS_ENC = _seq(t.PAEncTsEnc, _f(0, "patimestamp", TIME), _opt(1, "pausec", MICROS))
+ETYPE_INFO2 = SequenceOf(
+    _seq(
+        t.ETypeInfo2Entry,
+        _f(0, "etype", INT),
+        _opt(1, "salt", STRING),
+        _opt(2, "s2kparams", OCTETS),
+    )
+)

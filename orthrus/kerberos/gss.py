@@ -266,12 +266,13 @@ def accept_reply(accepted: AcceptedContext, entropy: Entropy) -> bytes:
     authentication was asked (RFC 4121 §4.1, RFC 4120 §3.2.4: the authenticator's ctime and
     cusec under the session key, usage 12; a subkey and a sequence number when the
     initiator sent its own); for a bare Kerberos initiator the AP-REP token alone."""
+    spnego, mech = accepted.request.spnego, accepted.request.mech
+    if spnego and not accepted.mutual:  # no AP-REP to make, encrypt and frame
+        return encode_neg_token_resp(NegTokenResp("accept-completed", mech))
     token = encode_kerberos_token(KerberosToken(TOK_AP_REP, _ap_rep(accepted, entropy)))
-    if not accepted.request.spnego:
+    if not spnego:
         return token
-    return encode_neg_token_resp(
-        NegTokenResp("accept-completed", accepted.request.mech, token if accepted.mutual else None)
-    )
+    return encode_neg_token_resp(NegTokenResp("accept-completed", mech, token))
 
 
 def _ap_rep(accepted: AcceptedContext, entropy: Entropy) -> bytes:

@@ -8,12 +8,15 @@
   flags, delegated credentials), a little-endian structure, not ASN.1;
 - RFC 4178 §4.2: SPNEGO's NegTokenInit and NegTokenResp.
 
-The ASN.1 below is RFC 4178 §4.2's module with RFC 2743 §3.1's framing, compiled by
-:mod:`asn1tools` like :mod:`orthrus.der.schema`. A TOK_ID's two octets read as an empty
-TLV of universal tag 1, 2 or 3, so the library frames the Kerberos token too (``ANY``):
-no octet of DER is written or read by hand. ``reqFlags`` and ``mechListMIC`` are read and
-ignored: RFC 4178 §5 needs no MIC exchange when the acceptor takes the initiator's first
-mechanism, the only case accepted here.
+RFC 4178 §4.2's NegTokenInit and NegTokenResp are declared below with the kinds of
+:mod:`orthrus.der.kinds`, as :mod:`orthrus.der.schema` declares RFC 4120's types (both are
+``EXPLICIT TAGS`` modules; both SEQUENCEs are extensible, ``...``). RFC 2743 §3.1's framing
+is ``[APPLICATION 0] IMPLICIT SEQUENCE { thisMech OBJECT IDENTIFIER, innerToken ANY }``:
+for the Kerberos mechanism the inner token is the TOK_ID, whose two octets read as an
+empty element of universal tag 1, 2 or 3, and one DER message; for SPNEGO it is one
+NegotiationToken, ``CHOICE { [0] NegTokenInit, [1] NegTokenResp }``. ``reqFlags`` and
+``mechListMIC`` are read and ignored: RFC 4178 §5 needs no MIC exchange when the acceptor
+takes the initiator's first mechanism, the only case accepted here.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-import asn1tools
-
-from orthrus.der import MAX_MESSAGE_SIZE
+from orthrus.der import tlv
+from orthrus.der.codec import check_size
+from orthrus.der.kinds import Enumerated, Field, Primitive, Sequence, SequenceOf
+from orthrus.der.schema import OCTETS
 from orthrus.errors import MalformedMessage
 
 __all__ = [
@@ -78,91 +82,23 @@ GSS_C_SEQUENCE_FLAG = 8
 GSS_C_CONF_FLAG = 16
 GSS_C_INTEG_FLAG = 32
 
-GSS_MODULE = """
-SPNEGOASNOneSpec DEFINITIONS EXPLICIT TAGS ::= BEGIN
-
-MechType ::= OBJECT IDENTIFIER
-
-MechTypeList ::= SEQUENCE OF MechType
-
--- RFC 2743 §3.1: any mechanism's initial token, read for its OID only
-GSSAPI-Header ::= [APPLICATION 0] IMPLICIT SEQUENCE {
-        thisMech        MechType,
-        ...
-}
-
--- RFC 4121 §4.1: TOK_ID (an empty TLV of universal tag 1, 2 or 3) and the DER message
-KerberosToken ::= [APPLICATION 0] IMPLICIT SEQUENCE {
-        thisMech        MechType,
-        tokId           ANY,
-        message         ANY
-}
-
--- RFC 4178 §4.2: the initiator's first token is framed as RFC 2743 §3.1 has it
-InitialNegToken ::= [APPLICATION 0] IMPLICIT SEQUENCE {
-        thisMech        MechType,
-        innerContextToken NegotiationToken
-}
-
-NegotiationToken ::= CHOICE {
-        negTokenInit    [0] NegTokenInit,
-        negTokenResp    [1] NegTokenResp
-}
-
-NegTokenInit ::= SEQUENCE {
-        mechTypes       [0] MechTypeList,
-        reqFlags        [1] ContextFlags  OPTIONAL,
-        mechToken       [2] OCTET STRING  OPTIONAL,
-        mechListMIC     [3] OCTET STRING  OPTIONAL,
-        ...
-}
-
-NegTokenResp ::= SEQUENCE {
-        negState        [0] ENUMERATED {
-                accept-completed    (0),
-                accept-incomplete   (1),
-                reject              (2),
-                request-mic         (3)
-        }                                 OPTIONAL,
-        supportedMech   [1] MechType      OPTIONAL,
-        responseToken   [2] OCTET STRING  OPTIONAL,
-        mechListMIC     [3] OCTET STRING  OPTIONAL,
-        ...
-}
-
-ContextFlags ::= BIT STRING {
-        delegFlag       (0),
-        mutualFlag      (1),
-        replayFlag      (2),
-        sequenceFlag    (3),
-        anonFlag        (4),
-        confFlag        (5),
-        integFlag       (6)
-}
-
-END
-"""
-
-_SPEC: Any = asn1tools.compile_string(GSS_MODULE, "der")
-# Read with the BER reader, as orthrus.der.schema explains (the DER reader's SEQUENCE OF loop).
-_READER: Any = asn1tools.compile_string(GSS_MODULE, "ber")
-_LIBRARY_ERRORS = (asn1tools.Error, ValueError, TypeError, IndexError, KeyError, RecursionError)
+#: The framing of every initial context token (RFC 2743 §3.1).
+_FRAME = tlv.application(0)
+_MECH = Primitive(tlv.OID, tlv.read_oid, tlv.write_oid)
+_TOK_IDS = (TOK_AP_REQ, TOK_AP_REP, TOK_KRB_ERROR)
 
 
-def _decode(type_name: str, data: bytes, rfc: str) -> Any:
-    """The library's value of all of ``data`` as ``type_name``, or MalformedMessage."""
-    if len(data) > MAX_MESSAGE_SIZE:
-        raise MalformedMessage(
-            f"a {type_name} of {len(data)} octets is over the {MAX_MESSAGE_SIZE}-octet limit",
-            too_long=True,
-        )
-    try:
-        value, length = _READER.decode_with_length(type_name, data)
-    except _LIBRARY_ERRORS:
-        raise MalformedMessage(f"not a {type_name} ({rfc})") from None
-    if length != len(data):
-        raise MalformedMessage(f"{len(data) - length} octets follow the {type_name} ({rfc})")
-    return value
+def _frame(data: bytes, rfc: str) -> tuple[str, int]:
+    """The mechanism OID of an RFC 2743 §3.1 token that is all of ``data``, and where the
+    inner token starts; MalformedMessage if it is not one."""
+    check_size("GSS-API token", data)
+    tag, start, stop = tlv.header(data, 0, len(data))
+    if tag != _FRAME or stop != len(data):
+        raise MalformedMessage(f"not a GSS-API initial context token ({rfc})")
+    tag, begin, end = tlv.header(data, start, stop)
+    if tag != tlv.OID:
+        raise MalformedMessage(f"a GSS-API token starts with its mechanism's OID ({rfc})")
+    return tlv.read_oid(data, begin, end), end
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,25 +113,27 @@ class KerberosToken:
 
 def encode_kerberos_token(token: KerberosToken) -> bytes:
     """The RFC 2743 §3.1 framing of a Kerberos mechanism token (RFC 4121 §4.1)."""
-    return bytes(
-        _SPEC.encode(
-            "KerberosToken",
-            {"thisMech": token.mech, "tokId": token.tok_id, "message": token.message},
-        )
-    )
+    return tlv.tlv(_FRAME, tlv.write_oid(token.mech) + token.tok_id + token.message)
 
 
 def decode_kerberos_token(data: bytes) -> KerberosToken:
     """Read a Kerberos mechanism token (RFC 4121 §4.1): MalformedMessage if it is not one
     or names another mechanism."""
-    value = _decode("KerberosToken", data, "RFC 4121 §4.1")
-    mech = value["thisMech"]
+    mech, start = _frame(data, "RFC 4121 §4.1")
+    return _kerberos_token(data, mech, start)
+
+
+def _kerberos_token(data: bytes, mech: str, start: int) -> KerberosToken:
+    """The TOK_ID and message after the mechanism OID ``mech`` at ``data[start:]``."""
     if mech not in KERBEROS_MECHS:
         raise MalformedMessage(f"the token is for mechanism {mech}, not Kerberos V5")
-    tok_id = bytes(value["tokId"])
-    if tok_id not in (TOK_AP_REQ, TOK_AP_REP, TOK_KRB_ERROR):
+    tok_id = data[start : start + 2]
+    if tok_id not in _TOK_IDS:
         raise MalformedMessage(f"unknown Kerberos token id {tok_id.hex()} (RFC 4121 §4.1)")
-    return KerberosToken(tok_id, bytes(value["message"]), mech)
+    stop = tlv.header(data, start + 2, len(data))[2]
+    if stop != len(data):
+        raise MalformedMessage(f"{len(data) - stop} octets follow the token (RFC 4121 §4.1)")
+    return KerberosToken(tok_id, data[start + 2 :], mech)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,59 +155,72 @@ class NegTokenResp:
     response_token: bytes | None = None
 
 
+_NEG_TOKEN_INIT = Sequence(
+    NegTokenInit,
+    (
+        Field(0, "mech_types", SequenceOf(_MECH)),
+        Field(1, None, Primitive(tlv.BIT_STRING, tlv.read_flags, tlv.write_flags), True),
+        Field(2, "mech_token", OCTETS, True),
+        Field(3, None, OCTETS, True),
+    ),
+    extensible=True,
+)
+_NEG_STATES = ("accept-completed", "accept-incomplete", "reject", "request-mic")
+_NEG_TOKEN_RESP = Sequence(
+    NegTokenResp,
+    (
+        Field(0, "neg_state", Enumerated(_NEG_STATES), True),
+        Field(1, "supported_mech", _MECH, True),
+        Field(2, "response_token", OCTETS, True),
+        Field(3, None, OCTETS, True),
+    ),
+    extensible=True,
+)
+_INIT, _RESP = tlv.context(0), tlv.context(1)
+
+
 def encode_neg_token_init(token: NegTokenInit) -> bytes:
     """The initiator's first SPNEGO token, framed with the SPNEGO OID (RFC 4178 §4.2)."""
-    inner: dict[str, Any] = {"mechTypes": list(token.mech_types)}
-    if token.mech_token is not None:
-        inner["mechToken"] = token.mech_token
-    return bytes(
-        _SPEC.encode(
-            "InitialNegToken",
-            {"thisMech": SPNEGO_OID, "innerContextToken": ("negTokenInit", inner)},
-        )
-    )
+    inner = tlv.tlv(_INIT, _NEG_TOKEN_INIT.write(token))
+    return tlv.tlv(_FRAME, tlv.write_oid(SPNEGO_OID) + inner)
+
+
+def _negotiation_token(data: bytes, start: int, choice: int, rfc: str) -> Any:
+    """The NegotiationToken that is all of ``data[start:]``, which must be ``choice``."""
+    tag, begin, stop = tlv.header(data, start, len(data))
+    if stop != len(data):
+        raise MalformedMessage(f"{len(data) - stop} octets follow the SPNEGO token ({rfc})")
+    kind = _NEG_TOKEN_INIT if choice == _INIT else _NEG_TOKEN_RESP
+    if tag != choice:
+        raise MalformedMessage(f"the SPNEGO token is not a {kind.cls.__name__} ({rfc})")
+    inner, begin, end = tlv.header(data, begin, stop)
+    if inner != tlv.SEQUENCE or end != stop:
+        raise MalformedMessage(f"a SPNEGO token holds one SEQUENCE ({rfc})")
+    return kind.read(data, begin, end)
 
 
 def decode_initial_token(data: bytes) -> NegTokenInit | KerberosToken:
     """An initiator's first token: a SPNEGO NegTokenInit (RFC 4178 §4.2.1) or, as some
     clients send in ``Authorization: Negotiate``, a bare Kerberos token (RFC 4121 §4.1)."""
-    mech = _decode("GSSAPI-Header", data, "RFC 2743 §3.1")["thisMech"]
+    mech, start = _frame(data, "RFC 2743 §3.1")
     if mech in KERBEROS_MECHS:
-        return decode_kerberos_token(data)
+        return _kerberos_token(data, mech, start)
     if mech != SPNEGO_OID:
         raise MalformedMessage(f"the token is for mechanism {mech}, neither SPNEGO nor Kerberos")
-    choice, inner = _decode("InitialNegToken", data, "RFC 4178 §4.2")["innerContextToken"]
-    if choice != "negTokenInit":
-        raise MalformedMessage("SPNEGO's first token is a NegTokenInit (RFC 4178 §4.2.1)")
-    mech_token = inner.get("mechToken")
-    return NegTokenInit(
-        tuple(inner["mechTypes"]), None if mech_token is None else bytes(mech_token)
-    )
+    token: NegTokenInit = _negotiation_token(data, start, _INIT, "RFC 4178 §4.2.1")
+    return token
 
 
 def encode_neg_token_resp(token: NegTokenResp) -> bytes:
     """A NegTokenResp (RFC 4178 §4.2.2); it carries no RFC 2743 framing."""
-    inner: dict[str, Any] = {}
-    if token.neg_state is not None:
-        inner["negState"] = token.neg_state
-    if token.supported_mech is not None:
-        inner["supportedMech"] = token.supported_mech
-    if token.response_token is not None:
-        inner["responseToken"] = token.response_token
-    return bytes(_SPEC.encode("NegotiationToken", ("negTokenResp", inner)))
+    return tlv.tlv(_RESP, _NEG_TOKEN_RESP.write(token))
 
 
 def decode_neg_token_resp(data: bytes) -> NegTokenResp:
     """Read a NegTokenResp (RFC 4178 §4.2.2); MalformedMessage if it is not one."""
-    choice, inner = _decode("NegotiationToken", data, "RFC 4178 §4.2.2")
-    if choice != "negTokenResp":
-        raise MalformedMessage("the acceptor's token is a NegTokenResp (RFC 4178 §4.2.2)")
-    response = inner.get("responseToken")
-    return NegTokenResp(
-        inner.get("negState"),
-        inner.get("supportedMech"),
-        None if response is None else bytes(response),
-    )
+    check_size("GSS-API token", data)
+    token: NegTokenResp = _negotiation_token(data, 0, _RESP, "RFC 4178 §4.2.2")
+    return token
 
 
 #: Lgth, the length of Bnd (RFC 4121 §4.1.1): always 16.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from der_oracle import SPEC
 from test_der_vectors import (
     ENC_DATA,
     ENC_KDC_REP_PART,
@@ -33,7 +34,6 @@ from orthrus.der import (
     Ticket,
     find_padata,
 )
-from orthrus.der.schema import SPEC
 from orthrus.errors import MalformedMessage
 
 
@@ -277,3 +277,9 @@ def test_times_outside_the_epoch_to_year_9999_are_refused() -> None:
     with pytest.raises(ValueError, match="outside"):
         der.encode_pa_enc_ts_enc(PAEncTsEnc(-1))
     assert der.decode_pa_enc_ts_enc(der.encode_pa_enc_ts_enc(PAEncTsEnc(0))) == PAEncTsEnc(0)
+
+
+def test_an_empty_tagged_field_at_the_end_of_a_message_is_malformed() -> None:
+    """``[0]`` with no contents as the message's last octets: nothing to read past the end."""
+    for data in (b"\x30\x02\xa0\x00", b"\x30\x03\xa0\x01\x18"):
+        assert malformed(data, der.decode_pa_enc_ts_enc).name == "KRB_ERR_GENERIC"

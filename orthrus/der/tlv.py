@@ -1,0 +1,230 @@
+"""The DER tag-length-value layer (X.690 §8.1, §10.1) and the primitive values Kerberos and
+SPNEGO use, read and written by hand: the only octet-level code of :mod:`orthrus.der`.
+
+Reading is strict DER where RFC 4120 §5.1 needs it to be, so that a structure decoded and
+encoded again gives the octets it came in (the TGS body checksum covers the req-body's
+octets, RFC 4120 §5.4.1): one-octet tags, definite lengths in the fewest octets, minimal
+INTEGERs, primitive strings. Every departure a peer can make is one
+:class:`~orthrus.errors.MalformedMessage`; nothing here loops more than the input's length.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+import functools
+
+from orthrus.errors import MalformedMessage
+
+__all__ = [
+    "BIT_STRING",
+    "ENUMERATED",
+    "GENERALIZED_TIME",
+    "GENERAL_STRING",
+    "INTEGER",
+    "OCTET_STRING",
+    "OID",
+    "SEQUENCE",
+    "application",
+    "context",
+    "header",
+    "integer_octets",
+    "read_flags",
+    "read_integer",
+    "read_oid",
+    "read_string",
+    "read_time",
+    "tlv",
+    "write_flags",
+    "write_integer",
+    "write_oid",
+    "write_string",
+    "write_time",
+]
+
+# Universal tags (X.690 §8.1.2; a constructed SEQUENCE is 0x30).
+INTEGER = 0x02
+BIT_STRING = 0x03
+OCTET_STRING = 0x04
+OID = 0x06
+ENUMERATED = 0x0A
+GENERALIZED_TIME = 0x18
+GENERAL_STRING = 0x1B
+SEQUENCE = 0x30
+
+#: The longest length field read: four octets say up to 4 GiB, far over any size bound.
+_MAX_LENGTH_OCTETS = 4
+
+
+def context(number: int) -> int:
+    """The tag octet of ``[number]`` EXPLICIT (context-specific, constructed)."""
+    return 0xA0 | number
+
+
+def application(number: int) -> int:
+    """The tag octet of ``[APPLICATION number]`` (constructed)."""
+    return 0x60 | number
+
+
+def header(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
+    """The TLV at ``data[pos:end]``: its tag octet and the start and end of its contents.
+
+    Refused: a high tag number (no Kerberos or SPNEGO type has one), an indefinite or
+    non-minimal length (X.690 §10.1), and contents that run past ``end``."""
+    if pos + 2 > end:
+        raise MalformedMessage("a DER element is cut short")
+    tag = data[pos]
+    if tag & 0x1F == 0x1F:
+        raise MalformedMessage("a DER tag number above 30 is in no Kerberos message")
+    length = data[pos + 1]
+    pos += 2
+    if length & 0x80:
+        count = length & 0x7F
+        if not 0 < count <= _MAX_LENGTH_OCTETS or pos + count > end:
+            raise MalformedMessage("a DER length is indefinite or too long (X.690 §10.1)")
+        length = int.from_bytes(data[pos : pos + count], "big")
+        if length < 0x80 or data[pos] == 0:
+            raise MalformedMessage("a DER length is not in its fewest octets (X.690 §10.1)")
+        pos += count
+    stop = pos + length
+    if stop > end:
+        raise MalformedMessage("a DER element runs past its container")
+    return tag, pos, stop
+
+
+def tlv(tag: int, content: bytes) -> bytes:
+    """One DER element: ``tag``, the minimal definite length of ``content``, ``content``."""
+    size = len(content)
+    if size < 0x80:
+        return bytes((tag, size)) + content
+    if size < 0x100:
+        return bytes((tag, 0x81, size)) + content
+    if size < 0x10000:
+        return bytes((tag, 0x82, size >> 8, size & 0xFF)) + content
+    octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(octets))) + octets + content
+
+
+def read_integer(data: bytes, start: int, stop: int) -> int:
+    """An INTEGER's contents (X.690 §8.3): two's complement in the fewest octets."""
+    if start == stop:
+        raise MalformedMessage("an INTEGER has no contents")
+    if stop - start > 1:
+        first, second = data[start], data[start + 1] & 0x80
+        if (first == 0 and not second) or (first == 0xFF and second):
+            raise MalformedMessage("an INTEGER is not in its fewest octets (X.690 §8.3.2)")
+    return int.from_bytes(data[start:stop], "big", signed=True)
+
+
+def integer_octets(value: int) -> bytes:
+    """The contents of the INTEGER or ENUMERATED ``value``: two's complement, fewest octets."""
+    size = (value if value >= 0 else ~value).bit_length() // 8 + 1
+    return value.to_bytes(size, "big", signed=True)
+
+
+def write_integer(value: int) -> bytes:
+    """The INTEGER ``value`` in DER."""
+    return tlv(INTEGER, integer_octets(value))
+
+
+def read_string(data: bytes, start: int, stop: int) -> str:
+    """A KerberosString's contents (RFC 4120 §5.2.1): GeneralString, UTF-8 in practice (MIT
+    and Heimdal pass names through as UTF-8)."""
+    try:
+        return data[start:stop].decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedMessage("a KerberosString is not UTF-8") from None
+
+
+def write_string(value: str) -> bytes:
+    """The KerberosString ``value`` in DER (GeneralString, UTF-8 octets)."""
+    return tlv(GENERAL_STRING, value.encode("utf-8"))
+
+
+#: KerberosTime as seconds: 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+MAX_TIME = 253_402_300_799
+
+
+def read_time(data: bytes, start: int, stop: int) -> int:
+    """A KerberosTime's contents (RFC 4120 §5.2.3): ``YYYYMMDDHHMMSSZ``, UTC, no fractional
+    seconds, as seconds since the epoch (1970 to 9999)."""
+    text = data[start:stop]
+    if len(text) != 15 or text[14] != 0x5A or not text[:14].isdigit():
+        raise MalformedMessage("a KerberosTime is YYYYMMDDHHMMSSZ (RFC 4120 §5.2.3)")
+    fields = (int(text[0:4]), int(text[4:6]), int(text[6:8]))
+    clock = (int(text[8:10]), int(text[10:12]), int(text[12:14]))
+    try:
+        moment = datetime.datetime(*fields, *clock)
+    except ValueError:
+        raise MalformedMessage("a KerberosTime names no moment (RFC 4120 §5.2.3)") from None
+    seconds = calendar.timegm(moment.timetuple())
+    if seconds < 0:
+        raise MalformedMessage("a KerberosTime is before 1970")
+    return seconds
+
+
+def write_time(seconds: int) -> bytes:
+    """The KerberosTime of ``seconds`` since the epoch in DER (RFC 4120 §5.2.3)."""
+    if not 0 <= seconds <= MAX_TIME:
+        raise ValueError(f"{seconds} is outside 0..{MAX_TIME}")
+    text = datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y%m%d%H%M%SZ")
+    return tlv(GENERALIZED_TIME, text.encode("ascii"))
+
+
+def read_flags(data: bytes, start: int, stop: int) -> int:
+    """KerberosFlags (RFC 4120 §5.2.8) as the 32-bit integer whose top bit is flag 0.
+
+    RFC 4120 says 32 bits or more; peers send fewer too (a minimal named-bit list), and MIT
+    accepts them padded with zeros: bits past 31 are dropped, missing ones are zero."""
+    if start == stop or data[start] > 7 or (stop - start == 1 and data[start]):
+        raise MalformedMessage("a BIT STRING's unused-bit count is wrong (X.690 §8.6.2)")
+    bits = (stop - start - 1) * 8 - data[start]
+    flags = int.from_bytes(data[start + 1 : start + 5].ljust(4, b"\0"), "big")
+    if bits < 32:
+        flags &= ~((1 << (32 - bits)) - 1)
+    return flags
+
+
+def write_flags(value: int) -> bytes:
+    """KerberosFlags in DER: always 32 bits, as MIT sends them (RFC 4120 §5.2.8)."""
+    return tlv(BIT_STRING, b"\0" + value.to_bytes(4, "big"))
+
+
+def read_oid(data: bytes, start: int, stop: int) -> str:
+    """An OBJECT IDENTIFIER's contents (X.690 §8.19) in dotted form; every subidentifier in
+    its fewest octets."""
+    return _dotted(data[start:stop])
+
+
+@functools.lru_cache(maxsize=64)  # a handful of mechanisms, read on every Negotiate request
+def _dotted(contents: bytes) -> str:
+    if not contents or contents[-1] & 0x80:
+        raise MalformedMessage("an OBJECT IDENTIFIER is cut short (X.690 §8.19)")
+    arcs: list[int] = []
+    value = 0
+    fresh = True
+    for octet in contents:
+        if fresh and octet == 0x80:
+            raise MalformedMessage("an OBJECT IDENTIFIER arc is padded (X.690 §8.19.2)")
+        value = (value << 7) | (octet & 0x7F)
+        fresh = not octet & 0x80
+        if fresh:
+            arcs.append(value)
+            value = 0
+    first = min(arcs[0] // 40, 2)
+    return ".".join(map(str, (first, arcs[0] - 40 * first, *arcs[1:])))
+
+
+@functools.lru_cache(maxsize=64)  # the mechanisms named back in every answer
+def write_oid(dotted: str) -> bytes:
+    """The OBJECT IDENTIFIER ``dotted`` in DER (X.690 §8.19)."""
+    first, second, *rest = (int(arc) for arc in dotted.split("."))
+    out = bytearray()
+    for arc in (40 * first + second, *rest):
+        chunk = [arc & 0x7F]
+        arc >>= 7
+        while arc:
+            chunk.append(0x80 | (arc & 0x7F))
+            arc >>= 7
+        out.extend(reversed(chunk))
+    return tlv(OID, bytes(out))
