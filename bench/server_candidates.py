@@ -11,6 +11,8 @@ docs/architecture.md has the figures.
 - ``granian``: the same ASGI app under granian (Rust, hyper), asyncio on uvloop, 2 workers,
   with the settings that bound the time and size of a request's head
   (:data:`HARDENING`, checked by bench/server_limits.py).
+- ``own``: bench/own_candidate.py, a sketch of an asyncio server of our own on uvloop with
+  httptools, 2 worker processes.
 
 uvicorn, uvloop, httptools, a2wsgi and granian are installed into ``--packages`` (a scratch
 directory, with the project's own ``uv``) when missing: they are not dependencies of Orthrus.
@@ -95,7 +97,8 @@ def start_asgi(
     candidate: str, realm: OrthrusRealm, packages: Path, workdir: Path, seconds: int = 30
 ) -> tuple[Any, int]:
     """bench/asgi_candidate.py under ``candidate`` (a key of :data:`HARDENING`), 2 workers,
-    with its :data:`HARDENING` settings for ``seconds``."""
+    with its :data:`HARDENING` settings for ``seconds``; or, for ``own``,
+    bench/own_candidate.py (2 workers, the realm's ``request_timeout``)."""
     server = candidate.split("-")[0]
     port = free_port()
     metrics = workdir / f"{candidate}-metrics"
@@ -109,9 +112,12 @@ def start_asgi(
     )
     where = ("--host", HOST, "--port", str(port), "--workers", "2", "--loop", "uvloop")
     quiet = ("--no-access-log", "--log-level", "warning")
-    interface = ("--interface", "asgi") if server == "granian" else ()
-    options = (*interface, *HARDENING[candidate](seconds), "bench.asgi_candidate:make_app")
-    argv = [sys.executable, "-m", server, "--factory", *where, *quiet, *options]
+    if candidate == "own":  # its deadline and bounds are its own (bench/own_candidate.py)
+        argv = [sys.executable, "-m", "bench.own_candidate", *where[:6]]
+    else:
+        interface = ("--interface", "asgi") if server == "granian" else ()
+        options = (*interface, *HARDENING[candidate](seconds), "bench.asgi_candidate:make_app")
+        argv = [sys.executable, "-m", server, "--factory", *where, *quiet, *options]
     with open(workdir / f"{candidate}.log", "wb") as out:
         proc = start(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
     wait_ready(port, proc, "/livez")
@@ -132,7 +138,7 @@ def main() -> int:
         realm.start_kdc(2, 4)
         assert realm.kdc is not None
         servers = {"gunicorn": (realm.kdc, realm.port)}
-        for server in ("uvicorn", "granian"):
+        for server in ("uvicorn", "granian", "own"):
             servers[server] = start_asgi(server, realm, args.packages, Path(tmp))
         for mode in ("tgs", "as_preauth"):
             for clients in (1, 2):
@@ -150,7 +156,7 @@ def main() -> int:
                         )
                 for name in servers:
                     results[f"{mode} x{clients} {name}"] = summarize_runs(runs[name])
-        for server in ("uvicorn", "granian"):
+        for server in ("uvicorn", "granian", "own"):
             stop(servers[server][0])
         realm.stop_kdc()
     results["machine"] = machine()

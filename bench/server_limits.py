@@ -106,7 +106,7 @@ def main() -> int:
         assert realm.kdc is not None
         log("gunicorn (orthrus-kdc serve)")
         results["gunicorn"] = probe(realm.port)
-        for candidate in HARDENING:
+        for candidate in (*HARDENING, "own"):
             proc, port = start_asgi(candidate, realm, args.packages, Path(tmp), args.timeout)
             log(candidate)
             try:
