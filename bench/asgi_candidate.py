@@ -66,7 +66,7 @@ def make_app() -> Any:
             if name == b"x-request-id":
                 request_id = value.decode("latin-1")[:64]
         arrival = Arrival("http", address, request_id, started, now)
-        answer = runner.refused(address) or (
+        answer = runner.refused(route.kind, arrival) or (
             runner.too_large()
             if size > limit
             else runner.run_json(route, b"".join(chunks), arrival)

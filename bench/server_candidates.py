@@ -8,7 +8,11 @@ docs/architecture.md has the figures.
 - ``gunicorn``: ``orthrus-kdc serve`` as shipped (gthread, 2 workers x 4 threads).
 - ``uvicorn``: bench/asgi_candidate.py under uvicorn on uvloop with httptools (llhttp),
   2 worker processes.
-- ``granian``: the same ASGI app under granian (Rust, hyper), asyncio on uvloop, 2 workers.
+- ``granian``: the same ASGI app under granian (Rust, hyper), asyncio on uvloop, 2 workers,
+  with the settings that bound the time and size of a request's head
+  (:data:`HARDENING`, checked by bench/server_limits.py).
+- ``own``: bench/own_candidate.py, a sketch of an asyncio server of our own on uvloop with
+  httptools, 2 worker processes.
 
 uvicorn, uvloop, httptools, a2wsgi and granian are installed into ``--packages`` (a scratch
 directory, with the project's own ``uv``) when missing: they are not dependencies of Orthrus.
@@ -23,6 +27,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +61,29 @@ CANDIDATE_PACKAGES = (
 )
 
 
+#: Each ASGI candidate's public settings for what gunicorn's ``KDCWorker`` gives the KDC: a
+#: deadline on a request's head and a bound on its size (``seconds``: ``request_timeout``).
+#: uvicorn has no setting for either with httptools (bench/server_limits.py shows it): its
+#: keep-alive timeout is armed only after a response, never while a head arrives.
+HARDENING: dict[str, Callable[[int], tuple[str, ...]]] = {
+    "uvicorn": lambda seconds: ("--http", "httptools", "--timeout-keep-alive", str(seconds)),
+    "uvicorn-h11": lambda seconds: (
+        "--http",
+        "h11",
+        "--timeout-keep-alive",
+        str(seconds),
+        "--h11-max-incomplete-event-size",
+        "16384",
+    ),
+    "granian": lambda seconds: (
+        "--http1-header-read-timeout",
+        str(seconds * 1000),
+        "--http1-buffer-size",
+        "8192",  # the least granian takes; hyper answers 431 to a longer head
+    ),
+}
+
+
 def install_candidates(target: Path) -> None:
     if (target / "uvicorn").is_dir() and (target / "granian").is_dir():
         return
@@ -65,10 +93,15 @@ def install_candidates(target: Path) -> None:
         subprocess.run(["rm", "-rf", str(shadowing)], check=True)
 
 
-def start_asgi(server: str, realm: OrthrusRealm, packages: Path, workdir: Path) -> tuple[Any, int]:
-    """bench/asgi_candidate.py under ``server`` (uvicorn or granian), 2 workers."""
+def start_asgi(
+    candidate: str, realm: OrthrusRealm, packages: Path, workdir: Path, seconds: int = 30
+) -> tuple[Any, int]:
+    """bench/asgi_candidate.py under ``candidate`` (a key of :data:`HARDENING`), 2 workers,
+    with its :data:`HARDENING` settings for ``seconds``; or, for ``own``,
+    bench/own_candidate.py (2 workers, the realm's ``request_timeout``)."""
+    server = candidate.split("-")[0]
     port = free_port()
-    metrics = workdir / f"{server}-metrics"
+    metrics = workdir / f"{candidate}-metrics"
     metrics.mkdir()
     env = dict(
         realm.env,
@@ -79,12 +112,13 @@ def start_asgi(server: str, realm: OrthrusRealm, packages: Path, workdir: Path) 
     )
     where = ("--host", HOST, "--port", str(port), "--workers", "2", "--loop", "uvloop")
     quiet = ("--no-access-log", "--log-level", "warning")
-    if server == "uvicorn":
-        options = ("--http", "httptools", "bench.asgi_candidate:make_app")
+    if candidate == "own":  # its deadline and bounds are its own (bench/own_candidate.py)
+        argv = [sys.executable, "-m", "bench.own_candidate", *where[:6]]
     else:
-        options = ("--interface", "asgi", "bench.asgi_candidate:make_app")
-    argv = [sys.executable, "-m", server, "--factory", *where, *quiet, *options]
-    with open(workdir / f"{server}.log", "wb") as out:
+        interface = ("--interface", "asgi") if server == "granian" else ()
+        options = (*interface, *HARDENING[candidate](seconds), "bench.asgi_candidate:make_app")
+        argv = [sys.executable, "-m", server, "--factory", *where, *quiet, *options]
+    with open(workdir / f"{candidate}.log", "wb") as out:
         proc = start(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
     wait_ready(port, proc, "/livez")
     return proc, port
@@ -104,7 +138,7 @@ def main() -> int:
         realm.start_kdc(2, 4)
         assert realm.kdc is not None
         servers = {"gunicorn": (realm.kdc, realm.port)}
-        for server in ("uvicorn", "granian"):
+        for server in ("uvicorn", "granian", "own"):
             servers[server] = start_asgi(server, realm, args.packages, Path(tmp))
         for mode in ("tgs", "as_preauth"):
             for clients in (1, 2):
@@ -122,7 +156,7 @@ def main() -> int:
                         )
                 for name in servers:
                     results[f"{mode} x{clients} {name}"] = summarize_runs(runs[name])
-        for server in ("uvicorn", "granian"):
+        for server in ("uvicorn", "granian", "own"):
             stop(servers[server][0])
         realm.stop_kdc()
     results["machine"] = machine()
