@@ -163,19 +163,18 @@ class TicketAuth:
         state = self._state()
         header = request.headers.get("Authorization")
         token = ticket_token(header)
-        session = request.headers.get(SESSION_HEADER)
-        cookie = _browser_cookie(state)
-        negotiate = parse_negotiate(header)
+        # In order of precedence: a ticket, a Negotiate token, a session header, a session
+        # cookie; each is read only when none before it came.
         if token is not None:
             identity = self._verify_ticket(state, token)
-        elif negotiate is not None:
+        elif (negotiate := parse_negotiate(header)) is not None:
             origin = RequestOrigin(request.remote_addr, _request_id())
             identity = state.verifier.verify_negotiate(negotiate, request.method, _target(), origin)
             setattr(g, _G_REPLY, (identity, state.verifier.reply_token(identity)))
-        elif state.sessions is not None and session:
+        elif state.sessions is not None and (session := request.headers.get(SESSION_HEADER)):
             proof = request.headers.get(SESSION_PROOF_HEADER)
             identity = state.sessions.verify(session, proof, request.method, _target())
-        elif state.sessions is not None and cookie:
+        elif state.sessions is not None and (cookie := _browser_cookie(state)):
             identity = state.sessions.verify_browser(cookie)
         else:
             raise no_credentials(header, state.verifier.realm)
