@@ -3,24 +3,23 @@
 Lines hold the time (ISO-8601 UTC), the exchange or action, the principal, the service, the
 client address, the transport (http, udp, tcp), the result, the error name and the request
 id — never a password, key or ticket. Each line is one JSON object with its keys sorted,
-encoded in one call (msgspec) and appended with one ``write``, so that the processes of one
-host can share the file; the KDC and the services write the same lines through this sink.
+encoded in one ``json.dumps`` call (the very text structlog's JSON renderer made, so that
+what operators match in the file still matches) and appended with one ``write``, so that
+the processes of one host can share the file; the KDC and the services write the same lines
+through this sink.
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import os
 from pathlib import Path
 from typing import Any, TextIO
 
-import msgspec
-
 from orthrus_io.events import ExchangeEvent
 
 __all__ = ["AuditSink", "open_audit_log"]
-
-_ENCODE = msgspec.json.Encoder(order="sorted").encode
 
 
 class AuditSink:
@@ -48,8 +47,8 @@ class AuditSink:
         if event.action:
             fields["action"] = event.action
         fields.update(event.extra)
-        line = _ENCODE({k: v for k, v in fields.items() if v is not None})
-        self._stream.write(line.decode() + "\n")
+        line = json.dumps({k: v for k, v in fields.items() if v is not None}, sort_keys=True)
+        self._stream.write(line + "\n")
 
 
 def _now_iso() -> str:
