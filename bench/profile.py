@@ -1,7 +1,10 @@
-"""Where a KDC worker spends its time under load: ``python -m bench.profile [tgs|as_preauth]``.
+"""Where a worker spends its time under load: ``python -m bench.profile [LOAD]``.
 
-Sets up a throwaway realm, serves it with one gunicorn worker, drives it with one load
-generator, and samples the worker with py-spy (in the dev extra) for the run. Prints
+LOAD is ``tgs`` or ``as_preauth`` (a KDC worker), or ``service`` / ``service_open``
+(``service_demo``'s ``GET /whoami`` with a fresh AP-REQ each, or ``GET /open/whoami``, as
+:mod:`bench.verify` measures them). Sets up a throwaway realm, serves it (or the service)
+with one gunicorn worker, drives it with one load generator, and samples the worker with
+py-spy (in the dev extra) for the run. Prints
 the functions with the most time (inclusive and self) and writes the collapsed stacks to
 ``bench/results/profile-LOAD.txt`` (feed them to a flame-graph tool).
 """
@@ -21,9 +24,47 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import RESULTS, VENV_BIN, log, start, stop, stopping_all
-from bench.orthrus_realm import OrthrusRealm
+from bench.common import (
+    HOST,
+    RESULTS,
+    VENV_BIN,
+    free_port,
+    log,
+    start,
+    stop,
+    stopping_all,
+    wait_ready,
+)
+from bench.orthrus_realm import SERVICE, OrthrusRealm
 from bench.run import orthrus_argv
+from bench.verify import PATH
+
+#: Loads served by service_demo (bench.service_app) rather than by the KDC.
+SERVICE_LOADS = {"service": PATH, "service_open": "/open" + PATH}
+
+
+def _serve_service(
+    realm: OrthrusRealm, load: str, count: int, secs: float
+) -> tuple[int, list[str]]:
+    """Start service_demo with one worker; its master's pid and the load generator's argv."""
+    port = free_port()
+    directory = realm.dir.parent
+    argv = [
+        sys.executable, "-m", "bench.service_app", "--keytab", str(realm.keytab("service")),
+        "--accept-any-keytab-principal", "--host", HOST, "--port", str(port), "--workers", "1",
+        "--db", str(directory / "notes.sqlite"),
+    ]  # fmt: skip
+    logfile = open(directory / "service.log", "ab")  # noqa: SIM115 - closed with the process
+    proc = start(argv, stdout=logfile, stderr=subprocess.STDOUT)
+    wait_ready(port, proc, "/readyz")
+    path = SERVICE_LOADS[load]
+    loadgen = [
+        sys.executable, "-m", "bench.loadgen", "http_get", "--port", str(port),
+        "--kdc-port", str(realm.port), "--realm-dir", str(realm.dir), "--service", SERVICE,
+        "--path", path, "--count", str(count), "--secs", str(secs),
+        *(["--open"] if load == "service_open" else []),
+    ]  # fmt: skip
+    return proc.pid, loadgen
 
 
 def _worker_pid(master: int) -> int:
@@ -78,8 +119,12 @@ def main() -> int:
         realm = OrthrusRealm(Path(tmp))
         realm.setup()
         realm.start_kdc(1, args.threads)
-        worker = _worker_pid(realm.kdc.pid)  # type: ignore[union-attr]
-        argv = orthrus_argv(realm, args.load, 60_000, args.secs)
+        if args.load in SERVICE_LOADS:
+            master, argv = _serve_service(realm, args.load, 30_000, args.secs)
+            worker = _worker_pid(master)
+        else:
+            worker = _worker_pid(realm.kdc.pid)  # type: ignore[union-attr]
+            argv = orthrus_argv(realm, args.load, 60_000, args.secs)
         client = start(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert client.stdin is not None and client.stdout is not None
         client.stdout.readline()

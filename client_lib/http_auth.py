@@ -16,17 +16,19 @@ service's ``WWW-Authenticate: Negotiate <NegTokenResp>`` must hold an AP-REP tha
 the session key and echoes our authenticator's time, else ``KRB_AP_ERR_MUT_FAIL``: a
 missing, wrong or refused reply fails closed.
 
-When a service hands out a session (``Orthrus-Session``, docs/http.md §4) the authenticator
-keeps it, in memory, for that origin (scheme, host and port) until it expires; later requests
-there send it with a fresh ``Orthrus-Session-Proof`` (:mod:`orthrus.session_proof`) instead of
-an AP-REQ, and a 401 to one drops it and answers with an AP-REQ. A request that asks for
-mutual authentication always sends an AP-REQ: a session's answers prove nothing.
+Each request carrying an AP-REQ asks the service for a session (``Prefer:
+orthrus-session``, RFC 7240). When a service hands one out (``Orthrus-Session``, docs/http.md
+§4) the authenticator keeps it, in memory, for that origin (scheme, host and port) until it
+expires; later requests there send it with a fresh ``Orthrus-Session-Proof``
+(:mod:`orthrus.session_proof`) instead of an AP-REQ, and a 401 to one drops it and answers
+with an AP-REQ. A request that asks for mutual authentication always sends an AP-REQ (and asks
+for no session): a session's answers prove nothing.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, Callable, Generator, Mapping
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
@@ -47,6 +49,7 @@ from orthrus.der import EncAPRepPart as KerberosAPRepPart
 from orthrus.errors import ERROR_CODES, APError, ConfigError, MalformedMessage, ProtocolError
 from orthrus.forwarding import FORWARDED_TGT_HEADER, seal_forwarded_tgt
 from orthrus.httpauth import (
+    PREFER_HEADER,
     REPLY_HEADER,
     SCHEME,
     SESSION_HEADER,
@@ -55,6 +58,7 @@ from orthrus.httpauth import (
     encode_ap_req,
     http_binding,
     parse_authorization,
+    prefer_session,
 )
 from orthrus.kerberos.client import KerberosCredential
 from orthrus.kerberos.gss import (
@@ -269,6 +273,14 @@ class TicketAuthenticator:
         proof = make_session_proof(session.session_key, bound, now, self.client.entropy)
         return {SESSION_HEADER: session.token, SESSION_PROOF_HEADER: proof}
 
+    def ask_for_session(self, headers: MutableMapping[str, Any]) -> None:
+        """Add ``Prefer: orthrus-session`` to the headers of a request carrying an AP-REQ,
+        unless mutual authentication is asked for (a session's answers prove nothing) or the
+        scheme is ``Negotiate`` (which has no sessions)."""
+        if not self.mutual and not self.uses_negotiate:
+            given = headers.get(PREFER_HEADER)
+            headers[PREFER_HEADER] = prefer_session(given if isinstance(given, str) else None)
+
     def drop_session(self, url: str) -> None:
         """Forget the session of the URL's origin (the service refused it)."""
         self._sessions.pop(_origin(url), None)
@@ -378,6 +390,7 @@ def fetch_sealed(
     header, pending = authenticator.authorization(plain.method, plain.url, None, channel)
     sealed = encode_priv(channel.seal(plain.data, client.now(), client.entropy))
     headers = {**plain.headers, "Authorization": header, "Content-Type": PRIV_CONTENT_TYPE}
+    authenticator.ask_for_session(headers)
     response = http.request(plain.method, plain.url, content=sealed, headers=headers)
     if response.status_code >= 400:
         return SealedReply(response, response.content)
@@ -479,6 +492,7 @@ class HttpxTicketAuth(httpx.Auth):
         credential = cast(Credential, (yield _NeedTicket(server)))
         header, pending = self.authenticator.ap_header(credential, request.method, url)
         request.headers["Authorization"] = header
+        self.authenticator.ask_for_session(request.headers)
         response = cast(httpx.Response, (yield request))
         if response.status_code < 400:
             self.last_reply = self.authenticator.check_response(response.headers, pending)
@@ -523,6 +537,7 @@ class RequestsTicketAuth(requests.auth.AuthBase):
             request.method or "GET", request.url or "/", realm
         )
         request.headers["Authorization"] = header
+        self.authenticator.ask_for_session(request.headers)
         return pending
 
     def _checker(self, pending: Pending | NegotiatePending) -> Callable[..., requests.Response]:

@@ -58,7 +58,7 @@ from orthrus_io.keytab_files import KeytabFile
 from orthrus_io.prompt import read_password
 
 # The database, server, Redis and audit-log libraries are imported by the commands that use
-# them, not here: `--help` and a getprinc should not pay for gunicorn, Flask or structlog.
+# them, not here: `--help` and a getprinc should not pay for gunicorn, Flask or the audit log.
 if TYPE_CHECKING:
     from kdc.store import Store
     from kdc.trust import Direction

@@ -4,13 +4,17 @@ A client sends ``Authorization: Ticket <token>`` where the token is the base64ur
 AP-REQ's JSON; a service that wants one answers 401 with ``WWW-Authenticate: Ticket
 realm="R"``; with mutual authentication the service returns its AP-REP as
 ``Authentication-Info: Ticket <token>`` (RFC 7615). The authenticator's checksum may bind
-the request's method and path (:func:`http_binding`).
+the request's method and path (:func:`http_binding`). A client that will come back asks for
+a session with the request that carries its AP-REQ, ``Prefer: orthrus-session`` (RFC 7240);
+a service that hands one out answers ``Orthrus-Session: <token>`` and
+``Preference-Applied: orthrus-session``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import TypeVar
 
@@ -23,10 +27,14 @@ T = TypeVar("T")
 
 __all__ = [
     "MAX_TOKEN_LENGTH",
+    "PREFERENCE_APPLIED_HEADER",
+    "PREFER_HEADER",
     "REPLY_HEADER",
     "SCHEME",
     "SESSION_HEADER",
+    "SESSION_PREFERENCE",
     "SESSION_PROOF_HEADER",
+    "asks_for_session",
     "challenge",
     "decode_ap_rep",
     "decode_ap_req",
@@ -34,6 +42,7 @@ __all__ = [
     "encode_ap_req",
     "http_binding",
     "parse_authorization",
+    "prefer_session",
 ]
 
 SCHEME = "Ticket"
@@ -43,6 +52,11 @@ REPLY_HEADER = "Authentication-Info"
 #: (:mod:`orthrus.session_proof`).
 SESSION_HEADER = "Orthrus-Session"
 SESSION_PROOF_HEADER = "Orthrus-Session-Proof"
+#: The request header (RFC 7240 §2) by which a client asks for a session, the preference it
+#: names, and the response header saying it was applied (RFC 7240 §3).
+PREFER_HEADER = "Prefer"
+SESSION_PREFERENCE = "orthrus-session"
+PREFERENCE_APPLIED_HEADER = "Preference-Applied"
 MAX_TOKEN_LENGTH = 32 * 1024
 
 _QUOTABLE = re.compile(r"[A-Z0-9.-]{1,128}\Z")
@@ -100,3 +114,22 @@ def http_binding(method: str, path: str) -> bytes:
     """The authenticator checksum that binds a request to its method and path (the same
     few are asked for again and again: each is hashed once)."""
     return hashlib.sha256(f"orthrus-http|{method.upper()}|{path}".encode()).digest()
+
+
+def asks_for_session(prefer: Iterable[str]) -> bool:
+    """True if the ``Prefer`` field values ``prefer`` name :data:`SESSION_PREFERENCE`
+    (RFC 7240 §2: comma-separated preferences, each a token with an optional ``=value`` and
+    ``;parameters``; the token is case-insensitive)."""
+    for value in prefer:
+        for preference in value.split(","):
+            token = preference.partition(";")[0].partition("=")[0]
+            if token.strip().lower() == SESSION_PREFERENCE:
+                return True
+    return False
+
+
+def prefer_session(prefer: str | None) -> str:
+    """The ``Prefer`` value asking for a session, keeping the preferences ``prefer`` names."""
+    if prefer and asks_for_session([prefer]):
+        return prefer
+    return f"{prefer}, {SESSION_PREFERENCE}" if prefer else SESSION_PREFERENCE

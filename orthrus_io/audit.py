@@ -2,17 +2,20 @@
 
 Lines hold the time (ISO-8601 UTC), the exchange or action, the principal, the service, the
 client address, the transport (http, udp, tcp), the result, the error name and the request
-id — never a password, key or ticket. Written with structlog's JSON renderer, appended with
-one ``write`` per line so that the processes of one host can share the file.
+id — never a password, key or ticket. Each line is one JSON object with its keys sorted,
+encoded in one ``json.dumps`` call (the very text structlog's JSON renderer made, so that
+what operators match in the file still matches) and appended with one ``write``, so that
+the processes of one host can share the file; the KDC and the services write the same lines
+through this sink.
 """
 
 from __future__ import annotations
 
+import datetime
+import json
 import os
 from pathlib import Path
 from typing import Any, TextIO
-
-import structlog
 
 from orthrus_io.events import ExchangeEvent
 
@@ -20,20 +23,16 @@ __all__ = ["AuditSink", "open_audit_log"]
 
 
 class AuditSink:
-    """Writes events as JSON lines through a structlog logger (no global configuration)."""
+    """Writes events to ``stream`` as JSON lines, each tagged with ``component``."""
 
     def __init__(self, stream: TextIO, component: str) -> None:
-        self._log = structlog.wrap_logger(
-            structlog.WriteLogger(stream),
-            processors=[
-                structlog.processors.TimeStamper(fmt="iso", utc=True),
-                structlog.processors.JSONRenderer(sort_keys=True),
-            ],
-        )
+        self._stream = stream
         self._component = component
 
     def emit(self, event: ExchangeEvent) -> None:
         fields: dict[str, Any] = {
+            "timestamp": _now_iso(),
+            "event": event.exchange.lower(),
             "component": self._component,
             "principal": event.client,
             "service": event.server,
@@ -48,7 +47,14 @@ class AuditSink:
         if event.action:
             fields["action"] = event.action
         fields.update(event.extra)
-        self._log.info(event.exchange.lower(), **{k: v for k, v in fields.items() if v is not None})
+        line = json.dumps({k: v for k, v in fields.items() if v is not None}, sort_keys=True)
+        self._stream.write(line + "\n")
+
+
+def _now_iso() -> str:
+    """The current time as ISO-8601 UTC with microseconds and a ``Z``."""
+    now = datetime.datetime.now(datetime.UTC)
+    return now.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def open_audit_log(path: Path) -> TextIO:

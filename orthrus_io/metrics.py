@@ -46,15 +46,28 @@ REPLAYS = Counter(
 
 
 class MetricsSink:
-    """Counts every event into the metrics above."""
+    """Counts every event into the metrics above.
+
+    The labelled series of each (exchange, result) are looked up once and kept (the few
+    results are Kerberos error names), so an event costs the two updates and no
+    ``labels()`` look-up.
+    """
 
     def __init__(self, component: str) -> None:
         self._component = component
+        self._series: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
 
     def emit(self, event: ExchangeEvent) -> None:
         result = "ok" if event.ok else (event.error or "error")
-        REQUESTS.labels(self._component, event.exchange, result).inc()
-        DURATION.labels(self._component, event.exchange).observe(event.duration)
+        series = self._series.get((event.exchange, result))
+        if series is None:
+            series = (
+                REQUESTS.labels(self._component, event.exchange, result),
+                DURATION.labels(self._component, event.exchange),
+            )
+            self._series[(event.exchange, result)] = series
+        series[0].inc()
+        series[1].observe(event.duration)
         if event.error == "KRB_AP_ERR_REPEAT":
             REPLAYS.labels(self._component, event.exchange).inc()
         elif event.error == "KDC_ERR_CLIENT_REVOKED" and event.exchange == "AS":

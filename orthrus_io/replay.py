@@ -220,8 +220,14 @@ class SQLiteReplayCache:
         )
 
     def remembers_since(self) -> float:
-        """When the file this thread uses was created: it remembers every entry since."""
-        self._connect()
+        """When the file this thread uses was created: it remembers every entry since.
+
+        That is the file this thread's connection opened, without looking at the path
+        again: a file deleted or replaced since is noticed by the next store, which opens
+        the new one, and callers ask again after storing (:func:`orthrus.replay.check_replay`).
+        """
+        if getattr(self._local, "conn", None) is None or self._local.pid != os.getpid():
+            self._connect()
         return float(self._local.since)
 
     def prune(self, now: float) -> int:

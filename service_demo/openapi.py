@@ -79,7 +79,13 @@ def demo_openapi() -> dict[str, Any]:
     )
     document["components"]["securitySchemes"] = {
         "ticket": {"type": "http", "scheme": "Ticket", "description": "an AP-REQ (docs/http.md)"},
-        "session": {"type": "apiKey", "in": "header", "name": "Orthrus-Session"},
+        "session": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Orthrus-Session",
+            "description": "a session token, handed out with the answer to a ticket request "
+            "sent with 'Prefer: orthrus-session' (docs/http.md §4)",
+        },
         "session_proof": {
             "type": "apiKey",
             "in": "header",

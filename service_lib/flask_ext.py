@@ -24,9 +24,11 @@ included), carries ``Authentication-Info: Ticket <AP-REP>`` (RFC 4120 §3.2.4, R
 A request carrying ``Authorization: Negotiate <token>`` (RFC 4559: curl ``--negotiate``,
 browsers, requests-gssapi) is verified the same way with the keytab's Kerberos keys, and the
 response carries ``WWW-Authenticate: Negotiate <token>`` (the AP-REP when asked for).
-With ``sessions=True`` a successful AP exchange also hands out a session
+With ``sessions=True`` a successful AP exchange whose request asks for one (``Prefer:
+orthrus-session``, RFC 7240, as ``client_lib``'s auth classes send) also hands out a session
 (:mod:`service_lib.sessions`): an ``Orthrus-Session`` token that later requests may present
-instead, each with an ``Orthrus-Session-Proof`` of the ticket's session key. With
+instead, each with an ``Orthrus-Session-Proof`` of the ticket's session key, and
+``Preference-Applied: orthrus-session``; a client that asks for none pays for none. With
 ``browser_sessions=True`` as well, a request over HTTPS also gets it as an ``orthrus_session``
 cookie (``Secure; HttpOnly; SameSite=Strict``), taken back over HTTPS only.
 Refusals are JSON errors (:mod:`service_lib.http`): 400, 401 with both challenges, or 403.
@@ -45,6 +47,12 @@ from flask import Flask, Response, current_app, g, request
 
 from orthrus.errors import MalformedMessage, ProtocolError
 from orthrus.forwarding import FORWARDED_TGT_HEADER
+from orthrus.httpauth import (
+    PREFER_HEADER,
+    PREFERENCE_APPLIED_HEADER,
+    SESSION_PREFERENCE,
+    asks_for_session,
+)
 from orthrus.negotiate import parse_negotiate
 from orthrus_io.errors import Unavailable
 from service_lib.http import (
@@ -155,19 +163,18 @@ class TicketAuth:
         state = self._state()
         header = request.headers.get("Authorization")
         token = ticket_token(header)
-        session = request.headers.get(SESSION_HEADER)
-        cookie = _browser_cookie(state)
-        negotiate = parse_negotiate(header)
+        # In order of precedence: a ticket, a Negotiate token, a session header, a session
+        # cookie; each is read only when none before it came.
         if token is not None:
             identity = self._verify_ticket(state, token)
-        elif negotiate is not None:
+        elif (negotiate := parse_negotiate(header)) is not None:
             origin = RequestOrigin(request.remote_addr, _request_id())
             identity = state.verifier.verify_negotiate(negotiate, request.method, _target(), origin)
             setattr(g, _G_REPLY, (identity, state.verifier.reply_token(identity)))
-        elif state.sessions is not None and session:
+        elif state.sessions is not None and (session := request.headers.get(SESSION_HEADER)):
             proof = request.headers.get(SESSION_PROOF_HEADER)
             identity = state.sessions.verify(session, proof, request.method, _target())
-        elif state.sessions is not None and cookie:
+        elif state.sessions is not None and (cookie := _browser_cookie(state)):
             identity = state.sessions.verify_browser(cookie)
         else:
             raise no_credentials(header, state.verifier.realm)
@@ -183,7 +190,8 @@ class TicketAuth:
         if identity.mutual_required:
             setattr(g, _G_REPLY, (identity, state.verifier.reply_token(identity)))
         if state.sessions is not None:
-            setattr(g, _G_SESSION, state.sessions.issue(identity))
+            if asks_for_session(request.headers.getlist(PREFER_HEADER)):
+                setattr(g, _G_SESSION, state.sessions.issue(identity))
             if state.browser_sessions and request.is_secure:
                 setattr(g, _G_COOKIE, state.sessions.issue(identity, "browser"))
         return identity
@@ -280,6 +288,7 @@ def _after_request(response: Response) -> Response:
     cookie = g.pop(_G_COOKIE, None)
     if session is not None and response.status_code < 400:
         response.headers[SESSION_HEADER] = session[0]
+        response.headers[PREFERENCE_APPLIED_HEADER] = SESSION_PREFERENCE
     if cookie is not None and response.status_code < 400:
         token, max_age = cookie
         response.set_cookie(

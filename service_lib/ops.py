@@ -3,12 +3,14 @@
 Every verification the :class:`~service_lib.verifier.Verifier` makes is one ``AP`` event
 (:mod:`orthrus_io.events`). :func:`service_events` sends them to
 
-- a log line (logger ``orthrus.service``),
 - Prometheus metrics with ``component="service"`` (:mod:`orthrus_io.metrics`):
   ``orthrus_requests_total{exchange="AP", result}``, ``orthrus_request_duration_seconds``,
   ``orthrus_replay_rejections_total``,
-- and, given a path, the audit log: one JSON line per verification with the time, principal,
-  service, client address, result, error name and request id (never a ticket, key or token).
+- given a path, the audit log: one JSON line per verification with the time, principal,
+  service, client address, result, error name and request id (never a ticket, key or token);
+- without one, a log line per verification (logger ``orthrus.service``). With an audit log
+  that line would say again what the audit line says, once more per request; refusals are
+  logged either way, by the Flask extension and the WSGI middleware that answer them.
 
 :func:`register_ops_routes` adds ``GET /readyz`` (the keytab holds keys and the replay cache
 answers, plus the application's own checks) and ``GET /metrics`` to a Flask app.
@@ -46,17 +48,20 @@ ReadinessCheck = Callable[[], object]
 
 
 def service_events(audit_log: Path | None = None, component: str = "service") -> EventSink:
-    """Log line, Prometheus metrics and (with a path) the audit log, for ``Verifier(events=)``.
+    """Prometheus metrics, and the audit log at ``audit_log`` (else a log line per event),
+    for ``Verifier(events=)``.
 
     Build it in each worker, after ``PROMETHEUS_MULTIPROC_DIR`` is set; the audit log is
     opened for appending (mode 0600) and shared safely by the workers of one host.
     """
     from orthrus_io.metrics import MetricsSink  # see the module docstring: imported late
 
-    sinks: list[EventSink] = [LoggingSink(log), MetricsSink(component)]
-    if audit_log is not None:
-        sinks.append(AuditSink(open_audit_log(Path(audit_log)), component))
-    return fan_out(sinks)
+    record: EventSink = (
+        LoggingSink(log)
+        if audit_log is None
+        else AuditSink(open_audit_log(Path(audit_log)), component)
+    )
+    return fan_out([MetricsSink(component), record])
 
 
 def _check_keytab(verifier: Verifier) -> None:

@@ -108,6 +108,18 @@ class RequestOrigin:
     request_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    """One verification being made, for its event: what came, from where, when it began."""
+
+    token: str
+    method: str | None
+    path: str | None
+    origin: RequestOrigin | None
+    started: float
+    wall: float
+
+
 class Verifier:
     """Verifies AP-REQ tokens for the principals of a keytab.
 
@@ -247,79 +259,66 @@ class Verifier:
         """``run(seen)``, and its ``AP`` event for the verifier's ``events`` sink."""
         if self.events is None:
             return run({})
-        started, wall = time.perf_counter(), time.time()
+        attempt = _Attempt(token, method, path, origin, time.perf_counter(), time.time())
         # What a refusal's event can name: the ticket's server (clear text) once the token
         # decodes, its client once the ticket opened with our key.
         seen: dict[str, str] = {}
         try:
             identity = run(seen)
-        except ProtocolError as exc:
-            # A refusal because the replay cache lost entries says since when, in the audit
-            # log too: an operator sees the loss and how long requests are refused for it.
-            audited = {k: v for k, v in exc.data.items() if k == "replay_cache_since"}
-            self._emit(
-                ExchangeEvent(
-                    "AP",
-                    False,
-                    wall,
-                    error=exc.name,
-                    message=exc.message,
-                    extra=audited,
-                    **_names(seen),
-                ),
-                token,
-                started,
-                origin,
-                {"method": method, "path": path},
-            )
-            raise
-        except Unavailable as exc:
-            # Not a verdict on the client: the check could not be made (answered 503).
-            self._emit(
-                ExchangeEvent(
-                    "AP", False, wall, error=UNAVAILABLE, message=str(exc), **_names(seen)
-                ),
-                token,
-                started,
-                origin,
-                {"method": method, "path": path},
-            )
+        except (ProtocolError, Unavailable) as exc:
+            # Unavailable is not a verdict on the client: the check could not be made (503).
+            self._emit(attempt, seen, exc)
             raise
         reply = None
         if self.settings.record_messages and identity.mutual_required:
             # Made now so that the trace shows the AP-REP the client gets (RFC 4120 §3.2.4).
             identity = dataclasses.replace(identity, ap_rep=self.reply_token(identity))
             reply = identity.ap_rep
-        event = ExchangeEvent(
-            "AP",
-            True,
-            wall,
-            client=str(identity.principal),
-            server=str(identity.service),
-            reply=reply.encode() if reply else None,
-        )
-        self._emit(event, token, started, origin, {"method": method, "path": path})
+        names = {"client": str(identity.principal), "server": str(identity.service)}
+        self._emit(attempt, names, None, reply)
         return identity
 
     def _emit(
         self,
-        event: ExchangeEvent,
-        token: str,
-        started: float,
-        origin: RequestOrigin | None,
-        recorded: dict[str, str | None] | None = None,
+        attempt: _Attempt,
+        seen: Mapping[str, str],
+        error: ProtocolError | Unavailable | None,
+        reply: str | None = None,
     ) -> None:
+        """The ``AP`` event of ``attempt``: accepted when ``error`` is None, naming the
+        client and server in ``seen``, built once with every field."""
         assert self.events is not None
-        recorded = recorded if self.settings.record_messages and recorded else {}
+        extra: dict[str, Any] = {}
+        name: str | None = None
+        message: str | None = None
+        if isinstance(error, ProtocolError):
+            name, message = error.name, error.message
+            # A refusal because the replay cache lost entries says since when, in the audit
+            # log too: an operator sees the loss and how long requests are refused for it.
+            if "replay_cache_since" in error.data:
+                extra["replay_cache_since"] = error.data["replay_cache_since"]
+        elif error is not None:
+            name, message = UNAVAILABLE, str(error)
+        record = self.settings.record_messages
+        if record:
+            extra.update(method=attempt.method, path=attempt.path)
+        origin = attempt.origin
         self.events.emit(
-            dataclasses.replace(
-                event,
-                duration=time.perf_counter() - started,
-                realm=self.realm,
+            ExchangeEvent(
+                "AP",
+                error is None,
+                attempt.wall,
+                duration=time.perf_counter() - attempt.started,
+                client=seen.get("client"),
+                server=seen.get("server"),
+                error=name,
+                message=message,
                 client_address=origin.address if origin else None,
                 request_id=origin.request_id if origin else None,
-                request=token.encode() if self.settings.record_messages else None,
-                extra={**event.extra, **recorded},
+                realm=self.realm,
+                request=attempt.token.encode() if record else None,
+                reply=reply.encode() if reply else None,
+                extra=extra,
             )
         )
 
@@ -531,8 +530,3 @@ def read_jwks(path: str) -> dict[str, Any]:
     if not isinstance(jwks, dict):
         raise ConfigError(f"kdc_jwks {path}: not a JWKS (a JSON object with 'keys')")
     return jwks
-
-
-def _names(seen: Mapping[str, str]) -> dict[str, Any]:
-    """The ``client`` and ``server`` of an event, from what a refused verification saw."""
-    return {"client": seen.get("client"), "server": seen.get("server")}

@@ -2497,7 +2497,7 @@ def session_app(verifier: Verifier, browser: bool = False) -> FlaskClient:
 
 def open_session(client: FlaskClient, cred: Credential, now: float, https: bool = False) -> Any:
     """The answer to an AP-REQ for GET /notes: it carries the session."""
-    headers = {"Authorization": f"Ticket {ap_token(cred, now)}"}
+    headers = {"Authorization": f"Ticket {ap_token(cred, now)}", "Prefer": "orthrus-session"}
     base = "https://localhost" if https else "http://localhost"
     answer = client.get("/notes", headers=headers, base_url=base)
     assert answer.status_code == 200
@@ -2578,9 +2578,8 @@ def test_session_minted_with_a_stolen_service_key_is_refused_by_service_demo(
         now = time.time()
         bob = core.principal("bob")
         bobs = core.service_ticket(core.login(bob, core.user_key(bob, "bob-pass"), now), http, now)
-        first = httpx.get(
-            f"{url}/whoami", headers={"Authorization": f"Ticket {ap_token(bobs, now, None)}"}
-        )
+        ticket = {"Authorization": f"Ticket {ap_token(bobs, now, None)}"}
+        first = httpx.get(f"{url}/whoami", headers={**ticket, "Prefer": "orthrus-session"})
         genuine = first.headers[SESSION_HEADER]
         again = httpx.get(
             f"{url}/whoami", headers=proved(genuine, bobs.session_key, now, ("GET", "/whoami"))

@@ -21,14 +21,21 @@ HEAVY = (
     "flask",
     "gunicorn",
     "redis",
-    "structlog",
+    "orthrus_io.audit",
     "limits",
     "jwt",
     "requests",
     "rich.markdown",
 )
 #: What ``orthrus-kdc getprinc`` has no use for (it reads one row through SQLAlchemy).
-NOT_FOR_GETPRINC = ("flask", "gunicorn", "redis", "structlog", "alembic", "prometheus_client")
+NOT_FOR_GETPRINC = (
+    "flask",
+    "gunicorn",
+    "redis",
+    "orthrus_io.audit",
+    "alembic",
+    "prometheus_client",
+)
 
 
 def loaded(module: str, args: list[str], wanted: tuple[str, ...], env: dict[str, str]) -> set[str]:

@@ -129,7 +129,8 @@ def test_errors_are_json(demo_realm: MiniRealm, client: Any) -> None:
 
 def test_session_then_no_ticket(demo_realm: MiniRealm, client: Any) -> None:
     cred = demo_realm.credential("alice")
-    first = client.get("/whoami", headers={"Authorization": f"Ticket {token(cred)}"})
+    asked = {"Authorization": f"Ticket {token(cred)}", "Prefer": "orthrus-session"}
+    first = client.get("/whoami", headers=asked)
     assert "Set-Cookie" not in first.headers  # browser sessions are off by default
     fresh = client.application.test_client()
     headers = session_headers(first.headers[SESSION_HEADER], cred, ("GET", "/whoami"))

@@ -14,7 +14,13 @@ from realm_helpers import Clock, MakeVerifier, MiniRealm, ap_token, session_head
 from werkzeug.test import Client
 
 from orthrus.ap import read_ap_rep
-from orthrus.httpauth import decode_ap_rep, decode_ap_req, encode_ap_req
+from orthrus.httpauth import (
+    asks_for_session,
+    decode_ap_rep,
+    decode_ap_req,
+    encode_ap_req,
+    prefer_session,
+)
 from orthrus.keys import Key
 from orthrus.priv import PrivChannel, decode_priv, encode_priv
 from orthrus.session_token import SessionClaims, issue_session_token
@@ -72,6 +78,11 @@ def client(verifier: Verifier) -> Any:
 
 def auth(tok: str) -> dict[str, str]:
     return {"Authorization": f"Ticket {tok}"}
+
+
+def asking_session(tok: str) -> dict[str, str]:
+    """An AP-REQ whose request asks for a session (RFC 7240), as client_lib sends it."""
+    return {**auth(tok), "Prefer": "orthrus-session"}
 
 
 def assert_error(response: Any, status: int, name: str) -> None:
@@ -292,7 +303,7 @@ def test_session_header_with_a_proof(
     realm: MiniRealm, session_client: Any, verifier: Verifier, clock: Clock
 ) -> None:
     cred = realm.credential("alice")
-    response = session_client.get("/whoami", headers=auth(token(cred)))
+    response = session_client.get("/whoami", headers=asking_session(token(cred)))
     assert response.status_code == 200
     session = response.headers[SESSION_HEADER]
     assert "Set-Cookie" not in response.headers  # browser sessions are off by default
@@ -318,12 +329,42 @@ def test_session_header_with_a_proof(
     assert fresh.get("/whoami?x=1", headers=query).status_code == 200
 
 
+def test_session_only_when_the_request_asks_for_one(
+    realm: MiniRealm, session_client: Any, verifier: Verifier
+) -> None:
+    """A session is handed out to a request that prefers one (RFC 7240 ``Prefer``, among
+    other preferences, any case), never to one that does not: no token, no cost."""
+    cred = realm.credential("alice")
+    plain = session_client.get("/whoami", headers=auth(token(cred)))
+    assert plain.status_code == 200
+    assert SESSION_HEADER not in plain.headers
+    assert "Preference-Applied" not in plain.headers
+    other = session_client.get(
+        "/whoami", headers={**auth(token(cred)), "Prefer": "return=minimal, orthrus-sessions"}
+    )
+    assert SESSION_HEADER not in other.headers
+    asked = {**auth(token(cred)), "Prefer": "return=minimal, Orthrus-Session; x=1"}
+    answer = session_client.get("/whoami", headers=asked)
+    assert token_claims(answer.headers[SESSION_HEADER])["kind"] == "proof"
+    assert answer.headers["Preference-Applied"] == "orthrus-session"
+    assert answer.headers["Cache-Control"] == "private"
+
+
+def test_prefer_values() -> None:
+    """The client's ``Prefer`` value keeps the caller's preferences and names ours once."""
+    assert prefer_session(None) == "orthrus-session"
+    assert prefer_session("return=minimal") == "return=minimal, orthrus-session"
+    assert prefer_session("orthrus-session") == "orthrus-session"
+    assert asks_for_session(["wait=10", "respond-async, orthrus-session=1"])
+    assert not asks_for_session(["", "orthrus-sessionx", "x; orthrus-session"])
+
+
 def test_session_lifetime_comes_from_the_verifier_settings(
     realm: MiniRealm, make_verifier: MakeVerifier
 ) -> None:
     verifier = make_verifier(session_lifetime=60)
     client = make_app(verifier, sessions=True).test_client()
-    response = client.get("/whoami", headers=auth(token(realm.credential("alice"))))
+    response = client.get("/whoami", headers=asking_session(token(realm.credential("alice"))))
     claims = token_claims(response.headers[SESSION_HEADER])
     assert claims["exp"] - claims["iat"] == 60
 
@@ -334,7 +375,9 @@ def test_browser_session_is_an_https_only_cookie(
     app = make_app(verifier, sessions=True, browser_sessions=True)
     browser = app.test_client()
     cred = realm.credential("alice")
-    response = browser.get("/whoami", headers=auth(token(cred)), base_url="https://localhost")
+    response = browser.get(
+        "/whoami", headers=asking_session(token(cred)), base_url="https://localhost"
+    )
     cookie = response.headers["Set-Cookie"]
     value = cookie.split(";")[0].removeprefix(f"{SESSION_COOKIE}=")
     for attribute in ("Secure", "HttpOnly", "SameSite=Strict", "Max-Age=3600", "Path=/"):
@@ -353,7 +396,9 @@ def test_session_never_outlives_the_ticket(
 ) -> None:
     cred = realm.credential("alice", now=clock.now - 10 * 3600 + 60)
     browser = make_app(verifier, sessions=True, browser_sessions=True).test_client()
-    response = browser.get("/whoami", headers=auth(token(cred)), base_url="https://localhost")
+    response = browser.get(
+        "/whoami", headers=asking_session(token(cred)), base_url="https://localhost"
+    )
     assert response.status_code == 200
     cookie = response.headers["Set-Cookie"]
     assert "Max-Age=60" in cookie or "Max-Age=59" in cookie
@@ -362,7 +407,7 @@ def test_session_never_outlives_the_ticket(
 
 def test_session_expires(realm: MiniRealm, session_client: Any, clock: Clock) -> None:
     cred = realm.credential("alice")
-    response = session_client.get("/whoami", headers=auth(token(cred)))
+    response = session_client.get("/whoami", headers=asking_session(token(cred)))
     session = response.headers[SESSION_HEADER]
     clock.now += 3601
     fresh = session_client.application.test_client()
@@ -372,7 +417,7 @@ def test_session_expires(realm: MiniRealm, session_client: Any, clock: Clock) ->
 
 def test_forged_session_is_refused(realm: MiniRealm, session_client: Any, clock: Clock) -> None:
     cred = realm.credential("bob")
-    response = session_client.get("/whoami", headers=auth(token(cred)))
+    response = session_client.get("/whoami", headers=asking_session(token(cred)))
     session = response.headers[SESSION_HEADER]
     header, _, signature = session.split(".")
     claims = token_claims(session)
@@ -400,7 +445,7 @@ def test_forged_session_is_refused(realm: MiniRealm, session_client: Any, clock:
 
 def test_session_alg_none_is_refused(realm: MiniRealm, session_client: Any) -> None:
     cred = realm.credential("bob")
-    response = session_client.get("/whoami", headers=auth(token(cred)))
+    response = session_client.get("/whoami", headers=asking_session(token(cred)))
     _, payload, _ = response.headers[SESSION_HEADER].split(".")
     none_header = base64.urlsafe_b64encode(b'{"alg":"none","kid":"1"}').decode().rstrip("=")
     fresh = session_client.application.test_client()
@@ -416,7 +461,9 @@ def test_sessions_off_ignore_session_tokens(
     realm: MiniRealm, session_client: Any, client: Any
 ) -> None:
     cred = realm.credential("alice")
-    session = session_client.get("/whoami", headers=auth(token(cred))).headers[SESSION_HEADER]
+    session = session_client.get("/whoami", headers=asking_session(token(cred))).headers[
+        SESSION_HEADER
+    ]
     headers = session_headers(session, cred, ("GET", "/whoami"))
     assert_error(client.get("/whoami", headers=headers), 401, "KRB_ERR_GENERIC")
 
