@@ -27,6 +27,7 @@ from orthrus.kerberos.gss import complete_security_context
 from orthrus.negotiate import parse_negotiate
 from orthrus.principal import Principal
 from orthrus.replay import MemoryReplayCache
+from orthrus_io.events import ExchangeEvent
 from service_lib import KeytabSource, TicketAuthMiddleware, Verifier, VerifierSettings
 from service_lib.verifier import read_jwks
 
@@ -214,6 +215,46 @@ def test_a_ticket_is_opened_once_and_still_expires(
     with pytest.raises(ProtocolError) as caught:
         mit_verifier.verify_negotiate(parse_negotiate(header["Authorization"]) or b"")
     assert caught.value.name == "KRB_AP_ERR_TKT_EXPIRED"
+
+
+class Recorded:
+    """An event sink that keeps the events."""
+
+    def __init__(self) -> None:
+        self.events: list[ExchangeEvent] = []
+
+    def emit(self, event: ExchangeEvent) -> None:
+        self.events.append(event)
+
+
+def test_a_cached_ticket_keeps_its_server_and_every_per_request_check(
+    realm: MiniRealm, clock: Clock, tmp_path: Path
+) -> None:
+    """The ticket cache is keyed by the ticket's octets and a hit does not decode it again:
+    the identity and a refusal's event still name the ticket's server, and the checks of the
+    request (skew, replay) still run on a cached ticket."""
+    recorded = Recorded()
+    source = KeytabSource(write_mit_keytab(realm, tmp_path / "krb5.keytab"))
+    verifier = Verifier(source, MemoryReplayCache(), clock=clock, events=recorded)
+    cred = kerberos_credential(realm, "alice", now=clock.now)
+
+    def verify(now: float) -> bytes:
+        sent = parse_negotiate(negotiate(cred, now=now)[0]["Authorization"]) or b""
+        identity = verifier.verify_negotiate(sent)
+        assert str(identity.service) == SERVICE and str(identity.principal).startswith("alice@")
+        return sent
+
+    verify(clock.now)
+    again = verify(clock.now)  # a hit: the same ticket, a new authenticator
+    assert len(verifier.kerberos_ticket_cache) == 1
+    skewed = parse_negotiate(negotiate(cred, now=clock.now - 301)[0]["Authorization"]) or b""
+    for sent, name in ((again, "KRB_AP_ERR_REPEAT"), (skewed, "KRB_AP_ERR_SKEW")):
+        with pytest.raises(ProtocolError) as caught:
+            verifier.verify_negotiate(sent)
+        assert caught.value.name == name
+        refusal = recorded.events[-1]
+        assert (refusal.ok, refusal.error, refusal.server) == (False, name, SERVICE)
+        assert refusal.client is not None and refusal.client.startswith("alice@")
 
 
 def test_negotiate_to_a_service_without_kerberos_keys_says_what_to_export(
