@@ -21,10 +21,12 @@ from realm_helpers import (
 from test_service_flask import make_app
 from werkzeug.test import Client
 
+from orthrus import der
 from orthrus.enctypes import KeyBlock
 from orthrus.errors import ConfigError, ProtocolError
 from orthrus.kerberos.gss import complete_security_context
-from orthrus.negotiate import parse_negotiate
+from orthrus.kerberos.gss_tokens import NegTokenInit, decode_initial_token, decode_kerberos_token
+from orthrus.negotiate import negotiate_header, parse_negotiate
 from orthrus.principal import Principal
 from orthrus.replay import MemoryReplayCache
 from orthrus_io.events import ExchangeEvent
@@ -126,6 +128,28 @@ def test_a_negotiate_token_that_does_not_parse_is_400(client: Any, value: str) -
     assert response.status_code == 400
     assert response.get_json()["error"]["name"] == "KRB_ERR_GENERIC"
     assert "WWW-Authenticate" not in response.headers
+
+
+def test_a_ticket_that_does_not_decode_is_400_and_changes_nothing(
+    realm: MiniRealm, mit_verifier: Verifier, client: Any
+) -> None:
+    """The AP-REQ's ticket is decoded only when the ticket cache does not hold its octets:
+    a ticket that is not DER (here tkt-vno 6) is still refused as malformed, before any key
+    is tried, and enters neither cache."""
+    header, _ = negotiate(kerberos_credential(realm, "alice"))
+    sent = parse_negotiate(header["Authorization"]) or b""
+    first = decode_initial_token(sent)
+    assert isinstance(first, NegTokenInit) and first.mech_token is not None
+    ticket = der.split_ap_req(decode_kerberos_token(first.mech_token).message).ticket
+    bad = ticket.replace(b"\xa0\x03\x02\x01\x05", b"\xa0\x03\x02\x01\x06", 1)
+    assert bad != ticket and sent.count(ticket) == 1
+    response = client.get(
+        "/whoami", headers={"Authorization": negotiate_header(sent.replace(ticket, bad))}
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"]["name"] == "KRB_ERR_GENERIC"
+    assert len(mit_verifier.kerberos_ticket_cache) == 0
+    assert len(mit_verifier.replay_cache) == 0  # type: ignore[arg-type]  # a MemoryReplayCache
 
 
 def test_ntlm_from_a_browser_without_a_ticket_is_401_with_both_challenges(client: Any) -> None:
