@@ -3,9 +3,10 @@
 Decrypting a ticket and verifying the KDC's signature on its authorization data (RFC 4120
 §3.2.3, §5.2.6) are the costly steps of an AP-REQ; a client sends the same ticket with every
 request until it expires. Entries are keyed by a hash of the exact ticket as sent (server,
-kvno, ciphertext), expire when the ticket does, are bounded in number (least recently used
-goes first) and are all dropped when the keytab is reloaded. The authenticator is still
-checked on every request: only the ticket's own checks are skipped.
+kvno, ciphertext; for ``Negotiate`` its DER octets, so that a hit does not decode it),
+expire when the ticket does, are bounded in number (least recently used goes first) and
+are all dropped when the keytab is reloaded. The authenticator is still checked on every
+request: only the ticket's own checks are skipped.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from orthrus.der import Ticket as DerTicket
 from orthrus.enctypes import KeyBlock
 from orthrus.keys import Key
 from orthrus.messages import EncTicketPart, Ticket
@@ -22,6 +22,7 @@ from orthrus.principal import Principal
 from orthrus_io.expiring_cache import ExpiringCache
 
 __all__ = [
+    "CheckedKerberosTicket",
     "CheckedTicket",
     "KerberosTicketCache",
     "TicketCache",
@@ -37,13 +38,10 @@ def ticket_cache_key(ticket: Ticket) -> bytes:
     ).digest()
 
 
-def kerberos_ticket_cache_key(ticket: DerTicket) -> bytes:
-    """The cache key of a DER ticket as sent (``Negotiate``): SHA-256 of its server, enctype,
-    kvno and ciphertext."""
-    sealed = ticket.enc_part
-    name = "/".join(ticket.sname.components) + "@" + ticket.realm
-    head = b"%s|%d|%d|" % (name.encode(), sealed.etype, -1 if sealed.kvno is None else sealed.kvno)
-    return hashlib.sha256(head + sealed.cipher).digest()
+def kerberos_ticket_cache_key(ticket: bytes) -> bytes:
+    """The cache key of a DER Ticket as sent (``Negotiate``), from the octets of its whole
+    element (RFC 4120 §5.3: server, enctype, kvno and ciphertext): their SHA-256."""
+    return hashlib.sha256(ticket).digest()
 
 
 #: The session key as each wire has it: a :class:`Key` (JOSE), a :class:`KeyBlock` (RFC 3961).
@@ -71,5 +69,20 @@ class TicketCache(ExpiringCache[CheckedTicket[Key]]):
     """A bounded LRU map from :func:`ticket_cache_key` to :class:`CheckedTicket`."""
 
 
-class KerberosTicketCache(ExpiringCache[CheckedTicket[KeyBlock]]):
+@dataclass(frozen=True, slots=True)
+class CheckedKerberosTicket:
+    """A ``Negotiate`` ticket opened and checked, with the server it names (read from its
+    clear part when it was opened: the cache key covers those octets, so a hit need not
+    decode the ticket again)."""
+
+    server: Principal
+    checked: CheckedTicket[KeyBlock]
+
+    @property
+    def expires_at(self) -> float:
+        """When the entry lapses: the ticket's end plus the allowed skew."""
+        return self.checked.expires_at
+
+
+class KerberosTicketCache(ExpiringCache[CheckedKerberosTicket]):
     """The same for ``Negotiate``'s DER tickets, by :func:`kerberos_ticket_cache_key`."""

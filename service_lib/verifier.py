@@ -51,7 +51,6 @@ from orthrus.ap import (
     open_ap_ticket,
 )
 from orthrus.authz import AuthzClaims
-from orthrus.enctypes import KeyBlock
 from orthrus.errors import APError, ConfigError, MalformedMessage, ProtocolError
 from orthrus.forwarding import open_forwarded_tgt
 from orthrus.httpauth import MAX_TOKEN_LENGTH, decode_ap_req, encode_ap_rep, http_binding
@@ -85,6 +84,7 @@ from service_lib.lab import (
 from service_lib.replay import open_replay_cache
 from service_lib.settings import VerifierSettings
 from service_lib.ticket_cache import (
+    CheckedKerberosTicket,
     CheckedTicket,
     KerberosTicketCache,
     TicketCache,
@@ -391,14 +391,12 @@ class Verifier:
 
     def _verify_negotiate(self, token: bytes, seen: dict[str, str]) -> Identity:
         request = read_initiator_token(token)
-        ticket = request.ap_req.ticket
-        seen["server"] = str(principal_of(ticket.sname, ticket.realm))
         now = self.clock()
-        checked = self._checked_kerberos_ticket(request, now)
-        part = checked.part
+        ticket = self._checked_kerberos_ticket(request, now, seen)
+        checked, part = ticket.checked, ticket.checked.part
         seen["client"] = str(part.client)
         rules = APRules(self.replay_cache, max_skew=self.settings.max_skew)
-        accepted = accept_with_ticket(request, part, checked.session_key, now, rules)
+        accepted = accept_with_ticket(request, ticket.server, part, checked.session_key, now, rules)
         return Identity(
             principal=part.client,
             groups=checked.groups,
@@ -416,17 +414,22 @@ class Verifier:
         )
 
     def _checked_kerberos_ticket(
-        self, request: InitiatorRequest, now: float
-    ) -> CheckedTicket[KeyBlock]:
+        self, request: InitiatorRequest, now: float, seen: dict[str, str]
+    ) -> CheckedKerberosTicket:
         """The ``Negotiate`` ticket's own checks, as :meth:`checked_ticket` makes the
         ``Ticket`` scheme's (``NOT_US``, ``BADKEYVER``, ``MODIFIED``, the ticket times, the
-        KDC-signed groups when the KDC's public keys are known), cached the same way."""
+        KDC-signed groups when the KDC's public keys are known), cached the same way, by the
+        ticket's octets: it is decoded only when it is not in the cache. Its server goes
+        into ``seen`` for the event."""
         snapshot = self._snapshot()
-        ticket = request.ap_req.ticket
-        key = kerberos_ticket_cache_key(ticket)
+        key = kerberos_ticket_cache_key(request.ap_req.ticket)
         cached = self._kerberos_tickets.get(key, now)
         if cached is not None:
+            seen["server"] = str(cached.server)
             return cached
+        ticket = request.ticket()
+        server = principal_of(ticket.sname, ticket.realm)
+        seen["server"] = str(server)
         if not snapshot.kerberos_keys:
             raise APError(
                 "KRB_AP_ERR_NOT_US",
@@ -435,9 +438,8 @@ class Verifier:
                 "adds an MIT keytab ('orthrus-kdc ktadd --format mit -k FILE SERVICE', or "
                 "the realm's kadmin ktadd) to its keytab setting",
             )
-        part = open_initiator_ticket(request, snapshot.kerberos_keys_for)
+        part = open_initiator_ticket(ticket, snapshot.kerberos_keys_for)
         check_ticket_times(part.starttime, part.endtime, now, self.settings.max_skew)
-        server = principal_of(ticket.sname, ticket.realm)
         # Without the KDC's public keys (a ticket of another KDC) an identity, no groups.
         claims = (
             AuthzClaims(())
@@ -445,14 +447,17 @@ class Verifier:
             else self._check_authz(snapshot, part, server, now)
         )
         expires_at = part.endtime + self.settings.max_skew
-        entry = CheckedTicket(
-            part,
-            claims.groups,
-            expires_at,
-            kerberos_ticket_id(ticket),
-            part.key.to_keyblock(),
-            claims.factors,
-            claims.delegated_by,
+        entry = CheckedKerberosTicket(
+            server,
+            CheckedTicket(
+                part,
+                claims.groups,
+                expires_at,
+                kerberos_ticket_id(ticket),
+                part.key.to_keyblock(),
+                claims.factors,
+                claims.delegated_by,
+            ),
         )
         self._kerberos_tickets.put(key, entry)
         return entry

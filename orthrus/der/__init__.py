@@ -59,6 +59,7 @@ from orthrus.der.codec import (
     encode_pa_enc_ts_enc,
     encode_ticket,
     expand_authorization_data,
+    split_ap_req,
 )
 from orthrus.der.types import (
     AD_IF_RELEVANT,
@@ -67,6 +68,7 @@ from orthrus.der.types import (
     PA_TGS_REQ,
     APRep,
     APReq,
+    APReqParts,
     Authenticator,
     AuthorizationDataEntry,
     Checksum,
@@ -101,6 +103,7 @@ __all__ = [
     "PA_TGS_REQ",
     "APRep",
     "APReq",
+    "APReqParts",
     "Authenticator",
     "AuthorizationDataEntry",
     "Checksum",
@@ -167,4 +170,5 @@ __all__ = [
     "encode_ticket",
     "expand_authorization_data",
     "find_padata",
+    "split_ap_req",
 ]

@@ -71,6 +71,7 @@ __all__ = [
     "encode_pa_enc_ts_enc",
     "encode_ticket",
     "expand_authorization_data",
+    "split_ap_req",
 ]
 
 #: The largest message decoded. MIT's KDC reads at most 64 KiB over UDP; tickets with a
@@ -172,6 +173,7 @@ _TGS_REQ = {s.TGS_REQ.tag: s.TGS_REQ}
 _AS_REP = {s.AS_REP.tag: s.AS_REP}
 _TGS_REP = {s.TGS_REP.tag: s.TGS_REP}
 _KDC_REQ = {**_AS_REQ, **_TGS_REQ}
+_AP_REQ_PARTS = {s.AP_REQ_PARTS.tag: s.AP_REQ_PARTS}
 #: EncASRepPart and EncTGSRepPart (RFC 4120 §5.4.2), read alike.
 _ENC_KDC_REP_PART = {kind.tag: kind for kind in (s.ENC_KDC_REP_PART.under(25), s.ENC_KDC_REP_PART)}
 
@@ -179,6 +181,14 @@ _ENC_KDC_REP_PART = {kind.tag: kind for kind in (s.ENC_KDC_REP_PART.under(25), s
 def decode_pa_tgs_req(data: bytes) -> t.APReq:
     """Decode the value of PA-TGS-REQ: an AP-REQ (RFC 4120 §5.2.7.1)."""
     return decode_ap_req(data)
+
+
+def split_ap_req(data: bytes) -> t.APReqParts:
+    """Decode a DER AP-REQ (RFC 4120 §5.5.1) but for its ticket, kept as the octets of its
+    ``[APPLICATION 1]`` element (:func:`decode_ticket` reads them); MalformedMessage if it is
+    not an AP-REQ."""
+    parts: t.APReqParts = read_element(_AP_REQ_PARTS, "AP-REQ", data)[1]
+    return parts
 
 
 def _checked_msg_type(message: T, expected: int, type_name: str) -> T:

@@ -124,6 +124,11 @@ class Sequence:
     _plan: tuple[tuple[int, Kind, int, str | None, int | None, bool], ...] = field(
         init=False, repr=False, compare=False
     )
+    # (tag of [n], the whole element of a constant (encoded once, here), kind, attr) of each
+    # field written.
+    _writes: tuple[tuple[int, bytes | None, Kind, str], ...] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         plan = tuple(
@@ -131,6 +136,17 @@ class Sequence:
             for f in self.fields
         )
         object.__setattr__(self, "_plan", plan)
+        writes = tuple(
+            (
+                tlv.context(f.number),
+                None if f.attr else tlv.tlv(tlv.context(f.number), f.kind.write(f.constant)),
+                f.kind,
+                f.attr or "",
+            )
+            for f in self.fields
+            if f.attr is not None or f.constant is not None
+        )
+        object.__setattr__(self, "_writes", writes)
 
     @property
     def tag(self) -> int:
@@ -179,8 +195,11 @@ class Sequence:
 
     def write(self, value: Any) -> bytes:
         parts = []
-        for context, kind, _, attr, constant, _ in self._plan:
-            item = constant if attr is None else getattr(value, attr)
+        for context, element, kind, attr in self._writes:
+            if element is not None:  # a constant
+                parts.append(element)
+                continue
+            item = getattr(value, attr)
             if item is not None:
                 parts.append(tlv.tlv(context, kind.write(item)))
         encoded = tlv.tlv(tlv.SEQUENCE, b"".join(parts))

@@ -29,6 +29,7 @@ from orthrus.der.kinds import Field, Integer, Kind, Primitive, Sequence, Sequenc
 __all__ = [
     "AP_REP",
     "AP_REQ",
+    "AP_REQ_PARTS",
     "AS_REP",
     "AS_REQ",
     "AUTHDATA",
@@ -74,6 +75,21 @@ def _read_octets(data: bytes, start: int, stop: int) -> bytes:
 
 def _write_octets(value: bytes) -> bytes:
     return tlv.tlv(tlv.OCTET_STRING, value)
+
+
+class _Element:
+    """A type read as the DER octets of its whole element, header included, and written as
+    they are: a part a reader keeps as sent and decodes later, if at all."""
+
+    def __init__(self, tag: int) -> None:
+        self.tag = tag
+
+    def read(self, data: bytes, start: int, stop: int) -> bytes:
+        # DER lengths are minimal, so the header written again is the one that was read.
+        return tlv.tlv(self.tag, data[start:stop])
+
+    def write(self, value: bytes) -> bytes:
+        return value
 
 
 def _constant(number: int, value: int) -> Field:
@@ -193,15 +209,23 @@ ENC_KDC_REP_PART = _seq(
     _opt(11, "caddr", ADDRESSES),
     app=26,
 )
-AP_REQ = _seq(
-    t.APReq,
-    _constant(0, 5),
-    _constant(1, 14),
-    _f(2, "ap_options", FLAGS),
-    _f(3, "ticket", TICKET),
-    _f(4, "authenticator", ENCRYPTED),
-    app=14,
-)
+
+
+def _ap_req(cls: type[Any], ticket: Kind) -> Sequence:
+    return _seq(
+        cls,
+        _constant(0, 5),
+        _constant(1, 14),
+        _f(2, "ap_options", FLAGS),
+        _f(3, "ticket", ticket),
+        _f(4, "authenticator", ENCRYPTED),
+        app=14,
+    )
+
+
+AP_REQ = _ap_req(t.APReq, TICKET)
+#: The same AP-REQ with the ticket kept as its octets (:class:`orthrus.der.types.APReqParts`).
+AP_REQ_PARTS = _ap_req(t.APReqParts, _Element(TICKET.tag))
 AUTHENTICATOR = _seq(
     t.Authenticator,
     _constant(0, 5),

@@ -19,6 +19,7 @@ __all__ = [
     "PA_TGS_REQ",
     "APRep",
     "APReq",
+    "APReqParts",
     "Authenticator",
     "AuthorizationDataEntry",
     "Checksum",
@@ -219,6 +220,17 @@ class APReq:
 
     ap_options: int
     ticket: Ticket
+    authenticator: EncryptedData
+
+
+@dataclass(**_MODEL)
+class APReqParts:
+    """An AP-REQ (RFC 4120 §5.5.1) with its Ticket left as the DER octets it came in (the
+    whole ``[APPLICATION 1]`` element), for a reader that keys opened tickets by them and
+    decodes one (:func:`orthrus.der.decode_ticket`) only when it has not opened it before."""
+
+    ap_options: int
+    ticket: bytes = field(repr=False)
     authenticator: EncryptedData
 
 

@@ -9,7 +9,7 @@ Both readers of a DER AP-REQ use it: the KDC for the TGT in PA-TGS-REQ
 from __future__ import annotations
 
 from orthrus.ap import OpenedAPReq
-from orthrus.der import APReq, decode_authenticator
+from orthrus.der import APReq, APReqParts, decode_authenticator
 from orthrus.der import Authenticator as DerAuthenticator
 from orthrus.enctypes import KeyBlock, enctype
 from orthrus.errors import APError, MalformedMessage
@@ -26,9 +26,14 @@ AP_OPTION_MUTUAL_REQUIRED = 1 << (31 - 2)
 
 
 def open_kerberos_authenticator(
-    ap_req: APReq, server: Principal, ticket: EncTicketPart, session: KeyBlock, usage: KeyUsage
+    ap_req: APReq | APReqParts,
+    server: Principal,
+    ticket: EncTicketPart,
+    session: KeyBlock,
+    usage: KeyUsage,
 ) -> tuple[OpenedAPReq[KeyBlock], DerAuthenticator]:
-    """Decrypt and read the authenticator of ``ap_req`` under the session key of its opened
+    """Decrypt and read the authenticator of ``ap_req`` (whole, or with its ticket as octets:
+    only its options and authenticator are read here) under the session key of its opened
     ``ticket`` (``KRB_AP_ERR_BAD_INTEGRITY``/``MODIFIED`` if it does not open or read):
     the core's view of the request, and the authenticator as sent (for its checksum)."""
     plaintext = decrypt(session, usage, ap_req.authenticator)

@@ -42,20 +42,23 @@ from orthrus.ap import (
 from orthrus.der import (
     APRep,
     APReq,
+    APReqParts,
     Checksum,
     EncAPRepPart,
     EncryptedData,
     EncryptionKey,
     decode_ap_rep,
-    decode_ap_req,
     decode_enc_ap_rep_part,
     decode_krb_error,
+    decode_ticket,
     encode_ap_rep,
     encode_ap_req,
     encode_authenticator,
     encode_enc_ap_rep_part,
+    split_ap_req,
 )
 from orthrus.der import Authenticator as DerAuthenticator
+from orthrus.der import Ticket as DerTicket
 from orthrus.enctypes import IntegrityError, KeyBlock, enctype
 from orthrus.errors import ERROR_CODES, APError, MalformedMessage, ProtocolError, error_class_for
 from orthrus.kerberos.ap_req import AP_OPTION_MUTUAL_REQUIRED, open_kerberos_authenticator
@@ -123,12 +126,18 @@ _SEQ_MASK = 0x3FFFFFFF
 
 @dataclass(frozen=True, slots=True)
 class InitiatorRequest:
-    """What an initiator sent: its AP-REQ, the mechanism OID it named first (the acceptor
-    names it back in ``supportedMech``) and whether SPNEGO framed it."""
+    """What an initiator sent: its AP-REQ with the ticket as the octets it came in (an
+    acceptor that has opened that ticket before reads it no further; :meth:`ticket` decodes
+    it), the mechanism OID it named first (the acceptor names it back in ``supportedMech``)
+    and whether SPNEGO framed it."""
 
-    ap_req: APReq
+    ap_req: APReqParts
     mech: str = KRB5_OID
     spnego: bool = True
+
+    def ticket(self) -> DerTicket:
+        """The AP-REQ's Ticket (RFC 4120 §5.3) decoded; MalformedMessage if it is not one."""
+        return decode_ticket(self.ap_req.ticket)
 
 
 def read_initiator_token(token: bytes) -> InitiatorRequest:
@@ -160,12 +169,12 @@ def _not_kerberos(offered: str) -> APError:
     )
 
 
-def _ap_req_of(token: KerberosToken) -> APReq:
+def _ap_req_of(token: KerberosToken) -> APReqParts:
     if token.tok_id != TOK_AP_REQ:
         raise MalformedMessage(
             f"the initiator's token has TOK_ID {token.tok_id.hex()}, not an AP-REQ's 0100"
         )
-    return decode_ap_req(token.message)
+    return split_ap_req(token.message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,15 +203,18 @@ def accept_security_context(
     """Verify the initiator's AP-REQ (RFC 4120 §3.2.3, RFC 4121 §4.1) or raise the first
     failed check's ``KRB_AP_ERR_*``: :func:`open_initiator_ticket`, then
     :func:`accept_with_ticket`."""
-    ticket = open_initiator_ticket(request, keys_for)
-    return accept_with_ticket(request, ticket, ticket.key.to_keyblock(), now, rules)
+    sent = request.ticket()
+    ticket = open_initiator_ticket(sent, keys_for)
+    server = principal_of(sent.sname, sent.realm)
+    return accept_with_ticket(request, server, ticket, ticket.key.to_keyblock(), now, rules)
 
 
-def open_initiator_ticket(request: InitiatorRequest, keys_for: KerberosKeysFor) -> EncTicketPart:
-    """The ticket's checks of RFC 4120 §3.2.3: ``NOT_US``, ``BADKEYVER``, then ``MODIFIED``.
-    A service may keep the result, keyed by the exact ticket, for later requests with it
-    (:func:`accept_with_ticket`), as the ``Ticket`` scheme does."""
-    ticket = request.ap_req.ticket
+def open_initiator_ticket(ticket: DerTicket, keys_for: KerberosKeysFor) -> EncTicketPart:
+    """The checks of RFC 4120 §3.2.3 on the initiator's ``ticket``
+    (:meth:`InitiatorRequest.ticket`): ``NOT_US``, ``BADKEYVER``, then ``MODIFIED``. A
+    service may keep the result, keyed by the ticket's exact octets
+    (``InitiatorRequest.ap_req.ticket``), with the ticket's server, for later requests with
+    it (:func:`accept_with_ticket`), as the ``Ticket`` scheme does."""
     server = principal_of(ticket.sname, ticket.realm)
     key = select_server_key(server, served_keys(keys_for, server), None, ticket.enc_part)
     with _changed_is_modified():
@@ -211,18 +223,17 @@ def open_initiator_ticket(request: InitiatorRequest, keys_for: KerberosKeysFor) 
 
 def accept_with_ticket(
     request: InitiatorRequest,
+    server: Principal,
     ticket: EncTicketPart,
     session_key: KeyBlock,
     now: float,
     rules: APRules,
 ) -> AcceptedContext:
-    """The rest of RFC 4120 §3.2.3 given the opened ``ticket`` and its ``session_key`` (kept
-    with it, so that its per-usage keys are derived once): authenticator integrity
-    (``MODIFIED``), the 0x8003 checksum (``INAPP_CKSUM``), then
-    :func:`orthrus.ap.check_opened_and_replay` (ticket times, ``rules.ticket_check``,
-    ``BADMATCH``, ``SKEW``, the replay cache last)."""
-    sent_to = request.ap_req.ticket
-    server = principal_of(sent_to.sname, sent_to.realm)
+    """The rest of RFC 4120 §3.2.3 given the opened ``ticket``, the ``server`` it names
+    (checked by :func:`open_initiator_ticket`) and its ``session_key`` (kept with it, so
+    that its per-usage keys are derived once): authenticator integrity (``MODIFIED``), the
+    0x8003 checksum (``INAPP_CKSUM``), then :func:`orthrus.ap.check_opened_and_replay`
+    (ticket times, ``rules.ticket_check``, ``BADMATCH``, ``SKEW``, the replay cache last)."""
     with _changed_is_modified():
         opened, sent = open_kerberos_authenticator(
             request.ap_req, server, ticket, session_key, rules.usage

@@ -283,3 +283,32 @@ def test_an_empty_tagged_field_at_the_end_of_a_message_is_malformed() -> None:
     """``[0]`` with no contents as the message's last octets: nothing to read past the end."""
     for data in (b"\x30\x02\xa0\x00", b"\x30\x03\xa0\x01\x18"):
         assert malformed(data, der.decode_pa_enc_ts_enc).name == "KRB_ERR_GENERIC"
+
+
+# -- an AP-REQ split with its ticket as octets (the Negotiate acceptor's ticket cache) ------
+
+
+def test_split_ap_req_keeps_the_ticket_as_its_exact_octets() -> None:
+    """MIT's reference AP-REQ: the options and authenticator as :func:`der.decode_ap_req`
+    reads them, the ticket as the octets of its whole element, which occur in the message
+    and decode to the same Ticket."""
+    whole = der.decode_ap_req(MIT["ap_req"])
+    parts = der.split_ap_req(MIT["ap_req"])
+    assert (parts.ap_options, parts.authenticator) == (whole.ap_options, whole.authenticator)
+    assert parts.ticket == MIT["ticket"] and parts.ticket in MIT["ap_req"]
+    assert der.decode_ticket(parts.ticket) == whole.ticket == TICKET
+    assert der.encode_ap_req(whole) == MIT["ap_req"]
+
+
+def test_split_ap_req_refuses_what_decode_ap_req_refuses_outside_the_ticket() -> None:
+    """The same schema as the AP-REQ's: a wrong msg-type, a message cut before its
+    authenticator, another element in the ticket's place, trailing octets, an empty AP-REQ
+    are malformed."""
+    good = der.encode_ap_req(APReq(SAMPLE_FLAGS, TICKET, ENC_DATA))
+    wrong_type = good.replace(b"\xa1\x03\x02\x01\x0e", b"\xa1\x03\x02\x01\x0f", 1)
+    cut = good[: good.rindex(b"\xa4")]
+    at = good.index(MIT["ticket"])
+    not_a_ticket = good[:at] + b"\x62" + good[at + 1 :]
+    for data in (wrong_type, cut, not_a_ticket, good + b"\x00", b"\x6e\x00"):
+        assert malformed(data, der.split_ap_req).name == "KRB_ERR_GENERIC"
+        assert malformed(data, der.decode_ap_req).name == "KRB_ERR_GENERIC"

@@ -21,12 +21,15 @@ from realm_helpers import (
 from test_service_flask import make_app
 from werkzeug.test import Client
 
+from orthrus import der
 from orthrus.enctypes import KeyBlock
 from orthrus.errors import ConfigError, ProtocolError
 from orthrus.kerberos.gss import complete_security_context
-from orthrus.negotiate import parse_negotiate
+from orthrus.kerberos.gss_tokens import NegTokenInit, decode_initial_token, decode_kerberos_token
+from orthrus.negotiate import negotiate_header, parse_negotiate
 from orthrus.principal import Principal
 from orthrus.replay import MemoryReplayCache
+from orthrus_io.events import ExchangeEvent
 from service_lib import KeytabSource, TicketAuthMiddleware, Verifier, VerifierSettings
 from service_lib.verifier import read_jwks
 
@@ -127,6 +130,28 @@ def test_a_negotiate_token_that_does_not_parse_is_400(client: Any, value: str) -
     assert "WWW-Authenticate" not in response.headers
 
 
+def test_a_ticket_that_does_not_decode_is_400_and_changes_nothing(
+    realm: MiniRealm, mit_verifier: Verifier, client: Any
+) -> None:
+    """The AP-REQ's ticket is decoded only when the ticket cache does not hold its octets:
+    a ticket that is not DER (here tkt-vno 6) is still refused as malformed, before any key
+    is tried, and enters neither cache."""
+    header, _ = negotiate(kerberos_credential(realm, "alice"))
+    sent = parse_negotiate(header["Authorization"]) or b""
+    first = decode_initial_token(sent)
+    assert isinstance(first, NegTokenInit) and first.mech_token is not None
+    ticket = der.split_ap_req(decode_kerberos_token(first.mech_token).message).ticket
+    bad = ticket.replace(b"\xa0\x03\x02\x01\x05", b"\xa0\x03\x02\x01\x06", 1)
+    assert bad != ticket and sent.count(ticket) == 1
+    response = client.get(
+        "/whoami", headers={"Authorization": negotiate_header(sent.replace(ticket, bad))}
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"]["name"] == "KRB_ERR_GENERIC"
+    assert len(mit_verifier.kerberos_ticket_cache) == 0
+    assert len(mit_verifier.replay_cache) == 0  # type: ignore[arg-type]  # a MemoryReplayCache
+
+
 def test_ntlm_from_a_browser_without_a_ticket_is_401_with_both_challenges(client: Any) -> None:
     ntlm = base64.b64encode(b"NTLMSSP\x00\x01\x00\x00\x00").decode()
     response = client.get("/whoami", headers={"Authorization": f"Negotiate {ntlm}"})
@@ -214,6 +239,46 @@ def test_a_ticket_is_opened_once_and_still_expires(
     with pytest.raises(ProtocolError) as caught:
         mit_verifier.verify_negotiate(parse_negotiate(header["Authorization"]) or b"")
     assert caught.value.name == "KRB_AP_ERR_TKT_EXPIRED"
+
+
+class Recorded:
+    """An event sink that keeps the events."""
+
+    def __init__(self) -> None:
+        self.events: list[ExchangeEvent] = []
+
+    def emit(self, event: ExchangeEvent) -> None:
+        self.events.append(event)
+
+
+def test_a_cached_ticket_keeps_its_server_and_every_per_request_check(
+    realm: MiniRealm, clock: Clock, tmp_path: Path
+) -> None:
+    """The ticket cache is keyed by the ticket's octets and a hit does not decode it again:
+    the identity and a refusal's event still name the ticket's server, and the checks of the
+    request (skew, replay) still run on a cached ticket."""
+    recorded = Recorded()
+    source = KeytabSource(write_mit_keytab(realm, tmp_path / "krb5.keytab"))
+    verifier = Verifier(source, MemoryReplayCache(), clock=clock, events=recorded)
+    cred = kerberos_credential(realm, "alice", now=clock.now)
+
+    def verify(now: float) -> bytes:
+        sent = parse_negotiate(negotiate(cred, now=now)[0]["Authorization"]) or b""
+        identity = verifier.verify_negotiate(sent)
+        assert str(identity.service) == SERVICE and str(identity.principal).startswith("alice@")
+        return sent
+
+    verify(clock.now)
+    again = verify(clock.now)  # a hit: the same ticket, a new authenticator
+    assert len(verifier.kerberos_ticket_cache) == 1
+    skewed = parse_negotiate(negotiate(cred, now=clock.now - 301)[0]["Authorization"]) or b""
+    for sent, name in ((again, "KRB_AP_ERR_REPEAT"), (skewed, "KRB_AP_ERR_SKEW")):
+        with pytest.raises(ProtocolError) as caught:
+            verifier.verify_negotiate(sent)
+        assert caught.value.name == name
+        refusal = recorded.events[-1]
+        assert (refusal.ok, refusal.error, refusal.server) == (False, name, SERVICE)
+        assert refusal.client is not None and refusal.client.startswith("alice@")
 
 
 def test_negotiate_to_a_service_without_kerberos_keys_says_what_to_export(
