@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import time
 
 from orthrus.errors import MalformedMessage
 
@@ -170,9 +169,14 @@ def write_time(seconds: int) -> bytes:
     """The KerberosTime of ``seconds`` since the epoch in DER (RFC 4120 §5.2.3)."""
     if not 0 <= seconds <= MAX_TIME:
         raise ValueError(f"{seconds} is outside 0..{MAX_TIME}")
-    # time.gmtime's fields formatted directly: a third of datetime's strftime (every AP-REP
-    # writes one), the same text for every year 1970-9999.
-    return tlv(GENERALIZED_TIME, b"%04d%02d%02d%02d%02d%02dZ" % time.gmtime(seconds)[:6])
+    # The day by its ordinal and the time of day by division, as read_time reads them: a
+    # third of datetime's strftime (every AP-REP writes one), and no clock module in the core.
+    days, second_of_day = divmod(seconds, 86400)
+    day = datetime.date.fromordinal(_EPOCH_DAY + days)
+    hour, second_of_hour = divmod(second_of_day, 3600)
+    minute, second = divmod(second_of_hour, 60)
+    fields = (day.year, day.month, day.day, hour, minute, second)
+    return tlv(GENERALIZED_TIME, b"%04d%02d%02d%02d%02d%02dZ" % fields)
 
 
 def read_flags(data: bytes, start: int, stop: int) -> int:
