@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import Realm, clean_env
+from support import REALM, Realm, clean_env
 
 #: Libraries no CLI needs to parse its arguments and print its help.
 HEAVY = (
@@ -26,12 +26,19 @@ HEAVY = (
     "jwt",
     "requests",
     "rich.markdown",
+    "asn1tools",  # the DER codec, compiled at import: only for the Kerberos wire
 )
 #: What ``orthrus-kdc getprinc`` has no use for (it reads one row through SQLAlchemy).
 NOT_FOR_GETPRINC = ("flask", "gunicorn", "redis", "structlog", "alembic", "prometheus_client")
 
 
-def loaded(module: str, args: list[str], wanted: tuple[str, ...], env: dict[str, str]) -> set[str]:
+def loaded(
+    module: str,
+    args: list[str],
+    wanted: tuple[str, ...],
+    env: dict[str, str],
+    input: str | None = None,
+) -> set[str]:
     """Which of ``wanted`` are imported once ``module``'s ``main`` has run with ``args``."""
     code = (
         "import atexit, sys\n"
@@ -42,7 +49,12 @@ def loaded(module: str, args: list[str], wanted: tuple[str, ...], env: dict[str,
         "main()\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+        [sys.executable, "-c", code],
+        input=input,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     line = next(ln for ln in result.stderr.splitlines() if ln.startswith("LOADED"))
@@ -58,3 +70,11 @@ def test_getprinc_imports_only_the_database(tmp_path: Path) -> None:
     realm = Realm.create(tmp_path / "realm")
     args = ["--dir", str(realm.directory), "getprinc", f"krbtgt/{realm.name}"]
     assert loaded("kdc.cli", args, (*NOT_FOR_GETPRINC, "sqlalchemy"), clean_env()) == {"sqlalchemy"}
+
+
+def test_kinit_over_http_does_not_load_the_der_codec(kdc_url: str, tmp_path: Path) -> None:
+    """An HTTP KDC speaks JSON: ``orthrus kinit`` (and every test that runs it) does not pay
+    for compiling RFC 4120's ASN.1 module."""
+    env = clean_env(ORTHRUS_KDC_URL=kdc_url, ORTHRUS_CCACHE=str(tmp_path / "ccache"))
+    args = ["kinit", f"bob@{REALM}"]
+    assert loaded("client_lib.cli", args, ("asn1tools",), env, input="bob-pass\n") == set()
