@@ -8,7 +8,9 @@ STAMP  := $(VENV)/.installed-stamp
 LOCKED := $(VENV)/.locked-stamp
 LOCKS  := requirements/bootstrap.lock requirements/dev.lock
 PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
-PYTEST_ARGS ?= -n 2 --dist loadscope
+# Each module whole on one worker (its fixtures built once), the long ones first
+# (tests/conftest.py).
+PYTEST_ARGS ?= -n 2 --dist loadscope --no-loadscope-reorder
 # What the tools need first: the locked venv. `make test-latest` empties it to use a venv of
 # its own (the newest versions pyproject.toml allows) with the same targets.
 READY ?= install
