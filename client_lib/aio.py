@@ -18,7 +18,6 @@ from typing import Self
 
 from client_lib.api import ClientBase
 from client_lib.config import ClientSettings
-from client_lib.kerberos_transport import AsyncKerberosTransport
 from client_lib.options import FreshOptions, LoginOptions
 from client_lib.transport import AsyncExchanger, AsyncKDCTransport, drive_async
 from orthrus.credentials import Credential
@@ -56,6 +55,8 @@ class AsyncClient(ClientBase):
         if self._transport is None:
             url = self.settings.kdc_url
             if self.kerberos is not None:
+                from client_lib.kerberos_transport import AsyncKerberosTransport
+
                 self._transport = AsyncKerberosTransport(url, self.settings.timeout)
             else:
                 http = self.settings.async_http_client(url, "the KDC URL")

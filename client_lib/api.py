@@ -17,16 +17,14 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import msgspec
 
 from client_lib.ccache import CredentialCache
-from client_lib.config import ClientSettings, load_client_settings
+from client_lib.config import ClientSettings, is_kerberos_url, load_client_settings
 from client_lib.errors import BadPassword, NoCredentials
 from client_lib.fresh import FreshSchedule, Stop, cached_tgt
-from client_lib.kerberos_transport import KerberosTransport, is_kerberos_url
-from client_lib.kerberos_wire import KerberosWire, keytab_keys
 from client_lib.options import FreshOptions, LoginOptions
 from client_lib.transport import Exchanger, Flow, KDCCall, KDCTransport, drive
 from orthrus.as_exchange import ASOptions, make_as_req, read_as_rep
@@ -52,6 +50,10 @@ from orthrus.principal import Principal, krbtgt
 from orthrus.pwkdf import KDFParams, check_params, is_legacy_salt, string_to_key
 from orthrus.tgs_exchange import make_forward_req, make_tgs_req, read_tgs_rep
 from orthrus_io.files import read_private
+
+if TYPE_CHECKING:
+    from client_lib.kerberos_transport import KerberosTransport
+    from client_lib.kerberos_wire import KerberosWire
 
 __all__ = ["Client", "ClientBase", "LoginOptions"]
 
@@ -81,9 +83,12 @@ class ClientBase:
         )
         self._clock = clock
         self._entropy = entropy
-        self.kerberos = (
-            KerberosWire(self.now, entropy) if is_kerberos_url(settings.kdc_url) else None
-        )
+        self.kerberos: KerberosWire | None = None
+        if is_kerberos_url(settings.kdc_url):
+            # The DER codec and RFC 3961 load only for a Kerberos-wire KDC.
+            from client_lib.kerberos_wire import KerberosWire
+
+            self.kerberos = KerberosWire(self.now, entropy)
 
     @classmethod
     def from_environment(cls, clock_offset: float = 0.0) -> Self:
@@ -166,6 +171,8 @@ class ClientBase:
         self, principal: Principal, keytab_path: Path, options: LoginOptions
     ) -> Flow[Credential]:
         if self.kerberos is not None:
+            from client_lib.kerberos_wire import keytab_keys
+
             tgt = yield from self.kerberos.keytab_flow(
                 principal, keytab_keys(keytab_path, principal), options
             )
@@ -318,6 +325,8 @@ class Client(ClientBase):
         if self._transport is None:
             url = self.settings.kdc_url
             if self.kerberos is not None:
+                from client_lib.kerberos_transport import KerberosTransport
+
                 self._transport = KerberosTransport(url, self.settings.timeout)
             else:
                 self._transport = KDCTransport(url, self.settings.http_client(url, "the KDC URL"))

@@ -24,11 +24,22 @@ from orthrus_io.tls import check_url, client_ssl_context
 
 __all__ = [
     "ENV_OVERRIDES",
+    "KERBEROS_SCHEMES",
     "ClientSettings",
     "default_ccache",
+    "is_kerberos_url",
     "load_client_settings",
     "mit_ccache_path",
 ]
+
+#: The URL schemes of a Kerberos-wire KDC (RFC 4120 §7.2): UDP then TCP, or TCP only.
+KERBEROS_SCHEMES = ("krb5", "krb5+tcp")
+
+
+def is_kerberos_url(url: str) -> bool:
+    """Whether ``url`` names a Kerberos-wire KDC (``krb5://`` or ``krb5+tcp://``)."""
+    return urlsplit(url).scheme in KERBEROS_SCHEMES
+
 
 ENV_OVERRIDES: Mapping[str, str] = {
     "kdc_url": "ORTHRUS_KDC_URL",
@@ -131,7 +142,7 @@ def load_client_settings(env: Mapping[str, str] = os.environ) -> ClientSettings:
         table = load_toml(path).get("client", {})
     settings = build_settings(ClientSettings, table, env, ENV_OVERRIDES, f"[client] in {path}")
     mit_name = env.get("KRB5CCNAME")
-    if mit_name and not settings.ccache and urlsplit(settings.kdc_url).scheme.startswith("krb5"):
+    if mit_name and not settings.ccache and is_kerberos_url(settings.kdc_url):
         settings = msgspec.structs.replace(
             settings,
             ccache=mit_ccache_path(mit_name),

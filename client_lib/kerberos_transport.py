@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from client_lib.config import KERBEROS_SCHEMES, is_kerberos_url
 from client_lib.errors import BadPassword, KDCUnreachable
 from orthrus.der import MAX_MESSAGE_SIZE, decode_krb_error
 from orthrus.errors import ConfigError, MalformedMessage, TransportError
@@ -30,8 +31,6 @@ __all__ = [
     "is_kerberos_url",
 ]
 
-#: The URL schemes of a Kerberos-wire KDC: UDP then TCP, or TCP only.
-KERBEROS_SCHEMES = ("krb5", "krb5+tcp")
 _DEFAULT_PORT = 88
 _LENGTH = struct.Struct(">I")
 #: KRB-ERROR is ``[APPLICATION 30]``: its DER starts with this octet (RFC 4120 §5.9.1).
@@ -39,11 +38,6 @@ _KRB_ERROR_TAG = 0x7E
 _RESPONSE_TOO_BIG = 52
 #: The largest datagram a UDP read takes (RFC 4120 §7.2.1 sets no limit; IP's is 65,535).
 _MAX_DATAGRAM = 65535
-
-
-def is_kerberos_url(url: str) -> bool:
-    """Whether ``url`` names a Kerberos-wire KDC (``krb5://`` or ``krb5+tcp://``)."""
-    return urlsplit(url).scheme in KERBEROS_SCHEMES
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,9 +65,14 @@ class NoReplayCache:
 
 
 def confirm_lab_realm(
-    kdc_url: str, realm: str, switches: Sequence[str], timeout: float = 5.0
+    kdc_url: str, realm: str, switches: Sequence[str], timeout: float = 60.0
 ) -> None:
-    """Raise ``ConfigError`` unless the KDC at ``kdc_url`` serves ``realm`` as a lab realm."""
+    """Raise ``ConfigError`` unless the KDC at ``kdc_url`` serves ``realm`` as a lab realm.
+
+    ``timeout`` only ends a wait for a KDC that is not there: on a loaded machine a running
+    one can take more than a few seconds to answer (a service that gave up after 5 s failed
+    its start beside a busy lab KDC); an absent one is refused at once (connection refused).
+    """
     named = ", ".join(switches)
     if not kdc_url:
         raise ConfigError(

@@ -8,6 +8,41 @@ from pathlib import Path
 import pytest
 from support import REALM, Realm, User
 
+#: The suite's long modules first, in this order: end-to-end suites that start realms, KDCs,
+#: services and MIT's programs (docs/performance.md, "`make test` time"). `make test` runs
+#: ``--dist loadscope --no-loadscope-reorder``: each worker takes the next module in this
+#: order when it runs low, so the short in-process modules come last and fill the gaps,
+#: rather than one worker starting a minutes-long module while the other has nothing left.
+#: (xdist's own reorder sorts by number of tests, which puts the long modules, with few
+#: tests, last.) A module missing here only runs later; the order is no test's premise.
+LONG_FIRST = (
+    "tests/test_attacks.py",
+    "tests/httpclient/test_docs_examples.py",
+    "tests/httpclient/test_demo_story.py",
+    "tests/labs/",
+    "tests/peers/",
+    "tests/ops/",
+    "tests/crossrealm/",
+    "tests/kdc/test_kdc_remote_admin.py",
+    "tests/service_demo/",
+    "tests/client/",
+    "tests/kdc/",
+    "tests/httpclient/",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long modules first (:data:`LONG_FIRST`); the sort is stable, so each module's tests
+    keep their order."""
+
+    def rank(item: pytest.Item) -> int:
+        return next(
+            (i for i, prefix in enumerate(LONG_FIRST) if item.nodeid.startswith(prefix)),
+            len(LONG_FIRST),
+        )
+
+    items.sort(key=rank)
+
 
 @pytest.fixture(scope="session", autouse=True)
 def state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:

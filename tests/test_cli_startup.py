@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import Realm, clean_env
+from support import REALM, Realm, clean_env
 
 #: Libraries no CLI needs to parse its arguments and print its help.
 HEAVY = (
@@ -26,8 +26,10 @@ HEAVY = (
     "jwt",
     "requests",
     "rich.markdown",
+    "orthrus.der",  # the DER codec: only for the Kerberos wire
 )
-#: What ``orthrus-kdc getprinc`` has no use for (it reads one row through SQLAlchemy).
+#: What ``orthrus-kdc getprinc`` has no use for (it reads one row through SQLAlchemy; the
+#: DER codec is for the Kerberos wire).
 NOT_FOR_GETPRINC = (
     "flask",
     "gunicorn",
@@ -35,10 +37,17 @@ NOT_FOR_GETPRINC = (
     "orthrus_io.audit",
     "alembic",
     "prometheus_client",
+    "orthrus.der",
 )
 
 
-def loaded(module: str, args: list[str], wanted: tuple[str, ...], env: dict[str, str]) -> set[str]:
+def loaded(
+    module: str,
+    args: list[str],
+    wanted: tuple[str, ...],
+    env: dict[str, str],
+    input: str | None = None,
+) -> set[str]:
     """Which of ``wanted`` are imported once ``module``'s ``main`` has run with ``args``."""
     code = (
         "import atexit, sys\n"
@@ -49,7 +58,12 @@ def loaded(module: str, args: list[str], wanted: tuple[str, ...], env: dict[str,
         "main()\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+        [sys.executable, "-c", code],
+        input=input,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     line = next(ln for ln in result.stderr.splitlines() if ln.startswith("LOADED"))
@@ -61,7 +75,14 @@ def test_help_imports_no_heavy_library(module: str) -> None:
     assert loaded(module, ["--help"], HEAVY, clean_env()) == set()
 
 
-def test_getprinc_imports_only_the_database(tmp_path: Path) -> None:
-    realm = Realm.create(tmp_path / "realm")
+def test_getprinc_imports_only_the_database(realm: Realm) -> None:
     args = ["--dir", str(realm.directory), "getprinc", f"krbtgt/{realm.name}"]
     assert loaded("kdc.cli", args, (*NOT_FOR_GETPRINC, "sqlalchemy"), clean_env()) == {"sqlalchemy"}
+
+
+def test_kinit_over_http_does_not_load_the_der_codec(kdc_url: str, tmp_path: Path) -> None:
+    """An HTTP KDC speaks JSON: ``orthrus kinit`` (and every test that runs it) does not
+    load RFC 4120's DER codec."""
+    env = clean_env(ORTHRUS_KDC_URL=kdc_url, ORTHRUS_CCACHE=str(tmp_path / "ccache"))
+    args = ["kinit", f"bob@{REALM}"]
+    assert loaded("client_lib.cli", args, ("orthrus.der",), env, input="bob-pass\n") == set()

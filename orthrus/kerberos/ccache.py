@@ -28,7 +28,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from orthrus.credentials import Credential
-from orthrus.der import decode_ticket
 from orthrus.enctypes import ENCTYPES, KeyBlock
 from orthrus.errors import MalformedMessage
 from orthrus.kerberos.names import NT_PRINCIPAL, NT_SRV_INST, flags_from_bits, flags_to_bits
@@ -167,6 +166,8 @@ def _server(entry: CacheEntry) -> Principal:
     realm of the KDC that issued it, RFC 4120 §5.3)."""
     if entry.server.realm != REFERRAL_REALM:
         return entry.server.principal()
+    from orthrus.der import decode_ticket  # the DER codec loads only for referral entries
+
     return Principal(entry.server.components, decode_ticket(entry.ticket).realm)
 
 

@@ -5,11 +5,14 @@ name-type as RFC 4120 §6.2 asks, and flag and option names."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from orthrus.der import PrincipalName
 from orthrus.errors import KDCError, MalformedMessage
 from orthrus.messages import KDCOption, TicketFlag
 from orthrus.principal import Principal
+
+if TYPE_CHECKING:
+    from orthrus.der import PrincipalName
 
 __all__ = [
     "KDC_OPTION_BITS",
@@ -80,6 +83,8 @@ def default_salt(principal: Principal) -> bytes:
 
 def principal_name(principal: Principal) -> PrincipalName:
     """The DER name of ``principal``: NT-SRV-INST for services (two components or more)."""
+    from orthrus.der import PrincipalName  # the DER codec loads only where DER is spoken
+
     kind = NT_SRV_INST if len(principal.components) > 1 else NT_PRINCIPAL
     return PrincipalName(kind, principal.components)
 
