@@ -63,37 +63,41 @@ def test_random_bodies_under_real_tags_raise_only_malformed(
     only_malformed(DECODERS[which], bytes([tag]) + length + body)
 
 
-@settings(max_examples=500, deadline=None)
-@given(
-    vector=st.sampled_from(FULL),
-    edits=st.lists(
-        st.tuples(
-            st.sampled_from(["flip", "cut", "insert", "delete"]),
-            st.integers(0, 10_000),
-            st.integers(0, 255),
-        ),
-        min_size=1,
-        max_size=4,
+#: Up to four edits of a message: flip, cut, insert or delete an octet somewhere.
+EDITS = st.lists(
+    st.tuples(
+        st.sampled_from(["flip", "cut", "insert", "delete"]),
+        st.integers(0, 10_000),
+        st.integers(0, 255),
     ),
+    min_size=1,
+    max_size=4,
 )
-def test_mutated_valid_messages_raise_only_malformed(
-    vector: tuple[str, Callable[[bytes], Any], Any, Any], edits: list[tuple[str, int, int]]
-) -> None:
-    name, decode, _, _ = vector
-    data = bytearray(MIT[name])
+
+
+def edited(message: bytes, edits: list[tuple[str, int, int]]) -> bytes:
+    """``message`` with each of ``edits`` made in turn (positions wrap around its length)."""
+    data = bytearray(message)
     for kind, where, value in edits:
-        if not data:
-            break
-        at = where % len(data)
-        if kind == "flip":
+        at = where % (len(data) + 1)
+        if kind == "flip" and at < len(data):
             data[at] ^= value or 1
         elif kind == "cut":
             del data[at:]
         elif kind == "insert":
             data.insert(at, value)
-        else:
+        elif kind == "delete" and at < len(data):
             del data[at]
-    only_malformed(decode, bytes(data))
+    return bytes(data)
+
+
+@settings(max_examples=500, deadline=None)
+@given(vector=st.sampled_from(FULL), edits=EDITS)
+def test_mutated_valid_messages_raise_only_malformed(
+    vector: tuple[str, Callable[[bytes], Any], Any, Any], edits: list[tuple[str, int, int]]
+) -> None:
+    name, decode, _, _ = vector
+    only_malformed(decode, edited(MIT[name], edits))
 
 
 # -- round trips -----------------------------------------------------------------------------
