@@ -159,7 +159,7 @@ def render_table(results: dict[str, Any]) -> str:
     tg = results.get("targets")
     if tg:
         lines.append("")
-        lines.append("Targets (issue 7):")
+        lines.append("Targets (issues 4, 7, 13, 15):")
         lines += [f"  [{_mark(t)}] {t['target']}: {t['detail']}" for t in tg]
     return "\n".join(lines)
 
