@@ -190,6 +190,18 @@ def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def summarize_rates(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One cell from runs without a server's CPU time (in-process loops, the back-end rows):
+    medians (with min and max) of the rate, median latencies, errors in all."""
+    return {
+        "ops_per_s": summarize([r["ops_per_s"] for r in runs]),
+        "p50_us": summarize([r["p50_us"] for r in runs])["median"],
+        "p99_us": summarize([r["p99_us"] for r in runs])["median"],
+        "errors": sum(r["errors"] for r in runs),
+        "runs": runs,
+    }
+
+
 def percentile(sorted_values: Sequence[float], fraction: float) -> float:
     if not sorted_values:
         return 0.0

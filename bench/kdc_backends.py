@@ -280,6 +280,39 @@ def add_filler(realm: Realm, total: int) -> float:
     return time.perf_counter() - started
 
 
+@contextmanager
+def pg_schema(url: str) -> Iterator[str]:
+    """A schema of its own on the PostgreSQL server of ``url``, dropped on the way out: yields
+    the URL whose connections use it (``search_path``)."""
+    schema = f"orthrus_bench_{uuid.uuid4().hex[:8]}"
+    with pg_connect(url) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with pg_connect(url) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def make_realms(base: Path, pg_url: str, measured: int) -> dict[str, Realm]:
+    """The same realm twice under ``base``: on SQLite, and on PostgreSQL at ``pg_url``."""
+    return {
+        "SQLite": make_realm(base / "sqlite", None, measured),
+        "PostgreSQL": make_realm(base / "pg", pg_url, measured),
+    }
+
+
+def compare(
+    realms: dict[str, Realm], workers: int, clients: int, seconds: float
+) -> dict[str, tuple[Run, Run]]:
+    """Each realm served in turn by ``workers`` gunicorn workers: its (AS, TGS) runs."""
+    runs = {}
+    for name, realm in realms.items():
+        with serving(realm, workers) as url:
+            runs[name] = throughput(realm, url, clients, seconds)
+    return runs
+
+
 def row(label: str, run: Run) -> str:
     return (
         f"{label:34} {run.rate:>9.0f} {run.percentile(0.5):>8.2f} {run.percentile(0.99):>8.2f}"
@@ -306,42 +339,36 @@ def main() -> int:
     large = min(args.large, 2_000_000)
 
     base = Path(tempfile.mkdtemp(prefix="orthrus-kdc-bench-"))
-    schema = f"orthrus_bench_{uuid.uuid4().hex[:8]}"
-    pg_url = f"{args.pg_url}{'&' if '?' in args.pg_url else '?'}options=-csearch_path%3D{schema}"
     print(
         f"# {args.workers} gunicorn workers x 4 threads per KDC, {args.clients} client threads, "
         f"{seconds:.0f} s per run, {os.cpu_count()} CPUs (clients and server share them)"
     )
     header = f"{'run':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'count':>7} {'errors':>6}"
     try:
-        with pg_connect(args.pg_url) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        sqlite = make_realm(base / "sqlite", None, args.measured)
-        postgres = make_realm(base / "pg", pg_url, args.measured)
-        print(header)
-        for name, realm in (("SQLite", sqlite), ("PostgreSQL", postgres)):
-            with serving(realm, args.workers) as url:
-                as_run, tgs_run = throughput(realm, url, args.clients, seconds)
+        with pg_schema(args.pg_url) as pg_url:
+            realms = make_realms(base, pg_url, args.measured)
+            postgres = realms["PostgreSQL"]
+            print(header)
+            runs = compare(realms, args.workers, args.clients, seconds)
+            for name, (as_run, tgs_run) in runs.items():
                 print(row(f"AS  {name}", as_run))
                 print(row(f"TGS {name}", tgs_run))
 
-        print(f"# AS latency, one client, PostgreSQL, up to {args.latency_requests} requests")
-        print(header)
-        with serving(postgres, args.workers) as url:
-            small = latency(postgres, url, args.latency_requests, seconds * 2)
-            print(row(f"AS  {len(postgres.keys) + 3:>9,} principals", small))
-            took = add_filler(postgres, large)
-            print(f"# filler rows added by COPY in {took:.1f} s")
-            big = latency(postgres, url, args.latency_requests, seconds * 2)
-            print(row(f"AS  {large:>9,} principals", big))
-        ratio = big.percentile(0.99) / small.percentile(0.99)
-        verdict = "within" if ratio <= 1.5 else "OVER"
-        print(f"# p99 ratio {large:,} / 10^3 principals: {ratio:.2f} ({verdict} the 1.5x target)")
-        p50 = statistics.median(big.latencies) / statistics.median(small.latencies)
-        print(f"# p50 ratio: {p50:.2f}")
+            print(f"# AS latency, one client, PostgreSQL, up to {args.latency_requests} requests")
+            print(header)
+            with serving(postgres, args.workers) as url:
+                small = latency(postgres, url, args.latency_requests, seconds * 2)
+                print(row(f"AS  {len(postgres.keys) + 3:>9,} principals", small))
+                took = add_filler(postgres, large)
+                print(f"# filler rows added by COPY in {took:.1f} s")
+                big = latency(postgres, url, args.latency_requests, seconds * 2)
+                print(row(f"AS  {large:>9,} principals", big))
+            ratio = big.percentile(0.99) / small.percentile(0.99)
+            verdict = "within" if ratio <= 1.5 else "OVER"
+            print(f"# p99 ratio {large:,} / 10^3 principals: {ratio:.2f} ({verdict} 1.5x target)")
+            p50 = statistics.median(big.latencies) / statistics.median(small.latencies)
+            print(f"# p50 ratio: {p50:.2f}")
     finally:
-        with pg_connect(args.pg_url) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         shutil.rmtree(base, ignore_errors=True)
     return 0
 

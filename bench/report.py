@@ -20,7 +20,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import RESULTS, ROOT, ran
-from bench.verify import render_service
+from bench.verify import render_negotiate, render_service
 from scripts.doc_sections import replace_section
 
 PAGE = ROOT / "docs" / "performance.md"
@@ -102,6 +102,35 @@ def _noisy(results: dict[str, Any]) -> str:
     return "Other processes used > 10% of the machine during: " + ", ".join(noisy) if noisy else ""
 
 
+def render_backends(results: dict[str, Any]) -> str:
+    """The SQLite/PostgreSQL row (issue 13 §3): the same Orthrus KDC on each back end."""
+    b = results.get("backends")
+    if not b:
+        return ""
+    title = "Orthrus KDC on SQLite and on PostgreSQL"
+    if "error" in b:
+        return f"\n{title}: failed: {b['error']}"
+    if "skipped" in b:
+        return f"\n{title}: not run: {b['skipped']}"
+    lines = [
+        "",
+        f"{title} (HTTP, {b['workers']} gunicorn workers x 4 threads, {b['clients']} client "
+        f"threads, {b['principals']} principals each), same run",
+        "",
+        "| load | SQLite rate | PostgreSQL rate | rate PostgreSQL/SQLite | SQLite p50 / p99 "
+        "| PostgreSQL p50 / p99 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, label in (("as", "AS pre-auth"), ("tgs", "TGS")):
+        s, p = b["sqlite"][key], b["postgresql"][key]
+        lines.append(
+            f"| {label} | {_rate(s)} | {_rate(p)} | {_fmt_ratio(_ratio(p, s, 'rate'))} "
+            f"| {_lat(s)} | {_lat(p)} |"
+        )
+    lines.append("\ntarget: PostgreSQL-backed >= 0.8x SQLite-backed")
+    return "\n".join(lines)
+
+
 def _mark(target: dict[str, Any]) -> str:
     return "met" if target["met"] else ("MISSED" if target["met"] is not None else "not measured")
 
@@ -126,10 +155,11 @@ def render_table(results: dict[str, Any]) -> str:
         lines.append(f"MIT Kerberos not measured: {results['mit_missing_reason']}")
     if noisy := _noisy(results):
         lines += ["", noisy]
+    lines += [render_service(results), render_negotiate(results), render_backends(results)]
     tg = results.get("targets")
     if tg:
         lines.append("")
-        lines.append("Targets (issue 7):")
+        lines.append("Targets (issues 4, 7, 13, 15):")
         lines += [f"  [{_mark(t)}] {t['target']}: {t['detail']}" for t in tg]
     return "\n".join(lines)
 
@@ -171,6 +201,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                     "detail": detail,
                 }
             )
+    out += _pair_targets(results)
     svc = results.get("service")
     if svc and svc.get("ratio") is not None:
         out.append(
@@ -183,6 +214,55 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "detail": f"{svc['ratio']:.2f}x",
             }
         )
+    return out
+
+
+def _pair_target(
+    load: str,
+    text: str,
+    bound: float,
+    row: dict[str, Any],
+    pair: tuple[dict[str, Any] | None, dict[str, Any] | None],
+    clients: int,
+) -> dict[str, Any]:
+    """One target whose rate ratio is ``pair[0]/pair[1]``; "not measured", with the reason,
+    when the row failed or was skipped."""
+    ratio = None if "error" in row or "skipped" in row else _ratio(*pair, "rate")
+    if ratio is not None:
+        met: bool | None = ratio >= bound
+        detail = f"{ratio:.2f}x"
+    else:
+        met = None
+        detail = (
+            f"failed: {row['error']}"
+            if "error" in row
+            else f"not run: {row['skipped']}"
+            if "skipped" in row
+            else "not measured"
+        )
+    return {
+        "target": text,
+        "load": load,
+        "clients": clients,
+        "ratio": ratio,
+        "met": met,
+        "detail": detail,
+    }
+
+
+def _pair_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Negotiate target (issue 15 §5) and the PostgreSQL/SQLite ones (issue 13 §3)."""
+    out = []
+    if row := results.get("negotiate"):
+        text = "Negotiate verifications/s ≥ 1.0x MIT gss_accept_sec_context"
+        out.append(
+            _pair_target("negotiate", text, 1.0, row, (row.get("orthrus"), row.get("mit")), 1)
+        )
+    if row := results.get("backends"):
+        for key, what in (("as", "AS pre-auth"), ("tgs", "TGS")):
+            text = f"PostgreSQL-backed {what} ≥ 0.8x SQLite-backed"
+            pair = (row.get("postgresql", {}).get(key), row.get("sqlite", {}).get(key))
+            out.append(_pair_target(f"backends_{key}", text, 0.8, row, pair, row.get("clients", 1)))
     return out
 
 
@@ -217,7 +297,7 @@ def render_page(results: dict[str, Any], source: Path) -> str:
     ]
     if noisy := _noisy(results):
         lines += ["", noisy]
-    lines.append(render_service(results))
+    lines += [render_service(results), render_negotiate(results), render_backends(results)]
     lines += ["", "| target | clients | result | |", "|---|---|---|---|"]
     lines += [
         f"| {t['target']} | {t['clients']} | {t['detail']} | **{_mark(t)}** |"

@@ -8,6 +8,10 @@ request (utime+stime of the KDC and its workers from /proc, as the anchors measu
 the ratio Orthrus/MIT. Results go to ``bench/results/kdc-*.json``, and the tables into
 docs/performance.md's figures section (bench/report.py) when every load ran.
 
+With MIT, the Negotiate row (``Verifier.verify_negotiate`` beside ``gss_accept_sec_context``,
+bench/verify.py); with a PostgreSQL URL, AS and TGS against a SQLite-backed and a
+PostgreSQL-backed Orthrus KDC (bench/kdc_backends.py). Either, when it cannot run, says why.
+
 Every load is bounded by a request count and a time limit; only 127.0.0.1 is used; every
 process started is stopped by its pid. Without MIT Kerberos (not installed and not root),
 Orthrus runs alone and the table says why.
@@ -27,6 +31,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import kdc_backends
 from bench import mit as mitmod
 from bench import verify as verifymod
 from bench.common import (
@@ -34,6 +39,7 @@ from bench.common import (
     machine,
     measured,
     stopping_all,
+    summarize_rates,
     summarize_runs,
     versions,
     write_results,
@@ -56,6 +62,9 @@ UDP_LOADS = [
 ]
 #: Requests each Orthrus client prepares: a bound on the run besides its time limit.
 PREPARE = {"as_preauth": 30_000, "as_preauth2": 15_000, "tgs": 30_000}
+#: The SQLite/PostgreSQL row (issue 13 §3): client threads, and principals in each realm.
+BACKEND_CLIENTS = 4
+BACKEND_PRINCIPALS = 200
 
 
 def orthrus_argv(realm: OrthrusRealm, mode: str, count: int, secs: float) -> list[str]:
@@ -184,6 +193,61 @@ def measure_udp(
     return rows
 
 
+def measure_negotiate(
+    args: argparse.Namespace,
+    mrealm: mitmod.MITRealm | None,
+    mit_reason: str | None,
+    directory: Path,
+) -> dict[str, Any]:
+    """The Negotiate row (issue 15 §5), while the MIT realm's KDC is up (its tokens come from
+    MIT's ``gss_init_sec_context``): failed with the reason if it fails, skipped without MIT."""
+    if mrealm is None:
+        return {"skipped": f"MIT Kerberos not measured: {mit_reason}"}
+    log("Negotiate in-process, replay cache, 1 process")
+    return measured(
+        "Negotiate",
+        lambda: verifymod.negotiate_cell(args, mrealm, directory),
+        lambda error: error,
+    )
+
+
+def measure_backends(args: argparse.Namespace) -> dict[str, Any]:
+    """AS pre-auth and TGS over HTTP against a SQLite-backed and a PostgreSQL-backed Orthrus
+    KDC (``bench/kdc_backends.py``), ``--reps`` runs of each in turn; skipped, with the reason,
+    without a PostgreSQL URL (``ORTHRUS_BENCH_PG_URL``, else ``ORTHRUS_TEST_PG_URL``)."""
+    url = os.environ.get("ORTHRUS_BENCH_PG_URL") or os.environ.get("ORTHRUS_TEST_PG_URL")
+    if not url:
+        return {"skipped": "no PostgreSQL URL (set ORTHRUS_BENCH_PG_URL or ORTHRUS_TEST_PG_URL)"}
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="orthrus-backends-") as tmp,
+        kdc_backends.pg_schema(url) as pg_url,
+    ):
+        realms = kdc_backends.make_realms(Path(tmp), pg_url, BACKEND_PRINCIPALS)
+        for rep in range(args.reps):
+            order = realms if rep % 2 == 0 else dict(reversed(realms.items()))  # neither first
+            compared = kdc_backends.compare(order, args.workers, BACKEND_CLIENTS, args.secs)
+            for name, pair in compared.items():
+                for load, run in zip(("as", "tgs"), pair, strict=True):
+                    figures = {
+                        "ops_per_s": run.rate,
+                        "p50_us": run.percentile(0.5) * 1000,
+                        "p99_us": run.percentile(0.99) * 1000,
+                        "errors": run.errors,
+                    }
+                    runs.setdefault(name.lower(), {}).setdefault(load, []).append(figures)
+                log(f"  {name} run {rep + 1}: AS {pair[0].rate:.0f}/s, TGS {pair[1].rate:.0f}/s")
+    cells = {
+        name: {load: summarize_rates(values) for load, values in loads.items()}
+        for name, loads in runs.items()
+    }
+    return cells | {
+        "workers": args.workers,
+        "clients": BACKEND_CLIENTS,
+        "principals": BACKEND_PRINCIPALS,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=int(os.environ.get("BENCH_REPS", 3)))
@@ -199,7 +263,8 @@ def main() -> int:
     parser.add_argument(
         "--only",
         nargs="*",
-        help="loads to run (as_preauth, as_preauth2, tgs, as_preauth_udp, tgs_udp, ap, service)",
+        help="loads to run (as_preauth, as_preauth2, tgs, as_preauth_udp, tgs_udp, ap, negotiate, "
+        "backends, service)",
     )
     parser.add_argument("--no-mit", action="store_true", help="run Orthrus alone")
     parser.add_argument("--service-workers", type=int, default=2)
@@ -238,8 +303,15 @@ def main() -> int:
             results["kdc"] = measure_kdc(args, orealm, mrealm)
             if not args.only or "ap" in args.only:
                 results["ap"] = verifymod.measure_ap(args, orealm, mrealm)
+            if not args.only or "negotiate" in args.only:
+                results["negotiate"] = measure_negotiate(args, mrealm, mit_reason, directory)
             if mrealm:
                 mrealm.stop_kdc()
+            if not args.only or "backends" in args.only:
+                log("AS and TGS, SQLite-backed and PostgreSQL-backed KDC")
+                results["backends"] = measured(
+                    "SQLite/PostgreSQL", lambda: measure_backends(args), lambda error: error
+                )
             if not args.only or "service" in args.only:
                 results["service"] = measured(
                     "service_demo",
@@ -253,7 +325,6 @@ def main() -> int:
     results["targets"] = targets(results)
     path = write_results("kdc", results)
     print(render_table(results))
-    print(verifymod.render_service(results))
     print(f"\nresults: {path.relative_to(Path.cwd())}")
     if not args.only:  # the page shows whole runs only
         write_page(results, path)

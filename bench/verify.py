@@ -45,7 +45,7 @@ from bench.common import (
     start,
     stop,
     stopping_all,
-    summarize,
+    summarize_rates,
     summarize_runs,
     wait_ready,
     write_results,
@@ -183,17 +183,7 @@ def negotiate_cell(
             f"(errors {orthrus['errors']} {orthrus['first_error']}), "
             f"MIT gss_accept_sec_context {mit['ops_per_s']:7.0f}/s"
         )
-    return {"orthrus": _cell(oruns), "mit": _cell(mruns)}
-
-
-def _cell(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "ops_per_s": summarize([r["ops_per_s"] for r in runs]),
-        "p50_us": summarize([r["p50_us"] for r in runs])["median"],
-        "p99_us": summarize([r["p99_us"] for r in runs])["median"],
-        "errors": sum(r["errors"] for r in runs),
-        "runs": runs,
-    }
+    return {"orthrus": summarize_rates(oruns), "mit": summarize_rates(mruns)}
 
 
 def _worker_argv(realm: OrthrusRealm, count: int, secs: float) -> list[str]:
@@ -338,6 +328,8 @@ def render_negotiate(results: dict[str, Any]) -> str:
         return ""
     if "error" in row:
         return f"\nNegotiate in-process: failed: {row['error']}"
+    if "skipped" in row:
+        return f"\nNegotiate in-process: not run: {row['skipped']}"
     o, m = row["orthrus"], row["mit"]
     ratio = o["ops_per_s"]["median"] / m["ops_per_s"]["median"]
     lines = [

@@ -86,3 +86,77 @@ def test_a_failed_client_is_named_with_its_last_error() -> None:
         "error": "RuntimeError: client exited 1: Traceback (most recent call last): … "
         "ConnectionRefusedError: [Errno 111] Connection refused"
     }
+
+
+def _cell(rate: float) -> dict[str, object]:
+    """A measured cell of one run at ``rate`` per second."""
+    return {
+        "ops_per_s": {"median": rate, "min": rate, "max": rate, "runs": [rate]},
+        "p50_us": 200.0,
+        "p99_us": 900.0,
+        "errors": 0,
+        "runs": [],
+    }
+
+
+def _with_rows(negotiate: dict[str, object], backends: dict[str, object]) -> dict[str, object]:
+    results = json.loads(RUN.read_text())
+    results["negotiate"], results["backends"] = negotiate, backends
+    results["targets"] = targets(results)
+    return results
+
+
+def test_the_negotiate_and_backend_rows_are_printed_with_their_ratios_and_targets() -> None:
+    backends = {
+        "sqlite": {"as": _cell(1000), "tgs": _cell(800)},
+        "postgresql": {"as": _cell(1200), "tgs": _cell(400)},
+        "workers": 2,
+        "clients": 4,
+        "principals": 200,
+    }
+    results = _with_rows({"orthrus": _cell(4500), "mit": _cell(4000)}, backends)
+    table = render_table(results)
+    assert "| 4,500 [4,500-4,500] | 200 / 900 | 4,000 [4,000-4,000] | 200 / 900 | 1.12x |" in table
+    assert "| AS pre-auth | 1,000 [1,000-1,000] | 1,200 [1,200-1,200] | 1.20x |" in table
+    assert "| TGS | 800 [800-800] | 400 [400-400] | 0.50x |" in table
+    assert "[met] Negotiate verifications/s ≥ 1.0x MIT gss_accept_sec_context: 1.12x" in table
+    assert "[met] PostgreSQL-backed AS pre-auth ≥ 0.8x SQLite-backed: 1.20x" in table
+    assert "[MISSED] PostgreSQL-backed TGS ≥ 0.8x SQLite-backed: 0.50x" in table
+    page = render_page(results, RUN)
+    assert "| TGS | 800 [800-800] | 400 [400-400] | 0.50x |" in page
+    assert "| PostgreSQL-backed TGS ≥ 0.8x SQLite-backed | 4 | 0.50x | **MISSED** |" in page
+    assert (
+        "| Negotiate verifications/s ≥ 1.0x MIT gss_accept_sec_context | 1 | 1.12x | **met** |"
+        in page
+    )
+
+
+def test_a_failed_negotiate_row_and_skipped_backends_say_why() -> None:
+    error = RuntimeError("gssbench failed: no credentials")
+    negotiate = measured("Negotiate", _raise(error), lambda e: e)
+    skipped = {"skipped": "no PostgreSQL URL (set ORTHRUS_BENCH_PG_URL or ORTHRUS_TEST_PG_URL)"}
+    results = _with_rows(negotiate, skipped)
+    table = render_table(results)
+    failure = "failed: RuntimeError: gssbench failed: no credentials"
+    assert f"\nNegotiate in-process: {failure}" in table
+    assert (
+        f"[not measured] Negotiate verifications/s ≥ 1.0x MIT gss_accept_sec_context: {failure}"
+        in table
+    )
+    assert f"Orthrus KDC on SQLite and on PostgreSQL: not run: {skipped['skipped']}" in table
+    for what in ("AS pre-auth", "TGS"):
+        assert (
+            f"[not measured] PostgreSQL-backed {what} ≥ 0.8x SQLite-backed: not run: no PostgreSQL"
+            in table
+        )
+    page = render_page(results, RUN)
+    assert (
+        f"| Negotiate verifications/s ≥ 1.0x MIT gss_accept_sec_context | 1 | {failure} "
+        "| **not measured** |" in page
+    )
+    assert f"not run: {skipped['skipped']}" in page.split("| target |")[0]
+    without_mit = _with_rows({"skipped": "MIT Kerberos not measured: --no-mit given"}, skipped)
+    assert (
+        "Negotiate in-process: not run: MIT Kerberos not measured: --no-mit given"
+        in render_table(without_mit)
+    )
