@@ -99,11 +99,13 @@ class SQLiteReplayCache:
     def path(self) -> Path:
         return self._path
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, *, recheck: bool = True) -> sqlite3.Connection:
+        """This thread's connection, opened in this process; unless ``recheck`` is False,
+        reopened if the file was deleted or replaced since (one ``stat`` of the path)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
             if self._local.pid == os.getpid():
-                if self._identity() == self._local.identity:
+                if not recheck or self._identity() == self._local.identity:
                     return conn
                 # Deleted or replaced under us: entries written now would be lost to the
                 # other processes, so open the file that is there (recreating it if absent).
@@ -226,8 +228,7 @@ class SQLiteReplayCache:
         again: a file deleted or replaced since is noticed by the next store, which opens
         the new one, and callers ask again after storing (:func:`orthrus.replay.check_replay`).
         """
-        if getattr(self._local, "conn", None) is None or self._local.pid != os.getpid():
-            self._connect()
+        self._connect(recheck=False)
         return float(self._local.since)
 
     def prune(self, now: float) -> int:
