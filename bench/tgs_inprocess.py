@@ -20,6 +20,8 @@ import cProfile
 import logging
 import os
 import pstats
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,10 +29,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+ROOT = Path(__file__).resolve().parent.parent
 if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.path.insert(0, str(ROOT))
 
-from bench.orthrus_realm import REALM, SERVICE, OrthrusRealm
+from bench.orthrus_realm import REALM, SERVICE, OrthrusRealm  # noqa: E402
 
 #: aes256-cts-hmac-sha1-96 (RFC 3962): the first enctype of MIT's default list.
 ETYPE = 18
@@ -114,34 +117,103 @@ def _der_ok(reply: bytes | None) -> None:
     assert reply is not None and reply[:1] == b"\x6d", reply  # [APPLICATION 13] TGS-REP
 
 
+def _run(calls: list[Callable[[], Any]]) -> float:
+    """CPU seconds per call of ``calls``."""
+    started = time.process_time()
+    for call in calls:
+        call()
+    return (time.process_time() - started) / len(calls)
+
+
+def _serve() -> None:
+    """The worker of ``--against``: one realm and runner, then for each line ``WIRE COUNT``
+    on stdin one round of COUNT fresh requests, its µs per request on stdout."""
+    with tempfile.TemporaryDirectory(prefix="orthrus-tgs-") as tmp:
+        realm = OrthrusRealm(Path(tmp))
+        realm.setup()
+        runner = _runner(realm, Path(tmp))
+        makers = {"json": _json_requests(realm, runner), "der": _der_requests(realm, runner)}
+        print("ready", flush=True)
+        for line in sys.stdin:
+            wire, count = line.split()
+            print(_run(makers[wire](int(count))) * 1e6, flush=True)
+
+
+def _against(other: Path, wires: tuple[str, ...], requests: int, rounds: int) -> None:
+    """This tree and ``other`` (which needs this version of this file) side by side: one
+    worker each, set up alike, then ``rounds`` rounds alternating between them (which goes
+    first alternates too), so that both see the same load on a shared machine."""
+    trees = {"this": ROOT, "other": other.resolve()}
+    workers = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "bench.tgs_inprocess", "--serve"],
+            cwd=tree,
+            env={**os.environ, "PYTHONPATH": str(tree)},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for name, tree in trees.items()
+    }
+    figures: dict[tuple[str, str], list[float]] = {(n, w): [] for n in trees for w in wires}
+    try:
+        for worker in workers.values():
+            assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+        for number in range(rounds):
+            order = list(workers.items())
+            for wire in wires:
+                for name, worker in order if number % 2 == 0 else order[::-1]:
+                    assert worker.stdin is not None and worker.stdout is not None
+                    worker.stdin.write(f"{wire} {requests}\n")
+                    worker.stdin.flush()
+                    figures[(name, wire)].append(float(worker.stdout.readline()))
+    finally:
+        for worker in workers.values():
+            if worker.stdin is not None:
+                worker.stdin.close()
+            worker.wait()
+    for wire in wires:
+        this, that = figures[("this", wire)], figures[("other", wire)]
+        print(
+            f"in-process {wire.upper()} TGS, µs per request, min / median of {rounds} rounds "
+            f"of {requests}: {other} {min(that):,.0f} / {statistics.median(that):,.0f}, "
+            f"this tree {min(this):,.0f} / {statistics.median(this):,.0f} "
+            f"({statistics.median(this) / statistics.median(that) - 1:+.1%})",
+            flush=True,
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--wire", choices=("json", "der", "both"), default="both")
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--against", type=Path, metavar="TREE", help="compare with another checkout, alternating"
+    )
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    wires = ("json", "der") if args.wire == "both" else (args.wire,)
+    if args.serve:
+        _serve()
+        return 0
+    if args.against is not None:
+        _against(args.against, wires, args.requests, args.rounds)
+        return 0
     with tempfile.TemporaryDirectory(prefix="orthrus-tgs-") as tmp:
         realm = OrthrusRealm(Path(tmp))
         realm.setup()
         runner = _runner(realm, Path(tmp))
-        wires = ("json", "der") if args.wire == "both" else (args.wire,)
         for wire in wires:
             make = (_json_requests if wire == "json" else _der_requests)(realm, runner)
-
-            def run(calls: list[Callable[[], Any]]) -> float:
-                started = time.process_time()
-                for call in calls:
-                    call()
-                return (time.process_time() - started) / len(calls)
-
-            best = min(run(make(args.requests)) for _ in range(args.rounds))
+            best = min(_run(make(args.requests)) for _ in range(args.rounds))
             print(f"in-process {wire.upper()} TGS: {best * 1e6:,.0f} µs per request "
                   f"(best of {args.rounds})", flush=True)  # fmt: skip
             if args.profile:
                 calls = make(args.requests)
                 profiler = cProfile.Profile()
-                profiler.runcall(run, calls)
+                profiler.runcall(_run, calls)
                 pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     return 0
 
