@@ -36,6 +36,9 @@ __all__ = [
 ]
 
 ALGORITHM = "EdDSA"
+#: ``json.dumps(..., separators=(",", ":"))``, as pyjwt writes a payload, without a new
+#: encoder for every ticket.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 def session_key_hash(key: Key) -> str:
@@ -106,7 +109,7 @@ class AuthzSigner:
             claims["auth_factors"] = list(factors)
         if delegated_by is not None:
             claims["dlg"] = str(delegated_by)
-        payload = b64u_encode(json.dumps(claims, separators=(",", ":")).encode())
+        payload = b64u_encode(_COMPACT.encode(claims).encode())
         signing_input = self._header + b"." + payload.encode("ascii")
         signature = b64u_encode(self.private_key.sign(signing_input))
         return f"{signing_input.decode('ascii')}.{signature}"

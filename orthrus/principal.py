@@ -8,11 +8,12 @@ Kerberos. Anything else is refused with :class:`~orthrus.errors.MalformedMessage
 
 from __future__ import annotations
 
+import functools
 import re
 
 from orthrus.errors import MalformedMessage
 
-__all__ = ["MAX_NAME_LENGTH", "Principal", "krbtgt"]
+__all__ = ["MAX_NAME_LENGTH", "Principal", "krbtgt", "named"]
 
 MAX_NAME_LENGTH = 255
 MAX_COMPONENTS = 4
@@ -101,4 +102,13 @@ class Principal:
 
 def krbtgt(realm: str) -> Principal:
     """The ticket-granting service of ``realm`` (RFC 4120 §7.3)."""
-    return Principal(("krbtgt", realm), realm)
+    return named(("krbtgt", realm), realm)
+
+
+@functools.lru_cache(maxsize=1024)
+def named(components: tuple[str, ...], realm: str) -> Principal:
+    """The principal ``components@realm``, one instance per name while it is in use (a
+    Principal is immutable): the names a KDC meets in every request — its own krbtgt, the
+    clients and services named in DER (RFC 4120 §5.2.2) — are checked and hashed once, not
+    once per request. A name refused (``MalformedMessage``) is not remembered."""
+    return Principal(components, realm)

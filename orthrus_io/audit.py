@@ -47,14 +47,22 @@ class AuditSink:
         if event.action:
             fields["action"] = event.action
         fields.update(event.extra)
-        line = json.dumps({k: v for k, v in fields.items() if v is not None}, sort_keys=True)
+        line = _ENCODER.encode({k: v for k, v in fields.items() if v is not None})
         self._stream.write(line + "\n")
 
 
+#: ``json.dumps(..., sort_keys=True)`` without a new encoder for every line.
+_ENCODER = json.JSONEncoder(sort_keys=True)
+
+
 def _now_iso() -> str:
-    """The current time as ISO-8601 UTC with microseconds and a ``Z``."""
-    now = datetime.datetime.now(datetime.UTC)
-    return now.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    """The current time as ISO-8601 UTC with microseconds and a ``Z`` (isoformat's text,
+    written field by field: a third of its cost, on every line)."""
+    t = datetime.datetime.now(datetime.UTC)
+    return (
+        f"{t.year:04d}-{t.month:02d}-{t.day:02d}T"
+        f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond:06d}Z"
+    )
 
 
 def open_audit_log(path: Path) -> TextIO:

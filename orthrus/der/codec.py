@@ -163,7 +163,7 @@ decode_ad_if_relevant, encode_ad_if_relevant = _codec(
     s.AUTHDATA, "AD-IF-RELEVANT", "RFC 4120 §5.2.6.1", tuple[t.AuthorizationDataEntry, ...]
 )
 # The checksum of a TGS-REQ's authenticator covers the req-body's encoding (RFC 4120
-# §5.4.1); DER is canonical, so the body decoded from a DER request encodes to the same octets.
+# §5.4.1): the KDC takes the octets as sent (``KDCReqBody.octets``), the client encodes.
 decode_kdc_req_body, encode_kdc_req_body = _codec(
     s.KDC_REQ_BODY, "KDC-REQ-BODY", "RFC 4120 §5.4.1", t.KDCReqBody
 )

@@ -114,12 +114,15 @@ class Sequence:
     """A SEQUENCE of ``[n] EXPLICIT`` fields read into the model ``cls``, under
     ``[APPLICATION app]`` when ``app`` is given (RFC 4120 Appendix A, EXPLICIT TAGS).
     ``extensible`` (ASN.1's ``...``, RFC 4178 §4.2) lets components this declaration does not
-    know follow the ones it does; each must still be a well-formed element."""
+    know follow the ones it does; each must still be a well-formed element. ``octets`` names
+    the model attribute (an ``init=False`` field) that receives the element's DER octets as
+    read, for a checksum over the octets as sent (a TGS-REQ's req-body, RFC 4120 §5.4.1)."""
 
     cls: type[Any]
     fields: tuple[Field, ...]
     app: int | None = None
     extensible: bool = False
+    octets: str | None = None
     # (tag of [n], kind, kind's tag, attr, constant, optional) of each field, for the walk.
     _plan: tuple[tuple[int, Kind, int, str | None, int | None, bool], ...] = field(
         init=False, repr=False, compare=False
@@ -157,7 +160,11 @@ class Sequence:
             inner, start, end = tlv.header(data, start, stop)
             if inner != tlv.SEQUENCE or end != stop:
                 raise MalformedMessage(f"[APPLICATION {self.app}] holds one SEQUENCE")
-        return self.cls(**self.read_fields(data, start, stop))
+        value = self.cls(**self.read_fields(data, start, stop))
+        if self.octets is not None:
+            # DER lengths are minimal (tlv.header), so the header written again is the one read.
+            object.__setattr__(value, self.octets, tlv.tlv(self.tag, data[start:stop]))
+        return value
 
     def read_fields(self, data: bytes, pos: int, stop: int) -> dict[str, Any]:
         """The attributes read from a SEQUENCE's contents, constants checked. Each
@@ -207,7 +214,7 @@ class Sequence:
 
     def under(self, app: int) -> Sequence:
         """The same SEQUENCE under ``[APPLICATION app]`` (AS-REQ and TGS-REQ share KDC-REQ)."""
-        return Sequence(self.cls, self.fields, app, self.extensible)
+        return Sequence(self.cls, self.fields, app, self.extensible, self.octets)
 
 
 @dataclass(frozen=True, slots=True)

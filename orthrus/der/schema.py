@@ -156,20 +156,23 @@ ENC_TICKET_PART = _seq(
     _opt(10, "authorization_data", AUTHDATA),
     app=3,
 )
-KDC_REQ_BODY = _seq(
+KDC_REQ_BODY = Sequence(
     t.KDCReqBody,
-    _f(0, "kdc_options", FLAGS),
-    _opt(1, "cname", PRINCIPAL),
-    _f(2, "realm", STRING),
-    _opt(3, "sname", PRINCIPAL),
-    _opt(4, "from_", TIME),
-    _f(5, "till", TIME),
-    _opt(6, "rtime", TIME),
-    _f(7, "nonce", UINT),
-    _f(8, "etype", SequenceOf(INT)),
-    _opt(9, "addresses", ADDRESSES),
-    _opt(10, "enc_authorization_data", ENCRYPTED),
-    _opt(11, "additional_tickets", SequenceOf(TICKET)),
+    octets="octets",  # kept: a TGS-REQ's authenticator checksum covers them (RFC 4120 §5.4.1)
+    fields=(
+        _f(0, "kdc_options", FLAGS),
+        _opt(1, "cname", PRINCIPAL),
+        _f(2, "realm", STRING),
+        _opt(3, "sname", PRINCIPAL),
+        _opt(4, "from_", TIME),
+        _f(5, "till", TIME),
+        _opt(6, "rtime", TIME),
+        _f(7, "nonce", UINT),
+        _f(8, "etype", SequenceOf(INT)),
+        _opt(9, "addresses", ADDRESSES),
+        _opt(10, "enc_authorization_data", ENCRYPTED),
+        _opt(11, "additional_tickets", SequenceOf(TICKET)),
+    ),
 )
 _KDC_REQ = _seq(
     t.KDCReq,

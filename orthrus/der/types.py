@@ -172,6 +172,10 @@ class KDCReqBody:
     addresses: tuple[HostAddress, ...] | None = None
     enc_authorization_data: EncryptedData | None = None
     additional_tickets: tuple[Ticket, ...] | None = None
+    #: The DER octets this body was decoded from (None for a body built here, and for a copy
+    #: made with ``dataclasses.replace``, which are encoded): what a TGS-REQ authenticator's
+    #: checksum covers (RFC 4120 §5.4.1), taken as sent, as MIT's KDC takes it.
+    octets: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
 
 @dataclass(**_MODEL)

@@ -239,7 +239,8 @@ def _open_tgs_req(req: KDCReq, ctx: KDCContext, now: float) -> _GatheredTGSReq:
                 "KRB_AP_ERR_INAPP_CKSUM",
                 f"checksum type {kind.name} does not go with the session key's enctype",
             )
-        body = encode_kdc_req_body(req.req_body)
+        # The octets as sent (MIT's KDC checksums them so too); a body built here is encoded.
+        body = req.req_body.octets or encode_kdc_req_body(req.req_body)
         binding = kind.enctype.checksum(session, KeyUsage.TGS_REQ_AUTH_CHECKSUM, body)
     return _GatheredTGSReq(opened, tgs, binding, memo, known)
 

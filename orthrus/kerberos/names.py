@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from orthrus.errors import KDCError, MalformedMessage
 from orthrus.messages import KDCOption, TicketFlag
-from orthrus.principal import Principal
+from orthrus.principal import Principal, named
 
 if TYPE_CHECKING:
     from orthrus.der import PrincipalName
@@ -72,7 +72,7 @@ def principal_of(name: PrincipalName | None, realm: str) -> Principal:
     """The principal a DER name and realm designate (``MalformedMessage`` if none or bad)."""
     if name is None:
         raise MalformedMessage("the message names no principal where one is required")
-    return Principal(name.components, realm)
+    return named(name.components, realm)
 
 
 def default_salt(principal: Principal) -> bytes:

@@ -18,6 +18,7 @@ from orthrus.der import (
     decode_etype_info2,
     decode_method_data,
     find_padata,
+    tlv,
 )
 from orthrus.enctypes import checksum_type, enctype
 from orthrus.kerberos import kdc
@@ -135,9 +136,12 @@ def tgs_req_with(
     server: Principal,
     cksumtype: int | None,
     sealed_etype: int | None = None,
+    short_options: bool = False,
 ) -> bytes:
     """A TGS-REQ whose authenticator carries a checksum of ``cksumtype`` over the body (None:
-    no checksum), its EncryptedData labelled ``sealed_etype`` (default: the session key's)."""
+    no checksum), its EncryptedData labelled ``sealed_etype`` (default: the session key's);
+    ``short_options``: the body's kdc-options sent as a BIT STRING of no bits, as the body's
+    decoder reads it (a minimal named-bit list) but never writes it."""
     session = tgt.session_key
     body = der.KDCReqBody(
         kdc_options=0,
@@ -153,7 +157,7 @@ def tgs_req_with(
         key = (
             session if kind.number == session.enctype else kind.random_to_key(b"k" * kind.key_size)
         )
-        data = der.encode_kdc_req_body(body)
+        data = _body_octets(body, short_options)
         cksum = der.Checksum(cksumtype, kind.checksum(key, KeyUsage.TGS_REQ_AUTH_CHECKSUM, data))
     authenticator = der.Authenticator(
         crealm=tgt.client.realm,
@@ -168,7 +172,24 @@ def tgs_req_with(
     label = session.enctype if sealed_etype is None else sealed_etype
     ap_req = der.APReq(0, tgt.ticket, der.EncryptedData(label, sealed))
     padata = (der.PAData(der.PA_TGS_REQ, der.encode_ap_req(ap_req)),)
-    return der.encode_kdc_req(der.KDCReq(12, body, padata))
+    if not short_options:
+        return der.encode_kdc_req(der.KDCReq(12, body, padata))
+    fields = (
+        tlv.tlv(0xA1, tlv.write_integer(5))
+        + tlv.tlv(0xA2, tlv.write_integer(12))
+        + tlv.tlv(0xA3, der.encode_method_data(padata))
+        + tlv.tlv(0xA4, _body_octets(body, short_options))
+    )
+    return tlv.tlv(tlv.application(12), tlv.tlv(tlv.SEQUENCE, fields))
+
+
+def _body_octets(body: der.KDCReqBody, short_options: bool) -> bytes:
+    data = der.encode_kdc_req_body(body)
+    if not short_options:
+        return data
+    thirty_two_bits = tlv.tlv(0xA0, tlv.write_flags(body.kdc_options))
+    assert body.kdc_options == 0 and data[2:].startswith(thirty_two_bits)
+    return tlv.tlv(tlv.SEQUENCE, tlv.tlv(0xA0, b"\x03\x01\x00") + data[2 + len(thirty_two_bits) :])
 
 
 def test_tgs_authenticator_checksum_bound_rightly_is_accepted(realm: KerberosRealm) -> None:
@@ -176,6 +197,20 @@ def test_tgs_authenticator_checksum_bound_rightly_is_accepted(realm: KerberosRea
     web = realm.add_krb_service("HTTP/web")
     tgt = realm.krb_login(alice, PASSWORD)
     assert realm.send(tgs_req_with(realm, tgt, web, 20)).error is None  # hmac-sha384-192
+
+
+def test_tgs_checksum_covers_the_body_as_sent_not_as_encoded_again(realm: KerberosRealm) -> None:
+    """A body whose kdc-options a peer sent in fewer than 32 bits (MIT reads them so) is
+    encoded again in 32: the authenticator's checksum covers the octets as sent (RFC 4120
+    §5.4.1; MIT's KDC checksums the req-body it received), so the request is answered."""
+    alice = realm.add_krb_user("alice", PASSWORD)
+    web = realm.add_krb_service("HTTP/web")
+    tgt = realm.krb_login(alice, PASSWORD)
+    request = tgs_req_with(realm, tgt, web, 20, short_options=True)
+    body = der.decode_kdc_req(request).req_body
+    assert body.octets is not None and body.octets != der.encode_kdc_req_body(body)
+    assert replace(body, nonce=8).octets is None  # a changed copy is encoded, never stale
+    assert realm.send(request).error is None
 
 
 def test_tgs_authenticator_without_a_checksum_of_the_body_is_modified(
