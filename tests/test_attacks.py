@@ -36,7 +36,6 @@ import httpx
 import jwt
 import msgspec
 import pytest
-from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, event
@@ -67,7 +66,6 @@ from client_lib.config import ClientSettings
 from client_lib.http_auth import NegotiatePending, TicketAuthenticator
 from kdc.app import RUNNER, create_app
 from kdc.backends import Backends, make_backends
-from kdc.cli import cli as kdc_cli
 from kdc.config import KDCSettings, load_settings
 from kdc.exchanges import Arrival, ExchangeNames, ExchangeRunner
 from kdc.kerberos_wire import frame
@@ -224,20 +222,17 @@ def tgt(core: CoreRealm, alice: Principal, alice_key: Key) -> Credential:
 
 
 def admin(directory: Path, *args: str, input: str | None = None) -> str:
-    """``orthrus-kdc --dir DIR ARGS`` in-process (click's runner: no Python start per call)."""
-    result = CliRunner().invoke(kdc_cli, ["--dir", str(directory), *args], input=input)
-    assert result.exit_code == 0, result.output
-    return result.output
+    """``orthrus-kdc --dir DIR ARGS`` in-process (:meth:`support.Realm.setup`)."""
+    return Realm(directory).setup(*args, input=input)
 
 
 def make_realm(directory: Path, *init_args: str) -> Realm:
     """EXAMPLE.TEST made by ``orthrus-kdc init``: alice (admins), bob, HTTP/localhost."""
-    admin(directory, "init", "--realm", REALM, *FAST_KDF, *init_args)
-    admin(directory, "addprinc", f"alice@{REALM}", "--group", "admins", input=f"{ALICE_PASS}\n")
-    admin(directory, "addprinc", f"bob@{REALM}", input=f"{BOB_PASS}\n")
-    admin(directory, "addprinc", "--randkey", HTTP_NAME)
-    admin(directory, "ktadd", "-k", str(directory.parent / "http.keytab"), HTTP_NAME)
-    return Realm(directory)
+    realm = Realm.create(directory, *init_args)
+    realm.add_user(f"alice@{REALM}", ALICE_PASS, "--group", "admins")
+    realm.add_user(f"bob@{REALM}", BOB_PASS)
+    realm.add_service(HTTP_NAME, directory.parent / "http.keytab")
+    return realm
 
 
 @pytest.fixture(scope="module")

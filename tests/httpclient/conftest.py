@@ -37,12 +37,13 @@ def http_keytab(realm) -> Path:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def alice(user: User) -> User:
-    user.kinit(f"alice@{REALM}", "alice-pass").check_returncode()
+    """Alice logged in (``orthrus kinit`` in-process: these tests are about what comes after)."""
+    user.login(f"alice@{REALM}", "alice-pass")
     return user
 
 
 @pytest.fixture
 def bob(kdc_url: str, tmp_path: Path) -> User:
     bob = User(kdc_url, tmp_path / "bob.cc")
-    bob.kinit(f"bob@{REALM}", "bob-pass").check_returncode()
+    bob.login(f"bob@{REALM}", "bob-pass")
     return bob

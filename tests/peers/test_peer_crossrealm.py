@@ -54,19 +54,25 @@ class CrossRealmMIT(MITPeer):
         return "\n".join(lines) + "\n"
 
 
-@pytest.fixture
-def two_realms(tmp_path: Path) -> Iterator[tuple[Realm, Realm, int, int]]:
-    a, b = Realm(tmp_path / "a", A), Realm(tmp_path / "b", B)
+@pytest.fixture(scope="module")
+def two_realms(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Realm, Realm, int, int]]:
+    """A.TEST and B.TEST with their trust, made once: the tests only read them (each its own
+    MIT client and keytab); ``orthrus-kdc init`` and ``trust add`` run in this process, as
+    tests/crossrealm tests them as subprocesses."""
+    top = tmp_path_factory.mktemp("crossrealm-peers")
+    a, b = Realm(top / "a", A), Realm(top / "b", B)
     for realm in (a, b):
-        realm.admin("init", "--realm", realm.name, "--kdf-lanes", "1",
+        realm.setup("init", "--realm", realm.name, "--kdf-lanes", "1",
                     "--kerberos-iterations", ITERATIONS)  # fmt: skip
     a.add_user("alice", ALICE_PASS)
     b.add_service("HTTP/localhost")
-    transfer = tmp_path / "trust.json"
-    made = a.admin("trust", "add", B, "--direction", "outgoing", "--export", str(transfer),
+    transfer = top / "trust.json"
+    made = a.setup("trust", "add", B, "--direction", "outgoing", "--export", str(transfer),
                    "--json")  # fmt: skip
-    b.admin("trust", "add", A, "--direction", "incoming", "--import", str(transfer),
-            "--code", json.loads(made.stdout)["code"])  # fmt: skip
+    b.setup("trust", "add", A, "--direction", "incoming", "--import", str(transfer),
+            "--code", json.loads(made)["code"])  # fmt: skip
     # A.TEST's KDC refers clients asking it for localhost's services to B.TEST (RFC 6806).
     with (a.directory / "kdc.toml").open("a") as toml:
         toml.write(f'\n[domain_realm]\n"localhost" = "{B}"\n')
