@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from orthrus.b64 import b64u_decode
 from orthrus.codec import decode, encode
 from orthrus.credentials import Credential
 from orthrus.enctypes import KeyBlock
@@ -32,7 +31,7 @@ from orthrus.messages import (
 from orthrus.principal import Principal
 from orthrus.realm import select_key
 from orthrus.replay import ReplayCache, check_replay
-from orthrus.seal import open_sealed, seal
+from orthrus.seal import open_sealed, open_sealed_tagged, seal
 from orthrus.timecheck import check_skew, check_ticket_times
 
 __all__ = [
@@ -208,15 +207,14 @@ def open_authenticator(
     (``MODIFIED`` if it does not open or decode). A caller that keeps opened tickets passes
     their session key as a :class:`Key` it keeps too, which derives each usage's key once."""
     session_key = session_key or ticket.key.to_key()
-    authenticator = _decode_sealed(
-        open_sealed(session_key, usage, ap_req.authenticator), Authenticator, "authenticator"
-    )
+    plaintext, tag = open_sealed_tagged(session_key, usage, ap_req.authenticator)
+    authenticator = _decode_sealed(plaintext, Authenticator, "authenticator")
     return OpenedAPReq(
         ap_req.ticket.server,
         ticket,
         authenticator,
         session_key,
-        _replay_entry(ap_req.ticket.server, usage, ap_req.authenticator),
+        _replay_entry(ap_req.ticket.server, usage, tag),
         "mutual-required" in ap_req.options,
     )
 
@@ -295,10 +293,9 @@ def _check_binding(checksum: bytes | None, rules: APRules) -> None:
         )
 
 
-def _replay_entry(server: Principal, usage: KeyUsage, sealed_authenticator: str) -> bytes:
-    # The decoded AEAD tag identifies the ciphertext; the text form would not, because
-    # base64url's unused trailing bits let one ciphertext be written several ways.
-    tag = b64u_decode(sealed_authenticator.rpartition(".")[2])
+def _replay_entry(server: Principal, usage: KeyUsage, tag: bytes) -> bytes:
+    # The decoded AEAD tag (as open_sealed_tagged checked it) identifies the ciphertext; a
+    # text form might not, as base64url's unused trailing bits could spell it several ways.
     return hashlib.sha256(b"%d|%s|" % (usage, str(server).encode()) + tag).digest()
 
 

@@ -243,23 +243,25 @@ class Verifier:
         client asked for mutual authentication), for ``WWW-Authenticate: Negotiate``.
         ``method`` and ``path`` only go into recorded events. Events as :meth:`verify`.
         """
-        text = base64.b64encode(token).decode("ascii")
         return self._audited(
-            lambda seen: self._verify_negotiate(token, seen), text, method, path, origin
+            lambda seen: self._verify_negotiate(token, seen), token, method, path, origin
         )
 
     def _audited(
         self,
         run: Callable[[dict[str, str]], Identity],
-        token: str,
+        token: str | bytes,
         method: str | None,
         path: str | None,
         origin: RequestOrigin | None,
     ) -> Identity:
-        """``run(seen)``, and its ``AP`` event for the verifier's ``events`` sink."""
+        """``run(seen)``, and its ``AP`` event for the verifier's ``events`` sink; ``token``
+        is recorded as sent (a Negotiate token's octets in base64, as its header carries
+        them), made into text only when there is a sink."""
         if self.events is None:
             return run({})
-        attempt = _Attempt(token, method, path, origin, time.perf_counter(), time.time())
+        text = token if isinstance(token, str) else base64.b64encode(token).decode("ascii")
+        attempt = _Attempt(text, method, path, origin, time.perf_counter(), time.time())
         # What a refusal's event can name: the ticket's server (clear text) once the token
         # decodes, its client once the ticket opened with our key.
         seen: dict[str, str] = {}

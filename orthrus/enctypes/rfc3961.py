@@ -18,6 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from math import gcd
+from typing import Protocol
 
 from orthrus.errors import APError, MalformedMessage
 
@@ -25,6 +26,7 @@ __all__ = [
     "KC",
     "KE",
     "KI",
+    "BlockCipher",
     "DerivedKeys",
     "Enctype",
     "IntegrityError",
@@ -56,13 +58,28 @@ class IntegrityError(APError):
         )
 
 
+class BlockCipher(Protocol):
+    """An enctype's cipher under one key, from the initial cipher state: RFC 3961 §5.3's
+    E and D (AES-CTS for the AES types, :class:`~orthrus.enctypes.rfc3962.AesCts`)."""
+
+    def encrypt(self, data: bytes) -> bytes:
+        """E(key, data, initial-cipher-state)."""
+        ...
+
+    def decrypt(self, data: bytes) -> bytes:
+        """D(key, data, initial-cipher-state)."""
+        ...
+
+
 @dataclass(frozen=True)
 class DerivedKeys:
-    """The keys derived from a base key for one key usage (RFC 3961 §5.3): Kc, Ke, Ki."""
+    """The keys derived from a base key for one key usage (RFC 3961 §5.3): Kc, Ke, Ki, and
+    ``cipher``, the cipher keyed with Ke (set up once, with the keys it is cached with)."""
 
     kc: bytes = field(repr=False)
     ke: bytes = field(repr=False)
     ki: bytes = field(repr=False)
+    cipher: BlockCipher = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -249,20 +266,17 @@ class SimplifiedProfile(Enctype):
     block_size: int = 16
 
     @abstractmethod
-    def _e(self, key: bytes, data: bytes) -> bytes:
-        """E(key, data, initial-cipher-state)."""
-
-    @abstractmethod
-    def _d(self, key: bytes, data: bytes) -> bytes:
-        """D(key, data, initial-cipher-state)."""
+    def _cipher(self, key: bytes) -> BlockCipher:
+        """E and D under ``key``."""
 
     def dr(self, key: bytes, constant: bytes) -> bytes:
         """DR(Key, Constant) of RFC 3961 §5.1: the constant n-folded to one block, encrypted
         again and again, the blocks concatenated and cut to the key-generation seed length."""
+        cipher = self._cipher(key)
         block = nfold(constant, self.block_size)
         out = b""
         while len(out) < self.key_size:
-            block = self._e(key, block)
+            block = cipher.encrypt(block)
             out += block
         return out[: self.key_size]
 
@@ -272,10 +286,12 @@ class SimplifiedProfile(Enctype):
         return self.dr(key, constant)
 
     def _derive(self, material: bytes, usage: int) -> DerivedKeys:
+        ke = self.dk(material, usage_constant(usage, KE))
         return DerivedKeys(
             kc=self.dk(material, usage_constant(usage, KC)),
-            ke=self.dk(material, usage_constant(usage, KE)),
+            ke=ke,
             ki=self.dk(material, usage_constant(usage, KI)),
+            cipher=self._cipher(ke),
         )
 
     def encrypt(self, key: KeyBlock, usage: int, plaintext: bytes, confounder: bytes) -> bytes:
@@ -286,13 +302,13 @@ class SimplifiedProfile(Enctype):
         self._check_confounder(confounder)
         keys = self.derive(key, usage)
         data = confounder + plaintext
-        return self._e(keys.ke, data) + self._mac(keys.ki, data)
+        return keys.cipher.encrypt(data) + self._mac(keys.ki, data)
 
     def decrypt(self, key: KeyBlock, usage: int, ciphertext: bytes) -> bytes:
         """RFC 3961 §5.3 decryption: the MAC is over the decrypted data."""
         keys = self.derive(key, usage)
         body, mac = self._split(ciphertext)
-        data = self._d(keys.ke, body)
+        data = keys.cipher.decrypt(body)
         check_mac(self._mac(keys.ki, data), mac)
         return data[self.confounder_size :]
 
@@ -306,4 +322,4 @@ class SimplifiedProfile(Enctype):
         self._check_key(key)
         digest = hashlib.new(self.hash_name, data).digest()
         whole = len(digest) // self.block_size * self.block_size
-        return self._e(self.dk(key.material, b"prf"), digest[:whole])
+        return self._cipher(self.dk(key.material, b"prf")).encrypt(digest[:whole])

@@ -19,6 +19,7 @@ __all__ = [
     "AES128_CTS_HMAC_SHA1_96",
     "AES256_CTS_HMAC_SHA1_96",
     "MAX_ITERATIONS",
+    "AesCts",
     "AesCtsHmacSha1",
     "cts_decrypt",
     "cts_encrypt",
@@ -32,47 +33,67 @@ _ZERO_IV = bytes(_BLOCK)
 MAX_ITERATIONS = 0x1000000
 
 
-def _cbc(key: bytes, data: bytes, *, encrypt: bool) -> bytes:
-    cipher = Cipher(algorithms.AES(key), modes.CBC(_ZERO_IV))
-    context = cipher.encryptor() if encrypt else cipher.decryptor()
-    return context.update(data) + context.finalize()
+class AesCts:
+    """AES-CBC with ciphertext stealing from a zero IV (RFC 3962 §5, CBC-CS3) under one key.
+
+    The key's ``Cipher`` objects are made once, here; an enctype keeps one per derived key
+    (:class:`~orthrus.enctypes.rfc3961.DerivedKeys`), so a session key used for many messages
+    does not set up AES again for each. Each call takes its own context (safe to share
+    between threads).
+    """
+
+    __slots__ = ("_cbc", "_ecb")
+
+    def __init__(self, key: bytes) -> None:
+        aes = algorithms.AES(key)
+        self._cbc = Cipher(aes, modes.CBC(_ZERO_IV))
+        # ECB here is the bare block function under CBC and ciphertext stealing, each block
+        # chained by hand below, never a mode messages are encrypted in.
+        self._ecb = Cipher(aes, modes.ECB())  # noqa: S305
+
+    def encrypt(self, data: bytes) -> bytes:
+        """One block is plain one-block CBC (ECB). Longer input: CBC over the input
+        zero-padded to whole blocks, then the last two blocks swapped and the (new) last one
+        cut to the length of the final partial block. The zero padding is exactly what
+        stealing XORs in. (Whole blocks in, so ``update`` gives back all of them.)"""
+        if len(data) < _BLOCK:
+            raise ValueError("AES-CTS encrypts at least one block")
+        if len(data) == _BLOCK:
+            return self._ecb.encryptor().update(data)
+        tail = len(data) % _BLOCK or _BLOCK
+        padded = self._cbc.encryptor().update(data + bytes(_BLOCK - tail))
+        return padded[: -2 * _BLOCK] + padded[-_BLOCK:] + padded[-2 * _BLOCK : -_BLOCK][:tail]
+
+    def decrypt(self, data: bytes) -> bytes:
+        """The inverse of :meth:`encrypt`, with one ECB context: CBC decryption is
+        D(C_i) XOR C_(i-1), so every block is decrypted in one pass and XORed after.
+
+        The second-to-last block, decrypted first, is the stolen block XOR the zero-padded
+        last plaintext block: its padding positions give back the stolen octets (the real
+        C_(n-1)), its first octets XOR the partial block give the last plaintext."""
+        if len(data) < _BLOCK:
+            raise ValueError("AES-CTS decrypts at least one block")
+        context = self._ecb.decryptor()
+        if len(data) == _BLOCK:
+            return context.update(data)
+        tail = len(data) % _BLOCK or _BLOCK
+        cut = len(data) - tail - _BLOCK
+        head, last_full, partial = data[:cut], data[cut : cut + _BLOCK], data[cut + _BLOCK :]
+        stolen = context.update(last_full)  # P_n (zero-padded) XOR C_(n-1)
+        blocks = context.update(head + partial + stolen[tail:])  # D(C_1) .. D(C_(n-1))
+        chained = int.from_bytes(blocks, "big") ^ int.from_bytes(_ZERO_IV + head, "big")
+        last = int.from_bytes(stolen[:tail], "big") ^ int.from_bytes(partial, "big")
+        return chained.to_bytes(len(blocks), "big") + last.to_bytes(tail, "big")
 
 
 def cts_encrypt(key: bytes, data: bytes) -> bytes:
-    """AES-CBC with ciphertext stealing from a zero IV (RFC 3962 §5, CBC-CS3).
-
-    One block is plain one-block CBC (ECB). Longer input: CBC over the input zero-padded
-    to whole blocks, then the last two blocks swapped and the (new) last one cut to the
-    length of the final partial block. The zero padding is exactly what stealing XORs in.
-    """
-    if len(data) < _BLOCK:
-        raise ValueError("AES-CTS encrypts at least one block")
-    if len(data) == _BLOCK:
-        return _cbc(key, data, encrypt=True)
-    tail = len(data) % _BLOCK or _BLOCK
-    padded = _cbc(key, data + bytes(_BLOCK - tail), encrypt=True)
-    return padded[: -2 * _BLOCK] + padded[-_BLOCK:] + padded[-2 * _BLOCK : -_BLOCK][:tail]
+    """AES-CTS encryption of ``data`` under ``key`` (:meth:`AesCts.encrypt`)."""
+    return AesCts(key).encrypt(data)
 
 
 def cts_decrypt(key: bytes, data: bytes) -> bytes:
-    """The inverse of :func:`cts_encrypt`.
-
-    The second-to-last block, decrypted alone, is the stolen block XOR the zero-padded last
-    plaintext block; its padding positions give back the stolen bytes, which rebuilds the
-    plain CBC ciphertext that one CBC decryption then opens.
-    """
-    if len(data) < _BLOCK:
-        raise ValueError("AES-CTS decrypts at least one block")
-    if len(data) == _BLOCK:
-        return _cbc(key, data, encrypt=False)
-    tail = len(data) % _BLOCK or _BLOCK
-    head, last_full, partial = (
-        data[: -tail - _BLOCK],
-        data[-tail - _BLOCK : -tail],
-        data[-tail:],
-    )
-    stolen = _cbc(key, last_full, encrypt=False)[tail:]
-    return _cbc(key, head + partial + stolen + last_full, encrypt=False)[: len(data)]
+    """The inverse of :func:`cts_encrypt` (:meth:`AesCts.decrypt`)."""
+    return AesCts(key).decrypt(data)
 
 
 def iteration_count(s2kparams: bytes | None, default: int) -> int:
@@ -95,11 +116,8 @@ def iteration_count(s2kparams: bytes | None, default: int) -> int:
 class AesCtsHmacSha1(SimplifiedProfile):
     """aes{128,256}-cts-hmac-sha1-96 (RFC 3962 §6)."""
 
-    def _e(self, key: bytes, data: bytes) -> bytes:
-        return cts_encrypt(key, data)
-
-    def _d(self, key: bytes, data: bytes) -> bytes:
-        return cts_decrypt(key, data)
+    def _cipher(self, key: bytes) -> AesCts:
+        return AesCts(key)
 
     def string_to_key(self, password: str, salt: bytes, s2kparams: bytes | None = None) -> KeyBlock:
         """RFC 3962 §4: DK(PBKDF2-HMAC-SHA1(password, salt, iterations, key size),

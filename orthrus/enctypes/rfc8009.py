@@ -25,7 +25,7 @@ from orthrus.enctypes.rfc3961 import (
     passphrase_bytes,
     usage_constant,
 )
-from orthrus.enctypes.rfc3962 import cts_decrypt, cts_encrypt, iteration_count
+from orthrus.enctypes.rfc3962 import AesCts, iteration_count
 
 __all__ = [
     "AES128_CTS_HMAC_SHA256_128",
@@ -64,10 +64,12 @@ class AesCtsHmacSha2(Enctype):
         ).derive(key)
 
     def _derive(self, material: bytes, usage: int) -> DerivedKeys:
+        ke = self.kdf(material, usage_constant(usage, KE), self.key_size)
         return DerivedKeys(
             kc=self.kdf(material, usage_constant(usage, KC), self.mac_key_size),
-            ke=self.kdf(material, usage_constant(usage, KE), self.key_size),
+            ke=ke,
             ki=self.kdf(material, usage_constant(usage, KI), self.mac_key_size),
+            cipher=AesCts(ke),
         )
 
     def string_to_key(self, password: str, salt: bytes, s2kparams: bytes | None = None) -> KeyBlock:
@@ -84,7 +86,7 @@ class AesCtsHmacSha2(Enctype):
         """RFC 8009 §5: C = E(Ke, N | plaintext, IV); C | HMAC(Ki, IV | C)[1..h]."""
         self._check_confounder(confounder)
         keys = self.derive(key, usage)
-        body = cts_encrypt(keys.ke, confounder + plaintext)
+        body = keys.cipher.encrypt(confounder + plaintext)
         return body + self._mac(keys.ki, _ZERO_IV + body)
 
     def decrypt(self, key: KeyBlock, usage: int, ciphertext: bytes) -> bytes:
@@ -92,7 +94,7 @@ class AesCtsHmacSha2(Enctype):
         keys = self.derive(key, usage)
         body, mac = self._split(ciphertext)
         check_mac(self._mac(keys.ki, _ZERO_IV + body), mac)
-        return cts_decrypt(keys.ke, body)[self.confounder_size :]
+        return keys.cipher.decrypt(body)[self.confounder_size :]
 
     def prf(self, key: KeyBlock, data: bytes) -> bytes:
         """RFC 8009 §5: KDF-HMAC-SHA2(key, "prf", data, 256 or 384 bits)."""

@@ -27,9 +27,9 @@ mechListMIC is then needed); SPNEGO's second round trip to pick another is not m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import TracebackType
 
 from orthrus.ap import (
     APRules,
@@ -217,7 +217,7 @@ def open_initiator_ticket(ticket: DerTicket, keys_for: KerberosKeysFor) -> EncTi
     it (:func:`accept_with_ticket`), as the ``Ticket`` scheme does."""
     server = principal_of(ticket.sname, ticket.realm)
     key = select_server_key(server, served_keys(keys_for, server), None, ticket.enc_part)
-    with _changed_is_modified():
+    with _changed_is_modified:
         return read_kerberos_ticket(ticket, key)
 
 
@@ -234,7 +234,7 @@ def accept_with_ticket(
     that its per-usage keys are derived once): authenticator integrity (``MODIFIED``), the
     0x8003 checksum (``INAPP_CKSUM``), then :func:`orthrus.ap.check_opened_and_replay`
     (ticket times, ``rules.ticket_check``, ``BADMATCH``, ``SKEW``, the replay cache last)."""
-    with _changed_is_modified():
+    with _changed_is_modified:
         opened, sent = open_kerberos_authenticator(
             request.ap_req, server, ticket, session_key, rules.usage
         )
@@ -243,19 +243,27 @@ def accept_with_ticket(
     return AcceptedContext(request, opened, checksum)
 
 
-@contextmanager
-def _changed_is_modified() -> Iterator[None]:
+class _ChangedIsModified:
     """A ticket or authenticator that does not open is ``KRB_AP_ERR_MODIFIED``, as the
     Ticket scheme answers (RFC 4120 §7.5.9, "message stream modified"); the KDC keeps
-    ``BAD_INTEGRITY`` for the same failure."""
-    try:
-        yield
-    except IntegrityError as exc:
-        raise APError(
-            "KRB_AP_ERR_MODIFIED",
-            "the ticket or authenticator does not open under this service's key: "
-            "it was changed, or made for another key of this name",
-        ) from exc
+    ``BAD_INTEGRITY`` for the same failure. A plain context manager, not a generator one:
+    it is entered on every Negotiate request."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if isinstance(exc, IntegrityError):
+            raise APError(
+                "KRB_AP_ERR_MODIFIED",
+                "the ticket or authenticator does not open under this service's key: "
+                "it was changed, or made for another key of this name",
+            ) from exc
+
+
+_changed_is_modified = _ChangedIsModified()
 
 
 def _gss_checksum(sent: DerAuthenticator) -> GSSChecksum:
