@@ -156,6 +156,7 @@ class Sequence:
         return tlv.SEQUENCE if self.app is None else tlv.application(self.app)
 
     def read(self, data: bytes, start: int, stop: int) -> Any:
+        contents = start
         if self.app is not None:
             inner, start, end = tlv.header(data, start, stop)
             if inner != tlv.SEQUENCE or end != stop:
@@ -163,7 +164,7 @@ class Sequence:
         value = self.cls(**self.read_fields(data, start, stop))
         if self.octets is not None:
             # DER lengths are minimal (tlv.header), so the header written again is the one read.
-            object.__setattr__(value, self.octets, tlv.tlv(self.tag, data[start:stop]))
+            object.__setattr__(value, self.octets, tlv.tlv(self.tag, data[contents:stop]))
         return value
 
     def read_fields(self, data: bytes, pos: int, stop: int) -> dict[str, Any]:

@@ -33,7 +33,10 @@ from orthrus.der import (
     PrincipalName,
     Ticket,
     find_padata,
+    schema,
+    tlv,
 )
+from orthrus.der.codec import read_element
 from orthrus.errors import MalformedMessage
 
 
@@ -312,3 +315,13 @@ def test_split_ap_req_refuses_what_decode_ap_req_refuses_outside_the_ticket() ->
     for data in (wrong_type, cut, not_a_ticket, good + b"\x00", b"\x6e\x00"):
         assert malformed(data, der.split_ap_req).name == "KRB_ERR_GENERIC"
         assert malformed(data, der.decode_ap_req).name == "KRB_ERR_GENERIC"
+
+
+def test_kept_octets_are_the_whole_element_read_under_an_application_tag_too() -> None:
+    """A SEQUENCE that keeps its octets (a req-body, for the TGS checksum) keeps the element
+    as read, header and all, also when it is declared under [APPLICATION n]."""
+    body = der.encode_kdc_req_body(KDC_REQ_BODY)
+    assert der.decode_kdc_req_body(body).octets == body
+    under = schema.KDC_REQ_BODY.under(30)
+    wrapped = tlv.tlv(under.tag, body)
+    assert read_element({under.tag: under}, "KDC-REQ-BODY", wrapped)[1].octets == wrapped
