@@ -21,8 +21,6 @@ __all__ = [
     "MAX_ITERATIONS",
     "AesCts",
     "AesCtsHmacSha1",
-    "cts_decrypt",
-    "cts_encrypt",
     "iteration_count",
 ]
 
@@ -84,16 +82,6 @@ class AesCts:
         chained = int.from_bytes(blocks, "big") ^ int.from_bytes(_ZERO_IV + head, "big")
         last = int.from_bytes(stolen[:tail], "big") ^ int.from_bytes(partial, "big")
         return chained.to_bytes(len(blocks), "big") + last.to_bytes(tail, "big")
-
-
-def cts_encrypt(key: bytes, data: bytes) -> bytes:
-    """AES-CTS encryption of ``data`` under ``key`` (:meth:`AesCts.encrypt`)."""
-    return AesCts(key).encrypt(data)
-
-
-def cts_decrypt(key: bytes, data: bytes) -> bytes:
-    """The inverse of :func:`cts_encrypt` (:meth:`AesCts.decrypt`)."""
-    return AesCts(key).decrypt(data)
 
 
 def iteration_count(s2kparams: bytes | None, default: int) -> int:
