@@ -612,8 +612,8 @@ MUTATIONS: list[Mutation] = [
         (
             (
                 "orthrus/enctypes/rfc3961.py",
-                "    kc: bytes = field(repr=False)",
-                "    kc: bytes = field(repr=True)",
+                "    ke: bytes = field(repr=False)",
+                "    ke: bytes = field(repr=True)",
             ),
         ),
     ),

@@ -17,8 +17,9 @@ import hmac
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from math import gcd
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from orthrus.errors import APError, MalformedMessage
 
@@ -70,13 +71,20 @@ class BlockCipher(Protocol):
         """D(key, data, initial-cipher-state)."""
         ...
 
+    def feedback(self, block: bytes, count: int) -> bytes:
+        """``count`` blocks: E(block), then E of each block before (RFC 3961 §5.1 DR)."""
+        ...
+
 
 @dataclass(frozen=True)
 class DerivedKeys:
-    """The keys derived from a base key for one key usage (RFC 3961 §5.3): Kc, Ke, Ki, and
-    ``cipher``, the cipher keyed with Ke (set up once, with the keys it is cached with)."""
+    """The keys that encrypt under a base key for one key usage (RFC 3961 §5.3): Ke, Ki, and
+    ``cipher``, the cipher keyed with Ke (set up once, with the keys it is cached with).
 
-    kc: bytes = field(repr=False)
+    The checksum key Kc is derived apart (:meth:`Enctype.checksum_key`): a usage either
+    encrypts or checksums, and a fresh session key or subkey is used once for one of them.
+    """
+
     ke: bytes = field(repr=False)
     ki: bytes = field(repr=False)
     cipher: BlockCipher = field(repr=False, compare=False)
@@ -96,14 +104,18 @@ class KeyBlock:
     _derived: dict[int, DerivedKeys] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    _checksum_keys: dict[int, bytes] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def derived(self, usage: int, derive: Callable[[bytes, int], DerivedKeys]) -> DerivedKeys:
-        """The keys for ``usage``, made by ``derive(material, usage)`` the first time."""
-        keys = self._derived.get(usage)
-        if keys is None:
-            # Two threads may both derive: the same value, stored twice; no lock needed.
-            keys = self._derived[usage] = derive(self.material, usage)
-        return keys
+        """The encryption keys for ``usage``, made by ``derive(material, usage)`` the first
+        time."""
+        return _cached(self._derived, usage, self.material, derive)
+
+    def checksum_key(self, usage: int, derive: Callable[[bytes, int], bytes]) -> bytes:
+        """Kc for ``usage``, made by ``derive(material, usage)`` the first time."""
+        return _cached(self._checksum_keys, usage, self.material, derive)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, KeyBlock):
@@ -114,12 +126,27 @@ class KeyBlock:
         return hash(self.enctype)
 
 
+_V = TypeVar("_V")
+
+
+def _cached(
+    cache: dict[int, _V], usage: int, material: bytes, derive: Callable[[bytes, int], _V]
+) -> _V:
+    value = cache.get(usage)
+    if value is None:
+        # Two threads may both derive: the same value, stored twice; no lock needed.
+        value = cache[usage] = derive(material, usage)
+    return value
+
+
+@lru_cache(maxsize=256)
 def nfold(data: bytes, size: int) -> bytes:
     """RFC 3961 §5.1 n-fold: stretch or shrink ``data`` to ``size`` octets.
 
     Copies of the input, each rotated 13 bits right from the one before, are laid end to
     end up to the least common multiple of the two lengths, cut into ``size``-octet
-    pieces, and added with ones'-complement (end-around carry) addition.
+    pieces, and added with ones'-complement (end-around carry) addition. Its inputs are
+    derivation constants, so results are kept (a few hundred at most).
     """
     if not data or size < 1:
         raise ValueError("n-fold takes at least one octet, to at least one octet")
@@ -203,14 +230,19 @@ class Enctype(ABC):
         return KeyBlock(self.number, bytes(seed))
 
     def derive(self, key: KeyBlock, usage: int) -> DerivedKeys:
-        """Kc, Ke and Ki of ``key`` for ``usage`` (cached on the key)."""
+        """Ke and Ki of ``key`` for ``usage`` (cached on the key)."""
         self._check_key(key)
         return key.derived(usage, self._derive)
+
+    def checksum_key(self, key: KeyBlock, usage: int) -> bytes:
+        """Kc of ``key`` for ``usage`` (cached on the key)."""
+        self._check_key(key)
+        return key.checksum_key(usage, self._derive_checksum_key)
 
     def checksum(self, key: KeyBlock, usage: int, data: bytes) -> bytes:
         """The keyed checksum of ``data``: HMAC(Kc, data) truncated to ``mac_size``
         (RFC 3961 §5.4 get_mic; RFC 8009 §5 uses the same shape)."""
-        return self._mac(self.derive(key, usage).kc, data)
+        return self._mac(self.checksum_key(key, usage), data)
 
     def verify_checksum(self, key: KeyBlock, usage: int, data: bytes, checksum: bytes) -> None:
         """Check a checksum made by :meth:`checksum`; :class:`IntegrityError` if wrong."""
@@ -236,7 +268,11 @@ class Enctype(ABC):
 
     @abstractmethod
     def _derive(self, material: bytes, usage: int) -> DerivedKeys:
-        """Kc, Ke and Ki for ``usage``, uncached."""
+        """Ke and Ki for ``usage``, uncached."""
+
+    @abstractmethod
+    def _derive_checksum_key(self, material: bytes, usage: int) -> bytes:
+        """Kc for ``usage``, uncached."""
 
     @abstractmethod
     def string_to_key(self, password: str, salt: bytes, s2kparams: bytes | None = None) -> KeyBlock:
@@ -272,27 +308,27 @@ class SimplifiedProfile(Enctype):
     def dr(self, key: bytes, constant: bytes) -> bytes:
         """DR(Key, Constant) of RFC 3961 §5.1: the constant n-folded to one block, encrypted
         again and again, the blocks concatenated and cut to the key-generation seed length."""
-        cipher = self._cipher(key)
-        block = nfold(constant, self.block_size)
-        out = b""
-        while len(out) < self.key_size:
-            block = cipher.encrypt(block)
-            out += block
-        return out[: self.key_size]
+        return self._dk(self._cipher(key), constant)
 
     def dk(self, key: bytes, constant: bytes) -> bytes:
         """DK(Key, Constant) = random-to-key(DR(Key, Constant)); random-to-key is the
         identity for the AES types (RFC 3962 §6)."""
         return self.dr(key, constant)
 
+    def _dk(self, base: BlockCipher, constant: bytes) -> bytes:
+        """DK (= DR, see :meth:`dk`) with the base key's cipher already set up."""
+        blocks = -(-self.key_size // self.block_size)
+        return base.feedback(nfold(constant, self.block_size), blocks)[: self.key_size]
+
     def _derive(self, material: bytes, usage: int) -> DerivedKeys:
-        ke = self.dk(material, usage_constant(usage, KE))
+        base = self._cipher(material)
+        ke = self._dk(base, usage_constant(usage, KE))
         return DerivedKeys(
-            kc=self.dk(material, usage_constant(usage, KC)),
-            ke=ke,
-            ki=self.dk(material, usage_constant(usage, KI)),
-            cipher=self._cipher(ke),
+            ke=ke, ki=self._dk(base, usage_constant(usage, KI)), cipher=self._cipher(ke)
         )
+
+    def _derive_checksum_key(self, material: bytes, usage: int) -> bytes:
+        return self.dk(material, usage_constant(usage, KC))
 
     def encrypt(self, key: KeyBlock, usage: int, plaintext: bytes, confounder: bytes) -> bytes:
         """RFC 3961 §5.3: E(Ke, conf | plaintext) | HMAC(Ki, conf | plaintext)[1..h].

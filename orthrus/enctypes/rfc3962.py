@@ -62,6 +62,11 @@ class AesCts:
         padded = self._cbc.encryptor().update(data + bytes(_BLOCK - tail))
         return padded[: -2 * _BLOCK] + padded[-_BLOCK:] + padded[-2 * _BLOCK : -_BLOCK][:tail]
 
+    def feedback(self, block: bytes, count: int) -> bytes:
+        """E(block), E(E(block)), ... ``count`` blocks (RFC 3961 §5.1 DR): CBC from the zero
+        IV over the block and ``count - 1`` zero blocks chains exactly that, in one call."""
+        return self._cbc.encryptor().update(block + bytes(_BLOCK * (count - 1)))
+
     def decrypt(self, data: bytes) -> bytes:
         """The inverse of :meth:`encrypt`, with one ECB context: CBC decryption is
         D(C_i) XOR C_(i-1), so every block is decrypted in one pass and XORed after.

@@ -66,11 +66,13 @@ class AesCtsHmacSha2(Enctype):
     def _derive(self, material: bytes, usage: int) -> DerivedKeys:
         ke = self.kdf(material, usage_constant(usage, KE), self.key_size)
         return DerivedKeys(
-            kc=self.kdf(material, usage_constant(usage, KC), self.mac_key_size),
             ke=ke,
             ki=self.kdf(material, usage_constant(usage, KI), self.mac_key_size),
             cipher=AesCts(ke),
         )
+
+    def _derive_checksum_key(self, material: bytes, usage: int) -> bytes:
+        return self.kdf(material, usage_constant(usage, KC), self.mac_key_size)
 
     def string_to_key(self, password: str, salt: bytes, s2kparams: bytes | None = None) -> KeyBlock:
         """RFC 8009 §4: KDF-HMAC-SHA2(PBKDF2-HMAC-SHA2(password, name | 00 | salt,

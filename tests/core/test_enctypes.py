@@ -185,14 +185,18 @@ def test_derived_keys_are_cached_on_the_key(e: Enctype) -> None:
     assert e.derive(key, KeyUsage.AS_REP_ENC_PART) is not first
     # An equal key made separately derives the same keys (the cache is per object only).
     assert e.derive(KeyBlock(e.number, key.material), KeyUsage.TICKET) == first
+    kc = e.checksum_key(key, KeyUsage.TICKET)
+    assert e.checksum_key(key, KeyUsage.TICKET) is kc
+    assert kc not in (first.ke, first.ki, e.checksum_key(key, KeyUsage.AS_REP_ENC_PART))
 
 
 @pytest.mark.parametrize("e", ALL, ids=lambda e: e.name)
 def test_key_and_derived_keys_keep_their_bytes_out_of_repr(e: Enctype) -> None:
     key = key_of(e)
     keys = e.derive(key, KeyUsage.TICKET)
+    kc = e.checksum_key(key, KeyUsage.TICKET)
     for text in (repr(key), str(key), repr(keys), str(keys)):
-        for secret in (key.material, keys.kc, keys.ke, keys.ki):
+        for secret in (key.material, kc, keys.ke, keys.ki):
             assert secret.hex() not in text.lower()
             assert repr(secret) not in text
     assert repr(key) == f"KeyBlock(enctype={e.number})"
