@@ -33,7 +33,7 @@ from collections import deque
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import Any, NoReturn
 
 import httptools
 
@@ -133,6 +133,7 @@ class HTTPConnection(asyncio.Protocol):
         self._pending: deque[_Pending] = deque()
         self._receiving = False  # a request has begun and is not complete
         self._done = False  # no more requests on this connection: what follows is dropped
+        self._refused: _Refused | None = None  # why a callback stopped the parser
         self._new_request()
 
     def _new_request(self) -> None:
@@ -173,19 +174,22 @@ class HTTPConnection(asyncio.Protocol):
             return
         try:
             self._parser.feed_data(data)
-            if self._in_head:
-                # httptools keeps a field that is still arriving: count what arrives.
-                self._head_size += len(data)
-                if self._head_size > MAX_HEAD:
-                    raise _Refused(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "head too large")
-        except _Refused as refused:
-            self._refuse(refused.status, str(refused))
         except httptools.HttpParserUpgrade:
             self._done = True  # its request is answered (over HTTP/1.1), then the end
             if not self._pending:
                 self._close()
+            return
         except httptools.HttpParserError as exc:
-            self._refuse(HTTPStatus.BAD_REQUEST, str(exc) or "malformed request")
+            # A callback's refusal comes out as httptools' "callback error": what it
+            # refused is kept in self._refused.
+            refused = self._refused or _Refused(HTTPStatus.BAD_REQUEST, str(exc) or "malformed")
+            self._refuse(refused.status, str(refused))
+            return
+        if self._in_head:
+            # httptools keeps a field that is still arriving: count what arrives.
+            self._head_size += len(data)
+            if self._head_size > MAX_HEAD:
+                self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "head too large")
 
     def eof_received(self) -> bool:
         """The client sent all it will: answer what it asked, then close."""
@@ -199,9 +203,14 @@ class HTTPConnection(asyncio.Protocol):
 
     # -- the parser's callbacks ----------------------------------------------------------
 
+    def _stop(self, status: HTTPStatus, why: str) -> NoReturn:
+        """Refuse the request: stops the parser (an exception through httptools)."""
+        self._refused = _Refused(status, why)
+        raise self._refused
+
     def on_message_begin(self) -> None:
         if self._done:
-            raise _Refused(HTTPStatus.BAD_REQUEST, "request after the last")
+            self._stop(HTTPStatus.BAD_REQUEST, "request after the last")
         self._receiving = self._in_head = True
         if self._idle:
             self._deadline(self._loop.time())
@@ -209,18 +218,18 @@ class HTTPConnection(asyncio.Protocol):
     def on_url(self, part: bytes) -> None:
         self._target += part
         if len(self._target) > MAX_TARGET:
-            raise _Refused(HTTPStatus.REQUEST_URI_TOO_LONG, "request target too long")
+            self._stop(HTTPStatus.REQUEST_URI_TOO_LONG, "request target too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._fields.append((name.decode("latin-1").lower(), value.decode("latin-1")))
         if len(self._fields) > MAX_FIELDS:
-            raise _Refused(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "too many fields")
+            self._stop(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "too many fields")
 
     def on_headers_complete(self) -> None:
         self._in_head = False
         size = len(self._target) + sum(len(n) + len(v) + 4 for n, v in self._fields)
         if size > MAX_HEAD:
-            raise _Refused(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "head too large")
+            self._stop(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "head too large")
         expect = next((v for n, v in self._fields if n == "expect"), "")
         if expect.lower() == "100-continue" and not self._pending and self._transport:
             self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -246,7 +255,7 @@ class HTTPConnection(asyncio.Protocol):
         try:
             url = httptools.parse_url(bytes(self._target))
         except httptools.HttpParserInvalidURLError:
-            raise _Refused(HTTPStatus.BAD_REQUEST, "malformed request target") from None
+            self._stop(HTTPStatus.BAD_REQUEST, "malformed request target")
         return HTTPRequest(
             method=self._parser.get_method().decode("latin-1"),
             target=self._target.decode("latin-1"),
