@@ -159,7 +159,6 @@ async def _serve_worker(listening: _Listening) -> None:
     # kdc.app (and so prometheus_client) is imported only here, after serve() has set
     # PROMETHEUS_MULTIPROC_DIR: the client picks its multiprocess mode at import time.
     from kdc.app import RUNNER, create_app
-    from kdc.http_accept import accept_connections
     from kdc.http_api import ExchangeFront
     from kdc.http_server import HTTPConnection, Served
 
@@ -189,14 +188,12 @@ async def _serve_worker(listening: _Listening) -> None:
         options.workers > 1,
         _access_logger() if options.access_log else None,
     )
-    accepting = loop.create_task(
-        accept_connections(
-            listening.http,
-            lambda: HTTPConnection(served),
-            lambda: len(served.connections),
-            listening.tls,
-            settings.request_timeout,
-        )
+    server = await loop.create_server(
+        lambda: HTTPConnection(served),
+        sock=listening.http,
+        ssl=listening.tls,
+        ssl_handshake_timeout=settings.request_timeout if listening.tls else None,
+        backlog=BACKLOG,
     )
     listener = None
     if listening.kerberos is not None:
@@ -208,10 +205,7 @@ async def _serve_worker(listening: _Listening) -> None:
     kerberos_task = loop.create_task(listener.serve()) if listener else None
     await stopping.wait()
     log.info("stopping: no new connections; finishing the requests in flight")
-    accepting.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await accepting
-    listening.http.close()
+    server.close()
     if listener is not None:
         listener.stop()
     served.stop()
