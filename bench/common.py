@@ -146,7 +146,7 @@ def _stat(pid: int) -> tuple[int, int] | None:
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime+stime of ``pid`` and its direct children (gunicorn or krb5kdc workers), as the
+    """utime+stime of ``pid`` and its direct children (KDC or krb5kdc workers), as the
     anchor harness measures it."""
     total = 0
     for entry in os.listdir("/proc"):
@@ -156,6 +156,16 @@ def cpu_seconds(pid: int) -> float:
         if stat is not None and (int(entry) == pid or stat[0] == pid):
             total += stat[1]
     return total / TICK
+
+
+def children_cpu(pid: int) -> dict[int, float]:
+    """utime+stime, in seconds, of each direct child of ``pid`` (a KDC's workers)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        stat = _stat(int(entry)) if entry.isdigit() else None
+        if stat is not None and stat[0] == pid:
+            found[int(entry)] = stat[1] / TICK
+    return found
 
 
 def system_busy() -> tuple[float, float]:
@@ -220,7 +230,17 @@ def write_results(name: str, data: dict[str, Any]) -> Path:
 
 
 #: The libraries whose versions the figures name: those on the measured paths.
-KEY_LIBRARIES = ("cryptography", "msgspec", "pyjwt", "flask", "gunicorn", "sqlalchemy", "pybase64")
+KEY_LIBRARIES = (
+    "cryptography",
+    "msgspec",
+    "pyjwt",
+    "flask",
+    "uvloop",
+    "httptools",
+    "gunicorn",  # service_demo's server
+    "sqlalchemy",
+    "pybase64",
+)
 
 
 def versions() -> dict[str, str]:

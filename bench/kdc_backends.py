@@ -5,7 +5,7 @@
 
 1. Throughput: for each back end a realm (``orthrus-kdc init``; PostgreSQL in a schema of
    its own), ``--measured`` principals with random keys, and ``HTTP/bench``; served by
-   ``orthrus-kdc serve --workers W --threads 4`` (gunicorn). ``--clients`` threads, each
+   ``orthrus-kdc serve --workers W --threads 4``. ``--clients`` threads, each
    with its own keep-alive connection, send pre-authenticated AS-REQs for ``--seconds``,
    then TGS-REQs (each thread logged in once) for as long: requests per second, p50, p99.
 2. Scale: on the PostgreSQL realm, AS p99 latency of sequential requests (one client) with
@@ -305,7 +305,7 @@ def make_realms(base: Path, pg_url: str, measured: int) -> dict[str, Realm]:
 def compare(
     realms: dict[str, Realm], workers: int, clients: int, seconds: float
 ) -> dict[str, tuple[Run, Run]]:
-    """Each realm served in turn by ``workers`` gunicorn workers: its (AS, TGS) runs."""
+    """Each realm served in turn by ``workers`` KDC workers: its (AS, TGS) runs."""
     runs = {}
     for name, realm in realms.items():
         with serving(realm, workers) as url:
@@ -340,7 +340,7 @@ def main() -> int:
 
     base = Path(tempfile.mkdtemp(prefix="orthrus-kdc-bench-"))
     print(
-        f"# {args.workers} gunicorn workers x 4 threads per KDC, {args.clients} client threads, "
+        f"# {args.workers} KDC workers x 4 threads per KDC, {args.clients} client threads, "
         f"{seconds:.0f} s per run, {os.cpu_count()} CPUs (clients and server share them)"
     )
     header = f"{'run':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'count':>7} {'errors':>6}"

@@ -1,5 +1,5 @@
 """A throwaway Orthrus realm for the benchmark: ``orthrus-kdc init`` in a temporary
-directory, the principals the loads need, their keytabs, and the KDC under gunicorn
+directory, the principals the loads need, their keytabs, and the KDC
 (``orthrus-kdc serve``) on a free port of 127.0.0.1, started and stopped by pid.
 
 Principals (as in the MIT realm): ``bob`` (a password key, pre-authentication required: the
@@ -63,7 +63,7 @@ class OrthrusRealm:
 
     def start_kdc(self, workers: int, threads: int, extra: list[str] | None = None) -> int:
         """``orthrus-kdc serve`` on free ports (HTTP, and Kerberos over UDP and TCP);
-        returns the gunicorn master's pid."""
+        returns the pid of its ``serve`` process (the workers' parent)."""
         self.port = free_port()
         self.kerberos_port = free_port()
         self.options = {"workers": workers, "threads": threads, "extra": extra or []}

@@ -78,7 +78,7 @@ def _worker_pid(master: int) -> int:
                 except OSError:
                     continue
         time.sleep(0.1)
-    raise RuntimeError("no gunicorn worker")
+    raise RuntimeError("no KDC worker")
 
 
 def summarize(collapsed: Path, top: int) -> str:

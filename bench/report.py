@@ -114,7 +114,7 @@ def render_backends(results: dict[str, Any]) -> str:
         return f"\n{title}: not run: {b['skipped']}"
     lines = [
         "",
-        f"{title} (HTTP, {b['workers']} gunicorn workers x 4 threads, {b['clients']} client "
+        f"{title} (HTTP, {b['workers']} KDC workers x 4 threads, {b['clients']} client "
         f"threads, {b['principals']} principals each), same run",
         "",
         "| load | SQLite rate | PostgreSQL rate | rate PostgreSQL/SQLite | SQLite p50 / p99 "

@@ -3,15 +3,15 @@ decide whether the KDC's HTTP server can change (docs/architecture.md, "The serv
 measuring"), run against each candidate on one realm with ``request_timeout`` seconds:
 
 - **slow head**: a request line, then one header byte every 0.2 s (slowloris): is the
-  connection cut, and after how long? gunicorn's ``KDCWorker`` cuts it at ``request_timeout``.
+  connection cut, and after how long? The KDC's server cuts it at ``request_timeout``.
 - **idle head**: a request line and one header, then nothing: is it cut?
 - **20 KiB field**, **150 fields**, **8 KiB request line**, each on ``GET /livez``: refused
-  with a 4xx before the application (gunicorn: ``limit_request_field_size``,
-  ``limit_request_fields``, ``limit_request_line``)? And does the server answer afterwards?
+  with a 4xx before the application (kdc.http_server: ``MAX_HEAD``, ``MAX_FIELDS``,
+  ``MAX_TARGET``)? And does the server answer afterwards?
 
-The candidates are those of bench/server_candidates.py, each with its hardening settings
-(:data:`bench.server_candidates.HARDENING`): gunicorn as ``orthrus-kdc serve`` ships,
-uvicorn with httptools and with h11, granian. A body's deadline is not checked here: an
+The servers are those of bench/server_candidates.py, each with its hardening settings
+(:data:`bench.server_candidates.HARDENING`): ``orthrus-kdc serve`` as it ships (its own
+server), uvicorn with httptools and with h11, granian. A body's deadline is not checked here: an
 ASGI server hands the body to the application, which can bound it. Prints a table and
 writes ``bench/results/server-limits-*.json``.
 
@@ -104,9 +104,9 @@ def main() -> int:
         toml.write_text(text.replace("request_timeout = 30", f"request_timeout = {args.timeout}"))
         realm.start_kdc(2, 4)
         assert realm.kdc is not None
-        log("gunicorn (orthrus-kdc serve)")
-        results["gunicorn"] = probe(realm.port)
-        for candidate in (*HARDENING, "own"):
+        log("own (orthrus-kdc serve)")
+        results["own"] = probe(realm.port)
+        for candidate in HARDENING:
             proc, port = start_asgi(candidate, realm, args.packages, Path(tmp), args.timeout)
             log(candidate)
             try:

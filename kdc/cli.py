@@ -58,7 +58,7 @@ from orthrus_io.keytab_files import KeytabFile
 from orthrus_io.prompt import read_password
 
 # The database, server, Redis and audit-log libraries are imported by the commands that use
-# them, not here: `--help` and a getprinc should not pay for gunicorn, Flask or the audit log.
+# them, not here: `--help` and a getprinc should not pay for the server, Flask or the audit log.
 if TYPE_CHECKING:
     from kdc.store import Store
     from kdc.trust import Direction
@@ -518,9 +518,21 @@ def trust_list(ctx: click.Context, as_json: bool) -> None:
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8088, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
-@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256))
-@click.option("--access-log", is_flag=True, help="Log every request to standard error.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes, each with its event loop; one that dies is replaced.",
+)
+@click.option(
+    "--threads",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Threads per worker for what Flask answers (administration, metrics).",
+)
+@click.option("--access-log", is_flag=True, help="Log every request to standard output.")
 @click.option(
     "--certfile",
     type=click.Path(exists=True, dir_okay=False),
@@ -541,8 +553,9 @@ def trust_list(ctx: click.Context, as_json: bool) -> None:
 )
 @click.pass_context
 def serve_command(ctx: click.Context, /, **options: Any) -> None:
-    """Serve the KDC with gunicorn: POST /v1/as, /v1/tgs, /v1/kpasswd, /v1/admin/OP;
-    /metrics, /livez, /readyz; and Kerberos over UDP and TCP on --kerberos-port."""
+    """Serve the KDC: POST /v1/as, /v1/tgs, /v1/kpasswd, /v1/admin/OP; /metrics, /livez,
+    /readyz; and Kerberos over UDP and TCP on --kerberos-port. SIGTERM or SIGINT stops it
+    after the requests in flight (a second one: at once)."""
     from kdc.server import ServeOptions, serve
 
     directory = _directory(ctx)

@@ -87,6 +87,7 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     kerberos_iterations: Annotated[
         int, msgspec.Meta(ge=MIN_KERBEROS_ITERATIONS, le=MAX_KERBEROS_ITERATIONS)
     ] = DEFAULT_KERBEROS_ITERATIONS
+    #: The longest request body the server keeps, on every path; a longer one is 413.
     max_request_bytes: Annotated[int, msgspec.Meta(ge=1024, le=1024 * 1024)] = 64 * 1024
     #: Password policy: minimum length, and how many previous passwords cannot be reused.
     min_password_length: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 8
@@ -116,8 +117,9 @@ class KDCSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: never limited: loopback by default, where a local proxy must limit for its clients.
     rate_limit: str = "20/second;600/minute"
     rate_limit_exempt: str = "127.0.0.1,::1"
-    #: A request (headers, body and answer) taking longer than this many seconds is cut off,
-    #: so slow clients cannot hold the server's threads (gunicorn ``timeout``).
+    #: A request (from its first byte to its answer; the first on a connection from its
+    #: accept, TLS handshake included) taking longer than this many seconds is cut off, so
+    #: slow clients cannot hold the server (kdc.http_server); also per Kerberos TCP message.
     request_timeout: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 30
     #: Cross-realm trust (``[capaths]``): for a client realm, the realms its tickets may cross,
     #: in order, to reach this one; clients of the realm whose KDC shares the trust key with

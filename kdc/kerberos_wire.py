@@ -17,9 +17,10 @@ audit line and metrics, the event saying ``transport`` ``udp`` or ``tcp``.
   (``request_timeout``), so slow or idle clients cannot hold connections; at most
   ``max_connections`` are open per process, more are closed at once.
 
-The listeners run on an asyncio loop in a thread of their own in each KDC worker process,
-on sockets the ``serve`` process opened (:func:`open_kerberos_sockets`) and its workers
-inherit; the exchange runs on that loop, as MIT's ``krb5kdc`` runs it in its one thread.
+The listeners run on each KDC worker's event loop, beside its HTTP server
+(:mod:`kdc.server`), on sockets the ``serve`` process opened (:func:`open_kerberos_sockets`)
+and its workers inherit; the exchange runs on that loop, as MIT's ``krb5kdc`` runs it in its
+one thread.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import contextlib
 import errno
 import logging
 import socket
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any, cast
@@ -158,8 +158,8 @@ class KerberosListener:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def serve(self) -> None:
-        """Listen on both sockets until :meth:`stop`."""
-        loop = asyncio.get_running_loop()
+        """Listen on both sockets, on the running loop, until :meth:`stop`."""
+        loop = self._loop = asyncio.get_running_loop()
         udp, _ = await loop.create_datagram_endpoint(
             lambda: _Datagrams(self._runner), sock=self._sockets.udp
         )
@@ -169,19 +169,8 @@ class KerberosListener:
         finally:
             udp.close()
 
-    def start(self) -> threading.Thread:
-        """Serve in a daemon thread of its own (a KDC worker's), on a loop of its own."""
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        thread = threading.Thread(
-            target=loop.run_until_complete, args=(self.serve(),), name="orthrus-kerberos"
-        )
-        thread.daemon = True
-        thread.start()
-        return thread
-
     def stop(self) -> None:
-        """Stop serving (from any thread): the thread of :meth:`start` then ends."""
+        """Stop serving (from any thread): :meth:`serve` then returns."""
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._stopping.set)
 

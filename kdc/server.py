@@ -1,25 +1,48 @@
-"""Run the KDC under gunicorn (never Flask's development server)."""
+"""``orthrus-kdc serve``: the KDC's own server, on uvloop with httptools (never Flask's
+development server).
+
+``serve`` checks the realm opens, binds the HTTP socket and opens the Kerberos sockets, then
+forks ``--workers`` processes (:mod:`kdc.supervisor`: respawn, graceful stop). Each worker
+runs one uvloop event loop holding the HTTP server (:mod:`kdc.http_server`), the Kerberos
+UDP and TCP listeners (:mod:`kdc.kerberos_wire`) and the exchange runner they share, with a
+pool of ``--threads`` threads for what Flask answers. The kernel spreads new connections
+over the workers, which all accept on the one socket. docs/architecture.md says why this
+server and not gunicorn's (CPU per request, and the bounds on a request's time and size).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import shutil
+import signal
+import socket
+import ssl
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from gunicorn.app.base import BaseApplication
+from typing import TYPE_CHECKING
 
 from kdc.backends import make_backends
 from kdc.config import load_settings
 from kdc.store import Store
+from kdc.supervisor import Supervisor
+from orthrus_io.tls import server_ssl_context
 
 if TYPE_CHECKING:
     from kdc.exchanges import KerberosAnswerer
     from kdc.kerberos_wire import KerberosSockets
 
 __all__ = ["ServeOptions", "serve"]
+
+log = logging.getLogger("orthrus.kdc")
+#: Connections the kernel queues for the workers' accept.
+BACKLOG = 2048
+#: Beyond ``request_timeout``, how long a stopping worker may take before it is killed.
+STOP_MARGIN = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +52,7 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 8088
     workers: int = 1
+    #: Threads per worker for the requests Flask answers (administration, metrics...).
     threads: int = 4
     access_log: bool = False
     certfile: str | None = None
@@ -51,64 +75,158 @@ def _kerberos_exchanges() -> KerberosAnswerer:
     return answer
 
 
-class _KDCServer(BaseApplication):  # type: ignore[misc]
-    def __init__(
-        self, directory: Path, options: ServeOptions, kerberos: KerberosSockets | None
-    ) -> None:
-        self._directory = directory
-        self._options = options
-        self._kerberos = kerberos
-        super().__init__()
+@dataclass(frozen=True, slots=True)
+class _Listening:
+    """What ``serve`` opens before it forks, for every worker."""
 
-    def load_config(self) -> None:
-        config: dict[str, Any] = {
-            "bind": f"{self._options.host}:{self._options.port}",
-            "workers": self._options.workers,
-            "threads": self._options.threads,
-            # gthread with a deadline per request (headers, body, answer): slow clients
-            # cannot hold the threads (orthrus_io.deadlines; request_timeout in kdc.toml).
-            "worker_class": "kdc.worker.KDCWorker",
-            "timeout": load_settings(self._directory).request_timeout,
-            "keepalive": 30,
-            "control_socket_disable": True,
-            "accesslog": "-" if self._options.access_log else None,
-            "proc_name": "orthrus-kdc",
-            "limit_request_field_size": 16384,
-            "child_exit": _child_exit,
-        }
-        if self._options.certfile:
-            config["certfile"] = self._options.certfile
-            config["keyfile"] = self._options.keyfile
-        for key, value in config.items():
-            self.cfg.set(key, value)
+    directory: Path
+    options: ServeOptions
+    http: socket.socket
+    tls: ssl.SSLContext | None
+    kerberos: KerberosSockets | None
 
-    def load(self) -> Any:
-        # Runs in each worker after the fork: every worker opens its own database engine.
-        # kdc.app (and so prometheus_client) is imported only here, after serve() has set
-        # PROMETHEUS_MULTIPROC_DIR: the client picks its multiprocess mode at import time.
-        from kdc.app import RUNNER, create_app
+    def close(self) -> None:
+        self.http.close()
+        if self.kerberos is not None:
+            self.kerberos.close()
 
-        logging.basicConfig(
-            level=logging.INFO, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s"
+
+def serve(directory: Path, options: ServeOptions) -> None:
+    """Check the realm opens, then serve it until stopped (SIGTERM/SIGINT)."""
+    _log_setup()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir(directory))
+    settings = load_settings(directory)
+    tls = server_ssl_context(options.certfile, options.keyfile) if options.certfile else None
+    kerberos = _kerberos_sockets(options)
+    http = _http_socket(options)
+    store = Store.open(settings)
+    store.ping()
+    store.signer()
+    make_backends(settings, options.workers)
+    listening = _Listening(directory, options, http, tls, kerberos)
+    scheme = "https" if tls else "http"
+    log.info("orthrus-kdc serving %s://%s:%d", scheme, options.host, http.getsockname()[1])
+    from prometheus_client import multiprocess  # after PROMETHEUS_MULTIPROC_DIR is set
+
+    supervisor = Supervisor(
+        options.workers,
+        lambda: _worker(listening),
+        multiprocess.mark_process_dead,
+        listening.close,
+        settings.request_timeout + STOP_MARGIN,
+    )
+    supervisor.run()
+
+
+def _log_setup() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S %z",
+    )
+
+
+def _http_socket(options: ServeOptions) -> socket.socket:
+    family = socket.AF_INET6 if ":" in options.host else socket.AF_INET
+    try:
+        sock = socket.create_server((options.host, options.port), family=family, backlog=BACKLOG)
+    except OSError as exc:
+        from orthrus.errors import ConfigError
+
+        raise ConfigError(
+            f"cannot listen for HTTP on {options.host} port {options.port} ({exc.strerror}); "
+            "pass --port with another port"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _worker(listening: _Listening) -> None:
+    """A worker process: serve on one uvloop loop until SIGTERM, then exit."""
+    import uvloop
+
+    status = 0
+    try:
+        uvloop.run(_serve_worker(listening))
+    except Exception:
+        log.exception("worker failed")
+        status = 3
+    logging.shutdown()
+    os._exit(status)
+
+
+async def _serve_worker(listening: _Listening) -> None:
+    # kdc.app (and so prometheus_client) is imported only here, after serve() has set
+    # PROMETHEUS_MULTIPROC_DIR: the client picks its multiprocess mode at import time.
+    from kdc.app import RUNNER, create_app
+    from kdc.http_api import ExchangeFront
+    from kdc.http_server import HTTPConnection, Served
+
+    options = listening.options
+    settings = load_settings(listening.directory)
+    backends = make_backends(settings, options.workers)
+    kerberos = _kerberos_exchanges() if listening.kerberos is not None else None
+    app = create_app(settings, Store.open(settings), backends, kerberos=kerberos)
+    front = app.wsgi_app
+    assert isinstance(front, ExchangeFront)
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+
+    def stop() -> None:
+        if stopping.is_set():
+            os._exit(0)  # a second SIGTERM: at once
+        stopping.set()
+
+    loop.add_signal_handler(signal.SIGTERM, stop)
+    executor = ThreadPoolExecutor(options.threads, thread_name_prefix="orthrus-wsgi")
+    served = Served(
+        front,
+        executor,
+        settings.request_timeout,
+        settings.max_request_bytes,
+        "https" if listening.tls else "http",
+        options.workers > 1,
+        _access_logger() if options.access_log else None,
+    )
+    server = await loop.create_server(
+        lambda: HTTPConnection(served),
+        sock=listening.http,
+        ssl=listening.tls,
+        ssl_handshake_timeout=settings.request_timeout if listening.tls else None,
+        backlog=BACKLOG,
+    )
+    listener = None
+    if listening.kerberos is not None:
+        from kdc.kerberos_wire import KerberosListener
+
+        listener = KerberosListener(
+            app.extensions[RUNNER], listening.kerberos, settings.request_timeout
         )
-        settings = load_settings(self._directory)
-        backends = make_backends(settings, self._options.workers)
-        kerberos = _kerberos_exchanges() if self._kerberos is not None else None
-        app = create_app(settings, Store.open(settings), backends, kerberos=kerberos)
-        if self._kerberos is not None:
-            from kdc.kerberos_wire import KerberosListener
+    kerberos_task = loop.create_task(listener.serve()) if listener else None
+    await stopping.wait()
+    log.info("stopping: no new connections; finishing the requests in flight")
+    server.close()
+    if listener is not None:
+        listener.stop()
+    served.stop()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(settings.request_timeout):
+            await served.drained()
+            if kerberos_task is not None:
+                await kerberos_task
+    executor.shutdown(wait=False, cancel_futures=True)
 
-            # The worker's own listener on the sockets serve() opened, with the app's runner.
-            KerberosListener(
-                app.extensions[RUNNER], self._kerberos, settings.request_timeout
-            ).start()
-        return app
 
-
-def _child_exit(_server: Any, worker: Any) -> None:
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+def _access_logger() -> logging.Logger:
+    """One line per request to standard output, nothing else (gunicorn's ``--access-logfile
+    -``)."""
+    logger = logging.getLogger("orthrus.kdc.access")
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    return logger
 
 
 def _metrics_dir(directory: Path) -> Path:
@@ -138,17 +256,6 @@ def _running(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def serve(directory: Path, options: ServeOptions) -> None:
-    """Check the realm opens, then serve it until stopped (SIGTERM/SIGINT)."""
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir(directory))
-    settings = load_settings(directory)
-    store = Store.open(settings)
-    store.ping()
-    store.signer()
-    make_backends(settings, options.workers)
-    _KDCServer(directory, options, _kerberos_sockets(options)).run()
 
 
 def _kerberos_sockets(options: ServeOptions) -> KerberosSockets | None:

@@ -1,4 +1,4 @@
-"""Prometheus metrics from exchange events, correct under gunicorn with several workers.
+"""Prometheus metrics from exchange events, correct with several worker processes.
 
 With ``PROMETHEUS_MULTIPROC_DIR`` set (``orthrus-kdc serve`` and ``python -m service_demo``
 set it before forking), every worker writes its samples there and ``/metrics`` adds them up

@@ -71,7 +71,7 @@ class SQLiteReplayCache:
     """A replay cache in one SQLite file (mode 0600) that the processes of one host share.
 
     Connections are opened lazily, one per thread and per process (a connection never
-    crosses a ``fork``, so the cache may be built before gunicorn forks its workers).
+    crosses a ``fork``, so the cache may be built before a server forks its workers).
     Expired entries are deleted every ``prune_every`` inserts, and whenever the file holds
     ``max_entries``. ``clock`` dates a new file's memory.
     """

@@ -1,6 +1,7 @@
-"""Transport security for clients: verify servers' certificates, refuse plain HTTP to
+"""Transport security. Clients verify servers' certificates and refuse plain HTTP to
 anything but loopback unless told otherwise (tickets in clear on a network could be
-captured and replayed within their skew window; a KDC's replies could be forged for a DoS).
+captured and replayed within their skew window; a KDC's replies could be forged for a DoS);
+servers (the KDC's own) get their TLS context here.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from urllib.parse import urlsplit
 
 from orthrus.errors import ConfigError
 
-__all__ = ["check_url", "client_ssl_context", "is_loopback"]
+__all__ = ["check_url", "client_ssl_context", "is_loopback", "server_ssl_context"]
 
 
 def is_loopback(host: str) -> bool:
@@ -43,3 +44,15 @@ def client_ssl_context(ca_file: str) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=ca_file or None)
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(f"cannot load the CA file {ca_file}: {exc}") from None
+
+
+def server_ssl_context(certfile: str, keyfile: str | None) -> ssl.SSLContext:
+    """A server's TLS (1.2 at least, Python's default ciphers) with ``certfile`` (PEM, the
+    chain) and its private key ``keyfile``; a ``ConfigError`` if they cannot be loaded."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(certfile, keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load the certificate {certfile} and its key: {exc}") from None
+    return context

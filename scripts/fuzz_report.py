@@ -31,7 +31,15 @@ from doc_sections import replace_section
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "scripts" / "results" / "fuzz-latest.json"
 PAGE = ROOT / "docs" / "security.md"
-KEY_LIBRARIES = ("msgspec", "flask", "werkzeug", "gunicorn", "schemathesis", "hypothesis")
+KEY_LIBRARIES = (
+    "msgspec",
+    "flask",
+    "werkzeug",
+    "httptools",
+    "gunicorn",
+    "schemathesis",
+    "hypothesis",
+)
 
 
 def _schemathesis(output: str) -> dict[str, int | None]:
@@ -109,7 +117,7 @@ def render(results: dict[str, Any]) -> str:
             f"| mutational fuzzer {how} | {_inputs(results[key])} "
             f"| {results[key]['server_errors']} | {results[key]['exceptions']} |"
             for key, how in (
-                ("http", "over HTTP to the gunicorn servers"),
+                ("http", "over HTTP to the KDC and service_demo servers"),
                 ("inproc", f"in-process: {endpoints}"),
             )
         ),

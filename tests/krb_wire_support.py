@@ -5,8 +5,10 @@ of the Kerberos exchanges (``orthrus.kerberos.kdc.answer``: same signature, and 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,12 +88,15 @@ def serve_kerberos(realm_dir: Path, **overrides: Any) -> Iterator[Wire]:
     runner = make_runner(settings, store, make_backends(settings), events, kerberos=answer)
     sockets = open_kerberos_sockets("127.0.0.1", 0)
     listener = KerberosListener(runner, sockets, timeout, max_connections)
-    thread = listener.start()
+    loop = asyncio.new_event_loop()  # the listener's, in a thread as a KDC worker's loop
+    thread = threading.Thread(target=loop.run_until_complete, args=(listener.serve(),), daemon=True)
+    thread.start()
     try:
         yield Wire(sockets.port, events, listener)
     finally:
-        listener.stop()
+        loop.call_soon_threadsafe(listener.stop)
         thread.join(10)
+        loop.close()
         sockets.close()
         store._engine.dispose()
     assert not thread.is_alive()

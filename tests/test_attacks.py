@@ -8,7 +8,7 @@ docs/security.md lists every attack with its defence and the name of its test.
 
 Most attacks run against the protocol core with a fake clock (``tests/core/core_realm.py``)
 or against the KDC and service apps in-process; those that need a real server (slow bodies,
-huge headers, several processes) run ``orthrus-kdc serve`` under gunicorn on 127.0.0.1.
+huge headers, several processes) run ``orthrus-kdc serve`` (kdc.server) on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -317,7 +317,7 @@ def test_ticket_swapped_in_a_kdc_reply_is_noticed_by_the_client(
     assert read_tgs_rep(tgs_rep, request, T0).server == http  # the genuine one still reads
 
 
-# == Slow clients, huge headers: the real server (gunicorn) =================================
+# == Slow clients, huge headers: the real server (kdc.server) ===============================
 
 REQUEST_TIMEOUT = 2
 #: How long the test waits for an answer or a cut. Without the deadline the slow clients hold
@@ -348,7 +348,7 @@ def test_slowloris_slow_headers_and_bodies_cannot_hold_the_kdc(
 ) -> None:
     """Slowloris: more connections than the KDC has threads, each sending its headers or its
     body a byte at a time. gunicorn's gthread worker read them with no time limit, so the KDC
-    answered nobody; each request now gets ``request_timeout`` seconds in all."""
+    answered nobody; each request gets ``request_timeout`` seconds in all (kdc.http_server)."""
     before = sqlite_snapshot(kdc_realm.directory / "principal.db")
     host, port = served_kdc.removeprefix("http://").split(":")
     slow: list[socket.socket] = []
@@ -376,6 +376,91 @@ def test_slowloris_slow_headers_and_bodies_cannot_hold_the_kdc(
         for sock in slow:
             sock.close()
     assert sqlite_snapshot(kdc_realm.directory / "principal.db") == before
+
+
+def _until_closed(sock: socket.socket, trickle: bytes) -> float:
+    """Send ``trickle`` every 0.2 s until the server closes the connection; how long that took."""
+    started = time.monotonic()
+    with contextlib.suppress(OSError):  # reset or broken pipe: closed
+        while time.monotonic() - started < SLOW_CLIENT_PATIENCE:
+            sock.sendall(trickle)
+            time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def test_request_head_dribbled_slowly_is_cut_at_request_timeout(served_kdc: str) -> None:
+    """A head that never ends, one octet every 0.2 s (within every size bound for minutes):
+    the connection is closed ``request_timeout`` after its first byte, the connection's
+    accept, not when the client stops. A loaded machine may close it late, never early."""
+    host, port = served_kdc.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=SLOW_CLIENT_PATIENCE) as sock:
+        sock.sendall(b"GET /livez HTTP/1.1\r\nHost: kdc\r\nX-Slow: ")
+        lasted = _until_closed(sock, b"a")
+    assert REQUEST_TIMEOUT - 0.5 <= lasted < SLOW_CLIENT_PATIENCE / 2
+    assert httpx.get(f"{served_kdc}/livez", timeout=10).status_code == 200
+
+
+def _refusal(url: str, request: bytes) -> bytes:
+    """What the server answers ``request`` with, up to its closing the connection."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=SLOW_CLIENT_PATIENCE) as sock:
+        sock.sendall(request)
+        answer = b""
+        with contextlib.suppress(ConnectionError):
+            while chunk := sock.recv(65536):
+                answer += chunk
+    return answer
+
+
+def test_oversized_request_heads_are_431_or_414_and_closed(served_kdc: str) -> None:
+    """A head over 16 KiB, over 100 fields, a request target over 4094 octets: refused with
+    their own status before the app, the connection closed; 100 fields still pass."""
+    head = b"GET /livez HTTP/1.1\r\nHost: kdc\r\n"
+    fields = b"".join(b"X-Field-%d: v\r\n" % i for i in range(100))
+    for request, status in (
+        (head + b"X-Big: " + b"a" * 17_000 + b"\r\n\r\n", b"431"),
+        (head + fields + b"\r\n", b"431"),
+        (b"GET /livez?" + b"q" * 4100 + b" HTTP/1.1\r\nHost: kdc\r\n\r\n", b"414"),
+    ):
+        answer = _refusal(served_kdc, request)
+        assert answer.startswith(b"HTTP/1.1 " + status + b" "), answer[:80]
+        assert b"\r\nConnection: close\r\n" in answer
+        assert b"KRB_ERR_GENERIC" in answer
+    hundred = head + fields[: fields.index(b"X-Field-98")] + b"Connection: close\r\n\r\n"
+    assert _refusal(served_kdc, hundred).startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+SLOW_ROUTE = Path(__file__).with_name("kdc") / "serve_with_slow_route.py"
+
+
+def test_slow_administration_does_not_hold_the_exchanges(kdc_realm: Realm) -> None:
+    """What Flask answers (an administrator's ``cpw`` runs Argon2id for a second) runs in a
+    thread of the worker's pool, never on the event loop: an exchange on another connection
+    is answered while it runs (one worker, so the same loop)."""
+    set_toml(kdc_realm, request_timeout=30)
+    port = free_port()
+    argv = [sys.executable, str(SLOW_ROUTE), "--dir", str(kdc_realm.directory), "serve"]
+    argv += ["--port", str(port), "--workers", "1", "--threads", "2", "--kerberos-port", "0"]
+    with open(kdc_realm.directory / f"slow-{port}.log", "wb") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=clean_env())
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/livez", process)
+        slow_answers: list[int] = []
+        slow = threading.Thread(
+            target=lambda: slow_answers.append(
+                httpx.get(f"{url}/test/slow?seconds=6", timeout=30).status_code
+            )
+        )
+        slow.start()
+        time.sleep(0.5)
+        body = codec.encode(as_req(f"nobody@{REALM}"))
+        answer = httpx.post(f"{url}/v1/as", content=body, timeout=30)
+        assert 400 <= answer.status_code < 500 and slow.is_alive()
+        slow.join(30)
+        assert slow_answers == [200]
+    finally:
+        stop(process)
 
 
 # -- a service verifier over the core realm's keys (fake clock) ------------------------------

@@ -20,6 +20,8 @@ HEAVY = (
     "sqlalchemy",
     "flask",
     "gunicorn",
+    "uvloop",
+    "httptools",
     "redis",
     "orthrus_io.audit",
     "limits",
@@ -33,6 +35,8 @@ HEAVY = (
 NOT_FOR_GETPRINC = (
     "flask",
     "gunicorn",
+    "uvloop",
+    "httptools",
     "redis",
     "orthrus_io.audit",
     "alembic",

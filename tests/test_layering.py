@@ -36,6 +36,8 @@ IO_MODULES = {
     "sqlalchemy",
     "redis",
     "gunicorn",
+    "uvloop",
+    "httptools",
     "click",
     "rich",
     "tomllib",

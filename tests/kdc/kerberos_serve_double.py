@@ -1,7 +1,7 @@
 """``orthrus-kdc`` with the test double of the Kerberos exchanges connected where the real
 ones will be (``kdc.server.KERBEROS_EXCHANGES``), for the end-to-end tests of
 tests/kdc/test_kdc_kerberos_wire.py: ``python kerberos_serve_double.py --dir DIR serve ...``.
-gunicorn forks its workers from this process, so they serve with the double too."""
+``serve`` forks its workers from this process, so they serve with the double too."""
 
 from __future__ import annotations
 

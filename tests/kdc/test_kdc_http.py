@@ -1,4 +1,4 @@
-"""The KDC over real HTTP (orthrus-kdc serve under gunicorn): what bad input gets.
+"""The KDC over real HTTP (orthrus-kdc serve): what bad input gets.
 
 Requests are built in-process with the protocol core and a chosen ``now``, then posted with
 httpx to the session realm's KDC. Every refusal must be a 4xx JSON error, never a 500 nor a
@@ -227,9 +227,8 @@ def test_bad_requests_get_4xx_json_and_change_nothing(
     with httpx.Client(timeout=10) as client:
         for method, path, body, name, status in bad_requests(tgt):
             for content_type in ("application/json", "text/plain"):
-                # An oversized body gets its 413 on a connection of its own: gunicorn
-                # drains at most 64 KiB of an unread body, then closes the connection
-                # (although the 413 said keep-alive), which would fail the next request.
+                # An oversized body gets its 413 on a connection of its own, as under
+                # gunicorn, which closed the connection after draining 64 KiB of it.
                 send = httpx.request if status == 413 else client.request
                 response = send(
                     method,

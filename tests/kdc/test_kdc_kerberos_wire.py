@@ -163,7 +163,7 @@ def test_a_port_that_cannot_be_had_says_what_to_do(monkeypatch: pytest.MonkeyPat
     assert "--kerberos-port 0" in str(denied.value)
 
 
-# -- end to end: orthrus-kdc serve, its gunicorn workers sharing the sockets ----------------
+# -- end to end: orthrus-kdc serve, its workers sharing the sockets --------------------------
 
 SERVE_WITH_DOUBLE = Path(__file__).with_name("kerberos_serve_double.py")
 

@@ -1,7 +1,7 @@
-"""The KDC under its gunicorn worker (kdc.worker), one thread: many requests on one
-kept-alive connection, pipelined too, in order, without keeping other connections waiting;
-exchanges and other requests interleaved on one connection, chunked or not, are answered
-right, and a framing gunicorn refuses is refused.
+"""The KDC's server (kdc.server, kdc.http_server), one worker with one thread: many requests
+on one kept-alive connection, pipelined too, in order, without keeping other connections
+waiting; exchanges and other requests interleaved on one connection, chunked or not, are
+answered right, and a framing llhttp refuses (two Content-Length fields) is refused.
 
 (The worker's own reader of plain AS/TGS requests, with its tests of which requests it took,
 was removed: issue 13 §1 wants no hand-written HTTP parsing; docs/performance.md.)"""

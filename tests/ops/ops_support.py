@@ -291,8 +291,8 @@ class Server:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        """Gunicorn's quick shutdown (SIGINT; a graceful SIGTERM waits ~2 s for idle
-        workers), then SIGKILL if it lingers."""
+        """SIGINT (the KDC's server and gunicorn stop after the requests in flight), then
+        SIGTERM (at once), then SIGKILL if it lingers."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
         stop(self.process)

@@ -1,7 +1,7 @@
-"""Metrics summed over gunicorn workers (KDC and service), and the audit log: one JSON line
-per AS, TGS, password change, admin action and AP verification with the required fields,
-and never a secret — every password, key and ticket the test used is looked for in every
-log and output."""
+"""Metrics summed over the workers (the KDC's own server's, the service's gunicorn's), and
+the audit log: one JSON line per AS, TGS, password change, admin action and AP verification
+with the required fields, and never a secret — every password, key and ticket the test used
+is looked for in every log and output."""
 
 from __future__ import annotations
 
