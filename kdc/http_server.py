@@ -17,6 +17,9 @@
   longer than ``max_request_bytes`` is not kept, and is 413 (the exchange runner's
   ``too_large``); what llhttp cannot parse (duplicate ``Content-Length``, a bad chunk...)
   is 400. Each of these ends the connection.
+- **Memory.** A client that sends requests and leaves the answers unread is no longer read
+  once the transport's write buffer is full or :data:`MAX_PIPELINED` answers wait: what
+  one connection holds stays bounded, and its deadline still ends it.
 - **Access log.** One line per answer, in gunicorn's default format (the Common Log Format
   with referer and user agent), when the worker has an access logger.
 """
@@ -41,7 +44,15 @@ from kdc.exchanges import error_json
 from kdc.http_api import ExchangeFront, Reply, internal_error
 from kdc.wsgi_call import HTTPRequest, call_wsgi, wsgi_environ
 
-__all__ = ["KEEPALIVE", "MAX_FIELDS", "MAX_HEAD", "MAX_TARGET", "HTTPConnection", "Served"]
+__all__ = [
+    "KEEPALIVE",
+    "MAX_FIELDS",
+    "MAX_HEAD",
+    "MAX_PIPELINED",
+    "MAX_TARGET",
+    "HTTPConnection",
+    "Served",
+]
 
 #: Seconds a kept-alive connection may wait for its next request (gunicorn's ``keepalive``).
 KEEPALIVE = 30.0
@@ -51,6 +62,8 @@ MAX_HEAD = 16 * 1024
 MAX_FIELDS = 100
 #: The longest request target, in octets (gunicorn's ``limit_request_line``).
 MAX_TARGET = 4094
+#: Answers waiting on one connection (pipelined requests) before it is read no further.
+MAX_PIPELINED = 16
 #: After an answer that refuses a request, how long what the client still sends is read and
 #: dropped before the connection is closed: closing a socket with unread data resets it,
 #: and the client could lose the answer.
@@ -134,6 +147,8 @@ class HTTPConnection(asyncio.Protocol):
         self._receiving = False  # a request has begun and is not complete
         self._done = False  # no more requests on this connection: what follows is dropped
         self._refused: _Refused | None = None  # why a callback stopped the parser
+        self._write_blocked = False  # the transport's buffer is full: the client reads slowly
+        self._reading_paused = False
         self._new_request()
 
     def _new_request(self) -> None:
@@ -190,6 +205,27 @@ class HTTPConnection(asyncio.Protocol):
             self._head_size += len(data)
             if self._head_size > MAX_HEAD:
                 self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "head too large")
+
+    def pause_writing(self) -> None:
+        self._write_blocked = True
+        self._throttle()
+
+    def resume_writing(self) -> None:
+        self._write_blocked = False
+        self._throttle()
+
+    def _throttle(self) -> None:
+        """Read only while the client takes its answers (see "Memory" above)."""
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        hold = self._write_blocked or len(self._pending) >= MAX_PIPELINED
+        if hold != self._reading_paused:
+            self._reading_paused = hold
+            if hold:
+                transport.pause_reading()
+            else:
+                transport.resume_reading()
 
     def eof_received(self) -> bool:
         """The client sent all it will: answer what it asked, then close."""
@@ -308,6 +344,10 @@ class HTTPConnection(asyncio.Protocol):
 
     def _flush(self) -> None:
         """Write the answers that are ready, in their requests' order."""
+        self._write_ready()
+        self._throttle()
+
+    def _write_ready(self) -> None:
         while self._pending and self._transport is not None:
             pending = self._pending[0]
             reply = pending.reply

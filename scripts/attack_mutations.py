@@ -179,6 +179,12 @@ MUTATIONS: list[Mutation] = [
         "MAX_HEAD = 1 << 20\n",
     ),
     Mutation(
+        "test_a_client_that_leaves_its_answers_unread_is_read_no_further",
+        "kdc/http_server.py",
+        "hold = self._write_blocked or len(self._pending) >= MAX_PIPELINED",
+        "hold = False",
+    ),
+    Mutation(
         "test_slow_administration_does_not_hold_the_exchanges",
         "kdc/http_server.py",
         "            future = self._loop.run_in_executor(\n"

@@ -13,6 +13,7 @@ huge headers, several processes) run ``orthrus-kdc serve`` (kdc.server) on 127.0
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import dataclasses
@@ -29,7 +30,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -68,6 +71,7 @@ from kdc.app import RUNNER, create_app
 from kdc.backends import Backends, make_backends
 from kdc.config import KDCSettings, load_settings
 from kdc.exchanges import Arrival, ExchangeNames, ExchangeRunner
+from kdc.http_server import MAX_PIPELINED, HTTPConnection, Served
 from kdc.kerberos_wire import frame
 from kdc.store import PrincipalChanges, Store
 from orthrus import codec, der
@@ -479,6 +483,67 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock(T0)
+
+
+class _RecordingTransport:
+    """What HTTPConnection uses of an asyncio transport, recording whether it is read."""
+
+    def __init__(self) -> None:
+        self.reading = True
+        self.written = bytearray()
+
+    def get_extra_info(self, name: str) -> tuple[str, int]:
+        return ("127.0.0.1", 40000)
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def is_closing(self) -> bool:
+        return False
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+
+def test_a_client_that_leaves_its_answers_unread_is_read_no_further() -> None:
+    """Pipelined requests whose answers wait (Flask busy), or a write buffer the client does
+    not empty, stop the reading: one connection cannot fill the worker's memory."""
+    release = threading.Event()
+
+    def slow_app(environ: dict[str, object], start_response: Any) -> list[bytes]:
+        release.wait(10)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    async def scenario() -> None:
+        front = SimpleNamespace(answer=lambda *args: None, app=slow_app)
+        with ThreadPoolExecutor(1) as pool:
+            served = Served(front, pool, 10.0, 1024, "http", False)  # type: ignore[arg-type]
+            connection = HTTPConnection(served)
+            transport = _RecordingTransport()
+            connection.connection_made(transport)  # type: ignore[arg-type]
+            request = b"GET /slow HTTP/1.1\r\nHost: kdc\r\n\r\n"
+            connection.data_received(request * (MAX_PIPELINED - 1))
+            assert transport.reading
+            connection.data_received(request * 4)
+            assert not transport.reading
+            release.set()
+            for _ in range(200):
+                await asyncio.sleep(0.05)
+                if transport.written.count(b"HTTP/1.1 200") == MAX_PIPELINED + 3:
+                    break
+            assert transport.written.count(b"HTTP/1.1 200") == MAX_PIPELINED + 3
+            assert transport.reading
+            connection.pause_writing()
+            assert not transport.reading
+            connection.resume_writing()
+            assert transport.reading
+            connection.connection_lost(None)
+
+    asyncio.run(scenario())
 
 
 def service_keytab(core: CoreRealm, *names: str) -> Keytab:
