@@ -937,6 +937,18 @@ MUTATIONS: list[Mutation] = [
         "                if False:\n",
     ),
     Mutation(
+        "test_der_non_canonical_encoding_is_generic_error",
+        "orthrus/der/tlv.py",
+        "    if length == 0x82 and pos + 2 <= end and data[pos]:",
+        "    if length == 0x82 and pos + 2 <= end:",
+    ),
+    Mutation(
+        "test_der_truncated_or_garbage_message_is_generic_error",
+        "orthrus/der/tlv.py",
+        "    if length == 0x82 and pos + 2 <= end and data[pos]:",
+        "    if length == 0x82 and data[pos]:",
+    ),
+    Mutation(
         "test_der_request_disguised_as_another_message_type_is_generic_error",
         "orthrus/der/codec.py",
         '    if getattr(message, "msg_type", None) != expected:',

@@ -2937,6 +2937,7 @@ def test_der_non_canonical_encoding_is_generic_error() -> None:
         stamp(good, b"\x00\x05"),  # 5 padded
         stamp(b"19940610070317+0100", b"\x05"),  # the same moment, with an offset
         short_length,  # a length under 128 in the long form
+        b"\x30\x82\x00" + stamp(good, b"\x05")[1:],  # and in two octets
     ):
         error = refused(der.decode_pa_enc_ts_enc, data)
         assert error.code == 60 and error.name == "KRB_ERR_GENERIC"

@@ -80,7 +80,10 @@ def header(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
         raise MalformedMessage("a DER tag number above 30 is in no Kerberos message")
     length = data[pos + 1]
     pos += 2
-    if length & 0x80:
+    if length == 0x82 and pos + 2 <= end and data[pos]:  # 256 to 65535: tickets, tokens
+        length = data[pos] << 8 | data[pos + 1]
+        pos += 2
+    elif length & 0x80:
         count = length & 0x7F
         if not 0 < count <= _MAX_LENGTH_OCTETS or pos + count > end:
             raise MalformedMessage("a DER length is indefinite or too long (X.690 §10.1)")
