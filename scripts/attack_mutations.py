@@ -927,6 +927,12 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "test_der_truncated_or_garbage_message_is_generic_error",
         "orthrus/der/tlv.py",
+        "            if pos > stop:\n",
+        "            if False:\n",
+    ),
+    Mutation(
+        "test_der_truncated_or_garbage_message_is_generic_error",
+        "orthrus/der/tlv.py",
         "    if pos + 2 > end:\n",
         "    if False:\n",
     ),
@@ -938,9 +944,9 @@ MUTATIONS: list[Mutation] = [
     ),
     Mutation(
         "test_der_non_canonical_encoding_is_generic_error",
-        "orthrus/der/tlv.py",
-        "        if (first == 0 and not second) or (first == 0xFF and second):",
-        "        if False:",
+        "orthrus/der/kinds.py",
+        "            if (first == 0 and not second) or (first == 0xFF and second):",
+        "            if False:",
     ),
     Mutation(
         "test_der_non_canonical_encoding_is_generic_error",
@@ -953,6 +959,36 @@ MUTATIONS: list[Mutation] = [
         "orthrus/der/tlv.py",
         "    if len(text) != 15 or text[14] != 0x5A or not text[:14].isdigit():",
         "    if not text[:14].isdigit():",
+    ),
+    Mutation(
+        "test_der_non_canonical_encoding_is_generic_error",
+        "orthrus/der/tlv.py",
+        "fits = data[start + 1] == 0x81 and ",
+        "fits = ",
+    ),
+    Mutation(
+        "test_der_non_canonical_encoding_is_generic_error",
+        "orthrus/der/tlv.py",
+        "fits = data[start + 1] == 0x82 and ",
+        "fits = ",
+    ),
+    Mutation(
+        "test_der_truncated_or_garbage_message_is_generic_error",
+        "orthrus/der/kinds.py",
+        "                if pos > stop:\n",
+        "                if False:\n",
+    ),
+    Mutation(
+        "test_der_non_canonical_encoding_is_generic_error",
+        "orthrus/der/tlv.py",
+        "    if length == 0x82 and pos + 2 <= end and data[pos]:",
+        "    if length == 0x82 and pos + 2 <= end:",
+    ),
+    Mutation(
+        "test_der_truncated_or_garbage_message_is_generic_error",
+        "orthrus/der/tlv.py",
+        "    if length == 0x82 and pos + 2 <= end and data[pos]:",
+        "    if length == 0x82 and data[pos]:",
     ),
     Mutation(
         "test_der_request_disguised_as_another_message_type_is_generic_error",
@@ -969,8 +1005,20 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "test_der_sequence_of_with_a_foreign_element_is_generic_error_not_a_hang",
         "orthrus/der/kinds.py",
-        "            if tag != element.tag:\n",
+        "            if found != tag:\n",
         "            if False:\n",
+    ),
+    Mutation(
+        "test_der_high_tag_number_is_generic_error_even_where_unknown_components_are_skipped",
+        "orthrus/der/tlv.py",
+        "data[pos + 1] < 0x80 and data[pos] & 0x1F != 0x1F:",
+        "data[pos + 1] < 0x80:",
+    ),
+    Mutation(
+        "test_der_high_tag_number_is_generic_error_even_where_unknown_components_are_skipped",
+        "orthrus/der/tlv.py",
+        "    if tag & 0x1F == 0x1F:\n",
+        "    if False:\n",
     ),
     Mutation(
         "test_golden_ticket_with_a_stolen_krbtgt_key_is_modified",

@@ -3052,6 +3052,15 @@ def test_der_truncated_or_garbage_message_is_generic_error() -> None:
     fields = bytes.fromhex("a103020105a20302010c") + tlv.tlv(0xA3, sequence_of) + body
     overlapping = tlv.tlv(0x6C, tlv.tlv(tlv.SEQUENCE, fields))
     assert refused(der.decode_tgs_req, overlapping).name == "KRB_ERR_GENERIC"
+    # A salt running past its ETYPE-INFO2-ENTRY and the message: the next field is not read
+    # past the end (an IndexError, a 500), whether its header is read inline or not.
+    for salt_header in (
+        bytes([0xA1, 0x10, 0x1B, 0x0E]),
+        bytes([0xA1, 0x81, 0xA0, 0x1B, 0x81, 0x9D]),
+    ):
+        entry = tlv.tlv(0xA0, tlv.write_integer(18)) + salt_header + b"SALT"
+        past_the_end = tlv.tlv(tlv.SEQUENCE, tlv.tlv(tlv.SEQUENCE, entry))
+        assert refused(der.decode_etype_info2, past_the_end).name == "KRB_ERR_GENERIC"
     _der_still_reads_a_good_tgs_req()
 
 
@@ -3079,9 +3088,20 @@ def test_der_non_canonical_encoding_is_generic_error() -> None:
         stamp(good, b"\x00\x05"),  # 5 padded
         stamp(b"19940610070317+0100", b"\x05"),  # the same moment, with an offset
         short_length,  # a length under 128 in the long form
+        b"\x30\x82\x00" + stamp(good, b"\x05")[1:],  # and in two octets
     ):
         error = refused(der.decode_pa_enc_ts_enc, data)
         assert error.code == 60 and error.name == "KRB_ERR_GENERIC"
+    # A long element in [n] whose header is not the one DER header of its length (a short
+    # length octet where 0x81 or 0x82 belongs): read by that octet it does not fill [n], and
+    # it is never read as if it did.
+    for size in (201, 256):
+        cipher = tlv.tlv(tlv.OCTET_STRING, bytes(size))
+        wrong = bytes([tlv.OCTET_STRING, 0x05]) + cipher[2:]
+        etype = tlv.tlv(0xA0, tlv.write_integer(18))
+        good, bad = (tlv.tlv(tlv.SEQUENCE, etype + tlv.tlv(0xA2, c)) for c in (cipher, wrong))
+        assert der.decode_pa_enc_timestamp(good) == der.EncryptedData(18, bytes(size))
+        assert refused(der.decode_pa_enc_timestamp, bad).name == "KRB_ERR_GENERIC"
     _der_still_reads_a_good_tgs_req()
 
 
@@ -3135,6 +3155,24 @@ def test_der_sequence_of_with_a_foreign_element_is_generic_error_not_a_hang() ->
         error = refused(decode, data)
         assert error.code == 60 and error.name == "KRB_ERR_GENERIC"
     _der_still_reads_a_good_tgs_req()
+
+
+def test_der_high_tag_number_is_generic_error_even_where_unknown_components_are_skipped() -> None:
+    """SPNEGO's SEQUENCEs are extensible (RFC 4178 §4.2): a component they do not know is
+    skipped, but it must still be an element in the one form Kerberos and SPNEGO use. A tag
+    in the high-tag-number form (X.690 §8.1.2.4, which no Kerberos or SPNEGO type has) is
+    refused wherever it sits, its header read inline or not, never taken as a one-octet tag
+    with the next octet for its length."""
+    from orthrus.kerberos.gss_tokens import NegTokenResp, decode_neg_token_resp
+
+    def token(unknown: bytes) -> bytes:
+        fields = tlv.tlv(0xA0, bytes.fromhex("0a0100")) + unknown  # accept-completed, then it
+        return tlv.tlv(0xA1, tlv.tlv(tlv.SEQUENCE, fields))
+
+    assert decode_neg_token_resp(token(b"\xa5\x00")) == NegTokenResp("accept-completed")
+    for unknown in (b"\xbf\x01\x00", b"\xbf\x25\x00", b"\xbf\x81\x80" + bytes(128)):
+        error = refused(decode_neg_token_resp, token(unknown))
+        assert error.code == 60 and error.name == "KRB_ERR_GENERIC"
 
 
 def test_golden_ticket_with_a_stolen_krbtgt_key_is_modified(

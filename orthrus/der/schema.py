@@ -40,6 +40,7 @@ __all__ = [
     "ENC_KRB_PRIV_PART",
     "ENC_TICKET_PART",
     "ETYPE_INFO2",
+    "FLAGS",
     "INT",
     "KDC_REQ_BODY",
     "KRB_ERROR",
@@ -63,18 +64,17 @@ class _Kvno:
         value = _SIGNED_KVNO.read(data, start, stop)
         return value + 2**32 if value < 0 else value
 
-    def write(self, value: int) -> bytes:
+    def contents(self, value: int) -> bytes:
         if not 0 <= value < 2**32:
             raise ValueError(f"a kvno of {value} is outside 0..{2**32 - 1}")
-        return tlv.write_integer(value - 2**32 if value >= 2**31 else value)
+        return tlv.integer_octets(value - 2**32 if value >= 2**31 else value)
+
+    def write(self, value: int) -> bytes:
+        return tlv.tlv(tlv.INTEGER, self.contents(value))
 
 
 def _read_octets(data: bytes, start: int, stop: int) -> bytes:
     return data[start:stop]
-
-
-def _write_octets(value: bytes) -> bytes:
-    return tlv.tlv(tlv.OCTET_STRING, value)
 
 
 class _Element:
@@ -87,6 +87,9 @@ class _Element:
     def read(self, data: bytes, start: int, stop: int) -> bytes:
         # DER lengths are minimal, so the header written again is the one that was read.
         return tlv.tlv(self.tag, data[start:stop])
+
+    def contents(self, value: bytes) -> bytes:
+        return value[tlv.header(value, 0, len(value))[1] :]
 
     def write(self, value: bytes) -> bytes:
         return value
@@ -113,10 +116,10 @@ UINT = Integer(0, 2**32 - 1)  # UInt32
 MICROS = Integer(0, 999_999)  # Microseconds
 _SIGNED_KVNO = Integer(-(2**31), 2**32 - 1)
 KVNO = _Kvno()
-OCTETS = Primitive(tlv.OCTET_STRING, _read_octets, _write_octets)
-STRING = Primitive(tlv.GENERAL_STRING, tlv.read_string, tlv.write_string)
-TIME = Primitive(tlv.GENERALIZED_TIME, tlv.read_time, tlv.write_time)
-FLAGS = Primitive(tlv.BIT_STRING, tlv.read_flags, tlv.write_flags)
+OCTETS = Primitive(tlv.OCTET_STRING, _read_octets, bytes)
+STRING = Primitive(tlv.GENERAL_STRING, tlv.read_string, str.encode)  # UTF-8, its default
+TIME = Primitive(tlv.GENERALIZED_TIME, tlv.read_time, tlv.time_octets)
+FLAGS = Primitive(tlv.BIT_STRING, tlv.read_flags, tlv.flags_octets)
 
 PRINCIPAL = _seq(t.PrincipalName, _f(0, "name_type", INT), _f(1, "components", SequenceOf(STRING)))
 ENCRYPTED = _seq(

@@ -1,5 +1,7 @@
 """The DER tag-length-value layer (X.690 §8.1, §10.1) and the primitive values Kerberos and
-SPNEGO use, read and written by hand: the only octet-level code of :mod:`orthrus.der`.
+SPNEGO use, read and written by hand. Beside it, only the walker of :mod:`orthrus.der.kinds`
+touches octets: an ``[n] EXPLICIT`` field's two headers in their one-octet form, read and
+written inline, and INTEGERs with their ranges, read in one call.
 
 Reading is strict DER where RFC 4120 §5.1 needs it to be, so that a structure decoded and
 encoded again gives the octets it came in (the TGS body checksum covers the req-body's
@@ -26,19 +28,20 @@ __all__ = [
     "SEQUENCE",
     "application",
     "context",
+    "elements",
+    "filling",
+    "flags_octets",
     "header",
     "integer_octets",
+    "oid_octets",
     "read_flags",
-    "read_integer",
     "read_oid",
     "read_string",
     "read_time",
+    "time_octets",
     "tlv",
-    "write_flags",
     "write_integer",
     "write_oid",
-    "write_string",
-    "write_time",
 ]
 
 # Universal tags (X.690 §8.1.2; a constructed SEQUENCE is 0x30).
@@ -77,7 +80,10 @@ def header(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
         raise MalformedMessage("a DER tag number above 30 is in no Kerberos message")
     length = data[pos + 1]
     pos += 2
-    if length & 0x80:
+    if length == 0x82 and pos + 2 <= end and data[pos]:  # 256 to 65535: tickets, tokens
+        length = data[pos] << 8 | data[pos + 1]
+        pos += 2
+    elif length & 0x80:
         count = length & 0x7F
         if not 0 < count <= _MAX_LENGTH_OCTETS or pos + count > end:
             raise MalformedMessage("a DER length is indefinite or too long (X.690 §10.1)")
@@ -91,6 +97,47 @@ def header(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
     return tag, pos, stop
 
 
+def elements(data: bytes, pos: int, stop: int) -> list[tuple[int, int, int]]:
+    """The elements that fill ``data[pos:stop]`` (a SEQUENCE's contents), each as
+    :func:`header` gives it, read in one pass: the refusals of :func:`header`, the usual
+    one-octet length read here without a call (two in three of a Negotiate token's headers)."""
+    found: list[tuple[int, int, int]] = []
+    while pos < stop:
+        if pos + 1 < stop and data[pos + 1] < 0x80 and data[pos] & 0x1F != 0x1F:
+            begin = pos + 2
+            pos = begin + data[pos + 1]
+            if pos > stop:
+                raise MalformedMessage("a DER element runs past its container")
+            found.append((data[begin - 2], begin, pos))
+        else:
+            element = header(data, pos, stop)
+            found.append(element)
+            pos = element[2]
+    return found
+
+
+def filling(data: bytes, start: int, stop: int, tag: int) -> int:
+    """Where the contents start of the one element with ``tag`` that fills ``data[start:stop]``
+    exactly (what ``[n] EXPLICIT`` and ``[APPLICATION n]`` hold), or -1 if that is not what is
+    there (or :func:`header`'s refusal). DER has one header per length (X.690 §10.1), so the
+    header is compared with the one an element filling the span must have, not parsed: every
+    header :func:`header` refuses differs from it."""
+    size = stop - start
+    if size < 0x82:
+        begin = start + 2
+        fits = size >= 2 and data[start + 1] == size - 2
+    elif 0x83 <= size < 0x103:
+        begin = start + 3
+        fits = data[start + 1] == 0x81 and data[start + 2] == size - 3
+    elif 0x104 <= size < 0x10004:
+        begin = start + 4
+        fits = data[start + 1] == 0x82 and data[start + 2] << 8 | data[start + 3] == size - 4
+    else:  # no DER element fills 0x82 or 0x103 octets; 64 KiB and more go to header()
+        found, begin, end = header(data, start, stop)
+        fits = found == tag and end == stop
+    return begin if fits and data[start] == tag else -1
+
+
 def tlv(tag: int, content: bytes) -> bytes:
     """One DER element: ``tag``, the minimal definite length of ``content``, ``content``."""
     size = len(content)
@@ -102,17 +149,6 @@ def tlv(tag: int, content: bytes) -> bytes:
         return bytes((tag, 0x82, size >> 8, size & 0xFF)) + content
     octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
     return bytes((tag, 0x80 | len(octets))) + octets + content
-
-
-def read_integer(data: bytes, start: int, stop: int) -> int:
-    """An INTEGER's contents (X.690 §8.3): two's complement in the fewest octets."""
-    if start == stop:
-        raise MalformedMessage("an INTEGER has no contents")
-    if stop - start > 1:
-        first, second = data[start], data[start + 1] & 0x80
-        if (first == 0 and not second) or (first == 0xFF and second):
-            raise MalformedMessage("an INTEGER is not in its fewest octets (X.690 §8.3.2)")
-    return int.from_bytes(data[start:stop], "big", signed=True)
 
 
 def integer_octets(value: int) -> bytes:
@@ -133,11 +169,6 @@ def read_string(data: bytes, start: int, stop: int) -> str:
         return data[start:stop].decode("utf-8")
     except UnicodeDecodeError:
         raise MalformedMessage("a KerberosString is not UTF-8") from None
-
-
-def write_string(value: str) -> bytes:
-    """The KerberosString ``value`` in DER (GeneralString, UTF-8 octets)."""
-    return tlv(GENERAL_STRING, value.encode("utf-8"))
 
 
 #: The proleptic Gregorian ordinal of 1970-01-01, the epoch's day.
@@ -165,8 +196,8 @@ def read_time(data: bytes, start: int, stop: int) -> int:
     return seconds
 
 
-def write_time(seconds: int) -> bytes:
-    """The KerberosTime of ``seconds`` since the epoch in DER (RFC 4120 §5.2.3)."""
+def time_octets(seconds: int) -> bytes:
+    """The contents of the KerberosTime of ``seconds`` since the epoch (RFC 4120 §5.2.3)."""
     if not 0 <= seconds <= MAX_TIME:
         raise ValueError(f"{seconds} is outside 0..{MAX_TIME}")
     # The day by its ordinal and the time of day by division, as read_time reads them: a
@@ -176,7 +207,7 @@ def write_time(seconds: int) -> bytes:
     hour, second_of_hour = divmod(second_of_day, 3600)
     minute, second = divmod(second_of_hour, 60)
     fields = (day.year, day.month, day.day, hour, minute, second)
-    return tlv(GENERALIZED_TIME, b"%04d%02d%02d%02d%02d%02dZ" % fields)
+    return b"%04d%02d%02d%02d%02d%02dZ" % fields
 
 
 def read_flags(data: bytes, start: int, stop: int) -> int:
@@ -193,9 +224,9 @@ def read_flags(data: bytes, start: int, stop: int) -> int:
     return flags
 
 
-def write_flags(value: int) -> bytes:
-    """KerberosFlags in DER: always 32 bits, as MIT sends them (RFC 4120 §5.2.8)."""
-    return tlv(BIT_STRING, b"\0" + value.to_bytes(4, "big"))
+def flags_octets(value: int) -> bytes:
+    """The contents of KerberosFlags: always 32 bits, as MIT sends them (RFC 4120 §5.2.8)."""
+    return b"\0" + value.to_bytes(4, "big")
 
 
 def read_oid(data: bytes, start: int, stop: int) -> str:
@@ -224,8 +255,8 @@ def _dotted(contents: bytes) -> str:
 
 
 @functools.lru_cache(maxsize=64)  # the mechanisms named back in every answer
-def write_oid(dotted: str) -> bytes:
-    """The OBJECT IDENTIFIER ``dotted`` in DER (X.690 §8.19)."""
+def oid_octets(dotted: str) -> bytes:
+    """The contents of the OBJECT IDENTIFIER ``dotted`` (X.690 §8.19)."""
     first, second, *rest = (int(arc) for arc in dotted.split("."))
     out = bytearray()
     for arc in (40 * first + second, *rest):
@@ -235,4 +266,10 @@ def write_oid(dotted: str) -> bytes:
             chunk.append(0x80 | (arc & 0x7F))
             arc >>= 7
         out.extend(reversed(chunk))
-    return tlv(OID, bytes(out))
+    return bytes(out)
+
+
+@functools.lru_cache(maxsize=64)  # the framing of every token
+def write_oid(dotted: str) -> bytes:
+    """The OBJECT IDENTIFIER ``dotted`` in DER (X.690 §8.19)."""
+    return tlv(OID, oid_octets(dotted))

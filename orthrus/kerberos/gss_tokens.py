@@ -28,7 +28,7 @@ from typing import Any
 from orthrus.der import tlv
 from orthrus.der.codec import check_size
 from orthrus.der.kinds import Enumerated, Field, Primitive, Sequence, SequenceOf
-from orthrus.der.schema import OCTETS
+from orthrus.der.schema import FLAGS, OCTETS
 from orthrus.errors import MalformedMessage
 
 __all__ = [
@@ -84,7 +84,7 @@ GSS_C_INTEG_FLAG = 32
 
 #: The framing of every initial context token (RFC 2743 §3.1).
 _FRAME = tlv.application(0)
-_MECH = Primitive(tlv.OID, tlv.read_oid, tlv.write_oid)
+_MECH = Primitive(tlv.OID, tlv.read_oid, tlv.oid_octets)
 _TOK_IDS = (TOK_AP_REQ, TOK_AP_REP, TOK_KRB_ERROR)
 
 
@@ -159,7 +159,7 @@ _NEG_TOKEN_INIT = Sequence(
     NegTokenInit,
     (
         Field(0, "mech_types", SequenceOf(_MECH)),
-        Field(1, None, Primitive(tlv.BIT_STRING, tlv.read_flags, tlv.write_flags), True),
+        Field(1, None, FLAGS, True),
         Field(2, "mech_token", OCTETS, True),
         Field(3, None, OCTETS, True),
     ),
@@ -193,10 +193,10 @@ def _negotiation_token(data: bytes, start: int, choice: int, rfc: str) -> Any:
     kind = _NEG_TOKEN_INIT if choice == _INIT else _NEG_TOKEN_RESP
     if tag != choice:
         raise MalformedMessage(f"the SPNEGO token is not a {kind.cls.__name__} ({rfc})")
-    inner, begin, end = tlv.header(data, begin, stop)
-    if inner != tlv.SEQUENCE or end != stop:
+    begin = tlv.filling(data, begin, stop, tlv.SEQUENCE)
+    if begin < 0:
         raise MalformedMessage(f"a SPNEGO token holds one SEQUENCE ({rfc})")
-    return kind.read(data, begin, end)
+    return kind.read(data, begin, stop)
 
 
 def decode_initial_token(data: bytes) -> NegTokenInit | KerberosToken:

@@ -187,7 +187,7 @@ def _body_octets(body: der.KDCReqBody, short_options: bool) -> bytes:
     data = der.encode_kdc_req_body(body)
     if not short_options:
         return data
-    thirty_two_bits = tlv.tlv(0xA0, tlv.write_flags(body.kdc_options))
+    thirty_two_bits = tlv.tlv(0xA0, tlv.tlv(tlv.BIT_STRING, tlv.flags_octets(body.kdc_options)))
     assert body.kdc_options == 0 and data[2:].startswith(thirty_two_bits)
     return tlv.tlv(tlv.SEQUENCE, tlv.tlv(0xA0, b"\x03\x01\x00") + data[2 + len(thirty_two_bits) :])
 
