@@ -3,7 +3,8 @@
 LOAD is ``tgs`` or ``as_preauth`` (a KDC worker), or ``service`` / ``service_open``
 (``service_demo``'s ``GET /whoami`` with a fresh AP-REQ each, or ``GET /open/whoami``, as
 :mod:`bench.verify` measures them). Sets up a throwaway realm, serves it (or the service)
-with one gunicorn worker, drives it with one load generator, and samples the worker with
+with one worker (``orthrus-kdc serve --workers 1``, or gunicorn's for ``service_demo``),
+drives it with one load generator, and samples the worker with
 py-spy (in the dev extra) for the run. Prints
 the functions with the most time (inclusive and self) and writes the collapsed stacks to
 ``bench/results/profile-LOAD.txt`` (feed them to a flame-graph tool).
