@@ -149,6 +149,7 @@ class HTTPConnection(asyncio.Protocol):
         self._refused: _Refused | None = None  # why a callback stopped the parser
         self._write_blocked = False  # the transport's buffer is full: the client reads slowly
         self._reading_paused = False
+        self._heads = 0  # requests begun on this connection
         self._new_request()
 
     def _new_request(self) -> None:
@@ -187,6 +188,9 @@ class HTTPConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._done:
             return
+        # Which head was arriving before this read: only a read that lies wholly within one
+        # head is counted below (one that also holds a body or other requests is not head).
+        head_before = self._heads if self._in_head else -1
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -200,8 +204,9 @@ class HTTPConnection(asyncio.Protocol):
             refused = self._refused or _Refused(HTTPStatus.BAD_REQUEST, str(exc) or "malformed")
             self._refuse(refused.status, str(refused))
             return
-        if self._in_head:
-            # httptools keeps a field that is still arriving: count what arrives.
+        if self._in_head and self._heads == head_before:
+            # httptools keeps a field that is still arriving: count what arrives. The read
+            # that began the head is not counted: at most one read more is kept.
             self._head_size += len(data)
             if self._head_size > MAX_HEAD:
                 self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "head too large")
@@ -248,6 +253,7 @@ class HTTPConnection(asyncio.Protocol):
         if self._done:
             self._stop(HTTPStatus.BAD_REQUEST, "request after the last")
         self._receiving = self._in_head = True
+        self._heads += 1
         if self._idle:
             self._deadline(self._loop.time())
 

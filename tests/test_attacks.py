@@ -32,7 +32,6 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -59,6 +58,7 @@ from support import (
 sys.path.insert(0, str(Path(__file__).with_name("core")))
 from core_realm import T0, CoreRealm, wire
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from http_server_double import connect
 from kerberos_realm import ITERATIONS, KerberosRealm, random_keys
 from krb_wire_support import AS_TAG, closed_by_kdc, serve_kerberos, tcp_exchange
 from two_realms import A, B, TwoRealms
@@ -71,7 +71,7 @@ from kdc.app import RUNNER, create_app
 from kdc.backends import Backends, make_backends
 from kdc.config import KDCSettings, load_settings
 from kdc.exchanges import Arrival, ExchangeNames, ExchangeRunner
-from kdc.http_server import MAX_PIPELINED, HTTPConnection, Served
+from kdc.http_server import MAX_HEAD, MAX_PIPELINED
 from kdc.kerberos_wire import frame
 from kdc.store import PrincipalChanges, Store
 from orthrus import codec, der
@@ -485,29 +485,6 @@ def clock() -> Clock:
     return Clock(T0)
 
 
-class _RecordingTransport:
-    """What HTTPConnection uses of an asyncio transport, recording whether it is read."""
-
-    def __init__(self) -> None:
-        self.reading = True
-        self.written = bytearray()
-
-    def get_extra_info(self, name: str) -> tuple[str, int]:
-        return ("127.0.0.1", 40000)
-
-    def write(self, data: bytes) -> None:
-        self.written += data
-
-    def is_closing(self) -> bool:
-        return False
-
-    def pause_reading(self) -> None:
-        self.reading = False
-
-    def resume_reading(self) -> None:
-        self.reading = True
-
-
 def test_a_client_that_leaves_its_answers_unread_is_read_no_further() -> None:
     """Pipelined requests whose answers wait (Flask busy), or a write buffer the client does
     not empty, stop the reading: one connection cannot fill the worker's memory."""
@@ -519,12 +496,8 @@ def test_a_client_that_leaves_its_answers_unread_is_read_no_further() -> None:
         return [b"ok"]
 
     async def scenario() -> None:
-        front = SimpleNamespace(answer=lambda *args: None, app=slow_app)
         with ThreadPoolExecutor(1) as pool:
-            served = Served(front, pool, 10.0, 1024, "http", False)  # type: ignore[arg-type]
-            connection = HTTPConnection(served)
-            transport = _RecordingTransport()
-            connection.connection_made(transport)  # type: ignore[arg-type]
+            connection, transport = connect(slow_app, pool)
             request = b"GET /slow HTTP/1.1\r\nHost: kdc\r\n\r\n"
             connection.data_received(request * (MAX_PIPELINED - 1))
             assert transport.reading
@@ -541,6 +514,27 @@ def test_a_client_that_leaves_its_answers_unread_is_read_no_further() -> None:
             assert not transport.reading
             connection.resume_writing()
             assert transport.reading
+            connection.connection_lost(None)
+
+    asyncio.run(scenario())
+
+
+def test_a_head_that_never_ends_is_431_once_past_16_kib() -> None:
+    """A head sent in pieces and never finished is counted as it arrives (httptools keeps
+    the unfinished field): past MAX_HEAD it is 431 and the connection ends, so it cannot
+    fill the worker's memory."""
+
+    def app(environ: dict[str, object], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [])
+        return [b""]
+
+    async def scenario() -> None:
+        with ThreadPoolExecutor(1) as pool:
+            connection, transport = connect(app, pool)
+            connection.data_received(b"GET /livez HTTP/1.1\r\nX-Big: ")
+            for _ in range(MAX_HEAD // 4096 + 2):
+                connection.data_received(b"a" * 4096)
+            assert transport.written.startswith(b"HTTP/1.1 431 "), bytes(transport.written[:60])
             connection.connection_lost(None)
 
     asyncio.run(scenario())

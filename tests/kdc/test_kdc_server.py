@@ -6,6 +6,7 @@ request against the exchanges) are in tests/test_attacks.py."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import re
 import signal
@@ -17,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -227,3 +229,37 @@ def test_a_worker_that_crashes_at_start_is_respawned_with_a_back_off(tmp_path: P
     process.send_signal(signal.SIGTERM)
     assert process.wait(10) == 0
     assert 2 <= len(starts.read_bytes()) <= 5
+
+
+def test_a_body_read_with_the_start_of_the_next_head_is_not_counted_as_head() -> None:
+    """One read may hold the end of a request (a 20 KiB body) and the start of the next head,
+    or several requests: only a read that lies wholly within one head counts toward the
+    16 KiB bound, so pipelined requests with large bodies are answered, not 431."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from http_server_double import connect
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [environ["PATH_INFO"].encode()]
+
+    body = b"b" * 20_000
+    post = b"POST /first HTTP/1.1\r\nHost: kdc\r\nContent-Length: %d\r\n\r\n" % len(body)
+
+    async def scenario() -> None:
+        with ThreadPoolExecutor(1) as pool:
+            connection, transport = connect(app, pool)
+            connection.data_received(post[:20])  # a head begun...
+            connection.data_received(post[20:] + body + b"GET /second HTTP/1.1\r\nHo")
+            connection.data_received(b"st: kdc\r\n\r\n")
+            for _ in range(200):
+                if transport.written.count(b"HTTP/1.1 200 OK") == 2:
+                    break
+                await asyncio.sleep(0.02)
+            answers = bytes(transport.written)
+            assert b" 431 " not in answers
+            assert answers.count(b"HTTP/1.1 200 OK") == 2, answers[:200]
+            assert answers.index(b"/first") < answers.index(b"/second")
+            connection.connection_lost(None)
+
+    asyncio.run(scenario())
