@@ -48,8 +48,8 @@ from orthrus.otp_enroll import OTPEnrollReq
 from orthrus.principal import Principal
 from orthrus.realm import KDCContext, OpenedTGT
 from orthrus.tgs_exchange import handle_tgs_req
-from orthrus_io.audit import AuditSink, open_audit_log
-from orthrus_io.events import EventSink, LoggingSink, fan_out
+from orthrus_io.audit import record_sink
+from orthrus_io.events import EventSink, fan_out
 from orthrus_io.expiring_cache import ExpiringCache
 from orthrus_io.metrics import CONTENT_TYPE_LATEST, MetricsSink, render_metrics
 from orthrus_io.trace import TRACE_NAME, TraceSink
@@ -206,11 +206,10 @@ def create_app(
 
 
 def default_events(settings: KDCSettings) -> EventSink:
-    """Log line, Prometheus metrics, (unless turned off) the audit log, and in a lab realm
-    the lab trace (``DIR/trace.jsonl``, :mod:`orthrus_io.trace`)."""
-    sinks: list[EventSink] = [LoggingSink(log), MetricsSink("kdc")]
-    if settings.audit_log_path is not None:
-        sinks.append(AuditSink(open_audit_log(settings.audit_log_path), "kdc"))
+    """Prometheus metrics, one record per exchange (:func:`orthrus_io.audit.record_sink`:
+    the audit line, or with the audit log turned off a log line) and in a lab realm the lab
+    trace (``DIR/trace.jsonl``, :mod:`orthrus_io.trace`)."""
+    sinks: list[EventSink] = [MetricsSink("kdc"), record_sink(settings.audit_log_path, "kdc", log)]
     if settings.lab:
         sinks.append(TraceSink(Path(settings.directory) / TRACE_NAME, "kdc", lab_labels(settings)))
     return fan_out(sinks)

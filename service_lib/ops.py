@@ -33,8 +33,8 @@ from pathlib import Path
 from flask import Flask, Response
 
 from orthrus.errors import OrthrusError
-from orthrus_io.audit import AuditSink, open_audit_log
-from orthrus_io.events import EventSink, LoggingSink, fan_out
+from orthrus_io.audit import record_sink
+from orthrus_io.events import EventSink, fan_out
 from service_lib.verifier import Verifier
 
 __all__ = ["ReadinessCheck", "readiness_problems", "register_ops_routes", "service_events"]
@@ -56,12 +56,8 @@ def service_events(audit_log: Path | None = None, component: str = "service") ->
     """
     from orthrus_io.metrics import MetricsSink  # see the module docstring: imported late
 
-    record: EventSink = (
-        LoggingSink(log)
-        if audit_log is None
-        else AuditSink(open_audit_log(Path(audit_log)), component)
-    )
-    return fan_out([MetricsSink(component), record])
+    path = None if audit_log is None else Path(audit_log)
+    return fan_out([MetricsSink(component), record_sink(path, component, log)])
 
 
 def _check_keytab(verifier: Verifier) -> None:

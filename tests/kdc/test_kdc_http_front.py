@@ -1,7 +1,8 @@
 """The JSON API's transport (kdc.http_api.ExchangeFront): the exchanges are answered by
 the exchange runner and only there (Flask has no route for them); a client the rate limit
 applies to gets the same answers and events as one it does not; what the edge refuses
-(size, method, a body cut short, the rate limit) gets the KDC's error JSON.
+(size, method, a body cut short, the rate limit) gets the KDC's error JSON; each exchange
+has one record, its audit line or (with the audit log off) its log line.
 
 The KDC app is called in-process through WSGI: from 127.0.0.1 (exempt from the rate limit)
 and from 10.1.2.3 (rate limited)."""
@@ -23,7 +24,7 @@ import pytest
 from click.testing import CliRunner
 from support import FAST_KDF, REALM
 
-from kdc.app import create_app
+from kdc.app import create_app, default_events
 from kdc.backends import make_backends
 from kdc.cli import cli as kdc_cli
 from kdc.config import load_settings
@@ -225,3 +226,22 @@ def test_a_request_the_rate_limit_refused_is_an_event(realm_dir: Path) -> None:
         assert refused.realm == REALM and "too many requests" in str(refused.message)
     finally:
         kdc.store._engine.dispose()
+
+
+@pytest.mark.parametrize("audit_log", ["audit.log", ""])
+def test_each_exchange_has_one_record_its_audit_line_or_else_a_log_line(
+    realm_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, audit_log: str
+) -> None:
+    settings = msgspec.structs.replace(
+        load_settings(realm_dir, env={}), directory=str(tmp_path), audit_log=audit_log
+    )
+    event = ExchangeEvent("TGS", True, time.time(), 0.002, str(ALICE), str(SERVICE))
+    with caplog.at_level("DEBUG", logger="orthrus.kdc"):
+        default_events(settings).emit(event)
+    logged = [r.getMessage() for r in caplog.records if r.name == "orthrus.kdc"]
+    audit = tmp_path / "audit.log"
+    if audit_log:
+        (line,) = audit.read_text().splitlines()
+        assert (json.loads(line)["event"], logged) == ("tgs", [])
+    else:
+        assert logged == [f"TGS {ALICE} -> {SERVICE} ok (2.0 ms)"] and not audit.exists()
