@@ -35,7 +35,9 @@ def password(name: str, kvno: int) -> str:
 
 
 def writer(directory: Path) -> None:
-    """Add principals and change their passwords forever, acknowledging each commit."""
+    """Add principals and change their keys forever, acknowledging each commit. One change
+    in three sets a password (an Argon2id derivation, ~0.2 s of CPU), the others a random
+    key: the same transactions, and more of them for a kill to land in."""
     from kdc.config import load_settings
     from kdc.store import NewPrincipal, Store
     from orthrus.principal import Principal
@@ -47,13 +49,15 @@ def writer(directory: Path) -> None:
     while True:
         if not known or rng.random() < 0.6:
             principal = Principal((f"u{os.getpid()}x{len(known)}",), REALM)
-            store.add_principal(NewPrincipal(principal, password(str(principal), 1), groups=("g",)))
-            known.append(principal)
             kvno = 1
+            chosen = password(str(principal), kvno) if rng.random() < 1 / 3 else None
+            store.add_principal(NewPrincipal(principal, chosen, groups=("g",)))
+            known.append(principal)
         else:
             principal = rng.choice(known)
             kvno = store.lookup(principal).kvno + 1  # type: ignore[union-attr]
-            store.change_key(principal, password(str(principal), kvno))
+            chosen = password(str(principal), kvno) if rng.random() < 1 / 3 else None
+            store.change_key(principal, chosen)
         print(f"ACK {principal} {kvno}", flush=True)
 
 
@@ -74,8 +78,9 @@ def zygote(directory: Path) -> None:
 
 
 def verify(directory: Path, acked: dict[str, int], fresh: set[str]) -> None:
-    """Every acknowledged change present; every principal whole; the ``fresh`` ones (this
-    cycle's) also log in with their newest password."""
+    """Every acknowledged change present; every principal whole (its current key unwraps
+    under the master key); the ``fresh`` ones (this cycle's) whose newest key is a password's
+    also log in with that password."""
     from kdc.config import load_settings
     from kdc.store import Store
     from orthrus.principal import Principal

@@ -25,6 +25,7 @@ A block without a language, or with one not listed here, fails: its author says 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -59,7 +60,9 @@ class Block:
         return f"{self.page.relative_to(ROOT)}:{self.line}"
 
 
-def blocks(page: Path) -> list[Block]:
+@functools.cache
+def blocks(page: Path) -> tuple[Block, ...]:
+    """The page's code blocks, parsed once per run (collection asks for them several times)."""
     tokens = MarkdownIt("commonmark").parse(page.read_text())
     found = []
     for previous, token in zip([None, *tokens], tokens, strict=False):
@@ -70,7 +73,7 @@ def blocks(page: Path) -> list[Block]:
         )
         language = token.info.split()[0] if token.info.strip() else ""
         found.append(Block(page, token.map[0] + 1, language, token.content, note and note[1]))
-    return found
+    return tuple(found)
 
 
 def page_id(page: Path) -> str:
