@@ -253,13 +253,14 @@ def delprinc(ctx: click.Context, force: bool, principal: str) -> None:
 @click.pass_context
 def modprinc(ctx: click.Context, /, principal: str, unlock: bool, **changes: Any) -> None:
     """Change PRINCIPAL's groups, flags or limits, or unlock it."""
-    from kdc.backends import make_backends
-    from kdc.lockout import RedisLockout
     from kdc.store import PrincipalChanges
 
     store = _store(ctx)
     name = _principal(store, principal)
     if unlock:
+        from kdc.backends import make_backends  # and Redis's client: only to unlock
+        from kdc.lockout import RedisLockout
+
         guard = make_backends(store.settings).guard
         if not isinstance(guard, RedisLockout):
             raise ConfigError(

@@ -352,7 +352,10 @@ def fake_kdc(kdf: dict[str, Any], salt: str) -> Iterator[tuple[str, list[Any]]]:
             """Quiet: the tests read what the fake KDC was sent, not its log."""
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for serve_forever to look again: every 50 ms, not every 0.5 s.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}", seen

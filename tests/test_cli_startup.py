@@ -84,6 +84,15 @@ def test_getprinc_imports_only_the_database(realm: Realm) -> None:
     assert loaded("kdc.cli", args, (*NOT_FOR_GETPRINC, "sqlalchemy"), clean_env()) == {"sqlalchemy"}
 
 
+def test_modprinc_loads_redis_only_to_unlock(realm: Realm) -> None:
+    """Lockout counters are the only thing ``modprinc`` may need Redis for (``--unlock``)."""
+    name = f"startup-probe/modprinc@{realm.name}"
+    realm.setup("addprinc", "--randkey", name)
+    args = ["--dir", str(realm.directory), "modprinc", "--maxlife", "9h", name]
+    unused = tuple(m for m in NOT_FOR_GETPRINC if m != "orthrus_io.audit")  # it audits
+    assert loaded("kdc.cli", args, unused, clean_env()) == set()
+
+
 def test_kinit_over_http_does_not_load_the_der_codec(kdc_url: str, tmp_path: Path) -> None:
     """An HTTP KDC speaks JSON: ``orthrus kinit`` (and every test that runs it) does not
     load RFC 4120's DER codec."""
