@@ -145,7 +145,9 @@ def make_runner(
         ),
     }
     sink = events or default_events(settings)
-    return ExchangeRunner(settings, ctx, sink, routes, RateLimit(settings), kerberos)
+    return ExchangeRunner(
+        settings, ctx, sink, routes, RateLimit(settings), kerberos, store.lookups.scope
+    )
 
 
 def create_app(

@@ -6,6 +6,8 @@ and writes back the bytes it is given. Between the two, :class:`ExchangeRunner` 
 rest, once for all: the rate limit, decoding, the core's exchange, encoding the answer, and
 the exchange's event (audit line, metrics, log line, lab trace). It does no I/O of its own
 besides what the exchanges do (principal lookups, replay cache, lockout) and the sinks.
+Each request's exchange runs in a lookup scope (:attr:`ExchangeRunner.lookup_scope`): its
+principal lookups ask the database for changes once, not once each.
 
 Every error body of the JSON API is built here (:func:`error_json`), so that a 4xx, 429,
 503 or 500 has one shape whoever answers it.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -154,6 +157,9 @@ class ExchangeRunner:
     rate_limit: RateLimit
     #: The Kerberos exchanges; None: this KDC answers only the JSON API.
     kerberos: KerberosAnswerer | None = None
+    #: A scope for one request's principal lookups (``PrincipalLookups.scope`` of the
+    #: store: one change check per request); by default none.
+    lookup_scope: Callable[[], AbstractContextManager[None]] = nullcontext
 
     def refused(self, kind: Exchange | None, arrival: Arrival) -> JSONAnswer | None:
         """429 with ``Retry-After`` when the client passed the rate limit (counts it); the
@@ -195,9 +201,10 @@ class ExchangeRunner:
         """
         names = ExchangeNames()
         try:
-            message = decode(body, route.type_)
-            names = _names(message)
-            reply = route.handle(message, self.ctx, arrival.now, names)
+            with self.lookup_scope():
+                message = decode(body, route.type_)
+                names = _names(message)
+                reply = route.handle(message, self.ctx, arrival.now, names)
             names.client = names.client or str(getattr(reply, "client", "")) or None
         except ProtocolError as exc:
             payload = encode(exc.to_json())
@@ -227,7 +234,8 @@ class ExchangeRunner:
         if self._over_limit(_KERBEROS_KINDS.get(request[:1]), arrival, {}) is not None:
             return None
         try:
-            outcome = self.kerberos(request, self.ctx, arrival.now, max_reply)
+            with self.lookup_scope():
+                outcome = self.kerberos(request, self.ctx, arrival.now, max_reply)
         except Unavailable as exc:
             log.error("%s", exc)
             kind = _KERBEROS_KINDS.get(request[:1])

@@ -3,13 +3,18 @@
 Two Core queries (statements built once: the principal with all its keys — Argon2id and
 Kerberos, in one UNION ALL — then its groups) and the keys opened through
 :class:`kdc.keys_at_rest.KeysAtRest`. The principals read are kept for as long as the
-database has not changed: every lookup first asks the database whether any connection — of
+database has not changed: a lookup first asks the database whether any connection — of
 this process or any other — committed a change since (:mod:`kdc.change_detection`), and any
-change at all empties the cache. So a principal added, deleted, disabled or re-keyed through
-any process is seen by the very next lookup, exactly as without the cache. With
-``hide_unknown_principals`` the cache holds the whole table, read again after each commit,
-so that the time a lookup takes does not tell whether the name exists
-(:meth:`PrincipalLookups._whole_table`).
+change at all empties the cache. The exchange runner opens a lookup scope around each
+request (:meth:`PrincipalLookups.scope`): inside it only the request's first lookup asks,
+and its other lookups (a TGS exchange makes three) reuse that answer, so a request pays
+one change check, not one per principal. Outside any scope (the admin CLI, tests) every
+lookup asks. So a principal added, deleted, disabled or re-keyed through any process is
+seen by the very next request, exactly as without the cache (and outside a scope by the
+very next lookup); a change committed while a request runs, after its first lookup, is
+seen from the next request on. With ``hide_unknown_principals`` the cache holds the whole
+table, read again after each commit, so that the time a lookup takes does not tell whether
+the name exists (:meth:`PrincipalLookups._whole_table`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Sequence
+from contextvars import ContextVar, Token
+from types import TracebackType
 from typing import Any
 
 from sqlalchemy import (
@@ -33,7 +40,7 @@ from sqlalchemy import (
 )
 
 from kdc import kerberos_keys
-from kdc.change_detection import change_detector
+from kdc.change_detection import Changes, change_detector
 from kdc.config import KDCSettings
 from kdc.database import DatabaseUnavailable, database_errors
 from kdc.keys_at_rest import KeysAtRest
@@ -89,6 +96,38 @@ _GROUPS = (
 )
 
 
+class _Scope:
+    """One request's change check: the version its first lookup read (None: not yet).
+
+    Entering sets it as the current scope of this thread or task; leaving restores the one
+    before. Its lookups are those of ``owner`` only (two stores, two scopes).
+    """
+
+    __slots__ = ("_token", "owner", "version")
+
+    def __init__(self, owner: PrincipalLookups) -> None:
+        self.owner = owner
+        self.version: int | None = None
+        self._token: Token[_Scope | None] | None = None
+
+    def __enter__(self) -> None:
+        self._token = _SCOPE.set(self)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._token is not None:
+            _SCOPE.reset(self._token)
+            self._token = None
+
+
+#: The lookup scope of this thread or asyncio task, if any (:meth:`PrincipalLookups.scope`).
+_SCOPE: ContextVar[_Scope | None] = ContextVar("orthrus_lookup_scope", default=None)
+
+
 class PrincipalLookups:
     """The principals of one realm's database as the exchanges need them, cached."""
 
@@ -103,24 +142,42 @@ class PrincipalLookups:
         self._table: tuple[int, dict[str, PrincipalEntry]] | None = None
         self._reload = threading.Lock()
 
+    def scope(self) -> _Scope:
+        """A lookup scope, for one request: ``with lookups.scope(): ...``.
+
+        Inside it, the first lookup asks the database for changes and the others reuse what
+        it read, so a change committed after that first lookup waits for the next scope. The
+        check is made by the first lookup, not on entering: a request that looks nothing up
+        (malformed, refused early) costs no check and answers as before when the database
+        is down, and a database found down raises :class:`DatabaseUnavailable` from that
+        lookup, as outside a scope.
+        """
+        return _Scope(self)
+
     def lookup(self, principal: Principal) -> PrincipalEntry | None:
         """The principal as the exchanges need it (RFC 4120 §3.1.3, §3.3.3), or None if it
         does not exist.
 
         An entry read since the last change committed to the database (by any connection
-        of any process) is returned again without querying; see the module's docstring.
-        With ``hide_unknown_principals``, every entry is read at once (:meth:`_whole_table`).
+        of any process) is returned again without querying; inside a lookup scope
+        (:meth:`scope`), since the last change the scope's first lookup saw. See the
+        module's docstring. With ``hide_unknown_principals``, every entry is read at once
+        (:meth:`_whole_table`).
         """
-        if self._changes is None:
+        changes = self._changes
+        if changes is None:
             return self._read_entry(principal)
         name = str(principal)
-        try:
-            # Read before querying: a commit landing in between makes the entry look old
-            # (read again next time), never a stale entry look current.
-            version = self._changes.version()
-        except sqlite3.Error as exc:
-            url = self._engine.url.render_as_string(hide_password=True)
-            raise DatabaseUnavailable(f"database {url} is unavailable: {exc}") from None
+        # Read before querying: a commit landing in between makes the entry look old (read
+        # again next time), never a stale entry look current. A scope's version was read
+        # before any of its queries too.
+        scope = _SCOPE.get()
+        if scope is not None and scope.owner is self:
+            version = scope.version
+            if version is None:
+                version = scope.version = self._version(changes)
+        else:
+            version = self._version(changes)
         if self.settings.hide_unknown_principals:
             return self._whole_table(version).get(name)
         cached = self._entries.get(name)
@@ -132,6 +189,14 @@ class PrincipalLookups:
                 self._entries.clear()
             self._entries[name] = (version, entry)
         return entry
+
+    def _version(self, changes: Changes) -> int:
+        """The change detector's version; :class:`DatabaseUnavailable` if SQLite fails."""
+        try:
+            return changes.version()
+        except sqlite3.Error as exc:
+            url = self._engine.url.render_as_string(hide_password=True)
+            raise DatabaseUnavailable(f"database {url} is unavailable: {exc}") from None
 
     def _whole_table(self, version: int) -> dict[str, PrincipalEntry]:
         """Every principal, read again after any commit (by one thread; the others wait).
