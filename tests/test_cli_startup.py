@@ -54,12 +54,13 @@ def loaded(
 ) -> set[str]:
     """Which of ``wanted`` are imported once ``module``'s ``main`` has run with ``args``."""
     code = (
-        "import atexit, sys\n"
-        f"atexit.register(lambda: print('LOADED', *[m for m in {wanted!r} if m in sys.modules],"
-        " file=sys.stderr))\n"
+        "import sys\n"
         f"sys.argv = ['cli', *{args!r}]\n"
         f"from {module} import main\n"
-        "main()\n"
+        "try:\n"
+        "    main()\n"
+        "finally:\n"
+        f"    print('LOADED', *[m for m in {wanted!r} if m in sys.modules], file=sys.stderr)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -99,3 +100,52 @@ def test_kinit_over_http_does_not_load_the_der_codec(kdc_url: str, tmp_path: Pat
     env = clean_env(ORTHRUS_KDC_URL=kdc_url, ORTHRUS_CCACHE=str(tmp_path / "ccache"))
     args = ["kinit", f"bob@{REALM}"]
     assert loaded("client_lib.cli", args, ("orthrus.der",), env, input="bob-pass\n") == set()
+
+
+EXITING = """
+import atexit, sys
+import click
+from orthrus.errors import OrthrusError
+from orthrus_io.cli import run
+
+class TornDown:
+    def __del__(self):
+        print("torn down", file=sys.stderr)
+
+kept = TornDown()
+
+@click.command()
+@click.argument("how")
+def command(how):
+    atexit.register(lambda: print("handler ran", file=sys.stderr))
+    sys.stdout.write("x" * 100_000)  # no newline: buffered until the end
+    if how == "fail":
+        raise OrthrusError("no such thing; create it first")
+    if how == "exit":
+        sys.exit("gone")
+    return 3 if how == "three" else None
+
+run(command, "probe")
+"""
+
+
+@pytest.mark.parametrize(
+    ("how", "status", "stderr"),
+    [
+        ("ok", 0, ""),
+        ("three", 3, ""),
+        ("fail", 1, "probe: no such thing; create it first\n"),
+        ("exit", 1, "gone\n"),
+    ],
+)
+def test_a_command_ends_without_the_interpreters_teardown(
+    how: str, status: int, stderr: str
+) -> None:
+    """Its status, its output (flushed), the exit handlers it registered: all as before; the
+    objects of its modules are not freed one by one (no ``__del__`` runs)."""
+    result = subprocess.run(
+        [sys.executable, "-c", EXITING, how], capture_output=True, text=True, env=clean_env()
+    )
+    assert result.returncode == status
+    assert result.stdout == "x" * 100_000
+    assert result.stderr == f"{stderr}handler ran\n"
