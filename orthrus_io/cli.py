@@ -21,7 +21,7 @@ import click
 
 from orthrus.errors import OrthrusError, ProtocolError
 
-__all__ = ["run"]
+__all__ = ["end_process", "run"]
 
 #: The status the process exits with (:func:`_end_here`); an exception that escapes
 #: :func:`run` (``ORTHRUS_DEBUG``) exits 1, as Python does.
@@ -69,10 +69,15 @@ def _exit(status: int, exc: SystemExit | None = None) -> None:
 
 
 def _end_here() -> None:
-    """The last exit handler: flush what is buffered, then end the process (``os._exit``)
-    without the interpreter's teardown."""
+    """The last exit handler of a command (:func:`run`)."""
+    end_process(_status)
+
+
+def end_process(status: int) -> None:
+    """Flush the logs and the standard streams, then end this process with ``status``
+    (``os._exit``), without the interpreter's teardown: for a process whose work is done,
+    its threads joined and its files closed."""
     logging.shutdown()
-    status = _status
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

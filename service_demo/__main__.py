@@ -28,6 +28,7 @@ from pathlib import Path
 import msgspec
 
 from orthrus.errors import ConfigError
+from orthrus_io.cli import end_process
 from orthrus_io.errors import Unavailable
 from service_demo.models import NoteStore
 from service_demo.server import serve
@@ -194,9 +195,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, Unavailable) as exc:
         print(f"service_demo: {exc}", file=sys.stderr)
         return 2
-    serve(settings)
+    master = os.getpid()
+    try:
+        serve(settings)
+    except SystemExit as exc:  # gunicorn's master and workers end so
+        if os.getpid() != master or not isinstance(exc.code, int):
+            raise
+        return exc.code
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Only gunicorn's master returns here (its workers leave main() by SystemExit): once
+    # they are gone it ends without the interpreter's teardown (~0.3 s of CPU at each stop).
+    end_process(main())

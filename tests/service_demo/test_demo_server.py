@@ -63,6 +63,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         stop(process)
     text = log.read_text()
     assert "Traceback" not in text, text
+    # SIGTERM: the workers finish, the master says so and exits 0 (service_demo ends it
+    # without the interpreter's teardown, with gunicorn's status).
+    assert process.returncode == 0 and "Shutting down: Master" in text, text[-2000:]
 
 
 def test_statuses(server: Server) -> None:
