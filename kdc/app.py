@@ -146,7 +146,7 @@ def make_runner(
     }
     sink = events or default_events(settings)
     return ExchangeRunner(
-        settings, ctx, sink, routes, RateLimit(settings), kerberos, store.lookups.scope
+        settings, ctx, sink, routes, RateLimit(settings), kerberos, lookup_scope=store.lookups.scope
     )
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 import pytest
 from click.testing import CliRunner
+from krb_wire_support import Recorder
 from support import FAST_KDF, REALM
 
 from kdc.app import create_app, default_events
@@ -47,14 +48,6 @@ EXEMPT, LIMITED = "127.0.0.1", "10.1.2.3"
 def admin(directory: Path, *args: str, input: str | None = None) -> None:
     result = CliRunner().invoke(kdc_cli, ["--dir", str(directory), *args], input=input)
     assert result.exit_code == 0, result.output
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[ExchangeEvent] = []
-
-    def emit(self, event: ExchangeEvent) -> None:
-        self.events.append(event)
 
 
 @pytest.fixture(scope="module")

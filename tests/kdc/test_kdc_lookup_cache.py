@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from krb_wire_support import Recorder
 from support import BIN, FAST_KDF, REALM, clean_env, open_store
 
 from kdc.app import make_runner
@@ -30,7 +31,6 @@ from orthrus.principal import Principal, krbtgt
 from orthrus.realm import PrincipalEntry
 from orthrus.tgs_exchange import make_tgs_req
 from orthrus_io.errors import UNAVAILABLE
-from orthrus_io.events import ExchangeEvent
 
 ALICE = Principal.parse(f"alice@{REALM}")
 SVC = Principal.parse(f"HTTP/cache.example.test@{REALM}")
@@ -105,14 +105,6 @@ def test_disposing_of_the_engine_closes_the_change_detector(realm_dir: Path) -> 
         changes = store.lookups._changes
         assert changes is not None and changes._conn is not None
     assert changes._conn is None
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[ExchangeEvent] = []
-
-    def emit(self, event: ExchangeEvent) -> None:
-        self.events.append(event)
 
 
 def _arrival(transport: str) -> Arrival:
